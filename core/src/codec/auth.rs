@@ -1,0 +1,120 @@
+//! AUTH (spec 3.15, 5.0 only): enhanced authentication exchanges, during
+//! CONNECT and for re-authentication.
+
+use bytes::{BufMut, Bytes};
+
+use super::ack::{check_reason_code, read_reason_code};
+use super::error::Error;
+use super::fixed_header::PacketType;
+use super::packet::{DecodeOptions, Sizes};
+use super::property::{properties, with_len_prefix, Context};
+use super::reason_code::ReasonCode;
+use super::version::ProtocolVersion;
+use super::wire::Reader;
+
+properties! {
+    /// DISCONNECT properties (spec 3.15.2.2).
+    owned AuthProperties;
+    /// A borrowed view of [`AuthProperties`].
+    view AuthPropertiesRef;
+    context Context::packet(PacketType::Auth);
+    /// Authentication Method: must match the one in CONNECT.
+    authentication_method: Str = AuthenticationMethod,
+    /// Authentication Data of the method.
+    authentication_data: Bin = AuthenticationData,
+    /// Reason String.
+    reason_string: Str = ReasonString,
+}
+
+/// An AUTH packet (5.0 only). Remaining length 0 means Success without
+/// properties.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// Success (0x00), Continue authentication (0x18) or Re-authenticate
+    /// (0x19).
+    pub reason_code: ReasonCode,
+    /// 5.0 properties.
+    pub properties: AuthProperties,
+}
+
+/// A borrowed view of an [`Auth`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AuthRef<'a> {
+    /// The reason code.
+    pub reason_code: ReasonCode,
+    /// 5.0 properties.
+    pub properties: AuthPropertiesRef<'a>,
+}
+
+impl Auth {
+    /// A DISCONNECT with `reason_code` and no properties.
+    pub fn new(reason_code: ReasonCode) -> Self {
+        Auth {
+            reason_code,
+            properties: AuthProperties::default(),
+        }
+    }
+
+    /// A borrowed view, for encoding.
+    pub fn as_view(&self) -> AuthRef<'_> {
+        AuthRef {
+            reason_code: self.reason_code,
+            properties: self.properties.as_view(),
+        }
+    }
+}
+
+impl<'a> AuthRef<'a> {
+    pub(crate) fn decode(body: &'a [u8], opts: &DecodeOptions) -> Result<Self, Error> {
+        let mut r = Reader::new(body);
+        let mut out = AuthRef::default();
+        if opts.version().is_v5() {
+            // Remaining length 0 means Success, no properties.
+            if !r.is_empty() {
+                out.reason_code = read_reason_code(&mut r, PacketType::Auth)?;
+            }
+            if !r.is_empty() {
+                out.properties = AuthPropertiesRef::read(&mut r)?;
+            }
+        }
+        r.finish()?;
+        Ok(out)
+    }
+
+    pub(crate) fn sizes(&self, version: ProtocolVersion) -> Result<Sizes, Error> {
+        check_reason_code(self.reason_code, PacketType::Auth, version)?;
+        if !version.is_v5() {
+            // AUTH does not exist in 3.1.1 (packet type 15 is reserved).
+            return Err(Error::InvalidPacketType(PacketType::Auth as u8));
+        }
+        if self.properties.is_empty() {
+            let remaining = usize::from(self.reason_code != ReasonCode::Success);
+            return Ok(Sizes {
+                remaining,
+                ..Sizes::default()
+            });
+        }
+        let props = self.properties.block_len()?;
+        Ok(Sizes {
+            remaining: 1 + with_len_prefix(props)?,
+            props,
+            ..Sizes::default()
+        })
+    }
+
+    pub(crate) fn put<B: BufMut>(&self, _version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
+        if sizes.remaining >= 1 {
+            buf.put_u8(self.reason_code.as_u8());
+        }
+        if sizes.remaining > 1 {
+            self.properties.put(buf, sizes.props);
+        }
+    }
+
+    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Auth {
+        Auth {
+            reason_code: self.reason_code,
+            properties: self.properties.to_owned_in(src),
+        }
+    }
+}

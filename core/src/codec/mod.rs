@@ -1,0 +1,93 @@
+//! The MQTT 3.1.1 and 5.0 codec: every control packet, property and reason
+//! code, with strict validation and zero-copy decoding.
+//!
+//! # Two representations
+//!
+//! * [`Packet`] owns its data: strings are [`MqttString`]s and binary fields
+//!   [`bytes::Bytes`], which share the buffer the packet was decoded from
+//!   (no copy of topics or payloads). Lists are `Vec`s.
+//! * [`PacketRef`] borrows: strings are `&str`, binary fields `&[u8]`, and
+//!   lists are views that iterate the validated wire bytes. Decoding into a
+//!   `PacketRef` and encoding one into a `&mut [u8]` use no heap at all.
+//!
+//! There is one parser, which produces `PacketRef`s (an owned packet is a
+//! view converted by slicing the input), and one encoder, which writes
+//! `PacketRef`s (an owned packet is encoded through
+//! [`Packet::as_view`]). Both validate with the same rules.
+//!
+//! # Decoding
+//!
+//! * [`Packet::decode`] / [`decode`] take whole packets from a [`Bytes`].
+//! * [`Decoder`] accepts input in any chunking, down to one byte at a time,
+//!   buffers only what it must, and checks the maximum packet size from the
+//!   fixed header before buffering a body.
+//! * [`PacketRef::decode`] parses a `&[u8]` without allocating.
+//!
+//! Every rule the specifications state for a receiver is checked, and
+//! every error is an [`Error`] whose [`reason_code`](Error::reason_code) is
+//! what to send in CONNACK or DISCONNECT.
+//!
+//! # Encoding
+//!
+//! [`Packet::encode`] appends to a [`BytesMut`](bytes::BytesMut) after
+//! computing the exact size; [`PacketRef::encode_to_slice`] writes into a
+//! caller's slice. Encoding validates too: whatever encodes, decodes back to
+//! an equal packet.
+
+mod ack;
+mod auth;
+mod connack;
+mod connect;
+mod decoder;
+mod disconnect;
+mod error;
+mod fixed_header;
+pub(crate) mod packet;
+pub(crate) mod property;
+mod puback;
+mod pubcomp;
+mod publish;
+mod pubrec;
+mod pubrel;
+mod reason_code;
+mod string;
+mod suback;
+mod subscribe;
+mod unsuback;
+mod unsubscribe;
+mod user_property;
+mod version;
+pub(crate) mod wire;
+
+pub use ack::{AckProperties, AckPropertiesRef};
+pub use auth::{Auth, AuthProperties, AuthPropertiesRef, AuthRef};
+pub use connack::*;
+pub use connect::*;
+pub use decoder::Decoder;
+pub use disconnect::{Disconnect, DisconnectProperties, DisconnectPropertiesRef, DisconnectRef};
+pub use error::Error;
+pub use fixed_header::{FixedHeader, PacketType, MAX_REMAINING_LENGTH};
+pub use packet::{DecodeOptions, Packet, PacketRef, MAX_PACKET_SIZE};
+pub use property::{PropertyId, PropertyType, PropertyValue, SubscriptionIdsRef};
+pub use puback::{PubAck, PubAckRef};
+pub use pubcomp::{PubComp, PubCompRef};
+pub use publish::{Publish, PublishProperties, PublishPropertiesRef, PublishRef};
+pub use pubrec::{PubRec, PubRecRef};
+pub use pubrel::{PubRel, PubRelRef};
+pub use reason_code::ReasonCode;
+pub use string::MqttString;
+pub use suback::*;
+pub use subscribe::*;
+pub use unsuback::*;
+pub use unsubscribe::*;
+pub use user_property::{UserPropertiesIter, UserPropertiesRef, UserProperty};
+pub use version::{ProtocolVersion, QoS};
+pub use wire::MAX_VARIABLE_INTEGER;
+
+use bytes::Bytes;
+
+/// Decodes one whole packet from the front of `buf`, advancing it; `None`
+/// if `buf` holds only part of one. Same as [`Packet::decode`].
+pub fn decode(buf: &mut Bytes, options: &DecodeOptions) -> Result<Option<Packet>, Error> {
+    Packet::decode(buf, options)
+}

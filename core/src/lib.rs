@@ -1,0 +1,65 @@
+//! # mqtt-core
+//!
+//! The sans-IO heart of libmqtt: an MQTT 3.1.1 and 5.0 protocol core with no
+//! sockets, no clocks, no threads and no randomness inside.
+//!
+//! Everything here is a pure function of its inputs: bytes that arrived,
+//! commands from the application and the current time (a number the caller
+//! passes in). Outputs are bytes to send, events and the next deadline. That
+//! makes every behaviour reproducible in a test, in virtual time, and lets the
+//! same core run under Rust, C (`ffi-c/`) and Python (`py/`) drivers.
+//!
+//! ## Layers
+//!
+//! ```text
+//!   bytes ──▶ codec (this release) ──▶ connection state machines ──▶ broker engine
+//!             packets, properties,      client, server role            (later issues)
+//!             reason codes, topics
+//! ```
+//!
+//! * [`codec`]: every MQTT 3.1.1 and 5.0 control packet as typed structs,
+//!   a streaming [`codec::Decoder`], strict validation whose errors carry the
+//!   MQTT reason code, zero-copy decoding into [`bytes::Bytes`] slices, and an
+//!   allocation-free path over borrowed slices ([`codec::PacketRef`]).
+//! * [`topic`]: topic name and filter validation, matching, shared
+//!   subscriptions and a subscription trie.
+//! * [`time`]: the one place the time type is defined.
+//!
+//! ## Example
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use mqtt_core::codec::{self, DecodeOptions, Packet, ProtocolVersion, Publish, QoS};
+//!
+//! // Encode a QoS 1 PUBLISH for MQTT 5.0 into a buffer we own.
+//! let publish = Publish::new("sensors/kitchen/temp", Bytes::from_static(b"21.5"))
+//!     .unwrap()
+//!     .with_qos(QoS::AtLeastOnce, 7);
+//! let mut buf = BytesMut::new();
+//! Packet::Publish(publish.clone()).encode(ProtocolVersion::V5, &mut buf).unwrap();
+//!
+//! // Decode it back: the topic and payload are zero-copy slices of `bytes`.
+//! let mut bytes = buf.freeze();
+//! let options = DecodeOptions::new(ProtocolVersion::V5);
+//! let packet = codec::decode(&mut bytes, &options).unwrap().expect("a whole packet");
+//! assert_eq!(packet, Packet::Publish(publish));
+//! assert!(bytes.is_empty());
+//! ```
+//!
+//! ## Features
+//!
+//! * `std` (default): implements `std::error::Error` for the error types.
+//!   Without it the crate needs only `core` and `alloc`.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod codec;
+pub mod time;
+pub mod topic;

@@ -1,0 +1,280 @@
+//! Validation of topic filters (the filters of SUBSCRIBE and UNSUBSCRIBE).
+
+use super::name::check_common;
+use super::{SharedSubscription, TopicError};
+
+/// Validates a topic filter, as carried by SUBSCRIBE and UNSUBSCRIBE.
+///
+/// The rules, checked in this order:
+///
+/// 1. at least one character `[MQTT-4.7.3-1]`, at most 65 535 bytes
+///    `[MQTT-4.7.3-3]`, no U+0000 `[MQTT-4.7.3-2]`;
+/// 2. if the filter starts with `$share/`, it must be a well-formed shared
+///    subscription `$share/{ShareName}/{filter}` `[MQTT-4.8.2-1]`,
+///    `[MQTT-4.8.2-2]` (see [`SharedSubscription::parse`]), and the inner
+///    `{filter}` is validated by these same rules (so it may itself be
+///    another `$share/` filter, which must then be well-formed too);
+/// 3. `#` may only appear as a whole level, and only as the last one
+///    `[MQTT-4.7.1-1]`;
+/// 4. `+` may only appear as a whole level `[MQTT-4.7.1-2]`.
+///
+/// Empty levels are legal: `/`, `//`, `a//b` and `+/+` are valid filters.
+///
+/// ```ignore
+/// use mqtt_core::topic::{validate_topic_filter, TopicError};
+/// assert_eq!(validate_topic_filter("sport/+/player1/#"), Ok(()));
+/// assert_eq!(
+///     validate_topic_filter("sport/#/ranking"),
+///     Err(TopicError::MisplacedMultiLevelWildcard)
+/// );
+/// ```
+pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
+    check_common(filter)?;
+    // Unwrap nested `$share/` prefixes with a loop rather than recursion, so
+    // that a hostile filter made of thousands of prefixes cannot exhaust the
+    // stack. The inner filter is a strict suffix, so it is already known to
+    // be short enough and free of U+0000; it only needs to be non-empty,
+    // which `SharedSubscription::parse` guarantees.
+    let mut filter = filter;
+    while let Some(shared) = SharedSubscription::parse(filter)? {
+        filter = shared.filter;
+    }
+    check_wildcards(filter)
+}
+
+/// Checks the wildcard placement rules `[MQTT-4.7.1-1]` and `[MQTT-4.7.1-2]`.
+fn check_wildcards(filter: &str) -> Result<(), TopicError> {
+    let mut levels = filter.as_bytes().split(|&b| b == b'/').peekable();
+    while let Some(level) = levels.next() {
+        let is_last = levels.peek().is_none();
+        if level.contains(&b'#') && !(is_last && level == b"#") {
+            return Err(TopicError::MisplacedMultiLevelWildcard);
+        }
+        if level.contains(&b'+') && level != b"+" {
+            return Err(TopicError::MisplacedSingleLevelWildcard);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_topic_filter;
+    use crate::topic::name::MAX_TOPIC_LEN;
+    use crate::topic::TopicError;
+    use alloc::format;
+    use alloc::string::String;
+
+    fn ok(filter: &str) {
+        assert_eq!(validate_topic_filter(filter), Ok(()), "{filter:?}");
+    }
+
+    fn err(filter: &str, expected: TopicError) {
+        assert_eq!(validate_topic_filter(filter), Err(expected), "{filter:?}");
+    }
+
+    // [MQTT-4.7.3-1] All Topic Filters MUST be at least one character long.
+    #[test]
+    fn empty_filter_is_rejected_mqtt_4_7_3_1() {
+        err("", TopicError::Empty);
+    }
+
+    // [MQTT-4.7.3-3] Topic Filters MUST NOT encode to more than 65,535 bytes.
+    #[test]
+    fn filter_of_exactly_65535_bytes_is_accepted_mqtt_4_7_3_3() {
+        ok(&"a".repeat(MAX_TOPIC_LEN));
+        let mut with_hash = "a".repeat(MAX_TOPIC_LEN - 2);
+        with_hash.push_str("/#");
+        assert_eq!(with_hash.len(), MAX_TOPIC_LEN);
+        ok(&with_hash);
+    }
+
+    // [MQTT-4.7.3-3]
+    #[test]
+    fn filter_of_65536_bytes_is_rejected_mqtt_4_7_3_3() {
+        err(&"a".repeat(MAX_TOPIC_LEN + 1), TopicError::TooLong);
+        err(&"+/".repeat(32_768), TopicError::TooLong);
+    }
+
+    // [MQTT-4.7.3-2] Topic Filters MUST NOT include the null character.
+    #[test]
+    fn filter_containing_null_is_rejected_mqtt_4_7_3_2() {
+        err("\0", TopicError::NullCharacter);
+        err("a/\0/#", TopicError::NullCharacter);
+        err("$share/g\0/a", TopicError::NullCharacter);
+        err("$share/g/a\0", TopicError::NullCharacter);
+    }
+
+    // [MQTT-4.7.1-1] The multi-level wildcard character MUST be specified
+    // either on its own or following a topic level separator. In either case
+    // it MUST be the last character specified in the Topic Filter.
+    #[test]
+    fn multi_level_wildcard_alone_or_after_separator_at_end_is_accepted_mqtt_4_7_1_1() {
+        for filter in [
+            "#",
+            "sport/#",
+            "sport/tennis/player1/#",
+            "/#",
+            "+/#",
+            "//#",
+            "$SYS/#",
+        ] {
+            ok(filter);
+        }
+    }
+
+    // [MQTT-4.7.1-1]
+    #[test]
+    fn multi_level_wildcard_not_last_or_not_whole_level_is_rejected_mqtt_4_7_1_1() {
+        for filter in [
+            "a/#/b",
+            "#/",
+            "#/a",
+            "a/b#",
+            "a#",
+            "#a",
+            "sport/tennis#",
+            "##",
+            "a/##",
+            "+#",
+            "#+",
+            "a/#/#",
+        ] {
+            err(filter, TopicError::MisplacedMultiLevelWildcard);
+        }
+    }
+
+    // [MQTT-4.7.1-2] The single-level wildcard can be used at any level in
+    // the Topic Filter, including first and last levels. Where it is used,
+    // it MUST occupy an entire level of the filter.
+    #[test]
+    fn single_level_wildcard_occupying_whole_levels_is_accepted_mqtt_4_7_1_2() {
+        for filter in [
+            "+",
+            "+/",
+            "/+",
+            "+/+",
+            "sport/+/player1",
+            "+/tennis/#",
+            "+/+/+",
+            "a/+",
+        ] {
+            ok(filter);
+        }
+    }
+
+    // [MQTT-4.7.1-2]
+    #[test]
+    fn single_level_wildcard_sharing_a_level_is_rejected_mqtt_4_7_1_2() {
+        for filter in ["a+", "+a", "sport+", "a/b+/c", "a/++", "++", "+a/#"] {
+            err(filter, TopicError::MisplacedSingleLevelWildcard);
+        }
+    }
+
+    // [MQTT-4.7.3-1]: the separator alone and empty levels are valid filters.
+    #[test]
+    fn separators_and_empty_levels_are_accepted_mqtt_4_7_3_1() {
+        for filter in ["/", "//", "a//b", "/finance", "finance/", "a/b/c"] {
+            ok(filter);
+        }
+    }
+
+    // [MQTT-4.8.2-1], [MQTT-4.8.2-2]: a well-formed shared subscription.
+    #[test]
+    fn well_formed_shared_subscriptions_are_accepted_mqtt_4_8_2_1() {
+        for filter in [
+            "$share/g/#",
+            "$share/g/+",
+            "$share/consumer1/sport/tennis/+",
+            "$share/consumer1//finance",
+            "$share/g//",
+            "$share/g/$SYS/#",
+            "$share/$g/a",
+            "$share/g h/a",
+        ] {
+            ok(filter);
+        }
+    }
+
+    // [MQTT-4.8.2-1] A Shared Subscription's Topic Filter MUST ... contain a
+    // ShareName that is at least one character long.
+    #[test]
+    fn shared_subscription_with_empty_share_name_is_rejected_mqtt_4_8_2_1() {
+        err("$share//a", TopicError::InvalidShareName);
+        err("$share/", TopicError::InvalidShareName);
+        err("$share//", TopicError::InvalidShareName);
+    }
+
+    // [MQTT-4.8.2-2] The ShareName MUST NOT contain the characters "/", "+"
+    // or "#".
+    #[test]
+    fn shared_subscription_with_wildcard_in_share_name_is_rejected_mqtt_4_8_2_2() {
+        err("$share/g+/a", TopicError::InvalidShareName);
+        err("$share/+/a", TopicError::InvalidShareName);
+        err("$share/#/a", TopicError::InvalidShareName);
+        err("$share/g#/a", TopicError::InvalidShareName);
+        // The ShareName is checked before the missing inner filter.
+        err("$share/#", TopicError::InvalidShareName);
+        err("$share/g+", TopicError::InvalidShareName);
+    }
+
+    // [MQTT-4.8.2-2] ... but MUST be followed by a "/" character. This "/"
+    // character MUST be followed by a Topic Filter.
+    #[test]
+    fn shared_subscription_without_inner_filter_is_rejected_mqtt_4_8_2_2() {
+        err("$share/g", TopicError::EmptySharedFilter);
+        err("$share/g/", TopicError::EmptySharedFilter);
+    }
+
+    // [MQTT-4.8.2-2], [MQTT-4.7.1-1], [MQTT-4.7.1-2]: the inner filter of a
+    // shared subscription obeys the ordinary topic filter rules.
+    #[test]
+    fn shared_subscription_inner_filter_is_validated_mqtt_4_7_1_1() {
+        err("$share/g/a/#/b", TopicError::MisplacedMultiLevelWildcard);
+        err("$share/g/a#", TopicError::MisplacedMultiLevelWildcard);
+        err("$share/g/a+", TopicError::MisplacedSingleLevelWildcard);
+    }
+
+    // Nested `$share/` prefixes are validated as shared subscriptions again.
+    #[test]
+    fn nested_shared_prefix_is_validated_recursively_mqtt_4_8_2_2() {
+        ok("$share/g/$share/h/a");
+        err("$share/g/$share//a", TopicError::InvalidShareName);
+        err("$share/g/$share/h", TopicError::EmptySharedFilter);
+        err(
+            "$share/g/$share/h/a+",
+            TopicError::MisplacedSingleLevelWildcard,
+        );
+    }
+
+    // A very deep nest of prefixes must not exhaust the stack.
+    #[test]
+    fn deeply_nested_shared_prefixes_do_not_overflow_the_stack() {
+        let mut filter = "$share/g/".repeat(7_000);
+        filter.push('#');
+        assert!(filter.len() <= MAX_TOPIC_LEN);
+        ok(&filter);
+        filter.push('x');
+        err(&filter, TopicError::MisplacedMultiLevelWildcard);
+    }
+
+    // Filters that merely resemble the `$share/` prefix are ordinary filters.
+    #[test]
+    fn filters_resembling_share_prefix_are_ordinary_filters() {
+        ok("$share");
+        ok("$SHARE//a");
+        ok("$sharex//a");
+        ok("share//a");
+        err("$share+/a", TopicError::MisplacedSingleLevelWildcard);
+    }
+
+    // [MQTT-4.7.3-3] applies to the full shared filter, prefix included.
+    #[test]
+    fn shared_filter_length_includes_prefix_mqtt_4_7_3_3() {
+        let prefix = "$share/g/";
+        let inner = "a".repeat(MAX_TOPIC_LEN - prefix.len());
+        ok(&format!("{prefix}{inner}"));
+        let inner: String = "a".repeat(MAX_TOPIC_LEN - prefix.len() + 1);
+        err(&format!("{prefix}{inner}"), TopicError::TooLong);
+    }
+}

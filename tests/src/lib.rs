@@ -1,0 +1,1 @@
+//! Test tools shared by libmqtt's workspace-level tests.
