@@ -1,1 +1,21 @@
-//! Test tools shared by libmqtt's workspace-level tests.
+//! Test tools shared by libmqtt's workspace-level tests: the golden byte
+//! vectors (also the fuzzers' seed corpus) and small helpers.
+
+pub mod golden;
+
+/// Parses a string of hex byte pairs, ignoring whitespace.
+///
+/// ```
+/// assert_eq!(mqtt_tests::hex("C0 00"), vec![0xC0, 0x00]);
+/// ```
+pub fn hex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    assert!(digits.len() % 2 == 0, "odd number of hex digits in {s:?}");
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).expect("ascii");
+            u8::from_str_radix(text, 16).unwrap_or_else(|_| panic!("bad hex {text:?}"))
+        })
+        .collect()
+}
