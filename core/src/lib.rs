@@ -63,3 +63,8 @@ extern crate std;
 pub mod codec;
 pub mod time;
 pub mod topic;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -20,7 +20,7 @@ use super::{SharedSubscription, TopicError};
 ///
 /// Empty levels are legal: `/`, `//`, `a//b` and `+/+` are valid filters.
 ///
-/// ```ignore
+/// ```
 /// use mqtt_core::topic::{validate_topic_filter, TopicError};
 /// assert_eq!(validate_topic_filter("sport/+/player1/#"), Ok(()));
 /// assert_eq!(

@@ -28,7 +28,7 @@
 ///
 /// Runs in time linear in the inputs' lengths and does not allocate.
 ///
-/// ```ignore
+/// ```
 /// use mqtt_core::topic::topic_matches;
 /// assert!(topic_matches("sport/tennis/+", "sport/tennis/player1"));
 /// assert!(topic_matches("sport/#", "sport"));

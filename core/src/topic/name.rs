@@ -33,7 +33,7 @@ pub(super) fn check_common(topic: &str) -> Result<(), TopicError> {
 /// The checks run in that order, so a name with several problems reports
 /// the first one.
 ///
-/// ```ignore
+/// ```
 /// use mqtt_core::topic::{validate_topic_name, TopicError};
 /// assert_eq!(validate_topic_name("sport/tennis/player1"), Ok(()));
 /// assert_eq!(validate_topic_name("sport/+"), Err(TopicError::WildcardInName));

@@ -40,7 +40,7 @@ impl<'a> SharedSubscription<'a> {
     /// U+0000; [`validate_topic_filter`](super::validate_topic_filter) checks
     /// the whole filter including the inner one.
     ///
-    /// ```ignore
+    /// ```
     /// use mqtt_core::topic::SharedSubscription;
     /// let shared = SharedSubscription::parse("$share/workers/jobs/#").unwrap().unwrap();
     /// assert_eq!(shared.group, "workers");

@@ -87,7 +87,7 @@ enum Slot {
 /// [`remove`](TopicTrie::remove) prunes nodes left empty and recycles their
 /// slots, so memory does not grow with subscribe/unsubscribe churn.
 ///
-/// ```ignore
+/// ```
 /// use mqtt_core::topic::TopicTrie;
 /// let mut subscriptions = TopicTrie::new();
 /// subscriptions.insert("sport/+/player1", 1);
