@@ -43,20 +43,26 @@ OP_ORDER = ["decode", "encode", "match"]
 PEER_ORDER = ["rumqttc", "mqttrs", "mqtt-protocol", "mqtt-protocol-core"]
 
 
-def pick_estimate(estimates: dict, stat: str) -> float:
-    """Nanoseconds per iteration. ``auto`` mirrors Criterion's console output:
-    the slope estimate when Criterion fitted one, otherwise the mean."""
+def pick_estimate(estimates: dict, stat: str) -> tuple[float, float]:
+    """(ns per iteration, CI half-width in %). ``auto`` mirrors Criterion's
+    console output: the slope estimate when Criterion fitted one, else the mean."""
     if stat == "auto":
         stat = "slope" if estimates.get("slope") else "mean"
     est = estimates.get(stat)
     if not est:
         raise KeyError(f"statistic {stat!r} not in estimates")
-    return float(est["point_estimate"])
+    point = float(est["point_estimate"])
+    ci = est.get("confidence_interval") or {}
+    try:
+        half = (float(ci["upper_bound"]) - float(ci["lower_bound"])) / 2 / point * 100
+    except (KeyError, ZeroDivisionError):
+        half = math.nan
+    return point, half
 
 
-def load(criterion_dir: Path, stat: str) -> dict[str, float]:
-    """Map full benchmark ID -> ns per iteration."""
-    results: dict[str, float] = {}
+def load(criterion_dir: Path, stat: str) -> dict[str, tuple[float, float]]:
+    """Map full benchmark ID -> (ns per iteration, CI half-width %)."""
+    results: dict[str, tuple[float, float]] = {}
     for est_path in sorted(criterion_dir.glob("**/new/estimates.json")):
         meta_path = est_path.with_name("benchmark.json")
         try:
@@ -96,10 +102,13 @@ def fmt_ns(ns: float | None) -> str:
     return f"{ns:.2f}"
 
 
-def build_table(results: dict[str, float]) -> tuple[list[str], list[list[str]]]:
-    memcpy = results.get(MEMCPY_ID)
+def build_table(
+    results: dict[str, tuple[float, float]], show_ci: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    memcpy = results[MEMCPY_ID][0] if MEMCPY_ID in results else None
     rows: dict[tuple[str, str], dict[str, float]] = {}
-    for bench_id, ns in results.items():
+    cis: dict[tuple[str, str, str], float] = {}
+    for bench_id, (ns, ci) in results.items():
         if bench_id == MEMCPY_ID:
             continue
         parts = bench_id.split("/")
@@ -108,6 +117,7 @@ def build_table(results: dict[str, float]) -> tuple[list[str], list[list[str]]]:
             continue
         case, op, impl = parts
         rows.setdefault((case, op), {})[impl] = ns
+        cis[(case, op, impl)] = ci
 
     impls = sorted({i for r in rows.values() for i in r}, key=impl_key)
     ours = [i for i in impls if i.startswith(OURS_PREFIX)]
@@ -129,6 +139,8 @@ def build_table(results: dict[str, float]) -> tuple[list[str], list[list[str]]]:
             cell = fmt_ns(r.get(i))
             if i == fastest and len(peer_vals) > 1:
                 cell = f"**{cell}**"
+            if show_ci and i in r and not math.isnan(cis[(case, op, i)]):
+                cell += f" ±{cis[(case, op, i)]:.0f}%"
             line.append(cell)
         line.append(fmt_ns(memcpy))
         for o in ours:
@@ -159,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Criterion output directory (default: %(default)s)")
     ap.add_argument("--stat", choices=["auto", "mean", "median", "slope"], default="auto",
                     help="which Criterion estimate to report (default: slope if fitted, else mean)")
+    ap.add_argument("--ci", action="store_true",
+                    help="append the 95%% confidence interval half-width (in %%) to each cell")
     args = ap.parse_args(argv)
 
     if not args.criterion_dir.is_dir():
@@ -169,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no estimates under {args.criterion_dir}", file=sys.stderr)
         return 1
 
-    header, body = build_table(results)
+    header, body = build_table(results, args.ci)
     print(render(header, body))
-    memcpy = results.get(MEMCPY_ID)
+    memcpy = results[MEMCPY_ID][0] if MEMCPY_ID in results else None
     print()
     if memcpy:
         print(f"Reference: `{MEMCPY_ID}` = {fmt_ns(memcpy)} ns ({4096 / memcpy:.1f} bytes/ns).")

@@ -22,7 +22,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
 use libmqtt_bench::fixtures::Case;
 use libmqtt_bench::{check_case, for_each_codec, wire_of, Codec, ENC_CAPACITY};
 
@@ -52,7 +54,9 @@ fn bench_reference(c: &mut Criterion) {
 }
 
 fn bench_decode<C: Codec>(g: &mut BenchmarkGroup<'_, WallTime>, case: Case) {
-    let Some(wire) = wire_of::<C>(case) else { return };
+    let Some(wire) = wire_of::<C>(case) else {
+        return;
+    };
     if C::FRESH_INPUT_PER_DECODE {
         g.bench_function(C::NAME, |b| {
             b.iter_batched_ref(
@@ -80,7 +84,9 @@ fn bench_encode<C: Codec>(g: &mut BenchmarkGroup<'_, WallTime>, case: Case) {
     }
     let Some(pkt) = C::build(case) else { return };
     let mut buf = C::new_enc_buf(ENC_CAPACITY);
-    g.bench_function(C::NAME, |b| b.iter(|| black_box(C::encode(black_box(&pkt), &mut buf))));
+    g.bench_function(C::NAME, |b| {
+        b.iter(|| black_box(C::encode(black_box(&pkt), &mut buf)))
+    });
 }
 
 fn bench_codecs(c: &mut Criterion) {
@@ -94,7 +100,11 @@ fn bench_codecs(c: &mut Criterion) {
             case.name(),
             len,
             names.join(", "),
-            if check.identical { "identical" } else { "DIFFER (legal: property order)" }
+            if check.identical {
+                "identical"
+            } else {
+                "DIFFER (legal: property order)"
+            }
         );
 
         let mut g = c.benchmark_group(format!("{}/decode", case.name()));

@@ -39,7 +39,9 @@ pub const MAX_DECODE: usize = 1 << 20;
 
 /// Deterministic, non-constant payload bytes.
 pub fn payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8).collect()
+    (0..len)
+        .map(|i| (i.wrapping_mul(31).wrapping_add(7) & 0xff) as u8)
+        .collect()
 }
 
 /// `a/0/+` ... `a/9/+`.
@@ -129,14 +131,20 @@ pub fn expected_summary(case: Case) -> Summary {
             pkid: PACKET_ID,
             payload: payload(case.payload_len()),
             user_props: if case == Case::PublishPropsV5 {
-                USER_PROPS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+                USER_PROPS
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
             } else {
                 Vec::new()
             },
         },
         Case::Subscribe10(_) => Summary::Subscribe {
             pkid: PACKET_ID,
-            filters: subscribe_filters().into_iter().map(|f| (f, SUBSCRIBE_QOS)).collect(),
+            filters: subscribe_filters()
+                .into_iter()
+                .map(|f| (f, SUBSCRIBE_QOS))
+                .collect(),
         },
         Case::ConnectV5 => Summary::Connect(ConnectSummary {
             client_id: CLIENT_ID.to_owned(),
@@ -154,7 +162,10 @@ pub fn expected_summary(case: Case) -> Summary {
             receive_max: Some(RECEIVE_MAX),
             max_packet_size: Some(MAX_PACKET_SIZE),
             topic_alias_max: Some(TOPIC_ALIAS_MAX),
-            user_props: vec![(CONNECT_USER_PROP.0.to_owned(), CONNECT_USER_PROP.1.to_owned())],
+            user_props: vec![(
+                CONNECT_USER_PROP.0.to_owned(),
+                CONNECT_USER_PROP.1.to_owned(),
+            )],
         }),
     }
 }

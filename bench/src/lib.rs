@@ -86,7 +86,7 @@ pub trait Codec {
     /// Encode `pkt` into `buf` (clearing/overwriting it first); returns the length.
     fn encode(pkt: &Self::Packet, buf: &mut Self::EncBuf) -> usize;
     /// The `len` bytes produced by the last `encode`.
-    fn encoded<'a>(buf: &'a Self::EncBuf, len: usize) -> &'a [u8];
+    fn encoded(buf: &Self::EncBuf, len: usize) -> &[u8];
 
     fn make_input(wire: &[u8]) -> Self::Input;
     /// Decode exactly one packet from `input`. Panics on error (the inputs are
@@ -168,7 +168,10 @@ pub fn check_case(case: Case) -> CaseCheck {
         for (name, w) in &wires {
             eprintln!("{:>20}: {:02x?}", name, w);
         }
-        panic!("{}: peers disagree on a packet whose wire form is unique", case.name());
+        panic!(
+            "{}: peers disagree on a packet whose wire form is unique",
+            case.name()
+        );
     }
     for (from, w) in &wires {
         macro_rules! cross {
@@ -198,7 +201,11 @@ mod tests {
     fn all_codecs_agree() {
         for case in Case::ALL {
             let check = check_case(case);
-            assert!(check.wires.len() >= 2, "{}: fewer than two implementations", case.name());
+            assert!(
+                check.wires.len() >= 2,
+                "{}: fewer than two implementations",
+                case.name()
+            );
         }
     }
 

@@ -92,7 +92,7 @@ macro_rules! stub_codec {
             fn encode(_pkt: &(), _buf: &mut ()) -> usize {
                 unreachable!("stub")
             }
-            fn encoded<'a>(_buf: &'a (), _len: usize) -> &'a [u8] {
+            fn encoded(_buf: &(), _len: usize) -> &[u8] {
                 unreachable!("stub")
             }
             fn make_input(_wire: &[u8]) {}

@@ -3,7 +3,10 @@
 //! bytes; plus the largest legal forms, built in the test.
 
 use bytes::{Bytes, BytesMut};
-use mqtt_core::codec::{DecodeOptions, Decoder, Packet, PacketRef, PacketType, ProtocolVersion, Publish, MAX_REMAINING_LENGTH};
+use mqtt_core::codec::{
+    DecodeOptions, Decoder, Packet, PacketRef, PacketType, ProtocolVersion, Publish,
+    MAX_REMAINING_LENGTH,
+};
 use mqtt_tests::golden::GOLDEN;
 
 fn decode_one(version: ProtocolVersion, bytes: &[u8]) -> Packet {
@@ -19,8 +22,12 @@ fn decode_one(version: ProtocolVersion, bytes: &[u8]) -> Packet {
 fn every_packet_type_has_golden_vectors_in_both_versions() {
     for t in 1..=15u8 {
         let t = PacketType::from_u8(t).unwrap();
-        let v5 = GOLDEN.iter().any(|g| g.packet_type == t && g.version == ProtocolVersion::V5);
-        let v3 = GOLDEN.iter().any(|g| g.packet_type == t && g.version == ProtocolVersion::V311);
+        let v5 = GOLDEN
+            .iter()
+            .any(|g| g.packet_type == t && g.version == ProtocolVersion::V5);
+        let v3 = GOLDEN
+            .iter()
+            .any(|g| g.packet_type == t && g.version == ProtocolVersion::V311);
         assert!(v5, "no 5.0 vector for {t}");
         assert!(v3 || t == PacketType::Auth, "no 3.1.1 vector for {t}");
     }
@@ -33,15 +40,22 @@ fn golden_vectors_decode_and_reencode_byte_for_byte() {
         let packet = decode_one(g.version, &bytes);
         assert_eq!(packet.packet_type(), g.packet_type, "{}", g.name);
         let mut out = BytesMut::new();
-        let n = packet.encode(g.version, &mut out).unwrap_or_else(|e| panic!("{}: encode failed: {e}", g.name));
+        let n = packet
+            .encode(g.version, &mut out)
+            .unwrap_or_else(|e| panic!("{}: encode failed: {e}", g.name));
         assert_eq!(n, bytes.len(), "{}", g.name);
         assert_eq!(&out[..], &bytes[..], "{}: re-encoding differs", g.name);
         // The allocation-free path gives the same packet and bytes.
-        let (view, used) = PacketRef::decode(&bytes, &DecodeOptions::new(g.version)).unwrap().unwrap();
+        let (view, used) = PacketRef::decode(&bytes, &DecodeOptions::new(g.version))
+            .unwrap()
+            .unwrap();
         assert_eq!(used, bytes.len());
         assert_eq!(view.into_owned(), packet, "{}", g.name);
         let mut slice = vec![0u8; bytes.len()];
-        assert_eq!(view.encode_to_slice(g.version, &mut slice).unwrap(), bytes.len());
+        assert_eq!(
+            view.encode_to_slice(g.version, &mut slice).unwrap(),
+            bytes.len()
+        );
         assert_eq!(slice, bytes, "{}", g.name);
     }
 }
@@ -60,7 +74,10 @@ fn golden_vectors_decode_the_same_one_byte_at_a_time() {
                 got.push(p);
             }
         }
-        let expected: Vec<_> = vectors.iter().map(|g| decode_one(version, &g.bytes())).collect();
+        let expected: Vec<_> = vectors
+            .iter()
+            .map(|g| decode_one(version, &g.bytes()))
+            .collect();
         assert_eq!(got, expected);
         assert_eq!(decoder.buffered(), 0);
     }
@@ -91,10 +108,17 @@ fn largest_legal_publish_round_trips() {
     let decoded = decode_one(ProtocolVersion::V311, &out);
     assert_eq!(decoded, packet);
     // One more payload byte cannot be framed.
-    let Packet::Publish(mut p) = packet else { unreachable!() };
+    let Packet::Publish(mut p) = packet else {
+        unreachable!()
+    };
     p.payload = Bytes::from(vec![0; payload_len + 1]);
-    let err = Packet::Publish(p).encode(ProtocolVersion::V311, &mut BytesMut::new()).unwrap_err();
-    assert_eq!(err.reason_code(), mqtt_core::codec::ReasonCode::PacketTooLarge);
+    let err = Packet::Publish(p)
+        .encode(ProtocolVersion::V311, &mut BytesMut::new())
+        .unwrap_err();
+    assert_eq!(
+        err.reason_code(),
+        mqtt_core::codec::ReasonCode::PacketTooLarge
+    );
 }
 
 #[test]

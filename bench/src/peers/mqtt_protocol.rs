@@ -56,7 +56,7 @@ impl Codec for MqttProtocol {
         buf.len()
     }
 
-    fn encoded<'a>(buf: &'a Vec<u8>, len: usize) -> &'a [u8] {
+    fn encoded(buf: &Vec<u8>, len: usize) -> &[u8] {
         &buf[..len]
     }
 
@@ -84,7 +84,11 @@ impl Codec for MqttProtocol {
             }
             VariablePacket::SubscribePacket(s) => Summary::Subscribe {
                 pkid: s.packet_identifier(),
-                filters: s.subscribes().iter().map(|(f, q)| ((**f).to_owned(), *q as u8)).collect(),
+                filters: s
+                    .subscribes()
+                    .iter()
+                    .map(|(f, q)| ((**f).to_owned(), *q as u8))
+                    .collect(),
             },
             other => panic!("unexpected {other:?}"),
         }

@@ -18,7 +18,9 @@
 //! `to_continuous_buffer()` allocates a fresh `Vec` per call instead.
 
 use mqtt_protocol_core::mqtt::common::Cursor;
-use mqtt_protocol_core::mqtt::connection::{PacketBuildResult, PacketBuilder, PacketData, RawPacket};
+use mqtt_protocol_core::mqtt::connection::{
+    PacketBuildResult, PacketBuilder, PacketData, RawPacket,
+};
 use mqtt_protocol_core::mqtt::packet::{
     v3_1_1, v5_0, ContentType, MaximumPacketSize, MessageExpiryInterval, Properties, Property, Qos,
     ReceiveMaximum, SessionExpiryInterval, SubEntry, SubOpts, TopicAliasMaximum, UserProperty,
@@ -71,7 +73,10 @@ fn sub_entries() -> Vec<SubEntry> {
 }
 
 fn new_input(wire: &[u8]) -> Input {
-    Input { wire: wire.to_vec(), builder: PacketBuilder::new() }
+    Input {
+        wire: wire.to_vec(),
+        builder: PacketBuilder::new(),
+    }
 }
 
 #[inline]
@@ -116,7 +121,11 @@ impl Codec for MpcV311 {
                     .unwrap(),
             )),
             Case::Subscribe10(_) => Some(Packet311::Subscribe(
-                v3_1_1::Subscribe::builder().packet_id(fx::PACKET_ID).entries(sub_entries()).build().unwrap(),
+                v3_1_1::Subscribe::builder()
+                    .packet_id(fx::PACKET_ID)
+                    .entries(sub_entries())
+                    .build()
+                    .unwrap(),
             )),
             _ => None,
         }
@@ -134,7 +143,7 @@ impl Codec for MpcV311 {
         }
     }
 
-    fn encoded<'a>(buf: &'a Vec<u8>, len: usize) -> &'a [u8] {
+    fn encoded(buf: &Vec<u8>, len: usize) -> &[u8] {
         &buf[..len]
     }
 
@@ -147,9 +156,14 @@ impl Codec for MpcV311 {
         let raw = frame(input);
         match raw.packet_type() {
             PUBLISH => Packet311::Publish(
-                v3_1_1::Publish::parse(raw.flags(), publish_arc(&raw)).expect("mpc 3.1.1 publish").0,
+                v3_1_1::Publish::parse(raw.flags(), publish_arc(&raw))
+                    .expect("mpc 3.1.1 publish")
+                    .0,
             ),
-            SUBSCRIBE => Packet311::Subscribe(raw.parse_exact(v3_1_1::Subscribe::parse).expect("mpc 3.1.1 subscribe")),
+            SUBSCRIBE => Packet311::Subscribe(
+                raw.parse_exact(v3_1_1::Subscribe::parse)
+                    .expect("mpc 3.1.1 subscribe"),
+            ),
             t => panic!("unexpected packet type {t}"),
         }
     }
@@ -215,22 +229,35 @@ impl Codec for MpcV5 {
                 Packet5::Publish(b.build().unwrap())
             }
             Case::Subscribe10(_) => Packet5::Subscribe(
-                v5_0::Subscribe::builder().packet_id(fx::PACKET_ID).entries(sub_entries()).build().unwrap(),
+                v5_0::Subscribe::builder()
+                    .packet_id(fx::PACKET_ID)
+                    .entries(sub_entries())
+                    .build()
+                    .unwrap(),
             ),
             Case::ConnectV5 => {
                 // Same property order as rumqttc writes them, so the bytes match.
                 let props: Properties = vec![
-                    Property::SessionExpiryInterval(SessionExpiryInterval::new(fx::SESSION_EXPIRY).unwrap()),
+                    Property::SessionExpiryInterval(
+                        SessionExpiryInterval::new(fx::SESSION_EXPIRY).unwrap(),
+                    ),
                     Property::ReceiveMaximum(ReceiveMaximum::new(fx::RECEIVE_MAX).unwrap()),
-                    Property::MaximumPacketSize(MaximumPacketSize::new(fx::MAX_PACKET_SIZE).unwrap()),
-                    Property::TopicAliasMaximum(TopicAliasMaximum::new(fx::TOPIC_ALIAS_MAX).unwrap()),
+                    Property::MaximumPacketSize(
+                        MaximumPacketSize::new(fx::MAX_PACKET_SIZE).unwrap(),
+                    ),
+                    Property::TopicAliasMaximum(
+                        TopicAliasMaximum::new(fx::TOPIC_ALIAS_MAX).unwrap(),
+                    ),
                     Property::UserProperty(
-                        UserProperty::new(fx::CONNECT_USER_PROP.0, fx::CONNECT_USER_PROP.1).unwrap(),
+                        UserProperty::new(fx::CONNECT_USER_PROP.0, fx::CONNECT_USER_PROP.1)
+                            .unwrap(),
                     ),
                 ];
                 let will_props: Properties = vec![
                     Property::WillDelayInterval(WillDelayInterval::new(fx::WILL_DELAY).unwrap()),
-                    Property::MessageExpiryInterval(MessageExpiryInterval::new(fx::WILL_EXPIRY).unwrap()),
+                    Property::MessageExpiryInterval(
+                        MessageExpiryInterval::new(fx::WILL_EXPIRY).unwrap(),
+                    ),
                     Property::ContentType(ContentType::new(fx::WILL_CONTENT_TYPE).unwrap()),
                 ];
                 let c = v5_0::Connect::builder()
@@ -238,7 +265,12 @@ impl Codec for MpcV5 {
                     .unwrap()
                     .clean_start(true)
                     .keep_alive(fx::KEEP_ALIVE)
-                    .will_message(fx::WILL_TOPIC, fx::payload(fx::WILL_PAYLOAD), Qos::AtLeastOnce, false)
+                    .will_message(
+                        fx::WILL_TOPIC,
+                        fx::payload(fx::WILL_PAYLOAD),
+                        Qos::AtLeastOnce,
+                        false,
+                    )
                     .unwrap()
                     .user_name(fx::USERNAME)
                     .unwrap()
@@ -266,7 +298,7 @@ impl Codec for MpcV5 {
         }
     }
 
-    fn encoded<'a>(buf: &'a Vec<u8>, len: usize) -> &'a [u8] {
+    fn encoded(buf: &Vec<u8>, len: usize) -> &[u8] {
         &buf[..len]
     }
 
@@ -278,9 +310,19 @@ impl Codec for MpcV5 {
     fn decode(input: &mut Input) -> Packet5 {
         let raw = frame(input);
         match raw.packet_type() {
-            PUBLISH => Packet5::Publish(v5_0::Publish::parse(raw.flags(), publish_arc(&raw)).expect("mpc 5.0 publish").0),
-            SUBSCRIBE => Packet5::Subscribe(raw.parse_exact(v5_0::Subscribe::parse).expect("mpc 5.0 subscribe")),
-            CONNECT => Packet5::Connect(Box::new(raw.parse_exact(v5_0::Connect::parse).expect("mpc 5.0 connect"))),
+            PUBLISH => Packet5::Publish(
+                v5_0::Publish::parse(raw.flags(), publish_arc(&raw))
+                    .expect("mpc 5.0 publish")
+                    .0,
+            ),
+            SUBSCRIBE => Packet5::Subscribe(
+                raw.parse_exact(v5_0::Subscribe::parse)
+                    .expect("mpc 5.0 subscribe"),
+            ),
+            CONNECT => Packet5::Connect(Box::new(
+                raw.parse_exact(v5_0::Connect::parse)
+                    .expect("mpc 5.0 connect"),
+            )),
             t => panic!("unexpected packet type {t}"),
         }
     }

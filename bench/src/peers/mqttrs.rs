@@ -35,7 +35,8 @@ impl Codec for Mqttrs {
         let pid = Pid::try_from(fx::PACKET_ID).unwrap();
         match case {
             Case::PublishSmall(_) | Case::Publish4k(_) => {
-                let payload: &'static [u8] = Box::leak(fx::payload(case.payload_len()).into_boxed_slice());
+                let payload: &'static [u8] =
+                    Box::leak(fx::payload(case.payload_len()).into_boxed_slice());
                 Some(Packet::Publish(Publish {
                     dup: false,
                     qospid: QosPid::AtLeastOnce(pid),
@@ -47,7 +48,10 @@ impl Codec for Mqttrs {
             Case::Subscribe10(_) => {
                 let topics = fx::subscribe_filters()
                     .into_iter()
-                    .map(|topic_path| SubscribeTopic { topic_path, qos: QoS::AtLeastOnce })
+                    .map(|topic_path| SubscribeTopic {
+                        topic_path,
+                        qos: QoS::AtLeastOnce,
+                    })
                     .collect();
                 Some(Packet::Subscribe(Subscribe::new(pid, topics)))
             }
@@ -64,7 +68,7 @@ impl Codec for Mqttrs {
         mqttrs::encode_slice(pkt, buf.as_mut_slice()).expect("mqttrs encode")
     }
 
-    fn encoded<'a>(buf: &'a Vec<u8>, len: usize) -> &'a [u8] {
+    fn encoded(buf: &Vec<u8>, len: usize) -> &[u8] {
         &buf[..len]
     }
 
@@ -74,7 +78,9 @@ impl Codec for Mqttrs {
 
     #[inline]
     fn decode(input: &mut Vec<u8>) -> Packet<'_> {
-        mqttrs::decode_slice(input).expect("mqttrs decode").expect("mqttrs: incomplete")
+        mqttrs::decode_slice(input)
+            .expect("mqttrs decode")
+            .expect("mqttrs: incomplete")
     }
 
     fn summarize(d: &Packet<'_>) -> Summary {
@@ -88,7 +94,11 @@ impl Codec for Mqttrs {
             },
             Packet::Subscribe(s) => Summary::Subscribe {
                 pkid: s.pid.get(),
-                filters: s.topics.iter().map(|t| (t.topic_path.clone(), qos(t.qos))).collect(),
+                filters: s
+                    .topics
+                    .iter()
+                    .map(|t| (t.topic_path.clone(), qos(t.qos)))
+                    .collect(),
             },
             other => panic!("unexpected {other:?}"),
         }

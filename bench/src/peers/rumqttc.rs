@@ -38,13 +38,19 @@ impl Codec for RumqttcV4 {
         }
         match case {
             Case::PublishSmall(_) | Case::Publish4k(_) => {
-                let mut p = v4::Publish::new(fx::TOPIC, QoS4::AtLeastOnce, fx::payload(case.payload_len()));
+                let mut p = v4::Publish::new(
+                    fx::TOPIC,
+                    QoS4::AtLeastOnce,
+                    fx::payload(case.payload_len()),
+                );
                 p.pkid = fx::PACKET_ID;
                 Some(v4::Packet::Publish(p))
             }
             Case::Subscribe10(_) => {
                 let mut s = v4::Subscribe::new_many(
-                    fx::subscribe_filters().into_iter().map(|f| v4::SubscribeFilter::new(f, QoS4::AtLeastOnce)),
+                    fx::subscribe_filters()
+                        .into_iter()
+                        .map(|f| v4::SubscribeFilter::new(f, QoS4::AtLeastOnce)),
                 );
                 s.pkid = fx::PACKET_ID;
                 Some(v4::Packet::Subscribe(s))
@@ -63,7 +69,7 @@ impl Codec for RumqttcV4 {
         pkt.write(buf, fx::MAX_DECODE).expect("rumqttc v4 encode")
     }
 
-    fn encoded<'a>(buf: &'a BytesMut, len: usize) -> &'a [u8] {
+    fn encoded(buf: &BytesMut, len: usize) -> &[u8] {
         &buf[..len]
     }
 
@@ -87,7 +93,11 @@ impl Codec for RumqttcV4 {
             },
             v4::Packet::Subscribe(s) => Summary::Subscribe {
                 pkid: s.pkid,
-                filters: s.filters.iter().map(|f| (f.path.clone(), qos4(f.qos))).collect(),
+                filters: s
+                    .filters
+                    .iter()
+                    .map(|f| (f.path.clone(), qos4(f.qos)))
+                    .collect(),
             },
             other => panic!("unexpected {other:?}"),
         }
@@ -118,13 +128,20 @@ impl Codec for RumqttcV5 {
                         .collect(),
                     ..Default::default()
                 });
-                let mut p = v5::Publish::new(fx::TOPIC, QoS5::AtLeastOnce, fx::payload(case.payload_len()), props);
+                let mut p = v5::Publish::new(
+                    fx::TOPIC,
+                    QoS5::AtLeastOnce,
+                    fx::payload(case.payload_len()),
+                    props,
+                );
                 p.pkid = fx::PACKET_ID;
                 v5::Packet::Publish(p)
             }
             Case::Subscribe10(_) => {
                 let mut s = v5::Subscribe::new_many(
-                    fx::subscribe_filters().into_iter().map(|f| v5::Filter::new(f, QoS5::AtLeastOnce)),
+                    fx::subscribe_filters()
+                        .into_iter()
+                        .map(|f| v5::Filter::new(f, QoS5::AtLeastOnce)),
                     None,
                 );
                 s.pkid = fx::PACKET_ID;
@@ -136,7 +153,10 @@ impl Codec for RumqttcV5 {
                 props.receive_maximum = Some(fx::RECEIVE_MAX);
                 props.max_packet_size = Some(fx::MAX_PACKET_SIZE);
                 props.topic_alias_max = Some(fx::TOPIC_ALIAS_MAX);
-                props.user_properties = vec![(fx::CONNECT_USER_PROP.0.into(), fx::CONNECT_USER_PROP.1.into())];
+                props.user_properties = vec![(
+                    fx::CONNECT_USER_PROP.0.into(),
+                    fx::CONNECT_USER_PROP.1.into(),
+                )];
                 let connect = v5::Connect {
                     keep_alive: fx::KEEP_ALIVE,
                     client_id: fx::CLIENT_ID.into(),
@@ -171,10 +191,11 @@ impl Codec for RumqttcV5 {
     #[inline]
     fn encode(pkt: &v5::Packet, buf: &mut BytesMut) -> usize {
         buf.clear();
-        pkt.write(buf, Some(fx::MAX_DECODE as u32)).expect("rumqttc v5 encode")
+        pkt.write(buf, Some(fx::MAX_DECODE as u32))
+            .expect("rumqttc v5 encode")
     }
 
-    fn encoded<'a>(buf: &'a BytesMut, len: usize) -> &'a [u8] {
+    fn encoded(buf: &BytesMut, len: usize) -> &[u8] {
         &buf[..len]
     }
 
@@ -194,14 +215,25 @@ impl Codec for RumqttcV5 {
                 qos: qos5(p.qos),
                 pkid: p.pkid,
                 payload: p.payload.to_vec(),
-                user_props: p.properties.as_ref().map(|pp| pp.user_properties.clone()).unwrap_or_default(),
+                user_props: p
+                    .properties
+                    .as_ref()
+                    .map(|pp| pp.user_properties.clone())
+                    .unwrap_or_default(),
             },
             v5::Packet::Subscribe(s) => Summary::Subscribe {
                 pkid: s.pkid,
-                filters: s.filters.iter().map(|f| (f.path.clone(), qos5(f.qos))).collect(),
+                filters: s
+                    .filters
+                    .iter()
+                    .map(|f| (f.path.clone(), qos5(f.qos)))
+                    .collect(),
             },
             v5::Packet::Connect(c, will, login) => {
-                let p = c.properties.clone().unwrap_or_else(v5::ConnectProperties::new);
+                let p = c
+                    .properties
+                    .clone()
+                    .unwrap_or_else(v5::ConnectProperties::new);
                 let wp = will.as_ref().and_then(|w| w.properties.clone());
                 Summary::Connect(ConnectSummary {
                     client_id: c.client_id.clone(),
@@ -209,7 +241,9 @@ impl Codec for RumqttcV5 {
                     keep_alive: c.keep_alive,
                     username: login.as_ref().map(|l| l.username.clone()),
                     password: login.as_ref().map(|l| l.password.as_bytes().to_vec()),
-                    will_topic: will.as_ref().map(|w| String::from_utf8(w.topic.to_vec()).unwrap()),
+                    will_topic: will
+                        .as_ref()
+                        .map(|w| String::from_utf8(w.topic.to_vec()).unwrap()),
                     will_payload: will.as_ref().map(|w| w.message.to_vec()),
                     will_qos: will.as_ref().map_or(0, |w| qos5(w.qos)),
                     will_delay: wp.as_ref().and_then(|w| w.delay_interval),

@@ -94,11 +94,11 @@ macro_rules! publish_ack {
                 $crate::codec::ack::put_ack(self.packet_id, self.reason_code, &self.properties, sizes, buf)
             }
 
-            pub(crate) fn to_owned_in(&self, src: &::bytes::Bytes) -> $Owned {
+            pub(crate) fn owned_in(&self, src: &::bytes::Bytes) -> $Owned {
                 $Owned {
                     packet_id: self.packet_id,
                     reason_code: self.reason_code,
-                    properties: self.properties.to_owned_in(src),
+                    properties: self.properties.owned_in(src),
                 }
             }
         }

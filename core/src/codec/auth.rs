@@ -111,10 +111,10 @@ impl<'a> AuthRef<'a> {
         }
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Auth {
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Auth {
         Auth {
             reason_code: self.reason_code,
-            properties: self.properties.to_owned_in(src),
+            properties: self.properties.owned_in(src),
         }
     }
 }

@@ -293,8 +293,9 @@ impl<'a> ConnectRef<'a> {
             return Err(Error::InvalidProtocolName); // [MQTT-3.1.2-1]
         }
         let level = r.u8()?;
-        let protocol_version = ProtocolVersion::from_level(level)
-            .ok_or(Error::UnsupportedProtocolVersion(level))?; // [MQTT-3.1.2-2]
+        // [MQTT-3.1.2-2]
+        let protocol_version =
+            ProtocolVersion::from_level(level).ok_or(Error::UnsupportedProtocolVersion(level))?;
         let v5 = protocol_version.is_v5();
 
         let flags = r.u8()?;
@@ -373,6 +374,9 @@ impl<'a> ConnectRef<'a> {
     /// argument is not used: CONNECT names its own version).
     pub(crate) fn sizes(&self, _version: ProtocolVersion) -> Result<Sizes, Error> {
         let v5 = self.protocol_version.is_v5();
+        if !v5 && self.password.is_some() && self.username.is_none() {
+            return Err(Error::PasswordWithoutUserName); // [MQTT-3.1.2-22]
+        }
         let mut sizes = Sizes::default();
         let mut remaining = FIXED_PART_LEN;
         if v5 {
@@ -400,9 +404,6 @@ impl<'a> ConnectRef<'a> {
             remaining += string_len(username)?;
         }
         if let Some(password) = self.password {
-            if !v5 && self.username.is_none() {
-                return Err(Error::PasswordWithoutUserName); // [MQTT-3.1.2-22]
-            }
             remaining += binary_len(password)?;
         }
         sizes.remaining = remaining;
@@ -436,7 +437,8 @@ impl<'a> ConnectRef<'a> {
         }
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Connect {
+    // `&self` is the signature every packet view shares (see packet.rs).
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Connect {
         Connect {
             protocol_version: self.protocol_version,
             clean_start: self.clean_start,
@@ -447,13 +449,13 @@ impl<'a> ConnectRef<'a> {
                 payload: share(src, w.payload),
                 qos: w.qos,
                 retain: w.retain,
-                properties: w.properties.to_owned_in(src),
+                properties: w.properties.owned_in(src),
             }),
             username: self
                 .username
                 .map(|u| MqttString::from_validated(share(src, u.as_bytes()))),
             password: self.password.map(|p| share(src, p)),
-            properties: self.properties.to_owned_in(src),
+            properties: self.properties.owned_in(src),
         }
     }
 }
@@ -497,6 +499,11 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> Result<Connect, Error> {
         decode_with(bytes, &DecodeOptions::new(ProtocolVersion::V311))
+    }
+
+    /// Protocol name, `level`, `flags` and a keep alive of 60.
+    fn var_header(level: u8, flags: u8) -> [u8; 10] {
+        [0x00, 0x04, b'M', b'Q', b'T', b'T', level, flags, 0x00, 0x3C]
     }
 
     /// A whole CONNECT packet around `body` (remaining length < 128).
@@ -615,8 +622,8 @@ mod tests {
             &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05],
             // User Name, Password, Will QoS 2, Will Flag, Clean Start.
             &[0b1101_0110],
-            &[0x01, 0x2C], // keep alive 300
-            &[40],         // property length
+            &[0x01, 0x2C],                   // keep alive 300
+            &[40],                           // property length
             &[0x11, 0x00, 0x00, 0x0E, 0x10], // Session Expiry Interval 3600
             &[0x21, 0x00, 0x14],             // Receive Maximum 20
             &[0x27, 0x00, 0x01, 0x00, 0x00], // Maximum Packet Size 65536
@@ -626,8 +633,8 @@ mod tests {
             &[0x15, 0x00, 0x05, b'S', b'C', b'R', b'A', b'M'],
             &[0x16, 0x00, 0x02, 0x01, 0x02],
             &[0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v'],
-            &[0x00, 0x02, b'c', b'1'], // client identifier
-            &[41],                     // will property length
+            &[0x00, 0x02, b'c', b'1'],       // client identifier
+            &[41],                           // will property length
             &[0x18, 0x00, 0x00, 0x00, 0x0A], // Will Delay Interval 10
             &[0x01, 0x01],                   // Payload Format Indicator UTF-8
             &[0x02, 0x00, 0x00, 0x0E, 0x10], // Message Expiry Interval 3600
@@ -816,9 +823,9 @@ mod tests {
     fn v311_password_without_user_name_is_malformed() {
         // [MQTT-3.1.2-22]
         let body = [
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0b0100_0010, 0x00, 0x3C][..],
-            &[0x00, 0x00],
-            &[0x00, 0x02, b'p', b'w'],
+            &var_header(4, 0b0100_0010)[..],
+            &[0x00, 0x00],             // client identifier
+            &[0x00, 0x02, b'p', b'w'], // password
         ]
         .concat();
         assert_err(
@@ -835,9 +842,10 @@ mod tests {
     fn v5_password_without_user_name_is_allowed() {
         // 5.0 dropped [MQTT-3.1.2-22]: a password may come alone.
         let body = [
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0b0100_0010, 0x00, 0x3C, 0x00][..],
-            &[0x00, 0x00],
-            &[0x00, 0x02, b'p', b'w'],
+            &var_header(5, 0b0100_0010)[..],
+            &[0x00],                   // no properties
+            &[0x00, 0x00],             // client identifier
+            &[0x00, 0x02, b'p', b'w'], // password
         ]
         .concat();
         let connect = decode(&packet(&body)).unwrap();
@@ -859,7 +867,7 @@ mod tests {
             ReasonCode::TopicNameInvalid,
         );
         let body = [
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0b0000_0110, 0x00, 0x3C][..],
+            &var_header(4, 0b0000_0110)[..],
             &[0x00, 0x00],       // client identifier
             &[0x00, 0x00],       // empty will topic
             &[0x00, 0x01, b'x'], // will payload
@@ -881,10 +889,11 @@ mod tests {
     /// A 5.0 CONNECT whose will payload is `payload`, marked UTF-8.
     fn v5_utf8_will(payload: &[u8]) -> Vec<u8> {
         let body = [
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0b0000_0110, 0x00, 0x3C, 0x00][..],
-            &[0x00, 0x00],             // client identifier
-            &[0x02, 0x01, 0x01],       // Payload Format Indicator 1
-            &[0x00, 0x01, b't'],       // will topic
+            &var_header(5, 0b0000_0110)[..],
+            &[0x00],             // no properties
+            &[0x00, 0x00],       // client identifier
+            &[0x02, 0x01, 0x01], // Payload Format Indicator 1
+            &[0x00, 0x01, b't'], // will topic
             &[0x00, payload.len() as u8],
             payload,
         ]
@@ -902,8 +911,7 @@ mod tests {
             ReasonCode::PayloadFormatInvalid,
         );
         // Receivers may skip the check.
-        let opts =
-            DecodeOptions::new(ProtocolVersion::V5).with_payload_format_validation(false);
+        let opts = DecodeOptions::new(ProtocolVersion::V5).with_payload_format_validation(false);
         let connect = decode_with(&bytes, &opts).unwrap();
         assert_eq!(&connect.will.as_ref().unwrap().payload[..], &[0xFF, 0xFE]);
         // Encoding refuses to send it.
@@ -939,9 +947,9 @@ mod tests {
     fn misplaced_properties_are_protocol_errors() {
         // Will Delay Interval among the CONNECT properties.
         let body = [
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C][..],
+            &var_header(5, 0x02)[..],
             &[0x05, 0x18, 0x00, 0x00, 0x00, 0x01],
-            &[0x00, 0x00],
+            &[0x00, 0x00], // client identifier
         ]
         .concat();
         assert_err(
@@ -954,11 +962,12 @@ mod tests {
         );
         // Session Expiry Interval among the will properties.
         let body = [
-            &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0b0000_0110, 0x00, 0x3C, 0x00][..],
-            &[0x00, 0x00],
+            &var_header(5, 0b0000_0110)[..],
+            &[0x00],       // no properties
+            &[0x00, 0x00], // client identifier
             &[0x05, 0x11, 0x00, 0x00, 0x00, 0x01],
-            &[0x00, 0x01, b't'],
-            &[0x00, 0x00],
+            &[0x00, 0x01, b't'], // will topic
+            &[0x00, 0x00],       // will payload
         ]
         .concat();
         assert_err(

@@ -45,12 +45,6 @@ pub struct DisconnectRef<'a> {
     pub properties: DisconnectPropertiesRef<'a>,
 }
 
-impl Default for ReasonCode {
-    fn default() -> Self {
-        ReasonCode::Success
-    }
-}
-
 impl Disconnect {
     /// A DISCONNECT with `reason_code` and no properties.
     pub fn new(reason_code: ReasonCode) -> Self {
@@ -118,10 +112,10 @@ impl<'a> DisconnectRef<'a> {
         }
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Disconnect {
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Disconnect {
         Disconnect {
             reason_code: self.reason_code,
-            properties: self.properties.to_owned_in(src),
+            properties: self.properties.owned_in(src),
         }
     }
 }

@@ -103,6 +103,10 @@ pub enum Error {
     InvalidSubscriptionOptions,
     /// A Retain Handling of 3 in subscription options. (0x82)
     InvalidRetainHandling,
+    /// A Maximum QoS of 3 in 5.0 subscription options (spec 3.8.3.1: "It is
+    /// a Protocol Error if the Maximum QoS field has the value 3"). In 3.1.1
+    /// the same byte is malformed ([`Error::InvalidQoS`]). (0x82)
+    InvalidSubscriptionQoS,
     /// No Local set on a shared subscription [MQTT-3.8.3-4]. (0x82)
     NoLocalOnSharedSubscription,
     /// The packet is larger than the maximum packet size. Detected from
@@ -162,7 +166,8 @@ impl Error {
             | InvalidPropertyValue(_)
             | PropertiesInV311
             | NoLocalOnSharedSubscription
-            | InvalidRetainHandling => ReasonCode::ProtocolError,
+            | InvalidRetainHandling
+            | InvalidSubscriptionQoS => ReasonCode::ProtocolError,
             InvalidProtocolName | UnsupportedProtocolVersion(_) => {
                 ReasonCode::UnsupportedProtocolVersion
             }
@@ -209,6 +214,7 @@ impl core::fmt::Display for Error {
             InvalidReasonCode { packet, code } => write!(f, "reason code {code:#04x} not allowed in {packet}"),
             InvalidConnAckFlags => f.write_str("invalid CONNACK acknowledge flags [MQTT-3.2.2-1] [MQTT-3.2.2-6]"),
             InvalidSubscriptionOptions => f.write_str("invalid subscription options [MQTT-3.8.3-5]"),
+            InvalidSubscriptionQoS => f.write_str("Maximum QoS 3 in subscription options"),
             InvalidRetainHandling => f.write_str("Retain Handling 3 is not a valid value"),
             NoLocalOnSharedSubscription => f.write_str("No Local on a shared subscription [MQTT-3.8.3-4]"),
             PacketTooLarge { size, max } => write!(f, "packet of {size} bytes exceeds the maximum packet size {max}"),

@@ -171,9 +171,9 @@ macro_rules! packets {
 
             /// The owned packet, sharing bytes with `src` where this view
             /// points into it and copying otherwise.
-            pub(crate) fn to_owned_in(&self, src: &Bytes) -> Packet {
+            pub(crate) fn owned_in(&self, src: &Bytes) -> Packet {
                 match self {
-                    $( PacketRef::$variant(p) => Packet::$variant(p.to_owned_in(src)), )*
+                    $( PacketRef::$variant(p) => Packet::$variant(p.owned_in(src)), )*
                     PacketRef::PingReq => Packet::PingReq,
                     PacketRef::PingResp => Packet::PingResp,
                 }
@@ -322,7 +322,7 @@ impl<'a> PacketRef<'a> {
 
     /// An owned copy of this packet (copies every borrowed field).
     pub fn into_owned(self) -> Packet {
-        self.to_owned_in(&Bytes::new())
+        self.owned_in(&Bytes::new())
     }
 }
 
@@ -374,7 +374,7 @@ pub(crate) fn decode_whole(
     let body = whole
         .get(usize::from(header.header_len)..)
         .unwrap_or_default();
-    Ok(PacketRef::decode_body(header, body, options)?.to_owned_in(whole))
+    Ok(PacketRef::decode_body(header, body, options)?.owned_in(whole))
 }
 
 /// Parses the fixed header and enforces the size limit.

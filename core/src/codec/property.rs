@@ -581,6 +581,7 @@ macro_rules! properties {
 
             /// Reads the property length and block, validating every
             /// property.
+            #[allow(dead_code)]
             pub(crate) fn read(r: &mut $crate::codec::wire::Reader<'a>) -> Result<Self, $crate::codec::Error> {
                 Self::read_in(r, $ctx)
             }
@@ -614,12 +615,12 @@ macro_rules! properties {
 
             /// The owned properties, sharing string and binary data with
             /// `src` where the view points into it.
-            pub(crate) fn to_owned_in(&self, src: &::bytes::Bytes) -> $Owned {
+            pub(crate) fn owned_in(&self, src: &::bytes::Bytes) -> $Owned {
                 use $crate::codec::property::kind::Kind as _;
                 $Owned {
                     $( $field: self.$field.map(|v| $crate::codec::property::kind::$kind::to_owned(v, src)), )*
                     $( $sid: self.$sid.iter().collect(), )?
-                    user_properties: self.user_properties.to_owned_in(src),
+                    user_properties: self.user_properties.owned_in(src),
                 }
             }
 

@@ -204,7 +204,7 @@ impl<'a> PublishRef<'a> {
         buf.put_slice(self.payload);
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Publish {
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Publish {
         use super::property::share;
         Publish {
             dup: self.dup,
@@ -212,7 +212,7 @@ impl<'a> PublishRef<'a> {
             retain: self.retain,
             topic: MqttString::from_validated(share(src, self.topic.as_bytes())),
             packet_id: self.packet_id,
-            properties: self.properties.to_owned_in(src),
+            properties: self.properties.owned_in(src),
             payload: share(src, self.payload),
         }
     }

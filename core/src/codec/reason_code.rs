@@ -10,7 +10,7 @@ macro_rules! reason_codes {
         /// `0x00` means "Success" in most packets, "Normal disconnection" in
         /// DISCONNECT and "Granted QoS 0" in SUBACK; those names are
         /// associated constants. Codes of `0x80` and above are failures.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         #[repr(u8)]
         #[non_exhaustive]
         pub enum ReasonCode {
@@ -50,6 +50,7 @@ macro_rules! reason_codes {
 
 reason_codes! {
     /// 0x00: Success; Normal disconnection; Granted QoS 0.
+    #[default]
     Success = 0x00, "Success", [ConnAck, PubAck, PubRec, PubRel, PubComp, UnsubAck, Auth, Disconnect, SubAck];
     /// 0x01: Granted QoS 1 (SUBACK).
     GrantedQoS1 = 0x01, "Granted QoS 1", [SubAck];

@@ -267,7 +267,8 @@ pub struct SubAck {
     pub packet_id: u16,
     /// 5.0 properties; empty in 3.1.1.
     pub properties: AckProperties,
-    /// One code per topic filter; never empty.
+    /// One code per topic filter; never empty (an empty list is refused
+    /// with [`Error::Truncated`] in both directions).
     pub reason_codes: Vec<ReasonCode>,
 }
 
@@ -343,11 +344,295 @@ impl<'a> SubAckRef<'a> {
         );
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> SubAck {
+    // `&self` like every view in the codec (the dispatch in packet.rs).
+    pub(crate) fn owned_in(&self, src: &Bytes) -> SubAck {
         SubAck {
             packet_id: self.packet_id,
-            properties: self.properties.to_owned_in(src),
+            properties: self.properties.owned_in(src),
             reason_codes: self.reason_codes.to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::MqttString;
+    use crate::codec::{Packet, PacketRef, PropertyId, UserProperty};
+    use alloc::vec;
+    use bytes::BytesMut;
+    use ProtocolVersion::{V311, V5};
+
+    fn encode(ack: &SubAck, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
+        let mut buf = BytesMut::new();
+        Packet::SubAck(ack.clone()).encode(version, &mut buf)?;
+        Ok(buf.to_vec())
+    }
+
+    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<SubAck, Error> {
+        let mut buf = Bytes::copy_from_slice(bytes);
+        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
+            Some(Packet::SubAck(a)) => {
+                assert!(buf.is_empty());
+                Ok(a)
+            }
+            other => panic!("expected a whole SUBACK, got {other:?}"),
+        }
+    }
+
+    /// A whole SUBACK packet around `body` (remaining length < 128).
+    fn packet(body: &[u8]) -> Vec<u8> {
+        assert!(body.len() < 128);
+        let mut out = vec![0x90, body.len() as u8];
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
+        let err = decode(bytes, version).unwrap_err();
+        assert_eq!(err, expected);
+        assert_eq!(err.reason_code(), code);
+    }
+
+    fn assert_encode_err(ack: &SubAck, version: ProtocolVersion, expected: Error) {
+        assert_eq!(encode(ack, version), Err(expected));
+        let mut out = [0u8; 64];
+        assert_eq!(
+            PacketRef::SubAck(ack.as_view()).encode_to_slice(version, &mut out),
+            Err(expected)
+        );
+    }
+
+    /// Encodes `ack` to exactly `golden` and decodes it back, through the
+    /// owned and the borrowed paths.
+    fn golden(ack: &SubAck, version: ProtocolVersion, golden: &[u8]) {
+        assert_eq!(encode(ack, version).unwrap(), golden);
+        assert_eq!(
+            Packet::SubAck(ack.clone()).encoded_len(version),
+            Ok(golden.len())
+        );
+        assert_eq!(decode(golden, version).unwrap(), *ack);
+        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
+            .unwrap()
+            .unwrap();
+        assert_eq!(used, golden.len());
+        assert_eq!(view, PacketRef::SubAck(ack.as_view()));
+        let mut out = vec![0u8; golden.len()];
+        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
+        assert_eq!(out, golden);
+        assert_eq!(view.into_owned(), Packet::SubAck(ack.clone()));
+    }
+
+    const V5_ALL_CODES: [ReasonCode; 12] = [
+        ReasonCode::GRANTED_QOS_0,
+        ReasonCode::GrantedQoS1,
+        ReasonCode::GrantedQoS2,
+        ReasonCode::UnspecifiedError,
+        ReasonCode::ImplementationSpecificError,
+        ReasonCode::NotAuthorized,
+        ReasonCode::TopicFilterInvalid,
+        ReasonCode::PacketIdentifierInUse,
+        ReasonCode::QuotaExceeded,
+        ReasonCode::SharedSubscriptionsNotSupported,
+        ReasonCode::SubscriptionIdentifiersNotSupported,
+        ReasonCode::WildcardSubscriptionsNotSupported,
+    ];
+
+    #[test]
+    fn golden_v311_smallest() {
+        let ack = SubAck::new(1, vec![ReasonCode::GRANTED_QOS_0]);
+        golden(&ack, V311, &[0x90, 0x03, 0x00, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn golden_v311_every_return_code() {
+        let ack = SubAck::new(
+            10,
+            vec![
+                SubAck::granted(QoS::AtMostOnce),
+                SubAck::granted(QoS::AtLeastOnce),
+                SubAck::granted(QoS::ExactlyOnce),
+                ReasonCode::UnspecifiedError, // 3.1.1 "Failure"
+            ],
+        );
+        golden(
+            &ack,
+            V311,
+            &[
+                0x90, 0x06, // SUBACK, remaining length 6
+                0x00, 0x0A, // packet identifier 10
+                0x00, 0x01, 0x02, 0x80, // return codes
+            ],
+        );
+    }
+
+    #[test]
+    fn golden_v5_smallest() {
+        let ack = SubAck::new(1, vec![ReasonCode::GRANTED_QOS_0]);
+        golden(&ack, V5, &[0x90, 0x04, 0x00, 0x01, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn golden_v5_with_properties_and_every_code() {
+        let mut ack = SubAck::new(0x1234, V5_ALL_CODES.to_vec());
+        ack.properties.reason_string = Some(MqttString::from_str("ok").unwrap());
+        ack.properties
+            .user_properties
+            .push(UserProperty::new("k", "v").unwrap());
+        golden(
+            &ack,
+            V5,
+            &[
+                0x90, 0x1B, // SUBACK, remaining length 27
+                0x12, 0x34, // packet identifier
+                0x0C, // property length 12
+                0x1F, 0x00, 0x02, b'o', b'k', // Reason String "ok"
+                0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // User Property
+                0x00, 0x01, 0x02, 0x80, 0x83, 0x87, // reason codes
+                0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+            ],
+        );
+    }
+
+    #[test]
+    fn reason_code_views_compare_by_content() {
+        let bytes = [0x00, 0x02, 0x80];
+        let block = ReasonCodesRef::read(&bytes, PacketType::SubAck, V311).unwrap();
+        let codes = [
+            ReasonCode::Success,
+            ReasonCode::GrantedQoS2,
+            ReasonCode::UnspecifiedError,
+        ];
+        assert_eq!(block, ReasonCodesRef::from_slice(&codes));
+        assert_eq!(block.len(), 3);
+        assert_eq!(block.get(1), Some(ReasonCode::GrantedQoS2));
+        assert_eq!(block.get(3), None);
+        assert_eq!(block.iter().len(), 3);
+        assert_eq!(block.to_vec(), codes);
+        assert_ne!(block, ReasonCodesRef::from_slice(&codes[..2]));
+        assert!(ReasonCodesRef::default().is_empty());
+    }
+
+    // [MQTT-2.2.1-3]
+    #[test]
+    fn packet_identifier_zero_is_a_protocol_error_mqtt_2_2_1_3() {
+        assert_err(
+            &packet(&[0, 0, 0]),
+            V311,
+            Error::InvalidPacketIdentifier,
+            ReasonCode::ProtocolError,
+        );
+        assert_err(
+            &packet(&[0, 0, 0, 0]),
+            V5,
+            Error::InvalidPacketIdentifier,
+            ReasonCode::ProtocolError,
+        );
+        assert_encode_err(
+            &SubAck::new(0, vec![ReasonCode::Success]),
+            V5,
+            Error::InvalidPacketIdentifier,
+        );
+    }
+
+    // A SUBACK holds one code per filter of a SUBSCRIBE, which has at least
+    // one [MQTT-3.8.3-2]: without any the packet is malformed.
+    #[test]
+    fn suback_without_reason_code_is_malformed() {
+        assert_err(
+            &packet(&[0, 1]),
+            V311,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        assert_err(
+            &packet(&[0, 1, 0]),
+            V5,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        // 5.0 has no short form: the property length is required.
+        assert_err(
+            &packet(&[0, 1]),
+            V5,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        assert_encode_err(&SubAck::new(1, vec![]), V5, Error::Truncated);
+        assert_encode_err(&SubAck::new(1, vec![]), V311, Error::Truncated);
+    }
+
+    // [MQTT-3.9.3-2] (3.1.1): return codes other than 0x00, 0x01, 0x02 and
+    // 0x80 are reserved and must not be used.
+    #[test]
+    fn v311_reserved_return_codes_are_rejected_mqtt_3_9_3_2_v311() {
+        for code in [0x03, 0x11, 0x81, 0x83, 0x97, 0xFF] {
+            assert_err(
+                &packet(&[0, 1, 0x00, code]),
+                V311,
+                Error::InvalidReasonCode {
+                    packet: PacketType::SubAck,
+                    code,
+                },
+                ReasonCode::MalformedPacket,
+            );
+        }
+        assert_encode_err(
+            &SubAck::new(1, vec![ReasonCode::QuotaExceeded]),
+            V311,
+            Error::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x97,
+            },
+        );
+    }
+
+    // 5.0 3.9.3: only the Subscribe Reason Codes of the table may appear.
+    #[test]
+    fn v5_codes_not_allowed_in_suback_are_rejected() {
+        for code in [0x03, 0x04, 0x11, 0x81, 0x82, 0x8E, 0xFF] {
+            assert_err(
+                &packet(&[0, 1, 0, 0x01, code]),
+                V5,
+                Error::InvalidReasonCode {
+                    packet: PacketType::SubAck,
+                    code,
+                },
+                ReasonCode::MalformedPacket,
+            );
+        }
+        assert_encode_err(
+            &SubAck::new(1, vec![ReasonCode::NoSubscriptionExisted]),
+            V5,
+            Error::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x11,
+            },
+        );
+        for code in V5_ALL_CODES {
+            assert!(ReasonCodesRef::read(&[code.as_u8()], PacketType::SubAck, V5).is_ok());
+        }
+    }
+
+    // 5.0 3.9.2.1: SUBACK carries only Reason String and User Property.
+    #[test]
+    fn property_not_allowed_in_suback_is_a_protocol_error() {
+        assert_err(
+            &packet(&[0, 1, 2, 0x0B, 0x01, 0x00]),
+            V5,
+            Error::PropertyNotAllowed {
+                property: PropertyId::SubscriptionIdentifier,
+                packet: PacketType::SubAck,
+            },
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn properties_cannot_be_encoded_for_v311() {
+        let mut ack = SubAck::new(1, vec![ReasonCode::Success]);
+        ack.properties.reason_string = Some(MqttString::from_str("x").unwrap());
+        assert_encode_err(&ack, V311, Error::PropertiesInV311);
+        assert!(encode(&ack, V5).is_ok());
     }
 }

@@ -117,7 +117,8 @@ impl SubscriptionOptions {
     ///
     /// Reserved bits set give [`Error::InvalidSubscriptionOptions`]
     /// (bits 2-7 in 3.1.1 [MQTT-3-8.3-4 (3.1.1)], bits 6-7 in 5.0
-    /// [MQTT-3.8.3-5]); a QoS of 3 gives [`Error::InvalidQoS`]; a Retain
+    /// [MQTT-3.8.3-5]); a QoS of 3 gives [`Error::InvalidQoS`] in 3.1.1
+    /// and [`Error::InvalidSubscriptionQoS`] (a Protocol Error) in 5.0; a Retain
     /// Handling of 3 gives [`Error::InvalidRetainHandling`].
     pub fn from_byte(byte: u8, version: ProtocolVersion) -> Result<Self, Error> {
         let reserved = if version.is_v5() {
@@ -128,7 +129,11 @@ impl SubscriptionOptions {
         if byte & reserved != 0 {
             return Err(Error::InvalidSubscriptionOptions);
         }
-        let qos = QoS::from_u8(byte & QOS_MASK).ok_or(Error::InvalidQoS)?;
+        let qos = QoS::from_u8(byte & QOS_MASK).ok_or(if version.is_v5() {
+            Error::InvalidSubscriptionQoS
+        } else {
+            Error::InvalidQoS
+        })?;
         let retain_handling =
             RetainHandling::from_u8((byte & RETAIN_HANDLING_MASK) >> RETAIN_HANDLING_SHIFT)
                 .ok_or(Error::InvalidRetainHandling)?;
@@ -216,9 +221,10 @@ impl<'a> SubscribeFilterRef<'a> {
     /// Checks the entry for sending with `version` and returns its encoded
     /// size.
     fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
+        // The order decoding finds errors in: string, options, then entry.
         let len = string_len(self.filter)?;
-        check_entry(self.filter, self.options)?;
         self.options.check(version)?;
+        check_entry(self.filter, self.options)?;
         Ok(len + 1)
     }
 }
@@ -335,7 +341,7 @@ impl<'a> SubscribeFiltersRef<'a> {
     }
 
     /// Owned entries, sharing the filter strings with `src` where possible.
-    fn to_owned_in(&self, src: &Bytes) -> Vec<SubscribeFilter> {
+    fn owned_in(self, src: &Bytes) -> Vec<SubscribeFilter> {
         if let FiltersRepr::Owned(f) = self.repr {
             return f.to_vec();
         }
@@ -532,11 +538,721 @@ impl<'a> SubscribeRef<'a> {
         self.filters.put(buf);
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Subscribe {
+    // `&self` like every view in the codec (the dispatch in packet.rs).
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Subscribe {
         Subscribe {
             packet_id: self.packet_id,
-            properties: self.properties.to_owned_in(src),
-            filters: self.filters.to_owned_in(src),
+            properties: self.properties.owned_in(src),
+            filters: self.filters.owned_in(src),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Packet, PacketRef, PropertyId, ReasonCode, UserProperty};
+    use crate::topic::TopicError;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use bytes::BytesMut;
+    use ProtocolVersion::{V311, V5};
+
+    fn encode(sub: &Subscribe, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
+        let mut buf = BytesMut::new();
+        Packet::Subscribe(sub.clone()).encode(version, &mut buf)?;
+        Ok(buf.to_vec())
+    }
+
+    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<Subscribe, Error> {
+        let mut buf = Bytes::copy_from_slice(bytes);
+        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
+            Some(Packet::Subscribe(s)) => {
+                assert!(buf.is_empty());
+                Ok(s)
+            }
+            other => panic!("expected a whole SUBSCRIBE, got {other:?}"),
+        }
+    }
+
+    /// A whole SUBSCRIBE packet around `body` (remaining length < 128).
+    fn packet(body: &[u8]) -> Vec<u8> {
+        assert!(body.len() < 128);
+        let mut out = vec![0x82, body.len() as u8];
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
+        let err = decode(bytes, version).unwrap_err();
+        assert_eq!(err, expected);
+        assert_eq!(err.reason_code(), code);
+    }
+
+    fn assert_encode_err(sub: &Subscribe, version: ProtocolVersion, expected: Error) {
+        assert_eq!(encode(sub, version), Err(expected));
+        let mut out = [0u8; 64];
+        assert_eq!(
+            PacketRef::Subscribe(sub.as_view()).encode_to_slice(version, &mut out),
+            Err(expected)
+        );
+    }
+
+    /// Encodes `sub` to exactly `golden`, decodes `golden` back to `sub`
+    /// through both the owned and the borrowed path, and re-encodes the
+    /// decoded view (whose filters are the raw payload) to `golden`.
+    fn golden(sub: &Subscribe, version: ProtocolVersion, golden: &[u8]) {
+        assert_eq!(encode(sub, version).unwrap(), golden);
+        assert_eq!(
+            Packet::Subscribe(sub.clone()).encoded_len(version),
+            Ok(golden.len())
+        );
+        assert_eq!(decode(golden, version).unwrap(), *sub);
+        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
+            .unwrap()
+            .unwrap();
+        assert_eq!(used, golden.len());
+        assert_eq!(view, PacketRef::Subscribe(sub.as_view()));
+        let mut out = vec![0u8; golden.len()];
+        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
+        assert_eq!(out, golden);
+        assert_eq!(view.into_owned(), Packet::Subscribe(sub.clone()));
+    }
+
+    fn entry(filter: &str, options: SubscriptionOptions) -> SubscribeFilter {
+        SubscribeFilter::new(filter, options).unwrap()
+    }
+
+    const V311_SMALLEST: [u8; 8] = [
+        0x82, 0x06, // SUBSCRIBE (flags 0010), remaining length 6
+        0x00, 0x01, // packet identifier 1
+        0x00, 0x01, b'a', // topic filter "a"
+        0x00, // requested QoS 0
+    ];
+
+    // The payload of the 3.1.1 specification's example (3.8.3): "a/b" at
+    // QoS 1 and "c/d" at QoS 2.
+    const V311_LARGE: [u8; 16] = [
+        0x82, 0x0E, // SUBSCRIBE, remaining length 14
+        0x00, 0x0A, // packet identifier 10
+        0x00, 0x03, b'a', b'/', b'b', 0x01, // "a/b", QoS 1
+        0x00, 0x03, b'c', b'/', b'd', 0x02, // "c/d", QoS 2
+    ];
+
+    const V5_SMALLEST: [u8; 9] = [
+        0x82, 0x07, // SUBSCRIBE, remaining length 7
+        0x00, 0x01, // packet identifier 1
+        0x00, // property length 0
+        0x00, 0x01, b'a', // topic filter "a"
+        0x00, // options: QoS 0
+    ];
+
+    const V5_LARGE: [u8; 38] = [
+        0x82, 0x24, // SUBSCRIBE, remaining length 36
+        0x12, 0x34, // packet identifier 0x1234
+        0x0A, // property length 10
+        0x0B, 0xAC, 0x02, // Subscription Identifier 300
+        0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // User Property ("k", "v")
+        0x00, 0x03, b'a', b'/', b'+', // "a/+"
+        0x2D, // QoS 1, No Local, Retain As Published, Retain Handling 2
+        0x00, 0x0A, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/',
+        b'#', // "$share/g/#"
+        0x12, // QoS 2, Retain Handling 1
+        0x00, 0x01, b'#', // "#"
+        0x00, // QoS 0
+    ];
+
+    fn v5_large() -> Subscribe {
+        let mut sub = Subscribe::new(
+            0x1234,
+            vec![
+                entry(
+                    "a/+",
+                    SubscriptionOptions::new(QoS::AtLeastOnce)
+                        .with_no_local(true)
+                        .with_retain_as_published(true)
+                        .with_retain_handling(RetainHandling::DoNotSend),
+                ),
+                entry(
+                    "$share/g/#",
+                    SubscriptionOptions::new(QoS::ExactlyOnce)
+                        .with_retain_handling(RetainHandling::SendAtSubscribeIfNew),
+                ),
+                entry("#", SubscriptionOptions::default()),
+            ],
+        )
+        .with_subscription_identifier(300);
+        sub.properties
+            .user_properties
+            .push(UserProperty::new("k", "v").unwrap());
+        sub
+    }
+
+    #[test]
+    fn golden_v311_smallest() {
+        let sub = Subscribe::single(1, "a", QoS::AtMostOnce).unwrap();
+        golden(&sub, V311, &V311_SMALLEST);
+    }
+
+    #[test]
+    fn golden_v311_spec_example_two_filters() {
+        let sub = Subscribe::new(
+            10,
+            vec![
+                entry("a/b", SubscriptionOptions::new(QoS::AtLeastOnce)),
+                entry("c/d", SubscriptionOptions::new(QoS::ExactlyOnce)),
+            ],
+        );
+        golden(&sub, V311, &V311_LARGE);
+    }
+
+    #[test]
+    fn golden_v5_smallest() {
+        let sub = Subscribe::single(1, "a", QoS::AtMostOnce).unwrap();
+        golden(&sub, V5, &V5_SMALLEST);
+    }
+
+    #[test]
+    fn golden_v5_with_properties_and_every_option() {
+        golden(&v5_large(), V5, &V5_LARGE);
+    }
+
+    #[test]
+    fn long_packet_uses_two_byte_remaining_length() {
+        let filter = "f".repeat(200);
+        let sub = Subscribe::single(7, &filter, QoS::AtLeastOnce).unwrap();
+        let bytes = encode(&sub, V311).unwrap();
+        // 2 (id) + 2 + 200 (filter) + 1 (QoS) = 205 = 0xCD 0x01.
+        assert_eq!(&bytes[..5], &[0x82, 0xCD, 0x01, 0x00, 0x07]);
+        assert_eq!(bytes.len(), 3 + 205);
+        assert_eq!(decode(&bytes, V311).unwrap(), sub);
+    }
+
+    #[test]
+    fn decoded_filters_share_the_input_buffer() {
+        let mut buf = Bytes::copy_from_slice(&V5_LARGE);
+        let whole = buf.clone();
+        let Some(Packet::Subscribe(sub)) =
+            Packet::decode(&mut buf, &DecodeOptions::new(V5)).unwrap()
+        else {
+            panic!("expected SUBSCRIBE");
+        };
+        let range = whole.as_ptr_range();
+        for e in &sub.filters {
+            assert!(range.contains(&e.filter.as_bytes().as_ptr()));
+        }
+    }
+
+    #[test]
+    fn borrowed_filters_encode_without_owned_data() {
+        let entries = [
+            SubscribeFilterRef::new("a/b", SubscriptionOptions::new(QoS::AtLeastOnce)),
+            SubscribeFilterRef::new("c/d", SubscriptionOptions::new(QoS::ExactlyOnce)),
+        ];
+        let view = SubscribeRef {
+            packet_id: 10,
+            properties: SubscribePropertiesRef::default(),
+            filters: SubscribeFiltersRef::from_refs(&entries),
+        };
+        let mut out = [0u8; 32];
+        let n = PacketRef::Subscribe(view)
+            .encode_to_slice(V311, &mut out)
+            .unwrap();
+        assert_eq!(&out[..n], &V311_LARGE);
+        assert_eq!(view.filters.len(), 2);
+        assert_eq!(view.filters.iter().len(), 2);
+        assert_eq!(view.filters.iter().nth(1), Some(entries[1]));
+    }
+
+    #[test]
+    fn decoded_filter_list_iterates_the_payload() {
+        let (view, _) = PacketRef::decode(&V5_LARGE, &DecodeOptions::new(V5))
+            .unwrap()
+            .unwrap();
+        let PacketRef::Subscribe(view) = view else {
+            panic!("expected SUBSCRIBE");
+        };
+        let filters: Vec<&str> = view.filters.iter().map(|e| e.filter).collect();
+        assert_eq!(filters, ["a/+", "$share/g/#", "#"]);
+        assert_eq!(view.filters.len(), 3);
+        let mut it = view.filters.iter();
+        it.next();
+        assert_eq!(it.len(), 2);
+        assert_eq!(view.properties.subscription_identifier, Some(300));
+        assert_eq!(
+            view.filters,
+            SubscribeFiltersRef::from_owned(&v5_large().filters)
+        );
+    }
+
+    #[test]
+    fn options_byte_round_trips_every_valid_v5_value() {
+        for byte in 0..=u8::MAX {
+            match SubscriptionOptions::from_byte(byte, V5) {
+                Ok(options) => assert_eq!(options.to_byte(), byte),
+                Err(e) => assert!(
+                    byte & 0xC0 != 0 || byte & 0x03 == 3 || byte & 0x30 == 0x30,
+                    "{byte:#04x}: {e}"
+                ),
+            }
+        }
+        let options = SubscriptionOptions::from_byte(0x2D, V5).unwrap();
+        assert_eq!(
+            options,
+            SubscriptionOptions {
+                qos: QoS::AtLeastOnce,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::DoNotSend,
+            }
+        );
+    }
+
+    // [MQTT-2.2.1-3] SUBSCRIBE must carry a non-zero packet identifier.
+    #[test]
+    fn packet_identifier_zero_is_a_protocol_error_mqtt_2_2_1_3() {
+        for (bytes, version) in [
+            (packet(&[0, 0, 0, 1, b'a', 0]), V311),
+            (packet(&[0, 0, 0, 0, 1, b'a', 0]), V5),
+        ] {
+            assert_err(
+                &bytes,
+                version,
+                Error::InvalidPacketIdentifier,
+                ReasonCode::ProtocolError,
+            );
+        }
+        let sub = Subscribe::single(0, "a", QoS::AtMostOnce).unwrap();
+        assert_encode_err(&sub, V5, Error::InvalidPacketIdentifier);
+    }
+
+    // [MQTT-3.8.3-2] (5.0), [MQTT-3.8.3-3] (3.1.1): at least one topic
+    // filter.
+    #[test]
+    fn subscribe_without_topic_filter_is_a_protocol_error_mqtt_3_8_3_2() {
+        assert_err(
+            &packet(&[0, 1]),
+            V311,
+            Error::EmptySubscribe,
+            ReasonCode::ProtocolError,
+        );
+        assert_err(
+            &packet(&[0, 1, 0]),
+            V5,
+            Error::EmptySubscribe,
+            ReasonCode::ProtocolError,
+        );
+        assert_encode_err(&Subscribe::new(1, vec![]), V5, Error::EmptySubscribe);
+        assert_encode_err(&Subscribe::new(1, vec![]), V311, Error::EmptySubscribe);
+    }
+
+    // [MQTT-4.7.1-1], [MQTT-4.7.3-1], [MQTT-4.8.2-1]: every filter must be a
+    // valid topic filter; a server answers 0x8F.
+    #[test]
+    fn invalid_topic_filter_is_rejected_with_0x8f_mqtt_4_7_1_1() {
+        assert_err(
+            &packet(&[0, 1, 0, 2, b'a', b'#', 0]),
+            V311,
+            Error::InvalidTopicFilter(TopicError::MisplacedMultiLevelWildcard),
+            ReasonCode::TopicFilterInvalid,
+        );
+        assert_err(
+            &packet(&[0, 1, 0, 0, 0, 1]),
+            V5,
+            Error::InvalidTopicFilter(TopicError::Empty),
+            ReasonCode::TopicFilterInvalid,
+        );
+        let mut bytes = vec![0, 1, 0, 0, 9];
+        bytes.extend_from_slice(b"$share//a");
+        bytes.push(1);
+        assert_err(
+            &packet(&bytes),
+            V5,
+            Error::InvalidTopicFilter(TopicError::InvalidShareName),
+            ReasonCode::TopicFilterInvalid,
+        );
+        // The second entry is checked too.
+        assert_err(
+            &packet(&[0, 1, 0, 1, b'a', 0, 0, 2, b'+', b'x', 0]),
+            V311,
+            Error::InvalidTopicFilter(TopicError::MisplacedSingleLevelWildcard),
+            ReasonCode::TopicFilterInvalid,
+        );
+        let sub = Subscribe::new(
+            1,
+            vec![SubscribeFilter {
+                filter: MqttString::from_str("a/#/b").unwrap(),
+                options: SubscriptionOptions::default(),
+            }],
+        );
+        assert_encode_err(
+            &sub,
+            V5,
+            Error::InvalidTopicFilter(TopicError::MisplacedMultiLevelWildcard),
+        );
+        assert_eq!(
+            Subscribe::single(1, "a+", QoS::AtMostOnce),
+            Err(Error::InvalidTopicFilter(
+                TopicError::MisplacedSingleLevelWildcard
+            ))
+        );
+    }
+
+    // [MQTT-3.8.3-1] topic filters are UTF-8 encoded strings.
+    #[test]
+    fn topic_filter_not_utf8_is_malformed_mqtt_3_8_3_1() {
+        assert_err(
+            &packet(&[0, 1, 0, 1, 0xFF, 0]),
+            V311,
+            Error::InvalidUtf8,
+            ReasonCode::MalformedPacket,
+        );
+        assert_err(
+            &packet(&[0, 1, 0, 0, 3, b'a', 0, b'b', 0]),
+            V5,
+            Error::NullCharacter,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    // [MQTT-3.8.3-5] reserved bits 6 and 7 of the 5.0 options byte.
+    #[test]
+    fn reserved_option_bits_are_malformed_mqtt_3_8_3_5() {
+        for options in [0x40, 0x80, 0xC1] {
+            assert_err(
+                &packet(&[0, 1, 0, 0, 1, b'a', options]),
+                V5,
+                Error::InvalidSubscriptionOptions,
+                ReasonCode::MalformedPacket,
+            );
+        }
+    }
+
+    // [MQTT-3-8.3-4] (3.1.1): the upper six bits of the requested QoS byte
+    // are reserved; 5.0's option bits are among them.
+    #[test]
+    fn v311_reserved_qos_bits_are_malformed_mqtt_3_8_3_4_v311() {
+        for options in [0x04, 0x08, 0x10, 0x20, 0x80] {
+            assert_err(
+                &packet(&[0, 1, 0, 1, b'a', options]),
+                V311,
+                Error::InvalidSubscriptionOptions,
+                ReasonCode::MalformedPacket,
+            );
+        }
+        // Encoding 5.0-only options for 3.1.1 fails the same way.
+        for options in [
+            SubscriptionOptions::default().with_no_local(true),
+            SubscriptionOptions::default().with_retain_as_published(true),
+            SubscriptionOptions::default().with_retain_handling(RetainHandling::DoNotSend),
+        ] {
+            let sub = Subscribe::new(1, vec![entry("a", options)]);
+            assert_encode_err(&sub, V311, Error::InvalidSubscriptionOptions);
+            assert!(encode(&sub, V5).is_ok());
+        }
+    }
+
+    // QoS 3 in the options: malformed in 3.1.1 [MQTT-3-8.3-4], and not a
+    // QoS in 5.0 (3.8.3.1).
+    #[test]
+    fn qos_3_in_options_is_rejected() {
+        assert_err(
+            &packet(&[0, 1, 0, 1, b'a', 0x03]),
+            V311,
+            Error::InvalidQoS,
+            ReasonCode::MalformedPacket,
+        );
+        assert_err(
+            &packet(&[0, 1, 0, 0, 1, b'a', 0x03]),
+            V5,
+            Error::InvalidSubscriptionQoS,
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    // 5.0 3.8.3.1: "It is a Protocol Error to send a Retain Handling value
+    // of 3."
+    #[test]
+    fn retain_handling_3_is_a_protocol_error() {
+        assert_err(
+            &packet(&[0, 1, 0, 0, 1, b'a', 0x30]),
+            V5,
+            Error::InvalidRetainHandling,
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
+    #[test]
+    fn no_local_on_shared_subscription_is_a_protocol_error_mqtt_3_8_3_4() {
+        let mut body = vec![0, 1, 0, 0, 10];
+        body.extend_from_slice(b"$share/g/a");
+        body.push(0x04);
+        assert_err(
+            &packet(&body),
+            V5,
+            Error::NoLocalOnSharedSubscription,
+            ReasonCode::ProtocolError,
+        );
+        let sub = Subscribe::new(
+            1,
+            vec![entry(
+                "$share/g/a",
+                SubscriptionOptions::default().with_no_local(true),
+            )],
+        );
+        assert_encode_err(&sub, V5, Error::NoLocalOnSharedSubscription);
+        // No Local on an ordinary filter is fine.
+        let sub = Subscribe::new(
+            1,
+            vec![entry(
+                "g/a",
+                SubscriptionOptions::default().with_no_local(true),
+            )],
+        );
+        assert_eq!(decode(&encode(&sub, V5).unwrap(), V5).unwrap(), sub);
+    }
+
+    #[test]
+    fn entry_cut_short_is_truncated() {
+        // Options byte missing.
+        assert_err(
+            &packet(&[0, 1, 0, 1, b'a']),
+            V311,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        // Filter length runs past the packet.
+        assert_err(
+            &packet(&[0, 1, 0, 0, 5, b'a', 0]),
+            V5,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        // Packet identifier cut short.
+        assert_err(
+            &packet(&[0]),
+            V311,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    // 5.0 3.8.2.1.2: a Subscription Identifier of 0, or more than one, is a
+    // Protocol Error.
+    #[test]
+    fn subscription_identifier_zero_or_repeated_is_a_protocol_error() {
+        assert_err(
+            &packet(&[0, 1, 2, 0x0B, 0x00, 0, 1, b'a', 0]),
+            V5,
+            Error::InvalidPropertyValue(PropertyId::SubscriptionIdentifier),
+            ReasonCode::ProtocolError,
+        );
+        assert_err(
+            &packet(&[0, 1, 4, 0x0B, 1, 0x0B, 2, 0, 1, b'a', 0]),
+            V5,
+            Error::DuplicateProperty(PropertyId::SubscriptionIdentifier),
+            ReasonCode::ProtocolError,
+        );
+        let sub = Subscribe::single(1, "a", QoS::AtMostOnce)
+            .unwrap()
+            .with_subscription_identifier(0);
+        assert_encode_err(
+            &sub,
+            V5,
+            Error::InvalidPropertyValue(PropertyId::SubscriptionIdentifier),
+        );
+    }
+
+    #[test]
+    fn property_not_allowed_in_subscribe_is_a_protocol_error() {
+        // Reason String (0x1F).
+        assert_err(
+            &packet(&[0, 1, 4, 0x1F, 0, 1, b'x', 0, 1, b'a', 0]),
+            V5,
+            Error::PropertyNotAllowed {
+                property: PropertyId::ReasonString,
+                packet: PacketType::Subscribe,
+            },
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn properties_cannot_be_encoded_for_v311() {
+        let sub = Subscribe::single(1, "a", QoS::AtMostOnce)
+            .unwrap()
+            .with_subscription_identifier(5);
+        assert_encode_err(&sub, V311, Error::PropertiesInV311);
+    }
+
+    #[test]
+    fn v5_packet_decoded_as_v311_does_not_pass_silently() {
+        // The 5.0 property length byte (0) and the filter length's high
+        // byte read as an empty filter, which is invalid.
+        assert_eq!(
+            decode(&V5_SMALLEST, V311),
+            Err(Error::InvalidTopicFilter(TopicError::Empty))
+        );
+    }
+
+    /// Property tests over the whole SUBSCRIBE family (SUBSCRIBE, SUBACK,
+    /// UNSUBSCRIBE, UNSUBACK), which share the list views.
+    mod family {
+        use super::*;
+        use crate::codec::{SubAck, UnsubAck, Unsubscribe};
+        use alloc::string::{String, ToString};
+        use proptest::prelude::*;
+
+        fn version() -> impl Strategy<Value = ProtocolVersion> {
+            prop_oneof![Just(V311), Just(V5)]
+        }
+
+        fn filter() -> impl Strategy<Value = String> {
+            let level = prop_oneof!["[a-c$]{0,2}", Just("+".to_string()), Just("#".to_string())];
+            (
+                any::<bool>(),
+                prop::collection::vec(level, 1..4).prop_map(|l| l.join("/")),
+            )
+                .prop_map(|(shared, f)| {
+                    if shared {
+                        alloc::format!("$share/g/{f}")
+                    } else {
+                        f
+                    }
+                })
+                .prop_filter("a valid filter", |f| validate_topic_filter(f).is_ok())
+        }
+
+        fn options(v: ProtocolVersion, shared: bool) -> impl Strategy<Value = SubscriptionOptions> {
+            (0u8..3, any::<bool>(), any::<bool>(), 0u8..3).prop_map(move |(q, nl, rap, rh)| {
+                let qos = QoS::from_u8(q).unwrap();
+                if !v.is_v5() {
+                    return SubscriptionOptions::new(qos);
+                }
+                SubscriptionOptions::new(qos)
+                    .with_no_local(nl && !shared)
+                    .with_retain_as_published(rap)
+                    .with_retain_handling(RetainHandling::from_u8(rh).unwrap())
+            })
+        }
+
+        fn entry(v: ProtocolVersion) -> impl Strategy<Value = SubscribeFilter> {
+            filter().prop_flat_map(move |f| {
+                let shared = is_shared(&f);
+                options(v, shared).prop_map(move |o| SubscribeFilter::new(&f, o).unwrap())
+            })
+        }
+
+        fn users(v: ProtocolVersion) -> impl Strategy<Value = Vec<UserProperty>> {
+            let n = if v.is_v5() { 0..3usize } else { 0..1 };
+            prop::collection::vec(("[a-z]{0,3}", "[a-z]{0,3}"), n).prop_map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| UserProperty::new(k, v).unwrap())
+                    .collect()
+            })
+        }
+
+        fn codes(v: ProtocolVersion, packet: PacketType) -> impl Strategy<Value = Vec<ReasonCode>> {
+            let allowed: Vec<ReasonCode> = ReasonCode::ALL
+                .iter()
+                .copied()
+                .filter(|rc| {
+                    if v.is_v5() {
+                        rc.allowed_in(packet)
+                    } else {
+                        matches!(rc.as_u8(), 0x00 | 0x01 | 0x02 | 0x80)
+                    }
+                })
+                .collect();
+            prop::collection::vec(prop::sample::select(allowed), 1..6)
+        }
+
+        fn packet() -> impl Strategy<Value = (ProtocolVersion, Packet)> {
+            version().prop_flat_map(|v| {
+                let subscribe = (
+                    1..=u16::MAX,
+                    prop::collection::vec(entry(v), 1..5),
+                    prop::option::of(1..=crate::codec::MAX_VARIABLE_INTEGER),
+                    users(v),
+                )
+                    .prop_map(move |(id, filters, sid, users)| {
+                        let mut sub = Subscribe::new(id, filters);
+                        if v.is_v5() {
+                            sub.properties.subscription_identifier = sid;
+                        }
+                        sub.properties.user_properties = users;
+                        Packet::Subscribe(sub)
+                    });
+                let suback = (1..=u16::MAX, codes(v, PacketType::SubAck), users(v)).prop_map(
+                    |(id, codes, users)| {
+                        let mut ack = SubAck::new(id, codes);
+                        ack.properties.user_properties = users;
+                        Packet::SubAck(ack)
+                    },
+                );
+                let unsubscribe = (
+                    1..=u16::MAX,
+                    prop::collection::vec(filter(), 1..5),
+                    users(v),
+                )
+                    .prop_map(|(id, filters, users)| {
+                        let filters = filters
+                            .iter()
+                            .map(|f| MqttString::from_str(f).unwrap())
+                            .collect();
+                        let mut unsub = Unsubscribe::new(id, filters);
+                        unsub.properties.user_properties = users;
+                        Packet::Unsubscribe(unsub)
+                    });
+                let unsuback = (1..=u16::MAX, codes(v, PacketType::UnsubAck), users(v)).prop_map(
+                    move |(id, codes, users)| {
+                        let codes = if v.is_v5() { codes } else { Vec::new() };
+                        let mut ack = UnsubAck::new(id, codes);
+                        ack.properties.user_properties = users;
+                        Packet::UnsubAck(ack)
+                    },
+                );
+                prop_oneof![subscribe, suback, unsubscribe, unsuback].prop_map(move |p| (v, p))
+            })
+        }
+
+        fn encode_packet(p: &Packet, v: ProtocolVersion) -> Vec<u8> {
+            let mut buf = BytesMut::new();
+            p.encode(v, &mut buf).unwrap();
+            buf.to_vec()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+            // Whatever encodes decodes back equal, on both paths; and any
+            // one-byte corruption either fails cleanly or decodes to a
+            // packet that itself round-trips.
+            #[test]
+            fn family_round_trips_and_survives_corruption((v, packet) in packet(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+                let options = DecodeOptions::new(v);
+                let bytes = encode_packet(&packet, v);
+                prop_assert_eq!(packet.encoded_len(v), Ok(bytes.len()));
+                let mut buf = Bytes::from(bytes.clone());
+                prop_assert_eq!(Packet::decode(&mut buf, &options), Ok(Some(packet.clone())));
+                let (view, used) = PacketRef::decode(&bytes, &options).unwrap().unwrap();
+                prop_assert_eq!(used, bytes.len());
+                prop_assert_eq!(view, packet.as_view());
+                let mut out = vec![0u8; bytes.len()];
+                prop_assert_eq!(view.encode_to_slice(v, &mut out), Ok(bytes.len()));
+                prop_assert_eq!(&out, &bytes);
+
+                let mut bad = bytes.clone();
+                let i = at.index(bad.len());
+                bad[i] = byte;
+                if let Ok(Some(decoded)) = Packet::decode(&mut Bytes::from(bad), &options) {
+                    let again = encode_packet(&decoded, v);
+                    let mut again = Bytes::from(again);
+                    prop_assert_eq!(Packet::decode(&mut again, &options), Ok(Some(decoded)));
+                }
+            }
         }
     }
 }

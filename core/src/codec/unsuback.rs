@@ -25,7 +25,8 @@ pub struct UnsubAck {
     pub packet_id: u16,
     /// 5.0 properties; empty in 3.1.1.
     pub properties: AckProperties,
-    /// 5.0: one code per topic filter, never empty. 3.1.1: empty.
+    /// 5.0: one code per topic filter, never empty ([`Error::Truncated`]
+    /// otherwise). 3.1.1: empty ([`Error::PropertiesInV311`] otherwise).
     pub reason_codes: Vec<ReasonCode>,
 }
 
@@ -124,11 +125,243 @@ impl<'a> UnsubAckRef<'a> {
         );
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> UnsubAck {
+    // `&self` like every view in the codec (the dispatch in packet.rs).
+    pub(crate) fn owned_in(&self, src: &Bytes) -> UnsubAck {
         UnsubAck {
             packet_id: self.packet_id,
-            properties: self.properties.to_owned_in(src),
+            properties: self.properties.owned_in(src),
             reason_codes: self.reason_codes.to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{MqttString, Packet, PacketRef, PropertyId, UserProperty};
+    use alloc::vec;
+    use bytes::BytesMut;
+    use ProtocolVersion::{V311, V5};
+
+    fn encode(ack: &UnsubAck, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
+        let mut buf = BytesMut::new();
+        Packet::UnsubAck(ack.clone()).encode(version, &mut buf)?;
+        Ok(buf.to_vec())
+    }
+
+    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<UnsubAck, Error> {
+        let mut buf = Bytes::copy_from_slice(bytes);
+        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
+            Some(Packet::UnsubAck(a)) => {
+                assert!(buf.is_empty());
+                Ok(a)
+            }
+            other => panic!("expected a whole UNSUBACK, got {other:?}"),
+        }
+    }
+
+    /// A whole UNSUBACK packet around `body` (remaining length < 128).
+    fn packet(body: &[u8]) -> Vec<u8> {
+        assert!(body.len() < 128);
+        let mut out = vec![0xB0, body.len() as u8];
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
+        let err = decode(bytes, version).unwrap_err();
+        assert_eq!(err, expected);
+        assert_eq!(err.reason_code(), code);
+    }
+
+    fn assert_encode_err(ack: &UnsubAck, version: ProtocolVersion, expected: Error) {
+        assert_eq!(encode(ack, version), Err(expected));
+        let mut out = [0u8; 64];
+        assert_eq!(
+            PacketRef::UnsubAck(ack.as_view()).encode_to_slice(version, &mut out),
+            Err(expected)
+        );
+    }
+
+    /// Encodes `ack` to exactly `golden` and decodes it back, through the
+    /// owned and the borrowed paths.
+    fn golden(ack: &UnsubAck, version: ProtocolVersion, golden: &[u8]) {
+        assert_eq!(encode(ack, version).unwrap(), golden);
+        assert_eq!(
+            Packet::UnsubAck(ack.clone()).encoded_len(version),
+            Ok(golden.len())
+        );
+        assert_eq!(decode(golden, version).unwrap(), *ack);
+        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
+            .unwrap()
+            .unwrap();
+        assert_eq!(used, golden.len());
+        assert_eq!(view, PacketRef::UnsubAck(ack.as_view()));
+        let mut out = vec![0u8; golden.len()];
+        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
+        assert_eq!(out, golden);
+        assert_eq!(view.into_owned(), Packet::UnsubAck(ack.clone()));
+    }
+
+    // 3.1.1 3.11: remaining length 2, the packet identifier only.
+    #[test]
+    fn golden_v311_only_form() {
+        golden(&UnsubAck::new(1, vec![]), V311, &[0xB0, 0x02, 0x00, 0x01]);
+        golden(
+            &UnsubAck::new(0xFFFF, vec![]),
+            V311,
+            &[0xB0, 0x02, 0xFF, 0xFF],
+        );
+    }
+
+    #[test]
+    fn golden_v5_smallest() {
+        let ack = UnsubAck::new(1, vec![ReasonCode::Success]);
+        golden(&ack, V5, &[0xB0, 0x04, 0x00, 0x01, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn golden_v5_with_properties_and_every_code() {
+        let mut ack = UnsubAck::new(
+            0x1234,
+            vec![
+                ReasonCode::Success,
+                ReasonCode::NoSubscriptionExisted,
+                ReasonCode::UnspecifiedError,
+                ReasonCode::ImplementationSpecificError,
+                ReasonCode::NotAuthorized,
+                ReasonCode::TopicFilterInvalid,
+                ReasonCode::PacketIdentifierInUse,
+            ],
+        );
+        ack.properties.reason_string = Some(MqttString::from_str("gone").unwrap());
+        ack.properties
+            .user_properties
+            .push(UserProperty::new("k", "v").unwrap());
+        golden(
+            &ack,
+            V5,
+            &[
+                0xB0, 0x18, // UNSUBACK, remaining length 24
+                0x12, 0x34, // packet identifier
+                0x0E, // property length 14
+                0x1F, 0x00, 0x04, b'g', b'o', b'n', b'e', // Reason String
+                0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // User Property
+                0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91, // reason codes
+            ],
+        );
+    }
+
+    // [MQTT-2.2.1-3]
+    #[test]
+    fn packet_identifier_zero_is_a_protocol_error_mqtt_2_2_1_3() {
+        assert_err(
+            &packet(&[0, 0]),
+            V311,
+            Error::InvalidPacketIdentifier,
+            ReasonCode::ProtocolError,
+        );
+        assert_err(
+            &packet(&[0, 0, 0, 0]),
+            V5,
+            Error::InvalidPacketIdentifier,
+            ReasonCode::ProtocolError,
+        );
+        assert_encode_err(
+            &UnsubAck::new(0, vec![]),
+            V311,
+            Error::InvalidPacketIdentifier,
+        );
+        assert_encode_err(
+            &UnsubAck::new(0, vec![ReasonCode::Success]),
+            V5,
+            Error::InvalidPacketIdentifier,
+        );
+    }
+
+    // 3.1.1 3.11.3: "The UNSUBACK Packet has no payload."
+    #[test]
+    fn v311_unsuback_with_payload_has_trailing_bytes() {
+        assert_err(
+            &packet(&[0, 1, 0]),
+            V311,
+            Error::TrailingBytes,
+            ReasonCode::MalformedPacket,
+        );
+        assert_err(
+            &packet(&[0]),
+            V311,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn v311_cannot_carry_reason_codes_or_properties() {
+        assert_encode_err(
+            &UnsubAck::new(1, vec![ReasonCode::Success]),
+            V311,
+            Error::PropertiesInV311,
+        );
+        let mut ack = UnsubAck::new(1, vec![]);
+        ack.properties.reason_string = Some(MqttString::from_str("x").unwrap());
+        assert_encode_err(&ack, V311, Error::PropertiesInV311);
+    }
+
+    // An UNSUBACK holds one code per filter of an UNSUBSCRIBE, which has at
+    // least one [MQTT-3.10.3-2]; 5.0 also requires the property length.
+    #[test]
+    fn v5_unsuback_without_reason_code_is_malformed() {
+        assert_err(
+            &packet(&[0, 1, 0]),
+            V5,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        assert_err(
+            &packet(&[0, 1]),
+            V5,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        assert_encode_err(&UnsubAck::new(1, vec![]), V5, Error::Truncated);
+    }
+
+    // 5.0 3.11.3: only the Unsubscribe Reason Codes of the table may appear.
+    #[test]
+    fn v5_codes_not_allowed_in_unsuback_are_rejected() {
+        for code in [0x01, 0x02, 0x03, 0x10, 0x81, 0x97, 0xA2] {
+            assert_err(
+                &packet(&[0, 1, 0, 0x00, code]),
+                V5,
+                Error::InvalidReasonCode {
+                    packet: PacketType::UnsubAck,
+                    code,
+                },
+                ReasonCode::MalformedPacket,
+            );
+        }
+        assert_encode_err(
+            &UnsubAck::new(1, vec![ReasonCode::GrantedQoS1]),
+            V5,
+            Error::InvalidReasonCode {
+                packet: PacketType::UnsubAck,
+                code: 0x01,
+            },
+        );
+    }
+
+    // 5.0 3.11.2.1: UNSUBACK carries only Reason String and User Property.
+    #[test]
+    fn property_not_allowed_in_unsuback_is_a_protocol_error() {
+        assert_err(
+            &packet(&[0, 1, 5, 0x11, 0, 0, 0, 1, 0x00]),
+            V5,
+            Error::PropertyNotAllowed {
+                property: PropertyId::SessionExpiryInterval,
+                packet: PacketType::UnsubAck,
+            },
+            ReasonCode::ProtocolError,
+        );
     }
 }

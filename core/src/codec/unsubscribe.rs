@@ -131,7 +131,7 @@ impl<'a> TopicFiltersRef<'a> {
     }
 
     /// Owned strings, sharing bytes with `src` where possible.
-    fn to_owned_in(&self, src: &Bytes) -> Vec<MqttString> {
+    fn owned_in(self, src: &Bytes) -> Vec<MqttString> {
         if let FiltersRepr::Owned(f) = self.repr {
             return f.to_vec();
         }
@@ -319,11 +319,283 @@ impl<'a> UnsubscribeRef<'a> {
         self.filters.put(buf);
     }
 
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Unsubscribe {
+    // `&self` like every view in the codec (the dispatch in packet.rs).
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Unsubscribe {
         Unsubscribe {
             packet_id: self.packet_id,
-            properties: self.properties.to_owned_in(src),
-            filters: self.filters.to_owned_in(src),
+            properties: self.properties.owned_in(src),
+            filters: self.filters.owned_in(src),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Packet, PacketRef, PropertyId, ReasonCode, UserProperty};
+    use crate::topic::TopicError;
+    use alloc::vec;
+    use bytes::BytesMut;
+    use ProtocolVersion::{V311, V5};
+
+    fn encode(unsub: &Unsubscribe, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
+        let mut buf = BytesMut::new();
+        Packet::Unsubscribe(unsub.clone()).encode(version, &mut buf)?;
+        Ok(buf.to_vec())
+    }
+
+    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<Unsubscribe, Error> {
+        let mut buf = Bytes::copy_from_slice(bytes);
+        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
+            Some(Packet::Unsubscribe(u)) => {
+                assert!(buf.is_empty());
+                Ok(u)
+            }
+            other => panic!("expected a whole UNSUBSCRIBE, got {other:?}"),
+        }
+    }
+
+    /// A whole UNSUBSCRIBE packet around `body` (remaining length < 128).
+    fn packet(body: &[u8]) -> Vec<u8> {
+        assert!(body.len() < 128);
+        let mut out = vec![0xA2, body.len() as u8];
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
+        let err = decode(bytes, version).unwrap_err();
+        assert_eq!(err, expected);
+        assert_eq!(err.reason_code(), code);
+    }
+
+    fn assert_encode_err(unsub: &Unsubscribe, version: ProtocolVersion, expected: Error) {
+        assert_eq!(encode(unsub, version), Err(expected));
+        let mut out = [0u8; 64];
+        assert_eq!(
+            PacketRef::Unsubscribe(unsub.as_view()).encode_to_slice(version, &mut out),
+            Err(expected)
+        );
+    }
+
+    /// Encodes `unsub` to exactly `golden` and decodes it back, through the
+    /// owned and the borrowed paths.
+    fn golden(unsub: &Unsubscribe, version: ProtocolVersion, golden: &[u8]) {
+        assert_eq!(encode(unsub, version).unwrap(), golden);
+        assert_eq!(
+            Packet::Unsubscribe(unsub.clone()).encoded_len(version),
+            Ok(golden.len())
+        );
+        assert_eq!(decode(golden, version).unwrap(), *unsub);
+        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
+            .unwrap()
+            .unwrap();
+        assert_eq!(used, golden.len());
+        assert_eq!(view, PacketRef::Unsubscribe(unsub.as_view()));
+        let mut out = vec![0u8; golden.len()];
+        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
+        assert_eq!(out, golden);
+        assert_eq!(view.into_owned(), Packet::Unsubscribe(unsub.clone()));
+    }
+
+    fn filters(list: &[&str]) -> Vec<MqttString> {
+        list.iter()
+            .map(|f| MqttString::from_str(f).unwrap())
+            .collect()
+    }
+
+    const V311_LARGE: [u8; 14] = [
+        0xA2, 0x0C, // UNSUBSCRIBE (flags 0010), remaining length 12
+        0x00, 0x0A, // packet identifier 10
+        0x00, 0x03, b'a', b'/', b'b', // "a/b"
+        0x00, 0x03, b'c', b'/', b'd', // "c/d"
+    ];
+
+    #[test]
+    fn golden_v311_smallest() {
+        let unsub = Unsubscribe::single(1, "a").unwrap();
+        golden(&unsub, V311, &[0xA2, 0x05, 0x00, 0x01, 0x00, 0x01, b'a']);
+    }
+
+    #[test]
+    fn golden_v311_spec_example_two_filters() {
+        let unsub = Unsubscribe::new(10, filters(&["a/b", "c/d"]));
+        golden(&unsub, V311, &V311_LARGE);
+    }
+
+    #[test]
+    fn golden_v5_smallest() {
+        let unsub = Unsubscribe::single(1, "a").unwrap();
+        golden(
+            &unsub,
+            V5,
+            &[0xA2, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, b'a'],
+        );
+    }
+
+    #[test]
+    fn golden_v5_with_user_property_and_three_filters() {
+        let mut unsub = Unsubscribe::new(0x1234, filters(&["a/b", "$share/g/#", "+/+/#"]));
+        unsub
+            .properties
+            .user_properties
+            .push(UserProperty::new("k", "v").unwrap());
+        golden(
+            &unsub,
+            V5,
+            &[
+                0xA2, 0x22, // UNSUBSCRIBE, remaining length 34
+                0x12, 0x34, // packet identifier
+                0x07, // property length 7
+                0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // User Property
+                0x00, 0x03, b'a', b'/', b'b', // "a/b"
+                0x00, 0x0A, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g', b'/', b'#', 0x00, 0x05,
+                b'+', b'/', b'+', b'/', b'#', // "+/+/#"
+            ],
+        );
+    }
+
+    #[test]
+    fn borrowed_filters_encode_without_owned_data() {
+        let list = ["a/b", "c/d"];
+        let view = UnsubscribeRef {
+            packet_id: 10,
+            properties: UnsubscribePropertiesRef::default(),
+            filters: TopicFiltersRef::from_strs(&list),
+        };
+        let mut out = [0u8; 32];
+        let n = PacketRef::Unsubscribe(view)
+            .encode_to_slice(V311, &mut out)
+            .unwrap();
+        assert_eq!(&out[..n], &V311_LARGE);
+
+        let (decoded, _) = PacketRef::decode(&V311_LARGE, &DecodeOptions::new(V311))
+            .unwrap()
+            .unwrap();
+        let PacketRef::Unsubscribe(decoded) = decoded else {
+            panic!("expected UNSUBSCRIBE");
+        };
+        assert_eq!(decoded.filters.iter().collect::<Vec<_>>(), list);
+        assert_eq!(decoded.filters.iter().len(), 2);
+        assert_eq!(decoded.filters, view.filters);
+    }
+
+    // [MQTT-2.2.1-3]
+    #[test]
+    fn packet_identifier_zero_is_a_protocol_error_mqtt_2_2_1_3() {
+        assert_err(
+            &packet(&[0, 0, 0, 1, b'a']),
+            V311,
+            Error::InvalidPacketIdentifier,
+            ReasonCode::ProtocolError,
+        );
+        assert_err(
+            &packet(&[0, 0, 0, 0, 1, b'a']),
+            V5,
+            Error::InvalidPacketIdentifier,
+            ReasonCode::ProtocolError,
+        );
+        assert_encode_err(
+            &Unsubscribe::single(0, "a").unwrap(),
+            V5,
+            Error::InvalidPacketIdentifier,
+        );
+    }
+
+    // [MQTT-3.10.3-2] at least one topic filter.
+    #[test]
+    fn unsubscribe_without_topic_filter_is_a_protocol_error_mqtt_3_10_3_2() {
+        assert_err(
+            &packet(&[0, 1]),
+            V311,
+            Error::EmptyUnsubscribe,
+            ReasonCode::ProtocolError,
+        );
+        assert_err(
+            &packet(&[0, 1, 0]),
+            V5,
+            Error::EmptyUnsubscribe,
+            ReasonCode::ProtocolError,
+        );
+        assert_encode_err(&Unsubscribe::new(1, vec![]), V311, Error::EmptyUnsubscribe);
+    }
+
+    // [MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.7.3-1]: filters are validated;
+    // a server answers 0x8F.
+    #[test]
+    fn invalid_topic_filter_is_rejected_with_0x8f_mqtt_4_7_1_1() {
+        assert_err(
+            &packet(&[0, 1, 0, 3, b'a', b'/', b'#', 0, 3, b'#', b'/', b'a']),
+            V311,
+            Error::InvalidTopicFilter(TopicError::MisplacedMultiLevelWildcard),
+            ReasonCode::TopicFilterInvalid,
+        );
+        assert_err(
+            &packet(&[0, 1, 0, 0, 0]),
+            V5,
+            Error::InvalidTopicFilter(TopicError::Empty),
+            ReasonCode::TopicFilterInvalid,
+        );
+        assert_encode_err(
+            &Unsubscribe::new(1, filters(&["a", "b+"])),
+            V5,
+            Error::InvalidTopicFilter(TopicError::MisplacedSingleLevelWildcard),
+        );
+        assert_eq!(
+            Unsubscribe::single(1, "$share/g"),
+            Err(Error::InvalidTopicFilter(TopicError::EmptySharedFilter))
+        );
+    }
+
+    // [MQTT-3.10.3-1] topic filters are UTF-8 encoded strings.
+    #[test]
+    fn topic_filter_not_utf8_is_malformed_mqtt_3_10_3_1() {
+        assert_err(
+            &packet(&[0, 1, 0, 2, 0xC0, 0x80]),
+            V311,
+            Error::InvalidUtf8,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    #[test]
+    fn filter_cut_short_is_truncated() {
+        assert_err(
+            &packet(&[0, 1, 0, 1, b'a', 0]),
+            V311,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+        assert_err(
+            &packet(&[0, 1, 0, 0, 4, b'a']),
+            V5,
+            Error::Truncated,
+            ReasonCode::MalformedPacket,
+        );
+    }
+
+    // 5.0 3.10.2.1: UNSUBSCRIBE carries only User Properties.
+    #[test]
+    fn property_not_allowed_in_unsubscribe_is_a_protocol_error() {
+        assert_err(
+            &packet(&[0, 1, 2, 0x0B, 0x01, 0, 1, b'a']),
+            V5,
+            Error::PropertyNotAllowed {
+                property: PropertyId::SubscriptionIdentifier,
+                packet: PacketType::Unsubscribe,
+            },
+            ReasonCode::ProtocolError,
+        );
+    }
+
+    #[test]
+    fn properties_cannot_be_encoded_for_v311() {
+        let mut unsub = Unsubscribe::single(1, "a").unwrap();
+        unsub
+            .properties
+            .user_properties
+            .push(UserProperty::new("k", "v").unwrap());
+        assert_encode_err(&unsub, V311, Error::PropertiesInV311);
+        assert_eq!(decode(&encode(&unsub, V5).unwrap(), V5).unwrap(), unsub);
     }
 }

@@ -96,7 +96,7 @@ impl<'a> UserPropertiesRef<'a> {
     }
 
     /// Owned pairs, sharing bytes with `src` where possible.
-    pub(crate) fn to_owned_in(&self, src: &Bytes) -> Vec<UserProperty> {
+    pub(crate) fn owned_in(&self, src: &Bytes) -> Vec<UserProperty> {
         if let Repr::Owned(p) = self.repr {
             return p.to_vec();
         }

@@ -22,10 +22,6 @@ impl<'a> Reader<'a> {
         Reader { buf }
     }
 
-    pub(crate) const fn remaining(&self) -> usize {
-        self.buf.len()
-    }
-
     pub(crate) const fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

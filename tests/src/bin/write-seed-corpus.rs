@@ -8,7 +8,11 @@ use mqtt_core::codec::ProtocolVersion;
 use mqtt_tests::golden::GOLDEN;
 
 fn main() -> std::io::Result<()> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus/seed".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "fuzz/corpus/seed".into()),
+    );
     std::fs::create_dir_all(&dir)?;
     for g in GOLDEN {
         let v = u8::from(g.version == ProtocolVersion::V5);
