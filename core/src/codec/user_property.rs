@@ -149,3 +149,41 @@ impl<'a> Iterator for UserPropertiesIter<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::codec::{DecodeOptions, Packet, ProtocolVersion};
+    use bytes::{Bytes, BytesMut};
+
+    #[test]
+    fn user_properties_keep_order_and_duplicates() {
+        // PUBLISH "t" with User Properties (b,2), (a,1), (b,2), (a,3), in that order.
+        let pairs = [("b", "2"), ("a", "1"), ("b", "2"), ("a", "3")];
+        let mut props = alloc::vec::Vec::new();
+        for (k, v) in pairs {
+            props.extend_from_slice(&[0x26, 0, 1, k.as_bytes()[0], 0, 1, v.as_bytes()[0]]);
+        }
+        let mut bytes = alloc::vec![0x30, 0, 0, 1, b't', props.len() as u8];
+        bytes.extend_from_slice(&props);
+        bytes[1] = (bytes.len() - 2) as u8;
+        let mut buf = Bytes::from(bytes.clone());
+        let Some(Packet::Publish(p)) =
+            Packet::decode(&mut buf, &DecodeOptions::new(ProtocolVersion::V5)).unwrap()
+        else {
+            panic!("not a PUBLISH");
+        };
+        let got: alloc::vec::Vec<(&str, &str)> = p
+            .properties
+            .user_properties
+            .iter()
+            .map(|u| (u.key.as_str(), u.value.as_str()))
+            .collect();
+        assert_eq!(got, pairs);
+        // And they are written back in the same order.
+        let mut out = BytesMut::new();
+        Packet::Publish(p)
+            .encode(ProtocolVersion::V5, &mut out)
+            .unwrap();
+        assert_eq!(&out[..], &bytes[..]);
+    }
+}
