@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, share, with_len_prefix, Context};
+use super::property::{properties, share, Context};
 use super::string::MqttString;
 use super::version::{ProtocolVersion, QoS};
 use super::wire::{binary_len, put_binary, string_len, Reader};
@@ -379,20 +379,14 @@ impl<'a> ConnectRef<'a> {
         }
         let mut sizes = Sizes::default();
         let mut remaining = FIXED_PART_LEN;
-        if v5 {
-            sizes.props = self.properties.block_len()?;
-            remaining += with_len_prefix(sizes.props)?;
-        } else if !self.properties.is_empty() {
-            return Err(Error::PropertiesInV311);
-        }
+        let (props, props_len) = self.properties.sized_for(self.protocol_version)?;
+        sizes.props = props;
+        remaining += props_len;
         remaining += string_len(self.client_id)?;
         if let Some(will) = &self.will {
-            if v5 {
-                sizes.will_props = will.properties.block_len()?;
-                remaining += with_len_prefix(sizes.will_props)?;
-            } else if !will.properties.is_empty() {
-                return Err(Error::PropertiesInV311);
-            }
+            let (will_props, will_props_len) = will.properties.sized_for(self.protocol_version)?;
+            sizes.will_props = will_props;
+            remaining += will_props_len;
             remaining += string_len(will.topic)?;
             validate_topic_name(will.topic).map_err(Error::InvalidTopicName)?;
             remaining += binary_len(will.payload)?;

@@ -653,6 +653,23 @@ macro_rules! properties {
                 Ok(len)
             }
 
+            /// For encoding in `version`: the block's length and its size
+            /// with the length prefix; `(0, 0)` in 3.1.1, where properties
+            /// must be empty ([`Error::PropertiesInV311`] otherwise).
+            ///
+            /// [`Error::PropertiesInV311`]: $crate::codec::Error::PropertiesInV311
+            #[allow(dead_code)]
+            pub(crate) fn sized_for(
+                &self,
+                version: $crate::codec::ProtocolVersion,
+            ) -> Result<(usize, usize), $crate::codec::Error> {
+                if !version.is_v5() {
+                    return if self.is_empty() { Ok((0, 0)) } else { Err($crate::codec::Error::PropertiesInV311) };
+                }
+                let block = self.block_len()?;
+                Ok((block, $crate::codec::property::with_len_prefix(block)?))
+            }
+
             /// Writes the property block (length prefix included) whose
             /// block size `block_len` returned.
             pub(crate) fn put<B: ::bytes::BufMut>(&self, buf: &mut B, block_len: usize) {

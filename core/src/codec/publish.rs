@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, with_len_prefix, Context};
+use super::property::{properties, Context};
 use super::string::MqttString;
 use super::version::{ProtocolVersion, QoS};
 use super::wire::{binary_len, check_no_nul, put_binary, Reader};
@@ -177,15 +177,8 @@ impl<'a> PublishRef<'a> {
         if self.qos != QoS::AtMostOnce {
             remaining += 2;
         }
-        let props = if version.is_v5() {
-            let props = self.properties.block_len()?;
-            remaining += with_len_prefix(props)?;
-            props
-        } else if !self.properties.is_empty() {
-            return Err(Error::PropertiesInV311);
-        } else {
-            0
-        };
+        let (props, props_len) = self.properties.sized_for(version)?;
+        remaining += props_len;
         Ok(Sizes {
             remaining,
             props,

@@ -8,7 +8,7 @@ use super::ack::{AckProperties, AckPropertiesRef};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{with_len_prefix, Context};
+use super::property::Context;
 use super::reason_code::ReasonCode;
 use super::version::{ProtocolVersion, QoS};
 use super::wire::Reader;
@@ -222,15 +222,8 @@ pub(crate) fn codes_ack_sizes(
     }
     codes.check(packet, version)?;
     let mut remaining = 2 + codes.len();
-    let props = if version.is_v5() {
-        let props = properties.block_len()?;
-        remaining += with_len_prefix(props)?;
-        props
-    } else if !properties.is_empty() {
-        return Err(Error::PropertiesInV311);
-    } else {
-        0
-    };
+    let (props, props_len) = properties.sized_for(version)?;
+    remaining += props_len;
     Ok(Sizes {
         remaining,
         props,

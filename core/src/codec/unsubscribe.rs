@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, share, with_len_prefix, Context};
+use super::property::{properties, share, Context};
 use super::string::MqttString;
 use super::version::ProtocolVersion;
 use super::wire::{put_binary, string_len, Reader};
@@ -295,15 +295,8 @@ impl<'a> UnsubscribeRef<'a> {
             return Err(Error::EmptyUnsubscribe);
         }
         let mut remaining = 2 + self.filters.encoded_len()?;
-        let props = if version.is_v5() {
-            let props = self.properties.block_len()?;
-            remaining += with_len_prefix(props)?;
-            props
-        } else if !self.properties.is_empty() {
-            return Err(Error::PropertiesInV311);
-        } else {
-            0
-        };
+        let (props, props_len) = self.properties.sized_for(version)?;
+        remaining += props_len;
         Ok(Sizes {
             remaining,
             props,
