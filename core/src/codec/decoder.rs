@@ -7,13 +7,19 @@ use super::fixed_header::FixedHeader;
 use super::packet::{check_header, decode_whole, DecodeOptions, Packet};
 use super::version::ProtocolVersion;
 
+/// The most the decoder reserves ahead of received bytes for a packet in
+/// progress.
+const RESERVE_STEP: usize = 64 * 1024;
+
 /// Turns a stream of bytes, fed in any chunking, into packets.
 ///
 /// Bytes are appended once to an internal buffer and never copied again;
 /// a complete packet is split off that buffer and decoded in place, so its
 /// topic and payload share the buffer's storage. The maximum packet size is
 /// checked as soon as the fixed header is complete (at most five bytes),
-/// before the body is buffered or space reserved for it.
+/// before the body is buffered; and the buffer grows with the bytes that
+/// actually arrive (at most 64 KiB ahead), not with the size a header
+/// claims.
 ///
 /// After an error the stream is no longer framed; the connection should be
 /// closed (with DISCONNECT and [`Error::reason_code`] in 5.0).
@@ -84,13 +90,34 @@ impl Decoder {
         };
         let len = header.packet_len();
         if self.buf.len() < len {
-            // Reserve for the rest of this packet only; the limit was
-            // checked above, so this is bounded by max_packet_size.
-            self.buf.reserve(len - self.buf.len());
+            // Reserve for what is still missing, but never more than
+            // RESERVE_STEP ahead of the bytes actually received: a header
+            // claiming a huge (allowed) size must not make us allocate it
+            // before the peer sends it.
+            self.buf.reserve((len - self.buf.len()).min(RESERVE_STEP));
             return Ok(None);
         }
         self.header = None;
         let whole = self.buf.split_to(len).freeze();
         decode_whole(&header, &whole, &self.options).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_claiming_the_maximum_does_not_allocate_it() {
+        // No limit set: the protocol maximum (256 MiB) is allowed, but only
+        // what arrives is buffered.
+        let mut d = Decoder::new(DecodeOptions::new(ProtocolVersion::V5));
+        d.feed(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F, 0x00]);
+        assert_eq!(d.next_packet(), Ok(None));
+        assert!(
+            d.buf.capacity() <= RESERVE_STEP + 64,
+            "capacity {}",
+            d.buf.capacity()
+        );
     }
 }
