@@ -8,9 +8,19 @@ per ``{case}/{op}``, one column per implementation (ns per packet), the
 starts with ``libmqtt`` -- the ratio to the fastest peer in that row
 (< 1.00 means libmqtt is faster).
 
+After the table comes a "goals" section: per packet, whether libmqtt's
+decode and encode beat the fastest peer; whether the 4 KiB PUBLISH decode
+costs at most 1.2x the 64-byte one; the fastest small-PUBLISH decode and
+encode as multiples of the memcpy reference; and the trie vs. the linear scan.
+
 Usage (from /work/main/bench, after ``cargo bench``):
 
-    python3 report.py [--criterion-dir DIR] [--stat auto|mean|median|slope]
+    python3 report.py [--criterion-dir DIR] [--stat auto|mean|median|slope] [--ci]
+                      [--markdown-out FILE]
+
+``--markdown-out FILE`` also writes the table and the goals, headed by the
+date (``date -u``) and the machine (``nproc``, CPU model from /proc/cpuinfo,
+``rustc --version``), to FILE.
 
 Python 3.11+, standard library only.
 """
@@ -20,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,7 +52,11 @@ CASE_ORDER = [
     "trie_match_100k",
 ]
 OP_ORDER = ["decode", "encode", "match"]
-PEER_ORDER = ["rumqttc", "mqttrs", "mqtt-protocol", "mqtt-protocol-core"]
+PEER_ORDER = ["rumqttc", "mqttrs", "mqtt-protocol", "mqtt-protocol-core", "linear-scan"]
+OURS_ORDER = ["libmqtt", "libmqtt-ref", "libmqtt-slice"]
+TRIE_CASE = "trie_match_100k"
+# Goal: a 4 KiB PUBLISH decodes in at most this multiple of a 64-byte one.
+SIZE_GOAL = 1.2
 
 
 def pick_estimate(estimates: dict, stat: str) -> tuple[float, float]:
@@ -89,7 +105,27 @@ def order_key(value: str, order: list[str]) -> tuple[int, str]:
 def impl_key(name: str) -> tuple[int, int, str]:
     # peers first (known order, then alphabetical), ours last
     ours = name.startswith(OURS_PREFIX)
-    return (int(ours),) + order_key(name, PEER_ORDER)
+    return (int(ours),) + order_key(name, OURS_ORDER if ours else PEER_ORDER)
+
+
+def group(results: dict[str, tuple[float, float]]) -> dict[tuple[str, str], dict[str, float]]:
+    """(case, op) -> {impl: ns}, without the memcpy reference."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for bench_id, (ns, _ci) in results.items():
+        parts = bench_id.split("/")
+        if bench_id == MEMCPY_ID or len(parts) != 3:
+            continue
+        case, op, impl = parts
+        rows.setdefault((case, op), {})[impl] = ns
+    return rows
+
+
+def fastest_peer(row: dict[str, float]) -> tuple[str, float] | None:
+    peers = {i: ns for i, ns in row.items() if not i.startswith(OURS_PREFIX)}
+    if not peers:
+        return None
+    name = min(peers, key=peers.get)
+    return name, peers[name]
 
 
 def fmt_ns(ns: float | None) -> str:
@@ -100,6 +136,14 @@ def fmt_ns(ns: float | None) -> str:
     if ns >= 10:
         return f"{ns:.1f}"
     return f"{ns:.2f}"
+
+
+def fmt_ratio(ratio: float) -> str:
+    if ratio < 0.01:
+        return f"{ratio:.1e}×"
+    if 0.995 <= ratio < 1.005:
+        return f"{ratio:.3f}×"  # do not round a win or a loss to "1.00×"
+    return f"{ratio:.2f}×"
 
 
 def build_table(
@@ -145,7 +189,7 @@ def build_table(
         line.append(fmt_ns(memcpy))
         for o in ours:
             if o in r and fastest is not None and peer_vals[fastest] > 0:
-                line.append(f"{r[o] / peer_vals[fastest]:.2f}×")
+                line.append(fmt_ratio(r[o] / peer_vals[fastest]))
             else:
                 line.append("—")
         if ours:
@@ -165,6 +209,127 @@ def render(header: list[str], body: list[list[str]]) -> str:
     return "\n".join([fmt(header), sep] + [fmt(r) for r in body])
 
 
+def verdict(ratio: float) -> str:
+    return f"{'yes' if ratio < 1 else 'NO'} {fmt_ratio(ratio)}"
+
+
+def goals(results: dict[str, tuple[float, float]]) -> list[str]:
+    """The goals section, as Markdown lines."""
+    rows = group(results)
+    memcpy = results[MEMCPY_ID][0] if MEMCPY_ID in results else None
+    out = ["## Goals", ""]
+
+    # 1. per packet: libmqtt faster than the fastest peer?
+    cases = sorted({c for c, op in rows if op in ("decode", "encode")}, key=lambda c: order_key(c, CASE_ORDER))
+    cols: list[tuple[str, str]] = []
+    for op in ("decode", "encode"):
+        ours = sorted({i for (c, o), r in rows.items() if o == op for i in r if i.startswith(OURS_PREFIX)},
+                      key=impl_key)
+        cols += [(op, i) for i in ours]
+    out.append("Faster than the fastest peer? (libmqtt / fastest peer; < 1.00× = faster)")
+    out.append("")
+    header = ["packet"] + [f"{op}: {i}" for op, i in cols]
+    body = []
+    wins: dict[str, list[int]] = {}  # "{op}: {impl}" and "{op}: best" -> [wins, rows]
+    for case in cases:
+        line = [case]
+        for op, impl in cols:
+            r = rows.get((case, op), {})
+            fp = fastest_peer(r)
+            if impl not in r:
+                line.append("—")
+            elif fp is None:
+                line.append("no peer")
+            else:
+                ratio = r[impl] / fp[1]
+                line.append(f"{verdict(ratio)} vs {fp[0]}")
+                tally = wins.setdefault(f"{op}: {impl}", [0, 0])
+                tally[0] += ratio < 1
+                tally[1] += 1
+        body.append(line)
+        for op in ("decode", "encode"):
+            r = rows.get((case, op), {})
+            fp = fastest_peer(r)
+            ours = [ns for i, ns in r.items() if i.startswith(OURS_PREFIX)]
+            if fp and ours:
+                tally = wins.setdefault(f"{op}: best libmqtt variant", [0, 0])
+                tally[0] += min(ours) < fp[1]
+                tally[1] += 1
+    if body and cols:
+        out += [render(header, body), ""]
+        out.append("Packets where it is faster than the fastest peer: "
+                   + "; ".join(f"{k} {w}/{n}" for k, (w, n) in sorted(wins.items())) + ".")
+        out.append("")
+    else:
+        out += ["(no libmqtt results)", ""]
+
+    # 2. 4 KiB vs 64-byte PUBLISH decode
+    out.append(f"4 KiB PUBLISH decode at most {SIZE_GOAL}× the 64-byte one?")
+    out.append("")
+    for v in ("v311", "v5"):
+        small, big = rows.get((f"publish_small_{v}", "decode"), {}), rows.get((f"publish_4k_{v}", "decode"), {})
+        for impl in sorted((i for i in small if i.startswith(OURS_PREFIX) and i in big), key=impl_key):
+            ratio = big[impl] / small[impl]
+            ok = "yes" if ratio <= SIZE_GOAL else "NO"
+            out.append(f"- {v} {impl}: {fmt_ns(big[impl])} / {fmt_ns(small[impl])} ns = {ratio:.2f}× → {ok}")
+    out.append("")
+
+    # 3. fastest small PUBLISH decode / encode vs memcpy 4 KiB
+    if memcpy:
+        out.append(f"Fastest 64-byte PUBLISH decode / encode as multiples of `{MEMCPY_ID}` ({fmt_ns(memcpy)} ns):")
+        out.append("")
+        for v in ("v311", "v5"):
+            for op in ("decode", "encode"):
+                r = rows.get((f"publish_small_{v}", op), {})
+                if not r:
+                    continue
+                parts = []
+                ours = {i: ns for i, ns in r.items() if i.startswith(OURS_PREFIX)}
+                if ours:
+                    best = min(ours, key=ours.get)
+                    parts.append(f"libmqtt best ({best}) {fmt_ns(ours[best])} ns = {ours[best] / memcpy:.2f}×")
+                overall = min(r, key=r.get)
+                parts.append(f"fastest overall ({overall}) {fmt_ns(r[overall])} ns = {r[overall] / memcpy:.2f}×")
+                out.append(f"- {v} {op}: " + "; ".join(parts))
+        out.append("")
+
+    # 4. the trie vs. brute force
+    r = rows.get((TRIE_CASE, "match"), {})
+    fp = fastest_peer(r)
+    if "libmqtt" in r and fp:
+        speedup = fp[1] / r["libmqtt"]
+        out.append(f"Trie beats the linear scan? `{TRIE_CASE}`: libmqtt {fmt_ns(r['libmqtt'])} ns vs "
+                   f"{fp[0]} {fmt_ns(fp[1])} ns → {'yes' if speedup > 1 else 'NO'}, {speedup:,.0f}× faster")
+        out.append("")
+    return out
+
+
+def run(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        return f"unknown ({e})"
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nproc = run(["nproc"])
+    if nproc.startswith("unknown"):
+        nproc = str(os.cpu_count())
+    return [
+        f"- Date: {run(['date', '-u'])}",
+        f"- Machine: {nproc} CPUs (`nproc`), {cpu}",
+        f"- Compiler: {run(['rustc', '--version'])}",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--criterion-dir", type=Path, default=HERE / "target" / "criterion",
@@ -173,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="which Criterion estimate to report (default: slope if fitted, else mean)")
     ap.add_argument("--ci", action="store_true",
                     help="append the 95%% confidence interval half-width (in %%) to each cell")
+    ap.add_argument("--markdown-out", type=Path, metavar="FILE",
+                    help="also write the table, goals, date and machine to FILE (Markdown)")
     args = ap.parse_args(argv)
 
     if not args.criterion_dir.is_dir():
@@ -184,13 +351,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     header, body = build_table(results, args.ci)
-    print(render(header, body))
+    table = [render(header, body), ""]
     memcpy = results[MEMCPY_ID][0] if MEMCPY_ID in results else None
-    print()
     if memcpy:
-        print(f"Reference: `{MEMCPY_ID}` = {fmt_ns(memcpy)} ns ({4096 / memcpy:.1f} bytes/ns).")
-    print(f"ns per packet (Criterion `{args.stat}` estimate); **bold** = fastest peer in the row; "
-          f"ratio < 1.00× means {OURS_PREFIX} is faster than the fastest peer.")
+        table.append(f"Reference: `{MEMCPY_ID}` = {fmt_ns(memcpy)} ns ({4096 / memcpy:.1f} bytes/ns).")
+    table.append(f"ns per packet (Criterion `{args.stat}` estimate); **bold** = fastest peer in the row; "
+                 f"ratio < 1.00× means {OURS_PREFIX} is faster than the fastest peer.")
+    goal_lines = goals(results)
+    print("\n".join(table + [""] + goal_lines))
+
+    if args.markdown_out:
+        doc = (["# libmqtt codec benchmarks", ""] + machine()
+               + [f"- Source: `cargo bench` in `bench/`, summarised by `report.py --stat {args.stat}`", ""]
+               + table + [""] + goal_lines)
+        args.markdown_out.write_text("\n".join(doc).rstrip() + "\n")
+        print(f"wrote {args.markdown_out}", file=sys.stderr)
     return 0
 
 

@@ -169,3 +169,48 @@ pub fn expected_summary(case: Case) -> Summary {
         }),
     }
 }
+
+// ---------------------------------------------------------------- (f) trie
+
+/// Number of subscription filters in the `trie_match_100k` case.
+pub const TRIE_FILTERS: usize = 100_000;
+
+/// The topic name matched against them.
+pub const TRIE_TOPIC: &str = "dev/4242/kitchen/temp";
+
+/// Filters that are not per device: catch-alls and cross-device wildcards.
+/// `site/#` and `$SYS/#` do not match [`TRIE_TOPIC`]; the others do.
+pub const TRIE_SHARED_FILTERS: [&str; 8] = [
+    "#",
+    "+/#",
+    "+/+/#",
+    "dev/+/kitchen/temp",
+    "dev/+/+/+",
+    "+/4242/kitchen/temp",
+    "site/#",
+    "$SYS/#",
+];
+
+/// Filters per device in [`trie_filters`].
+const PER_DEVICE: usize = 4;
+
+/// The 100,000 distinct, valid filters of the `trie_match_100k` case: four
+/// per device (a `+` filter, a `#` filter, a deeper per-site literal filter
+/// and an exact one) for 24,998 devices, plus [`TRIE_SHARED_FILTERS`].
+pub fn trie_filters() -> Vec<String> {
+    let devices = (TRIE_FILTERS - TRIE_SHARED_FILTERS.len()) / PER_DEVICE;
+    let mut out = Vec::with_capacity(TRIE_FILTERS);
+    for d in 0..devices {
+        out.push(format!("dev/{d}/+/temp"));
+        out.push(format!("dev/{d}/#"));
+        out.push(format!("site/{}/dev/{d}/status", d % 100));
+        out.push(format!("dev/{d}/kitchen/temp"));
+    }
+    out.extend(TRIE_SHARED_FILTERS.iter().map(|f| f.to_string()));
+    assert_eq!(out.len(), TRIE_FILTERS);
+    out
+}
+
+/// How many of [`trie_filters`] match [`TRIE_TOPIC`]: the device's `+`, `#`
+/// and exact filters, and six of the shared ones.
+pub const TRIE_EXPECTED_MATCHES: usize = 3 + 6;

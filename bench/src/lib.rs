@@ -3,7 +3,8 @@
 //! * [`fixtures`]: the packets every implementation is asked to encode/decode.
 //! * [`Codec`]: the adapter trait the Criterion harness (`benches/codec.rs`) drives.
 //! * [`peers`]: one adapter per peer crate from crates.io.
-//! * [`ours`]: libmqtt's own adapter (TODO stub until `mqtt-core` is usable).
+//! * [`ours`]: libmqtt's own adapters (`mqtt-core`): owned, borrowed, slice.
+//! * [`trie`]: case (f), subscription matching against 100,000 filters.
 //!
 //! Every adapter builds its packet once (outside timing), encodes it with its own
 //! encoder to obtain its decode input, and exposes a [`Summary`] of what it decoded
@@ -12,6 +13,7 @@
 pub mod fixtures;
 pub mod ours;
 pub mod peers;
+pub mod trie;
 
 use fixtures::Case;
 
@@ -80,6 +82,13 @@ pub trait Codec {
     /// timing, in small batches).
     const FRESH_INPUT_PER_DECODE: bool = false;
 
+    /// Whether the harness benchmarks this adapter's decode. An adapter that
+    /// shares its decoder with another one (so the row would be a duplicate)
+    /// sets this to `false`; it still takes part in the cross-check.
+    const BENCH_DECODE: bool = true;
+    /// Same for encode.
+    const BENCH_ENCODE: bool = true;
+
     /// Build the packet for `case`, or `None` if unsupported.
     fn build(case: Case) -> Option<Self::Packet>;
     fn new_enc_buf(capacity: usize) -> Self::EncBuf;
@@ -124,8 +133,12 @@ macro_rules! for_each_codec {
         $mac!($crate::peers::mqtt_protocol::MqttProtocol);
         $mac!($crate::peers::mqtt_protocol_core::MpcV311);
         $mac!($crate::peers::mqtt_protocol_core::MpcV5);
-        $mac!($crate::ours::Libmqtt);
-        $mac!($crate::ours::LibmqttRef);
+        $mac!($crate::ours::LibmqttV311);
+        $mac!($crate::ours::LibmqttV5);
+        $mac!($crate::ours::LibmqttRefV311);
+        $mac!($crate::ours::LibmqttRefV5);
+        $mac!($crate::ours::LibmqttSliceV311);
+        $mac!($crate::ours::LibmqttSliceV5);
     };
 }
 

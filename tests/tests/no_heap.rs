@@ -59,8 +59,8 @@ fn borrowed_decode_and_slice_encode_use_no_heap_and_owned_decode_shares_input() 
                 assert!(s.filters.iter().count() > 0);
             }
             if let PacketRef::Publish(p) = &view {
-                let _ = p.properties.user_properties.iter().count();
-                let _ = p.properties.subscription_identifiers.iter().count();
+                let _ = p.properties.user_properties().iter().count();
+                let _ = p.properties.subscription_identifiers().iter().count();
             }
             let written = view.encode_to_slice(*version, &mut out).unwrap();
             assert_eq!(&out[..written], &bytes[..]);

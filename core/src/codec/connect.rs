@@ -457,7 +457,7 @@ impl<'a> ConnectRef<'a> {
 /// A will payload whose Payload Format Indicator says UTF-8 must be UTF-8
 /// (spec 3.1.3.2.3).
 fn check_payload_format(properties: &WillPropertiesRef<'_>, payload: &[u8]) -> Result<(), Error> {
-    if properties.payload_format_indicator == Some(true) && core::str::from_utf8(payload).is_err() {
+    if properties.payload_format_indicator() == Some(true) && core::str::from_utf8(payload).is_err() {
         return Err(Error::PayloadFormatInvalid);
     }
     Ok(())

@@ -148,7 +148,7 @@ impl<'a> PublishRef<'a> {
         check_topic(topic, &properties)?;
         let payload = r.rest();
         if opts.validates_payload_format()
-            && properties.payload_format_indicator == Some(true)
+            && properties.payload_format_indicator() == Some(true)
             && core::str::from_utf8(payload).is_err()
         {
             return Err(Error::PayloadFormatInvalid);
@@ -215,7 +215,7 @@ impl<'a> PublishRef<'a> {
 /// be a valid topic name without wildcards [MQTT-3.3.2-2].
 fn check_topic(topic: &str, properties: &PublishPropertiesRef<'_>) -> Result<(), Error> {
     if topic.is_empty() {
-        if properties.topic_alias.is_none() {
+        if properties.topic_alias().is_none() {
             return Err(Error::EmptyTopicWithoutAlias);
         }
         return Ok(());

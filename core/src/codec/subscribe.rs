@@ -771,7 +771,7 @@ mod tests {
         let mut it = view.filters.iter();
         it.next();
         assert_eq!(it.len(), 2);
-        assert_eq!(view.properties.subscription_identifier, Some(300));
+        assert_eq!(view.properties.subscription_identifier(), Some(300));
         assert_eq!(
             view.filters,
             SubscribeFiltersRef::from_owned(&v5_large().filters)

@@ -1,7 +1,6 @@
 //! User Properties (0x26): application name/value pairs, kept in order
 //! with duplicates, as the specification requires.
 
-use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::property::{share, BlockIter, PropertyId, PropertyValue};
@@ -17,6 +16,14 @@ pub struct UserProperty {
 }
 
 impl UserProperty {
+    /// A pair of validated strings, shared with `src` where they lie in it.
+    pub(crate) fn shared(key: &str, value: &str, src: &Bytes) -> Self {
+        UserProperty {
+            key: MqttString::from_validated(share(src, key.as_bytes())),
+            value: MqttString::from_validated(share(src, value.as_bytes())),
+        }
+    }
+
     /// A pair from two strings, validated.
     pub fn new(key: &str, value: &str) -> Result<Self, super::Error> {
         Ok(UserProperty {
@@ -27,8 +34,7 @@ impl UserProperty {
 }
 
 /// A borrowed view of a packet's User Properties: over the validated wire
-/// bytes (after decoding), over owned pairs (when encoding an owned
-/// packet), or over a slice of `(&str, &str)` (allocation-free encoding).
+/// bytes (after decoding) or over owned pairs.
 #[derive(Clone, Copy, Default)]
 pub struct UserPropertiesRef<'a> {
     repr: Repr<'a>,
@@ -36,25 +42,17 @@ pub struct UserPropertiesRef<'a> {
 
 #[derive(Clone, Copy)]
 enum Repr<'a> {
-    Block { block: &'a [u8], count: usize },
+    Block(&'a [u8]),
     Owned(&'a [UserProperty]),
-    Pairs(&'a [(&'a str, &'a str)]),
 }
 
 impl Default for Repr<'_> {
     fn default() -> Self {
-        Repr::Pairs(&[])
+        Repr::Block(&[])
     }
 }
 
 impl<'a> UserPropertiesRef<'a> {
-    /// A view over `(name, value)` pairs. Strings are checked when encoding.
-    pub const fn from_pairs(pairs: &'a [(&'a str, &'a str)]) -> Self {
-        UserPropertiesRef {
-            repr: Repr::Pairs(pairs),
-        }
-    }
-
     /// A view over owned pairs.
     pub const fn from_owned(props: &'a [UserProperty]) -> Self {
         UserPropertiesRef {
@@ -62,53 +60,37 @@ impl<'a> UserPropertiesRef<'a> {
         }
     }
 
-    pub(crate) const fn from_block(block: &'a [u8], count: usize) -> Self {
+    pub(crate) const fn from_block(block: &'a [u8]) -> Self {
         UserPropertiesRef {
-            repr: Repr::Block { block, count },
+            repr: Repr::Block(block),
         }
     }
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
         match self.repr {
-            Repr::Block { count, .. } => count,
+            Repr::Block(_) => self.iter().count(),
             Repr::Owned(p) => p.len(),
-            Repr::Pairs(p) => p.len(),
         }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.iter().next().is_none()
     }
 
     /// The pairs, in order.
     pub fn iter(&self) -> UserPropertiesIter<'a> {
         UserPropertiesIter {
             inner: match self.repr {
-                Repr::Block { block, .. } => {
+                Repr::Block(block) => {
                     IterRepr::Block(BlockIter::new(block, PropertyId::UserProperty))
                 }
                 Repr::Owned(p) => IterRepr::Owned(p.iter()),
-                Repr::Pairs(p) => IterRepr::Pairs(p.iter()),
             },
         }
     }
 
-    /// Owned pairs, sharing bytes with `src` where possible.
-    pub(crate) fn owned_in(&self, src: &Bytes) -> Vec<UserProperty> {
-        if let Repr::Owned(p) = self.repr {
-            return p.to_vec();
-        }
-        let mut out = Vec::with_capacity(self.len());
-        for (k, v) in self.iter() {
-            out.push(UserProperty {
-                key: MqttString::from_validated(share(src, k.as_bytes())),
-                value: MqttString::from_validated(share(src, v.as_bytes())),
-            });
-        }
-        out
-    }
 }
 
 impl core::fmt::Debug for UserPropertiesRef<'_> {
@@ -119,7 +101,7 @@ impl core::fmt::Debug for UserPropertiesRef<'_> {
 
 impl PartialEq for UserPropertiesRef<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
+        self.iter().eq(other.iter())
     }
 }
 
@@ -133,7 +115,6 @@ pub struct UserPropertiesIter<'a> {
 enum IterRepr<'a> {
     Block(BlockIter<'a>),
     Owned(core::slice::Iter<'a, UserProperty>),
-    Pairs(core::slice::Iter<'a, (&'a str, &'a str)>),
 }
 
 impl<'a> Iterator for UserPropertiesIter<'a> {
@@ -145,7 +126,6 @@ impl<'a> Iterator for UserPropertiesIter<'a> {
                 _ => None,
             },
             IterRepr::Owned(it) => it.next().map(|p| (p.key.as_str(), p.value.as_str())),
-            IterRepr::Pairs(it) => it.next().copied(),
         }
     }
 }
