@@ -13,10 +13,10 @@ use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{properties, share, Context};
-use super::string::MqttString;
+use super::string::{MqttStr, MqttString};
 use super::version::{ProtocolVersion, QoS};
 use super::wire::{binary_len, put_binary, string_len, Reader};
-use crate::topic::validate_topic_name;
+use crate::topic::{check_topic_name_bytes, validate_topic_name};
 
 /// The protocol name every CONNECT carries [MQTT-3.1.2-1].
 const PROTOCOL_NAME: &[u8] = b"MQTT";
@@ -145,11 +145,11 @@ pub struct ConnectRef<'a> {
     /// Keep Alive in seconds.
     pub keep_alive: u16,
     /// Client Identifier.
-    pub client_id: &'a str,
+    pub client_id: MqttStr<'a>,
     /// The will message.
     pub will: Option<WillRef<'a>>,
     /// User Name.
-    pub username: Option<&'a str>,
+    pub username: Option<MqttStr<'a>>,
     /// Password.
     pub password: Option<&'a [u8]>,
     /// 5.0 properties.
@@ -160,7 +160,7 @@ pub struct ConnectRef<'a> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WillRef<'a> {
     /// Will Topic.
-    pub topic: &'a str,
+    pub topic: MqttStr<'a>,
     /// Will Payload.
     pub payload: &'a [u8],
     /// Will QoS.
@@ -223,9 +223,9 @@ impl Connect {
             protocol_version: self.protocol_version,
             clean_start: self.clean_start,
             keep_alive: self.keep_alive,
-            client_id: self.client_id.as_str(),
+            client_id: self.client_id.as_mqtt_str(),
             will: self.will.as_ref().map(Will::as_view),
-            username: self.username.as_ref().map(MqttString::as_str),
+            username: self.username.as_ref().map(MqttString::as_mqtt_str),
             password: self.password.as_deref(),
             properties: self.properties.as_view(),
         }
@@ -254,7 +254,7 @@ impl Will {
     /// A borrowed view, for encoding.
     pub fn as_view(&self) -> WillRef<'_> {
         WillRef {
-            topic: self.topic.as_str(),
+            topic: self.topic.as_mqtt_str(),
             payload: &self.payload,
             qos: self.qos,
             retain: self.retain,
@@ -332,7 +332,7 @@ impl<'a> ConnectRef<'a> {
                 WillPropertiesRef::default()
             };
             let topic = r.string()?;
-            validate_topic_name(topic).map_err(Error::InvalidTopicName)?;
+            check_topic_name_bytes(topic.as_bytes()).map_err(Error::InvalidTopicName)?;
             let payload = r.binary()?;
             if opts.validates_payload_format() {
                 check_payload_format(&properties, payload)?;
@@ -388,7 +388,7 @@ impl<'a> ConnectRef<'a> {
             sizes.will_props = will_props;
             remaining += will_props_len;
             remaining += string_len(will.topic)?;
-            validate_topic_name(will.topic).map_err(Error::InvalidTopicName)?;
+            check_topic_name_bytes(will.topic.as_bytes()).map_err(Error::InvalidTopicName)?;
             remaining += binary_len(will.payload)?;
             // Spec 3.1.3.2.3: a payload marked UTF-8 must be well-formed
             // UTF-8, so whatever encodes also decodes with validation on.
@@ -457,7 +457,8 @@ impl<'a> ConnectRef<'a> {
 /// A will payload whose Payload Format Indicator says UTF-8 must be UTF-8
 /// (spec 3.1.3.2.3).
 fn check_payload_format(properties: &WillPropertiesRef<'_>, payload: &[u8]) -> Result<(), Error> {
-    if properties.payload_format_indicator() == Some(true) && core::str::from_utf8(payload).is_err() {
+    if properties.payload_format_indicator() == Some(true) && core::str::from_utf8(payload).is_err()
+    {
         return Err(Error::PayloadFormatInvalid);
     }
     Ok(())

@@ -129,6 +129,7 @@ impl FixedHeader {
     /// Checks the packet type and the reserved flags [MQTT-2.1.3-1]; AUTH
     /// (type 15) is rejected as malformed for 3.1.1, where type 15 is
     /// reserved.
+    #[inline]
     pub fn parse(buf: &[u8], v5: bool) -> Result<Option<FixedHeader>, Error> {
         let Some(&first) = buf.first() else {
             return Ok(None);

@@ -75,7 +75,7 @@ pub use publish::{Publish, PublishProperties, PublishPropertiesRef, PublishRef};
 pub use pubrec::{PubRec, PubRecRef};
 pub use pubrel::{PubRel, PubRelRef};
 pub use reason_code::ReasonCode;
-pub use string::MqttString;
+pub use string::{MqttStr, MqttString};
 pub use suback::*;
 pub use subscribe::*;
 pub use unsuback::*;

@@ -171,6 +171,7 @@ macro_rules! packets {
 
             /// The owned packet, sharing bytes with `src` where this view
             /// points into it and copying otherwise.
+        #[inline]
             pub(crate) fn owned_in(&self, src: &Bytes) -> Packet {
                 match self {
                     $( PacketRef::$variant(p) => Packet::$variant(p.owned_in(src)), )*
@@ -234,6 +235,7 @@ impl<'a> PacketRef<'a> {
 
     /// Decodes a packet whose fixed header was already parsed and whose
     /// body is complete.
+    #[inline]
     pub fn decode_body(
         header: &FixedHeader,
         body: &'a [u8],
@@ -294,8 +296,12 @@ impl<'a> PacketRef<'a> {
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
         let sizes = self.sizes(version)?;
         let len = total_len(sizes.remaining)?;
-        buf.reserve(len);
-        self.write(version, &sizes, buf);
+        // Grow once to the exact size, then write through a plain slice:
+        // cheaper per field than `BufMut for BytesMut`, and no unsafe.
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        let mut w = &mut buf[start..];
+        self.write(version, &sizes, &mut w);
         Ok(len)
     }
 
@@ -330,6 +336,7 @@ impl Packet {
     /// Decodes one packet from the front of `buf`, advancing it past the
     /// packet. Returns `Ok(None)` if `buf` holds only part of a packet.
     /// Strings and payloads of the result are slices of `buf`'s storage.
+    #[inline]
     pub fn decode(buf: &mut Bytes, options: &DecodeOptions) -> Result<Option<Packet>, Error> {
         let Some(header) = check_header(buf, options)? else {
             return Ok(None);
@@ -338,8 +345,11 @@ impl Packet {
         if buf.len() < len {
             return Ok(None);
         }
-        let whole = buf.slice(..len);
-        let packet = decode_whole(&header, &whole, options)?;
+        // Slices of the packet share `buf` itself: no extra reference.
+        let body = buf
+            .get(usize::from(header.header_len)..len)
+            .unwrap_or_default();
+        let packet = PacketRef::decode_body(&header, body, options)?.owned_in(buf);
         buf.advance(len);
         Ok(Some(packet))
     }
@@ -366,6 +376,7 @@ impl Packet {
 }
 
 /// Decodes a complete packet held in `whole` (header included).
+#[inline]
 pub(crate) fn decode_whole(
     header: &FixedHeader,
     whole: &Bytes,
@@ -378,6 +389,7 @@ pub(crate) fn decode_whole(
 }
 
 /// Parses the fixed header and enforces the size limit.
+#[inline]
 pub(crate) fn check_header(
     buf: &[u8],
     options: &DecodeOptions,

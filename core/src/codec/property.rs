@@ -12,11 +12,12 @@ use bytes::{BufMut, Bytes};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
+use super::string::MqttStr;
 use super::version::QoS;
 use super::wire::{
     binary_len, put_binary, put_varint, string_len, varint_len, Reader, MAX_VARIABLE_INTEGER,
 };
-use crate::topic::validate_topic_name;
+use crate::topic::check_topic_name_bytes;
 
 /// The wire type of a property value (spec section 2.2.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -212,11 +213,32 @@ pub enum PropertyValue<'a> {
     /// A variable byte integer.
     VariableByteInteger(u32),
     /// A UTF-8 string.
-    Utf8String(&'a str),
+    Utf8String(MqttStr<'a>),
     /// Binary data.
     BinaryData(&'a [u8]),
     /// A UTF-8 string pair (name, value).
-    Utf8StringPair(&'a str, &'a str),
+    Utf8StringPair(MqttStr<'a>, MqttStr<'a>),
+}
+
+/// Reads one property of a block validated before: strings are not
+/// checked again.
+fn read_validated_property<'a>(r: &mut Reader<'a>) -> Option<(PropertyId, PropertyValue<'a>)> {
+    let id = PropertyId::from_u8(r.u8().ok()?)?;
+    let value = match id.wire_type() {
+        PropertyType::Byte => PropertyValue::Byte(r.u8().ok()?),
+        PropertyType::TwoByteInteger => PropertyValue::TwoByteInteger(r.u16().ok()?),
+        PropertyType::FourByteInteger => PropertyValue::FourByteInteger(r.u32().ok()?),
+        PropertyType::VariableByteInteger => PropertyValue::VariableByteInteger(r.varint().ok()?),
+        PropertyType::Utf8String => {
+            PropertyValue::Utf8String(MqttStr::from_validated(r.binary().ok()?))
+        }
+        PropertyType::BinaryData => PropertyValue::BinaryData(r.binary().ok()?),
+        PropertyType::Utf8StringPair => PropertyValue::Utf8StringPair(
+            MqttStr::from_validated(r.binary().ok()?),
+            MqttStr::from_validated(r.binary().ok()?),
+        ),
+    };
+    Some((id, value))
 }
 
 /// Reads one property (identifier and value) from a block.
@@ -263,7 +285,7 @@ pub(crate) fn validate_value(id: PropertyId, value: &PropertyValue<'_>) -> Resul
             *v != 0 && *v <= MAX_VARIABLE_INTEGER
         }
         // [MQTT-3.3.2-14] the Response Topic is a Topic Name.
-        (P::ResponseTopic, V::Utf8String(s)) => validate_topic_name(s).is_ok(),
+        (P::ResponseTopic, V::Utf8String(s)) => check_topic_name_bytes(s.as_bytes()).is_ok(),
         _ => value_type(value) == id.wire_type(),
     };
     if ok && value_type(value) == id.wire_type() {
@@ -294,7 +316,10 @@ pub(crate) fn check_block(block: &[u8], ctx: Context) -> Result<(), Error> {
     while !br.is_empty() {
         let (id, value) = read_property(&mut br)?;
         if id.contexts() & ctx.mask == 0 {
-            return Err(Error::PropertyNotAllowed { property: id, packet: ctx.packet });
+            return Err(Error::PropertyNotAllowed {
+                property: id,
+                packet: ctx.packet,
+            });
         }
         if !id.may_repeat_in(ctx.packet) {
             let bit = 1u64 << (id as u8);
@@ -337,7 +362,9 @@ pub(crate) struct AllIter<'a> {
 
 impl<'a> AllIter<'a> {
     pub(crate) const fn new(block: &'a [u8]) -> Self {
-        AllIter { reader: Reader::new(block) }
+        AllIter {
+            reader: Reader::new(block),
+        }
     }
 }
 
@@ -348,7 +375,7 @@ impl<'a> Iterator for AllIter<'a> {
             return None;
         }
         // Validated when read: never fails; if it did, iteration ends.
-        read_property(&mut self.reader).ok()
+        read_validated_property(&mut self.reader)
     }
 }
 
@@ -374,7 +401,7 @@ impl<'a> Iterator for BlockIter<'a> {
         while !self.reader.is_empty() {
             // The block was validated when it was read, so this never fails;
             // if it somehow did, iteration simply ends.
-            let (id, value) = read_property(&mut self.reader).ok()?;
+            let (id, value) = read_validated_property(&mut self.reader)?;
             if id == self.id {
                 return Some(value);
             }
@@ -391,9 +418,9 @@ pub(crate) fn property_len(id: PropertyId, value: &PropertyValue<'_>) -> Result<
         PropertyValue::TwoByteInteger(_) => 2,
         PropertyValue::FourByteInteger(_) => 4,
         PropertyValue::VariableByteInteger(v) => varint_len(*v),
-        PropertyValue::Utf8String(s) => string_len(s)?,
+        PropertyValue::Utf8String(s) => string_len(*s)?,
         PropertyValue::BinaryData(b) => binary_len(b)?,
-        PropertyValue::Utf8StringPair(k, v) => string_len(k)? + string_len(v)?,
+        PropertyValue::Utf8StringPair(k, v) => string_len(*k)? + string_len(*v)?,
     };
     Ok(1 + value_len)
 }
@@ -476,7 +503,7 @@ pub(crate) mod kind {
     pub(crate) struct Str;
     impl Kind for Str {
         type Owned = MqttString;
-        type Ref<'a> = &'a str;
+        type Ref<'a> = MqttStr<'a>;
         fn from_value<'a>(v: PropertyValue<'a>) -> Option<Self::Ref<'a>> {
             match v {
                 PropertyValue::Utf8String(s) => Some(s),
@@ -486,11 +513,11 @@ pub(crate) mod kind {
         fn to_value<'a>(r: Self::Ref<'a>) -> PropertyValue<'a> {
             PropertyValue::Utf8String(r)
         }
-        fn to_owned(r: &str, src: &Bytes) -> MqttString {
+        fn to_owned(r: MqttStr<'_>, src: &Bytes) -> MqttString {
             MqttString::from_validated(share(src, r.as_bytes()))
         }
-        fn as_ref(o: &MqttString) -> &str {
-            o.as_str()
+        fn as_ref(o: &MqttString) -> MqttStr<'_> {
+            o.as_mqtt_str()
         }
     }
 
@@ -548,7 +575,7 @@ macro_rules! ref_ty {
     (U16, $a:lifetime) => { u16 };
     (U32, $a:lifetime) => { u32 };
     (VarInt, $a:lifetime) => { u32 };
-    (Str, $a:lifetime) => { &$a str };
+    (Str, $a:lifetime) => { $crate::codec::MqttStr<$a> };
     (Bin, $a:lifetime) => { &$a [u8] };
 }
 
@@ -754,7 +781,7 @@ macro_rules! properties {
                     f($crate::codec::PropertyId::SubscriptionIdentifier, $crate::codec::PropertyValue::VariableByteInteger(id))?;
                 } )?
                 for u in &o.user_properties {
-                    f($crate::codec::PropertyId::UserProperty, $crate::codec::PropertyValue::Utf8StringPair(u.key.as_str(), u.value.as_str()))?;
+                    f($crate::codec::PropertyId::UserProperty, $crate::codec::PropertyValue::Utf8StringPair(u.key.as_mqtt_str(), u.value.as_mqtt_str()))?;
                 }
                 Ok(())
             }
@@ -1012,7 +1039,10 @@ mod tests {
         );
         // [MQTT-3.3.2-14]
         assert_eq!(
-            validate_value(PropertyId::ResponseTopic, &PropertyValue::Utf8String("a/#")),
+            validate_value(
+                PropertyId::ResponseTopic,
+                &PropertyValue::Utf8String(MqttStr::new("a/#").unwrap())
+            ),
             Err(Error::InvalidPropertyValue(PropertyId::ResponseTopic))
         );
         // A Topic Alias of 0 maps to 0x94.

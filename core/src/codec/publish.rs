@@ -6,10 +6,10 @@ use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{properties, Context};
-use super::string::MqttString;
+use super::string::{MqttStr, MqttString};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{binary_len, check_no_nul, put_binary, Reader};
-use crate::topic::validate_topic_name;
+use super::wire::{binary_len, put_binary, Reader};
+use crate::topic::{check_topic_name_bytes, scan_topic, validate_topic_name, TopicError};
 
 properties! {
     /// PUBLISH properties (spec 3.3.2.3).
@@ -65,7 +65,7 @@ pub struct PublishRef<'a> {
     /// RETAIN flag.
     pub retain: bool,
     /// Topic name.
-    pub topic: &'a str,
+    pub topic: MqttStr<'a>,
     /// Packet identifier, 0 for QoS 0.
     pub packet_id: u16,
     /// 5.0 properties.
@@ -108,7 +108,7 @@ impl Publish {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self.topic.as_str(),
+            topic: self.topic.as_mqtt_str(),
             packet_id: self.packet_id,
             properties: self.properties.as_view(),
             payload: &self.payload,
@@ -122,6 +122,7 @@ impl<'a> PublishRef<'a> {
         (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
     }
 
+    #[inline]
     pub(crate) fn decode(flags: u8, body: &'a [u8], opts: &DecodeOptions) -> Result<Self, Error> {
         let v5 = opts.version().is_v5();
         let dup = flags & 0b1000 != 0;
@@ -131,7 +132,16 @@ impl<'a> PublishRef<'a> {
             return Err(Error::DupWithQoS0); // [MQTT-3.3.1-2]
         }
         let mut r = Reader::new(body);
-        let topic = r.string()?;
+        // One pass over the topic for UTF-8, U+0000 and wildcards.
+        let topic_bytes = r.binary()?;
+        let (non_ascii, nul, wildcard) = scan_topic(topic_bytes);
+        if non_ascii && core::str::from_utf8(topic_bytes).is_err() {
+            return Err(Error::InvalidUtf8); // [MQTT-1.5.4-1]
+        }
+        if nul {
+            return Err(Error::NullCharacter); // [MQTT-1.5.4-2]
+        }
+        let topic = MqttStr::from_validated(topic_bytes);
         let packet_id = if qos == QoS::AtMostOnce {
             0
         } else {
@@ -145,7 +155,12 @@ impl<'a> PublishRef<'a> {
         } else {
             PublishPropertiesRef::default()
         };
-        check_topic(topic, &properties)?;
+        if topic.is_empty() && properties.topic_alias().is_none() {
+            return Err(Error::EmptyTopicWithoutAlias); // [MQTT-3.3.2-1]
+        }
+        if wildcard {
+            return Err(Error::InvalidTopicName(TopicError::WildcardInName)); // [MQTT-3.3.2-2]
+        }
         let payload = r.rest();
         if opts.validates_payload_format()
             && properties.payload_format_indicator() == Some(true)
@@ -171,7 +186,6 @@ impl<'a> PublishRef<'a> {
         if (self.qos == QoS::AtMostOnce) != (self.packet_id == 0) {
             return Err(Error::InvalidPacketIdentifier);
         }
-        check_no_nul(self.topic)?;
         check_topic(self.topic, &self.properties)?;
         let mut remaining = binary_len(self.topic.as_bytes())? + self.payload.len();
         if self.qos != QoS::AtMostOnce {
@@ -197,6 +211,7 @@ impl<'a> PublishRef<'a> {
         buf.put_slice(self.payload);
     }
 
+    #[inline]
     pub(crate) fn owned_in(&self, src: &Bytes) -> Publish {
         use super::property::share;
         Publish {
@@ -213,12 +228,12 @@ impl<'a> PublishRef<'a> {
 
 /// An empty topic needs a Topic Alias [MQTT-3.3.2-1]; a non-empty one must
 /// be a valid topic name without wildcards [MQTT-3.3.2-2].
-fn check_topic(topic: &str, properties: &PublishPropertiesRef<'_>) -> Result<(), Error> {
+fn check_topic(topic: MqttStr<'_>, properties: &PublishPropertiesRef<'_>) -> Result<(), Error> {
     if topic.is_empty() {
         if properties.topic_alias().is_none() {
             return Err(Error::EmptyTopicWithoutAlias);
         }
         return Ok(());
     }
-    validate_topic_name(topic).map_err(Error::InvalidTopicName)
+    check_topic_name_bytes(topic.as_bytes()).map_err(Error::InvalidTopicName)
 }

@@ -8,10 +8,10 @@ use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{properties, share, Context};
-use super::string::MqttString;
+use super::string::{MqttStr, MqttString};
 use super::version::{ProtocolVersion, QoS};
 use super::wire::{put_binary, string_len, Reader};
-use crate::topic::{is_shared, validate_topic_filter};
+use crate::topic::{check_topic_filter_bytes, validate_topic_filter};
 
 properties! {
     /// SUBSCRIBE properties (spec 3.8.2.1).
@@ -187,7 +187,7 @@ pub struct SubscribeFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubscribeFilterRef<'a> {
     /// The topic filter.
-    pub filter: &'a str,
+    pub filter: MqttStr<'a>,
     /// The subscription options.
     pub options: SubscriptionOptions,
 }
@@ -206,7 +206,7 @@ impl SubscribeFilter {
     /// A borrowed view.
     pub fn as_view(&self) -> SubscribeFilterRef<'_> {
         SubscribeFilterRef {
-            filter: self.filter.as_str(),
+            filter: self.filter.as_mqtt_str(),
             options: self.options,
         }
     }
@@ -214,7 +214,7 @@ impl SubscribeFilter {
 
 impl<'a> SubscribeFilterRef<'a> {
     /// A filter with its options (checked when encoding).
-    pub const fn new(filter: &'a str, options: SubscriptionOptions) -> Self {
+    pub const fn new(filter: MqttStr<'a>, options: SubscriptionOptions) -> Self {
         SubscribeFilterRef { filter, options }
     }
 
@@ -231,9 +231,10 @@ impl<'a> SubscribeFilterRef<'a> {
 
 /// The rules every entry obeys in both directions: a valid topic filter
 /// (0x8F), and no No Local on a shared subscription [MQTT-3.8.3-4].
-fn check_entry(filter: &str, options: SubscriptionOptions) -> Result<(), Error> {
-    validate_topic_filter(filter).map_err(Error::InvalidTopicFilter)?;
-    if options.no_local && is_shared(filter) {
+fn check_entry(filter: MqttStr<'_>, options: SubscriptionOptions) -> Result<(), Error> {
+    let filter = filter.as_bytes();
+    check_topic_filter_bytes(filter).map_err(Error::InvalidTopicFilter)?;
+    if options.no_local && filter.starts_with(b"$share/") {
         return Err(Error::NoLocalOnSharedSubscription);
     }
     Ok(())
@@ -395,7 +396,7 @@ impl<'a> Iterator for SubscribeFiltersIter<'a> {
             FiltersIterRepr::Block { reader, left } => {
                 // The payload was validated when decoded, so this never
                 // fails; if it somehow did, iteration simply ends.
-                let filter = reader.string().ok()?;
+                let filter = MqttStr::from_validated(reader.binary().ok()?);
                 let options = SubscriptionOptions::from_validated(reader.u8().ok()?);
                 *left = left.saturating_sub(1);
                 Some(SubscribeFilterRef { filter, options })
@@ -739,8 +740,14 @@ mod tests {
     #[test]
     fn borrowed_filters_encode_without_owned_data() {
         let entries = [
-            SubscribeFilterRef::new("a/b", SubscriptionOptions::new(QoS::AtLeastOnce)),
-            SubscribeFilterRef::new("c/d", SubscriptionOptions::new(QoS::ExactlyOnce)),
+            SubscribeFilterRef::new(
+                MqttStr::new("a/b").unwrap(),
+                SubscriptionOptions::new(QoS::AtLeastOnce),
+            ),
+            SubscribeFilterRef::new(
+                MqttStr::new("c/d").unwrap(),
+                SubscriptionOptions::new(QoS::ExactlyOnce),
+            ),
         ];
         let view = SubscribeRef {
             packet_id: 10,
@@ -765,7 +772,7 @@ mod tests {
         let PacketRef::Subscribe(view) = view else {
             panic!("expected SUBSCRIBE");
         };
-        let filters: Vec<&str> = view.filters.iter().map(|e| e.filter).collect();
+        let filters: Vec<&str> = view.filters.iter().map(|e| e.filter.as_str()).collect();
         assert_eq!(filters, ["a/+", "$share/g/#", "#"]);
         assert_eq!(view.filters.len(), 3);
         let mut it = view.filters.iter();
@@ -1132,7 +1139,7 @@ mod tests {
 
         fn entry(v: ProtocolVersion) -> impl Strategy<Value = SubscribeFilter> {
             filter().prop_flat_map(move |f| {
-                let shared = is_shared(&f);
+                let shared = crate::topic::is_shared(&f);
                 options(v, shared).prop_map(move |o| SubscribeFilter::new(&f, o).unwrap())
             })
         }

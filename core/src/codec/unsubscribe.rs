@@ -8,10 +8,10 @@ use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{properties, share, Context};
-use super::string::MqttString;
+use super::string::{MqttStr, MqttString};
 use super::version::ProtocolVersion;
 use super::wire::{put_binary, string_len, Reader};
-use crate::topic::validate_topic_filter;
+use crate::topic::{check_topic_filter_bytes, validate_topic_filter};
 
 pub use props::{UnsubscribeProperties, UnsubscribePropertiesRef};
 
@@ -43,7 +43,7 @@ pub struct TopicFiltersRef<'a> {
 enum FiltersRepr<'a> {
     Block { payload: &'a [u8], count: usize },
     Owned(&'a [MqttString]),
-    Strs(&'a [&'a str]),
+    Strs(&'a [MqttStr<'a>]),
 }
 
 impl Default for FiltersRepr<'_> {
@@ -60,8 +60,8 @@ impl<'a> TopicFiltersRef<'a> {
         }
     }
 
-    /// A view over string slices.
-    pub const fn from_strs(filters: &'a [&'a str]) -> Self {
+    /// A view over borrowed strings.
+    pub const fn from_strs(filters: &'a [MqttStr<'a>]) -> Self {
         TopicFiltersRef {
             repr: FiltersRepr::Strs(filters),
         }
@@ -74,7 +74,7 @@ impl<'a> TopicFiltersRef<'a> {
         let mut count = 0usize;
         while !r.is_empty() {
             let filter = r.string()?; // [MQTT-3.10.3-1]
-            validate_topic_filter(filter).map_err(Error::InvalidTopicFilter)?;
+            check_topic_filter_bytes(filter.as_bytes()).map_err(Error::InvalidTopicFilter)?;
             count += 1;
         }
         Ok(TopicFiltersRef {
@@ -112,10 +112,13 @@ impl<'a> TopicFiltersRef<'a> {
 
     /// The payload size, validating every filter.
     fn encoded_len(&self) -> Result<usize, Error> {
+        if let FiltersRepr::Block { payload, .. } = self.repr {
+            return Ok(payload.len()); // validated when decoded
+        }
         let mut len = 0usize;
         for filter in self.iter() {
             len += string_len(filter)?;
-            validate_topic_filter(filter).map_err(Error::InvalidTopicFilter)?;
+            check_topic_filter_bytes(filter.as_bytes()).map_err(Error::InvalidTopicFilter)?;
         }
         Ok(len)
     }
@@ -142,7 +145,7 @@ impl<'a> TopicFiltersRef<'a> {
 }
 
 impl<'a> IntoIterator for TopicFiltersRef<'a> {
-    type Item = &'a str;
+    type Item = MqttStr<'a>;
     type IntoIter = TopicFiltersIter<'a>;
     fn into_iter(self) -> TopicFiltersIter<'a> {
         self.iter()
@@ -171,22 +174,22 @@ pub struct TopicFiltersIter<'a> {
 enum FiltersIterRepr<'a> {
     Block { reader: Reader<'a>, left: usize },
     Owned(core::slice::Iter<'a, MqttString>),
-    Strs(core::slice::Iter<'a, &'a str>),
+    Strs(core::slice::Iter<'a, MqttStr<'a>>),
 }
 
 impl<'a> Iterator for TopicFiltersIter<'a> {
-    type Item = &'a str;
+    type Item = MqttStr<'a>;
 
-    fn next(&mut self) -> Option<&'a str> {
+    fn next(&mut self) -> Option<MqttStr<'a>> {
         match &mut self.inner {
             FiltersIterRepr::Block { reader, left } => {
                 // Validated when decoded, so this never fails; if it
                 // somehow did, iteration simply ends.
-                let filter = reader.string().ok()?;
+                let filter = MqttStr::from_validated(reader.binary().ok()?);
                 *left = left.saturating_sub(1);
                 Some(filter)
             }
-            FiltersIterRepr::Owned(it) => it.next().map(MqttString::as_str),
+            FiltersIterRepr::Owned(it) => it.next().map(MqttString::as_mqtt_str),
             FiltersIterRepr::Strs(it) => it.next().copied(),
         }
     }
@@ -450,7 +453,7 @@ mod tests {
 
     #[test]
     fn borrowed_filters_encode_without_owned_data() {
-        let list = ["a/b", "c/d"];
+        let list = [MqttStr::new("a/b").unwrap(), MqttStr::new("c/d").unwrap()];
         let view = UnsubscribeRef {
             packet_id: 10,
             properties: UnsubscribePropertiesRef::default(),

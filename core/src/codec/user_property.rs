@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::property::{share, BlockIter, PropertyId, PropertyValue};
-use super::string::MqttString;
+use super::string::{MqttStr, MqttString};
 
 /// One User Property: a UTF-8 string pair.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,7 +17,7 @@ pub struct UserProperty {
 
 impl UserProperty {
     /// A pair of validated strings, shared with `src` where they lie in it.
-    pub(crate) fn shared(key: &str, value: &str, src: &Bytes) -> Self {
+    pub(crate) fn shared(key: MqttStr<'_>, value: MqttStr<'_>, src: &Bytes) -> Self {
         UserProperty {
             key: MqttString::from_validated(share(src, key.as_bytes())),
             value: MqttString::from_validated(share(src, value.as_bytes())),
@@ -90,7 +90,6 @@ impl<'a> UserPropertiesRef<'a> {
             },
         }
     }
-
 }
 
 impl core::fmt::Debug for UserPropertiesRef<'_> {
@@ -118,14 +117,16 @@ enum IterRepr<'a> {
 }
 
 impl<'a> Iterator for UserPropertiesIter<'a> {
-    type Item = (&'a str, &'a str);
-    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+    type Item = (MqttStr<'a>, MqttStr<'a>);
+    fn next(&mut self) -> Option<(MqttStr<'a>, MqttStr<'a>)> {
         match &mut self.inner {
             IterRepr::Block(it) => match it.next()? {
                 PropertyValue::Utf8StringPair(k, v) => Some((k, v)),
                 _ => None,
             },
-            IterRepr::Owned(it) => it.next().map(|p| (p.key.as_str(), p.value.as_str())),
+            IterRepr::Owned(it) => it
+                .next()
+                .map(|p| (p.key.as_mqtt_str(), p.value.as_mqtt_str())),
         }
     }
 }

@@ -6,6 +6,7 @@
 use bytes::BufMut;
 
 use super::error::Error;
+use super::string::MqttStr;
 
 /// The largest value a variable byte integer can carry.
 pub const MAX_VARIABLE_INTEGER: u32 = 268_435_455;
@@ -86,27 +87,40 @@ impl<'a> Reader<'a> {
 
     /// A UTF-8 encoded string (spec 1.5.4), validated: well-formed, no
     /// surrogates [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2].
-    pub(crate) fn string(&mut self) -> Result<&'a str, Error> {
+    pub(crate) fn string(&mut self) -> Result<MqttStr<'a>, Error> {
         let bytes = self.binary()?;
-        check_utf8(bytes)
+        check_utf8(bytes)?;
+        Ok(MqttStr::from_validated(bytes))
     }
 }
 
-/// Validates an MQTT UTF-8 string's bytes.
-pub(crate) fn check_utf8(bytes: &[u8]) -> Result<&str, Error> {
+/// Scans `bytes` once: whether any byte is non-ASCII, and whether any is
+/// NUL. Written without early exit so that it vectorizes.
+#[inline]
+pub(crate) fn scan(bytes: &[u8]) -> (bool, bool) {
+    let mut high = 0u8;
+    let mut nul = false;
+    for &b in bytes {
+        high |= b;
+        nul |= b == 0;
+    }
+    (high & 0x80 != 0, nul)
+}
+
+/// Validates an MQTT UTF-8 string's bytes: well-formed UTF-8 without
+/// surrogates [MQTT-1.5.4-1] (checked first), then no U+0000
+/// [MQTT-1.5.4-2]. ASCII needs one pass.
+#[inline]
+pub(crate) fn check_utf8(bytes: &[u8]) -> Result<(), Error> {
+    let (non_ascii, nul) = scan(bytes);
     // `from_utf8` rejects ill-formed sequences and encoded surrogates.
-    let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
-    check_no_nul(s)?;
-    Ok(s)
-}
-
-/// [MQTT-1.5.4-2]: no U+0000 in a string.
-pub(crate) fn check_no_nul(s: &str) -> Result<(), Error> {
-    if s.as_bytes().contains(&0) {
-        Err(Error::NullCharacter)
-    } else {
-        Ok(())
+    if non_ascii && core::str::from_utf8(bytes).is_err() {
+        return Err(Error::InvalidUtf8);
     }
+    if nul {
+        return Err(Error::NullCharacter);
+    }
+    Ok(())
 }
 
 /// The size of `value` as a variable byte integer (1 to 4).
@@ -146,9 +160,9 @@ pub(crate) fn binary_len(bytes: &[u8]) -> Result<usize, Error> {
     }
 }
 
-/// The encoded size of a string, validating it for sending.
-pub(crate) fn string_len(s: &str) -> Result<usize, Error> {
-    check_no_nul(s)?;
+/// The encoded size of a string (valid by its type), checking its length.
+#[inline]
+pub(crate) fn string_len(s: MqttStr<'_>) -> Result<usize, Error> {
     binary_len(s.as_bytes())
 }
 
@@ -197,6 +211,10 @@ mod tests {
         // [MQTT-1.5.4-1] ill-formed UTF-8 and U+D800 encoded as ED A0 80.
         assert_eq!(Reader::new(&[0, 1, 0xFF]).string(), Err(Error::InvalidUtf8));
         assert_eq!(
+            Reader::new(&[0, 2, 0xFF, 0]).string(),
+            Err(Error::InvalidUtf8)
+        );
+        assert_eq!(
             Reader::new(&[0, 3, 0xED, 0xA0, 0x80]).string(),
             Err(Error::InvalidUtf8)
         );
@@ -208,7 +226,7 @@ mod tests {
         // [MQTT-1.5.4-3] a BOM-looking U+FEFF is kept, not stripped.
         assert_eq!(
             Reader::new(&[0, 3, 0xEF, 0xBB, 0xBF]).string(),
-            Ok("\u{FEFF}")
+            Ok(MqttStr::from_validated("\u{FEFF}".as_bytes()))
         );
     }
 

@@ -1,7 +1,8 @@
 //! Validation of topic filters (the filters of SUBSCRIBE and UNSUBSCRIBE).
 
 use super::name::check_common;
-use super::{SharedSubscription, TopicError};
+use super::shared::SHARE_PREFIX;
+use super::TopicError;
 
 /// Validates a topic filter, as carried by SUBSCRIBE and UNSUBSCRIBE.
 ///
@@ -29,22 +30,38 @@ use super::{SharedSubscription, TopicError};
 /// );
 /// ```
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
+    check_topic_filter_bytes(filter.as_bytes())
+}
+
+/// [`validate_topic_filter`] on the bytes of a string known to be UTF-8
+/// (the codec's hot path: no second UTF-8 check).
+pub(crate) fn check_topic_filter_bytes(filter: &[u8]) -> Result<(), TopicError> {
     check_common(filter)?;
     // Unwrap nested `$share/` prefixes with a loop rather than recursion, so
     // that a hostile filter made of thousands of prefixes cannot exhaust the
     // stack. The inner filter is a strict suffix, so it is already known to
-    // be short enough and free of U+0000; it only needs to be non-empty,
-    // which `SharedSubscription::parse` guarantees.
+    // be short enough and free of U+0000; it only needs to be non-empty.
+    // Same rules as `SharedSubscription::parse`, on bytes.
     let mut filter = filter;
-    while let Some(shared) = SharedSubscription::parse(filter)? {
-        filter = shared.filter;
+    while let Some(rest) = filter.strip_prefix(SHARE_PREFIX.as_bytes()) {
+        let (group, inner) = match rest.iter().position(|&b| b == b'/') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        if group.is_empty() || group.iter().any(|&b| b == b'+' || b == b'#') {
+            return Err(TopicError::InvalidShareName);
+        }
+        match inner {
+            Some(inner) if !inner.is_empty() => filter = inner,
+            _ => return Err(TopicError::EmptySharedFilter),
+        }
     }
     check_wildcards(filter)
 }
 
 /// Checks the wildcard placement rules `[MQTT-4.7.1-1]` and `[MQTT-4.7.1-2]`.
-fn check_wildcards(filter: &str) -> Result<(), TopicError> {
-    let mut levels = filter.as_bytes().split(|&b| b == b'/').peekable();
+fn check_wildcards(filter: &[u8]) -> Result<(), TopicError> {
+    let mut levels = filter.split(|&b| b == b'/').peekable();
     while let Some(level) = levels.next() {
         let is_last = levels.peek().is_none();
         if level.contains(&b'#') && !(is_last && level == b"#") {

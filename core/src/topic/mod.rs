@@ -61,8 +61,10 @@ mod shared;
 mod trie;
 
 pub use error::TopicError;
+pub(crate) use filter::check_topic_filter_bytes;
 pub use filter::validate_topic_filter;
 pub use matching::topic_matches;
 pub use name::validate_topic_name;
+pub(crate) use name::{check_topic_name_bytes, scan_topic};
 pub use shared::{is_shared, SharedSubscription};
 pub use trie::TopicTrie;

@@ -3,7 +3,7 @@
 use super::TopicError;
 
 /// The prefix that marks a shared subscription's topic filter.
-const SHARE_PREFIX: &str = "$share/";
+pub(super) const SHARE_PREFIX: &str = "$share/";
 
 /// A shared subscription topic filter split into its parts.
 ///
