@@ -6,9 +6,12 @@
 //! * [`Packet`] owns its data: strings are [`MqttString`]s and binary fields
 //!   [`bytes::Bytes`], which share the buffer the packet was decoded from
 //!   (no copy of topics or payloads). Lists are `Vec`s.
-//! * [`PacketRef`] borrows: strings are `&str`, binary fields `&[u8]`, and
-//!   lists are views that iterate the validated wire bytes. Decoding into a
-//!   `PacketRef` and encoding one into a `&mut [u8]` use no heap at all.
+//! * [`PacketRef`] borrows: strings are [`MqttStr`] (bytes known to be
+//!   valid MQTT UTF-8), binary fields `&[u8]`, property sets two-word views
+//!   read through accessor methods, and lists views that iterate the
+//!   validated wire bytes. Decoding into a `PacketRef` and encoding one into
+//!   a `&mut [u8]` use no heap at all; re-encoding a decoded property block
+//!   or filter list copies its bytes.
 //!
 //! There is one parser, which produces `PacketRef`s (an owned packet is a
 //! view converted by slicing the input), and one encoder, which writes

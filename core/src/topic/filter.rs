@@ -12,7 +12,7 @@ use super::TopicError;
 ///    `[MQTT-4.7.3-3]`, no U+0000 `[MQTT-4.7.3-2]`;
 /// 2. if the filter starts with `$share/`, it must be a well-formed shared
 ///    subscription `$share/{ShareName}/{filter}` `[MQTT-4.8.2-1]`,
-///    `[MQTT-4.8.2-2]` (see [`SharedSubscription::parse`]), and the inner
+///    `[MQTT-4.8.2-2]` (see [`SharedSubscription::parse`](super::SharedSubscription::parse)), and the inner
 ///    `{filter}` is validated by these same rules (so it may itself be
 ///    another `$share/` filter, which must then be well-formed too);
 /// 3. `#` may only appear as a whole level, and only as the last one
