@@ -68,6 +68,49 @@ fn borrowed_decode_and_slice_encode_use_no_heap_and_owned_decode_shares_input() 
         assert_eq!(n, 0, "{version:?} {bytes:02X?} allocated {n} times");
     }
 
+    // Building a PUBLISH with properties from borrowed data, and encoding
+    // it into a stack buffer, allocates nothing either.
+    let n = allocations_in(|| {
+        use mqtt_core::codec::{
+            MqttStr, PropertyId, PropertyValue, PropertyWriter, PublishPropertiesRef, PublishRef,
+            QoS,
+        };
+        let mut block = [0u8; 64];
+        let mut w = PropertyWriter::new(&mut block);
+        w.push(
+            PropertyId::MessageExpiryInterval,
+            PropertyValue::FourByteInteger(30),
+        )
+        .unwrap();
+        w.push(
+            PropertyId::ContentType,
+            PropertyValue::Utf8String(MqttStr::new("text/plain").unwrap()),
+        )
+        .unwrap();
+        let properties = PublishPropertiesRef::from_wire(w.finish()).unwrap();
+        let publish = PublishRef {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: MqttStr::new("sensors/1/temp").unwrap(),
+            packet_id: 1,
+            properties,
+            payload: b"21.5",
+        };
+        let written = PacketRef::Publish(publish)
+            .encode_to_slice(ProtocolVersion::V5, &mut out)
+            .unwrap();
+        let (back, _) =
+            PacketRef::decode(&out[..written], &DecodeOptions::new(ProtocolVersion::V5))
+                .unwrap()
+                .unwrap();
+        assert_eq!(back, PacketRef::Publish(publish));
+    });
+    assert_eq!(
+        n, 0,
+        "building and encoding a borrowed PUBLISH allocated {n} times"
+    );
+
     // Zero-copy owned decode: topic and payload lie inside the input buffer.
     let g = GOLDEN
         .iter()

@@ -71,7 +71,7 @@ pub use disconnect::{Disconnect, DisconnectProperties, DisconnectPropertiesRef, 
 pub use error::Error;
 pub use fixed_header::{FixedHeader, PacketType, MAX_REMAINING_LENGTH};
 pub use packet::{DecodeOptions, Packet, PacketRef, MAX_PACKET_SIZE};
-pub use property::{PropertyId, PropertyType, PropertyValue, SubscriptionIdsRef};
+pub use property::{PropertyId, PropertyType, PropertyValue, PropertyWriter, SubscriptionIdsRef};
 pub use puback::{PubAck, PubAckRef};
 pub use pubcomp::{PubComp, PubCompRef};
 pub use publish::{Publish, PublishProperties, PublishPropertiesRef, PublishRef};

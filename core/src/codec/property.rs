@@ -442,6 +442,59 @@ pub(crate) fn put_property<B: BufMut>(buf: &mut B, id: PropertyId, value: &Prope
     }
 }
 
+/// Builds a property block in a caller's buffer without allocating, for
+/// the borrowed views' `from_wire` (e.g.
+/// [`PublishPropertiesRef::from_wire`](crate::codec::PublishPropertiesRef::from_wire)),
+/// which then checks the block against its packet.
+///
+/// ```
+/// use mqtt_core::codec::{MqttStr, PropertyId, PropertyValue, PropertyWriter, PublishPropertiesRef};
+/// let mut buf = [0u8; 64];
+/// let mut w = PropertyWriter::new(&mut buf);
+/// w.push(PropertyId::MessageExpiryInterval, PropertyValue::FourByteInteger(60)).unwrap();
+/// let key = MqttStr::new("unit").unwrap();
+/// let value = MqttStr::new("celsius").unwrap();
+/// w.push(PropertyId::UserProperty, PropertyValue::Utf8StringPair(key, value)).unwrap();
+/// let props = PublishPropertiesRef::from_wire(w.finish()).unwrap();
+/// assert_eq!(props.message_expiry_interval(), Some(60));
+/// assert_eq!(props.user_properties().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct PropertyWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> PropertyWriter<'a> {
+    /// A writer filling `buf` from the start.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        PropertyWriter { buf, len: 0 }
+    }
+
+    /// Appends one property, validating its value; fails with
+    /// [`Error::BufferTooSmall`] (nothing written) when it does not fit.
+    pub fn push(&mut self, id: PropertyId, value: PropertyValue<'_>) -> Result<&mut Self, Error> {
+        let n = property_len(id, &value)?;
+        let available = self.buf.len() - self.len;
+        if n > available {
+            return Err(Error::BufferTooSmall {
+                needed: n,
+                available,
+            });
+        }
+        let mut w = &mut self.buf[self.len..self.len + n];
+        put_property(&mut w, id, &value);
+        self.len += n;
+        Ok(self)
+    }
+
+    /// The block written so far (without a length prefix).
+    pub fn finish(self) -> &'a [u8] {
+        let PropertyWriter { buf, len } = self;
+        &buf[..len]
+    }
+}
+
 /// A bytes slice shared with `src` when it lies inside it, else copied.
 pub(crate) fn share(src: &Bytes, part: &[u8]) -> Bytes {
     let start = src.as_ptr() as usize;
@@ -1006,6 +1059,66 @@ mod tests {
             e,
             Error::DuplicateProperty(PropertyId::SubscriptionIdentifier)
         );
+    }
+
+    #[test]
+    fn a_caller_built_block_is_checked_against_its_packet() {
+        use crate::codec::{PublishPropertiesRef, SubscribePropertiesRef};
+        let mut buf = [0u8; 16];
+        let mut w = PropertyWriter::new(&mut buf);
+        w.push(
+            PropertyId::SessionExpiryInterval,
+            PropertyValue::FourByteInteger(1),
+        )
+        .unwrap();
+        let block = w.finish();
+        assert_eq!(
+            PublishPropertiesRef::from_wire(block).unwrap_err(),
+            Error::PropertyNotAllowed {
+                property: PropertyId::SessionExpiryInterval,
+                packet: PacketType::Publish
+            }
+        );
+        // Repeated Subscription Identifiers: fine in PUBLISH, not in SUBSCRIBE.
+        let mut buf = [0u8; 16];
+        let mut w = PropertyWriter::new(&mut buf);
+        w.push(
+            PropertyId::SubscriptionIdentifier,
+            PropertyValue::VariableByteInteger(1),
+        )
+        .unwrap();
+        w.push(
+            PropertyId::SubscriptionIdentifier,
+            PropertyValue::VariableByteInteger(2),
+        )
+        .unwrap();
+        let block = w.finish();
+        assert_eq!(
+            PublishPropertiesRef::from_wire(block)
+                .unwrap()
+                .subscription_identifiers()
+                .len(),
+            2
+        );
+        assert_eq!(
+            SubscribePropertiesRef::from_wire(block).unwrap_err(),
+            Error::DuplicateProperty(PropertyId::SubscriptionIdentifier)
+        );
+        // A full buffer refuses the property and keeps what it has.
+        let mut tiny = [0u8; 3];
+        let mut w = PropertyWriter::new(&mut tiny);
+        assert_eq!(
+            w.push(
+                PropertyId::MessageExpiryInterval,
+                PropertyValue::FourByteInteger(1)
+            )
+            .unwrap_err(),
+            Error::BufferTooSmall {
+                needed: 5,
+                available: 3
+            }
+        );
+        assert!(w.finish().is_empty());
     }
 
     #[test]
