@@ -214,7 +214,12 @@ fn auth() -> BoxedStrategy<Auth> {
         .prop_map(|(rc, method, data, reason, users)| {
             let mut a = Auth::new(rc);
             a.properties.authentication_method = method;
-            a.properties.authentication_data = data;
+            // Authentication Data needs a method (3.15.2.2.3).
+            a.properties.authentication_data = if a.properties.authentication_method.is_some() {
+                data
+            } else {
+                None
+            };
             a.properties.reason_string = reason;
             a.properties.user_properties = users;
             a
@@ -319,7 +324,12 @@ fn connect(v: ProtocolVersion) -> BoxedStrategy<Connect> {
                     p.request_response_information = rri;
                     p.request_problem_information = rpi;
                     p.authentication_method = am;
-                    p.authentication_data = ad;
+                    // Authentication Data needs a method.
+                    p.authentication_data = if p.authentication_method.is_some() {
+                        ad
+                    } else {
+                        None
+                    };
                     p.user_properties = users;
                 }
                 c
@@ -390,7 +400,12 @@ fn connack(v: ProtocolVersion) -> BoxedStrategy<ConnAck> {
                     p.response_information = ri;
                     p.server_reference = sr;
                     p.authentication_method = am;
-                    p.authentication_data = ad;
+                    // Authentication Data needs a method.
+                    p.authentication_data = if p.authentication_method.is_some() {
+                        ad
+                    } else {
+                        None
+                    };
                     p.user_properties = users;
                 }
                 c

@@ -378,6 +378,13 @@ fn cases() -> Vec<Case> {
             E::TrailingBytes,
             R::MalformedPacket,
         ),
+        c(
+            "Authentication Data without Authentication Method (3.1.2.11.10)",
+            V5,
+            "10 11 00 04 4D 51 54 54 05 02 00 3C 04 16 00 01 AA 00 00",
+            E::InvalidPropertyValue(PropertyId::AuthenticationData),
+            R::ProtocolError,
+        ),
         // CONNACK.
         c(
             "[MQTT-3.2.2-1] reserved CONNACK flag bits",

@@ -329,6 +329,19 @@ pub(crate) fn check_block(block: &[u8], ctx: Context) -> Result<(), Error> {
             seen |= bit;
         }
         validate_value(id, &value)?;
+        seen |= 1u64 << (id as u8);
+    }
+    check_combination(seen)
+}
+
+/// Rules between properties of one block: Authentication Data needs an
+/// Authentication Method ("It is a Protocol Error to include Authentication
+/// Data if there is no Authentication Method", spec 3.1.2.11.10, 3.2.2.3.18,
+/// 3.15.2.2.3). `seen` has bit `id` set for each property present.
+pub(crate) fn check_combination(seen: u64) -> Result<(), Error> {
+    let has = |id: PropertyId| seen & (1u64 << (id as u8)) != 0;
+    if has(PropertyId::AuthenticationData) && !has(PropertyId::AuthenticationMethod) {
+        return Err(Error::InvalidPropertyValue(PropertyId::AuthenticationData));
     }
     Ok(())
 }
@@ -847,10 +860,13 @@ macro_rules! properties {
                     return Ok(block.len());
                 }
                 let mut len = 0usize;
+                let mut seen = 0u64;
                 self.for_each(|id, v| {
                     len += $crate::codec::property::property_len(id, &v)?;
+                    seen |= 1u64 << (id as u8);
                     Ok(())
                 })?;
+                $crate::codec::property::check_combination(seen)?;
                 Ok(len)
             }
 
@@ -1119,6 +1135,25 @@ mod tests {
             }
         );
         assert!(w.finish().is_empty());
+    }
+
+    #[test]
+    fn authentication_data_without_method_is_a_protocol_error() {
+        use crate::codec::{AuthProperties, AuthPropertiesRef, ProtocolVersion};
+        // Decoding: CONNECT-style block with 0x16 only.
+        let block = [0x16, 0, 1, 0xAA];
+        let e = AuthPropertiesRef::from_wire(&block).unwrap_err();
+        assert_eq!(
+            e,
+            Error::InvalidPropertyValue(PropertyId::AuthenticationData)
+        );
+        assert_eq!(e.reason_code(), crate::codec::ReasonCode::ProtocolError);
+        // Encoding refuses the same.
+        let mut p = AuthProperties::default();
+        p.authentication_data = Some(Bytes::from_static(b"x"));
+        assert_eq!(p.as_view().sized_for(ProtocolVersion::V5), Err(e));
+        p.authentication_method = Some(crate::codec::MqttString::from_static("SCRAM").unwrap());
+        assert!(p.as_view().sized_for(ProtocolVersion::V5).is_ok());
     }
 
     #[test]
