@@ -385,6 +385,13 @@ fn cases() -> Vec<Case> {
             E::InvalidPropertyValue(PropertyId::AuthenticationData),
             R::ProtocolError,
         ),
+        c(
+            "SUBACK without a reason code",
+            V3,
+            "90 02 00 01",
+            E::EmptyReasonCodes,
+            R::MalformedPacket,
+        ),
         // CONNACK.
         c(
             "[MQTT-3.2.2-1] reserved CONNACK flag bits",
@@ -468,6 +475,26 @@ fn packet_exactly_at_the_limit_is_accepted_and_one_byte_over_is_not() {
     assert_eq!(
         PacketRef::decode(&bytes, &under).unwrap_err(),
         Error::PacketTooLarge { size: 9, max: 8 }
+    );
+}
+
+/// Fuzz find: a caller-built property block with a Subscription Identifier
+/// in more bytes than needed was accepted and copied out as is.
+#[test]
+fn caller_built_property_blocks_need_minimal_variable_integers() {
+    use mqtt_core::codec::PublishPropertiesRef;
+    // [MQTT-1.5.5-1] 1 written in four bytes.
+    let block = [0x0B, 0x81, 0x80, 0x80, 0x00];
+    assert_eq!(
+        PublishPropertiesRef::from_wire(&block).unwrap_err(),
+        Error::MalformedVariableInteger
+    );
+    assert_eq!(
+        PublishPropertiesRef::from_wire(&[0x0B, 0x01])
+            .unwrap()
+            .subscription_identifiers()
+            .len(),
+        1
     );
 }
 

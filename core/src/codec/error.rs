@@ -60,6 +60,9 @@ pub enum Error {
     EmptySubscribe,
     /// An UNSUBSCRIBE without any topic filter [MQTT-3.10.3-2]. (0x82)
     EmptyUnsubscribe,
+    /// A SUBACK (or 5.0 UNSUBACK) without any reason code: it needs one per
+    /// filter of the request, which has at least one. (0x81)
+    EmptyReasonCodes,
     /// A property identifier the specification does not define. (0x81)
     UnknownProperty(u8),
     /// A property that may not appear in this packet. (0x82)
@@ -153,6 +156,7 @@ impl Error {
             | PasswordWithoutUserName
             | InvalidReasonCode { .. }
             | InvalidConnAckFlags
+            | EmptyReasonCodes
             | InvalidSubscriptionOptions => ReasonCode::MalformedPacket,
             InvalidTopicName(_) => ReasonCode::TopicNameInvalid,
             InvalidTopicFilter(_) => ReasonCode::TopicFilterInvalid,
@@ -201,6 +205,7 @@ impl core::fmt::Display for Error {
             InvalidPacketIdentifier => f.write_str("packet identifier 0 where one is required, or one on QoS 0 [MQTT-2.2.1-2] [MQTT-2.2.1-3]"),
             EmptySubscribe => f.write_str("SUBSCRIBE without a topic filter [MQTT-3.8.3-2]"),
             EmptyUnsubscribe => f.write_str("UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]"),
+            EmptyReasonCodes => f.write_str("SUBACK/UNSUBACK without a reason code"),
             UnknownProperty(id) => write!(f, "unknown property identifier {id:#04x}"),
             PropertyNotAllowed { property, packet } => write!(f, "property {property} not allowed in {packet}"),
             DuplicateProperty(p) => write!(f, "property {p} included more than once"),

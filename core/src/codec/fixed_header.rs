@@ -152,8 +152,12 @@ impl FixedHeader {
             };
             value |= u32::from(byte & 0x7F) << (7 * i);
             if byte & 0x80 == 0 {
-                // A value encoded in more bytes than needed is still well formed
-                // per the spec's algorithm; only a fifth byte is malformed.
+                // 5.0 requires the minimum number of bytes [MQTT-1.5.5-1];
+                // 3.1.1 states no such rule, so there only a fifth byte is
+                // malformed.
+                if v5 && i + 1 != crate::codec::wire::varint_len(value) {
+                    return Err(Error::MalformedRemainingLength);
+                }
                 return Ok(Some(FixedHeader {
                     packet_type,
                     flags,
@@ -195,6 +199,19 @@ mod tests {
         // A continuation bit on the fourth length byte asks for a fifth. [MQTT-1.5.5-1]
         let r = FixedHeader::parse(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], true);
         assert_eq!(r, Err(Error::MalformedRemainingLength));
+    }
+
+    #[test]
+    fn overlong_remaining_length_is_malformed_in_v5_only() {
+        // [MQTT-1.5.5-1] 0 written in two bytes.
+        assert_eq!(
+            FixedHeader::parse(&[0xC0, 0x80, 0x00], true),
+            Err(Error::MalformedRemainingLength)
+        );
+        let h = FixedHeader::parse(&[0xC0, 0x80, 0x00], false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.remaining_length, h.header_len), (0, 3));
     }
 
     #[test]

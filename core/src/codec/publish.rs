@@ -187,6 +187,12 @@ impl<'a> PublishRef<'a> {
             return Err(Error::InvalidPacketIdentifier);
         }
         check_topic(self.topic, &self.properties)?;
+        // Whatever encodes also decodes with payload validation on.
+        if self.properties.payload_format_indicator() == Some(true)
+            && core::str::from_utf8(self.payload).is_err()
+        {
+            return Err(Error::PayloadFormatInvalid);
+        }
         let mut remaining = binary_len(self.topic.as_bytes())? + self.payload.len();
         if self.qos != QoS::AtMostOnce {
             remaining += 2;

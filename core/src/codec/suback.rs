@@ -200,7 +200,7 @@ pub(crate) fn decode_codes_ack<'a>(
     // One code per filter of the SUBSCRIBE / UNSUBSCRIBE, which has at
     // least one: an empty list means the payload is missing.
     if r.is_empty() {
-        return Err(Error::Truncated);
+        return Err(Error::EmptyReasonCodes);
     }
     let codes = ReasonCodesRef::read(r.rest(), packet, version)?;
     Ok((packet_id, properties, codes))
@@ -218,7 +218,7 @@ pub(crate) fn codes_ack_sizes(
         return Err(Error::InvalidPacketIdentifier);
     }
     if codes.is_empty() {
-        return Err(Error::Truncated);
+        return Err(Error::EmptyReasonCodes);
     }
     codes.check(packet, version)?;
     let mut remaining = 2 + codes.len();
@@ -261,7 +261,7 @@ pub struct SubAck {
     /// 5.0 properties; empty in 3.1.1.
     pub properties: AckProperties,
     /// One code per topic filter; never empty (an empty list is refused
-    /// with [`Error::Truncated`] in both directions).
+    /// with [`Error::EmptyReasonCodes`] in both directions).
     pub reason_codes: Vec<ReasonCode>,
 }
 
@@ -535,13 +535,13 @@ mod tests {
         assert_err(
             &packet(&[0, 1]),
             V311,
-            Error::Truncated,
+            Error::EmptyReasonCodes,
             ReasonCode::MalformedPacket,
         );
         assert_err(
             &packet(&[0, 1, 0]),
             V5,
-            Error::Truncated,
+            Error::EmptyReasonCodes,
             ReasonCode::MalformedPacket,
         );
         // 5.0 has no short form: the property length is required.
@@ -551,8 +551,8 @@ mod tests {
             Error::Truncated,
             ReasonCode::MalformedPacket,
         );
-        assert_encode_err(&SubAck::new(1, vec![]), V5, Error::Truncated);
-        assert_encode_err(&SubAck::new(1, vec![]), V311, Error::Truncated);
+        assert_encode_err(&SubAck::new(1, vec![]), V5, Error::EmptyReasonCodes);
+        assert_encode_err(&SubAck::new(1, vec![]), V311, Error::EmptyReasonCodes);
     }
 
     // [MQTT-3.9.3-2] (3.1.1): return codes other than 0x00, 0x01, 0x02 and

@@ -25,7 +25,7 @@ pub struct UnsubAck {
     pub packet_id: u16,
     /// 5.0 properties; empty in 3.1.1.
     pub properties: AckProperties,
-    /// 5.0: one code per topic filter, never empty ([`Error::Truncated`]
+    /// 5.0: one code per topic filter, never empty ([`Error::EmptyReasonCodes`]
     /// otherwise). 3.1.1: empty ([`Error::PropertiesInV311`] otherwise).
     pub reason_codes: Vec<ReasonCode>,
 }
@@ -315,7 +315,7 @@ mod tests {
         assert_err(
             &packet(&[0, 1, 0]),
             V5,
-            Error::Truncated,
+            Error::EmptyReasonCodes,
             ReasonCode::MalformedPacket,
         );
         assert_err(
@@ -324,7 +324,7 @@ mod tests {
             Error::Truncated,
             ReasonCode::MalformedPacket,
         );
-        assert_encode_err(&UnsubAck::new(1, vec![]), V5, Error::Truncated);
+        assert_encode_err(&UnsubAck::new(1, vec![]), V5, Error::EmptyReasonCodes);
     }
 
     // 5.0 3.11.3: only the Unsubscribe Reason Codes of the table may appear.

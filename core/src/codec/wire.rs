@@ -52,13 +52,18 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A variable byte integer of at most four bytes [MQTT-1.5.5-1].
+    /// A variable byte integer of at most four bytes, in the minimum number
+    /// of bytes [MQTT-1.5.5-1] (variable byte integers inside a packet body
+    /// exist only in 5.0, which requires both).
     pub(crate) fn varint(&mut self) -> Result<u32, Error> {
         let mut value = 0u32;
         for i in 0..4 {
             let byte = self.u8()?;
             value |= u32::from(byte & 0x7F) << (7 * i);
             if byte & 0x80 == 0 {
+                if i + 1 != varint_len(value) {
+                    return Err(Error::MalformedVariableInteger);
+                }
                 return Ok(value);
             }
         }
@@ -195,6 +200,23 @@ mod tests {
             assert_eq!(varint_len(value), len);
             assert_eq!(Reader::new(&out).varint(), Ok(value));
         }
+    }
+
+    #[test]
+    fn varint_in_more_bytes_than_needed_is_malformed() {
+        // [MQTT-1.5.5-1] "MUST use the minimum number of bytes".
+        for bytes in [
+            &[0x81, 0x00][..],
+            &[0x80, 0x80, 0x00],
+            &[0xFF, 0x80, 0x80, 0x00],
+        ] {
+            assert_eq!(
+                Reader::new(bytes).varint(),
+                Err(Error::MalformedVariableInteger),
+                "{bytes:02X?}"
+            );
+        }
+        assert_eq!(Reader::new(&[0x80, 0x01]).varint(), Ok(128));
     }
 
     #[test]
