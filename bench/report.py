@@ -15,8 +15,13 @@ encode as multiples of the memcpy reference; and the trie vs. the linear scan.
 
 Usage (from /work/main/bench, after ``cargo bench``):
 
-    python3 report.py [--criterion-dir DIR] [--stat auto|mean|median|slope] [--ci]
+    python3 report.py [--criterion-dir DIR ...] [--stat auto|mean|median|slope] [--ci]
                       [--markdown-out FILE]
+
+``--criterion-dir`` may be given several times (e.g. copies of
+``target/criterion`` from repeated runs of the same binary, or runs with
+``CRITERION_HOME=DIR``): each benchmark then reports its lowest estimate across
+the runs, which filters out interference from other load on a shared machine.
 
 ``--markdown-out FILE`` also writes the table and the goals, headed by the
 date (``date -u``) and the machine (``nproc``, CPU model from /proc/cpuinfo,
@@ -96,6 +101,16 @@ def load(criterion_dir: Path, stat: str) -> dict[str, tuple[float, float]]:
         except (KeyError, ValueError, json.JSONDecodeError) as e:
             print(f"warning: skipping {est_path}: {e}", file=sys.stderr)
     return results
+
+
+def load_min(dirs: list[Path], stat: str) -> dict[str, tuple[float, float]]:
+    """Per benchmark, the run with the lowest estimate (with that run's CI)."""
+    best: dict[str, tuple[float, float]] = {}
+    for d in dirs:
+        for bench_id, est in load(d, stat).items():
+            if bench_id not in best or est[0] < best[bench_id][0]:
+                best[bench_id] = est
+    return best
 
 
 def order_key(value: str, order: list[str]) -> tuple[int, str]:
@@ -332,8 +347,9 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--criterion-dir", type=Path, default=HERE / "target" / "criterion",
-                    help="Criterion output directory (default: %(default)s)")
+    ap.add_argument("--criterion-dir", type=Path, action="append", metavar="DIR",
+                    help="Criterion output directory (default: target/criterion); repeat to "
+                         "report each benchmark's minimum over several runs")
     ap.add_argument("--stat", choices=["auto", "mean", "median", "slope"], default="auto",
                     help="which Criterion estimate to report (default: slope if fitted, else mean)")
     ap.add_argument("--ci", action="store_true",
@@ -342,12 +358,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="also write the table, goals, date and machine to FILE (Markdown)")
     args = ap.parse_args(argv)
 
-    if not args.criterion_dir.is_dir():
-        print(f"error: {args.criterion_dir} not found; run `cargo bench` first", file=sys.stderr)
-        return 1
-    results = load(args.criterion_dir, args.stat)
+    dirs = args.criterion_dir or [HERE / "target" / "criterion"]
+    for d in dirs:
+        if not d.is_dir():
+            print(f"error: {d} not found; run `cargo bench` first", file=sys.stderr)
+            return 1
+    results = load_min(dirs, args.stat)
     if not results:
-        print(f"error: no estimates under {args.criterion_dir}", file=sys.stderr)
+        print(f"error: no estimates under {', '.join(map(str, dirs))}", file=sys.stderr)
         return 1
 
     header, body = build_table(results, args.ci)
@@ -355,14 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     memcpy = results[MEMCPY_ID][0] if MEMCPY_ID in results else None
     if memcpy:
         table.append(f"Reference: `{MEMCPY_ID}` = {fmt_ns(memcpy)} ns ({4096 / memcpy:.1f} bytes/ns).")
-    table.append(f"ns per packet (Criterion `{args.stat}` estimate); **bold** = fastest peer in the row; "
+    runs = f", lowest of {len(dirs)} runs" if len(dirs) > 1 else ""
+    table.append(f"ns per packet (Criterion `{args.stat}` estimate{runs}); **bold** = fastest peer in the row; "
                  f"ratio < 1.00× means {OURS_PREFIX} is faster than the fastest peer.")
     goal_lines = goals(results)
     print("\n".join(table + [""] + goal_lines))
 
     if args.markdown_out:
         doc = (["# libmqtt codec benchmarks", ""] + machine()
-               + [f"- Source: `cargo bench` in `bench/`, summarised by `report.py --stat {args.stat}`", ""]
+               + [f"- Source: `cargo bench` in `bench/` ({len(dirs)} run{'s' if len(dirs) > 1 else ''}), "
+                  f"summarised by `report.py --stat {args.stat}`", ""]
                + table + [""] + goal_lines)
         args.markdown_out.write_text("\n".join(doc).rstrip() + "\n")
         print(f"wrote {args.markdown_out}", file=sys.stderr)

@@ -42,8 +42,10 @@
 //!   the full validation the encoder performs.
 //! * **Slice encode** ([`LibmqttSlice`]): a `PacketRef<'static>` built once
 //!   from borrowed data (the fixtures' `&'static str`s plus buffers leaked once
-//!   per build, as the mqttrs adapter does), encoded into a fixed 8 KiB
-//!   `&mut [u8]` — the same treatment as mqttrs' `encode_slice`.
+//!   per build, as the mqttrs adapter does; property views borrow a leaked
+//!   owned property struct, the only non-wire form a property view takes),
+//!   encoded into a fixed 8 KiB `&mut [u8]` — the same treatment as mqttrs'
+//!   `encode_slice`.
 //! * Decoders get the same limit as the peers that take one
 //!   ([`fx::MAX_DECODE`]); payload-format validation stays at its default
 //!   (on), which costs nothing here as no fixture sets the indicator.
@@ -52,10 +54,10 @@ use std::marker::PhantomData;
 
 use bytes::{Bytes, BytesMut};
 use mqtt_core::codec::{
-    Connect, ConnectPropertiesRef, ConnectRef, DecodeOptions, MqttString, Packet, PacketRef,
+    Connect, ConnectProperties, ConnectRef, DecodeOptions, MqttStr, MqttString, Packet, PacketRef,
     ProtocolVersion, Publish, PublishProperties, PublishPropertiesRef, PublishRef, QoS, Subscribe,
     SubscribeFilter, SubscribeFilterRef, SubscribeFiltersRef, SubscribePropertiesRef, SubscribeRef,
-    SubscriptionOptions, UserPropertiesRef, UserProperty, Will, WillPropertiesRef, WillRef,
+    SubscriptionOptions, UserPropertiesRef, UserProperty, Will, WillProperties, WillRef,
 };
 
 use crate::fixtures::{self as fx, Case, Version};
@@ -93,6 +95,43 @@ fn qos1() -> SubscriptionOptions {
 
 // ------------------------------------------------------------ building
 
+/// User properties of the `publish_props_v5` case.
+fn publish_props() -> PublishProperties {
+    let mut props = PublishProperties::default();
+    props.user_properties = fx::USER_PROPS
+        .iter()
+        .map(|(k, v)| UserProperty::new(k, v).expect("user property"))
+        .collect();
+    props
+}
+
+fn will_props() -> WillProperties {
+    let mut props = WillProperties::default();
+    props.will_delay_interval = Some(fx::WILL_DELAY);
+    props.message_expiry_interval = Some(fx::WILL_EXPIRY);
+    props.content_type =
+        Some(MqttString::from_static(fx::WILL_CONTENT_TYPE).expect("content type"));
+    props
+}
+
+fn connect_props() -> ConnectProperties {
+    let mut props = ConnectProperties::default();
+    props.session_expiry_interval = Some(fx::SESSION_EXPIRY);
+    props.receive_maximum = Some(fx::RECEIVE_MAX);
+    props.maximum_packet_size = Some(fx::MAX_PACKET_SIZE);
+    props.topic_alias_maximum = Some(fx::TOPIC_ALIAS_MAX);
+    props.user_properties =
+        vec![
+            UserProperty::new(fx::CONNECT_USER_PROP.0, fx::CONNECT_USER_PROP.1)
+                .expect("user property"),
+        ];
+    props
+}
+
+fn will_qos() -> QoS {
+    QoS::from_u8(fx::WILL_QOS).expect("will qos")
+}
+
 /// The owned packet for `case`, exactly as in `fixtures.rs`.
 fn build_owned(case: Case) -> Packet {
     match case {
@@ -101,12 +140,7 @@ fn build_owned(case: Case) -> Packet {
                 .expect("topic")
                 .with_qos(QoS::AtLeastOnce, fx::PACKET_ID);
             if case == Case::PublishPropsV5 {
-                let mut props = PublishProperties::default();
-                props.user_properties = fx::USER_PROPS
-                    .iter()
-                    .map(|(k, v)| UserProperty::new(k, v).expect("user property"))
-                    .collect();
-                p.properties = props;
+                p.properties = publish_props();
             }
             Packet::Publish(p)
         }
@@ -118,16 +152,9 @@ fn build_owned(case: Case) -> Packet {
                 .collect(),
         )),
         Case::ConnectV5 => {
-            let mut will = Will::new(
-                fx::WILL_TOPIC,
-                fx::payload(fx::WILL_PAYLOAD),
-                QoS::from_u8(fx::WILL_QOS).expect("will qos"),
-            )
-            .expect("will");
-            will.properties.will_delay_interval = Some(fx::WILL_DELAY);
-            will.properties.message_expiry_interval = Some(fx::WILL_EXPIRY);
-            will.properties.content_type =
-                Some(MqttString::from_static(fx::WILL_CONTENT_TYPE).expect("content type"));
+            let mut will =
+                Will::new(fx::WILL_TOPIC, fx::payload(fx::WILL_PAYLOAD), will_qos()).expect("will");
+            will.properties = will_props();
             let mut c = Connect::new(ProtocolVersion::V5, fx::CLIENT_ID)
                 .expect("client id")
                 .with_clean_start(true)
@@ -136,92 +163,84 @@ fn build_owned(case: Case) -> Packet {
                 .with_username(fx::USERNAME)
                 .expect("username")
                 .with_password(Bytes::from_static(fx::PASSWORD.as_bytes()));
-            c.properties.session_expiry_interval = Some(fx::SESSION_EXPIRY);
-            c.properties.receive_maximum = Some(fx::RECEIVE_MAX);
-            c.properties.maximum_packet_size = Some(fx::MAX_PACKET_SIZE);
-            c.properties.topic_alias_maximum = Some(fx::TOPIC_ALIAS_MAX);
-            c.properties.user_properties =
-                vec![
-                    UserProperty::new(fx::CONNECT_USER_PROP.0, fx::CONNECT_USER_PROP.1)
-                        .expect("user property"),
-                ];
+            c.properties = connect_props();
             Packet::Connect(c)
         }
     }
 }
 
-fn leak<T>(v: Vec<T>) -> &'static [T] {
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+fn leak_slice<T>(v: Vec<T>) -> &'static [T] {
     Box::leak(v.into_boxed_slice())
 }
 
-/// The same packet as a borrowed `PacketRef<'static>`, built without any
-/// owned packet: fixture constants plus buffers leaked once per build.
+fn mqtt_str(s: &'static str) -> MqttStr<'static> {
+    MqttStr::new(s).expect("string")
+}
+
+/// The same packet as a borrowed `PacketRef<'static>`, built without an
+/// owned packet: fixture constants plus data leaked once per build. (A
+/// property view borrows either a decoded wire block or an owned property
+/// struct; here it is the latter, leaked.)
 fn build_ref(case: Case) -> PacketRef<'static> {
     match case {
         Case::PublishSmall(_) | Case::Publish4k(_) | Case::PublishPropsV5 => {
-            let mut properties = PublishPropertiesRef::default();
-            if case == Case::PublishPropsV5 {
-                properties.user_properties = UserPropertiesRef::from_pairs(&fx::USER_PROPS);
-            }
+            let properties = if case == Case::PublishPropsV5 {
+                leak(publish_props()).as_view()
+            } else {
+                PublishPropertiesRef::default()
+            };
             PacketRef::Publish(PublishRef {
                 dup: false,
                 qos: QoS::AtLeastOnce,
                 retain: false,
-                topic: fx::TOPIC,
+                topic: mqtt_str(fx::TOPIC),
                 packet_id: fx::PACKET_ID,
                 properties,
-                payload: leak(fx::payload(case.payload_len())),
+                payload: leak_slice(fx::payload(case.payload_len())),
             })
         }
         Case::Subscribe10(_) => {
             let filters: Vec<SubscribeFilterRef<'static>> = fx::subscribe_filters()
                 .into_iter()
-                .map(|f| SubscribeFilterRef::new(Box::leak(f.into_boxed_str()), qos1()))
+                .map(|f| SubscribeFilterRef::new(mqtt_str(Box::leak(f.into_boxed_str())), qos1()))
                 .collect();
             PacketRef::Subscribe(SubscribeRef {
                 packet_id: fx::PACKET_ID,
                 properties: SubscribePropertiesRef::default(),
-                filters: SubscribeFiltersRef::from_refs(leak(filters)),
+                filters: SubscribeFiltersRef::from_refs(leak_slice(filters)),
             })
         }
-        Case::ConnectV5 => {
-            let mut will_props = WillPropertiesRef::default();
-            will_props.will_delay_interval = Some(fx::WILL_DELAY);
-            will_props.message_expiry_interval = Some(fx::WILL_EXPIRY);
-            will_props.content_type = Some(fx::WILL_CONTENT_TYPE);
-            let mut props = ConnectPropertiesRef::default();
-            props.session_expiry_interval = Some(fx::SESSION_EXPIRY);
-            props.receive_maximum = Some(fx::RECEIVE_MAX);
-            props.maximum_packet_size = Some(fx::MAX_PACKET_SIZE);
-            props.topic_alias_maximum = Some(fx::TOPIC_ALIAS_MAX);
-            props.user_properties = UserPropertiesRef::from_pairs(&[fx::CONNECT_USER_PROP]);
-            PacketRef::Connect(ConnectRef {
-                protocol_version: ProtocolVersion::V5,
-                clean_start: true,
-                keep_alive: fx::KEEP_ALIVE,
-                client_id: fx::CLIENT_ID,
-                will: Some(WillRef {
-                    topic: fx::WILL_TOPIC,
-                    payload: leak(fx::payload(fx::WILL_PAYLOAD)),
-                    qos: QoS::from_u8(fx::WILL_QOS).expect("will qos"),
-                    retain: false,
-                    properties: will_props,
-                }),
-                username: Some(fx::USERNAME),
-                password: Some(fx::PASSWORD.as_bytes()),
-                properties: props,
-            })
-        }
+        Case::ConnectV5 => PacketRef::Connect(ConnectRef {
+            protocol_version: ProtocolVersion::V5,
+            clean_start: true,
+            keep_alive: fx::KEEP_ALIVE,
+            client_id: mqtt_str(fx::CLIENT_ID),
+            will: Some(WillRef {
+                topic: mqtt_str(fx::WILL_TOPIC),
+                payload: leak_slice(fx::payload(fx::WILL_PAYLOAD)),
+                qos: will_qos(),
+                retain: false,
+                properties: leak(will_props()).as_view(),
+            }),
+            username: Some(mqtt_str(fx::USERNAME)),
+            password: Some(fx::PASSWORD.as_bytes()),
+            properties: leak(connect_props()).as_view(),
+        }),
     }
 }
 
 // ------------------------------------------------------------ summaries
 
+fn string(s: MqttStr<'_>) -> String {
+    s.as_str().to_owned()
+}
+
 fn pairs(props: UserPropertiesRef<'_>) -> Vec<(String, String)> {
-    props
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    props.iter().map(|(k, v)| (string(k), string(v))).collect()
 }
 
 /// Summary of a borrowed packet. Owned packets are summarized through
@@ -230,40 +249,40 @@ fn pairs(props: UserPropertiesRef<'_>) -> Vec<(String, String)> {
 fn summarize_ref(p: &PacketRef<'_>) -> Summary {
     match p {
         PacketRef::Publish(p) => Summary::Publish {
-            topic: p.topic.to_owned(),
+            topic: string(p.topic),
             qos: p.qos.as_u8(),
             pkid: p.packet_id,
             payload: p.payload.to_vec(),
-            user_props: pairs(p.properties.user_properties),
+            user_props: pairs(p.properties.user_properties()),
         },
         PacketRef::Subscribe(s) => Summary::Subscribe {
             pkid: s.packet_id,
             filters: s
                 .filters
                 .iter()
-                .map(|f| (f.filter.to_owned(), f.options.qos.as_u8()))
+                .map(|f| (string(f.filter), f.options.qos.as_u8()))
                 .collect(),
         },
         PacketRef::Connect(c) => {
             let will = c.will.as_ref();
             let wp = will.map(|w| w.properties);
             Summary::Connect(ConnectSummary {
-                client_id: c.client_id.to_owned(),
+                client_id: string(c.client_id),
                 clean_start: c.clean_start,
                 keep_alive: c.keep_alive,
-                username: c.username.map(str::to_owned),
+                username: c.username.map(string),
                 password: c.password.map(<[u8]>::to_vec),
-                will_topic: will.map(|w| w.topic.to_owned()),
+                will_topic: will.map(|w| string(w.topic)),
                 will_payload: will.map(|w| w.payload.to_vec()),
                 will_qos: will.map_or(0, |w| w.qos.as_u8()),
-                will_delay: wp.and_then(|w| w.will_delay_interval),
-                will_expiry: wp.and_then(|w| w.message_expiry_interval),
-                will_content_type: wp.and_then(|w| w.content_type).map(str::to_owned),
-                session_expiry: c.properties.session_expiry_interval,
-                receive_max: c.properties.receive_maximum,
-                max_packet_size: c.properties.maximum_packet_size,
-                topic_alias_max: c.properties.topic_alias_maximum,
-                user_props: pairs(c.properties.user_properties),
+                will_delay: wp.and_then(|w| w.will_delay_interval()),
+                will_expiry: wp.and_then(|w| w.message_expiry_interval()),
+                will_content_type: wp.and_then(|w| w.content_type()).map(string),
+                session_expiry: c.properties.session_expiry_interval(),
+                receive_max: c.properties.receive_maximum(),
+                max_packet_size: c.properties.maximum_packet_size(),
+                topic_alias_max: c.properties.topic_alias_maximum(),
+                user_props: pairs(c.properties.user_properties()),
             })
         }
         other => panic!("unexpected {other:?}"),

@@ -800,6 +800,14 @@ fn wire_block(
         )?,
     };
     let canonical = join(short, false)?;
+    if matches!(style, Style::LongIds | Style::LongValues) && block != canonical {
+        // [MQTT-1.5.5-1]: a variable byte integer in more bytes than needed
+        // is malformed, so such a block is refused (it would otherwise be
+        // copied out over-long).
+        let r = (fns.from_wire)(&block);
+        assert!(r.is_err(), "from_wire accepted the over-long block {block:02X?}");
+        return None;
+    }
     let verdict = (fns.from_wire)(&canonical);
     if let Err(e) = verdict {
         // Typed values in canonical form: only a value can be wrong.

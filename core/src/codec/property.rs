@@ -1149,8 +1149,10 @@ mod tests {
         );
         assert_eq!(e.reason_code(), crate::codec::ReasonCode::ProtocolError);
         // Encoding refuses the same.
-        let mut p = AuthProperties::default();
-        p.authentication_data = Some(Bytes::from_static(b"x"));
+        let mut p = AuthProperties {
+            authentication_data: Some(Bytes::from_static(b"x")),
+            ..AuthProperties::default()
+        };
         assert_eq!(p.as_view().sized_for(ProtocolVersion::V5), Err(e));
         p.authentication_method = Some(crate::codec::MqttString::from_static("SCRAM").unwrap());
         assert!(p.as_view().sized_for(ProtocolVersion::V5).is_ok());
