@@ -162,6 +162,8 @@ macro_rules! packets {
                 }
             }
 
+            /// Writes the body, except a PUBLISH payload (see
+            /// `trailing_payload`).
             fn put_body<B: BufMut>(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
                 match self {
                     $( PacketRef::$variant(p) => p.put(version, sizes, buf), )*
@@ -286,9 +288,24 @@ impl<'a> PacketRef<'a> {
     /// Encodes into any [`BufMut`] with room for the whole packet (the
     /// caller checked [`encoded_len`](Self::encoded_len)); returns the size.
     fn write<B: BufMut>(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
+        self.write_head(version, sizes, buf);
+        buf.put_slice(self.trailing_payload());
+    }
+
+    /// Writes all but [`trailing_payload`](Self::trailing_payload).
+    fn write_head<B: BufMut>(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
         buf.put_u8(self.first_byte());
         put_varint(buf, sizes.remaining as u32);
         self.put_body(version, sizes, buf);
+    }
+
+    /// The bytes that end the packet and are copied as they are: a
+    /// PUBLISH payload (empty for other packets).
+    fn trailing_payload(&self) -> &'a [u8] {
+        match self {
+            PacketRef::Publish(p) => p.payload,
+            _ => &[],
+        }
     }
 
     /// Encodes the packet at the end of `buf`, reserving exactly what it
@@ -296,12 +313,16 @@ impl<'a> PacketRef<'a> {
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
         let sizes = self.sizes(version)?;
         let len = total_len(sizes.remaining)?;
-        // Grow once to the exact size, then write through a plain slice:
-        // cheaper per field than `BufMut for BytesMut`, and no unsafe.
+        // Write the head through a plain slice (cheaper per field than
+        // `BufMut for BytesMut`, and no unsafe), then append the payload
+        // without zero-filling room for it first.
+        let payload = self.trailing_payload();
+        buf.reserve(len);
         let start = buf.len();
-        buf.resize(start + len, 0);
+        buf.resize(start + len - payload.len(), 0);
         let mut w = &mut buf[start..];
-        self.write(version, &sizes, &mut w);
+        self.write_head(version, &sizes, &mut w);
+        buf.extend_from_slice(payload);
         Ok(len)
     }
 

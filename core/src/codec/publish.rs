@@ -206,6 +206,8 @@ impl<'a> PublishRef<'a> {
         })
     }
 
+    /// Writes the variable header; the payload follows (written by the
+    /// caller, so that a growable buffer need not zero-fill room for it).
     pub(crate) fn put<B: BufMut>(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
         put_binary(buf, self.topic.as_bytes());
         if self.qos != QoS::AtMostOnce {
@@ -214,7 +216,6 @@ impl<'a> PublishRef<'a> {
         if version.is_v5() {
             self.properties.put(buf, sizes.props);
         }
-        buf.put_slice(self.payload);
     }
 
     #[inline]

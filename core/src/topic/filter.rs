@@ -1,6 +1,6 @@
 //! Validation of topic filters (the filters of SUBSCRIBE and UNSUBSCRIBE).
 
-use super::name::check_common;
+use super::name::{check_common, MAX_TOPIC_LEN};
 use super::shared::SHARE_PREFIX;
 use super::TopicError;
 
@@ -36,6 +36,20 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
 /// [`validate_topic_filter`] on the bytes of a string known to be UTF-8
 /// (the codec's hot path: no second UTF-8 check).
 pub(crate) fn check_topic_filter_bytes(filter: &[u8]) -> Result<(), TopicError> {
+    if !filter.starts_with(SHARE_PREFIX.as_bytes()) {
+        // The common case, in one pass: length, U+0000 and wildcards.
+        if filter.is_empty() {
+            return Err(TopicError::Empty);
+        }
+        if filter.len() > MAX_TOPIC_LEN {
+            return Err(TopicError::TooLong);
+        }
+        let (nul, wildcards) = scan_filter(filter);
+        if nul {
+            return Err(TopicError::NullCharacter);
+        }
+        return wildcards;
+    }
     check_common(filter)?;
     // Unwrap nested `$share/` prefixes with a loop rather than recursion, so
     // that a hostile filter made of thousands of prefixes cannot exhaust the
@@ -56,22 +70,70 @@ pub(crate) fn check_topic_filter_bytes(filter: &[u8]) -> Result<(), TopicError> 
             _ => return Err(TopicError::EmptySharedFilter),
         }
     }
-    check_wildcards(filter)
+    scan_filter(filter).1
 }
 
-/// Checks the wildcard placement rules `[MQTT-4.7.1-1]` and `[MQTT-4.7.1-2]`.
-fn check_wildcards(filter: &[u8]) -> Result<(), TopicError> {
-    let mut levels = filter.split(|&b| b == b'/').peekable();
-    while let Some(level) = levels.next() {
-        let is_last = levels.peek().is_none();
-        if level.contains(&b'#') && !(is_last && level == b"#") {
-            return Err(TopicError::MisplacedMultiLevelWildcard);
+/// One pass over a filter: whether it holds U+0000, and the first level
+/// that breaks the wildcard placement rules: `#` only as the whole last
+/// level `[MQTT-4.7.1-1]`, `+` only as a whole level `[MQTT-4.7.1-2]`
+/// (a level with both reports the `#` rule).
+#[inline]
+fn scan_filter(filter: &[u8]) -> (bool, Result<(), TopicError>) {
+    let mut nul = false;
+    let mut result = Ok(());
+    let (mut len, mut hash, mut plus) = (0usize, false, false);
+    let last = filter.len();
+    for (i, &b) in filter.iter().chain(core::iter::once(&b'/')).enumerate() {
+        if b == b'/' {
+            // End of a level (the chained '/' closes the last one).
+            if result.is_ok() {
+                if hash && !(i == last && len == 1) {
+                    result = Err(TopicError::MisplacedMultiLevelWildcard);
+                } else if plus && len != 1 {
+                    result = Err(TopicError::MisplacedSingleLevelWildcard);
+                }
+            }
+            (len, hash, plus) = (0, false, false);
+            continue;
         }
-        if level.contains(&b'+') && level != b"+" {
-            return Err(TopicError::MisplacedSingleLevelWildcard);
+        nul |= b == 0;
+        hash |= b == b'#';
+        plus |= b == b'+';
+        len += 1;
+    }
+    (nul, result)
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The rules written plainly, level by level: the reference the
+    /// one-pass scan must agree with.
+    fn reference(filter: &[u8]) -> Result<(), TopicError> {
+        check_common(filter)?;
+        let mut levels = filter.split(|&b| b == b'/').peekable();
+        while let Some(level) = levels.next() {
+            let is_last = levels.peek().is_none();
+            if level.contains(&b'#') && !(is_last && level == b"#") {
+                return Err(TopicError::MisplacedMultiLevelWildcard);
+            }
+            if level.contains(&b'+') && level != b"+" {
+                return Err(TopicError::MisplacedSingleLevelWildcard);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_scan_agrees_with_the_level_by_level_rules(f in "[ab/+#\\x00]{0,12}") {
+            let f = f.as_bytes();
+            prop_assume!(!f.starts_with(SHARE_PREFIX.as_bytes()));
+            prop_assert_eq!(check_topic_filter_bytes(f), reference(f));
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
