@@ -164,7 +164,7 @@ fn build_owned(case: Case) -> Packet {
                 .expect("username")
                 .with_password(Bytes::from_static(fx::PASSWORD.as_bytes()));
             c.properties = connect_props();
-            Packet::Connect(c)
+            Packet::from(c)
         }
     }
 }

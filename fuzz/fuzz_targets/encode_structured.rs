@@ -1153,7 +1153,7 @@ impl<'a> Model<'a> {
     fn owned(&self, via: Via) -> Option<Packet> {
         let ms = |s: &str| mqtt_string(s, via);
         Some(match self {
-            Model::Connect(c) => Packet::Connect(Connect {
+            Model::Connect(c) => Packet::from(Connect {
                 protocol_version: c.protocol_version,
                 clean_start: c.clean_start,
                 keep_alive: c.keep_alive,
@@ -1172,7 +1172,7 @@ impl<'a> Model<'a> {
                 password: c.password.map(Bytes::copy_from_slice),
                 properties: own_connect_props(&c.props, via)?,
             }),
-            Model::ConnAck(a) => Packet::ConnAck(ConnAck {
+            Model::ConnAck(a) => Packet::from(ConnAck {
                 session_present: a.session_present,
                 reason_code: a.reason_code,
                 properties: own_connack_props(&a.props, via)?,

@@ -583,7 +583,7 @@ macro_rules! round_trip_tests {
                         .prop_flat_map(|v| (Just(v), ($strategy)(v))),
                     splits in splits(),
                 ) {
-                    check_round_trip(v, Packet::$variant(packet), &splits)?;
+                    check_round_trip(v, Packet::from(packet), &splits)?;
                 }
             )*
         }

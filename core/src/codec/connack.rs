@@ -70,7 +70,7 @@ properties! {
 /// use mqtt_core::codec::{ConnAck, Packet, ProtocolVersion, ReasonCode};
 /// let connack = ConnAck::new(false, ReasonCode::NotAuthorized);
 /// let mut buf = BytesMut::new();
-/// Packet::ConnAck(connack).encode(ProtocolVersion::V311, &mut buf).unwrap();
+/// Packet::from(connack).encode(ProtocolVersion::V311, &mut buf).unwrap();
 /// assert_eq!(&buf[..], &[0x20, 0x02, 0x00, 0x05]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -221,7 +221,7 @@ mod tests {
 
     fn encode(connack: &ConnAck, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
         let mut buf = BytesMut::new();
-        Packet::ConnAck(connack.clone()).encode(version, &mut buf)?;
+        Packet::from(connack.clone()).encode(version, &mut buf)?;
         Ok(buf.to_vec())
     }
 
@@ -230,7 +230,7 @@ mod tests {
         match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
             Some(Packet::ConnAck(c)) => {
                 assert!(buf.is_empty());
-                Ok(c)
+                Ok(*c)
             }
             other => panic!("expected a whole CONNACK, got {other:?}"),
         }
@@ -245,7 +245,7 @@ mod tests {
     fn round_trip(connack: &ConnAck, version: ProtocolVersion) {
         let bytes = encode(connack, version).unwrap();
         assert_eq!(
-            Packet::ConnAck(connack.clone()).encoded_len(version),
+            Packet::from(connack.clone()).encoded_len(version),
             Ok(bytes.len())
         );
         assert_eq!(decode(&bytes, version).unwrap(), *connack);

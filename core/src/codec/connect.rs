@@ -95,7 +95,7 @@ properties! {
 /// use mqtt_core::codec::{Connect, Packet, ProtocolVersion};
 /// let connect = Connect::new(ProtocolVersion::V311, "").unwrap();
 /// let mut buf = BytesMut::new();
-/// Packet::Connect(connect).encode(ProtocolVersion::V311, &mut buf).unwrap();
+/// Packet::from(connect).encode(ProtocolVersion::V311, &mut buf).unwrap();
 /// assert_eq!(&buf[..], &[0x10, 0x0C, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 0]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -477,7 +477,7 @@ mod tests {
         let mut buf = BytesMut::new();
         // The version argument is deliberately the "wrong" one for 5.0
         // packets: CONNECT is encoded in its own version.
-        Packet::Connect(connect.clone()).encode(ProtocolVersion::V311, &mut buf)?;
+        Packet::from(connect.clone()).encode(ProtocolVersion::V311, &mut buf)?;
         Ok(buf.to_vec())
     }
 
@@ -486,7 +486,7 @@ mod tests {
         match Packet::decode(&mut buf, opts)? {
             Some(Packet::Connect(c)) => {
                 assert!(buf.is_empty());
-                Ok(c)
+                Ok(*c)
             }
             other => panic!("expected a whole CONNECT, got {other:?}"),
         }
@@ -518,7 +518,7 @@ mod tests {
     fn round_trip(connect: &Connect) {
         let bytes = encode(connect).unwrap();
         assert_eq!(
-            Packet::Connect(connect.clone()).encoded_len(ProtocolVersion::V5),
+            Packet::from(connect.clone()).encoded_len(ProtocolVersion::V5),
             Ok(bytes.len())
         );
         assert_eq!(decode(&bytes).unwrap(), *connect);
@@ -532,7 +532,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(used, bytes.len());
-        assert_eq!(view.into_owned(), Packet::Connect(connect.clone()));
+        assert_eq!(view.into_owned(), Packet::from(connect.clone()));
     }
 
     const V311_MINIMAL: [u8; 14] = [

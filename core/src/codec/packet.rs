@@ -1,6 +1,7 @@
 //! The [`Packet`] and [`PacketRef`] enums over all fifteen control packets,
 //! with decoding and encoding dispatch.
 
+use alloc::boxed::Box;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::auth::{Auth, AuthRef};
@@ -102,9 +103,12 @@ pub(crate) struct Sizes {
 }
 
 macro_rules! packets {
-    ($( $(#[$doc:meta])* $variant:ident($Owned:ident, $Ref:ident), )*) => {
+    ($( $(#[$doc:meta])* $variant:ident($Owned:ty, $Ref:ident), )*) => {
         /// An MQTT control packet, owned. Strings and binary fields are
         /// [`Bytes`] slices that share the decoded input.
+        ///
+        /// CONNECT and CONNACK, large and rare, are boxed so that the enum
+        /// (moved on every decode) stays the size of a PUBLISH.
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum Packet {
             $( $(#[$doc])* $variant($Owned), )*
@@ -176,7 +180,7 @@ macro_rules! packets {
         #[inline]
             pub(crate) fn owned_in(&self, src: &Bytes) -> Packet {
                 match self {
-                    $( PacketRef::$variant(p) => Packet::$variant(p.owned_in(src)), )*
+                    $( PacketRef::$variant(p) => Packet::$variant(p.owned_in(src).into()), )*
                     PacketRef::PingReq => Packet::PingReq,
                     PacketRef::PingResp => Packet::PingResp,
                 }
@@ -187,9 +191,9 @@ macro_rules! packets {
 
 packets! {
     /// CONNECT (spec 3.1).
-    Connect(Connect, ConnectRef),
+    Connect(Box<Connect>, ConnectRef),
     /// CONNACK (spec 3.2).
-    ConnAck(ConnAck, ConnAckRef),
+    ConnAck(Box<ConnAck>, ConnAckRef),
     /// PUBLISH (spec 3.3).
     Publish(Publish, PublishRef),
     /// PUBACK (spec 3.4).
@@ -212,6 +216,35 @@ packets! {
     Disconnect(Disconnect, DisconnectRef),
     /// AUTH (spec 3.15, 5.0 only).
     Auth(Auth, AuthRef),
+}
+
+macro_rules! from_packet {
+    ($($variant:ident($T:ty) => $wrap:expr;)*) => {
+        $(
+            impl From<$T> for Packet {
+                fn from(p: $T) -> Packet {
+                    #[allow(clippy::redundant_closure_call)]
+                    Packet::$variant(($wrap)(p))
+                }
+            }
+        )*
+    };
+}
+
+from_packet! {
+    Connect(Connect) => Box::new;
+    ConnAck(ConnAck) => Box::new;
+    Publish(Publish) => core::convert::identity;
+    PubAck(PubAck) => core::convert::identity;
+    PubRec(PubRec) => core::convert::identity;
+    PubRel(PubRel) => core::convert::identity;
+    PubComp(PubComp) => core::convert::identity;
+    Subscribe(Subscribe) => core::convert::identity;
+    SubAck(SubAck) => core::convert::identity;
+    Unsubscribe(Unsubscribe) => core::convert::identity;
+    UnsubAck(UnsubAck) => core::convert::identity;
+    Disconnect(Disconnect) => core::convert::identity;
+    Auth(Auth) => core::convert::identity;
 }
 
 impl<'a> PacketRef<'a> {
