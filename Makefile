@@ -68,7 +68,7 @@ fuzz-smoke: fuzz-corpus
 fuzz-corpus:
 	$(CARGO) run --quiet -p mqtt-tests --bin write-seed-corpus -- fuzz/corpus/seed
 
-## bench: criterion benchmarks beside the peer codecs (not a test).
+## bench: criterion benchmarks beside the peer codecs (not a test); three
+## runs, lowest estimate of each, table written to bench/RESULTS.md.
 bench:
-	cd bench && $(CARGO) bench --bench codec
-	python3 bench/report.py
+	bench/run-all.sh
