@@ -1,9 +1,12 @@
 //! What PUBACK, PUBREC, PUBREL and PUBCOMP share (spec 3.4 to 3.7): a
 //! packet identifier, in 5.0 a reason code and Reason String / User
 //! Properties, with the short forms the specification allows.
+//!
+//! DISCONNECT and AUTH (spec 3.14, 3.15) end the same way: a reason code
+//! and a property block, with the same short forms.
 
 use super::fixed_header::PacketType;
-use super::property::{properties, Context};
+use super::property::{properties, Context, PropertiesView};
 
 properties! {
     /// Properties of the acknowledgement packets (PUBACK, PUBREC, PUBREL,
@@ -142,6 +145,79 @@ pub(crate) fn check_reason_code(
     Ok(())
 }
 
+/// Reads what ends a 5.0 acknowledgement, DISCONNECT or AUTH: a reason
+/// code and a property block. The packet may end before either: then the
+/// reason code is Success (Normal disconnection) and there are no
+/// properties. In 3.1.1 there is neither and nothing is read.
+fn read_reason_and_properties<'a, P: PropertiesView<'a>>(
+    r: &mut Reader<'a>,
+    version: ProtocolVersion,
+    packet: PacketType,
+) -> Result<(ReasonCode, P), Error> {
+    let mut reason_code = ReasonCode::Success;
+    let mut properties = P::default();
+    if version.is_v5() {
+        if !r.is_empty() {
+            reason_code = read_reason_code(r, packet)?;
+        }
+        if !r.is_empty() {
+            properties = P::read_in(r, Context::packet(packet))?;
+        }
+    }
+    Ok((reason_code, properties))
+}
+
+/// Decodes the body of a DISCONNECT or AUTH.
+pub(crate) fn decode_reason<'a, P: PropertiesView<'a>>(
+    body: &'a [u8],
+    opts: &DecodeOptions,
+    packet: PacketType,
+) -> Result<(ReasonCode, P), Error> {
+    let mut r = Reader::new(body);
+    // 5.0 remaining length 0: Success (Normal disconnection), no
+    // properties; 1: no properties.
+    let out = read_reason_and_properties(&mut r, opts.version(), packet)?;
+    r.finish()?;
+    Ok(out)
+}
+
+/// The 5.0 size of a reason code and property block (the whole body of a
+/// DISCONNECT or AUTH): the shortest form the specification allows, nothing
+/// for Success without properties.
+pub(crate) fn reason_sizes<'a, P: PropertiesView<'a>>(
+    reason_code: ReasonCode,
+    properties: &P,
+) -> Result<Sizes, Error> {
+    if properties.is_empty() {
+        let remaining = usize::from(reason_code != ReasonCode::Success);
+        return Ok(Sizes {
+            remaining,
+            ..Sizes::default()
+        });
+    }
+    let props = properties.block_len()?;
+    Ok(Sizes {
+        remaining: 1 + with_len_prefix(props)?,
+        props,
+        ..Sizes::default()
+    })
+}
+
+/// Writes the reason code and property block that [`reason_sizes`] sized.
+pub(crate) fn put_reason<'a, P: PropertiesView<'a>, B: BufMut>(
+    reason_code: ReasonCode,
+    properties: &P,
+    sizes: &Sizes,
+    buf: &mut B,
+) {
+    if sizes.remaining >= 1 {
+        buf.put_u8(reason_code.as_u8());
+    }
+    if sizes.remaining > 1 {
+        properties.put(buf, sizes.props);
+    }
+}
+
 pub(crate) fn decode_ack<'a>(
     body: &'a [u8],
     opts: &DecodeOptions,
@@ -152,17 +228,8 @@ pub(crate) fn decode_ack<'a>(
     if packet_id == 0 {
         return Err(Error::InvalidPacketIdentifier); // [MQTT-2.2.1-3]
     }
-    let mut reason_code = ReasonCode::Success;
-    let mut properties = AckPropertiesRef::default();
-    if opts.version().is_v5() {
-        // Remaining length 2: Success, no properties; 3: no properties.
-        if !r.is_empty() {
-            reason_code = read_reason_code(&mut r, packet)?;
-        }
-        if !r.is_empty() {
-            properties = AckPropertiesRef::read_in(&mut r, Context::packet(packet))?;
-        }
-    }
+    // 5.0 remaining length 2: Success, no properties; 3: no properties.
+    let (reason_code, properties) = read_reason_and_properties(&mut r, opts.version(), packet)?;
     r.finish()?;
     Ok((packet_id, reason_code, properties))
 }
@@ -187,24 +254,12 @@ pub(crate) fn ack_sizes(
             ..Sizes::default()
         });
     }
-    // The shortest form the specification allows.
-    if properties.is_empty() {
-        let remaining = if reason_code == ReasonCode::Success {
-            2
-        } else {
-            3
-        };
-        return Ok(Sizes {
-            remaining,
-            props: 0,
-            ..Sizes::default()
-        });
-    }
-    let props = properties.block_len()?;
+    // The packet identifier, then the shortest form the specification
+    // allows.
+    let tail = reason_sizes(reason_code, properties)?;
     Ok(Sizes {
-        remaining: 3 + with_len_prefix(props)?,
-        props,
-        ..Sizes::default()
+        remaining: 2 + tail.remaining,
+        ..tail
     })
 }
 
@@ -216,10 +271,10 @@ pub(crate) fn put_ack<B: BufMut>(
     buf: &mut B,
 ) {
     buf.put_u16(packet_id);
-    if sizes.remaining >= 3 {
-        buf.put_u8(reason_code.as_u8());
-    }
-    if sizes.remaining > 3 {
-        properties.put(buf, sizes.props);
-    }
+    // The rest as `reason_sizes` sized it (without the packet identifier).
+    let tail = Sizes {
+        remaining: sizes.remaining - 2,
+        ..*sizes
+    };
+    put_reason(reason_code, properties, &tail, buf);
 }

@@ -3,17 +3,16 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::ack::{check_reason_code, read_reason_code};
+use super::ack::{check_reason_code, decode_reason, put_reason, reason_sizes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, with_len_prefix, Context};
+use super::property::{properties, Context};
 use super::reason_code::ReasonCode;
 use super::version::ProtocolVersion;
-use super::wire::Reader;
 
 properties! {
-    /// DISCONNECT properties (spec 3.15.2.2).
+    /// AUTH properties (spec 3.15.2.2).
     owned AuthProperties;
     /// A borrowed view of [`AuthProperties`].
     view AuthPropertiesRef;
@@ -47,7 +46,7 @@ pub struct AuthRef<'a> {
 }
 
 impl Auth {
-    /// A DISCONNECT with `reason_code` and no properties.
+    /// An AUTH with `reason_code` and no properties.
     pub fn new(reason_code: ReasonCode) -> Self {
         Auth {
             reason_code,
@@ -66,19 +65,11 @@ impl Auth {
 
 impl<'a> AuthRef<'a> {
     pub(crate) fn decode(body: &'a [u8], opts: &DecodeOptions) -> Result<Self, Error> {
-        let mut r = Reader::new(body);
-        let mut out = AuthRef::default();
-        if opts.version().is_v5() {
-            // Remaining length 0 means Success, no properties.
-            if !r.is_empty() {
-                out.reason_code = read_reason_code(&mut r, PacketType::Auth)?;
-            }
-            if !r.is_empty() {
-                out.properties = AuthPropertiesRef::read(&mut r)?;
-            }
-        }
-        r.finish()?;
-        Ok(out)
+        let (reason_code, properties) = decode_reason(body, opts, PacketType::Auth)?;
+        Ok(AuthRef {
+            reason_code,
+            properties,
+        })
     }
 
     pub(crate) fn sizes(&self, version: ProtocolVersion) -> Result<Sizes, Error> {
@@ -87,28 +78,11 @@ impl<'a> AuthRef<'a> {
             // AUTH does not exist in 3.1.1 (packet type 15 is reserved).
             return Err(Error::InvalidPacketType(PacketType::Auth as u8));
         }
-        if self.properties.is_empty() {
-            let remaining = usize::from(self.reason_code != ReasonCode::Success);
-            return Ok(Sizes {
-                remaining,
-                ..Sizes::default()
-            });
-        }
-        let props = self.properties.block_len()?;
-        Ok(Sizes {
-            remaining: 1 + with_len_prefix(props)?,
-            props,
-            ..Sizes::default()
-        })
+        reason_sizes(self.reason_code, &self.properties)
     }
 
     pub(crate) fn put<B: BufMut>(&self, _version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
-        if sizes.remaining >= 1 {
-            buf.put_u8(self.reason_code.as_u8());
-        }
-        if sizes.remaining > 1 {
-            self.properties.put(buf, sizes.props);
-        }
+        put_reason(self.reason_code, &self.properties, sizes, buf);
     }
 
     pub(crate) fn owned_in(&self, src: &Bytes) -> Auth {

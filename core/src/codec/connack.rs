@@ -214,47 +214,10 @@ fn check_session_present(session_present: bool, reason_code: ReasonCode) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{MqttString, Packet, PacketRef, PropertyId, QoS, UserProperty};
+    use crate::codec::testing::{assert_err, decode, encode, round_trip};
+    use crate::codec::{MqttString, PropertyId, QoS, UserProperty};
     use alloc::vec;
     use alloc::vec::Vec;
-    use bytes::BytesMut;
-
-    fn encode(connack: &ConnAck, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
-        let mut buf = BytesMut::new();
-        Packet::from(connack.clone()).encode(version, &mut buf)?;
-        Ok(buf.to_vec())
-    }
-
-    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<ConnAck, Error> {
-        let mut buf = Bytes::copy_from_slice(bytes);
-        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
-            Some(Packet::ConnAck(c)) => {
-                assert!(buf.is_empty());
-                Ok(*c)
-            }
-            other => panic!("expected a whole CONNACK, got {other:?}"),
-        }
-    }
-
-    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error) {
-        let err = decode(bytes, version).unwrap_err();
-        assert_eq!(err, expected);
-        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
-    }
-
-    fn round_trip(connack: &ConnAck, version: ProtocolVersion) {
-        let bytes = encode(connack, version).unwrap();
-        assert_eq!(
-            Packet::from(connack.clone()).encoded_len(version),
-            Ok(bytes.len())
-        );
-        assert_eq!(decode(&bytes, version).unwrap(), *connack);
-        let mut out = vec![0u8; bytes.len()];
-        let n = PacketRef::ConnAck(connack.as_view())
-            .encode_to_slice(version, &mut out)
-            .unwrap();
-        assert_eq!(&out[..n], &bytes[..]);
-    }
 
     /// Every CONNACK property set.
     fn v5_full() -> (ConnAck, Vec<u8>) {
@@ -309,7 +272,10 @@ mod tests {
         let connack = ConnAck::new(false, ReasonCode::Success);
         let bytes = [0x20, 0x02, 0x00, 0x00];
         assert_eq!(encode(&connack, ProtocolVersion::V311).unwrap(), bytes);
-        assert_eq!(decode(&bytes, ProtocolVersion::V311).unwrap(), connack);
+        assert_eq!(
+            decode::<ConnAck>(&bytes, ProtocolVersion::V311).unwrap(),
+            connack
+        );
     }
 
     #[test]
@@ -341,7 +307,10 @@ mod tests {
             ),
         ] {
             assert_eq!(encode(&connack, ProtocolVersion::V311).unwrap(), bytes);
-            assert_eq!(decode(&bytes, ProtocolVersion::V311).unwrap(), connack);
+            assert_eq!(
+                decode::<ConnAck>(&bytes, ProtocolVersion::V311).unwrap(),
+                connack
+            );
         }
     }
 
@@ -351,18 +320,27 @@ mod tests {
         let connack = ConnAck::new(false, ReasonCode::Success);
         let bytes = [0x20, 0x03, 0x00, 0x00, 0x00];
         assert_eq!(encode(&connack, ProtocolVersion::V5).unwrap(), bytes);
-        assert_eq!(decode(&bytes, ProtocolVersion::V5).unwrap(), connack);
+        assert_eq!(
+            decode::<ConnAck>(&bytes, ProtocolVersion::V5).unwrap(),
+            connack
+        );
         let refused = ConnAck::new(false, ReasonCode::Banned);
         let bytes = [0x20, 0x03, 0x00, 0x8A, 0x00];
         assert_eq!(encode(&refused, ProtocolVersion::V5).unwrap(), bytes);
-        assert_eq!(decode(&bytes, ProtocolVersion::V5).unwrap(), refused);
+        assert_eq!(
+            decode::<ConnAck>(&bytes, ProtocolVersion::V5).unwrap(),
+            refused
+        );
     }
 
     #[test]
     fn full_v5_connack_matches_golden_bytes() {
         let (connack, bytes) = v5_full();
         assert_eq!(encode(&connack, ProtocolVersion::V5).unwrap(), bytes);
-        assert_eq!(decode(&bytes, ProtocolVersion::V5).unwrap(), connack);
+        assert_eq!(
+            decode::<ConnAck>(&bytes, ProtocolVersion::V5).unwrap(),
+            connack
+        );
     }
 
     #[test]
@@ -387,11 +365,13 @@ mod tests {
                 &[0x20, 0x02, flags, 0x00],
                 ProtocolVersion::V311,
                 Error::InvalidConnAckFlags,
+                ReasonCode::MalformedPacket,
             );
             assert_err(
                 &[0x20, 0x03, flags, 0x00, 0x00],
                 ProtocolVersion::V5,
                 Error::InvalidConnAckFlags,
+                ReasonCode::MalformedPacket,
             );
         }
     }
@@ -403,11 +383,13 @@ mod tests {
             &[0x20, 0x02, 0x01, 0x05],
             ProtocolVersion::V311,
             Error::InvalidConnAckFlags,
+            ReasonCode::MalformedPacket,
         );
         assert_err(
             &[0x20, 0x03, 0x01, 0x87, 0x00],
             ProtocolVersion::V5,
             Error::InvalidConnAckFlags,
+            ReasonCode::MalformedPacket,
         );
         for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
             assert_eq!(
@@ -428,6 +410,7 @@ mod tests {
                     packet: PacketType::ConnAck,
                     code,
                 },
+                ReasonCode::MalformedPacket,
             );
         }
     }
@@ -444,6 +427,7 @@ mod tests {
                     packet: PacketType::ConnAck,
                     code,
                 },
+                ReasonCode::MalformedPacket,
             );
         }
         assert_eq!(
@@ -490,6 +474,7 @@ mod tests {
             &[0x20, 0x02, 0x00, 0x00],
             ProtocolVersion::V5,
             Error::Truncated,
+            ReasonCode::MalformedPacket,
         );
     }
 
@@ -499,18 +484,20 @@ mod tests {
             &[0x20, 0x03, 0x00, 0x00, 0x00],
             ProtocolVersion::V311,
             Error::TrailingBytes,
+            ReasonCode::MalformedPacket,
         );
         assert_err(
             &[0x20, 0x04, 0x00, 0x00, 0x00, 0x00],
             ProtocolVersion::V5,
             Error::TrailingBytes,
+            ReasonCode::MalformedPacket,
         );
     }
 
     #[test]
     fn properties_outside_connack_are_protocol_errors() {
         // Topic Alias (a PUBLISH property) in CONNACK.
-        let err = decode(
+        let err = decode::<ConnAck>(
             &[0x20, 0x06, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01],
             ProtocolVersion::V5,
         )
@@ -528,7 +515,7 @@ mod tests {
     #[test]
     fn maximum_qos_2_is_a_protocol_error() {
         // Spec 3.2.2.3.4: Maximum QoS is 0 or 1.
-        let err = decode(
+        let err = decode::<ConnAck>(
             &[0x20, 0x05, 0x00, 0x00, 0x02, 0x24, 0x02],
             ProtocolVersion::V5,
         )

@@ -467,33 +467,25 @@ fn check_payload_format(properties: &WillPropertiesRef<'_>, payload: &[u8]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{Packet, PacketRef, PropertyId, ReasonCode, UserProperty};
+    use crate::codec::testing::{self, decode_with};
+    use crate::codec::{Packet, PropertyId, ReasonCode, UserProperty};
     use crate::topic::TopicError;
     use alloc::vec;
     use alloc::vec::Vec;
-    use bytes::BytesMut;
 
+    // CONNECT is encoded and decoded in the version it names itself: the
+    // version argument these give is deliberately the "wrong" one for 5.0
+    // packets.
     fn encode(connect: &Connect) -> Result<Vec<u8>, Error> {
-        let mut buf = BytesMut::new();
-        // The version argument is deliberately the "wrong" one for 5.0
-        // packets: CONNECT is encoded in its own version.
-        Packet::from(connect.clone()).encode(ProtocolVersion::V311, &mut buf)?;
-        Ok(buf.to_vec())
-    }
-
-    fn decode_with(bytes: &[u8], opts: &DecodeOptions) -> Result<Connect, Error> {
-        let mut buf = Bytes::copy_from_slice(bytes);
-        match Packet::decode(&mut buf, opts)? {
-            Some(Packet::Connect(c)) => {
-                assert!(buf.is_empty());
-                Ok(*c)
-            }
-            other => panic!("expected a whole CONNECT, got {other:?}"),
-        }
+        testing::encode(connect, ProtocolVersion::V311)
     }
 
     fn decode(bytes: &[u8]) -> Result<Connect, Error> {
-        decode_with(bytes, &DecodeOptions::new(ProtocolVersion::V311))
+        testing::decode(bytes, ProtocolVersion::V311)
+    }
+
+    fn assert_err(bytes: &[u8], expected: Error, code: ReasonCode) {
+        testing::assert_err(bytes, ProtocolVersion::V311, expected, code);
     }
 
     /// Protocol name, `level`, `flags` and a keep alive of 60.
@@ -503,36 +495,16 @@ mod tests {
 
     /// A whole CONNECT packet around `body` (remaining length < 128).
     fn packet(body: &[u8]) -> Vec<u8> {
-        assert!(body.len() < 128);
-        let mut out = vec![0x10, body.len() as u8];
-        out.extend_from_slice(body);
-        out
+        testing::packet::<Connect>(body)
     }
 
-    fn assert_err(bytes: &[u8], expected: Error, code: ReasonCode) {
-        let err = decode(bytes).unwrap_err();
-        assert_eq!(err, expected);
-        assert_eq!(err.reason_code(), code);
-    }
-
+    /// `connect` encodes to the same bytes whatever the version argument,
+    /// and round-trips through them on the owned and the borrowed paths.
     fn round_trip(connect: &Connect) {
         let bytes = encode(connect).unwrap();
-        assert_eq!(
-            Packet::from(connect.clone()).encoded_len(ProtocolVersion::V5),
-            Ok(bytes.len())
-        );
-        assert_eq!(decode(&bytes).unwrap(), *connect);
-        // Same through the borrowed path, into a slice.
-        let mut out = vec![0u8; bytes.len()];
-        let n = PacketRef::Connect(connect.as_view())
-            .encode_to_slice(ProtocolVersion::V5, &mut out)
-            .unwrap();
-        assert_eq!(&out[..n], &bytes[..]);
-        let (view, used) = PacketRef::decode(&bytes, &DecodeOptions::new(ProtocolVersion::V5))
-            .unwrap()
-            .unwrap();
-        assert_eq!(used, bytes.len());
-        assert_eq!(view.into_owned(), Packet::from(connect.clone()));
+        for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+            testing::golden(connect, version, &bytes);
+        }
     }
 
     const V311_MINIMAL: [u8; 14] = [
@@ -718,9 +690,11 @@ mod tests {
     #[test]
     fn connect_is_decoded_by_its_own_protocol_level() {
         // The options name the other version each time.
-        let c = decode_with(&V5_MINIMAL, &DecodeOptions::new(ProtocolVersion::V311)).unwrap();
+        let c = decode_with::<Connect>(&V5_MINIMAL, &DecodeOptions::new(ProtocolVersion::V311))
+            .unwrap();
         assert_eq!(c.protocol_version, ProtocolVersion::V5);
-        let c = decode_with(&V311_MINIMAL, &DecodeOptions::new(ProtocolVersion::V5)).unwrap();
+        let c = decode_with::<Connect>(&V311_MINIMAL, &DecodeOptions::new(ProtocolVersion::V5))
+            .unwrap();
         assert_eq!(c.protocol_version, ProtocolVersion::V311);
     }
 
@@ -907,7 +881,7 @@ mod tests {
         );
         // Receivers may skip the check.
         let opts = DecodeOptions::new(ProtocolVersion::V5).with_payload_format_validation(false);
-        let connect = decode_with(&bytes, &opts).unwrap();
+        let connect = decode_with::<Connect>(&bytes, &opts).unwrap();
         assert_eq!(&connect.will.as_ref().unwrap().payload[..], &[0xFF, 0xFE]);
         // Encoding refuses to send it.
         assert_eq!(encode(&connect), Err(Error::PayloadFormatInvalid));

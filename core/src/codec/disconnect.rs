@@ -3,14 +3,13 @@
 
 use bytes::{BufMut, Bytes};
 
-use super::ack::{check_reason_code, read_reason_code};
+use super::ack::{check_reason_code, decode_reason, put_reason, reason_sizes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, with_len_prefix, Context};
+use super::property::{properties, Context};
 use super::reason_code::ReasonCode;
 use super::version::ProtocolVersion;
-use super::wire::Reader;
 
 properties! {
     /// DISCONNECT properties (spec 3.14.2.2).
@@ -65,19 +64,11 @@ impl Disconnect {
 
 impl<'a> DisconnectRef<'a> {
     pub(crate) fn decode(body: &'a [u8], opts: &DecodeOptions) -> Result<Self, Error> {
-        let mut r = Reader::new(body);
-        let mut out = DisconnectRef::default();
-        if opts.version().is_v5() {
-            // Remaining length 0 means Normal disconnection, no properties.
-            if !r.is_empty() {
-                out.reason_code = read_reason_code(&mut r, PacketType::Disconnect)?;
-            }
-            if !r.is_empty() {
-                out.properties = DisconnectPropertiesRef::read(&mut r)?;
-            }
-        }
-        r.finish()?;
-        Ok(out)
+        let (reason_code, properties) = decode_reason(body, opts, PacketType::Disconnect)?;
+        Ok(DisconnectRef {
+            reason_code,
+            properties,
+        })
     }
 
     pub(crate) fn sizes(&self, version: ProtocolVersion) -> Result<Sizes, Error> {
@@ -88,28 +79,11 @@ impl<'a> DisconnectRef<'a> {
             }
             return Ok(Sizes::default());
         }
-        if self.properties.is_empty() {
-            let remaining = usize::from(self.reason_code != ReasonCode::Success);
-            return Ok(Sizes {
-                remaining,
-                ..Sizes::default()
-            });
-        }
-        let props = self.properties.block_len()?;
-        Ok(Sizes {
-            remaining: 1 + with_len_prefix(props)?,
-            props,
-            ..Sizes::default()
-        })
+        reason_sizes(self.reason_code, &self.properties)
     }
 
     pub(crate) fn put<B: BufMut>(&self, _version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
-        if sizes.remaining >= 1 {
-            buf.put_u8(self.reason_code.as_u8());
-        }
-        if sizes.remaining > 1 {
-            self.properties.put(buf, sizes.props);
-        }
+        put_reason(self.reason_code, &self.properties, sizes, buf);
     }
 
     pub(crate) fn owned_in(&self, src: &Bytes) -> Disconnect {

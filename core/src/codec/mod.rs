@@ -56,6 +56,8 @@ mod reason_code;
 mod string;
 mod suback;
 mod subscribe;
+#[cfg(test)]
+pub(crate) mod testing;
 mod unsuback;
 mod unsubscribe;
 mod user_property;

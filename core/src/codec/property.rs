@@ -901,6 +901,31 @@ macro_rules! properties {
             }
         }
 
+        impl<'a> $crate::codec::property::PropertiesView<'a> for $Ref<'a> {
+            #[inline]
+            fn read_in(
+                r: &mut $crate::codec::wire::Reader<'a>,
+                ctx: $crate::codec::property::Context,
+            ) -> Result<Self, $crate::codec::Error> {
+                $Ref::read_in(r, ctx)
+            }
+
+            #[inline]
+            fn is_empty(&self) -> bool {
+                $Ref::is_empty(self)
+            }
+
+            #[inline]
+            fn block_len(&self) -> Result<usize, $crate::codec::Error> {
+                $Ref::block_len(self)
+            }
+
+            #[inline]
+            fn put<B: ::bytes::BufMut>(&self, buf: &mut B, block_len: usize) {
+                $Ref::put(self, buf, block_len)
+            }
+        }
+
         impl PartialEq for $Ref<'_> {
             fn eq(&self, other: &Self) -> bool {
                 true $( && self.$field() == other.$field() )*
@@ -922,6 +947,27 @@ macro_rules! properties {
 }
 
 pub(crate) use {owned_ty, properties, ref_ty};
+
+/// What packet code needs of a borrowed property set, for helpers shared by
+/// packets whose property sets differ (see `ack`). Every view the
+/// `properties!` macro defines implements it with its inherent methods of
+/// the same names.
+pub(crate) trait PropertiesView<'a>: Default {
+    /// Reads the property length and block, validating every property for
+    /// `ctx`.
+    fn read_in(r: &mut Reader<'a>, ctx: Context) -> Result<Self, Error>;
+
+    /// Whether no property is set.
+    fn is_empty(&self) -> bool;
+
+    /// The size of the property block without its length prefix,
+    /// validating every value.
+    fn block_len(&self) -> Result<usize, Error>;
+
+    /// Writes the property block (length prefix included) whose block size
+    /// `block_len` returned.
+    fn put<B: BufMut>(&self, buf: &mut B, block_len: usize);
+}
 
 /// The whole size of a property block with its length prefix.
 pub(crate) fn with_len_prefix(block_len: usize) -> Result<usize, Error> {

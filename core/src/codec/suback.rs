@@ -350,70 +350,15 @@ impl<'a> SubAckRef<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::testing::{self, assert_encode_err, assert_err, encode, golden};
     use crate::codec::MqttString;
-    use crate::codec::{Packet, PacketRef, PropertyId, UserProperty};
+    use crate::codec::{PropertyId, UserProperty};
     use alloc::vec;
-    use bytes::BytesMut;
     use ProtocolVersion::{V311, V5};
-
-    fn encode(ack: &SubAck, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
-        let mut buf = BytesMut::new();
-        Packet::SubAck(ack.clone()).encode(version, &mut buf)?;
-        Ok(buf.to_vec())
-    }
-
-    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<SubAck, Error> {
-        let mut buf = Bytes::copy_from_slice(bytes);
-        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
-            Some(Packet::SubAck(a)) => {
-                assert!(buf.is_empty());
-                Ok(a)
-            }
-            other => panic!("expected a whole SUBACK, got {other:?}"),
-        }
-    }
 
     /// A whole SUBACK packet around `body` (remaining length < 128).
     fn packet(body: &[u8]) -> Vec<u8> {
-        assert!(body.len() < 128);
-        let mut out = vec![0x90, body.len() as u8];
-        out.extend_from_slice(body);
-        out
-    }
-
-    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
-        let err = decode(bytes, version).unwrap_err();
-        assert_eq!(err, expected);
-        assert_eq!(err.reason_code(), code);
-    }
-
-    fn assert_encode_err(ack: &SubAck, version: ProtocolVersion, expected: Error) {
-        assert_eq!(encode(ack, version), Err(expected));
-        let mut out = [0u8; 64];
-        assert_eq!(
-            PacketRef::SubAck(ack.as_view()).encode_to_slice(version, &mut out),
-            Err(expected)
-        );
-    }
-
-    /// Encodes `ack` to exactly `golden` and decodes it back, through the
-    /// owned and the borrowed paths.
-    fn golden(ack: &SubAck, version: ProtocolVersion, golden: &[u8]) {
-        assert_eq!(encode(ack, version).unwrap(), golden);
-        assert_eq!(
-            Packet::SubAck(ack.clone()).encoded_len(version),
-            Ok(golden.len())
-        );
-        assert_eq!(decode(golden, version).unwrap(), *ack);
-        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
-            .unwrap()
-            .unwrap();
-        assert_eq!(used, golden.len());
-        assert_eq!(view, PacketRef::SubAck(ack.as_view()));
-        let mut out = vec![0u8; golden.len()];
-        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
-        assert_eq!(out, golden);
-        assert_eq!(view.into_owned(), Packet::SubAck(ack.clone()));
+        testing::packet::<SubAck>(body)
     }
 
     const V5_ALL_CODES: [ReasonCode; 12] = [

@@ -545,6 +545,7 @@ impl<'a> SubscribeRef<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::testing::{self, assert_encode_err, assert_err, decode, encode, golden};
     use crate::codec::{Packet, PacketRef, PropertyId, ReasonCode, UserProperty};
     use crate::topic::TopicError;
     use alloc::vec;
@@ -552,65 +553,9 @@ mod tests {
     use bytes::BytesMut;
     use ProtocolVersion::{V311, V5};
 
-    fn encode(sub: &Subscribe, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
-        let mut buf = BytesMut::new();
-        Packet::Subscribe(sub.clone()).encode(version, &mut buf)?;
-        Ok(buf.to_vec())
-    }
-
-    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<Subscribe, Error> {
-        let mut buf = Bytes::copy_from_slice(bytes);
-        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
-            Some(Packet::Subscribe(s)) => {
-                assert!(buf.is_empty());
-                Ok(s)
-            }
-            other => panic!("expected a whole SUBSCRIBE, got {other:?}"),
-        }
-    }
-
     /// A whole SUBSCRIBE packet around `body` (remaining length < 128).
     fn packet(body: &[u8]) -> Vec<u8> {
-        assert!(body.len() < 128);
-        let mut out = vec![0x82, body.len() as u8];
-        out.extend_from_slice(body);
-        out
-    }
-
-    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
-        let err = decode(bytes, version).unwrap_err();
-        assert_eq!(err, expected);
-        assert_eq!(err.reason_code(), code);
-    }
-
-    fn assert_encode_err(sub: &Subscribe, version: ProtocolVersion, expected: Error) {
-        assert_eq!(encode(sub, version), Err(expected));
-        let mut out = [0u8; 64];
-        assert_eq!(
-            PacketRef::Subscribe(sub.as_view()).encode_to_slice(version, &mut out),
-            Err(expected)
-        );
-    }
-
-    /// Encodes `sub` to exactly `golden`, decodes `golden` back to `sub`
-    /// through both the owned and the borrowed path, and re-encodes the
-    /// decoded view (whose filters are the raw payload) to `golden`.
-    fn golden(sub: &Subscribe, version: ProtocolVersion, golden: &[u8]) {
-        assert_eq!(encode(sub, version).unwrap(), golden);
-        assert_eq!(
-            Packet::Subscribe(sub.clone()).encoded_len(version),
-            Ok(golden.len())
-        );
-        assert_eq!(decode(golden, version).unwrap(), *sub);
-        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
-            .unwrap()
-            .unwrap();
-        assert_eq!(used, golden.len());
-        assert_eq!(view, PacketRef::Subscribe(sub.as_view()));
-        let mut out = vec![0u8; golden.len()];
-        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
-        assert_eq!(out, golden);
-        assert_eq!(view.into_owned(), Packet::Subscribe(sub.clone()));
+        testing::packet::<Subscribe>(body)
     }
 
     fn entry(filter: &str, options: SubscriptionOptions) -> SubscribeFilter {
@@ -719,7 +664,7 @@ mod tests {
         // 2 (id) + 2 + 200 (filter) + 1 (QoS) = 205 = 0xCD 0x01.
         assert_eq!(&bytes[..5], &[0x82, 0xCD, 0x01, 0x00, 0x07]);
         assert_eq!(bytes.len(), 3 + 205);
-        assert_eq!(decode(&bytes, V311).unwrap(), sub);
+        assert_eq!(decode::<Subscribe>(&bytes, V311).unwrap(), sub);
     }
 
     #[test]
@@ -1010,7 +955,10 @@ mod tests {
                 SubscriptionOptions::default().with_no_local(true),
             )],
         );
-        assert_eq!(decode(&encode(&sub, V5).unwrap(), V5).unwrap(), sub);
+        assert_eq!(
+            decode::<Subscribe>(&encode(&sub, V5).unwrap(), V5).unwrap(),
+            sub
+        );
     }
 
     #[test]
@@ -1091,7 +1039,7 @@ mod tests {
         // The 5.0 property length byte (0) and the filter length's high
         // byte read as an empty filter, which is invalid.
         assert_eq!(
-            decode(&V5_SMALLEST, V311),
+            decode::<Subscribe>(&V5_SMALLEST, V311),
             Err(Error::InvalidTopicFilter(TopicError::Empty))
         );
     }

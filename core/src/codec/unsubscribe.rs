@@ -328,70 +328,15 @@ impl<'a> UnsubscribeRef<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::{Packet, PacketRef, PropertyId, ReasonCode, UserProperty};
+    use crate::codec::testing::{self, assert_encode_err, assert_err, decode, encode, golden};
+    use crate::codec::{PacketRef, PropertyId, ReasonCode, UserProperty};
     use crate::topic::TopicError;
     use alloc::vec;
-    use bytes::BytesMut;
     use ProtocolVersion::{V311, V5};
-
-    fn encode(unsub: &Unsubscribe, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
-        let mut buf = BytesMut::new();
-        Packet::Unsubscribe(unsub.clone()).encode(version, &mut buf)?;
-        Ok(buf.to_vec())
-    }
-
-    fn decode(bytes: &[u8], version: ProtocolVersion) -> Result<Unsubscribe, Error> {
-        let mut buf = Bytes::copy_from_slice(bytes);
-        match Packet::decode(&mut buf, &DecodeOptions::new(version))? {
-            Some(Packet::Unsubscribe(u)) => {
-                assert!(buf.is_empty());
-                Ok(u)
-            }
-            other => panic!("expected a whole UNSUBSCRIBE, got {other:?}"),
-        }
-    }
 
     /// A whole UNSUBSCRIBE packet around `body` (remaining length < 128).
     fn packet(body: &[u8]) -> Vec<u8> {
-        assert!(body.len() < 128);
-        let mut out = vec![0xA2, body.len() as u8];
-        out.extend_from_slice(body);
-        out
-    }
-
-    fn assert_err(bytes: &[u8], version: ProtocolVersion, expected: Error, code: ReasonCode) {
-        let err = decode(bytes, version).unwrap_err();
-        assert_eq!(err, expected);
-        assert_eq!(err.reason_code(), code);
-    }
-
-    fn assert_encode_err(unsub: &Unsubscribe, version: ProtocolVersion, expected: Error) {
-        assert_eq!(encode(unsub, version), Err(expected));
-        let mut out = [0u8; 64];
-        assert_eq!(
-            PacketRef::Unsubscribe(unsub.as_view()).encode_to_slice(version, &mut out),
-            Err(expected)
-        );
-    }
-
-    /// Encodes `unsub` to exactly `golden` and decodes it back, through the
-    /// owned and the borrowed paths.
-    fn golden(unsub: &Unsubscribe, version: ProtocolVersion, golden: &[u8]) {
-        assert_eq!(encode(unsub, version).unwrap(), golden);
-        assert_eq!(
-            Packet::Unsubscribe(unsub.clone()).encoded_len(version),
-            Ok(golden.len())
-        );
-        assert_eq!(decode(golden, version).unwrap(), *unsub);
-        let (view, used) = PacketRef::decode(golden, &DecodeOptions::new(version))
-            .unwrap()
-            .unwrap();
-        assert_eq!(used, golden.len());
-        assert_eq!(view, PacketRef::Unsubscribe(unsub.as_view()));
-        let mut out = vec![0u8; golden.len()];
-        assert_eq!(view.encode_to_slice(version, &mut out), Ok(golden.len()));
-        assert_eq!(out, golden);
-        assert_eq!(view.into_owned(), Packet::Unsubscribe(unsub.clone()));
+        testing::packet::<Unsubscribe>(body)
     }
 
     fn filters(list: &[&str]) -> Vec<MqttString> {
@@ -592,6 +537,9 @@ mod tests {
             .user_properties
             .push(UserProperty::new("k", "v").unwrap());
         assert_encode_err(&unsub, V311, Error::PropertiesInV311);
-        assert_eq!(decode(&encode(&unsub, V5).unwrap(), V5).unwrap(), unsub);
+        assert_eq!(
+            decode::<Unsubscribe>(&encode(&unsub, V5).unwrap(), V5).unwrap(),
+            unsub
+        );
     }
 }
