@@ -308,7 +308,7 @@ const fn value_type(value: &PropertyValue<'_>) -> PropertyType {
 }
 
 /// Checks every property of a block (without its length prefix): known
-/// [0x81], allowed in `ctx` [0x82], not repeated unless it may be [0x82],
+/// (0x81), allowed in `ctx` (0x82), not repeated unless it may be (0x82),
 /// value in range.
 pub(crate) fn check_block(block: &[u8], ctx: Context) -> Result<(), Error> {
     let mut br = Reader::new(block);
