@@ -946,7 +946,33 @@ macro_rules! properties {
     };
 }
 
-pub(crate) use {owned_ty, properties, ref_ty};
+/// The impls every borrowed list view shares: iteration by value, `Debug`
+/// as a list, and equality by contents (whatever the representation).
+macro_rules! list_view_impls {
+    ($Ref:ident, $Iter:ident, $Item:ty) => {
+        impl<'a> IntoIterator for $Ref<'a> {
+            type Item = $Item;
+            type IntoIter = $Iter<'a>;
+            fn into_iter(self) -> $Iter<'a> {
+                self.iter()
+            }
+        }
+
+        impl core::fmt::Debug for $Ref<'_> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_list().entries(self.iter()).finish()
+            }
+        }
+
+        impl PartialEq for $Ref<'_> {
+            fn eq(&self, other: &Self) -> bool {
+                self.iter().eq(other.iter())
+            }
+        }
+    };
+}
+
+pub(crate) use {list_view_impls, owned_ty, properties, ref_ty};
 
 /// What packet code needs of a borrowed property set, for helpers shared by
 /// packets whose property sets differ (see `ack`). Every view the

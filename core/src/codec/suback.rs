@@ -8,7 +8,7 @@ use super::ack::{AckProperties, AckPropertiesRef};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::Context;
+use super::property::{list_view_impls, Context};
 use super::reason_code::ReasonCode;
 use super::version::{ProtocolVersion, QoS};
 use super::wire::Reader;
@@ -125,25 +125,7 @@ impl<'a> ReasonCodesRef<'a> {
     }
 }
 
-impl<'a> IntoIterator for ReasonCodesRef<'a> {
-    type Item = ReasonCode;
-    type IntoIter = ReasonCodesIter<'a>;
-    fn into_iter(self) -> ReasonCodesIter<'a> {
-        self.iter()
-    }
-}
-
-impl core::fmt::Debug for ReasonCodesRef<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl PartialEq for ReasonCodesRef<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
-    }
-}
+list_view_impls!(ReasonCodesRef, ReasonCodesIter, ReasonCode);
 
 /// Iterator over the codes of a [`ReasonCodesRef`].
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, share, Context};
+use super::property::{list_view_impls, properties, share, Context};
 use super::string::{MqttStr, MqttString};
 use super::version::{ProtocolVersion, QoS};
 use super::wire::{put_binary, string_len, Reader};
@@ -355,25 +355,11 @@ impl<'a> SubscribeFiltersRef<'a> {
     }
 }
 
-impl<'a> IntoIterator for SubscribeFiltersRef<'a> {
-    type Item = SubscribeFilterRef<'a>;
-    type IntoIter = SubscribeFiltersIter<'a>;
-    fn into_iter(self) -> SubscribeFiltersIter<'a> {
-        self.iter()
-    }
-}
-
-impl core::fmt::Debug for SubscribeFiltersRef<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl PartialEq for SubscribeFiltersRef<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
-    }
-}
+list_view_impls!(
+    SubscribeFiltersRef,
+    SubscribeFiltersIter,
+    SubscribeFilterRef<'a>
+);
 
 /// Iterator over the entries of a [`SubscribeFiltersRef`].
 #[derive(Debug, Clone)]

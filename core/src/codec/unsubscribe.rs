@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes};
 use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
-use super::property::{properties, share, Context};
+use super::property::{list_view_impls, properties, share, Context};
 use super::string::{MqttStr, MqttString};
 use super::version::ProtocolVersion;
 use super::wire::{put_binary, string_len, Reader};
@@ -144,25 +144,7 @@ impl<'a> TopicFiltersRef<'a> {
     }
 }
 
-impl<'a> IntoIterator for TopicFiltersRef<'a> {
-    type Item = MqttStr<'a>;
-    type IntoIter = TopicFiltersIter<'a>;
-    fn into_iter(self) -> TopicFiltersIter<'a> {
-        self.iter()
-    }
-}
-
-impl core::fmt::Debug for TopicFiltersRef<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl PartialEq for TopicFiltersRef<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
-    }
-}
+list_view_impls!(TopicFiltersRef, TopicFiltersIter, MqttStr<'a>);
 
 /// Iterator over the filters of a [`TopicFiltersRef`].
 #[derive(Debug, Clone)]

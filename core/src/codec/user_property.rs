@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::property::{share, BlockIter, PropertyId, PropertyValue};
+use super::property::{list_view_impls, share, BlockIter, PropertyId, PropertyValue};
 use super::string::{MqttStr, MqttString};
 
 /// One User Property: a UTF-8 string pair.
@@ -92,17 +92,11 @@ impl<'a> UserPropertiesRef<'a> {
     }
 }
 
-impl core::fmt::Debug for UserPropertiesRef<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl PartialEq for UserPropertiesRef<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
+list_view_impls!(
+    UserPropertiesRef,
+    UserPropertiesIter,
+    (MqttStr<'a>, MqttStr<'a>)
+);
 
 /// Iterator over `(name, value)` pairs of a [`UserPropertiesRef`].
 #[derive(Debug, Clone)]
