@@ -205,9 +205,8 @@ pub(crate) fn scan_topic(bytes: &[u8]) -> (bool, bool, bool) {
     let mut chunks = bytes.chunks_exact(8);
     let (mut high, mut nul, mut wildcard) = (false, false, false);
     for chunk in &mut chunks {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(b);
+        // Always eight bytes (chunks_exact); the fallback is never taken.
+        let w = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
         high |= w & HI != 0;
         nul |= has_zero_byte(w);
         wildcard |= has_zero_byte(w ^ (LO * b'+' as u64)) | has_zero_byte(w ^ (LO * b'#' as u64));
