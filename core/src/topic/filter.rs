@@ -79,27 +79,35 @@ pub(crate) fn check_topic_filter_bytes(filter: &[u8]) -> Result<(), TopicError> 
 /// (a level with both reports the `#` rule).
 #[inline]
 fn scan_filter(filter: &[u8]) -> (bool, Result<(), TopicError>) {
+    /// The rules for one level, given its length and wildcard bytes.
+    #[inline(always)]
+    fn level(len: usize, hash: bool, plus: bool, last: bool) -> Result<(), TopicError> {
+        if hash && !(last && len == 1) {
+            Err(TopicError::MisplacedMultiLevelWildcard)
+        } else if plus && len != 1 {
+            Err(TopicError::MisplacedSingleLevelWildcard)
+        } else {
+            Ok(())
+        }
+    }
     let mut nul = false;
     let mut result = Ok(());
     let (mut len, mut hash, mut plus) = (0usize, false, false);
-    let last = filter.len();
-    for (i, &b) in filter.iter().chain(core::iter::once(&b'/')).enumerate() {
+    for &b in filter {
         if b == b'/' {
-            // End of a level (the chained '/' closes the last one).
             if result.is_ok() {
-                if hash && !(i == last && len == 1) {
-                    result = Err(TopicError::MisplacedMultiLevelWildcard);
-                } else if plus && len != 1 {
-                    result = Err(TopicError::MisplacedSingleLevelWildcard);
-                }
+                result = level(len, hash, plus, false);
             }
             (len, hash, plus) = (0, false, false);
-            continue;
+        } else {
+            nul |= b == 0;
+            hash |= b == b'#';
+            plus |= b == b'+';
+            len += 1;
         }
-        nul |= b == 0;
-        hash |= b == b'#';
-        plus |= b == b'+';
-        len += 1;
+    }
+    if result.is_ok() {
+        result = level(len, hash, plus, true);
     }
     (nul, result)
 }
@@ -127,6 +135,7 @@ mod scan_tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
         #[test]
         fn one_pass_scan_agrees_with_the_level_by_level_rules(f in "[ab/+#\\x00]{0,12}") {
             let f = f.as_bytes();
