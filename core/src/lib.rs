@@ -24,6 +24,8 @@
 //! * [`topic`]: topic name and filter validation, matching, shared
 //!   subscriptions and a subscription trie.
 //! * [`time`]: the one place the time type is defined.
+//! * [`client`]: the client role (in progress; for now the reconnect
+//!   [`client::Backoff`]).
 //!
 //! ## Example
 //!
@@ -60,6 +62,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod client;
 pub mod codec;
 pub mod time;
 pub mod topic;
