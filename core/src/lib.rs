@@ -64,6 +64,7 @@ extern crate std;
 
 pub mod client;
 pub mod codec;
+pub mod connection;
 pub mod time;
 pub mod topic;
 

@@ -53,6 +53,11 @@ pub enum Error {
     /// A PUBLISH has an empty topic name and no Topic Alias
     /// [MQTT-3.3.2-1]; in 3.1.1 an empty topic is always invalid. (0x82)
     EmptyTopicWithoutAlias,
+    /// A PUBLISH has an empty topic name and a Topic Alias the receiver
+    /// has no mapping for (spec 3.3.2.3.4: "It is a Protocol Error if the
+    /// receiver does not already have a mapping for this Topic Alias").
+    /// Detected by the connection's alias state, not the codec. (0x82)
+    UnknownTopicAlias,
     /// A packet identifier of 0 where one is required [MQTT-2.2.1-3]; or a
     /// QoS 0 PUBLISH given one (encode) [MQTT-2.2.1-2]. (0x82)
     InvalidPacketIdentifier,
@@ -162,6 +167,7 @@ impl Error {
             InvalidTopicFilter(_) => ReasonCode::TopicFilterInvalid,
             InvalidPropertyValue(PropertyId::TopicAlias) => ReasonCode::TopicAliasInvalid,
             EmptyTopicWithoutAlias
+            | UnknownTopicAlias
             | InvalidPacketIdentifier
             | EmptySubscribe
             | EmptyUnsubscribe
@@ -202,6 +208,7 @@ impl core::fmt::Display for Error {
             InvalidTopicName(e) => write!(f, "invalid topic name: {e}"),
             InvalidTopicFilter(e) => write!(f, "invalid topic filter: {e}"),
             EmptyTopicWithoutAlias => f.write_str("empty topic name without a topic alias [MQTT-3.3.2-1]"),
+            UnknownTopicAlias => f.write_str("empty topic name with a topic alias that has no mapping (spec 3.3.2.3.4)"),
             InvalidPacketIdentifier => f.write_str("packet identifier 0 where one is required, or one on QoS 0 [MQTT-2.2.1-2] [MQTT-2.2.1-3]"),
             EmptySubscribe => f.write_str("SUBSCRIBE without a topic filter [MQTT-3.8.3-2]"),
             EmptyUnsubscribe => f.write_str("UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]"),

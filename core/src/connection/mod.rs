@@ -1,0 +1,10 @@
+//! Connection-level state shared by the client and server roles.
+//!
+//! Both ends of an MQTT connection keep the same kinds of per-connection
+//! state; it lives here once so that neither role writes its own:
+//! [`InboundTopicAliases`] and [`OutboundTopicAliases`], the MQTT 5.0 Topic
+//! Alias mappings of spec section 3.3.2.3.4.
+
+mod topic_alias;
+
+pub use topic_alias::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};
