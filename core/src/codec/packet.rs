@@ -400,10 +400,7 @@ impl Packet {
             return Ok(None);
         }
         // Slices of the packet share `buf` itself: no extra reference.
-        let body = buf
-            .get(usize::from(header.header_len)..len)
-            .unwrap_or_default();
-        let packet = PacketRef::decode_body(&header, body, options)?.owned_in(buf);
+        let packet = decode_whole(&header, buf, options)?;
         buf.advance(len);
         Ok(Some(packet))
     }
@@ -429,15 +426,17 @@ impl Packet {
     }
 }
 
-/// Decodes a complete packet held in `whole` (header included).
+/// Decodes the packet at the front of `whole` (header included; bytes after
+/// it are ignored), sharing its strings and payload with `whole`.
 #[inline]
 pub(crate) fn decode_whole(
     header: &FixedHeader,
     whole: &Bytes,
     options: &DecodeOptions,
 ) -> Result<Packet, Error> {
+    // `whole` may run on past this packet; its body ends at packet_len.
     let body = whole
-        .get(usize::from(header.header_len)..)
+        .get(usize::from(header.header_len)..header.packet_len())
         .unwrap_or_default();
     Ok(PacketRef::decode_body(header, body, options)?.owned_in(whole))
 }

@@ -99,25 +99,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Scans `bytes` once: whether any byte is non-ASCII, and whether any is
-/// NUL. Written without early exit so that it vectorizes.
-#[inline]
-pub(crate) fn scan(bytes: &[u8]) -> (bool, bool) {
-    let mut high = 0u8;
-    let mut nul = false;
-    for &b in bytes {
-        high |= b;
-        nul |= b == 0;
-    }
-    (high & 0x80 != 0, nul)
-}
-
 /// Validates an MQTT UTF-8 string's bytes: well-formed UTF-8 without
 /// surrogates [MQTT-1.5.4-1] (checked first), then no U+0000
 /// [MQTT-1.5.4-2]. ASCII needs one pass.
 #[inline]
 pub(crate) fn check_utf8(bytes: &[u8]) -> Result<(), Error> {
-    let (non_ascii, nul) = scan(bytes);
+    // The same one-pass scanner as topic names (its wildcard flag unused).
+    let (non_ascii, nul, _) = crate::topic::scan_topic(bytes);
     // `from_utf8` rejects ill-formed sequences and encoded surrogates.
     if non_ascii && core::str::from_utf8(bytes).is_err() {
         return Err(Error::InvalidUtf8);

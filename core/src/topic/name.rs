@@ -198,7 +198,7 @@ const fn has_zero_byte(word: u64) -> bool {
     word.wrapping_sub(LO) & !word & HI != 0
 }
 
-/// One pass over a topic's bytes, eight at a time: whether any byte is
+/// One pass over a topic's (or any string's) bytes, eight at a time: whether any byte is
 /// non-ASCII, U+0000, or a wildcard (`+`, `#`).
 #[inline]
 pub(crate) fn scan_topic(bytes: &[u8]) -> (bool, bool, bool) {
