@@ -1,7 +1,9 @@
 //! Test tools shared by libmqtt's workspace-level tests: the golden byte
-//! vectors (also the fuzzers' seed corpus) and small helpers.
+//! vectors (also the fuzzers' seed corpus), a scripted server for client
+//! tests ([`scripted`]) and small helpers.
 
 pub mod golden;
+pub mod scripted;
 
 /// Parses a string of hex byte pairs, ignoring whitespace.
 ///
