@@ -12,8 +12,9 @@
 //! ## Layers
 //!
 //! ```text
-//!   bytes ──▶ codec (this release) ──▶ connection state machines ──▶ broker engine
-//!             packets, properties,      client, server role            (later issues)
+//!   bytes ──▶ codec ──▶ connection state machines ──▶ broker engine
+//!             packets,   client (this release),         (later issue)
+//!             properties, server role (later issue)
 //!             reason codes, topics
 //! ```
 //!
@@ -23,9 +24,12 @@
 //!   allocation-free path over borrowed slices ([`codec::PacketRef`]).
 //! * [`topic`]: topic name and filter validation, matching, shared
 //!   subscriptions and a subscription trie.
+//! * [`connection`]: per-connection state both roles share (topic aliases).
+//! * [`client`]: the client role, [`client::Client`]: one session across
+//!   any number of connections, QoS 0/1/2 both ways, keep alive, offline
+//!   queue, session resume, enhanced authentication, persistence; plus the
+//!   reconnect [`client::Backoff`].
 //! * [`time`]: the one place the time type is defined.
-//! * [`client`]: the client role (in progress; for now the reconnect
-//!   [`client::Backoff`]).
 //!
 //! ## Example
 //!

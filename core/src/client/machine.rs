@@ -134,6 +134,18 @@ struct InboundQos2 {
     rec_sent: bool,
 }
 
+/// Whether `publish` (sent with its topic) still fits `maximum` with a
+/// Topic Alias added. One that fits only without it is sent without it
+/// [MQTT-3.2.2-15], and no mapping the server never saw is recorded.
+fn fits_with_alias(publish: &mut Publish, version: ProtocolVersion, maximum: u32) -> bool {
+    publish.properties.topic_alias = Some(1);
+    let fits = PacketRef::Publish(publish.as_view())
+        .encoded_len(version)
+        .is_ok_and(|size| size <= maximum as usize);
+    publish.properties.topic_alias = None;
+    fits
+}
+
 /// The first local token for QoS 0 publishes: above every packet id.
 const FIRST_TOKEN: u64 = 0x1_0000;
 
@@ -210,6 +222,8 @@ pub struct Client {
     clean_start_sent: bool,
     connected_once: bool,
     reauthenticating: bool,
+    /// The server's AUTH 0x18 waits for [`Client::authenticate`].
+    auth_challenged: bool,
     ids: PacketIds,
     next_token: u64,
     next_ack_token: u64,
@@ -245,6 +259,7 @@ impl Client {
             clean_start_sent: options.clean_start,
             connected_once: false,
             reauthenticating: false,
+            auth_challenged: false,
             ids: PacketIds::new(),
             next_token: FIRST_TOKEN,
             next_ack_token: 1,
@@ -454,7 +469,7 @@ impl Client {
         if n == self.out.len() {
             self.out.clear();
         } else {
-            let _ = self.out.split_to(n);
+            bytes::Buf::advance(&mut self.out, n);
         }
         n
     }
@@ -673,7 +688,8 @@ impl Client {
     /// Authentication Data: the answer to an [`Event::AuthChallenge`]
     /// (reason 0x18), or, when connected and no exchange is under way, the
     /// start of a re-authentication (0x19). The method is the one in
-    /// [`ClientOptions::authentication_method`].
+    /// [`ClientOptions::authentication_method`]. Anything else (no AUTH
+    /// from the server to answer) is [`ClientError::InvalidState`].
     pub fn authenticate(
         &mut self,
         now: Instant,
@@ -691,13 +707,13 @@ impl Client {
         };
         let reason_code = match self.state {
             ConnectionState::Disconnected => return Err(ClientError::NotConnected),
-            ConnectionState::Connecting => ReasonCode::ContinueAuthentication,
-            ConnectionState::Connected if self.reauthenticating => {
-                ReasonCode::ContinueAuthentication
-            }
-            ConnectionState::Connected => {
-                self.reauthenticating = true;
-                ReasonCode::ReAuthenticate
+            // The answer to the server's AUTH [MQTT-4.12.0-3].
+            _ if self.auth_challenged => ReasonCode::ContinueAuthentication,
+            ConnectionState::Connected if !self.reauthenticating => ReasonCode::ReAuthenticate,
+            _ => {
+                return Err(ClientError::InvalidState(
+                    "no AUTH from the server to answer",
+                ))
             }
         };
         let mut auth = Auth::new(reason_code);
@@ -705,6 +721,10 @@ impl Client {
         auth.properties.authentication_method = Some(method);
         auth.properties.authentication_data = data;
         self.encode_packet(PacketRef::Auth(auth.as_view()))?;
+        self.auth_challenged = false;
+        if reason_code == ReasonCode::ReAuthenticate {
+            self.reauthenticating = true;
+        }
         Ok(())
     }
 
@@ -784,7 +804,9 @@ impl Client {
     /// replacing the current one. Only while disconnected. Messages that
     /// were in flight are resent (DUP) after a CONNACK with Session Present;
     /// QoS 0 messages get new local tokens, and expiry intervals restart
-    /// from now.
+    /// from now. A received QoS 2 message the application had not
+    /// acknowledged (manual acknowledgement) is delivered again when the
+    /// server resends it, with a new [`AckToken`].
     pub fn import_session(&mut self, now: Instant, state: SessionState) -> Result<(), ClientError> {
         if self.state != ConnectionState::Disconnected {
             return Err(ClientError::InvalidState(
@@ -799,19 +821,15 @@ impl Client {
         let mut next_token = FIRST_TOKEN;
         for stored in state.outgoing {
             let (kind, sent) = match stored {
-                StoredOutgoing::Publish(p) | StoredOutgoing::PublishSent(p)
-                    if p.qos == QoS::AtMostOnce =>
-                {
-                    (
-                        OutKind::Publish {
-                            expiry: p.properties.message_expiry_interval,
-                            publish: p,
-                            stage: Stage::Unsent,
-                        },
-                        false,
-                    )
-                }
                 StoredOutgoing::Publish(p) => (
+                    OutKind::Publish {
+                        expiry: p.properties.message_expiry_interval,
+                        publish: p,
+                        stage: Stage::Unsent,
+                    },
+                    false,
+                ),
+                StoredOutgoing::PublishSent(p) if p.qos == QoS::AtMostOnce => (
                     OutKind::Publish {
                         expiry: p.properties.message_expiry_interval,
                         publish: p,
@@ -828,9 +846,17 @@ impl Client {
                     true,
                 ),
                 StoredOutgoing::Released(id) => {
-                    let mut p = Publish::new("", Bytes::new())?;
-                    p.qos = QoS::ExactlyOnce;
-                    p.packet_id = id;
+                    // Only the identifier is left of a released message
+                    // (an empty topic, which `Publish::new` would refuse).
+                    let p = Publish {
+                        dup: true,
+                        qos: QoS::ExactlyOnce,
+                        retain: false,
+                        topic: MqttString::default(),
+                        packet_id: id,
+                        properties: Default::default(),
+                        payload: Bytes::new(),
+                    };
                     (
                         OutKind::Publish {
                             publish: p,
@@ -878,9 +904,15 @@ impl Client {
         self.connected_once = state.connected_before;
         self.ack_queue.clear();
         self.inbound_qos1 = 0;
+        // A QoS 2 message the application had not acknowledged is
+        // forgotten: its token died with the program that held it, so the
+        // copy the server sends again is delivered anew, with a new token
+        // (kept, it would never be acknowledged and would block every later
+        // acknowledgement). No PUBREC went for it, so no PUBREL can come.
         self.inbound_qos2 = state
             .inbound_qos2
             .iter()
+            .filter(|q| q.released_by_app)
             .map(|q| {
                 let token = self.next_ack_token;
                 self.next_ack_token += 1;
@@ -954,7 +986,13 @@ impl Client {
         now: Instant,
         make: impl FnOnce(u16) -> OutKind,
     ) -> Result<u16, ClientError> {
-        let can_send_now = self.state == ConnectionState::Connected && self.pending.is_empty();
+        // [MQTT-3.3.4-8] Only PUBLISH waits for the window: publishes
+        // queued for it do not hold a SUBSCRIBE or UNSUBSCRIBE back.
+        let can_send_now = self.state == ConnectionState::Connected
+            && self
+                .pending
+                .iter()
+                .all(|o| matches!(o.kind, OutKind::Publish { .. }));
         if !can_send_now {
             self.make_room()?;
         }
@@ -1038,7 +1076,11 @@ impl Client {
                     return;
                 }
                 let v5 = self.version.is_v5();
-                let alias = if v5 && self.opts.auto_topic_alias && self.out_aliases.maximum() > 0 {
+                let alias = if v5
+                    && self.opts.auto_topic_alias
+                    && self.out_aliases.maximum() > 0
+                    && fits_with_alias(publish, self.version, self.server.maximum_packet_size)
+                {
                     self.out_aliases.alias_for(&publish.topic)
                 } else {
                     OutboundAlias::None
@@ -1131,6 +1173,15 @@ impl Client {
             self.violation(ProtocolViolation::SessionPresentOnCleanStart);
             return;
         }
+        // [MQTT-4.12.0-5] [MQTT-4.12.0-6] a successful CONNACK names the
+        // Authentication Method of CONNECT, and none if CONNECT had none.
+        if self.version.is_v5()
+            && connack.properties.authentication_method != self.opts.authentication_method
+        {
+            self.violation(ProtocolViolation::Authentication);
+            return;
+        }
+        self.auth_challenged = false;
         let p = &connack.properties;
         self.server = ServerLimits {
             receive_maximum: p.receive_maximum.unwrap_or(u16::MAX),
@@ -1171,6 +1222,20 @@ impl Client {
             self.session_lost();
         }
         self.flush_pending();
+        self.send_waiting_controls();
+    }
+
+    /// [MQTT-3.3.4-8] Only PUBLISH waits for the window: SUBSCRIBE and
+    /// UNSUBSCRIBE queued behind publishes it holds go now, in their order.
+    fn send_waiting_controls(&mut self) {
+        let mut i = 0;
+        while i < self.pending.len() && self.state == ConnectionState::Connected {
+            if matches!(self.pending[i].kind, OutKind::Publish { .. }) {
+                i += 1;
+            } else if let Some(o) = self.pending.remove(i) {
+                self.send_outgoing(o);
+            }
+        }
     }
 
     /// Session Present 1: everything in flight goes again, in its original
@@ -1240,7 +1305,8 @@ impl Client {
                     None => groups.push((s.subscription_identifier, alloc::vec![s.filter.clone()])),
                 }
             }
-            for (sid, filters) in groups.into_iter().rev() {
+            let mut resubscribe = Vec::with_capacity(groups.len());
+            for (sid, filters) in groups {
                 let Some(pid) = self.ids.allocate() else {
                     break;
                 };
@@ -1248,11 +1314,14 @@ impl Client {
                 if self.version.is_v5() {
                     sub.properties.subscription_identifier = sid;
                 }
-                requeue.push_front(Outgoing {
+                resubscribe.push(Outgoing {
                     id: PublishId(u64::from(pid)),
                     kind: OutKind::Subscribe(sub),
                     queued_at: self.now,
                 });
+            }
+            for o in resubscribe.into_iter().rev() {
+                requeue.push_front(o);
             }
         }
         while let Some(o) = requeue.pop_back() {
@@ -1274,15 +1343,18 @@ impl Client {
         }
         match (self.state, auth.reason_code) {
             (ConnectionState::Connecting, ReasonCode::ContinueAuthentication) => {
+                self.auth_challenged = true;
                 self.events.push_back(Event::AuthChallenge(auth));
             }
             (ConnectionState::Connected, ReasonCode::ContinueAuthentication)
                 if self.reauthenticating =>
             {
+                self.auth_challenged = true;
                 self.events.push_back(Event::AuthChallenge(auth));
             }
             (ConnectionState::Connected, ReasonCode::Success) if self.reauthenticating => {
                 self.reauthenticating = false;
+                self.auth_challenged = false;
                 self.events.push_back(Event::Reauthenticated(auth));
             }
             _ => self.violation(ProtocolViolation::Authentication),
@@ -1308,6 +1380,11 @@ impl Client {
             QoS::AtMostOnce => self.deliver(publish, None),
             QoS::AtLeastOnce => {
                 if !self.opts.manual_ack {
+                    // Acknowledged at once, but it still arrived beyond the
+                    // server's quota if QoS 2 messages fill it [MQTT-3.3.4-9].
+                    if !self.inbound_room() {
+                        return;
+                    }
                     self.deliver(publish, None);
                     let _ = self.encode_packet(PacketRef::PubAck(PubAck::new(pid).as_view()));
                     return;
@@ -1586,8 +1663,16 @@ impl Client {
             });
             return;
         }
-        self.subscriptions
-            .retain(|s| !unsub.filters.contains(&s.filter.filter));
+        // A filter the server refused to remove (an error code, 5.0) is
+        // still held; 3.1.1 UNSUBACK has no codes and removes them all.
+        let removed = |i: usize| ack.reason_codes.get(i).is_none_or(|c| !c.is_error());
+        self.subscriptions.retain(|s| {
+            !unsub
+                .filters
+                .iter()
+                .enumerate()
+                .any(|(i, f)| *f == s.filter.filter && removed(i))
+        });
         let reason_codes = if self.version.is_v5() {
             ack.reason_codes
         } else {
@@ -1617,9 +1702,18 @@ impl Client {
         self.state = ConnectionState::Disconnected;
         self.timers = [None; TIMERS];
         self.reauthenticating = false;
+        self.auth_challenged = false;
         self.in_aliases.clear();
         self.out_aliases.clear();
-        self.ack_queue.clear();
+        // A QoS 2 message the application acknowledged whose PUBREC was
+        // still held back by order: keep the acknowledgement, so PUBREC
+        // goes when the server sends the message again (the application
+        // will not acknowledge it twice).
+        for p in self.ack_queue.drain(..).filter(|p| p.acked) {
+            if let Some(q) = self.inbound_qos2.iter_mut().find(|q| q.token == p.token) {
+                q.acked = true;
+            }
+        }
         self.inbound_qos1 = 0;
         self.events.push_back(Event::Disconnected(reason));
     }

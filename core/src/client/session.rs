@@ -7,6 +7,8 @@
 //! ```text
 //! "LMQS" 0x01                       magic and format version
 //! { tag: u8, length: u32 BE, body } records, in order
+//! 0xFF 0x00000000                   end record: bytes cut at a record
+//!                                   boundary are refused, not read short
 //! ```
 
 use alloc::vec::Vec;
@@ -82,6 +84,7 @@ const TAG_SUBSCRIBE: u8 = 6;
 const TAG_UNSUBSCRIBE: u8 = 7;
 const TAG_QOS2: u8 = 8;
 const TAG_SUBSCRIPTION: u8 = 9;
+const TAG_END: u8 = 0xFF;
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
@@ -141,6 +144,7 @@ impl SessionState {
                 PacketRef::Subscribe(sub.as_view()),
             )?;
         }
+        record(&mut out, TAG_END, &[]);
         Ok(out.freeze())
     }
 
@@ -154,7 +158,11 @@ impl SessionState {
         let src = Bytes::copy_from_slice(rest);
         let mut pos = 0usize;
         let mut state = SessionState::default();
+        let mut ended = false;
         while pos < src.len() {
+            if ended {
+                return Err(Error::TrailingBytes);
+            }
             if src.len() - pos < 5 {
                 return Err(Error::Truncated);
             }
@@ -213,8 +221,12 @@ impl SessionState {
                     }
                     _ => return Err(Error::InvalidPacketType(tag)),
                 },
+                TAG_END if body.is_empty() => ended = true,
                 _ => return Err(Error::InvalidPacketType(tag)),
             }
+        }
+        if !ended {
+            return Err(Error::Truncated);
         }
         Ok(state)
     }
