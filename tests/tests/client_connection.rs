@@ -2318,3 +2318,53 @@ fn transport_closed_after_a_protocol_violation_reports_nothing_more() {
         assert_eq!(sc.events(), vec![]);
     }
 }
+
+// [MQTT-3.14.2-2] The Session Expiry Interval MUST NOT be sent on a
+// DISCONNECT by the Server.
+#[test]
+fn v5_server_disconnect_with_a_session_expiry_is_a_protocol_error() {
+    let mut sc = connected_with(opts(V5), connack_ok());
+    let mut d = Disconnect::new(ReasonCode::ServerShuttingDown);
+    d.properties.session_expiry_interval = Some(60);
+    sc.server_sends(d);
+    assert_eq!(
+        sc.events(),
+        vec![Event::Disconnected(DisconnectReason::ProtocolViolation(
+            ProtocolViolation::Decode(Error::PropertyNotAllowed {
+                property: PropertyId::SessionExpiryInterval,
+                packet: PacketType::Disconnect,
+            })
+        ))]
+    );
+    assert_eq!(
+        sent_disconnect(&mut sc).reason_code,
+        ReasonCode::ProtocolError
+    );
+    assert_eq!(sc.client.state(), ConnectionState::Disconnected);
+}
+
+// [MQTT-3.2.2-16] An empty Client Identifier must be answered with an
+// Assigned Client Identifier (5.0); 3.1.1 has no such property.
+#[test]
+fn v5_connack_without_an_assigned_id_for_an_empty_client_id_is_a_protocol_error() {
+    let mut sc = Scripted::new(ClientOptions::new(V5, "").unwrap());
+    sc.connect();
+    let _ = sent_connect(&mut sc);
+    sc.server_sends(connack_ok());
+    assert_eq!(
+        sc.events(),
+        vec![Event::Disconnected(DisconnectReason::ProtocolViolation(
+            ProtocolViolation::MissingAssignedClientId
+        ))]
+    );
+    assert_eq!(
+        sent_disconnect(&mut sc).reason_code,
+        ReasonCode::ProtocolError
+    );
+
+    let mut sc = Scripted::new(ClientOptions::new(V3, "").unwrap());
+    sc.connect();
+    let _ = sent_connect(&mut sc);
+    sc.server_sends(connack_ok());
+    assert!(matches!(sc.events()[..], [Event::Connected(_)]));
+}

@@ -188,6 +188,9 @@ pub enum ProtocolViolation {
     /// An AUTH without an enhanced authentication in progress, or naming
     /// another method [MQTT-4.12.0-5].
     Authentication,
+    /// A 5.0 CONNACK without an Assigned Client Identifier in answer to an
+    /// empty Client Identifier [MQTT-3.2.2-16].
+    MissingAssignedClientId,
     /// A PUBREL for a QoS 2 message we have not answered with PUBREC yet
     /// (the server cannot have received a PUBREC for it).
     UnexpectedPubRel(u16),
@@ -229,6 +232,9 @@ impl core::fmt::Display for ProtocolViolation {
                 "{packet:?} with {got} reason codes for {expected} filters"
             ),
             ProtocolViolation::Authentication => f.write_str("unexpected AUTH"),
+            ProtocolViolation::MissingAssignedClientId => {
+                f.write_str("no Assigned Client Identifier for an empty Client Identifier")
+            }
             ProtocolViolation::UnexpectedPubRel(id) => {
                 write!(f, "PUBREL for packet identifier {id} before our PUBREC")
             }

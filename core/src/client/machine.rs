@@ -674,7 +674,8 @@ impl Client {
                 .session_expiry_interval
                 .is_some_and(|s| s != 0)
         {
-            // [MQTT-3.14.2-2]
+            // Spec 3.14.2.2.2: a Session Expiry Interval of 0 in CONNECT
+            // cannot be made non-zero in DISCONNECT.
             return Err(ClientError::InvalidState(
                 "a session that expired at close cannot be given an expiry in DISCONNECT",
             ));
@@ -1156,7 +1157,18 @@ impl Client {
                 self.events.push_back(Event::Pong);
             }
             Packet::Disconnect(d) if self.version.is_v5() => {
-                self.teardown(DisconnectReason::ByServer(d));
+                if d.properties.session_expiry_interval.is_some() {
+                    // [MQTT-3.14.2-2] a server never sends Session Expiry
+                    // Interval in DISCONNECT.
+                    self.violation(ProtocolViolation::Decode(
+                        crate::codec::Error::PropertyNotAllowed {
+                            property: crate::codec::PropertyId::SessionExpiryInterval,
+                            packet: PacketType::Disconnect,
+                        },
+                    ));
+                } else {
+                    self.teardown(DisconnectReason::ByServer(d));
+                }
             }
             Packet::Auth(a) => self.on_auth(a),
             other => self.violation(ProtocolViolation::UnexpectedPacket(other.packet_type())),
@@ -1182,6 +1194,15 @@ impl Client {
             return;
         }
         self.auth_challenged = false;
+        if self.version.is_v5()
+            && self.client_id.is_empty()
+            && connack.properties.assigned_client_identifier.is_none()
+        {
+            // [MQTT-3.2.2-16] an empty Client Identifier must be answered
+            // with an Assigned Client Identifier.
+            self.violation(ProtocolViolation::MissingAssignedClientId);
+            return;
+        }
         let p = &connack.properties;
         self.server = ServerLimits {
             receive_maximum: p.receive_maximum.unwrap_or(u16::MAX),
