@@ -1,8 +1,10 @@
 //! Test tools shared by libmqtt's workspace-level tests: the golden byte
 //! vectors (also the fuzzers' seed corpus), a scripted server for client
-//! tests ([`scripted`]) and small helpers.
+//! tests ([`scripted`]), a blocking `std::net` driver for tests against a
+//! real broker ([`net`]) and small helpers.
 
 pub mod golden;
+pub mod net;
 pub mod scripted;
 
 /// Parses a string of hex byte pairs, ignoring whitespace.
