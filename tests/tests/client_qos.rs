@@ -1140,3 +1140,21 @@ fn inbound_payloads_and_topics_arrive_intact() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A 3.1.1 server cannot announce a Receive Maximum: the default window
+/// is 20 publishes (mosquitto's default limit), 64 in 5.0.
+#[test]
+fn the_default_window_is_20_in_3_1_1_and_64_in_5_0() {
+    for (v, window) in [(V3, 20usize), (V5, 64)] {
+        let mut s = connected(options(v));
+        for _ in 0..100 {
+            let p = Publish::new("t", Bytes::from_static(b"x"))
+                .unwrap()
+                .with_qos(QoS::AtLeastOnce, 0);
+            s.client.publish(s.now, p).unwrap();
+        }
+        assert_eq!(s.sent().len(), window, "{v:?}");
+        assert_eq!(s.client.stats().inflight as usize, window);
+        assert_eq!(s.client.stats().queued as usize, 100 - window);
+    }
+}

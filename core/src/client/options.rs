@@ -109,6 +109,12 @@ pub struct ClientOptions {
     pub user_properties: alloc::vec::Vec<UserProperty>,
     /// Our limit on QoS 1 and 2 publishes in flight; the window used is the
     /// smaller of this and the server's Receive Maximum.
+    ///
+    /// A 3.1.1 server cannot announce its limit, and some (mosquitto's
+    /// `max_inflight_messages`, 20 by default) answer publishes beyond it
+    /// with a PUBACK and drop them, which 3.1.1 cannot report. So the
+    /// 3.1.1 default is 20, mosquitto's default; set it to your broker's
+    /// limit. The 5.0 default is 64, bounded further by Receive Maximum.
     pub max_inflight: u16,
     /// Commands (publishes, subscribes, unsubscribes) waiting to be sent,
     /// while disconnected or while the window is full.
@@ -148,7 +154,7 @@ impl ClientOptions {
     /// Options for `version` and `client_id` (validated as an MQTT string),
     /// with the defaults: keep alive 60 s, clean start, no session expiry,
     /// Receive Maximum 65,535, no packet size limit, no topic aliases from
-    /// the server, 64 publishes in flight, 1,024 queued, queue refusal when
+    /// the server, 64 publishes in flight (20 in 3.1.1), 1,024 queued, queue refusal when
     /// full, QoS 0 not queued offline, session loss requeues, resubscribe,
     /// automatic outbound topic aliases, automatic acknowledgement, 30 s
     /// connect timeout, 1 MiB transmit buffer, strict.
@@ -170,7 +176,7 @@ impl ClientOptions {
             authentication_method: None,
             authentication_data: None,
             user_properties: alloc::vec::Vec::new(),
-            max_inflight: 64,
+            max_inflight: if version.is_v5() { 64 } else { 20 },
             max_queued: 1024,
             queue_full: QueueFullPolicy::RejectNew,
             queue_qos0_offline: false,
