@@ -13,10 +13,19 @@ decode and encode beat the fastest peer; whether the 4 KiB PUBLISH decode
 costs at most 1.2x the 64-byte one; the fastest small-PUBLISH decode and
 encode as multiples of the memcpy reference; and the trie vs. the linear scan.
 
+Then the client table, from the ``client/{case}/{impl}`` benchmarks
+(``benches/client.rs``, one iteration = one batch of publish -> acks whose
+size Criterion records as ``Throughput::Elements``): messages/s of libmqtt's
+``Client`` and of rumqttc's ``MqttState``, their ratio, and the heap
+allocations per message that ``benches/client_alloc.rs`` counted
+(``--client-alloc``, default ``target/client-alloc.json`` when present);
+with its goals: at least 3 million QoS 1 messages/s, and no allocation per
+QoS 0 publish in steady state.
+
 Usage (from /work/main/bench, after ``cargo bench``):
 
     python3 report.py [--criterion-dir DIR ...] [--stat auto|mean|median|slope] [--ci]
-                      [--markdown-out FILE]
+                      [--client-alloc FILE] [--markdown-out FILE]
 
 ``--criterion-dir`` may be given several times (e.g. copies of
 ``target/criterion`` from repeated runs of the same binary, or runs with
@@ -62,6 +71,14 @@ OURS_ORDER = ["libmqtt", "libmqtt-ref", "libmqtt-slice"]
 TRIE_CASE = "trie_match_100k"
 # Goal: a 4 KiB PUBLISH decodes in at most this multiple of a 64-byte one.
 SIZE_GOAL = 1.2
+
+# The client benchmarks: IDs `client/{case}/{impl}`, kept out of the codec table.
+CLIENT_PREFIX = "client/"
+CLIENT_CASES = ["qos0_v311", "qos0_v5", "qos1_v311", "qos1_v5", "qos2_v311", "qos2_v5"]
+CLIENT_OURS = "libmqtt"
+CLIENT_PEER = "rumqttc"
+# Goal: QoS 1 messages per second on one core.
+CLIENT_QOS1_GOAL = 3_000_000
 
 
 def pick_estimate(estimates: dict, stat: str) -> tuple[float, float]:
@@ -319,6 +336,106 @@ def goals(results: dict[str, tuple[float, float]]) -> list[str]:
     return out
 
 
+def client_elements(dirs: list[Path]) -> dict[str, int]:
+    """Client benchmark ID -> messages per iteration (Criterion's recorded
+    `Throughput::Elements`)."""
+    out: dict[str, int] = {}
+    for d in dirs:
+        for meta_path in d.glob("**/new/benchmark.json"):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            bench_id = meta.get("full_id") or ""
+            elements = (meta.get("throughput") or {}).get("Elements")
+            if bench_id.startswith(CLIENT_PREFIX) and elements:
+                out[bench_id] = int(elements)
+    return out
+
+
+def fmt_rate(per_s: float | None) -> str:
+    if per_s is None or math.isnan(per_s):
+        return "—"
+    if per_s >= 1e6:
+        return f"{per_s / 1e6:.2f} M"
+    return f"{per_s / 1e3:,.0f} k"
+
+
+def fmt_allocs(n: float | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n:g}" if n == int(n) else f"{n:.3f}"
+
+
+def client_section(results: dict[str, tuple[float, float]], elements: dict[str, int],
+                   allocs: dict[str, dict[str, float]] | None) -> list[str]:
+    """The client table and its goals, as Markdown lines (empty without
+    client results)."""
+    rates: dict[tuple[str, str], float] = {}
+    for bench_id, (ns, _ci) in results.items():
+        if not bench_id.startswith(CLIENT_PREFIX):
+            continue
+        parts = bench_id.split("/")
+        if len(parts) != 3 or ns <= 0:
+            continue
+        _, case, impl = parts
+        rates[(case, impl)] = elements.get(bench_id, 1) * 1e9 / ns
+    if not rates:
+        return []
+    cases = sorted({c for c, _ in rates}, key=lambda c: order_key(c, CLIENT_CASES))
+    out = ["## Client: publish → scripted acks, in memory", ""]
+    out.append("Messages per second on one core (64-byte payload, batches of "
+               f"{max(elements.values(), default=1):,} messages, all in flight before their acks; "
+               "QoS 1: PUBLISH → PUBACK, QoS 2: PUBLISH → PUBREC → PUBREL → PUBCOMP; bytes out drained "
+               "into a reused buffer, events drained). Ratio > 1.00× means libmqtt handles more "
+               "messages per second. "
+               "Heap allocations per message (publish and its acks) in steady state, "
+               "counted by a counting global allocator.")
+    out.append("")
+    header = ["case", f"{CLIENT_PEER} (msg/s)", f"{CLIENT_OURS} (msg/s)", f"{CLIENT_OURS} / {CLIENT_PEER}",
+              f"allocs/msg {CLIENT_OURS}", f"allocs/msg {CLIENT_PEER}"]
+    body = []
+    for case in cases:
+        peer, ours = rates.get((case, CLIENT_PEER)), rates.get((case, CLIENT_OURS))
+        ratio = fmt_ratio(ours / peer) if ours and peer else "—"
+        a = (allocs or {}).get(case, {})
+        body.append([case, fmt_rate(peer), fmt_rate(ours), ratio,
+                     fmt_allocs(a.get(CLIENT_OURS)), fmt_allocs(a.get(CLIENT_PEER))])
+    out += [render(header, body), ""]
+    out.append("Goals:")
+    out.append("")
+    for case in ("qos1_v311", "qos1_v5"):
+        ours = rates.get((case, CLIENT_OURS))
+        if ours is not None:
+            ok = "met" if ours >= CLIENT_QOS1_GOAL else "NOT met"
+            out.append(f"- At least {CLIENT_QOS1_GOAL / 1e6:g} M QoS 1 messages/s, {case}: "
+                       f"{fmt_rate(ours)} msg/s → {ok}")
+    if allocs:
+        for case in ("qos0_v311", "qos0_v5"):
+            n = allocs.get(case, {}).get(CLIENT_OURS)
+            if n is not None:
+                ok = "met" if n == 0 else "NOT met"
+                out.append(f"- Zero heap allocations per QoS 0 publish in steady state, {case}: "
+                           f"{fmt_allocs(n)} → {ok}")
+    else:
+        out.append("- Allocations per QoS 0 publish: not measured (run `cargo bench --bench client_alloc`)")
+    out.append("")
+    return out
+
+
+def load_allocs(path: Path | None) -> dict[str, dict[str, float]] | None:
+    """case -> {impl: allocations per message}, from `benches/client_alloc.rs`."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return {row["case"]: {k: float(v) for k, v in row.items() if k != "case"}
+                for row in data["allocations_per_message"]}
+    except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        print(f"warning: ignoring {path}: {e}", file=sys.stderr)
+        return None
+
+
 def run(cmd: list[str]) -> str:
     try:
         return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=HERE).stdout.strip()
@@ -354,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="which Criterion estimate to report (default: slope if fitted, else mean)")
     ap.add_argument("--ci", action="store_true",
                     help="append the 95%% confidence interval half-width (in %%) to each cell")
+    ap.add_argument("--client-alloc", type=Path, metavar="FILE",
+                    help="allocations per message written by `cargo bench --bench client_alloc` "
+                         "(default: target/client-alloc.json when it exists)")
     ap.add_argument("--markdown-out", type=Path, metavar="FILE",
                     help="also write the table, goals, date and machine to FILE (Markdown)")
     args = ap.parse_args(argv)
@@ -363,10 +483,14 @@ def main(argv: list[str] | None = None) -> int:
         if not d.is_dir():
             print(f"error: {d} not found; run `cargo bench` first", file=sys.stderr)
             return 1
-    results = load_min(dirs, args.stat)
-    if not results:
+    all_results = load_min(dirs, args.stat)
+    if not all_results:
         print(f"error: no estimates under {', '.join(map(str, dirs))}", file=sys.stderr)
         return 1
+    # The client benchmarks have their own section; the rest is the codec.
+    results = {k: v for k, v in all_results.items() if not k.startswith(CLIENT_PREFIX)}
+    alloc_path = args.client_alloc or HERE / "target" / "client-alloc.json"
+    client_lines = client_section(all_results, client_elements(dirs), load_allocs(alloc_path))
 
     header, body = build_table(results, args.ci)
     table = [render(header, body), ""]
@@ -376,14 +500,17 @@ def main(argv: list[str] | None = None) -> int:
     runs = f", lowest of {len(dirs)} runs" if len(dirs) > 1 else ""
     table.append(f"ns per packet (Criterion `{args.stat}` estimate{runs}); **bold** = fastest peer in the row; "
                  f"ratio < 1.00× means {OURS_PREFIX} is faster than the fastest peer.")
-    goal_lines = goals(results)
-    print("\n".join(table + [""] + goal_lines))
+    goal_lines = goals(results) if results else []
+    if client_lines:
+        client_lines.append(f"msg/s = messages per iteration / Criterion `{args.stat}` estimate of the time "
+                            f"per iteration{runs}.")
+    print("\n".join(table + [""] + goal_lines + [""] + client_lines))
 
     if args.markdown_out:
-        doc = (["# libmqtt codec benchmarks", ""] + machine()
+        doc = (["# libmqtt benchmarks: codec and client", ""] + machine()
                + [f"- Source: `cargo bench` in `bench/` ({len(dirs)} run{'s' if len(dirs) > 1 else ''}), "
                   f"summarised by `report.py --stat {args.stat}`", ""]
-               + table + [""] + goal_lines)
+               + table + [""] + goal_lines + [""] + client_lines)
         args.markdown_out.write_text("\n".join(doc).rstrip() + "\n")
         print(f"wrote {args.markdown_out}", file=sys.stderr)
     return 0

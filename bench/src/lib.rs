@@ -5,11 +5,14 @@
 //! * [`peers`]: one adapter per peer crate from crates.io.
 //! * [`ours`]: libmqtt's own adapters (`mqtt-core`): owned, borrowed, slice.
 //! * [`trie`]: case (f), subscription matching against 100,000 filters.
+//! * [`client`]: the client publish → ack loops (`benches/client.rs`,
+//!   `benches/client_alloc.rs`): libmqtt's `Client` vs. rumqttc's `MqttState`.
 //!
 //! Every adapter builds its packet once (outside timing), encodes it with its own
 //! encoder to obtain its decode input, and exposes a [`Summary`] of what it decoded
 //! so the harness and `cargo test` can check, outside timing, that all peers agree.
 
+pub mod client;
 pub mod fixtures;
 pub mod ours;
 pub mod peers;

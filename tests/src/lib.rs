@@ -6,6 +6,7 @@
 pub mod golden;
 pub mod net;
 pub mod scripted;
+pub mod sim;
 
 /// Parses a string of hex byte pairs, ignoring whitespace.
 ///

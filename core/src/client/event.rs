@@ -280,7 +280,10 @@ pub enum Event {
         new: PublishId,
     },
     /// SUBACK: one reason code per filter, in order (the granted QoS, or
-    /// an error).
+    /// an error). Also reported, with 0x95 Packet too large for every
+    /// filter and no SUBACK, for a SUBSCRIBE the client could not send:
+    /// larger than a Maximum Packet Size the server announced after it
+    /// was queued.
     Subscribed {
         /// The SUBSCRIBE's packet identifier.
         packet_id: u16,
@@ -289,7 +292,9 @@ pub enum Event {
         /// The SUBACK's properties (5.0).
         properties: AckProperties,
     },
-    /// UNSUBACK: one reason code per filter (Success in 3.1.1).
+    /// UNSUBACK: one reason code per filter (Success in 3.1.1). Like
+    /// [`Subscribed`](Self::Subscribed), 0x95 for every filter for an
+    /// UNSUBSCRIBE too large to send.
     Unsubscribed {
         /// The UNSUBSCRIBE's packet identifier.
         packet_id: u16,

@@ -396,6 +396,21 @@ impl Client {
         self.stats.bytes_received += data.len() as u64;
         self.decoder.feed(data);
         while self.state != ConnectionState::Disconnected {
+            if self.state == ConnectionState::Connected {
+                // The common acknowledgement (four bytes, Success), taken
+                // without building a `Packet`; handled as handle_packet
+                // would.
+                if let Some((packet_type, id)) = self.decoder.next_plain_ack() {
+                    self.stats.packets_received += 1;
+                    match packet_type {
+                        PacketType::PubAck => self.on_puback(PubAck::new(id)),
+                        PacketType::PubRec => self.on_pubrec(PubRec::new(id)),
+                        PacketType::PubRel => self.on_pubrel(PubRel::new(id)),
+                        _ => self.on_pubcomp(PubComp::new(id)),
+                    }
+                    continue;
+                }
+            }
             match self.decoder.next_packet() {
                 Ok(Some(packet)) => {
                     self.stats.packets_received += 1;
@@ -550,23 +565,24 @@ impl Client {
         publish.dup = false;
         let qos0 = publish.qos == QoS::AtMostOnce;
         publish.packet_id = if qos0 { 0 } else { 1 };
-        let size = PacketRef::Publish(publish.as_view()).encoded_len(self.version)?;
-        if size > self.server.maximum_packet_size as usize {
-            return Err(ClientError::PacketTooLarge {
-                size,
-                maximum: self.server.maximum_packet_size,
-            });
-        }
-        if qos0 && self.state != ConnectionState::Connected && !self.opts.queue_qos0_offline {
-            return Err(ClientError::NotConnected);
-        }
-        // The fast path: nothing queued ahead, room in the window and in
-        // the transmit buffer.
+        // The fast path: connected, nothing queued ahead, room in the
+        // window and in the transmit buffer. There the one encode below
+        // validates and sizes the message; a queued one is checked here.
         let can_send_now = self.state == ConnectionState::Connected
             && self.pending.is_empty()
             && self.out.len() < self.opts.max_transmit_buffer
             && (qos0 || self.inflight_publishes < self.window());
         if !can_send_now {
+            let size = PacketRef::Publish(publish.as_view()).encoded_len(self.version)?;
+            if size > self.server.maximum_packet_size as usize {
+                return Err(ClientError::PacketTooLarge {
+                    size,
+                    maximum: self.server.maximum_packet_size,
+                });
+            }
+            if qos0 && self.state != ConnectionState::Connected && !self.opts.queue_qos0_offline {
+                return Err(ClientError::NotConnected);
+            }
             self.make_room()?;
         }
         let id = if qos0 {
@@ -589,7 +605,16 @@ impl Client {
             queued_at: now,
         };
         if can_send_now {
-            self.send_outgoing(entry);
+            if let Err((o, e)) = self.try_send_outgoing(entry) {
+                // Invalid or too large: refused like a queued one, with
+                // nothing sent or queued and its identifier given back.
+                if qos0 {
+                    self.next_token -= 1;
+                } else {
+                    self.ids.release(o.packet_id());
+                }
+                return Err(e);
+            }
         } else {
             self.pending.push_back(entry);
         }
@@ -820,6 +845,10 @@ impl Client {
         let mut pending = VecDeque::new();
         let mut inflight_publishes = 0u16;
         let mut next_token = FIRST_TOKEN;
+        // The export lists what is in flight, then the queue; a SUBSCRIBE
+        // or UNSUBSCRIBE after a queued publish was queued too (taken as
+        // sent, it would go out ahead of that publish on resume).
+        let mut queued = false;
         for stored in state.outgoing {
             let (kind, sent) = match stored {
                 StoredOutgoing::Publish(p) => (
@@ -867,9 +896,10 @@ impl Client {
                         true,
                     )
                 }
-                StoredOutgoing::Subscribe(s) => (OutKind::Subscribe(s), true),
-                StoredOutgoing::Unsubscribe(u) => (OutKind::Unsubscribe(u), true),
+                StoredOutgoing::Subscribe(s) => (OutKind::Subscribe(s), !queued),
+                StoredOutgoing::Unsubscribe(u) => (OutKind::Unsubscribe(u), !queued),
             };
+            queued |= !sent;
             let mut o = Outgoing {
                 id: PublishId(0),
                 kind,
@@ -933,6 +963,33 @@ impl Client {
 
     fn encode_packet(&mut self, packet: PacketRef<'_>) -> Result<usize, ClientError> {
         let n = packet.encode(self.version, &mut self.out)?;
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += n as u64;
+        self.last_sent = self.now;
+        Ok(n)
+    }
+
+    /// [`encode_packet`](Self::encode_packet) for a packet that must not
+    /// exceed `maximum` bytes: encoded once (validation and sizing
+    /// included), and removed again, counting nothing, when it is larger.
+    fn encode_packet_within(
+        &mut self,
+        packet: PacketRef<'_>,
+        maximum: u32,
+    ) -> Result<usize, ClientError> {
+        if let PacketRef::Publish(p) = &packet {
+            if p.payload.len() >= maximum as usize {
+                // Surely too large: not even written (and buffered) once.
+                let size = packet.encoded_len(self.version)?;
+                return Err(ClientError::PacketTooLarge { size, maximum });
+            }
+        }
+        let start = self.out.len();
+        let n = packet.encode(self.version, &mut self.out)?;
+        if n > maximum as usize {
+            self.out.truncate(start);
+            return Err(ClientError::PacketTooLarge { size: n, maximum });
+        }
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += n as u64;
         self.last_sent = self.now;
@@ -1014,9 +1071,27 @@ impl Client {
     fn drop_outgoing(&mut self, o: Outgoing, reason: DropReason) {
         let pid = o.packet_id();
         self.ids.release(pid);
-        if matches!(o.kind, OutKind::Publish { .. }) {
-            self.events
-                .push_back(Event::PublishDropped { id: o.id, reason });
+        // A SUBSCRIBE or UNSUBSCRIBE that cannot go out gets no SUBACK or
+        // UNSUBACK: it is answered here, one failure code per filter.
+        let code = match reason {
+            DropReason::PacketTooLarge => ReasonCode::PacketTooLarge,
+            _ => ReasonCode::UnspecifiedError,
+        };
+        let properties = crate::codec::AckProperties::default();
+        match &o.kind {
+            OutKind::Publish { .. } => self
+                .events
+                .push_back(Event::PublishDropped { id: o.id, reason }),
+            OutKind::Subscribe(s) => self.events.push_back(Event::Subscribed {
+                packet_id: pid,
+                reason_codes: alloc::vec![code; s.filters.len()],
+                properties,
+            }),
+            OutKind::Unsubscribe(u) => self.events.push_back(Event::Unsubscribed {
+                packet_id: pid,
+                reason_codes: alloc::vec![code; u.filters.len()],
+                properties,
+            }),
         }
     }
 
@@ -1041,7 +1116,21 @@ impl Client {
 
     /// Puts a command on the wire (first transmission, or again on resume)
     /// and records it in flight when it expects an answer.
-    fn send_outgoing(&mut self, mut o: Outgoing) {
+    fn send_outgoing(&mut self, o: Outgoing) {
+        if let Err((o, _)) = self.try_send_outgoing(o) {
+            // Too large for limits learned after it was queued (or in
+            // flight across a reconnect): it cannot go out.
+            self.drop_outgoing(o, DropReason::PacketTooLarge);
+        }
+    }
+
+    /// [`send_outgoing`](Self::send_outgoing), except that a publish that
+    /// cannot be encoded (invalid, or over the server's Maximum Packet
+    /// Size) is handed back with the error, nothing sent or reported.
+    // The large error is the entry itself, handed back on a rare path;
+    // boxing it would allocate there instead.
+    #[allow(clippy::result_large_err)]
+    fn try_send_outgoing(&mut self, mut o: Outgoing) -> Result<(), (Outgoing, ClientError)> {
         let now = self.now;
         match &mut o.kind {
             OutKind::Publish {
@@ -1054,7 +1143,7 @@ impl Client {
                     let _ = self.encode_packet(PacketRef::PubRel(rel.as_view()));
                     self.stats.retransmits += 1;
                     self.push_inflight(o);
-                    return;
+                    return Ok(());
                 }
                 let first = *stage == Stage::Unsent;
                 if let Some(e) = *expiry {
@@ -1062,7 +1151,7 @@ impl Client {
                     let elapsed = elapsed as u32;
                     if first && elapsed >= e {
                         self.drop_outgoing(o, DropReason::Expired);
-                        return;
+                        return Ok(());
                     }
                     // [MQTT-3.3.2-6] the remaining lifetime; an in-flight
                     // message is resent (its exchange must end) with at
@@ -1074,7 +1163,7 @@ impl Client {
                         || (publish.retain && !self.server.retain_available))
                 {
                     self.drop_outgoing(o, DropReason::NotSupported);
-                    return;
+                    return Ok(());
                 }
                 let v5 = self.version.is_v5();
                 let alias = if v5
@@ -1093,17 +1182,15 @@ impl Client {
                 if matches!(alias, OutboundAlias::Use(_)) {
                     view.topic = MqttStr::default();
                 }
-                let packet = PacketRef::Publish(view);
-                let fits = packet
-                    .encoded_len(self.version)
-                    .is_ok_and(|size| size <= self.server.maximum_packet_size as usize);
-                let encoded = fits && self.encode_packet(packet).is_ok();
+                // One encode validates and sizes it; over the limit, it is
+                // taken back out of the transmit buffer.
+                let encoded = self.encode_packet_within(
+                    PacketRef::Publish(view),
+                    self.server.maximum_packet_size,
+                );
                 publish.properties.topic_alias = None;
-                if !encoded {
-                    // Too large for limits learned after it was queued (or
-                    // in flight across a reconnect): it cannot go out.
-                    self.drop_outgoing(o, DropReason::PacketTooLarge);
-                    return;
+                if let Err(e) = encoded {
+                    return Err((o, e));
                 }
                 let qos = publish.qos;
                 self.stats.messages_sent[qos as usize] += 1;
@@ -1111,21 +1198,31 @@ impl Client {
                     self.stats.retransmits += 1;
                 }
                 if qos == QoS::AtMostOnce {
-                    return;
+                    return Ok(());
                 }
                 publish.dup = true;
                 *stage = Stage::AwaitAck;
                 self.push_inflight(o);
             }
+            // Never over the server's Maximum Packet Size [MQTT-3.2.2-15]
+            // either (limits learned after it was queued, or on resume).
             OutKind::Subscribe(s) => {
-                let _ = self.encode_packet(PacketRef::Subscribe(s.as_view()));
+                let max = self.server.maximum_packet_size;
+                if let Err(e) = self.encode_packet_within(PacketRef::Subscribe(s.as_view()), max) {
+                    return Err((o, e));
+                }
                 self.inflight.push_back(o);
             }
             OutKind::Unsubscribe(u) => {
-                let _ = self.encode_packet(PacketRef::Unsubscribe(u.as_view()));
+                let max = self.server.maximum_packet_size;
+                if let Err(e) = self.encode_packet_within(PacketRef::Unsubscribe(u.as_view()), max)
+                {
+                    return Err((o, e));
+                }
                 self.inflight.push_back(o);
             }
         }
+        Ok(())
     }
 
     fn push_inflight(&mut self, o: Outgoing) {
@@ -1540,10 +1637,27 @@ impl Client {
 
     /// The in-flight publish awaiting `stage` with this packet identifier.
     fn find_inflight(&self, pid: u16, qos: QoS, stage: Stage) -> Option<usize> {
-        self.inflight.iter().position(|o| {
+        let is_it = |o: &Outgoing| {
             matches!(&o.kind, OutKind::Publish { publish, stage: s, .. }
                 if publish.packet_id == pid && publish.qos == qos && *s == stage)
-        })
+        };
+        // Identifiers are handed out in increasing order (wrapping after
+        // 65,535) and sent in that order, so the entry is most likely as
+        // far from the oldest as its identifier is from the oldest's: one
+        // look instead of a scan (with acks in order, and a window of n,
+        // QoS 2 would otherwise cost O(n) per PUBREC).
+        let front = self.inflight.front()?.packet_id();
+        if front != 0 {
+            let guess = if pid >= front {
+                usize::from(pid - front)
+            } else {
+                usize::from(pid) + usize::from(u16::MAX - front)
+            };
+            if self.inflight.get(guess).is_some_and(is_it) {
+                return Some(guess);
+            }
+        }
+        self.inflight.iter().position(is_it)
     }
 
     fn unknown_ack(&mut self, packet: PacketType, packet_id: u16) {
@@ -1558,7 +1672,12 @@ impl Client {
         reason_code: ReasonCode,
         properties: crate::codec::AckProperties,
     ) {
-        if let Some(o) = self.inflight.remove(index) {
+        let o = if index == 0 {
+            self.inflight.pop_front()
+        } else {
+            self.inflight.remove(index)
+        };
+        if let Some(o) = o {
             self.ids.release(o.packet_id());
             self.inflight_publishes = self.inflight_publishes.saturating_sub(1);
             self.events.push_back(Event::PublishCompleted {

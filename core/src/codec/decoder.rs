@@ -3,8 +3,8 @@
 use bytes::BytesMut;
 
 use super::error::Error;
-use super::fixed_header::FixedHeader;
-use super::packet::{check_header, decode_whole, DecodeOptions, Packet};
+use super::fixed_header::{FixedHeader, PacketType};
+use super::packet::{check_header, decode_whole, DecodeOptions, Packet, PacketRef};
 use super::version::ProtocolVersion;
 
 /// The most the decoder reserves ahead of received bytes for a packet in
@@ -76,6 +76,34 @@ impl Decoder {
         self.buf.len()
     }
 
+    /// The next packet if it is a four-byte PUBACK, PUBREC, PUBREL or
+    /// PUBCOMP (reason Success, no properties: what servers send for each
+    /// message in the usual case), as its type and packet identifier,
+    /// without building a [`Packet`]. `None` for anything else (a partial
+    /// packet included), which [`next_packet`](Self::next_packet) then
+    /// decodes and validates.
+    pub(crate) fn next_plain_ack(&mut self) -> Option<(PacketType, u16)> {
+        if self.header.is_some() || self.options.max_packet_size() < 4 {
+            return None;
+        }
+        let [first, 2, hi, lo, ..] = self.buf[..] else {
+            return None;
+        };
+        let packet_type = match first {
+            0x40 => PacketType::PubAck,
+            0x50 => PacketType::PubRec,
+            0x62 => PacketType::PubRel,
+            0x70 => PacketType::PubComp,
+            _ => return None,
+        };
+        let packet_id = u16::from_be_bytes([hi, lo]);
+        if packet_id == 0 {
+            return None; // [MQTT-2.2.1-3]: next_packet reports it
+        }
+        bytes::Buf::advance(&mut self.buf, 4);
+        Some((packet_type, packet_id))
+    }
+
     /// The next complete packet, `Ok(None)` if more bytes are needed.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, Error> {
         let header = match self.header {
@@ -98,6 +126,16 @@ impl Decoder {
             return Ok(None);
         }
         self.header = None;
+        if len - usize::from(header.header_len) <= 3 && header.packet_type != PacketType::Publish {
+            // Too short for a string, a binary field or a property block
+            // (acks, PINGRESP, ...): nothing can share the buffer, so it
+            // is decoded in place, sparing the split and its refcounting.
+            let body = &self.buf[usize::from(header.header_len)..len];
+            let packet =
+                PacketRef::decode_body(&header, body, &self.options).map(|p| p.into_owned());
+            bytes::Buf::advance(&mut self.buf, len);
+            return packet.map(Some);
+        }
         let whole = self.buf.split_to(len).freeze();
         decode_whole(&header, &whole, &self.options).map(Some)
     }
@@ -106,6 +144,27 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_acks_are_taken_whole_and_anything_else_left_to_next_packet() {
+        let mut d = Decoder::new(DecodeOptions::new(ProtocolVersion::V5));
+        d.feed(&[0x40, 0x02, 0x00, 0x07, 0x62, 0x02, 0x01, 0x00, 0x40]);
+        assert_eq!(d.next_plain_ack(), Some((PacketType::PubAck, 7)));
+        assert_eq!(d.next_plain_ack(), Some((PacketType::PubRel, 256)));
+        // A partial packet, then a 5.0 PUBACK with a reason code.
+        assert_eq!(d.next_plain_ack(), None);
+        d.feed(&[0x03, 0x00, 0x08, 0x10]);
+        assert_eq!(d.next_plain_ack(), None);
+        assert!(matches!(d.next_packet(), Ok(Some(Packet::PubAck(a))) if a.packet_id == 8));
+        // Packet identifier 0 and PUBREL without its flags stay errors.
+        d.feed(&[0x40, 0x02, 0x00, 0x00]);
+        assert_eq!(d.next_plain_ack(), None);
+        assert!(d.next_packet().is_err());
+        let mut d = Decoder::new(DecodeOptions::new(ProtocolVersion::V311));
+        d.feed(&[0x60, 0x02, 0x00, 0x01]);
+        assert_eq!(d.next_plain_ack(), None);
+        assert!(d.next_packet().is_err());
+    }
 
     #[test]
     fn a_header_claiming_the_maximum_does_not_allocate_it() {

@@ -675,7 +675,7 @@ macro_rules! properties {
         $( @repeated $sid:ident, )?
     ) => {
         $(#[$odoc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, PartialEq, Eq, Default)]
         #[non_exhaustive]
         pub struct $Owned {
             $( $(#[$fdoc])* pub $field: Option<$crate::codec::property::owned_ty!($kind)>, )*
@@ -686,6 +686,22 @@ macro_rules! properties {
             )?
             /// User Properties, in order, duplicates kept.
             pub user_properties: ::alloc::vec::Vec<$crate::codec::UserProperty>,
+        }
+
+        impl Clone for $Owned {
+            /// Field by field, with a shortcut for the usual empty set
+            /// (cloning a message to send it again is a hot path).
+            #[inline]
+            fn clone(&self) -> Self {
+                if self.is_empty() {
+                    return Self::default();
+                }
+                $Owned {
+                    $( $field: self.$field.clone(), )*
+                    $( $sid: self.$sid.clone(), )?
+                    user_properties: self.user_properties.clone(),
+                }
+            }
         }
 
         $(#[$rdoc])*
@@ -856,8 +872,11 @@ macro_rules! properties {
             /// validating every value (a wire block was validated when it
             /// was read).
             pub(crate) fn block_len(&self) -> Result<usize, $crate::codec::Error> {
-                if let $crate::codec::property::PropsRepr::Wire(block) = self.repr {
-                    return Ok(block.len());
+                match self.repr {
+                    $crate::codec::property::PropsRepr::Wire(block) => return Ok(block.len()),
+                    // The common case, without walking every field.
+                    $crate::codec::property::PropsRepr::Owned(o) if o.is_empty() => return Ok(0),
+                    $crate::codec::property::PropsRepr::Owned(_) => {}
                 }
                 let mut len = 0usize;
                 let mut seen = 0u64;
