@@ -255,7 +255,11 @@ pub enum Event {
     Message(Message),
     /// A QoS 1 or 2 publish was acknowledged (PUBACK, or PUBCOMP; or a
     /// PUBREC with an error code, which ends a QoS 2 exchange). An error
-    /// `reason_code` (0x80 and above) means the server refused it.
+    /// `reason_code` (0x80 and above) in a PUBACK or PUBREC means the
+    /// server refused the message. PUBCOMP's only error, 0x92 Packet
+    /// Identifier not found, is not a refusal: the server had received the
+    /// message (its PUBREC said so) and had already released the
+    /// identifier, e.g. when our PUBREL was resent after a reconnect.
     PublishCompleted {
         /// The publish.
         id: PublishId,
