@@ -1510,3 +1510,60 @@ proptest! {
         let _ = read_and_use(&bytes);
     }
 }
+
+/// On resume, a server announcing a smaller Receive Maximum than the number
+/// of unacknowledged publishes gets them resent (DUP, in order) only as
+/// acknowledgements free the window [MQTT-4.4.0-1] [MQTT-3.3.4-7]; PUBREL
+/// goes at once, and a full queue never drops one of them.
+#[test]
+fn resent_publishes_respect_a_smaller_receive_maximum_after_resume() {
+    let mut s = connected(
+        lasting(V5)
+            .with_max_inflight(10)
+            .with_queue(2, QueueFullPolicy::DropOldest),
+    );
+    for _ in 0..4 {
+        s.client
+            .publish(s.now, message("t", b"m", QoS::ExactlyOnce))
+            .unwrap();
+    }
+    assert_eq!(s.sent().len(), 4);
+    s.server_sends(PubRec::new(1));
+    assert_eq!(s.sent(), vec![Packet::PubRel(PubRel::new(1))]);
+    cut(&mut s);
+
+    s.connect();
+    assert!(matches!(s.sent_one(), Packet::Connect(_)));
+    let mut connack = ConnAck::new(true, ReasonCode::Success);
+    connack.properties.receive_maximum = Some(2);
+    s.server_sends(connack);
+    assert!(matches!(s.events()[..], [Event::Connected(_)]));
+    // PUBREL 1 and PUBLISH 2 fill the window of 2; 3 and 4 wait.
+    assert_eq!(
+        s.sent(),
+        vec![
+            Packet::PubRel(PubRel::new(1)),
+            wire("t", b"m", QoS::ExactlyOnce, 2, true),
+        ]
+    );
+    assert_eq!(s.client.stats().inflight, 2);
+    assert_eq!(s.client.stats().queued, 2);
+    // A full queue with DropOldest drops the new message, never a held one.
+    assert_eq!(
+        s.client
+            .publish(s.now, message("t", b"new", QoS::ExactlyOnce)),
+        Err(ClientError::QueueFull)
+    );
+    s.server_sends(PubComp::new(1));
+    assert_eq!(s.events(), vec![completed(1, ReasonCode::Success)]);
+    assert_eq!(s.sent(), vec![wire("t", b"m", QoS::ExactlyOnce, 3, true)]);
+    s.server_sends(PubRec::new(2));
+    s.server_sends(PubComp::new(2));
+    assert_eq!(
+        s.sent(),
+        vec![
+            Packet::PubRel(PubRel::new(2)),
+            wire("t", b"m", QoS::ExactlyOnce, 4, true),
+        ]
+    );
+}

@@ -285,7 +285,17 @@ impl Client {
             if let Some(pos) = self
                 .pending
                 .iter()
-                .position(|o| matches!(o.kind, OutKind::Publish { .. }))
+                // Never one the server may already have (resent with DUP
+                // after a resume, waiting for the window).
+                .position(|o| {
+                    matches!(
+                        o.kind,
+                        OutKind::Publish {
+                            stage: Stage::Unsent,
+                            ..
+                        }
+                    )
+                })
             {
                 if let Some(old) = self.pending.remove(pos) {
                     self.drop_outgoing(old, DropReason::QueueFull);

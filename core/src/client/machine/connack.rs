@@ -94,11 +94,31 @@ impl Client {
     pub(super) fn resume_session(&mut self) {
         let inflight = core::mem::take(&mut self.inflight);
         self.inflight_publishes = 0;
+        let window = self.window();
+        let mut held = VecDeque::new();
         for o in inflight {
             if matches!(o.kind, OutKind::Subscribe(_) | OutKind::Unsubscribe(_)) {
                 self.stats.retransmits += 1;
             }
+            // The server's Receive Maximum may be smaller now: PUBLISH
+            // beyond it waits at the head of the queue, in order, and goes
+            // (still with DUP) as acknowledgements free the window
+            // [MQTT-3.3.4-7]. PUBREL always goes: the server holds those.
+            let is_unacked_publish = matches!(
+                &o.kind,
+                OutKind::Publish {
+                    stage: Stage::AwaitAck,
+                    ..
+                }
+            );
+            if is_unacked_publish && (self.inflight_publishes >= window || !held.is_empty()) {
+                held.push_back(o);
+                continue;
+            }
             self.send_outgoing(o);
+        }
+        while let Some(o) = held.pop_back() {
+            self.pending.push_front(o);
         }
     }
 
