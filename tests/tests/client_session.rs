@@ -1567,3 +1567,55 @@ fn resent_publishes_respect_a_smaller_receive_maximum_after_resume() {
         ]
     );
 }
+
+/// A SUBSCRIBE queued offline that uses a feature the server's CONNACK
+/// then says it lacks is not sent; it is answered with the feature's
+/// reason code for every filter (5.0).
+#[test]
+fn a_queued_subscribe_the_server_cannot_handle_is_answered_not_sent() {
+    let mut s = Scripted::new(options(V5));
+    let wildcard = s
+        .client
+        .subscribe(
+            s.now,
+            Subscribe::new(
+                0,
+                vec![
+                    filter("a/+", SubscriptionOptions::new(QoS::AtLeastOnce)),
+                    filter("b", SubscriptionOptions::new(QoS::AtLeastOnce)),
+                ],
+            ),
+        )
+        .unwrap();
+    let plain = s
+        .client
+        .subscribe(
+            s.now,
+            Subscribe::new(
+                0,
+                vec![filter("c", SubscriptionOptions::new(QoS::AtMostOnce))],
+            ),
+        )
+        .unwrap();
+    s.connect();
+    assert!(matches!(s.sent_one(), Packet::Connect(_)));
+    let mut connack = ConnAck::new(false, ReasonCode::Success);
+    connack.properties.wildcard_subscription_available = Some(false);
+    s.server_sends(connack);
+    let events = s.events();
+    assert!(matches!(events[0], Event::Connected(_)));
+    assert_eq!(
+        events[1..],
+        [subscribed(
+            wildcard,
+            vec![ReasonCode::WildcardSubscriptionsNotSupported; 2]
+        )]
+    );
+    assert_eq!(
+        s.sent(),
+        vec![Packet::Subscribe(Subscribe::new(
+            plain,
+            vec![filter("c", SubscriptionOptions::new(QoS::AtMostOnce))]
+        ))]
+    );
+}

@@ -287,7 +287,9 @@ pub enum Event {
     /// an error). Also reported, with 0x95 Packet too large for every
     /// filter and no SUBACK, for a SUBSCRIBE the client could not send:
     /// larger than a Maximum Packet Size the server announced after it
-    /// was queued.
+    /// was queued; and with 0xA1, 0xA2 or 0x9E for one using Subscription
+    /// Identifiers, wildcards or shared subscriptions that the server's
+    /// CONNACK then said it lacks.
     Subscribed {
         /// The SUBSCRIBE's packet identifier.
         packet_id: u16,

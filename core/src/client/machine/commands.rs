@@ -101,33 +101,9 @@ impl Client {
         mut subscribe: Subscribe,
     ) -> Result<u16, ClientError> {
         self.now = now;
-        if self.state == ConnectionState::Connected && self.version.is_v5() {
-            if !self.server.wildcard_available
-                && subscribe
-                    .filters
-                    .iter()
-                    .any(|f| f.filter.as_bytes().iter().any(|b| *b == b'+' || *b == b'#'))
-            {
-                return Err(ClientError::FeatureNotSupported(
-                    ReasonCode::WildcardSubscriptionsNotSupported,
-                ));
-            }
-            if !self.server.subscription_ids_available
-                && subscribe.properties.subscription_identifier.is_some()
-            {
-                return Err(ClientError::FeatureNotSupported(
-                    ReasonCode::SubscriptionIdentifiersNotSupported,
-                ));
-            }
-            if !self.server.shared_available
-                && subscribe
-                    .filters
-                    .iter()
-                    .any(|f| crate::topic::is_shared(f.filter.as_str()))
-            {
-                return Err(ClientError::FeatureNotSupported(
-                    ReasonCode::SharedSubscriptionsNotSupported,
-                ));
+        if self.state == ConnectionState::Connected {
+            if let Some(code) = self.unsupported_by_server(&subscribe) {
+                return Err(ClientError::FeatureNotSupported(code));
             }
         }
         subscribe.packet_id = 1;
@@ -136,6 +112,28 @@ impl Client {
             subscribe.packet_id = id;
             OutKind::Subscribe(subscribe)
         })
+    }
+
+    /// The reason code for a feature of `subscribe` the server said in
+    /// CONNACK it does not have (5.0): wildcards, Subscription
+    /// Identifiers, shared subscriptions.
+    pub(super) fn unsupported_by_server(&self, subscribe: &Subscribe) -> Option<ReasonCode> {
+        if !self.version.is_v5() {
+            return None;
+        }
+        let filters = || subscribe.filters.iter().map(|f| f.filter.as_str());
+        if !self.server.wildcard_available && filters().any(|f| f.contains(['+', '#'])) {
+            return Some(ReasonCode::WildcardSubscriptionsNotSupported);
+        }
+        if !self.server.subscription_ids_available
+            && subscribe.properties.subscription_identifier.is_some()
+        {
+            return Some(ReasonCode::SubscriptionIdentifiersNotSupported);
+        }
+        if !self.server.shared_available && filters().any(crate::topic::is_shared) {
+            return Some(ReasonCode::SharedSubscriptionsNotSupported);
+        }
+        None
     }
 
     /// Unsubscribes. The packet identifier is chosen here and returned; the

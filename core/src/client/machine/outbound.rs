@@ -159,6 +159,17 @@ impl Client {
             // Never over the server's Maximum Packet Size [MQTT-3.2.2-15]
             // either (limits learned after it was queued, or on resume).
             OutKind::Subscribe(s) => {
+                if let Some(code) = self.unsupported_by_server(s) {
+                    // Queued before CONNACK said the server lacks the
+                    // feature: not sent, answered here per filter.
+                    self.ids.release(s.packet_id);
+                    self.events.push_back(Event::Subscribed {
+                        packet_id: s.packet_id,
+                        reason_codes: alloc::vec![code; s.filters.len()],
+                        properties: Default::default(),
+                    });
+                    return Ok(());
+                }
                 let max = self.server.maximum_packet_size;
                 if let Err(e) = self.encode_packet_within(PacketRef::Subscribe(s.as_view()), max) {
                     return Err((o, e));
