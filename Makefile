@@ -13,7 +13,7 @@ help:
 	@echo "make demo        show libmqtt working (codec tour for now)"
 	@echo "make test        the whole test suite (installs what it needs)"
 	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
-	@echo "make bench       codec benchmarks beside peer crates; prints the table"
+	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 
 ## demo: a guided tour of the codec (decode, encode, errors with reason codes).
 demo: setup
