@@ -2368,3 +2368,44 @@ fn v5_connack_without_an_assigned_id_for_an_empty_client_id_is_a_protocol_error(
     sc.server_sends(connack_ok());
     assert!(matches!(sc.events()[..], [Event::Connected(_)]));
 }
+
+// [MQTT-3.1.2-29] With Request Problem Information 0 the server may put a
+// Reason String or User Properties only on PUBLISH, CONNACK and DISCONNECT;
+// on anything else the client closes with 0x82.
+#[test]
+fn v5_problem_information_after_request_problem_information_0_is_a_protocol_error() {
+    let quiet = || opts(V5).with_request_problem_information(false);
+    // Allowed on CONNACK.
+    let mut connack = connack_ok();
+    connack.properties.reason_string = Some(s("welcome"));
+    let mut sc = connected_with(quiet(), connack);
+    assert_eq!(sc.client.state(), ConnectionState::Connected);
+    // Not on a PUBACK.
+    let p = Publish::new("t", Bytes::from_static(b"x"))
+        .unwrap()
+        .with_qos(QoS::AtLeastOnce, 0);
+    let id = sc.client.publish(sc.now, p).unwrap().packet_id().unwrap();
+    let _ = sc.sent();
+    let mut ack = mqtt_core::codec::PubAck::new(id);
+    ack.properties.reason_string = Some(s("why"));
+    sc.server_sends(ack.clone());
+    assert_eq!(
+        sc.events(),
+        vec![Event::Disconnected(DisconnectReason::ProtocolViolation(
+            ProtocolViolation::ProblemInformation(PacketType::PubAck)
+        ))]
+    );
+    assert_eq!(
+        sent_disconnect(&mut sc).reason_code,
+        ReasonCode::ProtocolError
+    );
+    // Without the request, the same PUBACK is fine.
+    let mut sc = connected_with(opts(V5), connack_ok());
+    let p = Publish::new("t", Bytes::from_static(b"x"))
+        .unwrap()
+        .with_qos(QoS::AtLeastOnce, 0);
+    sc.client.publish(sc.now, p).unwrap();
+    let _ = sc.sent();
+    sc.server_sends(ack);
+    assert!(matches!(sc.events()[..], [Event::PublishCompleted { .. }]));
+}

@@ -188,6 +188,9 @@ pub enum ProtocolViolation {
     /// An AUTH without an enhanced authentication in progress, or naming
     /// another method [MQTT-4.12.0-5].
     Authentication,
+    /// A Reason String or User Property on this packet although we sent
+    /// Request Problem Information 0 [MQTT-3.1.2-29].
+    ProblemInformation(PacketType),
     /// A 5.0 CONNACK without an Assigned Client Identifier in answer to an
     /// empty Client Identifier [MQTT-3.2.2-16].
     MissingAssignedClientId,
@@ -232,6 +235,10 @@ impl core::fmt::Display for ProtocolViolation {
                 "{packet:?} with {got} reason codes for {expected} filters"
             ),
             ProtocolViolation::Authentication => f.write_str("unexpected AUTH"),
+            ProtocolViolation::ProblemInformation(t) => write!(
+                f,
+                "Reason String or User Property on {t:?} after Request Problem Information 0"
+            ),
             ProtocolViolation::MissingAssignedClientId => {
                 f.write_str("no Assigned Client Identifier for an empty Client Identifier")
             }

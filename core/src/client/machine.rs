@@ -140,6 +140,27 @@ struct InboundQos2 {
     rec_sent: bool,
 }
 
+/// Whether `packet` is one that [MQTT-3.1.2-29] keeps free of a Reason
+/// String and User Properties when the client asked for no problem
+/// information, and has one.
+fn carries_problem_info(packet: &Packet) -> bool {
+    let ack = |p: &crate::codec::AckProperties| {
+        p.reason_string.is_some() || !p.user_properties.is_empty()
+    };
+    match packet {
+        Packet::PubAck(a) => ack(&a.properties),
+        Packet::PubRec(a) => ack(&a.properties),
+        Packet::PubRel(a) => ack(&a.properties),
+        Packet::PubComp(a) => ack(&a.properties),
+        Packet::SubAck(a) => ack(&a.properties),
+        Packet::UnsubAck(a) => ack(&a.properties),
+        Packet::Auth(a) => {
+            a.properties.reason_string.is_some() || !a.properties.user_properties.is_empty()
+        }
+        _ => false,
+    }
+}
+
 /// The first local token for QoS 0 publishes: above every packet id.
 const FIRST_TOKEN: u64 = 0x1_0000;
 
@@ -565,6 +586,12 @@ impl Client {
     // ----- internals: receiving -------------------------------------------
 
     fn handle_packet(&mut self, packet: Packet) {
+        if self.opts.request_problem_information == Some(false) && carries_problem_info(&packet) {
+            // [MQTT-3.1.2-29] with Request Problem Information 0, a Reason
+            // String or User Property only on PUBLISH, CONNACK, DISCONNECT.
+            self.violation(ProtocolViolation::ProblemInformation(packet.packet_type()));
+            return;
+        }
         if self.state == ConnectionState::Connecting {
             match packet {
                 Packet::ConnAck(c) => self.on_connack(*c),

@@ -241,6 +241,13 @@ impl ClientOptions {
         self.request_response_information = on;
         self
     }
+    /// Sets Request Problem Information (5.0). With `false` the server may
+    /// put a Reason String or User Properties only on PUBLISH, CONNACK and
+    /// DISCONNECT; elsewhere the client closes with 0x82 [MQTT-3.1.2-29].
+    pub fn with_request_problem_information(mut self, on: bool) -> Self {
+        self.request_problem_information = Some(on);
+        self
+    }
     /// Sets enhanced authentication (5.0): the method and optional initial
     /// data.
     pub fn with_authentication(mut self, method: &str, data: Option<Bytes>) -> Result<Self, Error> {
