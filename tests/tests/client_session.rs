@@ -1619,3 +1619,73 @@ fn a_queued_subscribe_the_server_cannot_handle_is_answered_not_sent() {
         ))]
     );
 }
+
+/// A queued message whose Message Expiry passes is dropped and reported at
+/// that moment, connected or not: its expiry is a deadline of
+/// `poll_timeout` (5.0).
+#[test]
+fn a_queued_message_expires_on_time_even_while_disconnected() {
+    let mut s = Scripted::new(options(V5));
+    s.now = 1_000;
+    let mut m = message("t", b"m", QoS::AtLeastOnce);
+    m.properties.message_expiry_interval = Some(10);
+    let id = s.client.publish(s.now, m).unwrap();
+    assert_eq!(s.client.poll_timeout(), Some(11_000));
+    s.advance(9_999);
+    assert_eq!(s.events(), vec![]);
+    s.advance(1);
+    assert_eq!(s.events(), vec![dropped(id.0, DropReason::Expired)]);
+    assert_eq!(s.client.poll_timeout(), None);
+    assert_eq!(s.client.stats().queued, 0);
+
+    // Connected, behind a full window.
+    let mut s = connected(options(V5).with_max_inflight(1));
+    s.client
+        .publish(s.now, message("t", b"first", QoS::AtLeastOnce))
+        .unwrap();
+    let mut m = message("t", b"m", QoS::AtLeastOnce);
+    m.properties.message_expiry_interval = Some(5);
+    let id = s.client.publish(s.now, m).unwrap();
+    let _ = s.sent();
+    s.advance(5_000);
+    assert_eq!(s.events(), vec![dropped(id.0, DropReason::Expired)]);
+    s.server_sends(PubAck::new(1));
+    assert_eq!(s.events(), vec![completed(1, ReasonCode::Success)]);
+    assert_eq!(s.sent(), vec![], "the expired message never goes out");
+}
+
+/// Publishes held back for a smaller Receive Maximum on resume are still
+/// in flight: if the next connection finds the session lost, the policy
+/// applies to them as well (requeued as new messages, DUP 0, in order).
+#[test]
+fn publishes_held_for_the_window_are_requeued_when_the_session_is_then_lost() {
+    let mut s = connected(lasting(V5).with_max_inflight(10));
+    for _ in 0..3 {
+        s.client
+            .publish(s.now, message("t", b"m", QoS::AtLeastOnce))
+            .unwrap();
+    }
+    assert_eq!(s.sent().len(), 3);
+    cut(&mut s);
+    s.connect();
+    assert!(matches!(s.sent_one(), Packet::Connect(_)));
+    let mut connack = ConnAck::new(true, ReasonCode::Success);
+    connack.properties.receive_maximum = Some(1);
+    s.server_sends(connack);
+    let _ = s.events();
+    assert_eq!(s.sent(), vec![wire("t", b"m", QoS::AtLeastOnce, 1, true)]);
+    cut(&mut s);
+    let events = reconnect(&mut s, false, false);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events
+        .iter()
+        .all(|e| matches!(e, Event::PublishRequeued { .. })));
+    let sent = s.sent();
+    assert_eq!(sent.len(), 3);
+    for p in &sent {
+        let Packet::Publish(p) = p else {
+            panic!("{p:?}")
+        };
+        assert!(!p.dup, "a new message after the session was lost");
+    }
+}

@@ -10,7 +10,6 @@ use super::event::{
     ProtocolViolation, PublishId,
 };
 use super::options::{ClientOptions, QueueFullPolicy, SessionLostPolicy};
-use super::packet_ids::PacketIds;
 use super::session::{SessionState, StoredOutgoing, StoredQos2, Subscription};
 use super::stats::Stats;
 use crate::codec::{
@@ -18,6 +17,7 @@ use crate::codec::{
     MqttString, Packet, PacketRef, PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
     Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
+use crate::connection::PacketIds;
 use crate::connection::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};
 use crate::time::{Duration, Instant};
 
@@ -252,6 +252,9 @@ pub struct Client {
     out_aliases: OutboundTopicAliases,
     subscriptions: Vec<Subscription>,
     stats: Stats,
+    /// The earliest Message Expiry of a queued publish (may be early: a
+    /// wake-up then finds nothing and recomputes it).
+    queue_expiry: Option<Instant>,
 }
 
 impl Client {
@@ -288,6 +291,7 @@ impl Client {
             out_aliases: OutboundTopicAliases::new(0),
             subscriptions: Vec::new(),
             stats: Stats::default(),
+            queue_expiry: None,
             opts: options,
         }
     }
@@ -445,6 +449,9 @@ impl Client {
     /// when CONNACK or PINGRESP is late. Calling it early does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        if self.queue_expiry.is_some_and(|t| now >= t) {
+            self.drop_expired();
+        }
         if self.state == ConnectionState::Disconnected {
             return;
         }
@@ -526,10 +533,14 @@ impl Client {
     }
 
     /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout)
-    /// must be called: CONNACK or PINGRESP due, or PINGREQ to send.
+    /// must be called: CONNACK or PINGRESP due, PINGREQ to send, or a
+    /// queued message's Message Expiry (5.0; also while disconnected).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.keep_alive_deadline();
+        if let Some(e) = self.queue_expiry.filter(|_| !self.pending.is_empty()) {
+            t = Some(t.map_or(e, |x| x.min(e)));
+        }
         for timer in self.timers.iter().flatten() {
             t = Some(t.map_or(*timer, |x| x.min(*timer)));
         }

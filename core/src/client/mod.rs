@@ -20,7 +20,6 @@ mod backoff;
 mod event;
 mod machine;
 mod options;
-mod packet_ids;
 mod session;
 mod stats;
 

@@ -88,6 +88,7 @@ impl Client {
                 return Err(e);
             }
         } else {
+            self.note_expiry(&entry);
             self.pending.push_back(entry);
         }
         Ok(id)

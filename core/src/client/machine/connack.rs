@@ -129,8 +129,24 @@ impl Client {
     /// made again.
     pub(super) fn session_lost(&mut self) {
         self.inbound_qos2.clear();
-        let inflight = core::mem::take(&mut self.inflight);
+        let mut inflight = core::mem::take(&mut self.inflight);
         self.inflight_publishes = 0;
+        // Publishes sent on an earlier connection and waiting at the head
+        // of the queue for the window (see `resume_session`) were in flight
+        // too: the same policy applies to them, in their order.
+        while self.pending.front().is_some_and(|o| {
+            matches!(
+                o.kind,
+                OutKind::Publish {
+                    stage: Stage::AwaitAck,
+                    ..
+                }
+            )
+        }) {
+            if let Some(o) = self.pending.pop_front() {
+                inflight.push_back(o);
+            }
+        }
         let mut requeue = VecDeque::new();
         for mut o in inflight {
             match &mut o.kind {
@@ -197,6 +213,7 @@ impl Client {
         while let Some(o) = requeue.pop_back() {
             self.pending.push_front(o);
         }
+        self.recompute_queue_expiry();
     }
 
     pub(super) fn on_auth(&mut self, auth: Auth) {

@@ -44,6 +44,50 @@ impl Client {
         }
     }
 
+    /// When a queued publish expires: `queued_at` plus its Message Expiry
+    /// Interval. `None` for anything else.
+    fn expiry_deadline(o: &Outgoing) -> Option<Instant> {
+        match &o.kind {
+            OutKind::Publish {
+                expiry: Some(e),
+                stage: Stage::Unsent,
+                ..
+            } => Some(o.queued_at + u64::from(*e) * 1000),
+            _ => None,
+        }
+    }
+
+    /// Takes note of a publish entering the queue.
+    pub(super) fn note_expiry(&mut self, o: &Outgoing) {
+        if let Some(d) = Self::expiry_deadline(o) {
+            self.queue_expiry = Some(self.queue_expiry.map_or(d, |t| t.min(d)));
+        }
+    }
+
+    pub(super) fn recompute_queue_expiry(&mut self) {
+        self.queue_expiry = self.pending.iter().filter_map(Self::expiry_deadline).min();
+    }
+
+    /// Drops every queued publish whose Message Expiry passed, each
+    /// reported with [`DropReason::Expired`], in queue order.
+    pub(super) fn drop_expired(&mut self) {
+        let now = self.now;
+        let mut kept = VecDeque::with_capacity(self.pending.len());
+        let mut expired = Vec::new();
+        for o in core::mem::take(&mut self.pending) {
+            if Self::expiry_deadline(&o).is_some_and(|d| now >= d) {
+                expired.push(o);
+            } else {
+                kept.push_back(o);
+            }
+        }
+        self.pending = kept;
+        for o in expired {
+            self.drop_outgoing(o, DropReason::Expired);
+        }
+        self.recompute_queue_expiry();
+    }
+
     /// Sends queued commands while connected and the window and transmit
     /// buffer allow, in order.
     pub(super) fn flush_pending(&mut self) {

@@ -150,6 +150,7 @@ impl Client {
         self.ids = ids;
         self.inflight = inflight;
         self.pending = pending;
+        self.recompute_queue_expiry();
         self.inflight_publishes = inflight_publishes;
         self.next_token = next_token;
         self.client_id = state.client_id;
