@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := decode_stream roundtrip encode_structured client
+FUZZ_TARGETS := decode_stream roundtrip encode_structured client server
 
 .PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus bench help
 

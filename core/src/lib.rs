@@ -13,8 +13,8 @@
 //!
 //! ```text
 //!   bytes ──▶ codec ──▶ connection state machines ──▶ broker engine
-//!             packets,   client (this release),         (later issue)
-//!             properties, server role (later issue)
+//!             packets,   client, and the server          (later issue)
+//!             properties, role's one connection
 //!             reason codes, topics
 //! ```
 //!
@@ -29,6 +29,14 @@
 //!   any number of connections, QoS 0/1/2 both ways, keep alive, offline
 //!   queue, session resume, enhanced authentication, persistence; plus the
 //!   reconnect [`client::Backoff`].
+//! * [`broker`]: building blocks of the sans-IO broker engine (limits,
+//!   retained messages, subscription routing, ACL, passwords).
+//! * [`server`]: the server role, [`server::ServerConnection`]: one
+//!   network connection of one client as the broker sees it: CONNECT and
+//!   the application's decision, keep alive, QoS 0/1/2 both ways within
+//!   both sides' limits, subscriptions answered by the application,
+//!   enhanced authentication, the will, and the session handed between
+//!   connections as [`server::ServerSession`].
 //! * [`time`]: the one place the time type is defined.
 //!
 //! ## Example
@@ -66,9 +74,11 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod broker;
 pub mod client;
 pub mod codec;
 pub mod connection;
+pub mod server;
 pub mod time;
 pub mod topic;
 

@@ -1,11 +1,13 @@
 //! Test tools shared by libmqtt's workspace-level tests: the golden byte
 //! vectors (also the fuzzers' seed corpus), a scripted server for client
-//! tests ([`scripted`]), a blocking `std::net` driver for tests against a
+//! tests ([`scripted`]), a scripted client and a client/server pair for
+//! server tests ([`server`]), a blocking `std::net` driver for tests against a
 //! real broker ([`net`]) and small helpers.
 
 pub mod golden;
 pub mod net;
 pub mod scripted;
+pub mod server;
 pub mod sim;
 
 /// Parses a string of hex byte pairs, ignoring whitespace.

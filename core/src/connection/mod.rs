@@ -3,8 +3,12 @@
 //! Both ends of an MQTT connection keep the same kinds of per-connection
 //! state; it lives here once so that neither role writes its own:
 //! [`InboundTopicAliases`] and [`OutboundTopicAliases`], the MQTT 5.0 Topic
-//! Alias mappings of spec section 3.3.2.3.4.
+//! Alias mappings of spec section 3.3.2.3.4; and (crate-private) the packet
+//! identifier allocator both roles use.
 
+mod packet_ids;
 mod topic_alias;
+
+pub(crate) use packet_ids::PacketIds;
 
 pub use topic_alias::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};

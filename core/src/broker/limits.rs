@@ -1,0 +1,214 @@
+//! The broker's bounds: how many of everything it keeps, and the reason
+//! code it answers with when a bound would be exceeded.
+//!
+//! A broker that accepts connections from the network must not let any
+//! peer grow its memory without limit. Every table of the engine is
+//! bounded by one field of [`BrokerLimits`]; every refusal is a
+//! [`LimitExceeded`] that names the MQTT 5.0 reason code to send
+//! ([`LimitExceeded::reason_code`]). MQTT 3.1.1 has fewer codes; the
+//! engine maps them (a refused SUBSCRIBE is SUBACK 0x80, a refused
+//! connection is CONNACK return code 3, Server unavailable).
+
+use core::fmt;
+
+use crate::codec::ReasonCode;
+
+/// What happens to a message for an offline session whose queue is full
+/// (see [`BrokerLimits::max_queued_messages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum QueueFullPolicy {
+    /// The new message is dropped; the queue keeps the oldest messages
+    /// (mosquitto's behaviour). The default.
+    #[default]
+    DropNewest,
+    /// The oldest queued message is dropped to make room for the new one.
+    DropOldest,
+}
+
+/// The bounds of a broker. Every table the engine keeps is limited by one
+/// of these fields; [`BrokerLimits::default`] gives values suitable for a
+/// development broker or an edge device, and every field can be changed.
+///
+/// A limit of `0` means "none allowed" (for example `max_retained_messages
+/// = 0` disables retained messages), never "unlimited"; use `usize::MAX`
+/// for a bound that is effectively absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BrokerLimits {
+    /// Sessions (connected or kept for an offline client) at once. A new
+    /// session beyond it is refused with 0x89 Server busy. Default 10 000.
+    pub max_sessions: usize,
+    /// Subscriptions one client may hold. A SUBSCRIBE entry beyond it is
+    /// refused with 0x97 Quota exceeded in its SUBACK. Default 256.
+    pub max_subscriptions_per_client: usize,
+    /// Messages queued for one offline session (QoS 1 and 2, and QoS 0 if
+    /// the engine queues those). What happens beyond it is
+    /// [`queue_full_policy`](BrokerLimits::queue_full_policy). Default 1 000.
+    pub max_queued_messages: usize,
+    /// What to drop when an offline session's queue is full. Default
+    /// [`QueueFullPolicy::DropNewest`].
+    pub queue_full_policy: QueueFullPolicy,
+    /// Retained messages kept at once. A new retained topic beyond it is
+    /// refused with 0x97 Quota exceeded. Default 10 000.
+    pub max_retained_messages: usize,
+    /// Bytes of retained messages kept at once, counting each message's
+    /// topic and payload lengths. A retained message that would exceed it
+    /// is refused with 0x97 Quota exceeded. Default 16 MiB.
+    pub max_retained_bytes: usize,
+    /// Levels of a topic name or filter the broker accepts (a topic of `n`
+    /// separators has `n + 1` levels). Deeper topics are refused with 0x90
+    /// Topic Name invalid or 0x8F Topic Filter invalid. Default 64.
+    pub max_topic_levels: usize,
+}
+
+impl BrokerLimits {
+    /// The default limits (see each field).
+    pub const DEFAULT: BrokerLimits = BrokerLimits {
+        max_sessions: 10_000,
+        max_subscriptions_per_client: 256,
+        max_queued_messages: 1_000,
+        queue_full_policy: QueueFullPolicy::DropNewest,
+        max_retained_messages: 10_000,
+        max_retained_bytes: 16 * 1024 * 1024,
+        max_topic_levels: 64,
+    };
+
+    /// Returns `true` if `topic` (a name or a filter) has at most
+    /// [`max_topic_levels`](BrokerLimits::max_topic_levels) levels.
+    ///
+    /// ```
+    /// use mqtt_core::broker::BrokerLimits;
+    /// let mut limits = BrokerLimits::default();
+    /// limits.max_topic_levels = 2;
+    /// assert!(limits.topic_depth_allowed("a/b"));
+    /// assert!(!limits.topic_depth_allowed("a/b/c"));
+    /// ```
+    pub fn topic_depth_allowed(&self, topic: &str) -> bool {
+        let separators = topic.bytes().filter(|&b| b == b'/').count();
+        separators < self.max_topic_levels
+    }
+}
+
+impl Default for BrokerLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A request refused because it would exceed one of the [`BrokerLimits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitExceeded {
+    /// [`BrokerLimits::max_sessions`].
+    Sessions,
+    /// [`BrokerLimits::max_subscriptions_per_client`].
+    SubscriptionsPerClient,
+    /// [`BrokerLimits::max_queued_messages`].
+    QueuedMessages,
+    /// [`BrokerLimits::max_retained_messages`].
+    RetainedMessages,
+    /// [`BrokerLimits::max_retained_bytes`].
+    RetainedBytes,
+    /// [`BrokerLimits::max_topic_levels`].
+    TopicLevels,
+}
+
+impl LimitExceeded {
+    /// The MQTT 5.0 reason code that reports this refusal: 0x89 Server
+    /// busy for a session the broker cannot take (in a CONNACK), 0x90
+    /// Topic Name invalid for a topic that is too deep, and 0x97 Quota
+    /// exceeded for the rest (in a SUBACK, PUBACK or PUBREC).
+    ///
+    /// A too-deep topic *filter* is reported as 0x8F Topic Filter invalid
+    /// instead; the engine knows which one it is checking.
+    pub const fn reason_code(self) -> ReasonCode {
+        match self {
+            LimitExceeded::Sessions => ReasonCode::ServerBusy,
+            LimitExceeded::TopicLevels => ReasonCode::TopicNameInvalid,
+            LimitExceeded::SubscriptionsPerClient
+            | LimitExceeded::QueuedMessages
+            | LimitExceeded::RetainedMessages
+            | LimitExceeded::RetainedBytes => ReasonCode::QuotaExceeded,
+        }
+    }
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            LimitExceeded::Sessions => "too many sessions",
+            LimitExceeded::SubscriptionsPerClient => "too many subscriptions for this client",
+            LimitExceeded::QueuedMessages => "too many messages queued for this session",
+            LimitExceeded::RetainedMessages => "too many retained messages",
+            LimitExceeded::RetainedBytes => "retained messages would take too many bytes",
+            LimitExceeded::TopicLevels => "topic has too many levels",
+        };
+        f.write_str(what)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for LimitExceeded {}
+
+#[cfg(test)]
+mod tests {
+    use super::{BrokerLimits, LimitExceeded, QueueFullPolicy};
+    use crate::codec::{PacketType, ReasonCode};
+
+    #[test]
+    fn default_limits_are_documented_values() {
+        let limits = BrokerLimits::default();
+        assert_eq!(limits.max_sessions, 10_000);
+        assert_eq!(limits.max_subscriptions_per_client, 256);
+        assert_eq!(limits.max_queued_messages, 1_000);
+        assert_eq!(limits.queue_full_policy, QueueFullPolicy::DropNewest);
+        assert_eq!(limits.max_retained_messages, 10_000);
+        assert_eq!(limits.max_retained_bytes, 16 * 1024 * 1024);
+        assert_eq!(limits.max_topic_levels, 64);
+    }
+
+    #[test]
+    fn refused_session_is_server_busy_and_quotas_are_quota_exceeded() {
+        assert_eq!(
+            LimitExceeded::Sessions.reason_code(),
+            ReasonCode::ServerBusy
+        );
+        for quota in [
+            LimitExceeded::SubscriptionsPerClient,
+            LimitExceeded::QueuedMessages,
+            LimitExceeded::RetainedMessages,
+            LimitExceeded::RetainedBytes,
+        ] {
+            assert_eq!(quota.reason_code(), ReasonCode::QuotaExceeded);
+        }
+    }
+
+    #[test]
+    fn each_refusal_code_is_allowed_in_the_packet_that_reports_it() {
+        assert!(LimitExceeded::Sessions
+            .reason_code()
+            .allowed_in(PacketType::ConnAck));
+        assert!(LimitExceeded::SubscriptionsPerClient
+            .reason_code()
+            .allowed_in(PacketType::SubAck));
+        assert!(LimitExceeded::RetainedBytes
+            .reason_code()
+            .allowed_in(PacketType::PubAck));
+        assert!(LimitExceeded::TopicLevels
+            .reason_code()
+            .allowed_in(PacketType::PubAck));
+    }
+
+    #[test]
+    fn topic_depth_counts_levels_including_empty_ones() {
+        let limits = BrokerLimits {
+            max_topic_levels: 3,
+            ..BrokerLimits::default()
+        };
+        assert!(limits.topic_depth_allowed("a"));
+        assert!(limits.topic_depth_allowed("//"));
+        assert!(!limits.topic_depth_allowed("///"));
+        assert!(!limits.topic_depth_allowed("a/b/c/#"));
+    }
+}

@@ -1,0 +1,318 @@
+//! CONNECT, the application's decision (CONNACK), and enhanced
+//! authentication (AUTH) during connect and re-authentication.
+
+use super::*;
+
+impl ServerConnection {
+    pub(super) fn on_connect(&mut self, c: Connect) {
+        self.version = c.protocol_version;
+        self.decoder.set_version(c.protocol_version);
+        let v5 = self.version.is_v5();
+        self.clean_start = c.clean_start;
+        self.client_id = c.client_id.clone();
+        self.keep_alive = c.keep_alive;
+        self.will = c.will.clone();
+        if v5 {
+            let p = &c.properties;
+            self.session_expiry_zero = p.session_expiry_interval.unwrap_or(0) == 0;
+            self.client = ClientLimits {
+                receive_maximum: p.receive_maximum.unwrap_or(u16::MAX).max(1),
+                maximum_packet_size: p
+                    .maximum_packet_size
+                    .unwrap_or(crate::codec::MAX_PACKET_SIZE),
+                topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+                problem_information: p.request_problem_information.unwrap_or(true),
+            };
+            self.auth_method = p.authentication_method.clone();
+        }
+        self.state = ServerState::Connecting;
+        if c.client_id.is_empty() && (!self.opts.assign_client_ids || (!v5 && !c.clean_start)) {
+            // [MQTT-3.1.3-8] (3.1.1: an empty identifier needs Clean
+            // Session 1 [MQTT-3.1.3-7]); 0x85, return code 2.
+            let connack = ConnAck::new(false, ReasonCode::ClientIdentifierNotValid);
+            let _ = self.encode(PacketRef::ConnAck(connack.as_view()));
+            self.close(CloseReason::Rejected(connack));
+            return;
+        }
+        if let Some(w) = c.will.as_ref().filter(|_| v5) {
+            // [MQTT-3.2.2-12] a Will QoS above our Maximum QoS: 0x9B;
+            // [MQTT-3.2.2-13] Will Retain without retain: 0x9A.
+            let code = if w.qos > self.opts.maximum_qos {
+                Some(ReasonCode::QoSNotSupported)
+            } else if w.retain && !self.opts.retain_available {
+                Some(ReasonCode::RetainNotSupported)
+            } else {
+                None
+            };
+            if let Some(code) = code {
+                let connack = ConnAck::new(false, code);
+                let _ = self.encode(PacketRef::ConnAck(connack.as_view()));
+                self.will = None;
+                self.close(CloseReason::Rejected(connack));
+                return;
+            }
+        }
+        if self.auth_method.is_some() {
+            self.auth_turn = AuthTurn::App;
+        }
+        self.events
+            .push_back(ServerEvent::ConnectRequested(Box::new(c)));
+    }
+
+    /// Accepts the connection: sends CONNACK (Success, Session Present,
+    /// our limits from [`ServerOptions`] and `accept.properties`), resumes
+    /// `accept.session` when given (messages in flight are resent with
+    /// DUP, PUBREL again for those released [MQTT-4.4.0-1]), then handles
+    /// what the client sent meanwhile.
+    pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), ServerError> {
+        self.set_now(now);
+        if self.state != ServerState::Connecting {
+            return Err(ServerError::InvalidState(
+                "no CONNECT waiting for a decision",
+            ));
+        }
+        if accept.session_present && self.clean_start {
+            // [MQTT-3.2.2-2]
+            return Err(ServerError::InvalidState(
+                "Session Present 1 in answer to Clean Start 1",
+            ));
+        }
+        let v5 = self.version.is_v5();
+        let mut client_id = self.client_id.clone();
+        if client_id.is_empty() {
+            client_id = accept
+                .assigned_client_id
+                .clone()
+                .ok_or(ServerError::MissingClientId)?;
+        }
+        let mut connack = ConnAck::new(accept.session_present, ReasonCode::Success);
+        let mut keep_alive = self.keep_alive;
+        if v5 {
+            let o = &self.opts;
+            let mut p = accept.properties.clone();
+            if self.client_id.is_empty() {
+                p.assigned_client_identifier = Some(client_id.clone());
+            }
+            if p.receive_maximum.is_none() && o.receive_maximum != u16::MAX {
+                p.receive_maximum = Some(o.receive_maximum);
+            }
+            if p.maximum_packet_size.is_none() && o.maximum_packet_size != 0 {
+                p.maximum_packet_size = Some(o.maximum_packet_size);
+            }
+            if p.topic_alias_maximum.is_none() && o.topic_alias_maximum != 0 {
+                p.topic_alias_maximum = Some(o.topic_alias_maximum);
+            }
+            if p.maximum_qos.is_none() && o.maximum_qos != QoS::ExactlyOnce {
+                p.maximum_qos = Some(o.maximum_qos);
+            }
+            if p.retain_available.is_none() && !o.retain_available {
+                p.retain_available = Some(false);
+            }
+            if p.wildcard_subscription_available.is_none() && !o.wildcard_subscription_available {
+                p.wildcard_subscription_available = Some(false);
+            }
+            if p.subscription_identifiers_available.is_none()
+                && !o.subscription_identifiers_available
+            {
+                p.subscription_identifiers_available = Some(false);
+            }
+            if p.shared_subscription_available.is_none() && !o.shared_subscription_available {
+                p.shared_subscription_available = Some(false);
+            }
+            if p.server_keep_alive.is_none() {
+                p.server_keep_alive = o.server_keep_alive;
+            }
+            if let Some(k) = p.server_keep_alive {
+                // [MQTT-3.2.2-21] the client uses it instead of its own.
+                keep_alive = k;
+            }
+            if self.auth_method.is_some() && p.authentication_method.is_none() {
+                p.authentication_method = self.auth_method.clone();
+            }
+            connack.properties = p;
+        }
+        if let Err(e) = self.encode(PacketRef::ConnAck(connack.as_view())) {
+            if matches!(e, ServerError::PacketTooLarge { .. }) {
+                // Without the optional diagnostics it must fit.
+                connack.properties.reason_string = None;
+                connack.properties.user_properties.clear();
+                self.encode(PacketRef::ConnAck(connack.as_view()))?;
+            } else {
+                return Err(e);
+            }
+        }
+        self.client_id = client_id;
+        self.keep_alive = keep_alive;
+        self.state = ServerState::Connected;
+        self.connect_deadline = None;
+        self.auth_turn = AuthTurn::Idle;
+        self.last_received = now;
+        self.in_aliases =
+            InboundTopicAliases::new(if v5 { self.opts.topic_alias_maximum } else { 0 });
+        let out_max = if v5 && self.opts.outbound_topic_aliases {
+            self.client.topic_alias_maximum
+        } else {
+            0
+        };
+        self.out_aliases = OutboundTopicAliases::new(out_max);
+        if let Some(session) = accept.session {
+            self.resume(session);
+        }
+        self.process();
+        Ok(())
+    }
+
+    /// Refuses the connection: CONNACK with `reason_code` (an error; in
+    /// 3.1.1 mapped to its return code, or 3 Server unavailable when it
+    /// has none) and `properties` (5.0), then the connection ends with
+    /// [`CloseReason::Rejected`]. The will is not published.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        reason_code: ReasonCode,
+        properties: ConnAckProperties,
+    ) -> Result<(), ServerError> {
+        self.set_now(now);
+        if self.state != ServerState::Connecting {
+            return Err(ServerError::InvalidState(
+                "no CONNECT waiting for a decision",
+            ));
+        }
+        if !reason_code.is_error() || !reason_code.allowed_in(PacketType::ConnAck) {
+            return Err(ServerError::InvalidReasonCode(reason_code));
+        }
+        let mut connack = ConnAck::new(false, reason_code);
+        if self.version.is_v5() {
+            connack.properties = properties;
+        } else if reason_code.to_v311_connack().is_none() {
+            connack.reason_code = ReasonCode::ServerUnavailable;
+        }
+        if self.encode(PacketRef::ConnAck(connack.as_view())).is_err() {
+            connack.properties = ConnAckProperties::default();
+            self.encode(PacketRef::ConnAck(connack.as_view()))?;
+        }
+        self.close(CloseReason::Rejected(connack));
+        Ok(())
+    }
+
+    /// Sends AUTH (5.0, enhanced authentication): 0x18 Continue
+    /// authentication during connect or a re-authentication, or 0x00
+    /// Success to end a re-authentication (a connect ends with
+    /// [`accept`](Self::accept) instead). The Authentication Method is
+    /// filled in when missing.
+    pub fn auth(&mut self, now: Instant, mut auth: Auth) -> Result<(), ServerError> {
+        self.set_now(now);
+        if !self.version.is_v5() || self.auth_method.is_none() {
+            return Err(ServerError::InvalidState(
+                "no enhanced authentication on this connection",
+            ));
+        }
+        let in_exchange = match self.state {
+            ServerState::Connecting => true,
+            ServerState::Connected => self.reauthenticating,
+            _ => return Err(ServerError::NotConnected),
+        };
+        if !in_exchange || self.auth_turn != AuthTurn::App {
+            return Err(ServerError::InvalidState("no AUTH to answer"));
+        }
+        match auth.reason_code {
+            ReasonCode::ContinueAuthentication => {}
+            ReasonCode::Success if self.state == ServerState::Connected => {}
+            other => return Err(ServerError::InvalidReasonCode(other)),
+        }
+        if auth.properties.authentication_method.is_none() {
+            auth.properties.authentication_method = self.auth_method.clone();
+        }
+        if !self.client.problem_information {
+            strip_auth_properties(&mut auth.properties);
+        }
+        self.encode(PacketRef::Auth(auth.as_view()))?;
+        if auth.reason_code == ReasonCode::Success {
+            self.reauthenticating = false;
+            self.auth_turn = AuthTurn::Idle;
+        } else {
+            self.auth_turn = AuthTurn::Client;
+        }
+        self.process();
+        Ok(())
+    }
+
+    pub(super) fn on_auth(&mut self, a: Auth) {
+        let same_method =
+            self.auth_method.is_some() && a.properties.authentication_method == self.auth_method;
+        let ok = same_method
+            && match self.state {
+                ServerState::Connecting => {
+                    self.auth_turn == AuthTurn::Client
+                        && a.reason_code == ReasonCode::ContinueAuthentication
+                }
+                ServerState::Connected => match a.reason_code {
+                    ReasonCode::ReAuthenticate => !self.reauthenticating,
+                    ReasonCode::ContinueAuthentication => {
+                        self.reauthenticating && self.auth_turn == AuthTurn::Client
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+        if !ok {
+            // [MQTT-4.12.0-7] and out-of-turn AUTH.
+            self.violation(ClientViolation::Authentication);
+            return;
+        }
+        if self.state == ServerState::Connected {
+            self.reauthenticating = true;
+        }
+        self.auth_turn = AuthTurn::App;
+        self.events.push_back(ServerEvent::AuthReceived(a));
+    }
+
+    /// Puts a stored session back in flight after CONNACK.
+    fn resume(&mut self, session: ServerSession) {
+        for id in session.inbound_qos2 {
+            if !self.inbound_qos2.iter().any(|q| q.packet_id == id) {
+                self.inbound_qos2.push(InboundQos2 {
+                    packet_id: id,
+                    rec_sent: true,
+                });
+            }
+        }
+        let mut deferred = Vec::new();
+        for mut d in session.inflight {
+            let id = d.publish.packet_id;
+            if d.publish.qos == QoS::AtMostOnce || !self.ids.claim(id) {
+                continue;
+            }
+            if d.released {
+                let rel = PubRel::new(id);
+                let _ = self.encode(PacketRef::PubRel(rel.as_view()));
+                self.inflight.push_back(d);
+                continue;
+            }
+            // [MQTT-4.4.0-1] resent with DUP, its original identifier;
+            // beyond the client's (new) Receive Maximum it waits, ahead of
+            // the queue, keeping both.
+            d.publish.dup = true;
+            if !self.window_open() {
+                deferred.push((d.publish, self.now));
+                continue;
+            }
+            if self.send_publish(&d.publish).is_err() {
+                self.ids.release(id);
+                self.events.push_back(ServerEvent::PublishDropped {
+                    packet_id: id,
+                    reason: DropReason::PacketTooLarge,
+                });
+                continue;
+            }
+            self.inflight.push_back(d);
+        }
+        self.queued.extend(deferred);
+        for mut p in session.queued {
+            if p.qos != QoS::AtMostOnce && !self.ids.claim(p.packet_id) {
+                p.packet_id = 0; // allocated when sent
+            }
+            self.queued.push_back((p, self.now));
+        }
+    }
+}

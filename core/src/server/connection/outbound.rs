@@ -1,0 +1,205 @@
+//! To the client: PUBLISH at QoS 0, 1 and 2 within the client's Receive
+//! Maximum, Topic Alias Maximum and Maximum Packet Size, and the
+//! acknowledgements that complete them.
+
+use super::*;
+
+impl ServerConnection {
+    /// Sends `publish` to the client at its QoS (the broker has already
+    /// downgraded it to the subscription's), returning the packet
+    /// identifier it goes with (0 for QoS 0); the identifier in `publish`
+    /// is ignored. Beyond the client's Receive Maximum (and
+    /// [`ServerOptions::max_inflight`]) it waits in a bounded queue. A message larger than the client's Maximum Packet
+    /// Size is refused with [`ServerError::PacketTooLarge`]: as
+    /// [MQTT-3.1.2-25] says, the broker treats it as delivered. In 3.1.1
+    /// properties are removed.
+    pub fn publish(&mut self, now: Instant, mut publish: Publish) -> Result<u16, ServerError> {
+        self.set_now(now);
+        if self.state != ServerState::Connected {
+            return Err(ServerError::NotConnected);
+        }
+        publish.dup = false;
+        publish.properties.topic_alias = None;
+        if !self.version.is_v5() {
+            publish.properties = Default::default();
+        }
+        let qos0 = publish.qos == QoS::AtMostOnce;
+        publish.packet_id = if qos0 { 0 } else { 1 };
+        let size = PacketRef::Publish(publish.as_view()).encoded_len(self.version)?;
+        let maximum = self.client.maximum_packet_size;
+        if size > maximum as usize {
+            return Err(ServerError::PacketTooLarge { size, maximum });
+        }
+        if !self.queued.is_empty() || (!qos0 && !self.window_open()) {
+            if self.queued.len() >= self.opts.max_queued {
+                return Err(ServerError::QueueFull);
+            }
+            publish.packet_id = 0;
+            if !qos0 {
+                publish.packet_id = self.ids.allocate().ok_or(ServerError::NoPacketIdentifier)?;
+            }
+            let id = publish.packet_id;
+            self.queued.push_back((publish, now));
+            self.flush_queued();
+            return Ok(id);
+        }
+        if qos0 {
+            publish.packet_id = 0;
+            self.send_publish(&publish)?;
+            return Ok(0);
+        }
+        let id = self.ids.allocate().ok_or(ServerError::NoPacketIdentifier)?;
+        publish.packet_id = id;
+        if let Err(e) = self.send_publish(&publish) {
+            self.ids.release(id);
+            return Err(e);
+        }
+        self.inflight.push_back(InflightDelivery {
+            publish,
+            released: false,
+        });
+        Ok(id)
+    }
+
+    pub(super) fn window_open(&self) -> bool {
+        let window = self.client.receive_maximum.min(self.opts.max_inflight);
+        self.inflight.len() < usize::from(window)
+    }
+
+    /// Sends queued messages while the client's Receive Maximum allows.
+    pub(super) fn flush_queued(&mut self) {
+        if self.state != ServerState::Connected {
+            return;
+        }
+        let now = self.now;
+        while let Some((front, _)) = self.queued.front() {
+            if front.qos != QoS::AtMostOnce && !self.window_open() {
+                break;
+            }
+            let Some((mut p, at)) = self.queued.pop_front() else {
+                break;
+            };
+            if let Some(e) = p.properties.message_expiry_interval {
+                // [MQTT-3.3.2-5] not sent once expired; [MQTT-3.3.2-6]
+                // sent with what is left.
+                match remaining_expiry(e, at, now) {
+                    Some(left) => p.properties.message_expiry_interval = Some(left),
+                    None => {
+                        self.ids.release(p.packet_id);
+                        self.events.push_back(ServerEvent::PublishDropped {
+                            packet_id: p.packet_id,
+                            reason: DropReason::Expired,
+                        });
+                        continue;
+                    }
+                }
+            }
+            if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
+                match self.ids.allocate() {
+                    Some(id) => p.packet_id = id,
+                    None => {
+                        self.queued.push_front((p, at));
+                        break;
+                    }
+                }
+            }
+            if self.send_publish(&p).is_err() {
+                self.ids.release(p.packet_id);
+                self.events.push_back(ServerEvent::PublishDropped {
+                    packet_id: p.packet_id,
+                    reason: DropReason::PacketTooLarge,
+                });
+                continue;
+            }
+            if p.qos != QoS::AtMostOnce {
+                self.inflight.push_back(InflightDelivery {
+                    publish: p,
+                    released: false,
+                });
+            }
+        }
+    }
+
+    /// Encodes a PUBLISH, with a Topic Alias when the client accepts them
+    /// and it still fits its Maximum Packet Size [MQTT-3.2.2-15].
+    pub(super) fn send_publish(&mut self, publish: &Publish) -> Result<usize, ServerError> {
+        if self.out_aliases.maximum() == 0 {
+            return self.encode(PacketRef::Publish(publish.as_view()));
+        }
+        let mut aliased = publish.clone();
+        aliased.properties.topic_alias = Some(1);
+        let fits = PacketRef::Publish(aliased.as_view())
+            .encoded_len(self.version)
+            .is_ok_and(|n| n <= self.client.maximum_packet_size as usize);
+        if !fits {
+            return self.encode(PacketRef::Publish(publish.as_view()));
+        }
+        match self.out_aliases.alias_for(&publish.topic) {
+            OutboundAlias::None => {
+                aliased.properties.topic_alias = None;
+            }
+            OutboundAlias::Assign(a) => aliased.properties.topic_alias = Some(a),
+            OutboundAlias::Use(a) => {
+                aliased.properties.topic_alias = Some(a);
+                aliased.topic = MqttString::new();
+            }
+        }
+        self.encode(PacketRef::Publish(aliased.as_view()))
+    }
+
+    fn complete(&mut self, index: usize, reason_code: ReasonCode, properties: AckProperties) {
+        if let Some(d) = self.inflight.remove(index) {
+            let packet_id = d.publish.packet_id;
+            self.ids.release(packet_id);
+            self.events.push_back(ServerEvent::PublishCompleted {
+                packet_id,
+                reason_code,
+                properties,
+            });
+        }
+    }
+
+    fn find_inflight(&self, pid: u16, qos: QoS) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|d| d.publish.packet_id == pid && d.publish.qos == qos)
+    }
+
+    pub(super) fn on_puback(&mut self, ack: PubAck) {
+        // An acknowledgement for nothing in flight (e.g. repeated after a
+        // resume) is ignored.
+        if let Some(i) = self.find_inflight(ack.packet_id, QoS::AtLeastOnce) {
+            self.complete(i, ack.reason_code, ack.properties);
+        }
+    }
+
+    pub(super) fn on_pubrec(&mut self, rec: PubRec) {
+        let pid = rec.packet_id;
+        match self.find_inflight(pid, QoS::ExactlyOnce) {
+            Some(i) if rec.reason_code.is_error() && !self.inflight[i].released => {
+                self.complete(i, rec.reason_code, rec.properties);
+            }
+            Some(i) => {
+                self.inflight[i].released = true;
+                let _ = self.encode(PacketRef::PubRel(PubRel::new(pid).as_view()));
+            }
+            None => {
+                let code = if self.version.is_v5() {
+                    ReasonCode::PacketIdentifierNotFound
+                } else {
+                    ReasonCode::Success
+                };
+                let rel = PubRel::new(pid).with_reason_code(code);
+                let _ = self.encode(PacketRef::PubRel(rel.as_view()));
+            }
+        }
+    }
+
+    pub(super) fn on_pubcomp(&mut self, comp: PubComp) {
+        if let Some(i) = self.find_inflight(comp.packet_id, QoS::ExactlyOnce) {
+            if self.inflight[i].released {
+                self.complete(i, comp.reason_code, comp.properties);
+            }
+        }
+    }
+}
