@@ -1,7 +1,7 @@
-//! Building blocks of the sans-IO broker engine (MQTT 3.1.1 and 5.0).
+//! The sans-IO broker engine (MQTT 3.1.1 and 5.0) and its building blocks.
 //!
-//! The engine itself (many connections, sessions, offline queues, wills)
-//! arrives later and is assembled from the pieces here. Each piece is a
+//! The engine, [`Broker`] (a first version: many connections, sessions,
+//! offline queues, wills), is assembled from the pieces here. Each piece is a
 //! plain data structure: no I/O, no clock (time is an argument, see
 //! [`crate::time`]), no randomness, and every one of them bounded by a
 //! limit from [`BrokerLimits`], with refusals that name the MQTT reason code
@@ -25,12 +25,14 @@
 
 pub mod acl;
 pub mod auth;
+pub mod engine;
 pub mod limits;
 pub mod retained;
 pub mod subscriptions;
 
 pub use acl::{Access, Acl, AclError, AclErrorKind, Authorizer};
 pub use auth::{PasswordTable, PasswordTableError, PasswordTableErrorKind};
+pub use engine::{Broker, BrokerOptions, ConnectionId};
 pub use limits::{BrokerLimits, LimitExceeded, QueueFullPolicy};
 pub use retained::{RetainError, RetainOutcome, RetainedMessage, RetainedStore};
 pub use subscriptions::{

@@ -1,0 +1,764 @@
+//! The sans-IO broker engine: many [`ServerConnection`]s, the sessions
+//! behind them, routing through a [`SubscriptionTable`], retained
+//! messages in a [`RetainedStore`], wills, offline queues, authentication
+//! with a [`PasswordTable`] and authorization with an [`Acl`].
+//!
+//! The driver owns the sockets and the clock. It reports a new transport
+//! with [`Broker::connection_opened`], bytes with [`Broker::handle_input`],
+//! the time with [`Broker::handle_timeout`] (at [`Broker::poll_timeout`])
+//! and a closed transport with [`Broker::connection_closed`]; it sends
+//! what [`Broker::poll_output`] gives and closes the connections
+//! [`Broker::poll_close`] names (after sending their last bytes).
+//!
+//! Sessions are kept after the connection ends when the client asked for
+//! it (3.1.1: Clean Session 0; 5.0: a Session Expiry Interval above 0).
+//! A kept session is removed when its Session Expiry Interval has passed
+//! (3.1.1 sessions never expire). A will with a Will Delay Interval waits
+//! for the lower of it and the Session Expiry Interval, and is cancelled
+//! when the client reconnects first. Not implemented yet: enhanced
+//! authentication (a CONNECT naming an Authentication Method is refused
+//! with 0x8C).
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use crate::codec::{
+    AckProperties, ConnAckProperties, Connect, DisconnectProperties, MqttString, Publish,
+    PublishProperties, QoS, ReasonCode, SubAck, Subscribe, Unsubscribe, Will,
+};
+use crate::server::{
+    Accept, CloseReason, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
+};
+use crate::time::Instant;
+
+use super::{
+    Access, Acl, BrokerLimits, ClientKey, PasswordTable, QueueFullPolicy, RetainedStore,
+    SubscribeError, Subscription, SubscriptionTable,
+};
+
+/// One transport connection of the broker, named by the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(u64);
+
+impl ConnectionId {
+    /// The identifier's number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// How a [`Broker`] is configured.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BrokerOptions {
+    /// The options of every [`ServerConnection`] (`manual_ack` is forced
+    /// on: the engine acknowledges each message after its ACL check).
+    pub server: ServerOptions,
+    /// The bounds of the engine's tables.
+    pub limits: BrokerLimits,
+    /// When set, a client giving a User Name must give its password
+    /// (else CONNACK 0x86); see also
+    /// [`allow_anonymous`](Self::allow_anonymous).
+    pub passwords: Option<PasswordTable>,
+    /// Whether a client without a User Name is accepted when
+    /// [`passwords`](Self::passwords) is set (else CONNACK 0x87).
+    pub allow_anonymous: bool,
+    /// When set, every publish (and will) is checked for write access and
+    /// every subscription and delivery for read access.
+    pub acl: Option<Acl>,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        BrokerOptions::new()
+    }
+}
+
+impl BrokerOptions {
+    /// Default server options and limits, no authentication, no ACL.
+    pub fn new() -> Self {
+        BrokerOptions {
+            server: ServerOptions::new(),
+            limits: BrokerLimits::default(),
+            passwords: None,
+            allow_anonymous: true,
+            acl: None,
+        }
+    }
+
+    /// Sets [`server`](Self::server).
+    pub fn with_server_options(mut self, server: ServerOptions) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// Sets [`limits`](Self::limits).
+    pub fn with_limits(mut self, limits: BrokerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`passwords`](Self::passwords) and
+    /// [`allow_anonymous`](Self::allow_anonymous).
+    pub fn with_passwords(mut self, passwords: PasswordTable, allow_anonymous: bool) -> Self {
+        self.passwords = Some(passwords);
+        self.allow_anonymous = allow_anonymous;
+        self
+    }
+
+    /// Sets [`acl`](Self::acl).
+    pub fn with_acl(mut self, acl: Acl) -> Self {
+        self.acl = Some(acl);
+        self
+    }
+}
+
+/// One transport connection.
+struct Conn {
+    server: ServerConnection,
+    /// The session, once accepted.
+    key: Option<ClientKey>,
+    /// Whether the engine asked the driver to close it.
+    close_requested: bool,
+}
+
+/// One session, connected or kept.
+struct Session {
+    client_id: String,
+    username: Option<String>,
+    /// The connection serving it, if any.
+    conn: Option<ConnectionId>,
+    /// Whether it outlives its connection.
+    persistent: bool,
+    /// Session Expiry Interval in seconds (`u32::MAX`: never).
+    expiry: u32,
+    /// When it expires while offline.
+    expires_at: Option<Instant>,
+    /// What is kept while offline.
+    stored: ServerSession,
+}
+
+/// The sans-IO broker; see the [module docs](self).
+pub struct Broker {
+    opts: BrokerOptions,
+    conns: BTreeMap<ConnectionId, Conn>,
+    sessions: BTreeMap<ClientKey, Session>,
+    by_client_id: BTreeMap<String, ClientKey>,
+    subs: SubscriptionTable,
+    retained: RetainedStore,
+    closes: VecDeque<ConnectionId>,
+    /// Wills waiting for their Will Delay Interval, by session.
+    wills: BTreeMap<ClientKey, (Instant, Publish)>,
+    next_conn: u64,
+    next_key: u32,
+    next_assigned: u64,
+    dropped: u64,
+}
+
+impl core::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Broker")
+            .field("connections", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .field("subscriptions", &self.subs.len())
+            .field("retained", &self.retained.len())
+            .finish()
+    }
+}
+
+impl Broker {
+    /// A broker with no connections.
+    pub fn new(mut opts: BrokerOptions) -> Self {
+        opts.server.manual_ack = true;
+        Broker {
+            subs: SubscriptionTable::from_limits(&opts.limits),
+            retained: RetainedStore::from_limits(&opts.limits),
+            opts,
+            conns: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            by_client_id: BTreeMap::new(),
+            closes: VecDeque::new(),
+            wills: BTreeMap::new(),
+            next_conn: 1,
+            next_key: 1,
+            next_assigned: 1,
+            dropped: 0,
+        }
+    }
+
+    /// Connections open (as far as the engine knows).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Sessions, connected or kept.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The retained messages.
+    pub fn retained(&self) -> &RetainedStore {
+        &self.retained
+    }
+
+    /// The subscriptions.
+    pub fn subscriptions(&self) -> &SubscriptionTable {
+        &self.subs
+    }
+
+    /// Messages for offline sessions dropped because their queue was full
+    /// (or refused by the connection), since the start.
+    pub fn dropped_messages(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Messages queued in the kept session of `client_id` (0 when it is
+    /// connected or unknown).
+    pub fn queued_for(&self, client_id: &str) -> usize {
+        self.by_client_id
+            .get(client_id)
+            .and_then(|k| self.sessions.get(k))
+            .map_or(0, |s| s.stored.queued.len())
+    }
+
+    // ----- inputs ------------------------------------------------------
+
+    /// A new transport connection; returns its identifier.
+    pub fn connection_opened(&mut self, now: Instant) -> ConnectionId {
+        let id = ConnectionId(self.next_conn);
+        self.next_conn += 1;
+        let mut server = ServerConnection::new(self.opts.server.clone());
+        server.handle_timeout(now);
+        self.conns.insert(
+            id,
+            Conn {
+                server,
+                key: None,
+                close_requested: false,
+            },
+        );
+        id
+    }
+
+    /// Bytes received on `conn`, in any chunking. Unknown connections are
+    /// ignored.
+    pub fn handle_input(&mut self, conn: ConnectionId, now: Instant, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.server.handle_input(now, data);
+        self.process(conn, now);
+    }
+
+    /// The time passed: keep alive and connect timeouts, retained message
+    /// expiry, session expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<ConnectionId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.server.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.server.handle_timeout(now);
+            }
+            self.process(id, now);
+        }
+        self.retained.purge_expired(now);
+        let expired: Vec<ClientKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            self.remove_session(key, now);
+        }
+        let due: Vec<ClientKey> = self
+            .wills
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            if let Some((_, will)) = self.wills.remove(&key) {
+                self.publish(Some(key), now, &will);
+            }
+        }
+    }
+
+    /// The transport of `conn` closed (on either side's initiative): the
+    /// will is published if due, the session kept or discarded, and the
+    /// connection forgotten.
+    pub fn connection_closed(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.server.handle_transport_closed(now);
+        self.process(conn, now);
+        self.conns.remove(&conn);
+    }
+
+    // ----- outputs -----------------------------------------------------
+
+    /// Copies bytes to send on `conn` into `buf`; returns how many.
+    pub fn poll_transmit(&mut self, conn: ConnectionId, buf: &mut [u8]) -> usize {
+        self.conns
+            .get_mut(&conn)
+            .map_or(0, |c| c.server.poll_transmit(buf))
+    }
+
+    /// The next connection with bytes to send, and all of them.
+    pub fn poll_output(&mut self) -> Option<(ConnectionId, Bytes)> {
+        let (id, c) = self
+            .conns
+            .iter_mut()
+            .find(|(_, c)| c.server.transmit_len() > 0)?;
+        Some((*id, c.server.take_transmit()))
+    }
+
+    /// A connection the engine wants closed: send what
+    /// [`poll_output`](Self::poll_output) has for it first, close the
+    /// transport, then call [`connection_closed`](Self::connection_closed).
+    pub fn poll_close(&mut self) -> Option<ConnectionId> {
+        self.closes.pop_front()
+    }
+
+    /// The earliest time [`handle_timeout`](Self::handle_timeout) must be
+    /// called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let conns = self.conns.values().filter_map(|c| c.server.poll_timeout());
+        let sessions = self.sessions.values().filter_map(|s| s.expires_at);
+        let wills = self.wills.values().map(|(t, _)| *t);
+        conns
+            .chain(sessions)
+            .chain(wills)
+            .chain(self.retained.next_expiry())
+            .min()
+    }
+
+    // ----- internals ---------------------------------------------------
+
+    fn process(&mut self, id: ConnectionId, now: Instant) {
+        loop {
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            let Some(event) = c.server.poll_event() else {
+                return;
+            };
+            match event {
+                ServerEvent::ConnectRequested(connect) => self.on_connect(id, now, connect),
+                ServerEvent::Message(p) => self.on_message(id, now, p),
+                ServerEvent::Subscribe(s) => self.on_subscribe(id, now, s),
+                ServerEvent::Unsubscribe(u) => self.on_unsubscribe(id, now, u),
+                ServerEvent::WillPublish(w) => self.on_will(id, now, w),
+                ServerEvent::Disconnected(reason) => self.on_disconnected(id, now, reason),
+                _ => {}
+            }
+        }
+    }
+
+    fn request_close(&mut self, id: ConnectionId) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if !c.close_requested {
+                c.close_requested = true;
+                self.closes.push_back(id);
+            }
+        }
+    }
+
+    fn reject(&mut self, id: ConnectionId, now: Instant, code: ReasonCode) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            let _ = c.server.reject(now, code, ConnAckProperties::default());
+        }
+    }
+
+    fn on_connect(&mut self, id: ConnectionId, now: Instant, connect: Box<Connect>) {
+        let username = connect.username.as_ref().map(|u| String::from(u.as_str()));
+        if connect.properties.authentication_method.is_some() {
+            self.reject(id, now, ReasonCode::BadAuthenticationMethod);
+            return;
+        }
+        if let Some(table) = &self.opts.passwords {
+            let ok = match &username {
+                Some(user) => {
+                    let password = connect.password.as_deref().unwrap_or(&[]);
+                    if table.check(user, password) {
+                        None
+                    } else {
+                        Some(ReasonCode::BadUserNameOrPassword)
+                    }
+                }
+                None if self.opts.allow_anonymous => None,
+                None => Some(ReasonCode::NotAuthorized),
+            };
+            if let Some(code) = ok {
+                self.reject(id, now, code);
+                return;
+            }
+        }
+        let mut accept = Accept::new();
+        let client_id = if connect.client_id.is_empty() {
+            let name = format!("auto-{}", self.next_assigned);
+            self.next_assigned += 1;
+            match MqttString::from_str(&name) {
+                Ok(s) => accept = accept.with_assigned_client_id(s),
+                Err(_) => {
+                    self.reject(id, now, ReasonCode::ServerUnavailable);
+                    return;
+                }
+            }
+            name
+        } else {
+            String::from(connect.client_id.as_str())
+        };
+        let expiry = if connect.protocol_version.is_v5() {
+            connect.properties.session_expiry_interval.unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            u32::MAX
+        };
+        let persistent = expiry > 0;
+
+        // Takeover [MQTT-3.1.4-3].
+        if let Some(&key) = self.by_client_id.get(&client_id) {
+            if let Some(old) = self.sessions.get(&key).and_then(|s| s.conn) {
+                if old != id {
+                    if let Some(c) = self.conns.get_mut(&old) {
+                        let _ = c.server.disconnect(
+                            now,
+                            ReasonCode::SessionTakenOver,
+                            DisconnectProperties::default(),
+                        );
+                    }
+                    self.process(old, now);
+                    self.request_close(old);
+                    // Whatever happened, the old connection no longer
+                    // serves the session.
+                    if let Some(s) = self.sessions.get_mut(&key) {
+                        if s.conn == Some(old) {
+                            s.conn = None;
+                        }
+                    }
+                }
+            }
+        }
+
+        let existing = self.by_client_id.get(&client_id).copied();
+        let key = match existing {
+            Some(key) if !connect.clean_start => {
+                let Some(s) = self.sessions.get_mut(&key) else {
+                    return;
+                };
+                let stored = core::mem::take(&mut s.stored);
+                accept = accept.with_session(stored);
+                key
+            }
+            _ => {
+                if let Some(key) = existing {
+                    self.remove_session(key, now);
+                }
+                if self.sessions.len() >= self.opts.limits.max_sessions {
+                    self.reject(id, now, ReasonCode::ServerBusy);
+                    return;
+                }
+                let key = ClientKey::new(self.next_key);
+                self.next_key = self.next_key.wrapping_add(1);
+                self.sessions.insert(
+                    key,
+                    Session {
+                        client_id: client_id.clone(),
+                        username: None,
+                        conn: None,
+                        persistent,
+                        expiry,
+                        expires_at: None,
+                        stored: ServerSession::new(),
+                    },
+                );
+                self.by_client_id.insert(client_id, key);
+                key
+            }
+        };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.server.accept(now, accept).is_err() {
+            let _ = c
+                .server
+                .reject(now, ReasonCode::ServerUnavailable, Default::default());
+            self.remove_session(key, now);
+            return;
+        }
+        c.key = Some(key);
+        // Reconnected before the will delay ended: no will.
+        self.wills.remove(&key);
+        if let Some(s) = self.sessions.get_mut(&key) {
+            s.conn = Some(id);
+            s.persistent = persistent;
+            s.expiry = expiry;
+            s.expires_at = None;
+            s.username = username;
+        }
+    }
+
+    fn remove_session(&mut self, key: ClientKey, now: Instant) {
+        if let Some(s) = self.sessions.remove(&key) {
+            self.by_client_id.remove(&s.client_id);
+        }
+        self.subs.remove_client(key);
+        if let Some((_, will)) = self.wills.remove(&key) {
+            self.publish(Some(key), now, &will);
+        }
+    }
+
+    fn authorized(&self, key: ClientKey, topic: &str, access: Access) -> bool {
+        let Some(acl) = &self.opts.acl else {
+            return true;
+        };
+        let Some(s) = self.sessions.get(&key) else {
+            return false;
+        };
+        acl.allows(&s.client_id, s.username.as_deref(), topic, access)
+    }
+
+    fn on_message(&mut self, id: ConnectionId, now: Instant, p: Publish) {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+            return;
+        };
+        let code = if self.authorized(key, p.topic.as_str(), Access::Write) {
+            self.publish(Some(key), now, &p)
+        } else {
+            ReasonCode::NotAuthorized
+        };
+        if p.qos != QoS::AtMostOnce {
+            if let Some(c) = self.conns.get_mut(&id) {
+                let _ = c.server.acknowledge(now, p.packet_id, code);
+            }
+        }
+    }
+
+    fn on_will(&mut self, id: ConnectionId, now: Instant, w: Will) {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+            return;
+        };
+        if !self.authorized(key, w.topic.as_str(), Access::Write) {
+            return;
+        }
+        let wp = &w.properties;
+        let properties = PublishProperties {
+            payload_format_indicator: wp.payload_format_indicator,
+            message_expiry_interval: wp.message_expiry_interval,
+            content_type: wp.content_type.clone(),
+            response_topic: wp.response_topic.clone(),
+            correlation_data: wp.correlation_data.clone(),
+            user_properties: wp.user_properties.clone(),
+            ..Default::default()
+        };
+        let delay = self.sessions.get(&key).map_or(0, |s| {
+            w.properties
+                .will_delay_interval
+                .unwrap_or(0)
+                .min(if s.persistent { s.expiry } else { 0 })
+        });
+        let p = Publish {
+            dup: false,
+            qos: w.qos,
+            retain: w.retain,
+            topic: w.topic,
+            packet_id: 0,
+            properties,
+            payload: w.payload,
+        };
+        if delay == 0 {
+            self.publish(Some(key), now, &p);
+        } else {
+            // [MQTT-3.1.3-9]: published after the delay or when the
+            // session ends, unless the client reconnects first.
+            self.wills.insert(key, (now + u64::from(delay) * 1000, p));
+        }
+    }
+
+    /// Retains and routes a message; returns the acknowledgement's code.
+    fn publish(&mut self, publisher: Option<ClientKey>, now: Instant, p: &Publish) -> ReasonCode {
+        let mut code = ReasonCode::Success;
+        if p.retain {
+            if let Err(e) = self.retained.set(p, now) {
+                code = e.reason_code();
+            }
+        }
+        let sessions = &self.sessions;
+        let deliveries = self.subs.route_with(p.topic.as_str(), publisher, |k| {
+            sessions.get(&k).is_some_and(|s| s.conn.is_some())
+        });
+        for d in deliveries {
+            if !self.authorized(d.client, p.topic.as_str(), Access::Read) {
+                continue;
+            }
+            let mut out = p.clone();
+            out.dup = false;
+            out.qos = d.qos_for(p.qos);
+            out.retain = d.retain_flag(p.retain);
+            out.packet_id = 0;
+            out.properties.topic_alias = None;
+            out.properties.subscription_identifiers = d.subscription_identifiers;
+            self.deliver(d.client, now, out);
+        }
+        code
+    }
+
+    fn deliver(&mut self, key: ClientKey, now: Instant, p: Publish) {
+        let limits = &self.opts.limits;
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if let Some(conn) = s.conn {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                if c.server.state() == ServerState::Connected {
+                    if c.server.publish(now, p).is_err() {
+                        self.dropped += 1;
+                    }
+                    return;
+                }
+            }
+        }
+        if !s.persistent || p.qos == QoS::AtMostOnce {
+            return;
+        }
+        if s.stored.queued.len() >= limits.max_queued_messages {
+            self.dropped += 1;
+            match limits.queue_full_policy {
+                QueueFullPolicy::DropOldest if !s.stored.queued.is_empty() => {
+                    s.stored.queued.remove(0);
+                }
+                _ => return,
+            }
+        }
+        s.stored.queue(p);
+    }
+
+    fn on_subscribe(&mut self, id: ConnectionId, now: Instant, s: Subscribe) {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+            return;
+        };
+        let max_qos = self.opts.server.maximum_qos;
+        let identifier = s.properties.subscription_identifier;
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained = Vec::new();
+        let mut protocol_error = false;
+        for f in &s.filters {
+            let filter = f.filter.as_str();
+            if !self.authorized(key, filter, Access::Read) {
+                codes.push(ReasonCode::NotAuthorized);
+                continue;
+            }
+            let mut options = f.options;
+            options.qos = options.qos.min(max_qos);
+            let mut sub = Subscription::new(options);
+            sub.identifier = identifier;
+            match self.subs.subscribe(key, filter, sub) {
+                Ok(outcome) => {
+                    codes.push(SubAck::granted(options.qos));
+                    if outcome.sends_retained(filter, options.retain_handling) {
+                        for m in self.retained.matching(filter, now) {
+                            let mut p = m.publish().clone();
+                            p.qos = p.qos.min(options.qos);
+                            p.retain = true;
+                            p.dup = false;
+                            p.packet_id = 0;
+                            p.properties.topic_alias = None;
+                            p.properties.message_expiry_interval = m.remaining_expiry_interval(now);
+                            p.properties.subscription_identifiers =
+                                identifier.into_iter().collect();
+                            retained.push(p);
+                        }
+                    }
+                }
+                Err(SubscribeError::NoLocalOnShared) => {
+                    protocol_error = true;
+                    codes.push(ReasonCode::ProtocolError);
+                }
+                Err(e) => codes.push(e.reason_code()),
+            }
+        }
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if protocol_error {
+            let _ = c.server.disconnect(
+                now,
+                ReasonCode::ProtocolError,
+                DisconnectProperties::default(),
+            );
+            self.request_close(id);
+            return;
+        }
+        let _ = c.server.suback(now, s.packet_id, &codes);
+        for p in retained {
+            if self.authorized(key, p.topic.as_str(), Access::Read) {
+                self.deliver(key, now, p);
+            }
+        }
+    }
+
+    fn on_unsubscribe(&mut self, id: ConnectionId, now: Instant, u: Unsubscribe) {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+            return;
+        };
+        let codes: Vec<ReasonCode> = u
+            .filters
+            .iter()
+            .map(|f| match self.subs.unsubscribe(key, f.as_str()) {
+                Some(_) => ReasonCode::Success,
+                None => ReasonCode::NoSubscriptionExisted,
+            })
+            .collect();
+        if let Some(c) = self.conns.get_mut(&id) {
+            let _ = c.server.unsuback_with_properties(
+                now,
+                u.packet_id,
+                &codes,
+                AckProperties::default(),
+            );
+        }
+    }
+
+    fn on_disconnected(&mut self, id: ConnectionId, now: Instant, reason: CloseReason) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let key = c.key.take();
+        let stored = c.server.take_session().unwrap_or_default();
+        self.request_close(id);
+        let Some(key) = key else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if s.conn != Some(id) {
+            return;
+        }
+        s.conn = None;
+        if let CloseReason::ByClient(d) = &reason {
+            if let Some(expiry) = d.properties.session_expiry_interval {
+                s.expiry = expiry;
+                s.persistent = expiry > 0;
+            }
+        }
+        if s.persistent {
+            s.stored = stored;
+            s.expires_at = (s.expiry != u32::MAX).then(|| now + u64::from(s.expiry) * 1000);
+        } else {
+            self.remove_session(key, now);
+        }
+    }
+}
