@@ -95,30 +95,13 @@ impl Scripted {
     /// Every byte the client has to send, drained through `poll_transmit`
     /// with a small buffer (so partial copies are exercised).
     pub fn sent_bytes(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 97];
-        loop {
-            let n = self.client.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
+        drain::<97>(|buf| self.client.poll_transmit(buf))
     }
 
     /// The packets the client sent since the last call, decoded strictly.
     pub fn sent(&mut self) -> Vec<Packet> {
         let bytes = self.sent_bytes();
-        self.decoder.feed(&bytes);
-        let mut packets = Vec::new();
-        while let Some(p) = self
-            .decoder
-            .next_packet()
-            .expect("the client sent a valid packet")
-        {
-            packets.push(p);
-        }
+        let packets = decode_all(&mut self.decoder, &bytes, "the client");
         assert_eq!(
             self.decoder.buffered(),
             0,
@@ -138,4 +121,32 @@ impl Scripted {
     pub fn events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.client.poll_event()).collect()
     }
+}
+
+/// Drains a `poll_transmit`-style output through a buffer of `N` bytes
+/// until it returns 0.
+pub fn drain<const N: usize>(mut poll: impl FnMut(&mut [u8]) -> usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; N];
+    loop {
+        let n = poll(&mut buf);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Feeds `bytes` to `decoder` and returns every whole packet, panicking
+/// (naming `who` sent it) on an invalid one.
+pub fn decode_all(decoder: &mut Decoder, bytes: &[u8], who: &str) -> Vec<Packet> {
+    decoder.feed(bytes);
+    let mut packets = Vec::new();
+    while let Some(p) = decoder
+        .next_packet()
+        .unwrap_or_else(|e| panic!("{who} sent an invalid packet: {e}"))
+    {
+        packets.push(p);
+    }
+    packets
 }

@@ -93,31 +93,13 @@ impl ScriptedClient {
 
     /// Every byte the server has to send (through a small buffer).
     pub fn sent_bytes(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 61];
-        loop {
-            let n = self.conn.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
+        crate::scripted::drain::<61>(|buf| self.conn.poll_transmit(buf))
     }
 
     /// The packets the server sent since the last call, decoded strictly.
     pub fn sent(&mut self) -> Vec<Packet> {
         let bytes = self.sent_bytes();
-        self.decoder.feed(&bytes);
-        let mut packets = Vec::new();
-        while let Some(p) = self
-            .decoder
-            .next_packet()
-            .expect("the server sent a valid packet")
-        {
-            packets.push(p);
-        }
-        packets
+        crate::scripted::decode_all(&mut self.decoder, &bytes, "the server")
     }
 
     /// The one packet sent since the last call.

@@ -140,6 +140,15 @@ struct InboundQos2 {
     rec_sent: bool,
 }
 
+impl crate::connection::HeldQos2 for InboundQos2 {
+    fn packet_id(&self) -> u16 {
+        self.packet_id
+    }
+    fn rec_sent(&self) -> bool {
+        self.rec_sent
+    }
+}
+
 /// Whether `packet` is one that [MQTT-3.1.2-29] keeps free of a Reason
 /// String and User Properties when the client asked for no problem
 /// information, and has one.

@@ -4,11 +4,13 @@
 //! state; it lives here once so that neither role writes its own:
 //! [`InboundTopicAliases`] and [`OutboundTopicAliases`], the MQTT 5.0 Topic
 //! Alias mappings of spec section 3.3.2.3.4; and (crate-private) the packet
-//! identifier allocator both roles use.
+//! identifier allocator and the QoS 2 PUBREL answer both roles use.
 
 mod packet_ids;
+mod qos2;
 mod topic_alias;
 
 pub(crate) use packet_ids::PacketIds;
+pub(crate) use qos2::{answer_pubrel, HeldQos2};
 
 pub use topic_alias::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};

@@ -70,6 +70,15 @@ struct InboundQos2 {
     rec_sent: bool,
 }
 
+impl crate::connection::HeldQos2 for InboundQos2 {
+    fn packet_id(&self) -> u16 {
+        self.packet_id
+    }
+    fn rec_sent(&self) -> bool {
+        self.rec_sent
+    }
+}
+
 /// What the client announced in CONNECT, or the defaults.
 #[derive(Debug, Clone, Copy)]
 struct ClientLimits {

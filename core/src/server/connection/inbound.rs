@@ -171,25 +171,11 @@ impl ServerConnection {
 
     pub(super) fn on_pubrel(&mut self, rel: PubRel) {
         let pid = rel.packet_id;
-        match self.inbound_qos2.iter().position(|q| q.packet_id == pid) {
-            Some(i) if !self.inbound_qos2[i].rec_sent => {
-                self.violation(ClientViolation::UnexpectedPubRel(pid));
-            }
-            Some(i) => {
-                self.inbound_qos2.swap_remove(i);
-                let _ = self.encode(PacketRef::PubComp(PubComp::new(pid).as_view()));
-            }
-            None => {
-                // Already released (our PUBCOMP was lost): answer anyway,
-                // with 0x92 in 5.0.
-                let code = if self.version.is_v5() {
-                    ReasonCode::PacketIdentifierNotFound
-                } else {
-                    ReasonCode::Success
-                };
-                let comp = PubComp::new(pid).with_reason_code(code);
+        match crate::connection::answer_pubrel(&mut self.inbound_qos2, pid, self.version) {
+            Some(comp) => {
                 let _ = self.encode(PacketRef::PubComp(comp.as_view()));
             }
+            None => self.violation(ClientViolation::UnexpectedPubRel(pid)),
         }
     }
 
