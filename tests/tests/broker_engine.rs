@@ -2,13 +2,23 @@
 //! through the sans-IO broker engine (`mqtt_core::broker::Broker`):
 //! publish/subscribe at every QoS, QoS downgrade, subscription
 //! identifiers, retained messages, wills, sessions with offline queues,
-//! session takeover, authentication and ACL refusals.
+//! session takeover, authentication (passwords, a pluggable
+//! authenticator, 5.0 enhanced authentication and re-authentication,
+//! deferred decisions), authorization (ACL and a pluggable authorizer,
+//! wildcard-aware subscription checks), the connection limit, fair output,
+//! offline queue ageing and every limit's refusal.
 
-use mqtt_core::broker::{Acl, Broker, BrokerLimits, BrokerOptions, ConnectionId, PasswordTable};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use mqtt_core::broker::{
+    Access, Acl, AuthDecision, AuthInfo, Authenticator, Authorizer, Broker, BrokerLimits,
+    BrokerOptions, CompleteAuthError, ConnectInfo, ConnectionId, PasswordTable, QueueFullPolicy,
+};
 use mqtt_core::client::{Client, ClientOptions, DisconnectReason, Event};
 use mqtt_core::codec::{
-    Disconnect, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Subscribe,
-    SubscribeFilter, SubscriptionOptions, Will,
+    AuthProperties, Disconnect, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling,
+    Subscribe, SubscribeFilter, SubscriptionOptions, Will,
 };
 
 const V3: ProtocolVersion = ProtocolVersion::V311;
@@ -158,6 +168,27 @@ impl Net {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The reason code of the CONNACK that refused client `i`, if any.
+    fn refused(&self, i: usize) -> Option<ReasonCode> {
+        self.peers[i].events.iter().find_map(|e| match e {
+            Event::Disconnected(DisconnectReason::Refused(c)) => Some(c.reason_code),
+            _ => None,
+        })
+    }
+
+    /// The reason code of the DISCONNECT the broker sent client `i`, if any.
+    fn disconnected_by_server(&self, i: usize) -> Option<ReasonCode> {
+        self.peers[i].events.iter().find_map(|e| match e {
+            Event::Disconnected(DisconnectReason::ByServer(d)) => Some(d.reason_code),
+            _ => None,
+        })
+    }
+
+    fn publish_with(&mut self, i: usize, p: Publish) {
+        self.peers[i].client.publish(self.now, p).expect("publish");
+        self.drive();
     }
 
     fn connected(&self, i: usize) -> Vec<bool> {
@@ -623,4 +654,816 @@ fn retain_handling_options() {
     assert_eq!(sub_rh(&mut net, 2, RetainHandling::SendAtSubscribeIfNew), 0);
     assert_eq!(sub_rh(&mut net, 3, RetainHandling::SendAtSubscribe), 1);
     assert_eq!(sub_rh(&mut net, 4, RetainHandling::SendAtSubscribe), 2);
+}
+
+// ----- pluggable and enhanced authentication ------------------------------
+
+/// A CONNECT as the test authenticator saw it: client id, username,
+/// password, method, data.
+type SeenConnect = (
+    String,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
+/// What the test authenticator saw.
+#[derive(Debug, Default)]
+struct Seen {
+    connects: Vec<SeenConnect>,
+    auths: Vec<(ReasonCode, bool, Option<Vec<u8>>)>,
+    closed: Vec<ConnectionId>,
+}
+
+/// A challenge/response method "CHALLENGE": the CONNECT's data must be
+/// "hello", the answer to the challenge "nonce" must be "response"; a
+/// re-authentication goes the same way. With `defer`, every first answer is
+/// `Pending`.
+struct ChallengeAuth {
+    seen: Arc<Mutex<Seen>>,
+    defer: bool,
+}
+
+impl Authenticator for ChallengeAuth {
+    fn authenticate_connect(&mut self, info: &ConnectInfo<'_>) -> AuthDecision {
+        self.seen.lock().unwrap().connects.push((
+            info.client_id.to_string(),
+            info.username.map(str::to_string),
+            info.password.map(<[u8]>::to_vec),
+            info.authentication_method.map(str::to_string),
+            info.authentication_data.map(<[u8]>::to_vec),
+        ));
+        if self.defer {
+            return AuthDecision::Pending;
+        }
+        match (info.authentication_method, info.authentication_data) {
+            (None, _) if info.username == Some("plain") => AuthDecision::ACCEPT,
+            (None, _) => AuthDecision::Reject(ReasonCode::BadUserNameOrPassword),
+            (Some("CHALLENGE"), Some(b"hello")) => {
+                AuthDecision::Continue(Some(Bytes::from_static(b"nonce")))
+            }
+            (Some("CHALLENGE"), _) => AuthDecision::Reject(ReasonCode::NotAuthorized),
+            (Some(_), _) => AuthDecision::Reject(ReasonCode::BadAuthenticationMethod),
+        }
+    }
+
+    fn authenticate_auth(&mut self, info: &AuthInfo<'_>) -> AuthDecision {
+        self.seen.lock().unwrap().auths.push((
+            info.reason_code,
+            info.reauthentication,
+            info.authentication_data.map(<[u8]>::to_vec),
+        ));
+        assert_eq!(info.authentication_method, "CHALLENGE");
+        match (info.reason_code, info.authentication_data) {
+            (ReasonCode::ReAuthenticate, Some(b"hello")) => {
+                AuthDecision::Continue(Some(Bytes::from_static(b"nonce")))
+            }
+            (ReasonCode::ContinueAuthentication, Some(b"response")) => {
+                AuthDecision::Accept(Some(Bytes::from_static(b"welcome")))
+            }
+            (ReasonCode::ContinueAuthentication, Some(b"bad-password")) => {
+                // Not a DISCONNECT code: the engine sends 0x87 instead.
+                AuthDecision::Reject(ReasonCode::BadUserNameOrPassword)
+            }
+            _ => AuthDecision::Reject(ReasonCode::NotAuthorized),
+        }
+    }
+
+    fn connection_closed(&mut self, connection: ConnectionId) {
+        self.seen.lock().unwrap().closed.push(connection);
+    }
+}
+
+/// The hooks are `Send`, so a broker can move to another thread.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Broker>();
+};
+
+fn challenge_net(defer: bool) -> (Net, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut net = Net::new(BrokerOptions::new());
+    net.broker.set_authenticator(Box::new(ChallengeAuth {
+        seen: seen.clone(),
+        defer,
+    }));
+    (net, seen)
+}
+
+fn challenge_opts(id: &str) -> ClientOptions {
+    opts(V5, id)
+        .with_authentication("CHALLENGE", Some(Bytes::from_static(b"hello")))
+        .unwrap()
+}
+
+fn challenges(net: &Net, i: usize) -> Vec<Vec<u8>> {
+    net.peers[i]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AuthChallenge(a) => Some(
+                a.properties
+                    .authentication_data
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_vec(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+fn answer(net: &mut Net, i: usize, data: &'static [u8]) {
+    net.peers[i]
+        .client
+        .authenticate(
+            net.now,
+            Some(Bytes::from_static(data)),
+            AuthProperties::default(),
+        )
+        .expect("authenticate");
+    net.drive();
+}
+
+/// [MQTT-4.12.0-2] the server continues with AUTH 0x18; [MQTT-4.12.0-3] the
+/// client's AUTH 0x18 goes back to the authenticator; [MQTT-4.12.0-5] the
+/// CONNACK carries the method of CONNECT and the final data.
+#[test]
+fn enhanced_authentication_challenge_and_response_mqtt_4_12_0_2_3_5() {
+    let (mut net, seen) = challenge_net(false);
+    let c = net.add(
+        challenge_opts("c")
+            .with_username("u")
+            .unwrap()
+            .with_password(b"pw".to_vec()),
+    );
+    assert_eq!(challenges(&net, c), vec![b"nonce".to_vec()]);
+    assert!(net.connected(c).is_empty(), "no CONNACK before the answer");
+    answer(&mut net, c, b"response");
+    let connack = net.peers[c]
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Connected(k) => Some(k.connack.clone()),
+            _ => None,
+        })
+        .expect("connected");
+    assert_eq!(
+        connack
+            .properties
+            .authentication_method
+            .as_ref()
+            .map(|m| m.as_str()),
+        Some("CHALLENGE")
+    );
+    assert_eq!(
+        connack.properties.authentication_data.as_deref(),
+        Some(&b"welcome"[..])
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.connects,
+        vec![(
+            "c".to_string(),
+            Some("u".to_string()),
+            Some(b"pw".to_vec()),
+            Some("CHALLENGE".to_string()),
+            Some(b"hello".to_vec())
+        )]
+    );
+    assert_eq!(
+        seen.auths,
+        vec![(
+            ReasonCode::ContinueAuthentication,
+            false,
+            Some(b"response".to_vec())
+        )]
+    );
+    drop(seen);
+    // The session works.
+    net.subscribe(c, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
+    assert_eq!(net.suback_codes(c), vec![ReasonCode::GrantedQoS1]);
+}
+
+/// [MQTT-4.12.0-4] the server may reject at any point with a CONNACK error
+/// and closes.
+#[test]
+fn enhanced_authentication_rejected_mid_exchange_mqtt_4_12_0_4() {
+    let (mut net, seen) = challenge_net(false);
+    let c = net.add(challenge_opts("c"));
+    answer(&mut net, c, b"wrong");
+    assert_eq!(net.refused(c), Some(ReasonCode::NotAuthorized));
+    assert!(net.peers[c].conn.is_none(), "closed");
+    assert_eq!(net.broker.connection_count(), 0);
+    assert_eq!(net.broker.session_count(), 0);
+    assert_eq!(seen.lock().unwrap().closed.len(), 1, "the hook is told");
+}
+
+/// [MQTT-4.12.0-1] a method the server does not support: CONNACK 0x8C and
+/// close, without an authenticator, with the password table, and with an
+/// authenticator that does not know it.
+#[test]
+fn unsupported_authentication_method_is_refused_mqtt_4_12_0_1() {
+    let mut table = PasswordTable::new();
+    table.insert("u", b"p");
+    for options in [
+        BrokerOptions::new(),
+        BrokerOptions::new().with_passwords(table, true),
+    ] {
+        let mut net = Net::new(options);
+        let c = net.add(
+            opts(V5, "c")
+                .with_authentication("SCRAM-SHA-1", None)
+                .unwrap(),
+        );
+        assert_eq!(net.refused(c), Some(ReasonCode::BadAuthenticationMethod));
+        assert_eq!(net.broker.connection_count(), 0);
+    }
+    let (mut net, _) = challenge_net(false);
+    let c = net.add(opts(V5, "c").with_authentication("OTHER", None).unwrap());
+    assert_eq!(net.refused(c), Some(ReasonCode::BadAuthenticationMethod));
+}
+
+/// A CONNECT without a method passes through the authenticator too; and
+/// [MQTT-4.12.0-6] an authenticator answering `Continue` to it does not
+/// make the server send AUTH: the CONNECT is refused with 0x8C.
+#[test]
+fn authenticator_sees_plain_connects_and_no_auth_without_method_mqtt_4_12_0_6() {
+    struct AlwaysContinue;
+    impl Authenticator for AlwaysContinue {
+        fn authenticate_connect(&mut self, _: &ConnectInfo<'_>) -> AuthDecision {
+            AuthDecision::Continue(None)
+        }
+    }
+    for version in [V3, V5] {
+        let (mut net, _) = challenge_net(false);
+        let ok = net.add(opts(version, "ok").with_username("plain").unwrap());
+        let bad = net.add(opts(version, "bad").with_username("other").unwrap());
+        assert_eq!(net.connected(ok), vec![false]);
+        // 3.1.1: return code 4, read back as 0x86.
+        assert_eq!(net.refused(bad), Some(ReasonCode::BadUserNameOrPassword));
+
+        net.broker.set_authenticator(Box::new(AlwaysContinue));
+        let c = net.add(opts(version, "c"));
+        let expected = if version == V5 {
+            ReasonCode::BadAuthenticationMethod
+        } else {
+            ReasonCode::ServerUnavailable // no 3.1.1 return code for 0x8C
+        };
+        assert_eq!(net.refused(c), Some(expected));
+        assert!(challenges(&net, c).is_empty());
+    }
+}
+
+/// [MQTT-4.12.1-1] re-authentication with AUTH 0x19 goes to the
+/// authenticator (which continues, then accepts: AUTH 0x00 with its data);
+/// [MQTT-4.12.1-2] a failed one ends with DISCONNECT and a close.
+#[test]
+fn reauthentication_succeeds_then_fails_mqtt_4_12_1_1_and_4_12_1_2() {
+    let (mut net, seen) = challenge_net(false);
+    let c = net.add(challenge_opts("c"));
+    answer(&mut net, c, b"response");
+    assert_eq!(net.connected(c), vec![false]);
+    answer(&mut net, c, b"hello"); // AUTH 0x19
+    assert_eq!(challenges(&net, c).len(), 2);
+    answer(&mut net, c, b"response");
+    let reauthenticated: Vec<Option<Bytes>> = net.peers[c]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reauthenticated(a) => Some(a.properties.authentication_data.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reauthenticated, vec![Some(Bytes::from_static(b"welcome"))]);
+    assert_eq!(
+        seen.lock().unwrap().auths[1..],
+        [
+            (ReasonCode::ReAuthenticate, true, Some(b"hello".to_vec())),
+            (
+                ReasonCode::ContinueAuthentication,
+                true,
+                Some(b"response".to_vec())
+            ),
+        ]
+    );
+    // Still connected and working.
+    net.subscribe(c, Subscribe::single(1, "t", QoS::AtMostOnce).unwrap());
+    assert_eq!(net.suback_codes(c), vec![ReasonCode::Success]);
+
+    // A failed re-authentication: 0x86 is not a DISCONNECT code, so 0x87.
+    answer(&mut net, c, b"hello");
+    answer(&mut net, c, b"bad-password");
+    assert_eq!(
+        net.disconnected_by_server(c),
+        Some(ReasonCode::NotAuthorized)
+    );
+    assert!(net.peers[c].conn.is_none());
+    assert_eq!(net.broker.connection_count(), 0);
+}
+
+/// A deferred decision: nothing is answered until
+/// `complete_authentication`, at connect and at re-authentication; a
+/// connect left pending past the connect timeout is closed, and completing
+/// it then fails.
+#[test]
+fn deferred_authentication_decisions() {
+    let (mut net, seen) = challenge_net(true);
+    let c = net.add(opts(V5, "c").with_username("plain").unwrap());
+    let conn = net.peers[c].conn.unwrap();
+    assert!(net.connected(c).is_empty());
+    assert!(net.broker.authentication_pending(conn));
+    assert_eq!(seen.lock().unwrap().connects.len(), 1);
+    net.now = 2_000;
+    net.broker
+        .complete_authentication(conn, net.now, AuthDecision::ACCEPT)
+        .unwrap();
+    net.drive();
+    assert_eq!(net.connected(c), vec![false]);
+    assert!(!net.broker.authentication_pending(conn));
+    assert_eq!(
+        net.broker
+            .complete_authentication(conn, net.now, AuthDecision::ACCEPT),
+        Err(CompleteAuthError::NotPending)
+    );
+
+    // Deferred rejection.
+    let r = net.add(opts(V5, "r"));
+    let rconn = net.peers[r].conn.unwrap();
+    net.broker
+        .complete_authentication(rconn, net.now, AuthDecision::Reject(ReasonCode::Banned))
+        .unwrap();
+    net.drive();
+    assert_eq!(net.refused(r), Some(ReasonCode::Banned));
+
+    // Pending past the connect timeout (10 s by default): closed.
+    let late = net.add(opts(V5, "late"));
+    let lconn = net.peers[late].conn.unwrap();
+    net.now += 10_000;
+    net.broker.handle_timeout(net.now);
+    net.drive();
+    assert!(net.peers[late].conn.is_none(), "closed at the timeout");
+    assert!(seen.lock().unwrap().closed.contains(&lconn));
+    assert_eq!(
+        net.broker
+            .complete_authentication(lconn, net.now, AuthDecision::ACCEPT),
+        Err(CompleteAuthError::UnknownConnection)
+    );
+    assert_eq!(net.broker.session_count(), 1);
+}
+
+/// A deferred enhanced authentication: `Continue` given later, then the
+/// final answer later too.
+#[test]
+fn deferred_enhanced_authentication_and_reauthentication() {
+    let (mut net, seen) = challenge_net(true);
+    let c = net.add(challenge_opts("c"));
+    let conn = net.peers[c].conn.unwrap();
+    net.broker
+        .complete_authentication(
+            conn,
+            net.now,
+            AuthDecision::Continue(Some(Bytes::from_static(b"nonce"))),
+        )
+        .unwrap();
+    net.drive();
+    assert_eq!(challenges(&net, c), vec![b"nonce".to_vec()]);
+    // The answer goes to the hook, which is not deferring AUTH.
+    answer(&mut net, c, b"response");
+    assert_eq!(net.connected(c), vec![false]);
+    assert_eq!(seen.lock().unwrap().auths.len(), 1);
+
+    // Re-authentication answered later, through a hook that defers.
+    struct Defer;
+    impl Authenticator for Defer {
+        fn authenticate_connect(&mut self, _: &ConnectInfo<'_>) -> AuthDecision {
+            AuthDecision::Pending
+        }
+        fn authenticate_auth(&mut self, _: &AuthInfo<'_>) -> AuthDecision {
+            AuthDecision::Pending
+        }
+    }
+    net.broker.set_authenticator(Box::new(Defer));
+    answer(&mut net, c, b"hello");
+    assert!(net.broker.authentication_pending(conn));
+    // The connection keeps working meanwhile.
+    net.subscribe(c, Subscribe::single(1, "t", QoS::AtMostOnce).unwrap());
+    assert_eq!(net.suback_codes(c), vec![ReasonCode::Success]);
+    net.broker
+        .complete_authentication(
+            conn,
+            net.now,
+            AuthDecision::Accept(Some(Bytes::from_static(b"ok"))),
+        )
+        .unwrap();
+    net.drive();
+    assert!(net.peers[c]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Reauthenticated(_))));
+}
+
+// ----- pluggable authorization --------------------------------------------
+
+/// [MQTT-3.9.3-1] one code per filter, in order: a subscription is granted
+/// only when a read rule covers its whole filter (wildcards understood,
+/// shared subscriptions by their inner filter), refused with 0x87 (3.1.1:
+/// 0x80) otherwise; deliveries are still checked topic by topic.
+#[test]
+fn subscription_authorization_understands_wildcards_mqtt_3_9_3_1() {
+    let acl = Acl::parse(
+        "topic read a/#\ntopic deny a/secret/#\ntopic read b/+/x\ntopic readwrite pub/#\ntopic write a/#\n",
+    )
+    .unwrap();
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new().with_acl(acl.clone()));
+        let sub = net.add(opts(version, "sub"));
+        let filters = [
+            ("a/#", true),
+            ("a/+/y", true),
+            ("a", true),
+            ("#", false),
+            ("+/x", false),
+            ("b/#", false),
+            ("b/+/x", true),
+            ("b/c/x", true),
+            ("a/secret/#", false),
+            ("$share/g/a/x", true),
+        ];
+        let list = filters
+            .iter()
+            .map(|(f, _)| {
+                SubscribeFilter::new(f, SubscriptionOptions::new(QoS::AtMostOnce)).unwrap()
+            })
+            .collect();
+        net.subscribe(sub, Subscribe::new(1, list));
+        let refused = if version == V5 {
+            ReasonCode::NotAuthorized
+        } else {
+            ReasonCode::UnspecifiedError
+        };
+        let expected: Vec<ReasonCode> = filters
+            .iter()
+            .map(|(_, ok)| if *ok { ReasonCode::Success } else { refused })
+            .collect();
+        assert_eq!(net.suback_codes(sub), expected, "{version:?}");
+        let publ = net.add(opts(version, "pub"));
+        net.publish(publ, "a/secret/1", b"hidden", QoS::AtMostOnce, false);
+        net.publish(publ, "a/open", b"seen", QoS::AtMostOnce, false);
+        assert_eq!(payloads(&net.messages(sub)), vec![b"seen".to_vec()]);
+    }
+}
+
+/// A pluggable authorizer replaces the ACL of the options; its default
+/// subscription check asks for read access on the filter's text.
+#[test]
+fn pluggable_authorizer() {
+    /// Each client may write only below its own identifier, and read
+    /// anything but `private/...`.
+    struct OwnTree;
+    impl Authorizer for OwnTree {
+        fn authorize(&self, client_id: &str, _: Option<&str>, topic: &str, access: Access) -> bool {
+            match access {
+                Access::Write => topic
+                    .strip_prefix(client_id)
+                    .is_some_and(|rest| rest.starts_with('/')),
+                Access::Read => !topic.starts_with("private"),
+            }
+        }
+    }
+    let everything_denied = Acl::new();
+    let mut net = Net::new(BrokerOptions::new().with_acl(everything_denied));
+    net.broker.set_authorizer(Box::new(OwnTree));
+    let a = net.add(opts(V5, "a"));
+    let b = net.add(opts(V5, "b"));
+    net.subscribe(
+        b,
+        Subscribe::new(
+            1,
+            vec![
+                SubscribeFilter::new("#", SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap(),
+                SubscribeFilter::new("private/#", SubscriptionOptions::new(QoS::AtLeastOnce))
+                    .unwrap(),
+            ],
+        ),
+    );
+    assert_eq!(
+        net.suback_codes(b),
+        vec![ReasonCode::GrantedQoS1, ReasonCode::NotAuthorized]
+    );
+    net.publish(a, "a/x", b"mine", QoS::AtLeastOnce, false);
+    net.publish(a, "b/x", b"theirs", QoS::AtLeastOnce, false);
+    assert_eq!(
+        net.completions(a),
+        vec![ReasonCode::Success, ReasonCode::NotAuthorized]
+    );
+    assert_eq!(payloads(&net.messages(b)), vec![b"mine".to_vec()]);
+}
+
+/// [MQTT-3.3.5-2] (3.1.1) a PUBLISH the server does not authorize is
+/// acknowledged positively (3.1.1 has no way to say no) and not routed;
+/// the connection stays open.
+#[test]
+fn refused_publish_in_311_is_acknowledged_and_dropped_mqtt_3_3_5_2() {
+    let acl = Acl::parse("topic read t/#\ntopic write t/ok\n").unwrap();
+    let mut net = Net::new(BrokerOptions::new().with_acl(acl));
+    let sub = net.add(opts(V3, "sub"));
+    net.subscribe(sub, Subscribe::single(1, "t/#", QoS::ExactlyOnce).unwrap());
+    let publ = net.add(opts(V3, "pub"));
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        net.publish(publ, "t/no", b"refused", qos, true);
+    }
+    net.publish(publ, "t/ok", b"allowed", QoS::AtLeastOnce, false);
+    assert_eq!(net.completions(publ), vec![ReasonCode::Success; 3]);
+    assert_eq!(payloads(&net.messages(sub)), vec![b"allowed".to_vec()]);
+    assert!(net.broker.retained().is_empty(), "not retained either");
+    assert_eq!(net.broker.connection_count(), 2);
+}
+
+// ----- limits ---------------------------------------------------------------
+
+/// Above `max_connections` a CONNECT is refused with 0x97 (3.1.1: return
+/// code 3); a takeover at the limit is allowed; a freed slot is reused.
+#[test]
+fn connection_limit_refuses_with_quota_exceeded() {
+    for version in [V3, V5] {
+        let mut limits = BrokerLimits::default();
+        limits.max_connections = 2;
+        let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+        let a = net.add(opts(version, "a"));
+        let _b = net.add(opts(version, "b"));
+        let c = net.add(opts(version, "c"));
+        let expected = if version == V5 {
+            ReasonCode::QuotaExceeded
+        } else {
+            ReasonCode::ServerUnavailable
+        };
+        assert_eq!(net.refused(c), Some(expected));
+        assert_eq!(net.broker.connection_count(), 2);
+        // A transport that has not sent CONNECT does not count.
+        let _idle = net.broker.connection_opened(net.now);
+        let a2 = net.add(opts(version, "a"));
+        assert_eq!(net.connected(a2), vec![false], "takeover at the limit");
+        assert!(net.peers[a].conn.is_none());
+        net.cut(a2);
+        let d = net.add(opts(version, "d"));
+        assert_eq!(net.connected(d), vec![false]);
+    }
+}
+
+/// Above `max_sessions` a CONNECT needing a new session is refused with
+/// 0x89 Server busy (3.1.1: return code 3); resuming a kept one is not.
+#[test]
+fn session_limit_refuses_with_server_busy() {
+    for version in [V3, V5] {
+        let mut limits = BrokerLimits::default();
+        limits.max_sessions = 1;
+        let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+        let s = net.add(
+            opts(version, "s")
+                .with_clean_start(false)
+                .with_session_expiry_interval(60),
+        );
+        net.cut(s);
+        let other = net.add(opts(version, "other"));
+        let expected = if version == V5 {
+            ReasonCode::ServerBusy
+        } else {
+            ReasonCode::ServerUnavailable
+        };
+        assert_eq!(net.refused(other), Some(expected));
+        net.connect(s);
+        assert_eq!(net.connected(s), vec![false, true]);
+    }
+}
+
+/// Beyond `max_subscriptions_per_client` a filter is refused with 0x97 in
+/// the SUBACK (3.1.1: 0x80) [MQTT-3.9.3-1]; replacing one is allowed.
+#[test]
+fn subscription_limit_refuses_with_quota_exceeded_mqtt_3_9_3_1() {
+    for version in [V3, V5] {
+        let mut limits = BrokerLimits::default();
+        limits.max_subscriptions_per_client = 2;
+        let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+        let c = net.add(opts(version, "c"));
+        let list = ["a", "b", "c", "a"]
+            .iter()
+            .map(|f| SubscribeFilter::new(f, SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap())
+            .collect();
+        net.subscribe(c, Subscribe::new(1, list));
+        let refused = if version == V5 {
+            ReasonCode::QuotaExceeded
+        } else {
+            ReasonCode::UnspecifiedError
+        };
+        assert_eq!(
+            net.suback_codes(c),
+            vec![
+                ReasonCode::GrantedQoS1,
+                ReasonCode::GrantedQoS1,
+                refused,
+                ReasonCode::GrantedQoS1
+            ]
+        );
+        assert_eq!(net.broker.subscriptions().len(), 2);
+    }
+}
+
+/// A full retained store: the message is routed but not retained, and 5.0
+/// says so with 0x97 in the PUBACK.
+#[test]
+fn retained_store_full_is_reported_with_quota_exceeded() {
+    let mut limits = BrokerLimits::default();
+    limits.max_retained_messages = 1;
+    let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+    let sub = net.add(opts(V5, "sub"));
+    net.subscribe(sub, Subscribe::single(1, "r/#", QoS::AtLeastOnce).unwrap());
+    let publ = net.add(opts(V5, "pub"));
+    net.publish(publ, "r/1", b"kept", QoS::AtLeastOnce, true);
+    net.publish(publ, "r/2", b"not kept", QoS::AtLeastOnce, true);
+    net.publish(publ, "r/1", b"replaced", QoS::AtLeastOnce, true);
+    assert_eq!(
+        net.completions(publ),
+        vec![
+            ReasonCode::Success,
+            ReasonCode::QuotaExceeded,
+            ReasonCode::Success
+        ]
+    );
+    assert_eq!(net.messages(sub).len(), 3, "all routed");
+    assert_eq!(net.broker.retained().len(), 1);
+}
+
+/// Topic levels: a deeper topic name gets 0x90 in the PUBACK and is not
+/// routed; a deeper filter 0x8F in the SUBACK.
+#[test]
+fn topic_level_limit_refuses_names_and_filters() {
+    let mut limits = BrokerLimits::default();
+    limits.max_topic_levels = 3;
+    let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+    let c = net.add(opts(V5, "c"));
+    let list = ["a/b/c", "a/b/c/d", "#"]
+        .iter()
+        .map(|f| SubscribeFilter::new(f, SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap())
+        .collect();
+    net.subscribe(c, Subscribe::new(1, list));
+    assert_eq!(
+        net.suback_codes(c),
+        vec![
+            ReasonCode::GrantedQoS1,
+            ReasonCode::TopicFilterInvalid,
+            ReasonCode::GrantedQoS1
+        ]
+    );
+    net.publish(c, "a/b/c/d", b"deep", QoS::AtLeastOnce, false);
+    net.publish(c, "a/b/c", b"ok", QoS::AtLeastOnce, false);
+    assert_eq!(
+        net.completions(c),
+        vec![ReasonCode::TopicNameInvalid, ReasonCode::Success]
+    );
+    assert_eq!(payloads(&net.messages(c)), vec![b"ok".to_vec()]);
+}
+
+/// A full offline queue with `DropOldest` keeps the newest messages.
+#[test]
+fn offline_queue_drop_oldest_policy() {
+    let mut limits = BrokerLimits::default();
+    limits.max_queued_messages = 2;
+    limits.queue_full_policy = QueueFullPolicy::DropOldest;
+    let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+    let s = net.add(
+        opts(V5, "s")
+            .with_clean_start(false)
+            .with_session_expiry_interval(60),
+    );
+    net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
+    let publ = net.add(opts(V5, "pub"));
+    net.cut(s);
+    for n in 0..4u8 {
+        net.publish(publ, "q", &[n], QoS::AtLeastOnce, false);
+    }
+    assert_eq!(net.broker.queued_for("s"), 2);
+    assert_eq!(net.broker.dropped_messages(), 2);
+    net.connect(s);
+    assert_eq!(payloads(&net.messages(s)), vec![vec![2], vec![3]]);
+}
+
+// ----- fair output ----------------------------------------------------------
+
+/// `poll_output` serves connections in turn: one that gets new bytes every
+/// time it is served does not starve the others.
+#[test]
+fn poll_output_is_round_robin() {
+    let mut broker = Broker::new(BrokerOptions::new());
+    // 3.1.1 CONNECTs for "a", "b" and "c", and a PINGREQ.
+    let connect = |id: u8| vec![0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 0, 0, 1, id];
+    const PINGREQ: [u8; 2] = [0xC0, 0x00];
+    let conns: Vec<ConnectionId> = (0..3).map(|_| broker.connection_opened(0)).collect();
+    for (n, &c) in conns.iter().enumerate() {
+        broker.handle_input(c, 0, &connect(b'a' + n as u8));
+    }
+    let mut served = Vec::new();
+    for _ in 0..7 {
+        let (c, bytes) = broker.poll_output().expect("bytes");
+        assert!(!bytes.is_empty());
+        served.push(c);
+        // The first connection always has more to say.
+        broker.handle_input(conns[0], 0, &PINGREQ);
+    }
+    let (a, b, c) = (conns[0], conns[1], conns[2]);
+    assert_eq!(served, vec![a, b, c, a, a, a, a]);
+    // With all three busy, each gets its turn.
+    let mut served = Vec::new();
+    for _ in 0..6 {
+        for &c in &conns {
+            broker.handle_input(c, 0, &PINGREQ);
+        }
+        served.push(broker.poll_output().unwrap().0);
+    }
+    assert_eq!(served, vec![b, c, a, b, c, a]);
+    // The connection served last closes: the turn goes on after it.
+    while broker.poll_output().is_some() {}
+    broker.handle_input(b, 0, &PINGREQ);
+    assert_eq!(broker.poll_output().unwrap().0, b);
+    broker.connection_closed(b, 0);
+    for &x in &[a, c] {
+        broker.handle_input(x, 0, &PINGREQ);
+    }
+    assert_eq!(broker.poll_output().unwrap().0, c);
+    assert_eq!(broker.poll_output().unwrap().0, a);
+    assert!(broker.poll_output().is_none());
+}
+
+// ----- offline queue ageing ---------------------------------------------------
+
+/// Messages queued for an offline session age: [MQTT-3.3.2-5] one whose
+/// Message Expiry Interval passed while it waited is never delivered;
+/// [MQTT-3.3.2-6] the others carry the interval minus the time waited.
+#[test]
+fn offline_messages_age_while_queued_mqtt_3_3_2_5_and_3_3_2_6() {
+    let mut net = Net::new(BrokerOptions::new());
+    let s = net.add(
+        opts(V5, "s")
+            .with_clean_start(false)
+            .with_session_expiry_interval(3600),
+    );
+    net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
+    let publ = net.add(opts(V5, "pub"));
+    net.cut(s);
+    let with_expiry = |payload: &'static [u8], expiry: Option<u32>| {
+        let mut p = Publish::new("q", payload)
+            .unwrap()
+            .with_qos(QoS::AtLeastOnce, 0);
+        p.properties.message_expiry_interval = expiry;
+        p
+    };
+    net.publish_with(publ, with_expiry(b"short", Some(10)));
+    net.now = 5_000;
+    net.publish_with(publ, with_expiry(b"long", Some(100)));
+    net.publish_with(publ, with_expiry(b"forever", None));
+    assert_eq!(net.broker.queued_for("s"), 3);
+    net.now = 30_000;
+    net.connect(s);
+    let m = net.messages(s);
+    assert_eq!(
+        payloads(&m),
+        vec![b"long".to_vec(), b"forever".to_vec()],
+        "the expired message is dropped"
+    );
+    assert_eq!(m[0].properties.message_expiry_interval, Some(75));
+    assert_eq!(m[1].properties.message_expiry_interval, None);
+    assert_eq!(net.broker.expired_messages(), 1);
+}
+
+/// A full offline queue first purges expired messages: a new message takes
+/// the place of an expired one instead of being dropped.
+#[test]
+fn full_offline_queue_purges_expired_messages_first_mqtt_3_3_2_5() {
+    let mut limits = BrokerLimits::default();
+    limits.max_queued_messages = 2;
+    let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+    let s = net.add(
+        opts(V5, "s")
+            .with_clean_start(false)
+            .with_session_expiry_interval(3600),
+    );
+    net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
+    let publ = net.add(opts(V5, "pub"));
+    net.cut(s);
+    let mut short = Publish::new("q", &b"short"[..])
+        .unwrap()
+        .with_qos(QoS::AtLeastOnce, 0);
+    short.properties.message_expiry_interval = Some(1);
+    net.publish_with(publ, short);
+    net.publish(publ, "q", b"kept", QoS::AtLeastOnce, false);
+    net.now = 1_000;
+    net.publish(publ, "q", b"new", QoS::AtLeastOnce, false);
+    assert_eq!(net.broker.dropped_messages(), 0);
+    assert_eq!(net.broker.expired_messages(), 1);
+    net.connect(s);
+    assert_eq!(
+        payloads(&net.messages(s)),
+        vec![b"kept".to_vec(), b"new".to_vec()]
+    );
 }

@@ -7,12 +7,15 @@
 //! accepts a PUBLISH (access [`Access::Write`]) and before it delivers a
 //! message to a subscriber (access [`Access::Read`]) it asks the
 //! embedder, with the client identifier, the username of the connection
-//! and the topic name. A Rust embedder can answer synchronously through
+//! and the topic name; before it accepts a subscription it asks with the
+//! topic filter ([`Authorizer::authorize_subscription`]). A Rust embedder can answer synchronously through
 //! the [`Authorizer`] trait; the C and Python drivers will answer the same
 //! question through an event and a command, so no function pointer or
 //! callback crosses the language boundary. A refused PUBLISH is answered
 //! with 0x87 Not authorized (in the PUBACK or PUBREC, or silently dropped
-//! at QoS 0); a refused delivery is simply not made.
+//! at QoS 0; 3.1.1 acknowledges positively and drops it, [MQTT-3.3.5-2]
+//! (3.1.1)); a refused subscription gets 0x87 in its SUBACK (0x80 in
+//! 3.1.1); a refused delivery is simply not made.
 //!
 //! # A ready-made answer: [`Acl`]
 //!
@@ -58,7 +61,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::topic::{topic_matches, validate_topic_filter, TopicError};
+use crate::topic::{topic_matches, validate_topic_filter, SharedSubscription, TopicError};
 
 /// The access a client asks for on a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +87,29 @@ pub trait Authorizer {
         topic: &str,
         access: Access,
     ) -> bool;
+
+    /// Returns `true` if the client may subscribe to the topic filter
+    /// `filter` (as subscribed: a shared subscription keeps its
+    /// `$share/{group}/` prefix). Deliveries are still checked topic by
+    /// topic with [`authorize`](Self::authorize), so granting a filter
+    /// never leaks a topic the client may not read.
+    ///
+    /// The default asks [`authorize`](Self::authorize) for read access with
+    /// the filter (without a `$share/{group}/` prefix) in place of a topic
+    /// name, which treats `+` and `#` as plain characters; [`Acl`]
+    /// overrides it with wildcard-aware matching.
+    fn authorize_subscription(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        filter: &str,
+    ) -> bool {
+        let inner = match SharedSubscription::parse(filter) {
+            Ok(Some(shared)) => shared.filter,
+            _ => filter,
+        };
+        self.authorize(client_id, username, inner, Access::Read)
+    }
 }
 
 /// What a rule grants.
@@ -278,6 +304,63 @@ impl Acl {
     }
 }
 
+impl Acl {
+    /// Returns `true` if the client may subscribe to `filter`: some
+    /// applicable rule granting read access covers it (every topic the
+    /// filter matches, the rule matches too: `a/#` covers `a/+/b` and `a`,
+    /// `+/x` does not cover `#`) and no applicable `deny` rule covers it.
+    /// A `deny` rule that covers only part of the filter does not refuse
+    /// the subscription: the denied topics are filtered at delivery. A
+    /// shared subscription is checked by its filter without the
+    /// `$share/{group}/` prefix.
+    ///
+    /// ```
+    /// use mqtt_core::broker::Acl;
+    /// let acl = Acl::parse("topic read a/#\ntopic deny a/secret/#\n").unwrap();
+    /// assert!(acl.allows_subscription("c", None, "a/#"));
+    /// assert!(acl.allows_subscription("c", None, "$share/g/a/+/x"));
+    /// assert!(!acl.allows_subscription("c", None, "#"));
+    /// assert!(!acl.allows_subscription("c", None, "a/secret/+"));
+    /// ```
+    pub fn allows_subscription(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        filter: &str,
+    ) -> bool {
+        let filter = match SharedSubscription::parse(filter) {
+            Ok(Some(shared)) => shared.filter,
+            Ok(None) => filter,
+            Err(_) => return false,
+        };
+        let section: &[Rule] = match username {
+            Some(name) => self.users.get(name).map_or(&[], Vec::as_slice),
+            None => &self.anonymous,
+        };
+        let mut granted = false;
+        for rule in section {
+            if filter_covers(&rule.filter, filter) {
+                if rule.grant == Grant::Deny {
+                    return false;
+                }
+                granted |= rule.grant.grants(Access::Read);
+            }
+        }
+        for rule in &self.patterns {
+            let Some(pattern) = substitute(&rule.filter, client_id, username) else {
+                continue;
+            };
+            if filter_covers(&pattern, filter) {
+                if rule.grant == Grant::Deny {
+                    return false;
+                }
+                granted |= rule.grant.grants(Access::Read);
+            }
+        }
+        granted
+    }
+}
+
 impl Authorizer for Acl {
     fn authorize(
         &self,
@@ -287,6 +370,48 @@ impl Authorizer for Acl {
         access: Access,
     ) -> bool {
         self.allows(client_id, username, topic, access)
+    }
+
+    fn authorize_subscription(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        filter: &str,
+    ) -> bool {
+        self.allows_subscription(client_id, username, filter)
+    }
+}
+
+/// Whether every topic name the topic filter `filter` matches is matched
+/// by the topic filter `rule` too (both valid filters). A `$` topic is
+/// never matched by a leading wildcard [MQTT-4.7.2-1], so a leading
+/// wildcard in `filter` matches only what a leading wildcard in `rule`
+/// matches, and a literal `$...` first level needs the same literal.
+fn filter_covers(rule: &str, filter: &str) -> bool {
+    let mut rule_levels = rule.split('/');
+    let mut filter_levels = filter.split('/');
+    let mut first = true;
+    loop {
+        match (rule_levels.next(), filter_levels.next()) {
+            // `#` matches the parent level and everything below.
+            (Some("#"), _) => {
+                return !(first && filter.starts_with('$'));
+            }
+            (None, None) => return true,
+            // The filter is shorter: only a trailing `#` would still match.
+            (Some(_), None) | (None, Some(_)) => return false,
+            (Some("+"), Some(f)) => {
+                if f == "#" || (first && f.starts_with('$')) {
+                    return false;
+                }
+            }
+            (Some(r), Some(f)) => {
+                if r != f {
+                    return false;
+                }
+            }
+        }
+        first = false;
     }
 }
 
@@ -346,7 +471,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{Access, Acl, AclError, AclErrorKind, Authorizer};
+    use super::{filter_covers, Access, Acl, AclError, AclErrorKind, Authorizer};
     use crate::topic::{topic_matches, TopicError};
 
     const READ: Access = Access::Read;
@@ -467,7 +592,73 @@ mod tests {
         assert!(authorizer.authorize("c", None, "t", WRITE));
     }
 
+    #[test]
+    fn subscriptions_are_granted_when_a_rule_covers_the_whole_filter() {
+        let acl = Acl::parse(
+            "topic read a/#\ntopic deny a/secret/#\ntopic read b/+\ntopic read #\nuser u\ntopic read x/+/y\npattern read own/%c/#\n",
+        )
+        .unwrap();
+        let anon = |f| acl.allows_subscription("c", None, f);
+        assert!(anon("a/#") && anon("a") && anon("a/+/b") && anon("+/x") && anon("#"));
+        assert!(!anon("a/secret/#") && !anon("a/secret/x"));
+        // [MQTT-4.7.2-1] `#` does not cover `$` topics.
+        assert!(!anon("$SYS/#") && !anon("$SYS"));
+        assert!(anon("$share/g/a/x"), "shared: the inner filter is checked");
+        let user = |f| acl.allows_subscription("c", Some("u"), f);
+        assert!(user("x/+/y") && user("x/b/y") && !user("x/#") && !user("x/+"));
+        assert!(user("own/c/#") && !user("own/+/#") && !user("own/d"));
+        assert!(!acl.allows_subscription("c", None, "$share/bad"));
+    }
+
+    #[test]
+    fn the_default_subscription_check_asks_for_read_on_the_filter() {
+        struct Literal;
+        impl Authorizer for Literal {
+            fn authorize(&self, _: &str, _: Option<&str>, topic: &str, access: Access) -> bool {
+                access == READ && topic == "a/#"
+            }
+        }
+        assert!(Literal.authorize_subscription("c", None, "a/#"));
+        assert!(Literal.authorize_subscription("c", None, "$share/g/a/#"));
+        assert!(!Literal.authorize_subscription("c", None, "a/+"));
+    }
+
     proptest! {
+        // A rule covers a filter exactly when every topic the filter
+        // matches, the rule matches (brute force over every topic of up to
+        // four levels from a, b, c and $s, rule and filter literals taken
+        // from a, b and $s).
+        #[test]
+        fn filter_coverage_agrees_with_brute_force(
+            rule in prop::collection::vec(prop::sample::select(&["a", "b", "$s", "+"][..]), 1..4),
+            rule_hash in any::<bool>(),
+            filter in prop::collection::vec(prop::sample::select(&["a", "b", "$s", "+"][..]), 1..4),
+            filter_hash in any::<bool>(),
+        ) {
+            let join = |levels: &[&str], hash: bool| {
+                let mut f = levels.join("/");
+                if hash { f.push_str("/#"); }
+                f
+            };
+            let (rule, filter) = (join(&rule, rule_hash), join(&filter, filter_hash));
+            let mut topics: Vec<String> = Vec::new();
+            let mut frontier: Vec<String> = ["a", "b", "c", "$s"].iter().map(|s| String::from(*s)).collect();
+            for _ in 0..4 {
+                let mut next = Vec::new();
+                for t in &frontier {
+                    for l in ["a", "b", "c", "$s"] {
+                        next.push(format!("{t}/{l}"));
+                    }
+                }
+                topics.append(&mut frontier);
+                frontier = next;
+            }
+            let expected = topics
+                .iter()
+                .all(|t| !topic_matches(&filter, t) || topic_matches(&rule, t));
+            prop_assert_eq!(filter_covers(&rule, &filter), expected, "{} covers {}", rule, filter);
+        }
+
         // Parsing never panics, whatever the text.
         #[test]
         fn parsing_arbitrary_text_never_panics(text in "[a-z %#+/\\n\\t]{0,80}") {

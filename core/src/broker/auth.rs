@@ -3,10 +3,12 @@
 //! this CONNECT in?".
 //!
 //! Like authorization (see [`acl`](super::acl)), authentication is the
-//! embedder's decision: the engine reports the CONNECT's username and
-//! password and the embedder accepts or refuses (0x86 Bad User Name or
-//! Password, 0x87 Not authorized). [`PasswordTable`] is a ready-made
-//! checker for development brokers and tests. Passwords are kept **in
+//! embedder's decision: the engine asks an
+//! [`Authenticator`](super::Authenticator) (see [`hooks`](super::hooks)),
+//! which accepts or refuses (0x86 Bad User Name or Password, 0x87 Not
+//! authorized). [`PasswordTable`] is a ready-made table for development
+//! brokers and tests, checked by
+//! [`PasswordAuthenticator`](super::PasswordAuthenticator). Passwords are kept **in
 //! plain text**, so the file holding them must be protected like the
 //! passwords themselves; a production deployment should check salted
 //! hashes in its own code instead.

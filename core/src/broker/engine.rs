@@ -1,44 +1,107 @@
 //! The sans-IO broker engine: many [`ServerConnection`]s, the sessions
 //! behind them, routing through a [`SubscriptionTable`], retained
-//! messages in a [`RetainedStore`], wills, offline queues, authentication
-//! with a [`PasswordTable`] and authorization with an [`Acl`].
+//! messages in a [`RetainedStore`], wills, offline queues, pluggable
+//! authentication ([`Authenticator`], with MQTT 5.0 enhanced
+//! authentication and re-authentication) and authorization
+//! ([`Authorizer`], e.g. an [`Acl`]).
+//!
+//! # Driving it
 //!
 //! The driver owns the sockets and the clock. It reports a new transport
 //! with [`Broker::connection_opened`], bytes with [`Broker::handle_input`],
 //! the time with [`Broker::handle_timeout`] (at [`Broker::poll_timeout`])
 //! and a closed transport with [`Broker::connection_closed`]; it sends
-//! what [`Broker::poll_output`] gives and closes the connections
-//! [`Broker::poll_close`] names (after sending their last bytes).
+//! what [`Broker::poll_output`] gives (connections are served in turn,
+//! round robin, so a busy one cannot starve the others) and closes the
+//! connections [`Broker::poll_close`] names (after sending their last
+//! bytes).
+//!
+//! # Authentication and authorization
+//!
+//! Every CONNECT goes to the [`Authenticator`] (see [`hooks`](super::hooks)
+//! for the exchange): [`Broker::set_authenticator`] installs one;
+//! [`BrokerOptions::passwords`] installs a [`PasswordAuthenticator`]; with
+//! neither, a CONNECT naming an Authentication Method is refused with 0x8C
+//! and every other one is accepted. The answer may be deferred
+//! ([`AuthDecision::Pending`], then [`Broker::complete_authentication`]);
+//! the connect timeout still applies.
+//!
+//! Every PUBLISH and will is checked for write access, every subscription
+//! (its filter, wildcards understood: [`Authorizer::authorize_subscription`])
+//! and every delivery (its topic) for read access, by the [`Authorizer`]
+//! from [`Broker::set_authorizer`] or [`BrokerOptions::acl`]; without one
+//! everything is allowed. A refused subscription gets 0x87 Not authorized
+//! in the SUBACK (0x80 in 3.1.1). A refused PUBLISH is not routed nor
+//! retained: 5.0 answers 0x87 in the PUBACK or PUBREC; 3.1.1 has no way to
+//! say it and acknowledges positively, as [MQTT-3.3.5-2] (3.1.1) allows;
+//! at QoS 0 it is dropped silently.
+//!
+//! # Sessions and offline queues
 //!
 //! Sessions are kept after the connection ends when the client asked for
 //! it (3.1.1: Clean Session 0; 5.0: a Session Expiry Interval above 0).
 //! A kept session is removed when its Session Expiry Interval has passed
 //! (3.1.1 sessions never expire). A will with a Will Delay Interval waits
 //! for the lower of it and the Session Expiry Interval, and is cancelled
-//! when the client reconnects first. Not implemented yet: enhanced
-//! authentication (a CONNECT naming an Authentication Method is refused
-//! with 0x8C).
+//! when the client reconnects first.
+//!
+//! QoS 1 and 2 messages for a kept, offline session are queued (QoS 0
+//! ones are not), at most [`BrokerLimits::max_queued_messages`]; when the
+//! queue is full, messages whose Message Expiry Interval has passed are
+//! purged first, then [`BrokerLimits::queue_full_policy`] drops the new
+//! message or the oldest one ([`Broker::dropped_messages`] counts them).
+//! Each queued message remembers when it was queued: on reconnection its
+//! Message Expiry Interval is reduced by the time it waited
+//! [MQTT-3.3.2-6], and a message whose interval has passed is dropped and
+//! never delivered [MQTT-3.3.2-5] ([`Broker::expired_messages`]).
+//!
+//! # Limits
+//!
+//! Every table is bounded by [`BrokerLimits`], and every refusal is
+//! reported to the client:
+//!
+//! * connections past CONNECT: [`BrokerLimits::max_connections`]; the
+//!   CONNECT beyond it is refused with CONNACK 0x97 Quota exceeded (3.1.1:
+//!   return code 3, Server unavailable), unless it takes over the session
+//!   of a connected client (the count does not grow). Transports that
+//!   have not sent CONNECT yet are bounded by the driver (its accept
+//!   loop) and by the connect timeout;
+//! * sessions: [`BrokerLimits::max_sessions`]; a CONNECT needing a new
+//!   session beyond it is refused with CONNACK 0x89 Server busy (3.1.1:
+//!   return code 3);
+//! * subscriptions per client: 0x97 in the SUBACK (3.1.1: 0x80);
+//! * retained messages and their bytes: the message is still routed, not
+//!   retained, and 0x97 is in the PUBACK or PUBREC (5.0);
+//! * topic levels: a deeper topic name is refused with 0x90 Topic Name
+//!   invalid in the PUBACK or PUBREC (5.0) and not routed; a deeper
+//!   filter with 0x8F Topic Filter invalid in the SUBACK (3.1.1: 0x80);
+//! * offline queues: see above.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
 use bytes::Bytes;
 
 use crate::codec::{
-    AckProperties, ConnAckProperties, Connect, DisconnectProperties, MqttString, Publish,
-    PublishProperties, QoS, ReasonCode, SubAck, Subscribe, Unsubscribe, Will,
+    AckProperties, Auth, ConnAckProperties, Connect, DisconnectProperties, MqttString, PacketType,
+    Publish, PublishProperties, QoS, ReasonCode, SubAck, Subscribe, Unsubscribe, Will,
 };
 use crate::server::{
     Accept, CloseReason, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
 };
 use crate::time::Instant;
 
+use super::hooks::{
+    AuthDecision, AuthInfo, Authenticator, CompleteAuthError, ConnectInfo, DefaultAuthenticator,
+    PasswordAuthenticator,
+};
 use super::{
-    Access, Acl, BrokerLimits, ClientKey, PasswordTable, QueueFullPolicy, RetainedStore,
-    SubscribeError, Subscription, SubscriptionTable,
+    Access, Acl, Authorizer, BrokerLimits, ClientKey, PasswordTable, QueueFullPolicy,
+    RetainedStore, SubscribeError, Subscription, SubscriptionTable,
 };
 
 /// One transport connection of the broker, named by the engine.
@@ -61,15 +124,18 @@ pub struct BrokerOptions {
     pub server: ServerOptions,
     /// The bounds of the engine's tables.
     pub limits: BrokerLimits,
-    /// When set, a client giving a User Name must give its password
-    /// (else CONNACK 0x86); see also
-    /// [`allow_anonymous`](Self::allow_anonymous).
+    /// When set, the broker starts with a [`PasswordAuthenticator`] over
+    /// it: a client giving a User Name must give its password (else
+    /// CONNACK 0x86); see also [`allow_anonymous`](Self::allow_anonymous).
+    /// [`Broker::set_authenticator`] replaces it.
     pub passwords: Option<PasswordTable>,
     /// Whether a client without a User Name is accepted when
     /// [`passwords`](Self::passwords) is set (else CONNACK 0x87).
     pub allow_anonymous: bool,
-    /// When set, every publish (and will) is checked for write access and
-    /// every subscription and delivery for read access.
+    /// When set, the broker starts with this ACL as its [`Authorizer`]:
+    /// every publish (and will) is checked for write access and every
+    /// subscription and delivery for read access.
+    /// [`Broker::set_authorizer`] replaces it.
     pub acl: Option<Acl>,
 }
 
@@ -118,6 +184,20 @@ impl BrokerOptions {
     }
 }
 
+/// Where a connection is in authentication.
+enum AuthStage {
+    /// No exchange under way (before CONNECT, or connected).
+    Idle,
+    /// CONNECT arrived and is being authenticated; `pending` while the
+    /// authenticator's answer is deferred.
+    Connecting {
+        connect: Box<Connect>,
+        pending: bool,
+    },
+    /// A re-authentication is under way.
+    Reauthenticating { pending: bool },
+}
+
 /// One transport connection.
 struct Conn {
     server: ServerConnection,
@@ -125,6 +205,7 @@ struct Conn {
     key: Option<ClientKey>,
     /// Whether the engine asked the driver to close it.
     close_requested: bool,
+    auth: AuthStage,
 }
 
 /// One session, connected or kept.
@@ -139,13 +220,27 @@ struct Session {
     expiry: u32,
     /// When it expires while offline.
     expires_at: Option<Instant>,
-    /// What is kept while offline.
+    /// What is kept while offline: messages in flight and inbound QoS 2
+    /// state (its `queued` is always empty: see `offline`).
     stored: ServerSession,
+    /// Messages not sent yet, with the time each was queued (for their
+    /// Message Expiry Interval).
+    offline: VecDeque<(Publish, Instant)>,
+}
+
+/// When a message queued at `at` expires, if it has a Message Expiry
+/// Interval.
+fn expiry_deadline(p: &Publish, at: Instant) -> Option<Instant> {
+    p.properties
+        .message_expiry_interval
+        .map(|s| at.saturating_add(u64::from(s) * 1000))
 }
 
 /// The sans-IO broker; see the [module docs](self).
 pub struct Broker {
     opts: BrokerOptions,
+    authenticator: Box<dyn Authenticator + Send>,
+    authorizer: Option<Box<dyn Authorizer + Send>>,
     conns: BTreeMap<ConnectionId, Conn>,
     sessions: BTreeMap<ClientKey, Session>,
     by_client_id: BTreeMap<String, ClientKey>,
@@ -154,10 +249,13 @@ pub struct Broker {
     closes: VecDeque<ConnectionId>,
     /// Wills waiting for their Will Delay Interval, by session.
     wills: BTreeMap<ClientKey, (Instant, Publish)>,
+    /// The connection [`Broker::poll_output`] served last.
+    output_cursor: Option<ConnectionId>,
     next_conn: u64,
     next_key: u32,
     next_assigned: u64,
     dropped: u64,
+    expired: u64,
 }
 
 impl core::fmt::Debug for Broker {
@@ -172,23 +270,54 @@ impl core::fmt::Debug for Broker {
 }
 
 impl Broker {
-    /// A broker with no connections.
+    /// A broker with no connections. [`BrokerOptions::passwords`] and
+    /// [`BrokerOptions::acl`], when set, become its authenticator and
+    /// authorizer.
     pub fn new(mut opts: BrokerOptions) -> Self {
         opts.server.manual_ack = true;
+        let authenticator: Box<dyn Authenticator + Send> = match &opts.passwords {
+            Some(table) => Box::new(PasswordAuthenticator::new(
+                table.clone(),
+                opts.allow_anonymous,
+            )),
+            None => Box::new(DefaultAuthenticator),
+        };
+        let authorizer = opts
+            .acl
+            .clone()
+            .map(|acl| Box::new(acl) as Box<dyn Authorizer + Send>);
         Broker {
             subs: SubscriptionTable::from_limits(&opts.limits),
             retained: RetainedStore::from_limits(&opts.limits),
             opts,
+            authenticator,
+            authorizer,
             conns: BTreeMap::new(),
             sessions: BTreeMap::new(),
             by_client_id: BTreeMap::new(),
             closes: VecDeque::new(),
             wills: BTreeMap::new(),
+            output_cursor: None,
             next_conn: 1,
             next_key: 1,
             next_assigned: 1,
             dropped: 0,
+            expired: 0,
         }
+    }
+
+    /// Replaces the authenticator: every CONNECT from now on (and every
+    /// AUTH) goes to `authenticator`. Exchanges under way continue with
+    /// the new one.
+    pub fn set_authenticator(&mut self, authenticator: Box<dyn Authenticator + Send>) {
+        self.authenticator = authenticator;
+    }
+
+    /// Replaces the authorizer: every PUBLISH, will, subscription and
+    /// delivery from now on is checked by `authorizer`. Subscriptions made
+    /// before stay, but their deliveries are checked.
+    pub fn set_authorizer(&mut self, authorizer: Box<dyn Authorizer + Send>) {
+        self.authorizer = Some(authorizer);
     }
 
     /// Connections open (as far as the engine knows).
@@ -217,13 +346,32 @@ impl Broker {
         self.dropped
     }
 
+    /// Messages queued for offline sessions dropped because their Message
+    /// Expiry Interval passed before the client came back [MQTT-3.3.2-5],
+    /// since the start.
+    pub fn expired_messages(&self) -> u64 {
+        self.expired
+    }
+
     /// Messages queued in the kept session of `client_id` (0 when it is
-    /// connected or unknown).
+    /// connected or unknown), expired ones not purged yet included.
     pub fn queued_for(&self, client_id: &str) -> usize {
         self.by_client_id
             .get(client_id)
             .and_then(|k| self.sessions.get(k))
-            .map_or(0, |s| s.stored.queued.len())
+            .map_or(0, |s| s.offline.len())
+    }
+
+    /// Whether `conn` waits for a deferred authentication decision
+    /// ([`AuthDecision::Pending`]), at connect or re-authentication.
+    pub fn authentication_pending(&self, conn: ConnectionId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| {
+            matches!(
+                c.auth,
+                AuthStage::Connecting { pending: true, .. }
+                    | AuthStage::Reauthenticating { pending: true }
+            )
+        })
     }
 
     // ----- inputs ------------------------------------------------------
@@ -240,6 +388,7 @@ impl Broker {
                 server,
                 key: None,
                 close_requested: false,
+                auth: AuthStage::Idle,
             },
         );
         id
@@ -253,6 +402,36 @@ impl Broker {
         };
         c.server.handle_input(now, data);
         self.process(conn, now);
+    }
+
+    /// The answer to an authentication the [`Authenticator`] deferred
+    /// with [`AuthDecision::Pending`] (at connect or re-authentication):
+    /// applied as if the hook had returned it. `Pending` again leaves it
+    /// pending. Fails when nothing is pending on `conn` (for example
+    /// because its connect timeout passed and it was closed).
+    pub fn complete_authentication(
+        &mut self,
+        conn: ConnectionId,
+        now: Instant,
+        decision: AuthDecision,
+    ) -> Result<(), CompleteAuthError> {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return Err(CompleteAuthError::UnknownConnection);
+        };
+        if c.close_requested || c.server.state() == ServerState::Closed {
+            return Err(CompleteAuthError::UnknownConnection);
+        }
+        match &mut c.auth {
+            AuthStage::Connecting { pending, .. } | AuthStage::Reauthenticating { pending }
+                if *pending =>
+            {
+                *pending = false;
+            }
+            _ => return Err(CompleteAuthError::NotPending),
+        }
+        self.apply_decision(conn, now, decision);
+        self.process(conn, now);
+        Ok(())
     }
 
     /// The time passed: keep alive and connect timeouts, retained message
@@ -302,6 +481,8 @@ impl Broker {
         };
         c.server.handle_transport_closed(now);
         self.process(conn, now);
+        // The output cursor may name it still: the turn goes on from its
+        // place.
         self.conns.remove(&conn);
     }
 
@@ -315,12 +496,23 @@ impl Broker {
     }
 
     /// The next connection with bytes to send, and all of them.
+    /// Connections take turns (round robin from the one served last), so
+    /// a connection that always has bytes cannot starve the others.
     pub fn poll_output(&mut self) -> Option<(ConnectionId, Bytes)> {
-        let (id, c) = self
+        let after = match self.output_cursor {
+            Some(last) => Bound::Excluded(last),
+            None => Bound::Unbounded,
+        };
+        let ready = |c: &Conn| c.server.transmit_len() > 0;
+        let id = self
             .conns
-            .iter_mut()
-            .find(|(_, c)| c.server.transmit_len() > 0)?;
-        Some((*id, c.server.take_transmit()))
+            .range((after, Bound::Unbounded))
+            .find(|(_, c)| ready(c))
+            .or_else(|| self.conns.iter().find(|(_, c)| ready(c)))
+            .map(|(id, _)| *id)?;
+        self.output_cursor = Some(id);
+        let c = self.conns.get_mut(&id)?;
+        Some((id, c.server.take_transmit()))
     }
 
     /// A connection the engine wants closed: send what
@@ -355,6 +547,7 @@ impl Broker {
             };
             match event {
                 ServerEvent::ConnectRequested(connect) => self.on_connect(id, now, connect),
+                ServerEvent::AuthReceived(auth) => self.on_auth(id, now, auth),
                 ServerEvent::Message(p) => self.on_message(id, now, p),
                 ServerEvent::Subscribe(s) => self.on_subscribe(id, now, s),
                 ServerEvent::Unsubscribe(u) => self.on_unsubscribe(id, now, u),
@@ -374,37 +567,191 @@ impl Broker {
         }
     }
 
+    /// Refuses a CONNECT waiting for its decision. A code that cannot be
+    /// a refusal in CONNACK becomes 0x80 Unspecified error.
     fn reject(&mut self, id: ConnectionId, now: Instant, code: ReasonCode) {
+        let code = if code.is_error() && code.allowed_in(PacketType::ConnAck) {
+            code
+        } else {
+            ReasonCode::UnspecifiedError
+        };
         if let Some(c) = self.conns.get_mut(&id) {
+            c.auth = AuthStage::Idle;
             let _ = c.server.reject(now, code, ConnAckProperties::default());
         }
     }
 
+    /// Connections past CONNECT (authenticating or accepted), other than
+    /// `except`.
+    fn active_connections(&self, except: ConnectionId) -> usize {
+        self.conns
+            .iter()
+            .filter(|(id, c)| {
+                **id != except
+                    && !c.close_requested
+                    && matches!(
+                        c.server.state(),
+                        ServerState::Connecting | ServerState::Connected
+                    )
+            })
+            .count()
+    }
+
     fn on_connect(&mut self, id: ConnectionId, now: Instant, connect: Box<Connect>) {
-        let username = connect.username.as_ref().map(|u| String::from(u.as_str()));
-        if connect.properties.authentication_method.is_some() {
-            self.reject(id, now, ReasonCode::BadAuthenticationMethod);
+        // The connection limit; a takeover does not add a connection.
+        let takes_over = !connect.client_id.is_empty()
+            && self
+                .by_client_id
+                .get(connect.client_id.as_str())
+                .and_then(|k| self.sessions.get(k))
+                .is_some_and(|s| s.conn.is_some_and(|c| c != id));
+        if !takes_over && self.active_connections(id) >= self.opts.limits.max_connections {
+            self.reject(id, now, ReasonCode::QuotaExceeded);
             return;
         }
-        if let Some(table) = &self.opts.passwords {
-            let ok = match &username {
-                Some(user) => {
-                    let password = connect.password.as_deref().unwrap_or(&[]);
-                    if table.check(user, password) {
-                        None
-                    } else {
-                        Some(ReasonCode::BadUserNameOrPassword)
-                    }
-                }
-                None if self.opts.allow_anonymous => None,
-                None => Some(ReasonCode::NotAuthorized),
-            };
-            if let Some(code) = ok {
+        let p = &connect.properties;
+        let info = ConnectInfo {
+            connection: id,
+            protocol_version: connect.protocol_version,
+            client_id: connect.client_id.as_str(),
+            username: connect.username.as_ref().map(|u| u.as_str()),
+            password: connect.password.as_deref(),
+            authentication_method: p.authentication_method.as_ref().map(|m| m.as_str()),
+            authentication_data: p.authentication_data.as_deref(),
+            connect: &connect,
+        };
+        let decision = self.authenticator.authenticate_connect(&info);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.auth = AuthStage::Connecting {
+            connect,
+            pending: false,
+        };
+        self.apply_decision(id, now, decision);
+    }
+
+    fn on_auth(&mut self, id: ConnectionId, now: Instant, auth: Auth) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let reauthentication = c.server.state() == ServerState::Connected;
+        if reauthentication {
+            c.auth = AuthStage::Reauthenticating { pending: false };
+        }
+        let (client_id, username) = match (&c.auth, c.key) {
+            (AuthStage::Connecting { connect, .. }, _) => (
+                connect.client_id.as_str(),
+                connect.username.as_ref().map(|u| u.as_str()),
+            ),
+            (_, Some(key)) => match self.sessions.get(&key) {
+                Some(s) => (s.client_id.as_str(), s.username.as_deref()),
+                None => ("", None),
+            },
+            _ => ("", None),
+        };
+        let p = &auth.properties;
+        let info = AuthInfo {
+            connection: id,
+            client_id,
+            username,
+            authentication_method: p.authentication_method.as_ref().map_or("", |m| m.as_str()),
+            authentication_data: p.authentication_data.as_deref(),
+            reason_code: auth.reason_code,
+            reauthentication,
+        };
+        let decision = self.authenticator.authenticate_auth(&info);
+        self.apply_decision(id, now, decision);
+    }
+
+    /// Carries out the authenticator's answer for `id`.
+    fn apply_decision(&mut self, id: ConnectionId, now: Instant, decision: AuthDecision) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match (&mut c.auth, decision) {
+            (AuthStage::Idle, _) => {}
+            (
+                AuthStage::Connecting { pending, .. } | AuthStage::Reauthenticating { pending },
+                AuthDecision::Pending,
+            ) => *pending = true,
+            (AuthStage::Connecting { .. }, AuthDecision::Accept(data)) => {
+                let AuthStage::Connecting { connect, .. } =
+                    core::mem::replace(&mut c.auth, AuthStage::Idle)
+                else {
+                    return;
+                };
+                self.finish_connect(id, now, connect, data);
+            }
+            (AuthStage::Connecting { .. }, AuthDecision::Reject(code)) => {
                 self.reject(id, now, code);
-                return;
+            }
+            (AuthStage::Connecting { connect, .. }, AuthDecision::Continue(data)) => {
+                if connect.properties.authentication_method.is_none() {
+                    // [MQTT-4.12.0-6] no AUTH without a method.
+                    self.reject(id, now, ReasonCode::BadAuthenticationMethod);
+                    return;
+                }
+                let mut auth = Auth::new(ReasonCode::ContinueAuthentication);
+                auth.properties.authentication_data = data;
+                if c.server.auth(now, auth).is_err() {
+                    self.reject(id, now, ReasonCode::UnspecifiedError);
+                }
+            }
+            (AuthStage::Reauthenticating { .. }, AuthDecision::Accept(data)) => {
+                c.auth = AuthStage::Idle;
+                let mut auth = Auth::new(ReasonCode::Success);
+                auth.properties.authentication_data = data;
+                if c.server.auth(now, auth).is_err() {
+                    self.end_reauthentication(id, now, ReasonCode::UnspecifiedError);
+                }
+            }
+            (AuthStage::Reauthenticating { .. }, AuthDecision::Continue(data)) => {
+                let mut auth = Auth::new(ReasonCode::ContinueAuthentication);
+                auth.properties.authentication_data = data;
+                if c.server.auth(now, auth).is_err() {
+                    self.end_reauthentication(id, now, ReasonCode::UnspecifiedError);
+                }
+            }
+            (AuthStage::Reauthenticating { .. }, AuthDecision::Reject(code)) => {
+                self.end_reauthentication(id, now, code);
             }
         }
+    }
+
+    /// A failed re-authentication: DISCONNECT with `code` (0x87 Not
+    /// authorized when `code` is not a DISCONNECT error) and close
+    /// [MQTT-4.12.1-2].
+    fn end_reauthentication(&mut self, id: ConnectionId, now: Instant, code: ReasonCode) {
+        let code = if code.is_error() && code.allowed_in(PacketType::Disconnect) {
+            code
+        } else {
+            ReasonCode::NotAuthorized
+        };
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.auth = AuthStage::Idle;
+            let _ = c
+                .server
+                .disconnect(now, code, DisconnectProperties::default());
+        }
+        self.request_close(id);
+    }
+
+    /// The CONNECT of `id` is authenticated: takeover, session, CONNACK.
+    fn finish_connect(
+        &mut self,
+        id: ConnectionId,
+        now: Instant,
+        connect: Box<Connect>,
+        auth_data: Option<Bytes>,
+    ) {
+        let username = connect.username.as_ref().map(|u| String::from(u.as_str()));
         let mut accept = Accept::new();
+        if connect.properties.authentication_method.is_some() {
+            // [MQTT-4.12.0-5] the method (filled in by the connection) and
+            // the final data.
+            accept.properties.authentication_data = auth_data;
+        }
         let client_id = if connect.client_id.is_empty() {
             let name = format!("auto-{}", self.next_assigned);
             self.next_assigned += 1;
@@ -458,7 +805,21 @@ impl Broker {
                 let Some(s) = self.sessions.get_mut(&key) else {
                     return;
                 };
-                let stored = core::mem::take(&mut s.stored);
+                let mut stored = core::mem::take(&mut s.stored);
+                // [MQTT-3.3.2-5] expired messages are not delivered;
+                // [MQTT-3.3.2-6] the others carry what is left.
+                for (mut p, at) in s.offline.drain(..) {
+                    if let Some(deadline) = expiry_deadline(&p, at) {
+                        if now >= deadline {
+                            self.expired += 1;
+                            continue;
+                        }
+                        let left = (deadline - now).div_ceil(1000);
+                        p.properties.message_expiry_interval =
+                            Some(u32::try_from(left).unwrap_or(u32::MAX));
+                    }
+                    stored.queued.push(p);
+                }
                 accept = accept.with_session(stored);
                 key
             }
@@ -482,6 +843,7 @@ impl Broker {
                         expiry,
                         expires_at: None,
                         stored: ServerSession::new(),
+                        offline: VecDeque::new(),
                     },
                 );
                 self.by_client_id.insert(client_id, key);
@@ -521,23 +883,38 @@ impl Broker {
     }
 
     fn authorized(&self, key: ClientKey, topic: &str, access: Access) -> bool {
-        let Some(acl) = &self.opts.acl else {
+        let Some(authorizer) = &self.authorizer else {
             return true;
         };
         let Some(s) = self.sessions.get(&key) else {
             return false;
         };
-        acl.allows(&s.client_id, s.username.as_deref(), topic, access)
+        authorizer.authorize(&s.client_id, s.username.as_deref(), topic, access)
+    }
+
+    fn subscription_authorized(&self, key: ClientKey, filter: &str) -> bool {
+        let Some(authorizer) = &self.authorizer else {
+            return true;
+        };
+        let Some(s) = self.sessions.get(&key) else {
+            return false;
+        };
+        authorizer.authorize_subscription(&s.client_id, s.username.as_deref(), filter)
     }
 
     fn on_message(&mut self, id: ConnectionId, now: Instant, p: Publish) {
         let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
             return;
         };
-        let code = if self.authorized(key, p.topic.as_str(), Access::Write) {
-            self.publish(Some(key), now, &p)
-        } else {
+        let topic = p.topic.as_str();
+        let code = if !self.opts.limits.topic_depth_allowed(topic) {
+            ReasonCode::TopicNameInvalid
+        } else if !self.authorized(key, topic, Access::Write) {
+            // 5.0: 0x87; 3.1.1: a positive acknowledgement, the message
+            // not routed [MQTT-3.3.5-2] (the connection maps the code).
             ReasonCode::NotAuthorized
+        } else {
+            self.publish(Some(key), now, &p)
         };
         if p.qos != QoS::AtMostOnce {
             if let Some(c) = self.conns.get_mut(&id) {
@@ -550,7 +927,10 @@ impl Broker {
         let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
             return;
         };
-        if !self.authorized(key, w.topic.as_str(), Access::Write) {
+        let topic = w.topic.as_str();
+        if !self.opts.limits.topic_depth_allowed(topic)
+            || !self.authorized(key, topic, Access::Write)
+        {
             return;
         }
         let wp = &w.properties;
@@ -633,16 +1013,23 @@ impl Broker {
         if !s.persistent || p.qos == QoS::AtMostOnce {
             return;
         }
-        if s.stored.queued.len() >= limits.max_queued_messages {
+        if s.offline.len() >= limits.max_queued_messages {
+            // Expired messages make room first.
+            let before = s.offline.len();
+            s.offline
+                .retain(|(q, at)| expiry_deadline(q, *at).is_none_or(|t| now < t));
+            self.expired += (before - s.offline.len()) as u64;
+        }
+        if s.offline.len() >= limits.max_queued_messages {
             self.dropped += 1;
             match limits.queue_full_policy {
-                QueueFullPolicy::DropOldest if !s.stored.queued.is_empty() => {
-                    s.stored.queued.remove(0);
+                QueueFullPolicy::DropOldest if !s.offline.is_empty() => {
+                    s.offline.pop_front();
                 }
                 _ => return,
             }
         }
-        s.stored.queue(p);
+        s.offline.push_back((p, now));
     }
 
     fn on_subscribe(&mut self, id: ConnectionId, now: Instant, s: Subscribe) {
@@ -656,7 +1043,7 @@ impl Broker {
         let mut protocol_error = false;
         for f in &s.filters {
             let filter = f.filter.as_str();
-            if !self.authorized(key, filter, Access::Read) {
+            if !self.subscription_authorized(key, filter) {
                 codes.push(ReasonCode::NotAuthorized);
                 continue;
             }
@@ -732,15 +1119,18 @@ impl Broker {
     }
 
     fn on_disconnected(&mut self, id: ConnectionId, now: Instant, reason: CloseReason) {
+        self.authenticator.connection_closed(id);
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
+        c.auth = AuthStage::Idle;
         let key = c.key.take();
         let stored = c.server.take_session().unwrap_or_default();
         self.request_close(id);
         let Some(key) = key else {
             return;
         };
+        let limits = &self.opts.limits;
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
         };
@@ -755,6 +1145,27 @@ impl Broker {
             }
         }
         if s.persistent {
+            let mut stored = stored;
+            // Messages the connection had not sent yet join the offline
+            // queue, ahead of anything queued meanwhile (their Message
+            // Expiry Interval is what was left now), within its bound.
+            let unsent = core::mem::take(&mut stored.queued);
+            for p in unsent.into_iter().rev() {
+                if p.qos == QoS::AtMostOnce {
+                    continue;
+                }
+                if s.offline.len() >= limits.max_queued_messages {
+                    self.dropped += 1;
+                    match limits.queue_full_policy {
+                        // The new messages are those queued meanwhile.
+                        QueueFullPolicy::DropNewest => {
+                            s.offline.pop_back();
+                        }
+                        _ => continue,
+                    }
+                }
+                s.offline.push_front((p, now));
+            }
             s.stored = stored;
             s.expires_at = (s.expiry != u32::MAX).then(|| now + u64::from(s.expiry) * 1000);
         } else {

@@ -7,7 +7,8 @@
 //! [`LimitExceeded`] that names the MQTT 5.0 reason code to send
 //! ([`LimitExceeded::reason_code`]). MQTT 3.1.1 has fewer codes; the
 //! engine maps them (a refused SUBSCRIBE is SUBACK 0x80, a refused
-//! connection is CONNACK return code 3, Server unavailable).
+//! connection is CONNACK return code 3, Server unavailable; a refused
+//! PUBLISH is acknowledged positively and not routed, as 3.1.1 allows).
 
 use core::fmt;
 
@@ -36,6 +37,13 @@ pub enum QueueFullPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BrokerLimits {
+    /// Connections past CONNECT (being authenticated or accepted) at once.
+    /// A CONNECT beyond it is refused with 0x97 Quota exceeded (3.1.1:
+    /// return code 3, Server unavailable), unless it takes over the
+    /// session of a connected client. Transports that have not sent
+    /// CONNECT are bounded by the driver and the connect timeout.
+    /// Default 10 000.
+    pub max_connections: usize,
     /// Sessions (connected or kept for an offline client) at once. A new
     /// session beyond it is refused with 0x89 Server busy. Default 10 000.
     pub max_sessions: usize,
@@ -65,6 +73,7 @@ pub struct BrokerLimits {
 impl BrokerLimits {
     /// The default limits (see each field).
     pub const DEFAULT: BrokerLimits = BrokerLimits {
+        max_connections: 10_000,
         max_sessions: 10_000,
         max_subscriptions_per_client: 256,
         max_queued_messages: 1_000,
@@ -100,6 +109,8 @@ impl Default for BrokerLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LimitExceeded {
+    /// [`BrokerLimits::max_connections`].
+    Connections,
     /// [`BrokerLimits::max_sessions`].
     Sessions,
     /// [`BrokerLimits::max_subscriptions_per_client`].
@@ -116,7 +127,8 @@ pub enum LimitExceeded {
 
 impl LimitExceeded {
     /// The MQTT 5.0 reason code that reports this refusal: 0x89 Server
-    /// busy for a session the broker cannot take (in a CONNACK), 0x90
+    /// busy for a session the broker cannot take (in a CONNACK), 0x97
+    /// Quota exceeded for a connection beyond the limit (in a CONNACK), 0x90
     /// Topic Name invalid for a topic that is too deep, and 0x97 Quota
     /// exceeded for the rest (in a SUBACK, PUBACK or PUBREC).
     ///
@@ -126,7 +138,8 @@ impl LimitExceeded {
         match self {
             LimitExceeded::Sessions => ReasonCode::ServerBusy,
             LimitExceeded::TopicLevels => ReasonCode::TopicNameInvalid,
-            LimitExceeded::SubscriptionsPerClient
+            LimitExceeded::Connections
+            | LimitExceeded::SubscriptionsPerClient
             | LimitExceeded::QueuedMessages
             | LimitExceeded::RetainedMessages
             | LimitExceeded::RetainedBytes => ReasonCode::QuotaExceeded,
@@ -137,6 +150,7 @@ impl LimitExceeded {
 impl fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self {
+            LimitExceeded::Connections => "too many connections",
             LimitExceeded::Sessions => "too many sessions",
             LimitExceeded::SubscriptionsPerClient => "too many subscriptions for this client",
             LimitExceeded::QueuedMessages => "too many messages queued for this session",
@@ -159,6 +173,7 @@ mod tests {
     #[test]
     fn default_limits_are_documented_values() {
         let limits = BrokerLimits::default();
+        assert_eq!(limits.max_connections, 10_000);
         assert_eq!(limits.max_sessions, 10_000);
         assert_eq!(limits.max_subscriptions_per_client, 256);
         assert_eq!(limits.max_queued_messages, 1_000);
@@ -175,6 +190,7 @@ mod tests {
             ReasonCode::ServerBusy
         );
         for quota in [
+            LimitExceeded::Connections,
             LimitExceeded::SubscriptionsPerClient,
             LimitExceeded::QueuedMessages,
             LimitExceeded::RetainedMessages,
@@ -187,6 +203,9 @@ mod tests {
     #[test]
     fn each_refusal_code_is_allowed_in_the_packet_that_reports_it() {
         assert!(LimitExceeded::Sessions
+            .reason_code()
+            .allowed_in(PacketType::ConnAck));
+        assert!(LimitExceeded::Connections
             .reason_code()
             .allowed_in(PacketType::ConnAck));
         assert!(LimitExceeded::SubscriptionsPerClient

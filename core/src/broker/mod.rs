@@ -1,7 +1,10 @@
 //! The sans-IO broker engine (MQTT 3.1.1 and 5.0) and its building blocks.
 //!
-//! The engine, [`Broker`] (a first version: many connections, sessions,
-//! offline queues, wills), is assembled from the pieces here. Each piece is a
+//! The engine, [`Broker`] (many connections, sessions with offline queues
+//! and message expiry, retained messages, wills, pluggable authentication
+//! with MQTT 5.0 enhanced authentication and re-authentication, pluggable
+//! authorization, fair output, every table bounded), is assembled from the
+//! pieces here. Each piece is a
 //! plain data structure: no I/O, no clock (time is an argument, see
 //! [`crate::time`]), no randomness, and every one of them bounded by a
 //! limit from [`BrokerLimits`], with refusals that name the MQTT reason code
@@ -18,6 +21,11 @@
 //! * [`acl`]: [`Acl`], a topic access control list in the text format of
 //!   mosquitto's `acl_file`.
 //! * [`auth`]: [`PasswordTable`], a plain username/password checker.
+//! * [`hooks`]: [`Authenticator`], the embedder's answer to "may this
+//!   client connect?" ([`AuthDecision`]: accept, reject, continue an
+//!   enhanced authentication, or decide later), and
+//!   [`PasswordAuthenticator`] over a [`PasswordTable`].
+//! * [`engine`]: [`Broker`], the engine itself.
 //!
 //! Clients are named by a [`ClientKey`], a small opaque number the engine
 //! assigns per session, so that tables hold four bytes per reference
@@ -26,6 +34,7 @@
 pub mod acl;
 pub mod auth;
 pub mod engine;
+pub mod hooks;
 pub mod limits;
 pub mod retained;
 pub mod subscriptions;
@@ -33,6 +42,10 @@ pub mod subscriptions;
 pub use acl::{Access, Acl, AclError, AclErrorKind, Authorizer};
 pub use auth::{PasswordTable, PasswordTableError, PasswordTableErrorKind};
 pub use engine::{Broker, BrokerOptions, ConnectionId};
+pub use hooks::{
+    AuthDecision, AuthInfo, Authenticator, CompleteAuthError, ConnectInfo, DefaultAuthenticator,
+    PasswordAuthenticator,
+};
 pub use limits::{BrokerLimits, LimitExceeded, QueueFullPolicy};
 pub use retained::{RetainError, RetainOutcome, RetainedMessage, RetainedStore};
 pub use subscriptions::{
