@@ -66,8 +66,13 @@ struct PendingAck {
 #[derive(Debug, Clone, Copy)]
 struct InboundQos2 {
     packet_id: u16,
-    /// PUBREC went out (on this connection or an earlier one).
+    /// PUBREC went out (on this connection or an earlier one), or is due
+    /// whenever the client resends the PUBLISH.
     rec_sent: bool,
+    /// It came with a resumed session: it does not count against our
+    /// Receive Maximum, which applies to one network connection (spec
+    /// 4.9: the client's send quota starts afresh).
+    resumed: bool,
 }
 
 impl crate::connection::HeldQos2 for InboundQos2 {
@@ -86,6 +91,7 @@ struct ClientLimits {
     maximum_packet_size: u32,
     topic_alias_maximum: u16,
     problem_information: bool,
+    response_information: bool,
 }
 
 impl ClientLimits {
@@ -94,6 +100,7 @@ impl ClientLimits {
         maximum_packet_size: crate::codec::MAX_PACKET_SIZE,
         topic_alias_maximum: 0,
         problem_information: true,
+        response_information: false,
     };
 }
 
@@ -266,7 +273,10 @@ impl ServerConnection {
     /// Bytes received and not handled yet. While the state is
     /// [`ServerState::Connecting`] nothing after CONNECT is handled (only
     /// AUTH), so what the client sends meanwhile waits here: a driver may
-    /// stop reading from the transport while this grows.
+    /// stop reading from the transport while this grows. Before the
+    /// connection is accepted, more than
+    /// [`ServerOptions::max_input_before_accept`] closes it; after, it is
+    /// bounded by the largest packet we accept. 0 once closed.
     pub fn buffered_input(&self) -> usize {
         self.decoder.buffered()
     }
@@ -274,9 +284,12 @@ impl ServerConnection {
     // ----- inputs --------------------------------------------------------
 
     /// Bytes received from the transport, in any chunking. Packets are
-    /// handled as they complete; after CONNECT, nothing but AUTH is handled
-    /// until the connection is accepted [MQTT-3.1.4-5]. Input after the
-    /// connection ended is ignored.
+    /// handled as they complete; after CONNECT, nothing but AUTH (and a
+    /// DISCONNECT during an authentication exchange [MQTT-3.1.2-30]) is
+    /// handled until the connection is accepted [MQTT-3.1.4-6]: the rest
+    /// waits, up to [`ServerOptions::max_input_before_accept`] bytes,
+    /// beyond which the connection is closed. Input after the connection
+    /// ended is ignored.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.set_now(now);
         if self.state == ServerState::Closed || data.is_empty() {
@@ -285,11 +298,19 @@ impl ServerConnection {
         self.last_received = now;
         self.decoder.feed(data);
         self.process();
+        let limit = self.opts.max_input_before_accept;
+        if matches!(
+            self.state,
+            ServerState::AwaitingConnect | ServerState::Connecting
+        ) && self.decoder.buffered() > limit
+        {
+            self.violation(ClientViolation::InputBeforeAccept { limit });
+        }
     }
 
     /// The time passed: ends the connection when CONNECT or the
     /// application's decision is late, or when the client was silent for
-    /// 1.5 times the keep alive [MQTT-3.1.2-24]. Calling it early does
+    /// 1.5 times the keep alive [MQTT-3.1.2-22]. Calling it early does
     /// nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.set_now(now);
@@ -422,6 +443,15 @@ impl ServerConnection {
     /// [`Accept::with_session`]. Queued messages whose Message Expiry
     /// Interval has passed are left out, the others carry what is left of
     /// it. Taking it leaves this connection's empty.
+    ///
+    /// An inbound QoS 2 message reported to the application
+    /// ([`ServerEvent::Message`]) and not acknowledged yet (manual
+    /// acknowledgement; [`acknowledge`](Self::acknowledge) still works
+    /// after the connection ended, until this call) is kept as received:
+    /// when the client resends it on its next connection it is not
+    /// delivered again, and PUBREC Success answers it [MQTT-4.3.3-10]. One
+    /// refused with an error code is forgotten (a resend is a new message
+    /// [MQTT-4.3.3-9]).
     pub fn take_session(&mut self) -> Result<ServerSession, ServerError> {
         if self.state != ServerState::Closed {
             return Err(ServerError::InvalidState(
@@ -443,12 +473,8 @@ impl ServerConnection {
                 Some(p)
             })
             .collect();
-        session.inbound_qos2 = self
-            .inbound_qos2
-            .drain(..)
-            .filter(|q| q.rec_sent)
-            .map(|q| q.packet_id)
-            .collect();
+        session.inbound_qos2 = self.inbound_qos2.drain(..).map(|q| q.packet_id).collect();
+        self.ack_queue.clear();
         self.ids = PacketIds::new();
         Ok(session)
     }
@@ -514,6 +540,8 @@ impl ServerConnection {
             },
             ServerState::Connecting => match packet {
                 Packet::Auth(a) => self.on_auth(a),
+                // [MQTT-3.1.2-30] allows it during the exchange.
+                Packet::Disconnect(d) => self.close(CloseReason::ByClient(d)),
                 Packet::Connect(_) => self.violation(ClientViolation::SecondConnect),
                 other => self.violation(ClientViolation::UnexpectedPacket(other.packet_type())),
             },
@@ -592,6 +620,8 @@ impl ServerConnection {
     fn close(&mut self, reason: CloseReason) {
         let was_connected = self.state == ServerState::Connected;
         self.state = ServerState::Closed;
+        // Input is ignored from now on: free what is buffered.
+        self.decoder = Decoder::new(*self.decoder.options());
         self.connect_deadline = None;
         self.auth_turn = AuthTurn::Idle;
         self.reauthenticating = false;
@@ -599,10 +629,20 @@ impl ServerConnection {
         self.out_aliases.clear();
         self.pending_subscribes.clear();
         self.pending_unsubscribes.clear();
-        // Unacknowledged QoS 1 messages will be resent by the client; QoS 2
-        // ones without PUBREC are forgotten likewise.
-        self.ack_queue.clear();
-        self.inbound_qos2.retain(|q| q.rec_sent);
+        // Unacknowledged QoS 1 messages will be resent by the client and
+        // delivered again (at least once). QoS 2 messages reported to the
+        // application stay held, with their pending acknowledgements, so
+        // that a resend on the next connection is not delivered twice
+        // [MQTT-4.3.3-10]; the application may still acknowledge them
+        // until it takes the session.
+        self.ack_queue.retain(|p| p.qos == QoS::ExactlyOnce);
+        // Decided but held back behind an earlier message: settled now.
+        for p in &self.ack_queue {
+            if p.code.is_some_and(|c| c.is_error()) {
+                self.inbound_qos2.retain(|q| q.packet_id != p.packet_id);
+            }
+        }
+        self.ack_queue.retain(|p| p.code.is_none());
         if was_connected && reason.publishes_will() {
             if let Some(will) = self.will.take() {
                 self.events.push_back(ServerEvent::WillPublish(will));

@@ -27,7 +27,7 @@ pub enum ClientViolation {
     /// place (anything but AUTH during an authentication exchange).
     UnexpectedPacket(PacketType),
     /// More unacknowledged QoS 1 and 2 messages than our Receive Maximum
-    /// [MQTT-3.3.4-9] (0x93).
+    /// [MQTT-3.3.4-7] (0x93).
     ReceiveMaximumExceeded,
     /// A Topic Alias of 0 or above our maximum, or unknown (0x94 or 0x82).
     TopicAlias(Error),
@@ -55,6 +55,16 @@ pub enum ClientViolation {
     /// A packet identifier already in use by an unacknowledged SUBSCRIBE or
     /// UNSUBSCRIBE.
     PacketIdInUse(u16),
+    /// A PUBLISH carrying a Subscription Identifier, which only a server
+    /// sends [MQTT-3.3.4-6] (0x82).
+    SubscriptionIdentifierInPublish,
+    /// More than [`ServerOptions::max_input_before_accept`](super::ServerOptions::max_input_before_accept)
+    /// bytes arrived before the connection was accepted (0x97 Quota
+    /// exceeded).
+    InputBeforeAccept {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl ClientViolation {
@@ -74,6 +84,7 @@ impl ClientViolation {
             ClientViolation::WildcardSubscriptionsNotSupported => {
                 ReasonCode::WildcardSubscriptionsNotSupported
             }
+            ClientViolation::InputBeforeAccept { .. } => ReasonCode::QuotaExceeded,
             _ => ReasonCode::ProtocolError,
         }
     }
@@ -111,6 +122,13 @@ impl core::fmt::Display for ClientViolation {
             ClientViolation::PacketIdInUse(id) => {
                 write!(f, "packet identifier {id} already in use")
             }
+            ClientViolation::SubscriptionIdentifierInPublish => {
+                f.write_str("Subscription Identifier in a PUBLISH from the client")
+            }
+            ClientViolation::InputBeforeAccept { limit } => write!(
+                f,
+                "more than {limit} bytes received before the connection was accepted"
+            ),
         }
     }
 }
@@ -129,7 +147,7 @@ pub enum CloseReason {
     /// [`ClientViolation::reason_code`] was queued (5.0, once connected).
     ProtocolViolation(ClientViolation),
     /// Nothing from the client within 1.5 times the keep alive
-    /// [MQTT-3.1.2-24] (DISCONNECT 0x8D in 5.0).
+    /// [MQTT-3.1.2-22] (3.1.1: [MQTT-3.1.2-24]) (DISCONNECT 0x8D in 5.0).
     KeepAliveTimeout,
     /// The connection was not accepted within
     /// [`ServerOptions::connect_timeout`](super::ServerOptions::connect_timeout).
@@ -329,8 +347,10 @@ pub struct ServerSession {
     /// assigned when they are sent; a Message Expiry Interval is what was
     /// left when the session was taken).
     pub queued: Vec<Publish>,
-    /// Inbound QoS 2 messages answered with PUBREC and not released yet:
-    /// their resends are not delivered again [MQTT-4.3.3-10].
+    /// Inbound QoS 2 messages received (reported to the application and
+    /// not refused with an error code: answered with PUBREC, or due to be)
+    /// and not released yet: their resends are answered with PUBREC and
+    /// not delivered again [MQTT-4.3.3-10].
     pub inbound_qos2: Vec<u16>,
 }
 

@@ -24,7 +24,7 @@ use crate::time::Duration;
 pub struct ServerOptions {
     /// Receive Maximum: QoS 1 and 2 messages from the client held
     /// unacknowledged at once. More closes the connection with 0x93
-    /// [MQTT-3.3.4-9] (5.0 only: a 3.1.1 client cannot know it).
+    /// [MQTT-3.3.4-7] (5.0 only: a 3.1.1 client cannot know it).
     pub receive_maximum: u16,
     /// Maximum Packet Size we accept (0: no limit beyond the protocol's).
     /// Larger packets close the connection with 0x95.
@@ -70,6 +70,17 @@ pub struct ServerOptions {
     /// Whether outbound PUBLISH packets use topic aliases, within the
     /// client's Topic Alias Maximum (5.0).
     pub outbound_topic_aliases: bool,
+    /// The most bytes held, unhandled, before the connection is accepted:
+    /// an incomplete CONNECT, or what the client sends after CONNECT while
+    /// the application decides (only AUTH is handled then
+    /// [MQTT-3.1.4-6]). Beyond it the connection is closed with
+    /// [`ClientViolation::InputBeforeAccept`](super::ClientViolation::InputBeforeAccept)
+    /// (CONNACK 0x97 Quota exceeded in 5.0 once CONNECT has arrived,
+    /// nothing before). A driver that would rather apply back-pressure
+    /// stops reading while
+    /// [`buffered_input`](super::ServerConnection::buffered_input) is
+    /// large. Default 1 MiB.
+    pub max_input_before_accept: usize,
 }
 
 impl Default for ServerOptions {
@@ -81,7 +92,8 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// The defaults: everything supported, no limits beyond the protocol's
     /// (Receive Maximum 65,535), no topic aliases, a connect timeout of
-    /// 10 s, automatic acknowledgements, up to 1,000 queued messages.
+    /// 10 s, automatic acknowledgements, up to 1,000 queued messages, at
+    /// most 1 MiB of input held before the connection is accepted.
     pub const fn new() -> Self {
         ServerOptions {
             receive_maximum: u16::MAX,
@@ -99,6 +111,7 @@ impl ServerOptions {
             max_queued: 1000,
             max_inflight: u16::MAX,
             outbound_topic_aliases: true,
+            max_input_before_accept: 1 << 20,
         }
     }
 
@@ -189,6 +202,12 @@ impl ServerOptions {
     /// Sets [`outbound_topic_aliases`](Self::outbound_topic_aliases).
     pub const fn with_outbound_topic_aliases(mut self, v: bool) -> Self {
         self.outbound_topic_aliases = v;
+        self
+    }
+
+    /// Sets [`max_input_before_accept`](Self::max_input_before_accept).
+    pub const fn with_max_input_before_accept(mut self, v: usize) -> Self {
+        self.max_input_before_accept = v;
         self
     }
 }

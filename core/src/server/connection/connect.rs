@@ -22,6 +22,7 @@ impl ServerConnection {
                     .unwrap_or(crate::codec::MAX_PACKET_SIZE),
                 topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
                 problem_information: p.request_problem_information.unwrap_or(true),
+                response_information: p.request_response_information == Some(true),
             };
             self.auth_method = p.authentication_method.clone();
         }
@@ -90,6 +91,32 @@ impl ServerConnection {
         if v5 {
             let o = &self.opts;
             let mut p = accept.properties.clone();
+            if p.response_information.is_some() && !self.client.response_information {
+                // [MQTT-3.1.2-28]
+                return Err(ServerError::InvalidState(
+                    "Response Information the client did not request",
+                ));
+            }
+            match (&self.auth_method, &p.authentication_method) {
+                // [MQTT-4.12.0-6] no method in CONNACK without one in CONNECT.
+                (None, Some(_)) => {
+                    return Err(ServerError::InvalidState(
+                        "Authentication Method without enhanced authentication",
+                    ))
+                }
+                (None, None) if p.authentication_data.is_some() => {
+                    return Err(ServerError::InvalidState(
+                        "Authentication Data without enhanced authentication",
+                    ))
+                }
+                // [MQTT-4.12.0-5] the method of CONNECT.
+                (Some(ours), Some(given)) if ours != given => {
+                    return Err(ServerError::InvalidState(
+                        "an Authentication Method other than CONNECT's",
+                    ))
+                }
+                _ => {}
+            }
             if self.client_id.is_empty() {
                 p.assigned_client_identifier = Some(client_id.clone());
             }
@@ -220,13 +247,25 @@ impl ServerConnection {
             ReasonCode::Success if self.state == ServerState::Connected => {}
             other => return Err(ServerError::InvalidReasonCode(other)),
         }
-        if auth.properties.authentication_method.is_none() {
-            auth.properties.authentication_method = self.auth_method.clone();
+        match &auth.properties.authentication_method {
+            None => auth.properties.authentication_method = self.auth_method.clone(),
+            // [MQTT-4.12.0-5]
+            Some(m) if Some(m) != self.auth_method.as_ref() => {
+                return Err(ServerError::InvalidState(
+                    "an Authentication Method other than CONNECT's",
+                ))
+            }
+            Some(_) => {}
         }
         if !self.client.problem_information {
             strip_auth_properties(&mut auth.properties);
         }
-        self.encode(PacketRef::Auth(auth.as_view()))?;
+        if self.encode(PacketRef::Auth(auth.as_view())).is_err() {
+            // [MQTT-3.15.2-2] [MQTT-3.15.2-3] the optional diagnostics go
+            // first when the packet would exceed the client's maximum.
+            strip_auth_properties(&mut auth.properties);
+            self.encode(PacketRef::Auth(auth.as_view()))?;
+        }
         if auth.reason_code == ReasonCode::Success {
             self.reauthenticating = false;
             self.auth_turn = AuthTurn::Idle;
@@ -274,6 +313,7 @@ impl ServerConnection {
                 self.inbound_qos2.push(InboundQos2 {
                     packet_id: id,
                     rec_sent: true,
+                    resumed: true,
                 });
             }
         }

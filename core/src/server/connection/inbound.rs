@@ -17,6 +17,11 @@ impl ServerConnection {
             return;
         }
         if self.version.is_v5() {
+            if !publish.properties.subscription_identifiers.is_empty() {
+                // [MQTT-3.3.4-6]
+                self.violation(ClientViolation::SubscriptionIdentifierInPublish);
+                return;
+            }
             match self
                 .in_aliases
                 .resolve(&publish.topic, publish.properties.topic_alias)
@@ -74,6 +79,7 @@ impl ServerConnection {
                 self.inbound_qos2.push(InboundQos2 {
                     packet_id: pid,
                     rec_sent: !manual,
+                    resumed: false,
                 });
                 if manual {
                     self.ack_queue.push_back(PendingAck {
@@ -90,7 +96,7 @@ impl ServerConnection {
     }
 
     /// Whether one more QoS 1 or 2 message fits under our Receive Maximum
-    /// [MQTT-3.3.4-9]; if not, the connection is closed with 0x93. A 3.1.1
+    /// [MQTT-3.3.4-7]; if not, the connection is closed with 0x93. A 3.1.1
     /// client cannot know our limit, so it is not held to it (what it can
     /// hold is bounded by its 65,535 packet identifiers).
     fn inbound_room(&mut self) -> bool {
@@ -102,7 +108,8 @@ impl ServerConnection {
             .iter()
             .filter(|p| p.qos == QoS::AtLeastOnce)
             .count();
-        if qos1 + self.inbound_qos2.len() >= usize::from(self.opts.receive_maximum) {
+        let qos2 = self.inbound_qos2.iter().filter(|q| !q.resumed).count();
+        if qos1 + qos2 >= usize::from(self.opts.receive_maximum) {
             self.violation(ClientViolation::ReceiveMaximumExceeded);
             return false;
         }
@@ -114,6 +121,12 @@ impl ServerConnection {
     /// (5.0; e.g. 0x87 Not authorized, 0x10 No matching subscribers), sent
     /// in the order the messages arrived [MQTT-4.6.0-2]. An error code in
     /// PUBREC ends the QoS 2 exchange.
+    ///
+    /// Once the connection has ended, a QoS 2 message can still be
+    /// acknowledged (nothing is sent) until [`take_session`](Self::take_session):
+    /// the decision is kept in the session (an error forgets the message,
+    /// otherwise a resend on the next connection gets PUBREC). A QoS 1
+    /// message is then [`ServerError::NotConnected`]: the client resends it.
     pub fn acknowledge(
         &mut self,
         now: Instant,
@@ -121,6 +134,9 @@ impl ServerConnection {
         reason_code: ReasonCode,
     ) -> Result<(), ServerError> {
         self.set_now(now);
+        if self.state == ServerState::Closed {
+            return self.acknowledge_after_close(packet_id, reason_code);
+        }
         if self.state != ServerState::Connected {
             return Err(ServerError::NotConnected);
         }
@@ -165,6 +181,29 @@ impl ServerConnection {
                 let rec = PubRec::new(p.packet_id).with_reason_code(code);
                 let _ = self.encode(PacketRef::PubRec(rec.as_view()));
             }
+        }
+        Ok(())
+    }
+
+    /// [`acknowledge`](Self::acknowledge) once the connection has ended.
+    fn acknowledge_after_close(
+        &mut self,
+        packet_id: u16,
+        reason_code: ReasonCode,
+    ) -> Result<(), ServerError> {
+        let Some(i) = self
+            .ack_queue
+            .iter()
+            .position(|p| p.packet_id == packet_id && p.code.is_none())
+        else {
+            return Err(ServerError::NotConnected);
+        };
+        if !reason_code.allowed_in(PacketType::PubRec) {
+            return Err(ServerError::InvalidReasonCode(reason_code));
+        }
+        self.ack_queue.remove(i);
+        if reason_code.is_error() && self.version.is_v5() {
+            self.inbound_qos2.retain(|q| q.packet_id != packet_id);
         }
         Ok(())
     }
