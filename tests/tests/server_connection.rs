@@ -152,7 +152,7 @@ fn reserved_connect_flag_closes_the_connection() {
 
 #[test]
 fn nothing_but_auth_is_handled_before_the_connection_is_accepted() {
-    // [MQTT-3.1.4-5]: CONNECT and a PUBLISH in one write; the PUBLISH waits
+    // [MQTT-3.1.4-6] (3.1.1: [MQTT-3.1.4-5]): CONNECT and a PUBLISH in one write; the PUBLISH waits
     // for the application's decision, and its PUBACK follows CONNACK.
     for v in BOTH {
         let mut c = sc(v);
@@ -344,7 +344,7 @@ fn a_connect_not_accepted_in_time_is_closed() {
 
 #[test]
 fn keep_alive_is_enforced_at_one_and_a_half_times() {
-    // [MQTT-3.1.2-24] no packet within 1.5 x Keep Alive: the server closes
+    // [MQTT-3.1.2-22] (3.1.1: [MQTT-3.1.2-24]) no packet within 1.5 x Keep Alive: the server closes
     // (5.0: DISCONNECT 0x8D) and the will is published.
     for v in BOTH {
         let mut c = sc(v);
@@ -504,7 +504,7 @@ fn packets_a_client_never_sends_are_protocol_errors() {
 
 #[test]
 fn a_packet_above_our_maximum_packet_size_is_0x95() {
-    // [MQTT-3.2.2-?] spec 3.2.2.3.6: DISCONNECT 0x95 Packet too large.
+    // Spec 5.0 section 3.2.2.3.6 (the client must not exceed it, [MQTT-3.2.2-15]): DISCONNECT 0x95 Packet too large.
     let mut c = ScriptedClient::new(ServerOptions::new().with_maximum_packet_size(64), V5);
     c.connect_ok();
     let publish = Publish::new("t", vec![0u8; 100]).unwrap();
@@ -574,7 +574,7 @@ fn enhanced_authentication_during_connect() {
     match c.sent_one() {
         Packet::Auth(a) => {
             assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
-            // The method is filled in [MQTT-4.12.0-?]: same as CONNECT's.
+            // The method is filled in [MQTT-4.12.0-5]: same as CONNECT's.
             assert_eq!(a.properties.authentication_method, Some(s("SCRAM")));
         }
         other => panic!("{other:?}"),

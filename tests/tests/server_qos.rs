@@ -148,7 +148,7 @@ fn pubrel_for_an_unknown_identifier_gets_pubcomp_0x92() {
 
 #[test]
 fn our_receive_maximum_is_enforced_with_0x93() {
-    // [MQTT-3.3.4-9]: with manual acknowledgement, two unacknowledged QoS 1
+    // [MQTT-3.3.4-7]: with manual acknowledgement, two unacknowledged QoS 1
     // and 2 messages fill a Receive Maximum of 2; a third closes.
     let options = ServerOptions::new()
         .with_receive_maximum(2)
@@ -498,7 +498,7 @@ fn pubrec_with_an_error_completes_without_pubrel() {
 
 #[test]
 fn the_clients_receive_maximum_is_respected() {
-    // [MQTT-3.3.4-7] no more unacknowledged QoS 1 and 2 PUBLISHes than the
+    // [MQTT-3.3.4-9] no more unacknowledged QoS 1 and 2 PUBLISHes than the
     // client's Receive Maximum; the rest wait, and QoS 0 keeps its place.
     let mut c = client_limits(2, None, 0);
     for i in 0..4u8 {
@@ -803,7 +803,7 @@ fn acknowledgements_for_nothing_in_flight() {
 
 #[test]
 fn nothing_is_published_before_the_connection_is_accepted() {
-    // [MQTT-3.2.0-2] CONNACK is the first packet the server sends.
+    // [MQTT-3.2.0-1] CONNACK is the first packet the server sends.
     let mut c = ScriptedClient::new(ServerOptions::new(), V5);
     c.connect("early");
     assert_eq!(
@@ -815,7 +815,7 @@ fn nothing_is_published_before_the_connection_is_accepted() {
 
 #[test]
 fn a_resumed_session_keeps_within_the_new_receive_maximum() {
-    // [MQTT-3.3.4-7] also for messages resent on a resumed session: those
+    // [MQTT-3.3.4-9] also for messages resent on a resumed session: those
     // beyond the client's new Receive Maximum wait, keeping DUP and their
     // identifiers.
     let mut c = connected(V5);
