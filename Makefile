@@ -33,6 +33,22 @@ setup:
 	  echo "installing mosquitto (for the interop tests)"; \
 	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; }
+	@# mosquitto_pub / mosquitto_sub: third-party clients for
+	@# tests/tests/interop_broker.rs (our example broker against them).
+	@command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || { \
+	  echo "installing mosquitto-clients (for the broker interop tests)"; \
+	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-clients; }
+	@# paho-mqtt 2.x in .venv: the Python client of tests/py/paho_interop.py.
+	@test -x .venv/bin/python || { \
+	  echo "creating .venv (Python, for the paho-mqtt interop tests)"; \
+	  python3 -m venv .venv || { \
+	    SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && \
+	    rm -rf .venv && python3 -m venv .venv; }; }
+	@.venv/bin/python -c 'import paho.mqtt, sys; sys.exit(not paho.mqtt.__version__.startswith("2."))' 2>/dev/null || { \
+	  echo "installing paho-mqtt 2.x into .venv"; \
+	  .venv/bin/pip install -q 'paho-mqtt>=2,<3'; }
 
 fmt-check:
 	$(CARGO) fmt --all --check

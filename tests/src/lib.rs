@@ -4,6 +4,7 @@
 //! server tests ([`server`]), a blocking `std::net` driver for tests against a
 //! real broker ([`net`]) and small helpers.
 
+pub mod broker_proc;
 pub mod golden;
 pub mod net;
 pub mod scripted;
