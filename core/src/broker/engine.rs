@@ -82,7 +82,6 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::ops::Bound;
 
 use bytes::Bytes;
 
@@ -206,6 +205,61 @@ struct Conn {
     /// Whether the engine asked the driver to close it.
     close_requested: bool,
     auth: AuthStage,
+    /// Whether it is in [`Conns::ready`].
+    in_ready: bool,
+}
+
+/// The connections, and those that may have bytes to send, in the order
+/// they got them: [`Broker::poll_output`] serves them first come, first
+/// served (a round robin among busy connections) without scanning every
+/// connection. Every mutable access marks a connection, so no path that
+/// makes output can forget to; a mark without output costs one skip.
+#[derive(Default)]
+struct Conns {
+    map: BTreeMap<ConnectionId, Conn>,
+    ready: VecDeque<ConnectionId>,
+}
+
+impl Conns {
+    fn get_mut(&mut self, id: &ConnectionId) -> Option<&mut Conn> {
+        let c = self.map.get_mut(id)?;
+        if !c.in_ready {
+            c.in_ready = true;
+            self.ready.push_back(*id);
+        }
+        Some(c)
+    }
+
+    fn insert(&mut self, id: ConnectionId, conn: Conn) {
+        self.map.insert(id, conn);
+    }
+
+    fn remove(&mut self, id: &ConnectionId) -> Option<Conn> {
+        // A stale entry in `ready` is skipped by `next_output`.
+        self.map.remove(id)
+    }
+
+    /// The next connection with bytes to send, and the bytes.
+    fn next_output(&mut self) -> Option<(ConnectionId, Bytes)> {
+        while let Some(id) = self.ready.pop_front() {
+            let Some(c) = self.map.get_mut(&id) else {
+                continue;
+            };
+            c.in_ready = false;
+            if c.server.transmit_len() > 0 {
+                return Some((id, c.server.take_transmit()));
+            }
+        }
+        None
+    }
+}
+
+impl core::ops::Deref for Conns {
+    type Target = BTreeMap<ConnectionId, Conn>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
 }
 
 /// One session, connected or kept.
@@ -241,7 +295,7 @@ pub struct Broker {
     opts: BrokerOptions,
     authenticator: Box<dyn Authenticator + Send>,
     authorizer: Option<Box<dyn Authorizer + Send>>,
-    conns: BTreeMap<ConnectionId, Conn>,
+    conns: Conns,
     sessions: BTreeMap<ClientKey, Session>,
     by_client_id: BTreeMap<String, ClientKey>,
     subs: SubscriptionTable,
@@ -249,8 +303,6 @@ pub struct Broker {
     closes: VecDeque<ConnectionId>,
     /// Wills waiting for their Will Delay Interval, by session.
     wills: BTreeMap<ClientKey, (Instant, Publish)>,
-    /// The connection [`Broker::poll_output`] served last.
-    output_cursor: Option<ConnectionId>,
     next_conn: u64,
     next_key: u32,
     next_assigned: u64,
@@ -292,12 +344,11 @@ impl Broker {
             opts,
             authenticator,
             authorizer,
-            conns: BTreeMap::new(),
+            conns: Conns::default(),
             sessions: BTreeMap::new(),
             by_client_id: BTreeMap::new(),
             closes: VecDeque::new(),
             wills: BTreeMap::new(),
-            output_cursor: None,
             next_conn: 1,
             next_key: 1,
             next_assigned: 1,
@@ -389,6 +440,7 @@ impl Broker {
                 key: None,
                 close_requested: false,
                 auth: AuthStage::Idle,
+                in_ready: false,
             },
         );
         id
@@ -481,8 +533,6 @@ impl Broker {
         };
         c.server.handle_transport_closed(now);
         self.process(conn, now);
-        // The output cursor may name it still: the turn goes on from its
-        // place.
         self.conns.remove(&conn);
     }
 
@@ -496,23 +546,12 @@ impl Broker {
     }
 
     /// The next connection with bytes to send, and all of them.
-    /// Connections take turns (round robin from the one served last), so
-    /// a connection that always has bytes cannot starve the others.
+    /// Connections are served in the order they got bytes to send (a
+    /// served connection that gets more goes to the back), so one that
+    /// always has bytes cannot starve the others; the cost does not grow
+    /// with the number of idle connections.
     pub fn poll_output(&mut self) -> Option<(ConnectionId, Bytes)> {
-        let after = match self.output_cursor {
-            Some(last) => Bound::Excluded(last),
-            None => Bound::Unbounded,
-        };
-        let ready = |c: &Conn| c.server.transmit_len() > 0;
-        let id = self
-            .conns
-            .range((after, Bound::Unbounded))
-            .find(|(_, c)| ready(c))
-            .or_else(|| self.conns.iter().find(|(_, c)| ready(c)))
-            .map(|(id, _)| *id)?;
-        self.output_cursor = Some(id);
-        let c = self.conns.get_mut(&id)?;
-        Some((id, c.server.take_transmit()))
+        self.conns.next_output()
     }
 
     /// A connection the engine wants closed: send what
