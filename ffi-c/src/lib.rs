@@ -1,5 +1,344 @@
-//! C ABI for libmqtt. The C library (`libmqtt.a` / `libmqtt.so`) and its
-//! header `include/mqtt.h` are built here; until that issue lands this crate
-//! only re-exports the core so the workspace layout is in place.
+//! C ABI for libmqtt: `libmqtt.a` / `libmqtt.so` and the header
+//! `include/mqtt.h` (generated from this crate by cbindgen).
+//!
+//! Rules every function follows:
+//! - It returns an [`mqtt_status`] (or a value documented otherwise) and
+//!   never lets a Rust panic cross into C: a panic is caught and reported
+//!   as `MQTT_STATUS_PANIC`, and the handle it happened on refuses every
+//!   later call with the same status (free it and start again).
+//! - Every pointer is checked: NULL where a value is required is
+//!   `MQTT_STATUS_NULL_ARGUMENT`; a length above `PTRDIFF_MAX`, an unknown
+//!   enum value or invalid MQTT content is `MQTT_STATUS_INVALID_ARGUMENT`.
+//! - Byte strings are passed as [`mqtt_bytes_view`] (pointer + length, no
+//!   terminating NUL). A view with a NULL pointer and length 0 is "absent"
+//!   where a field is optional and "empty" where it is required.
+//! - Borrowed views handed out (events) stay valid until the next call on
+//!   the same handle. A handle is used from one thread at a time (it may
+//!   move between threads). There is no global state.
+#![deny(unsafe_op_in_unsafe_fn)]
+// The C names (`mqtt_status`, `MQTT_STATUS_OK`) are the API.
+#![allow(non_camel_case_types)]
+// Pointer requirements are stated once above and on each function.
+#![allow(clippy::missing_safety_doc)]
 
-pub use mqtt_core;
+mod client;
+mod types;
+
+pub use client::*;
+pub use types::*;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `f`, turning a panic into `MQTT_STATUS_PANIC`.
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), mqtt_status>) -> mqtt_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
+        Ok(Err(status)) => status,
+        Err(_) => mqtt_status::MQTT_STATUS_PANIC,
+    }
+}
+
+/// A test-only path that panics inside the library, to show that the panic
+/// becomes `MQTT_STATUS_PANIC` and not an abort of the C program. Only in
+/// builds with the `test-panic` feature; not in the header.
+#[cfg(feature = "test-panic")]
+#[no_mangle]
+pub extern "C" fn mqtt_test_panic() -> mqtt_status {
+    guard(|| panic!("mqtt_test_panic: a panic provoked on purpose"))
+}
+
+/// The return code of every fallible function.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mqtt_status {
+    /// Success.
+    MQTT_STATUS_OK = 0,
+    /// A required pointer argument was NULL.
+    MQTT_STATUS_NULL_ARGUMENT = 1,
+    /// An argument was invalid: an impossible length, an unknown enum
+    /// value, a string that is not valid UTF-8 or not allowed by MQTT
+    /// (see `mqtt_client_last_error` for the details).
+    MQTT_STATUS_INVALID_ARGUMENT = 2,
+    /// The operation needs a connection (or a connection attempt).
+    MQTT_STATUS_NOT_CONNECTED = 3,
+    /// The operation is not possible in the current state (for example
+    /// `mqtt_client_connect` while already connected).
+    MQTT_STATUS_INVALID_STATE = 4,
+    /// The offline queue is full (`max_queued`).
+    MQTT_STATUS_QUEUE_FULL = 5,
+    /// The packet exceeds the server's Maximum Packet Size.
+    MQTT_STATUS_PACKET_TOO_LARGE = 6,
+    /// Every packet identifier is in use.
+    MQTT_STATUS_NO_PACKET_IDENTIFIER = 7,
+    /// The QoS is above the server's Maximum QoS.
+    MQTT_STATUS_QOS_NOT_SUPPORTED = 8,
+    /// The server does not support retained messages.
+    MQTT_STATUS_RETAIN_NOT_SUPPORTED = 9,
+    /// The server said it lacks a feature this request needs (wildcards,
+    /// subscription identifiers, shared subscriptions).
+    MQTT_STATUS_FEATURE_NOT_SUPPORTED = 10,
+    /// No received message has this acknowledgement token.
+    MQTT_STATUS_UNKNOWN_ACK_TOKEN = 11,
+    /// A Rust panic was caught inside the library (a bug: please report
+    /// it). The handle involved is unusable from then on; free it.
+    MQTT_STATUS_PANIC = 12,
+}
+
+/// A static, NUL-terminated English description of a status code
+/// (`"unknown status"` for a value that is not an `mqtt_status`). Never
+/// NULL; do not free it.
+#[no_mangle]
+pub extern "C" fn mqtt_status_str(status: u32) -> *const std::ffi::c_char {
+    let s: &'static std::ffi::CStr = match status {
+        0 => c"ok",
+        1 => c"a required pointer argument was NULL",
+        2 => c"invalid argument",
+        3 => c"not connected",
+        4 => c"not possible in the current state",
+        5 => c"queue full",
+        6 => c"packet exceeds the server's maximum packet size",
+        7 => c"no free packet identifier",
+        8 => c"QoS not supported by the server",
+        9 => c"retain not supported by the server",
+        10 => c"feature not supported by the server",
+        11 => c"unknown acknowledgement token",
+        12 => c"internal error (panic caught)",
+        _ => c"unknown status",
+    };
+    s.as_ptr()
+}
+
+/// An MQTT reason code (5.0 table 2-6). One byte in C.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mqtt_reason_code {
+    /// 0x00: Success, Normal disconnection, Granted QoS 0.
+    MQTT_RC_SUCCESS = 0x00,
+    /// 0x01: Granted QoS 1.
+    MQTT_RC_GRANTED_QOS_1 = 0x01,
+    /// 0x02: Granted QoS 2.
+    MQTT_RC_GRANTED_QOS_2 = 0x02,
+    /// 0x04: Disconnect with Will Message.
+    MQTT_RC_DISCONNECT_WITH_WILL_MESSAGE = 0x04,
+    /// 0x10: No matching subscribers.
+    MQTT_RC_NO_MATCHING_SUBSCRIBERS = 0x10,
+    /// 0x11: No subscription existed.
+    MQTT_RC_NO_SUBSCRIPTION_EXISTED = 0x11,
+    /// 0x18: Continue authentication.
+    MQTT_RC_CONTINUE_AUTHENTICATION = 0x18,
+    /// 0x19: Re-authenticate.
+    MQTT_RC_RE_AUTHENTICATE = 0x19,
+    /// 0x80: Unspecified error.
+    MQTT_RC_UNSPECIFIED_ERROR = 0x80,
+    /// 0x81: Malformed Packet.
+    MQTT_RC_MALFORMED_PACKET = 0x81,
+    /// 0x82: Protocol Error.
+    MQTT_RC_PROTOCOL_ERROR = 0x82,
+    /// 0x83: Implementation specific error.
+    MQTT_RC_IMPLEMENTATION_SPECIFIC_ERROR = 0x83,
+    /// 0x84: Unsupported Protocol Version.
+    MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION = 0x84,
+    /// 0x85: Client Identifier not valid.
+    MQTT_RC_CLIENT_IDENTIFIER_NOT_VALID = 0x85,
+    /// 0x86: Bad User Name or Password.
+    MQTT_RC_BAD_USER_NAME_OR_PASSWORD = 0x86,
+    /// 0x87: Not authorized.
+    MQTT_RC_NOT_AUTHORIZED = 0x87,
+    /// 0x88: Server unavailable.
+    MQTT_RC_SERVER_UNAVAILABLE = 0x88,
+    /// 0x89: Server busy.
+    MQTT_RC_SERVER_BUSY = 0x89,
+    /// 0x8A: Banned.
+    MQTT_RC_BANNED = 0x8A,
+    /// 0x8B: Server shutting down.
+    MQTT_RC_SERVER_SHUTTING_DOWN = 0x8B,
+    /// 0x8C: Bad authentication method.
+    MQTT_RC_BAD_AUTHENTICATION_METHOD = 0x8C,
+    /// 0x8D: Keep Alive timeout.
+    MQTT_RC_KEEP_ALIVE_TIMEOUT = 0x8D,
+    /// 0x8E: Session taken over.
+    MQTT_RC_SESSION_TAKEN_OVER = 0x8E,
+    /// 0x8F: Topic Filter invalid.
+    MQTT_RC_TOPIC_FILTER_INVALID = 0x8F,
+    /// 0x90: Topic Name invalid.
+    MQTT_RC_TOPIC_NAME_INVALID = 0x90,
+    /// 0x91: Packet Identifier in use.
+    MQTT_RC_PACKET_IDENTIFIER_IN_USE = 0x91,
+    /// 0x92: Packet Identifier not found.
+    MQTT_RC_PACKET_IDENTIFIER_NOT_FOUND = 0x92,
+    /// 0x93: Receive Maximum exceeded.
+    MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED = 0x93,
+    /// 0x94: Topic Alias invalid.
+    MQTT_RC_TOPIC_ALIAS_INVALID = 0x94,
+    /// 0x95: Packet too large.
+    MQTT_RC_PACKET_TOO_LARGE = 0x95,
+    /// 0x96: Message rate too high.
+    MQTT_RC_MESSAGE_RATE_TOO_HIGH = 0x96,
+    /// 0x97: Quota exceeded.
+    MQTT_RC_QUOTA_EXCEEDED = 0x97,
+    /// 0x98: Administrative action.
+    MQTT_RC_ADMINISTRATIVE_ACTION = 0x98,
+    /// 0x99: Payload format invalid.
+    MQTT_RC_PAYLOAD_FORMAT_INVALID = 0x99,
+    /// 0x9A: Retain not supported.
+    MQTT_RC_RETAIN_NOT_SUPPORTED = 0x9A,
+    /// 0x9B: QoS not supported.
+    MQTT_RC_QOS_NOT_SUPPORTED = 0x9B,
+    /// 0x9C: Use another server.
+    MQTT_RC_USE_ANOTHER_SERVER = 0x9C,
+    /// 0x9D: Server moved.
+    MQTT_RC_SERVER_MOVED = 0x9D,
+    /// 0x9E: Shared Subscriptions not supported.
+    MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED = 0x9E,
+    /// 0x9F: Connection rate exceeded.
+    MQTT_RC_CONNECTION_RATE_EXCEEDED = 0x9F,
+    /// 0xA0: Maximum connect time.
+    MQTT_RC_MAXIMUM_CONNECT_TIME = 0xA0,
+    /// 0xA1: Subscription Identifiers not supported.
+    MQTT_RC_SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED = 0xA1,
+    /// 0xA2: Wildcard Subscriptions not supported.
+    MQTT_RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED = 0xA2,
+}
+
+impl mqtt_reason_code {
+    /// Every code, in numeric order.
+    const ALL: [mqtt_reason_code; 43] = [
+        mqtt_reason_code::MQTT_RC_SUCCESS,
+        mqtt_reason_code::MQTT_RC_GRANTED_QOS_1,
+        mqtt_reason_code::MQTT_RC_GRANTED_QOS_2,
+        mqtt_reason_code::MQTT_RC_DISCONNECT_WITH_WILL_MESSAGE,
+        mqtt_reason_code::MQTT_RC_NO_MATCHING_SUBSCRIBERS,
+        mqtt_reason_code::MQTT_RC_NO_SUBSCRIPTION_EXISTED,
+        mqtt_reason_code::MQTT_RC_CONTINUE_AUTHENTICATION,
+        mqtt_reason_code::MQTT_RC_RE_AUTHENTICATE,
+        mqtt_reason_code::MQTT_RC_UNSPECIFIED_ERROR,
+        mqtt_reason_code::MQTT_RC_MALFORMED_PACKET,
+        mqtt_reason_code::MQTT_RC_PROTOCOL_ERROR,
+        mqtt_reason_code::MQTT_RC_IMPLEMENTATION_SPECIFIC_ERROR,
+        mqtt_reason_code::MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION,
+        mqtt_reason_code::MQTT_RC_CLIENT_IDENTIFIER_NOT_VALID,
+        mqtt_reason_code::MQTT_RC_BAD_USER_NAME_OR_PASSWORD,
+        mqtt_reason_code::MQTT_RC_NOT_AUTHORIZED,
+        mqtt_reason_code::MQTT_RC_SERVER_UNAVAILABLE,
+        mqtt_reason_code::MQTT_RC_SERVER_BUSY,
+        mqtt_reason_code::MQTT_RC_BANNED,
+        mqtt_reason_code::MQTT_RC_SERVER_SHUTTING_DOWN,
+        mqtt_reason_code::MQTT_RC_BAD_AUTHENTICATION_METHOD,
+        mqtt_reason_code::MQTT_RC_KEEP_ALIVE_TIMEOUT,
+        mqtt_reason_code::MQTT_RC_SESSION_TAKEN_OVER,
+        mqtt_reason_code::MQTT_RC_TOPIC_FILTER_INVALID,
+        mqtt_reason_code::MQTT_RC_TOPIC_NAME_INVALID,
+        mqtt_reason_code::MQTT_RC_PACKET_IDENTIFIER_IN_USE,
+        mqtt_reason_code::MQTT_RC_PACKET_IDENTIFIER_NOT_FOUND,
+        mqtt_reason_code::MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED,
+        mqtt_reason_code::MQTT_RC_TOPIC_ALIAS_INVALID,
+        mqtt_reason_code::MQTT_RC_PACKET_TOO_LARGE,
+        mqtt_reason_code::MQTT_RC_MESSAGE_RATE_TOO_HIGH,
+        mqtt_reason_code::MQTT_RC_QUOTA_EXCEEDED,
+        mqtt_reason_code::MQTT_RC_ADMINISTRATIVE_ACTION,
+        mqtt_reason_code::MQTT_RC_PAYLOAD_FORMAT_INVALID,
+        mqtt_reason_code::MQTT_RC_RETAIN_NOT_SUPPORTED,
+        mqtt_reason_code::MQTT_RC_QOS_NOT_SUPPORTED,
+        mqtt_reason_code::MQTT_RC_USE_ANOTHER_SERVER,
+        mqtt_reason_code::MQTT_RC_SERVER_MOVED,
+        mqtt_reason_code::MQTT_RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED,
+        mqtt_reason_code::MQTT_RC_CONNECTION_RATE_EXCEEDED,
+        mqtt_reason_code::MQTT_RC_MAXIMUM_CONNECT_TIME,
+        mqtt_reason_code::MQTT_RC_SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+        mqtt_reason_code::MQTT_RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
+    ];
+
+    /// The C code for a core reason code (the same byte).
+    pub fn from_core(code: mqtt_core::codec::ReasonCode) -> Self {
+        let byte = code.as_u8();
+        Self::ALL
+            .into_iter()
+            .find(|c| *c as u8 == byte)
+            .unwrap_or(mqtt_reason_code::MQTT_RC_UNSPECIFIED_ERROR)
+    }
+}
+
+/// A static, NUL-terminated name of a reason code byte, as the
+/// specification names it (`"unknown reason code"` otherwise). Never NULL.
+#[no_mangle]
+pub extern "C" fn mqtt_reason_code_str(code: u8) -> *const std::ffi::c_char {
+    reason_code_name(code).as_ptr()
+}
+
+/// The NUL-terminated description of a reason code byte.
+fn reason_code_name(code: u8) -> &'static std::ffi::CStr {
+    match code {
+        0x00 => c"Success",
+        0x01 => c"Granted QoS 1",
+        0x02 => c"Granted QoS 2",
+        0x04 => c"Disconnect with Will Message",
+        0x10 => c"No matching subscribers",
+        0x11 => c"No subscription existed",
+        0x18 => c"Continue authentication",
+        0x19 => c"Re-authenticate",
+        0x80 => c"Unspecified error",
+        0x81 => c"Malformed Packet",
+        0x82 => c"Protocol Error",
+        0x83 => c"Implementation specific error",
+        0x84 => c"Unsupported Protocol Version",
+        0x85 => c"Client Identifier not valid",
+        0x86 => c"Bad User Name or Password",
+        0x87 => c"Not authorized",
+        0x88 => c"Server unavailable",
+        0x89 => c"Server busy",
+        0x8A => c"Banned",
+        0x8B => c"Server shutting down",
+        0x8C => c"Bad authentication method",
+        0x8D => c"Keep Alive timeout",
+        0x8E => c"Session taken over",
+        0x8F => c"Topic Filter invalid",
+        0x90 => c"Topic Name invalid",
+        0x91 => c"Packet Identifier in use",
+        0x92 => c"Packet Identifier not found",
+        0x93 => c"Receive Maximum exceeded",
+        0x94 => c"Topic Alias invalid",
+        0x95 => c"Packet too large",
+        0x96 => c"Message rate too high",
+        0x97 => c"Quota exceeded",
+        0x98 => c"Administrative action",
+        0x99 => c"Payload format invalid",
+        0x9A => c"Retain not supported",
+        0x9B => c"QoS not supported",
+        0x9C => c"Use another server",
+        0x9D => c"Server moved",
+        0x9E => c"Shared Subscriptions not supported",
+        0x9F => c"Connection rate exceeded",
+        0xA0 => c"Maximum connect time",
+        0xA1 => c"Subscription Identifiers not supported",
+        0xA2 => c"Wildcard Subscriptions not supported",
+        _ => c"unknown reason code",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_core::codec::ReasonCode;
+
+    #[test]
+    fn reason_codes_match_the_core() {
+        for &code in ReasonCode::ALL {
+            assert_eq!(mqtt_reason_code::from_core(code) as u8, code as u8);
+            let name = reason_code_name(code as u8).to_str().unwrap();
+            assert_eq!(name, code.description(), "{code:?}");
+        }
+        assert_eq!(ReasonCode::ALL.len(), 43);
+    }
+
+    #[test]
+    fn every_status_has_a_description() {
+        for s in 0..=12u32 {
+            // SAFETY: mqtt_status_str returns a static C string.
+            let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(s)) };
+            assert_ne!(text.to_str().unwrap(), "unknown status", "{s}");
+        }
+        // SAFETY: as above.
+        let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(13)) };
+        assert_eq!(text.to_str().unwrap(), "unknown status");
+    }
+}
