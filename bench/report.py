@@ -511,6 +511,12 @@ def main(argv: list[str] | None = None) -> int:
                + [f"- Source: `cargo bench` in `bench/` ({len(dirs)} run{'s' if len(dirs) > 1 else ''}), "
                   f"summarised by `report.py --stat {args.stat}`", ""]
                + table + [""] + goal_lines + [""] + client_lines)
+        # Sections other scripts append (broker-e2e.py, broker-engine-report.py)
+        # follow this marker line; keep them.
+        keep_marker = "<!-- report.py keeps the sections below -->"
+        old = args.markdown_out.read_text() if args.markdown_out.exists() else ""
+        if keep_marker in old:
+            doc += ["", old[old.index(keep_marker):].rstrip()]
         args.markdown_out.write_text("\n".join(doc).rstrip() + "\n")
         print(f"wrote {args.markdown_out}", file=sys.stderr)
     return 0
