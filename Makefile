@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := decode_stream roundtrip encode_structured client server
+FUZZ_TARGETS := decode_stream roundtrip encode_structured client server broker
 
 .PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus bench help
 
@@ -14,13 +14,14 @@ help:
 	@echo "make test        the whole test suite (installs what it needs)"
 	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
+	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 
 ## demo: a guided tour of the codec (decode, encode, errors with reason codes).
 demo: setup
 	$(CARGO) run --quiet -p mqtt-core --example codec_tour
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit
+test: setup fmt-check lint no-std docs unit c-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -95,3 +96,104 @@ fuzz-corpus:
 ## runs, lowest estimate of each, table written to bench/RESULTS.md.
 bench:
 	bench/run-all.sh
+
+## bench-broker: the broker benchmarks (not a test): the engine in memory
+## (Criterion, three runs) and the release example broker against Debian's
+## mosquitto on 127.0.0.1 under the same load; sections of bench/RESULTS.md.
+.PHONY: bench-broker
+bench-broker:
+	bench/run-broker.sh
+
+## py-test: the Python package (py/): rustfmt and clippy on its extension
+## crate, then `pip install ./py` into .venv (created if missing) and pytest.
+.PHONY: py-test
+py-test:
+	$(CARGO) fmt --manifest-path py/Cargo.toml --check
+	$(CARGO) clippy --manifest-path py/Cargo.toml -- -D warnings
+	@test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q ./py pytest
+	.venv/bin/python -m pytest py/tests -q
+
+## c-test: the C library (ffi-c/): include/mqtt.h regenerated and compared
+## (drift fails), compiled as C99 and C++; the C tests under ASan+UBSan and
+## under valgrind; the examples pub/sub, and their interop with mosquitto
+## on 127.0.0.1 (3.1.1 and 5.0, QoS 0-2). `make c-header` rewrites the header.
+C_BUILD := target/c-test
+C_LIBS := -lpthread -ldl -lm
+C_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
+.PHONY: c-test c-header c-tools
+c-tools:
+	@command -v cbindgen >/dev/null || { echo "installing cbindgen"; $(CARGO) install cbindgen --locked; }
+	@command -v valgrind >/dev/null || { \
+	  echo "installing valgrind (for the C tests)"; \
+	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; }
+
+c-header: c-tools
+	cbindgen --quiet --config ffi-c/cbindgen.toml --crate mqtt-ffi --output include/mqtt.h ffi-c
+
+c-test: setup c-tools
+	@mkdir -p $(C_BUILD)
+	cbindgen --quiet --config ffi-c/cbindgen.toml --crate mqtt-ffi --output $(C_BUILD)/mqtt.h ffi-c
+	@diff -u include/mqtt.h $(C_BUILD)/mqtt.h || { echo "include/mqtt.h differs from what cbindgen generates: run 'make c-header' and commit it"; exit 1; }
+	@printf '#include "mqtt.h"\nint main(void) { return mqtt_status_str(MQTT_STATUS_OK) == 0; }\n' > $(C_BUILD)/header.c
+	gcc $(C_STRICT) -Iinclude -c $(C_BUILD)/header.c -o $(C_BUILD)/header_c.o
+	g++ -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c $(C_BUILD)/header.c -o $(C_BUILD)/header_cpp.o
+	$(CARGO) build -p mqtt-ffi --features test-panic
+	cp target/debug/libmqtt.a $(C_BUILD)/libmqtt-test.a
+	gcc $(C_STRICT) -g -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude \
+	  ffi-c/tests/test_client.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/test_client_asan
+	RUST_BACKTRACE=0 ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_client_asan 2>$(C_BUILD)/test_client_asan.stderr || { cat $(C_BUILD)/test_client_asan.stderr; exit 1; }
+	gcc $(C_STRICT) -g -Iinclude ffi-c/tests/test_client.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/test_client
+	RUST_BACKTRACE=0 valgrind -q --leak-check=full --error-exitcode=1 $(C_BUILD)/test_client 2>$(C_BUILD)/test_client_valgrind.stderr || { cat $(C_BUILD)/test_client_valgrind.stderr; exit 1; }
+	$(CARGO) build -p mqtt-ffi --release
+	cp target/release/libmqtt.a $(C_BUILD)/libmqtt.a
+	for e in pub sub; do \
+	  gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -Iinclude ffi-c/examples/$$e.c $(C_BUILD)/libmqtt.a $(C_LIBS) -o $(C_BUILD)/$$e; \
+	done
+	ffi-c/tests/interop_mosquitto.sh $(C_BUILD)
+	@# make c-install into a scratch prefix; an example built through pkg-config runs.
+	rm -rf $(C_BUILD)/prefix
+	$(MAKE) --no-print-directory c-install PREFIX=$(abspath $(C_BUILD))/prefix
+	gcc -std=c99 -Wall -Werror $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --cflags mqtt) \
+	  ffi-c/examples/sub.c $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --libs --static mqtt) -o $(C_BUILD)/sub-pkgconfig
+	@# --help exits 2 after printing the usage: the shared library loaded.
+	rc=0; LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib $(C_BUILD)/sub-pkgconfig --help 2>/dev/null || rc=$$?; test $$rc = 2
+	LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib ldd $(C_BUILD)/sub-pkgconfig | grep -q 'libmqtt.so => .*prefix/lib/libmqtt.so'
+	@echo "c-test: all passed"
+
+## c-install: libmqtt.a, libmqtt.so, mqtt.h and mqtt.pc under PREFIX
+## (default /usr/local; DESTDIR for staging).
+PREFIX ?= /usr/local
+C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+.PHONY: c-install c-heap
+c-install:
+	$(CARGO) build -p mqtt-ffi --release
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 target/release/libmqtt.a $(DESTDIR)$(PREFIX)/lib/libmqtt.a
+	install -m 755 target/release/libmqtt.so $(DESTDIR)$(PREFIX)/lib/libmqtt.so
+	install -m 644 include/mqtt.h $(DESTDIR)$(PREFIX)/include/mqtt.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' ffi-c/mqtt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mqtt.pc
+
+## c-heap: heap bytes per client handle (a measurement, not a test).
+c-heap:
+	$(CARGO) build -p mqtt-ffi --release
+	@mkdir -p $(C_BUILD)
+	gcc -std=c99 -O2 -Iinclude ffi-c/tests/heap_per_client.c target/release/libmqtt.a $(C_LIBS) -o $(C_BUILD)/heap_per_client
+	$(C_BUILD)/heap_per_client
+
+## c-bench: publisher throughput of the C example beside a libmosquitto
+## program against mosquitto on 127.0.0.1 (a benchmark, not a test).
+.PHONY: c-bench
+c-bench: setup
+	@test -f /usr/include/mosquitto.h || { \
+	  echo "installing libmosquitto-dev (the benchmark peer)"; \
+	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmosquitto-dev; }
+	$(CARGO) build -p mqtt-ffi --release
+	@mkdir -p $(C_BUILD)
+	for e in pub sub; do \
+	  gcc -std=c99 -O2 -Iinclude ffi-c/examples/$$e.c target/release/libmqtt.a $(C_LIBS) -o $(C_BUILD)/$$e; \
+	done
+	gcc -std=c99 -O2 ffi-c/bench/mosq_pub.c -lmosquitto -o $(C_BUILD)/mosq_pub
+	ffi-c/bench/throughput.sh $(C_BUILD)

@@ -2,9 +2,11 @@
 //! vectors (also the fuzzers' seed corpus), a scripted server for client
 //! tests ([`scripted`]), a scripted client and a client/server pair for
 //! server tests ([`server`]), a blocking `std::net` driver for tests against a
-//! real broker ([`net`]) and small helpers.
+//! real broker ([`net`]), a seeded simulation of several clients against the
+//! broker engine ([`broker_sim`]) and small helpers.
 
 pub mod broker_proc;
+pub mod broker_sim;
 pub mod golden;
 pub mod net;
 pub mod scripted;

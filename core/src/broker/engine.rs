@@ -558,7 +558,14 @@ impl Broker {
     /// [`poll_output`](Self::poll_output) has for it first, close the
     /// transport, then call [`connection_closed`](Self::connection_closed).
     pub fn poll_close(&mut self) -> Option<ConnectionId> {
-        self.closes.pop_front()
+        // A request for a connection already closed (the driver reported
+        // it first) names nothing any more.
+        while let Some(id) = self.closes.pop_front() {
+            if self.conns.contains_key(&id) {
+                return Some(id);
+            }
+        }
+        None
     }
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) must be
@@ -1197,9 +1204,11 @@ impl Broker {
                     self.dropped += 1;
                     match limits.queue_full_policy {
                         // The new messages are those queued meanwhile.
-                        QueueFullPolicy::DropNewest => {
+                        QueueFullPolicy::DropNewest if !s.offline.is_empty() => {
                             s.offline.pop_back();
                         }
+                        // Drop oldest, or nothing newer to drop (a bound
+                        // of 0): this message, older than any queued, goes.
                         _ => continue,
                     }
                 }

@@ -1,0 +1,418 @@
+//! The sans-IO broker engine driven by an arbitrary script over up to four
+//! connections at once: open a connection, feed it a client packet built
+//! from the input (CONNECT in either version with wills, sessions and
+//! keep alive; SUBSCRIBE, UNSUBSCRIBE, PUBLISH at QoS 0-2 with retain,
+//! acknowledgements, PINGREQ, DISCONNECT) split into arbitrary chunks and
+//! sometimes damaged, or raw bytes; advance the time; close a connection.
+//! Limits and server options are drawn small so that every limit is hit.
+//!
+//! Invariants checked after every operation, beyond "no panic":
+//! - `poll_output` names only open connections (opened and not yet
+//!   reported closed), `poll_close` only connections that were opened;
+//! - `connection_count` is the number of open connections;
+//! - after `handle_timeout(now)`, `poll_timeout` is later than `now`;
+//! - sessions, retained messages (count and bytes), subscriptions per
+//!   client and offline queues stay within the configured limits;
+//! - on a connection fed only whole, undamaged packets of one version,
+//!   starting with CONNECT, everything the broker writes decodes strictly
+//!   in that version, starts with CONNACK, and no packet exceeds the
+//!   Maximum Packet Size the CONNECT gave [MQTT-3.1.2-24].
+#![no_main]
+
+use std::collections::BTreeSet;
+
+use bytes::{Bytes, BytesMut};
+use libfuzzer_sys::arbitrary::{self, Unstructured};
+use libfuzzer_sys::fuzz_target;
+use mqtt_core::broker::{Broker, BrokerLimits, BrokerOptions, ConnectionId, QueueFullPolicy};
+use mqtt_core::codec::{
+    Connect, DecodeOptions, Decoder, Disconnect, Packet, ProtocolVersion, PubAck, PubComp, PubRec,
+    PubRel, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions, Unsubscribe,
+    Will,
+};
+use mqtt_core::server::ServerOptions;
+
+type R<T> = arbitrary::Result<T>;
+
+const CLIENT_IDS: [&str; 4] = ["a", "b", "c", ""];
+const TOPICS: [&str; 5] = ["a", "a/b", "t/1", "r", "deep/x/y/z"];
+const FILTERS: [&str; 6] = ["a", "a/+", "#", "t/#", "$share/g/t/+", "deep/+/+/z"];
+const MAX_CONNS: usize = 4;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = run(&mut Unstructured::new(data));
+});
+
+fn qos(u: &mut Unstructured<'_>) -> R<QoS> {
+    Ok(match u.int_in_range(0u8..=2)? {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    })
+}
+
+struct Conn {
+    id: ConnectionId,
+    version: ProtocolVersion,
+    /// Only whole, undamaged packets of `version` were fed, the first a
+    /// CONNECT: what the broker writes must decode strictly.
+    pure: bool,
+    /// Packets fed so far.
+    fed: usize,
+    /// The Maximum Packet Size of the first CONNECT (5.0).
+    max_packet: Option<u32>,
+    /// Decodes what the broker writes (on pure connections).
+    wire: Decoder,
+    /// The broker has written CONNACK.
+    acked: bool,
+}
+
+struct World {
+    broker: Broker,
+    limits: BrokerLimits,
+    now: u64,
+    open: Vec<Conn>,
+    /// Every connection ever opened.
+    known: BTreeSet<ConnectionId>,
+}
+
+fn limits(u: &mut Unstructured<'_>) -> R<BrokerLimits> {
+    let mut l = BrokerLimits::default();
+    l.max_sessions = u.int_in_range(0..=3)?;
+    l.max_subscriptions_per_client = u.int_in_range(0..=3)?;
+    l.max_queued_messages = u.int_in_range(0..=3)?;
+    l.queue_full_policy = if u.arbitrary()? {
+        QueueFullPolicy::DropOldest
+    } else {
+        QueueFullPolicy::DropNewest
+    };
+    l.max_retained_messages = u.int_in_range(0..=2)?;
+    l.max_retained_bytes = u.int_in_range(0..=120)?;
+    l.max_topic_levels = u.int_in_range(1..=3)?;
+    Ok(l)
+}
+
+fn server_options(u: &mut Unstructured<'_>) -> R<ServerOptions> {
+    let mut o = ServerOptions::new()
+        .with_receive_maximum(u.int_in_range(1..=3)?)
+        .with_max_inflight(u.int_in_range(1..=3)?)
+        .with_max_queued(u.int_in_range(0..=3)?)
+        .with_topic_alias_maximum(u.int_in_range(0..=2)?)
+        .with_connect_timeout(u.int_in_range(0..=3_000)?)
+        .with_outbound_topic_aliases(u.arbitrary()?)
+        .with_retain_available(!u.ratio(1, 8)?)
+        .with_maximum_qos(qos(u)?);
+    if u.ratio(1, 4)? {
+        o = o.with_server_keep_alive(Some(u.int_in_range(0..=3)?));
+    }
+    Ok(o)
+}
+
+fn client_packet(u: &mut Unstructured<'_>, version: ProtocolVersion) -> R<Option<Packet>> {
+    let v5 = version.is_v5();
+    let pid = |u: &mut Unstructured<'_>| u.int_in_range(1u16..=4);
+    Ok(Some(match u.int_in_range(0u8..=10)? {
+        0 | 1 => {
+            let id = *u.choose(&CLIENT_IDS)?;
+            let Ok(mut c) = Connect::new(version, id) else {
+                return Ok(None);
+            };
+            c = c
+                .with_clean_start(u.arbitrary()?)
+                .with_keep_alive(u.int_in_range(0u16..=3)?);
+            if u.arbitrary()? {
+                let Ok(mut w) = Will::new(*u.choose(&TOPICS)?, &b"will"[..], qos(u)?) else {
+                    return Ok(None);
+                };
+                w = w.with_retain(u.arbitrary()?);
+                if v5 && u.arbitrary()? {
+                    w.properties.will_delay_interval = Some(u.int_in_range(0..=3)?);
+                }
+                c = c.with_will(w);
+            }
+            if v5 {
+                let p = &mut c.properties;
+                if u.arbitrary()? {
+                    p.session_expiry_interval = Some(*u.choose(&[0, 1, 5, u32::MAX])?);
+                }
+                p.receive_maximum = Some(u.int_in_range(1u16..=3)?);
+                p.topic_alias_maximum = Some(u.int_in_range(0u16..=2)?);
+                if u.arbitrary()? {
+                    p.maximum_packet_size = Some(u.int_in_range(24u32..=200)?);
+                }
+            }
+            c.into()
+        }
+        2..=4 => {
+            let q = qos(u)?;
+            let len = u.int_in_range(0usize..=40)?;
+            let payload = Bytes::from(vec![b'x'; len]);
+            let Ok(mut p) = Publish::new(*u.choose(&TOPICS)?, payload) else {
+                return Ok(None);
+            };
+            let id = if q == QoS::AtMostOnce { 0 } else { pid(u)? };
+            p = p.with_qos(q, id).with_retain(u.ratio(1, 3)?);
+            p.dup = q != QoS::AtMostOnce && u.ratio(1, 8)?;
+            if v5 && u.ratio(1, 4)? {
+                p.properties.message_expiry_interval = Some(u.int_in_range(0..=3)?);
+            }
+            p.into()
+        }
+        5 => {
+            let n = u.int_in_range(1usize..=3)?;
+            let mut filters = Vec::new();
+            for _ in 0..n {
+                let mut o = SubscriptionOptions::new(qos(u)?);
+                if v5 {
+                    o.no_local = u.ratio(1, 4)?;
+                    o.retain_as_published = u.arbitrary()?;
+                }
+                if let Ok(f) = SubscribeFilter::new(*u.choose(&FILTERS)?, o) {
+                    filters.push(f);
+                }
+            }
+            if filters.is_empty() {
+                return Ok(None);
+            }
+            let mut s = Subscribe::new(pid(u)?, filters);
+            if v5 && u.ratio(1, 4)? {
+                s = s.with_subscription_identifier(u.int_in_range(1..=3)?);
+            }
+            s.into()
+        }
+        6 => {
+            let Ok(s) = Unsubscribe::single(pid(u)?, *u.choose(&FILTERS)?) else {
+                return Ok(None);
+            };
+            s.into()
+        }
+        7 => PubAck::new(pid(u)?).into(),
+        8 => match u.int_in_range(0u8..=2)? {
+            0 => PubRec::new(pid(u)?).into(),
+            1 => PubRel::new(pid(u)?).into(),
+            _ => PubComp::new(pid(u)?).into(),
+        },
+        9 => Packet::PingReq,
+        _ => {
+            let code = if v5 && u.arbitrary()? {
+                ReasonCode::DisconnectWithWillMessage
+            } else {
+                ReasonCode::Success
+            };
+            let mut d = Disconnect::new(code);
+            if v5 && u.ratio(1, 4)? {
+                d.properties.session_expiry_interval = Some(u.int_in_range(0..=3)?);
+            }
+            d.into()
+        }
+    }))
+}
+
+impl World {
+    fn feed(&mut self, u: &mut Unstructured<'_>, i: usize, mut bytes: Vec<u8>) -> R<()> {
+        if !bytes.is_empty() && u.ratio(1, 16)? {
+            let k = u.choose_index(bytes.len())?;
+            bytes[k] ^= u.arbitrary::<u8>()? | 1;
+            self.open[i].pure = false;
+        }
+        let id = self.open[i].id;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let n = u.int_in_range(1..=rest.len())?;
+            self.broker.handle_input(id, self.now, &rest[..n]);
+            rest = &rest[n..];
+            self.drain();
+        }
+        Ok(())
+    }
+
+    /// Drains outputs and close requests, checking the invariants.
+    fn drain(&mut self) {
+        while let Some((id, bytes)) = self.broker.poll_output() {
+            let Some(c) = self.open.iter_mut().find(|c| c.id == id) else {
+                panic!(
+                    "output of {} bytes for {id:?}, which is not open",
+                    bytes.len()
+                );
+            };
+            if !c.pure {
+                continue;
+            }
+            c.wire.feed(&bytes);
+            loop {
+                let packet = match c.wire.next_packet() {
+                    Ok(Some(p)) => p,
+                    Ok(None) => break,
+                    Err(e) => panic!("the broker wrote an invalid packet to {id:?}: {e}"),
+                };
+                if !c.acked {
+                    assert!(
+                        matches!(packet, Packet::ConnAck(_)),
+                        "first packet to {id:?} is {packet:?}"
+                    );
+                    c.acked = true;
+                }
+                if let Some(max) = c.max_packet {
+                    let mut buf = BytesMut::new();
+                    if packet.encode(c.version, &mut buf).is_ok() {
+                        assert!(
+                            buf.len() <= max as usize,
+                            "{} bytes to {id:?} over its Maximum Packet Size {max}: {packet:?}",
+                            buf.len()
+                        );
+                    }
+                }
+            }
+        }
+        while let Some(id) = self.broker.poll_close() {
+            assert!(self.known.contains(&id), "close of unknown {id:?}");
+            // The driver closes the transport and reports it.
+            if let Some(k) = self.open.iter().position(|c| c.id == id) {
+                self.open.remove(k);
+                self.broker.connection_closed(id, self.now);
+            }
+        }
+        self.check_counts();
+    }
+
+    fn check_counts(&self) {
+        let b = &self.broker;
+        let l = &self.limits;
+        assert_eq!(b.connection_count(), self.open.len(), "connection count");
+        assert!(
+            b.session_count() <= l.max_sessions,
+            "sessions {}",
+            b.session_count()
+        );
+        assert!(
+            b.retained().len() <= l.max_retained_messages,
+            "retained count"
+        );
+        assert!(
+            b.retained().bytes() <= l.max_retained_bytes,
+            "retained bytes"
+        );
+        for id in CLIENT_IDS {
+            assert!(b.queued_for(id) <= l.max_queued_messages, "queue of {id:?}");
+        }
+        let subs = b.subscriptions();
+        assert!(
+            subs.len() <= l.max_subscriptions_per_client * l.max_sessions.max(1),
+            "subscriptions {}",
+            subs.len()
+        );
+    }
+}
+
+fn run(u: &mut Unstructured<'_>) -> R<()> {
+    let limits = limits(u)?;
+    let opts = BrokerOptions::new()
+        .with_limits(limits.clone())
+        .with_server_options(server_options(u)?);
+    let mut w = World {
+        broker: Broker::new(opts),
+        limits,
+        now: 0,
+        open: Vec::new(),
+        known: BTreeSet::new(),
+    };
+    for _ in 0..u.int_in_range(0..=120)? {
+        if u.is_empty() {
+            break;
+        }
+        match u.int_in_range(0u8..=9)? {
+            0 => {
+                if w.open.len() < MAX_CONNS {
+                    let id = w.broker.connection_opened(w.now);
+                    assert!(w.known.insert(id), "{id:?} given twice");
+                    let version = if u.arbitrary()? {
+                        ProtocolVersion::V5
+                    } else {
+                        ProtocolVersion::V311
+                    };
+                    w.open.push(Conn {
+                        id,
+                        version,
+                        pure: true,
+                        fed: 0,
+                        max_packet: None,
+                        wire: Decoder::new(DecodeOptions::new(version)),
+                        acked: false,
+                    });
+                }
+            }
+            1..=5 => {
+                if w.open.is_empty() {
+                    continue;
+                }
+                let i = u.choose_index(w.open.len())?;
+                let version = w.open[i].version;
+                if let Some(p) = client_packet(u, version)? {
+                    let mut buf = BytesMut::new();
+                    if p.encode(version, &mut buf).is_ok() {
+                        let c = &mut w.open[i];
+                        match &p {
+                            Packet::Connect(connect) if c.fed == 0 => {
+                                c.max_packet = connect.properties.maximum_packet_size;
+                            }
+                            _ if c.fed == 0 => c.pure = false,
+                            _ => {}
+                        }
+                        c.fed += 1;
+                        w.feed(u, i, buf.to_vec())?;
+                    }
+                }
+            }
+            6 => {
+                if w.open.is_empty() {
+                    continue;
+                }
+                let i = u.choose_index(w.open.len())?;
+                let len = u.int_in_range(0usize..=24)?;
+                let bytes = u.bytes(len)?.to_vec();
+                w.open[i].pure = false;
+                w.feed(u, i, bytes)?;
+            }
+            7 => {
+                let step: u64 = *u.choose(&[0, 1, 100, 999, 1_000, 1_500, 5_000, 60_000])?;
+                w.now += step;
+                w.broker.handle_timeout(w.now);
+                w.drain();
+                if let Some(t) = w.broker.poll_timeout() {
+                    assert!(
+                        t > w.now,
+                        "deadline {t} not after handle_timeout({})",
+                        w.now
+                    );
+                }
+            }
+            8 => {
+                // Jump straight to the next deadline.
+                if let Some(t) = w.broker.poll_timeout() {
+                    assert!(t >= w.now, "deadline {t} in the past at {}", w.now);
+                    w.now = t;
+                    w.broker.handle_timeout(w.now);
+                    w.drain();
+                    if let Some(t) = w.broker.poll_timeout() {
+                        assert!(
+                            t > w.now,
+                            "deadline {t} not after handle_timeout({})",
+                            w.now
+                        );
+                    }
+                }
+            }
+            _ => {
+                if w.open.is_empty() {
+                    continue;
+                }
+                let i = u.choose_index(w.open.len())?;
+                let c = w.open.remove(i);
+                w.broker.connection_closed(c.id, w.now);
+                w.drain();
+            }
+        }
+        w.drain();
+    }
+    Ok(())
+}
