@@ -21,7 +21,7 @@ demo: setup
 	$(CARGO) run --quiet -p mqtt-core --example codec_tour
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit c-test
+test: setup fmt-check lint no-std docs unit c-test py-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -115,8 +115,10 @@ py-test:
 	.venv/bin/python -m pytest py/tests -q
 
 ## c-test: the C library (ffi-c/): include/mqtt.h regenerated and compared
-## (drift fails), compiled as C99 and C++; the C tests under ASan+UBSan and
-## under valgrind; the examples pub/sub, and their interop with mosquitto
+## (drift fails), compiled as C99 and C++; the C tests (client, broker,
+## codec) under ASan+UBSan and under valgrind; the firmware example (client
+## and broker in one program, also under valgrind); the examples pub/sub,
+## and their interop with mosquitto
 ## on 127.0.0.1 (3.1.1 and 5.0, QoS 0-2). `make c-header` rewrites the header.
 C_BUILD := target/c-test
 C_LIBS := -lpthread -ldl -lm
@@ -146,11 +148,21 @@ c-test: setup c-tools
 	RUST_BACKTRACE=0 ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_client_asan 2>$(C_BUILD)/test_client_asan.stderr || { cat $(C_BUILD)/test_client_asan.stderr; exit 1; }
 	gcc $(C_STRICT) -g -Iinclude ffi-c/tests/test_client.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/test_client
 	RUST_BACKTRACE=0 valgrind -q --leak-check=full --error-exitcode=1 $(C_BUILD)/test_client 2>$(C_BUILD)/test_client_valgrind.stderr || { cat $(C_BUILD)/test_client_valgrind.stderr; exit 1; }
+	for t in test_broker test_codec; do \
+	  gcc $(C_STRICT) -g -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude \
+	    ffi-c/tests/$$t.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/$${t}_asan && \
+	  { RUST_BACKTRACE=0 ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/$${t}_asan 2>$(C_BUILD)/$${t}_asan.stderr || { cat $(C_BUILD)/$${t}_asan.stderr; exit 1; }; } && \
+	  gcc $(C_STRICT) -g -Iinclude ffi-c/tests/$$t.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/$$t && \
+	  { RUST_BACKTRACE=0 valgrind -q --leak-check=full --error-exitcode=1 $(C_BUILD)/$$t 2>$(C_BUILD)/$${t}_valgrind.stderr || { cat $(C_BUILD)/$${t}_valgrind.stderr; exit 1; }; } || exit 1; \
+	done
 	$(CARGO) build -p mqtt-ffi --release
 	cp target/release/libmqtt.a $(C_BUILD)/libmqtt.a
-	for e in pub sub; do \
-	  gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -Iinclude ffi-c/examples/$$e.c $(C_BUILD)/libmqtt.a $(C_LIBS) -o $(C_BUILD)/$$e; \
+	for e in pub sub firmware; do \
+	  gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -Iinclude ffi-c/examples/$$e.c $(C_BUILD)/libmqtt.a $(C_LIBS) -o $(C_BUILD)/$$e || exit 1; \
 	done
+	@# The firmware-style example: client and broker over a loopback, no sockets.
+	$(C_BUILD)/firmware
+	valgrind -q --leak-check=full --error-exitcode=1 $(C_BUILD)/firmware >/dev/null
 	ffi-c/tests/interop_mosquitto.sh $(C_BUILD)
 	@# make c-install into a scratch prefix; an example built through pkg-config runs.
 	rm -rf $(C_BUILD)/prefix

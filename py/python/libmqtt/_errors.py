@@ -1,0 +1,192 @@
+"""The exception hierarchy.
+
+Every exception libmqtt raises for a protocol reason is an :class:`MQTTError`
+and carries :attr:`MQTTError.reason_code`, the MQTT 5.0 reason code a
+receiver reports for it (in CONNACK or DISCONNECT), or ``None`` when none
+applies. :attr:`MQTTError.kind` names the precise rule, as the Rust core
+names it (``"InvalidQoS"``, ``"Truncated"``, ...).
+
+Codec errors (from :func:`libmqtt.decode`, :func:`libmqtt.encode`,
+:class:`libmqtt.Decoder` and invalid command arguments)::
+
+    MQTTError
+    ├── MalformedPacket              0x81
+    ├── ProtocolError                0x82
+    ├── UnsupportedProtocolVersion   0x84
+    ├── TopicFilterInvalid           0x8F
+    ├── TopicNameInvalid             0x90
+    ├── TopicAliasInvalid            0x94
+    ├── PacketTooLarge               0x95
+    ├── PayloadFormatInvalid         0x99
+    ├── ServerError                  a command the server role refused
+    └── ClientError                  a command the client refused
+        ├── QueueFull
+        ├── NotConnected
+        ├── NoPacketIdentifier
+        ├── QoSNotSupported          0x9B
+        ├── RetainNotSupported       0x9A
+        ├── FeatureNotSupported      0x9E, 0xA1 or 0xA2
+        ├── InvalidState
+        └── UnknownAckToken
+
+A command whose packet is invalid raises the codec's exception (a
+PUBLISH to ``"a/#"`` raises :class:`TopicNameInvalid`), and one larger than
+the server's Maximum Packet Size raises :class:`PacketTooLarge`, as
+:func:`libmqtt.encode` would.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ._enums import ReasonCode
+
+__all__ = [
+    "MQTTError",
+    "MalformedPacket",
+    "ProtocolError",
+    "UnsupportedProtocolVersion",
+    "TopicFilterInvalid",
+    "TopicNameInvalid",
+    "TopicAliasInvalid",
+    "PacketTooLarge",
+    "PayloadFormatInvalid",
+    "ClientError",
+    "QueueFull",
+    "NotConnected",
+    "NoPacketIdentifier",
+    "QoSNotSupported",
+    "RetainNotSupported",
+    "FeatureNotSupported",
+    "InvalidState",
+    "UnknownAckToken",
+    "ServerError",
+]
+
+
+class MQTTError(Exception):
+    """Base of every libmqtt protocol error.
+
+    Attributes:
+        reason_code: the MQTT 5.0 reason code for the error, or ``None``.
+        kind: the core's name for the precise error (e.g. ``"InvalidQoS"``).
+    """
+
+    #: The reason code of the class; instances may carry a more precise one.
+    default_reason_code: Optional[ReasonCode] = None
+
+    def __init__(
+        self,
+        message: str = "",
+        reason_code: Optional[int] = None,
+        kind: str = "",
+    ) -> None:
+        super().__init__(message)
+        code = self.default_reason_code if reason_code is None else reason_code
+        self.reason_code: Optional[ReasonCode] = None if code is None else ReasonCode(code)
+        self.kind: str = kind
+
+    @property
+    def message(self) -> str:
+        """The human-readable message."""
+        return str(self.args[0]) if self.args else ""
+
+
+class MalformedPacket(MQTTError):
+    """The bytes are not a valid packet (0x81 Malformed Packet)."""
+
+    default_reason_code = ReasonCode.MALFORMED_PACKET
+
+
+class ProtocolError(MQTTError):
+    """The packet parsed but breaks a protocol rule (0x82 Protocol Error)."""
+
+    default_reason_code = ReasonCode.PROTOCOL_ERROR
+
+
+class UnsupportedProtocolVersion(MQTTError):
+    """CONNECT names another protocol or version (0x84)."""
+
+    default_reason_code = ReasonCode.UNSUPPORTED_PROTOCOL_VERSION
+
+
+class TopicFilterInvalid(MQTTError):
+    """A topic filter is invalid (0x8F)."""
+
+    default_reason_code = ReasonCode.TOPIC_FILTER_INVALID
+
+
+class TopicNameInvalid(MQTTError):
+    """A topic name is invalid, e.g. contains a wildcard (0x90)."""
+
+    default_reason_code = ReasonCode.TOPIC_NAME_INVALID
+
+
+class TopicAliasInvalid(MQTTError):
+    """A Topic Alias of 0 or above the maximum (0x94)."""
+
+    default_reason_code = ReasonCode.TOPIC_ALIAS_INVALID
+
+
+class PacketTooLarge(MQTTError):
+    """The packet exceeds the maximum packet size in force (0x95)."""
+
+    default_reason_code = ReasonCode.PACKET_TOO_LARGE
+
+
+class PayloadFormatInvalid(MQTTError):
+    """The payload is not UTF-8 although its Payload Format Indicator says
+    it is (0x99)."""
+
+    default_reason_code = ReasonCode.PAYLOAD_FORMAT_INVALID
+
+
+class ClientError(MQTTError):
+    """A command the client refused. Nothing was queued or sent. Always
+    caused by the caller (or by limits the server announced), never by
+    bytes from the network."""
+
+
+class QueueFull(ClientError):
+    """The queue of commands waiting to be sent is full."""
+
+
+class NotConnected(ClientError):
+    """Not connected, and this command is not queued while offline."""
+
+
+class NoPacketIdentifier(ClientError):
+    """All 65,535 packet identifiers are in use."""
+
+
+class QoSNotSupported(ClientError):
+    """The QoS is above the server's Maximum QoS (0x9B)."""
+
+    default_reason_code = ReasonCode.QOS_NOT_SUPPORTED
+
+
+class RetainNotSupported(ClientError):
+    """Retain requested from a server without retain (0x9A)."""
+
+    default_reason_code = ReasonCode.RETAIN_NOT_SUPPORTED
+
+
+class FeatureNotSupported(ClientError):
+    """The server said in CONNACK it lacks a feature this command uses:
+    wildcards (0xA2), Subscription Identifiers (0xA1) or shared
+    subscriptions (0x9E)."""
+
+
+class InvalidState(ClientError):
+    """The command makes no sense now (e.g. ``connect`` while connected)."""
+
+
+class UnknownAckToken(ClientError):
+    """The acknowledgement token is unknown or already used."""
+
+
+class ServerError(MQTTError):
+    """A command the server connection (:class:`libmqtt.server.ServerConnection`)
+    refused. Nothing was queued or sent. :attr:`kind` names the reason
+    (``"NotConnected"``, ``"QueueFull"``, ``"InvalidState"``,
+    ``"ReasonCodeCount"``, ...)."""

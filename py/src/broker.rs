@@ -1,0 +1,292 @@
+//! `libmqtt.Broker`: the core's sans-IO broker engine as a Python class.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+use mqtt_core::broker::{
+    Acl, Broker as CoreBroker, BrokerLimits, BrokerOptions, ConnectionId, PasswordTable,
+};
+
+use crate::client::{to_instant, to_seconds};
+use crate::convert::bytes_from_py;
+use crate::hooks::{decision_from_py, HookError, PyAuthenticator, PyAuthorizer};
+
+/// The sans-IO MQTT 3.1.1 and 5.0 broker engine: many connections,
+/// sessions with offline queues, retained messages, wills, passwords and
+/// an ACL, every table bounded. It reads no clock and touches no socket:
+/// a driver accepts transports and moves bytes and time.
+///
+/// For each accepted transport call ``connection_opened(now)`` (an int
+/// id); pass its bytes to ``receive_data(conn, data, now)``; when it
+/// closes, ``connection_closed(conn, now)``. After every input, write
+/// every ``(conn, data)`` of ``outputs()`` to its transport, close each
+/// connection of ``connections_to_close()`` (after writing its bytes; then
+/// call ``connection_closed``), and wait for input or until
+/// ``next_timeout()`` to call ``handle_timeout(now)``. Time is float
+/// seconds from any monotonic origin.
+///
+/// Authentication: ``passwords`` (a mapping of user name to password) or
+/// ``password_file`` (the text of a ``user:password`` file); clients
+/// without a user name are accepted when ``allow_anonymous``. ``acl`` is
+/// the text of a mosquitto-style ``acl_file``.
+#[pyclass(module = "libmqtt")]
+pub(crate) struct Broker {
+    /// In a mutex only to make the class `Sync` (the engine's hook trait
+    /// objects are `Send` only); `&mut self` methods take it unlocked.
+    inner: Mutex<CoreBroker>,
+    /// The engine's connection identifiers by their number (the engine
+    /// makes them; Python sees the number).
+    conns: HashMap<u64, ConnectionId>,
+    /// The first exception a Python hook raised during an engine call.
+    hook_error: HookError,
+}
+
+impl Broker {
+    fn engine(&mut self) -> &mut CoreBroker {
+        self.inner.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn engine_ref(&self) -> MutexGuard<'_, CoreBroker> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Raises the exception a hook raised during the last engine call.
+    fn hook_result(&self) -> PyResult<()> {
+        let mut slot = self.hook_error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn conn(&self, conn: u64) -> Option<ConnectionId> {
+        self.conns.get(&conn).copied()
+    }
+}
+
+#[pymethods]
+impl Broker {
+    #[new]
+    #[pyo3(signature = (
+        *, passwords = None, password_file = None, allow_anonymous = true, acl = None,
+        max_connections = 10000, max_sessions = 10000, max_subscriptions_per_client = 256,
+        max_queued_messages = 1000, max_retained_messages = 10000,
+        max_retained_bytes = 16777216, max_topic_levels = 64
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        passwords: Option<&Bound<'_, PyAny>>,
+        password_file: Option<String>,
+        allow_anonymous: bool,
+        acl: Option<String>,
+        max_connections: usize,
+        max_sessions: usize,
+        max_subscriptions_per_client: usize,
+        max_queued_messages: usize,
+        max_retained_messages: usize,
+        max_retained_bytes: usize,
+        max_topic_levels: usize,
+    ) -> PyResult<Self> {
+        let mut limits = BrokerLimits::default();
+        limits.max_connections = max_connections;
+        limits.max_sessions = max_sessions;
+        limits.max_subscriptions_per_client = max_subscriptions_per_client;
+        limits.max_queued_messages = max_queued_messages;
+        limits.max_retained_messages = max_retained_messages;
+        limits.max_retained_bytes = max_retained_bytes;
+        limits.max_topic_levels = max_topic_levels;
+        let mut options = BrokerOptions::new().with_limits(limits);
+        let mut table: Option<PasswordTable> = None;
+        if let Some(text) = password_file {
+            table = Some(
+                PasswordTable::parse(&text)
+                    .map_err(|e| PyValueError::new_err(format!("password_file: {e}")))?,
+            );
+        }
+        if let Some(map) = passwords.filter(|p| !p.is_none()) {
+            let t = table.get_or_insert_with(PasswordTable::new);
+            for item in map.call_method0("items")?.try_iter()? {
+                let (user, password): (String, Bound<'_, PyAny>) = item?.extract()?;
+                t.insert(&user, &bytes_from_py(&password)?);
+            }
+        }
+        if let Some(t) = table {
+            options = options.with_passwords(t, allow_anonymous);
+        }
+        if let Some(text) = acl {
+            options = options.with_acl(
+                Acl::parse(&text).map_err(|e| PyValueError::new_err(format!("acl: {e}")))?,
+            );
+        }
+        Ok(Broker {
+            inner: Mutex::new(CoreBroker::new(options)),
+            conns: HashMap::new(),
+            hook_error: HookError::default(),
+        })
+    }
+
+    /// A new transport connection was accepted; returns its id.
+    fn connection_opened(&mut self, now: f64) -> PyResult<u64> {
+        let id = self.engine().connection_opened(to_instant(now)?);
+        self.conns.insert(id.get(), id);
+        Ok(id.get())
+    }
+
+    /// Bytes received on connection ``conn``, in any chunking. Unknown
+    /// connections are ignored.
+    fn receive_data(&mut self, conn: u64, data: &Bound<'_, PyAny>, now: f64) -> PyResult<()> {
+        let now = to_instant(now)?;
+        if let Some(id) = self.conn(conn) {
+            crate::convert::with_bytes(data, |d| self.engine().handle_input(id, now, d))?;
+        }
+        self.hook_result()
+    }
+
+    /// The time passed: keep alive and connect timeouts, message, session
+    /// and will delays. Calling it early does nothing.
+    fn handle_timeout(&mut self, now: f64) -> PyResult<()> {
+        self.engine().handle_timeout(to_instant(now)?);
+        self.hook_result()
+    }
+
+    /// The transport of ``conn`` closed (on either side's initiative): the
+    /// will is published if due, the session kept or discarded.
+    fn connection_closed(&mut self, conn: u64, now: f64) -> PyResult<()> {
+        let now = to_instant(now)?;
+        if let Some(id) = self.conns.remove(&conn) {
+            self.engine().connection_closed(id, now);
+        }
+        self.hook_result()
+    }
+
+    /// Installs a Python authenticator (see :mod:`libmqtt.broker`): an
+    /// object with ``authenticate_connect(info)`` and optionally
+    /// ``authenticate_auth(info)`` and ``connection_closed(conn)``,
+    /// returning decisions. Replaces ``passwords``.
+    fn set_authenticator(&mut self, authenticator: Py<PyAny>) {
+        let hook = PyAuthenticator {
+            obj: authenticator,
+            error: self.hook_error.clone(),
+        };
+        self.engine().set_authenticator(Box::new(hook));
+    }
+
+    /// Installs a Python authorizer (see :mod:`libmqtt.broker`): an object
+    /// with ``authorize(client_id, username, topic, access) -> bool`` and
+    /// optionally ``authorize_subscription(client_id, username, filter)``.
+    /// Replaces ``acl``.
+    fn set_authorizer(&mut self, authorizer: Py<PyAny>) {
+        let hook = PyAuthorizer {
+            obj: authorizer,
+            error: self.hook_error.clone(),
+        };
+        self.engine().set_authorizer(Box::new(hook));
+    }
+
+    /// Answers an authentication the authenticator left ``PENDING``.
+    /// Raises ``ValueError`` when nothing is pending on ``conn``.
+    fn complete_authentication(
+        &mut self,
+        py: Python<'_>,
+        conn: u64,
+        decision: &Bound<'_, PyAny>,
+        now: f64,
+    ) -> PyResult<()> {
+        let now = to_instant(now)?;
+        let decision = decision_from_py(py, decision)?;
+        let id = self
+            .conn(conn)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown connection {conn}")))?;
+        self.engine()
+            .complete_authentication(id, now, decision)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        self.hook_result()
+    }
+
+    /// The next ``(conn, data)`` to write, or ``None``: every byte ready
+    /// for one connection, connections served in turn.
+    fn next_output<'py>(&mut self, py: Python<'py>) -> Option<(u64, Bound<'py, PyBytes>)> {
+        self.engine()
+            .poll_output()
+            .map(|(id, bytes)| (id.get(), PyBytes::new(py, &bytes)))
+    }
+
+    /// Every ``(conn, data)`` ready, drained, as a list.
+    fn outputs<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        while let Some((id, bytes)) = self.engine().poll_output() {
+            list.append(PyTuple::new(
+                py,
+                [
+                    id.get().into_pyobject(py)?.into_any(),
+                    PyBytes::new(py, &bytes).into_any(),
+                ],
+            )?)?;
+        }
+        Ok(list)
+    }
+
+    /// The next connection the engine wants closed, or ``None``: write
+    /// what ``outputs()`` has for it, close its transport, then call
+    /// ``connection_closed``.
+    fn next_close(&mut self) -> Option<u64> {
+        self.engine().poll_close().map(|id| id.get())
+    }
+
+    /// Every connection the engine wants closed, drained, as a list.
+    fn connections_to_close(&mut self) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Some(id) = self.engine().poll_close() {
+            out.push(id.get());
+        }
+        out
+    }
+
+    /// The earliest time (seconds) ``handle_timeout`` must be called, or
+    /// ``None``.
+    fn next_timeout(&self) -> Option<f64> {
+        self.engine_ref().poll_timeout().map(to_seconds)
+    }
+
+    /// Open connections.
+    #[getter]
+    fn connection_count(&self) -> usize {
+        self.engine_ref().connection_count()
+    }
+
+    /// Sessions held (connected or not).
+    #[getter]
+    fn session_count(&self) -> usize {
+        self.engine_ref().session_count()
+    }
+
+    /// Messages dropped because a queue was full.
+    #[getter]
+    fn dropped_messages(&self) -> u64 {
+        self.engine_ref().dropped_messages()
+    }
+
+    /// Messages dropped because their Message Expiry passed.
+    #[getter]
+    fn expired_messages(&self) -> u64 {
+        self.engine_ref().expired_messages()
+    }
+
+    /// Messages queued for the session of ``client_id``.
+    fn queued_for(&self, client_id: &str) -> usize {
+        self.engine_ref().queued_for(client_id)
+    }
+
+    fn __repr__(&self) -> String {
+        let engine = self.engine_ref();
+        format!(
+            "<libmqtt.Broker connections={} sessions={}>",
+            engine.connection_count(),
+            engine.session_count()
+        )
+    }
+}
