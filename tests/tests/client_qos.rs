@@ -1000,6 +1000,24 @@ fn acknowledging_an_unknown_or_already_used_token_is_refused() {
             Packet::PubAck(PubAck::new(4))
         ]
     );
+    // Once their acks are out, the tokens are spent too (QoS 1 and 2).
+    for t in [1, 2] {
+        assert_eq!(
+            s.client.acknowledge(s.now, AckToken(t)),
+            Err(ClientError::UnknownAckToken),
+            "token {t} after its PUBACK"
+        );
+    }
+    s.server_sends(inbound("in", b"z", QoS::ExactlyOnce, 5));
+    let _ = s.events();
+    s.client.acknowledge(s.now, AckToken(3)).unwrap();
+    assert_eq!(s.sent(), vec![Packet::PubRec(PubRec::new(5))]);
+    assert_eq!(
+        s.client.acknowledge(s.now, AckToken(3)),
+        Err(ClientError::UnknownAckToken),
+        "token 3 after its PUBREC"
+    );
+    assert_eq!(s.sent(), vec![]);
 }
 
 /// Without manual acknowledgement there are no tokens to acknowledge.

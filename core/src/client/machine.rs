@@ -251,6 +251,8 @@ pub struct Client {
     ids: PacketIds,
     next_token: u64,
     next_ack_token: u64,
+    /// Tokens below this came from an earlier connection (or program).
+    first_live_ack_token: u64,
     pending: VecDeque<Outgoing>,
     inflight: VecDeque<Outgoing>,
     inflight_publishes: u16,
@@ -290,6 +292,7 @@ impl Client {
             ids: PacketIds::new(),
             next_token: FIRST_TOKEN,
             next_ack_token: 1,
+            first_live_ack_token: 1,
             pending: VecDeque::new(),
             inflight: VecDeque::new(),
             inflight_publishes: 0,
@@ -681,6 +684,7 @@ impl Client {
             }
         }
         self.inbound_qos1 = 0;
+        self.first_live_ack_token = self.next_ack_token;
         self.events.push_back(Event::Disconnected(reason));
     }
 }

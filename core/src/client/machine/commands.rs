@@ -231,7 +231,9 @@ impl Client {
     /// early one waits for those before it.
     ///
     /// A token of a QoS 1 message from a connection that has since ended is
-    /// accepted and does nothing (the server sends the message again).
+    /// accepted and does nothing (the server sends the message again). A
+    /// token of this connection acknowledged before, even when its ack has
+    /// gone out, is [`ClientError::UnknownAckToken`].
     pub fn acknowledge(&mut self, now: Instant, token: AckToken) -> Result<(), ClientError> {
         self.now = now;
         if token.0 == 0 || token.0 >= self.next_ack_token {
@@ -243,11 +245,20 @@ impl Client {
             }
             p.acked = true;
             self.release_acks();
-        } else if let Some(q) = self.inbound_qos2.iter_mut().find(|q| q.token == token.0) {
+        } else if let Some(q) = self
+            .inbound_qos2
+            .iter_mut()
+            .find(|q| q.token == token.0 && !q.acked)
+        {
             // From an earlier connection: PUBREC goes out when the server
             // sends the PUBLISH again.
             q.acked = true;
+        } else if token.0 >= self.first_live_ack_token {
+            // Of this connection and not pending: acknowledged already.
+            return Err(ClientError::UnknownAckToken);
         }
+        // Else a token of a closed connection: nothing to do (the server
+        // sends a QoS 1 message again).
         self.flush_pending();
         Ok(())
     }

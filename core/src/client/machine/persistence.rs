@@ -177,6 +177,7 @@ impl Client {
                 }
             })
             .collect();
+        self.first_live_ack_token = self.next_ack_token;
         self.subscriptions = state.subscriptions;
         Ok(())
     }
