@@ -10,15 +10,21 @@ FUZZ_TARGETS := decode_stream roundtrip encode_structured client server broker
 all: test
 
 help:
-	@echo "make demo        show libmqtt working (codec tour for now)"
+	@echo "make demo        show libmqtt working (Python asyncio client and broker; BROKER=host:port to use yours)"
 	@echo "make test        the whole test suite (installs what it needs)"
 	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 
-## demo: a guided tour of the codec (decode, encode, errors with reason codes).
-demo: setup
-	$(CARGO) run --quiet -p mqtt-core --example codec_tour
+## demo: the Python package end to end: creates .venv if missing, installs
+## ./py, then round-trips QoS 0/1/2 with MQTT 5.0 features on the embedded
+## asyncio broker (127.0.0.1, a free port), or on BROKER=host:port if given.
+BROKER ?=
+demo:
+	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required to build the Python module: https://rustup.rs"; exit 1; }
+	@test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q ./py
+	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
 
 ## test: THE test command. Installs missing tools, then runs everything.
 test: setup fmt-check lint no-std docs unit c-test py-test
@@ -171,7 +177,9 @@ c-test: setup c-tools
 	  ffi-c/examples/sub.c $$(PKG_CONFIG_PATH=$(C_BUILD)/prefix/lib/pkgconfig pkg-config --libs --static mqtt) -o $(C_BUILD)/sub-pkgconfig
 	@# --help exits 2 after printing the usage: the shared library loaded.
 	rc=0; LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib $(C_BUILD)/sub-pkgconfig --help 2>/dev/null || rc=$$?; test $$rc = 2
-	LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib ldd $(C_BUILD)/sub-pkgconfig | grep -q 'libmqtt.so => .*prefix/lib/libmqtt.so'
+	@# grep reads all of ldd's output (not -q: with pipefail, an early exit
+	@# of grep can kill ldd with SIGPIPE and fail the line at random).
+	LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib ldd $(C_BUILD)/sub-pkgconfig | grep 'libmqtt.so => .*prefix/lib/libmqtt.so' >/dev/null
 	@echo "c-test: all passed"
 
 ## c-install: libmqtt.a, libmqtt.so, mqtt.h and mqtt.pc under PREFIX
@@ -193,6 +201,23 @@ c-heap:
 	@mkdir -p $(C_BUILD)
 	gcc -std=c99 -O2 -Iinclude ffi-c/tests/heap_per_client.c target/release/libmqtt.a $(C_LIBS) -o $(C_BUILD)/heap_per_client
 	$(C_BUILD)/heap_per_client
+
+## c-size: text/data/bss of the firmware example (client and broker)
+## linked statically against libmqtt.a built with the release-size profile
+## (opt-level z, LTO, panic=abort), beside the text of Debian's
+## libmosquitto.so / libpaho-mqtt3c.so when present (a measurement).
+.PHONY: c-size
+c-size:
+	$(CARGO) build -p mqtt-ffi --profile release-size
+	@mkdir -p $(C_BUILD)
+	gcc -std=c99 -Os -ffunction-sections -fdata-sections -Wl,--gc-sections -Iinclude \
+	  ffi-c/examples/firmware.c target/release-size/libmqtt.a $(C_LIBS) -o $(C_BUILD)/firmware-size
+	strip $(C_BUILD)/firmware-size
+	$(C_BUILD)/firmware-size >/dev/null
+	size $(C_BUILD)/firmware-size
+	@for l in /usr/lib/*/libmosquitto.so.1 /usr/lib/*/libpaho-mqtt3c.so.1; do \
+	  if [ -e "$$l" ]; then size -d "$$(readlink -f $$l)"; fi; \
+	done
 
 ## c-bench: publisher throughput of the C example beside a libmosquitto
 ## program against mosquitto on 127.0.0.1 (a benchmark, not a test).

@@ -8,6 +8,14 @@
  * mqtt_client_handle_timeout at the deadline of mqtt_client_poll_timeout.
  * Times are milliseconds on any monotonic clock of yours.
  *
+ * The broker (mqtt_broker_*) is driven the same way, per connection:
+ * mqtt_broker_connection_opened, mqtt_broker_handle_input, send what
+ * mqtt_broker_poll_output gives, close what mqtt_broker_poll_close names
+ * and report it with mqtt_broker_connection_closed. mqtt_server_* is one
+ * server-side connection for applications with their own broker logic.
+ * The codec
+ * (mqtt_decode, mqtt_encode) frames single packets without a handle.
+ *
  * Conventions: every function returns an mqtt_status (MQTT_STATUS_OK on
  * success) unless documented otherwise, and checks its pointers (NULL is
  * MQTT_STATUS_NULL_ARGUMENT). No panic crosses into C (MQTT_STATUS_PANIC).
@@ -25,6 +33,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * `mqtt_broker_options.queue_full_policy`: a message for an offline
+ * session whose queue is full is dropped (the queue keeps the oldest).
+ */
+#define MQTT_BROKER_QUEUE_DROP_NEWEST 0
+
+/**
+ * `mqtt_broker_options.queue_full_policy`: the oldest queued message is
+ * dropped to make room for the new one.
+ */
+#define MQTT_BROKER_QUEUE_DROP_OLDEST 1
 
 /**
  * MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
@@ -61,6 +81,81 @@
  * `*deadline` when there is no deadline.
  */
 #define MQTT_NO_DEADLINE UINT64_MAX
+
+/**
+ * `mqtt_packet_view.packet_type` / `mqtt_packet.packet_type`: CONNECT.
+ */
+#define MQTT_PACKET_CONNECT 1
+
+/**
+ * CONNACK.
+ */
+#define MQTT_PACKET_CONNACK 2
+
+/**
+ * PUBLISH.
+ */
+#define MQTT_PACKET_PUBLISH 3
+
+/**
+ * PUBACK.
+ */
+#define MQTT_PACKET_PUBACK 4
+
+/**
+ * PUBREC.
+ */
+#define MQTT_PACKET_PUBREC 5
+
+/**
+ * PUBREL.
+ */
+#define MQTT_PACKET_PUBREL 6
+
+/**
+ * PUBCOMP.
+ */
+#define MQTT_PACKET_PUBCOMP 7
+
+/**
+ * SUBSCRIBE.
+ */
+#define MQTT_PACKET_SUBSCRIBE 8
+
+/**
+ * SUBACK.
+ */
+#define MQTT_PACKET_SUBACK 9
+
+/**
+ * UNSUBSCRIBE.
+ */
+#define MQTT_PACKET_UNSUBSCRIBE 10
+
+/**
+ * UNSUBACK.
+ */
+#define MQTT_PACKET_UNSUBACK 11
+
+/**
+ * PINGREQ.
+ */
+#define MQTT_PACKET_PINGREQ 12
+
+/**
+ * PINGRESP.
+ */
+#define MQTT_PACKET_PINGRESP 13
+
+/**
+ * DISCONNECT.
+ */
+#define MQTT_PACKET_DISCONNECT 14
+
+/**
+ * AUTH (5.0).
+ */
+#define MQTT_PACKET_AUTH 15
 
 /**
  * The return code of every fallible function.
@@ -127,6 +222,21 @@ enum mqtt_status
    * it). The handle involved is unusable from then on; free it.
    */
   MQTT_STATUS_PANIC = 12,
+  /**
+   * The connection identifier is not open on this broker (never
+   * returned by `mqtt_broker_connection_opened`, or already closed).
+   */
+  MQTT_STATUS_UNKNOWN_CONNECTION = 13,
+  /**
+   * The output buffer is too small; the size needed is reported where
+   * the function says.
+   */
+  MQTT_STATUS_BUFFER_TOO_SMALL = 14,
+  /**
+   * The bytes are not a valid MQTT packet (`mqtt_decode`; the reason
+   * code to answer with is in the view).
+   */
+  MQTT_STATUS_MALFORMED = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -518,6 +628,134 @@ typedef uint32_t mqtt_drop_reason;
 #endif // __cplusplus
 
 /**
+ * What an `mqtt_server_event` reports.
+ */
+enum mqtt_server_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No event.
+   */
+  MQTT_SERVER_EVENT_NONE = 0,
+  /**
+   * A valid CONNECT arrived (`packet`): answer with
+   * `mqtt_server_accept` or `mqtt_server_reject`.
+   */
+  MQTT_SERVER_EVENT_CONNECT = 1,
+  /**
+   * AUTH arrived (`packet`, 5.0 enhanced authentication).
+   */
+  MQTT_SERVER_EVENT_AUTH = 2,
+  /**
+   * A message from the client (`packet`: the PUBLISH, topic alias
+   * resolved). With `manual_ack`, QoS 1 and 2 wait for
+   * `mqtt_server_acknowledge(packet.packet_id)`.
+   */
+  MQTT_SERVER_EVENT_MESSAGE = 3,
+  /**
+   * SUBSCRIBE (`packet`): answer with `mqtt_server_suback`.
+   */
+  MQTT_SERVER_EVENT_SUBSCRIBE = 4,
+  /**
+   * UNSUBSCRIBE (`packet`): answer with `mqtt_server_unsuback`.
+   */
+  MQTT_SERVER_EVENT_UNSUBSCRIBE = 5,
+  /**
+   * A message to the client was acknowledged: `packet_id`,
+   * `reason_code`.
+   */
+  MQTT_SERVER_EVENT_PUBLISH_COMPLETED = 6,
+  /**
+   * A message to the client was dropped unsent: `packet_id`,
+   * `drop_reason`.
+   */
+  MQTT_SERVER_EVENT_PUBLISH_DROPPED = 7,
+  /**
+   * PINGREQ arrived (PINGRESP was sent).
+   */
+  MQTT_SERVER_EVENT_PING = 8,
+  /**
+   * The will must be published now (`packet`: the will as a PUBLISH;
+   * its Will Delay Interval, if any, is the application's to apply).
+   */
+  MQTT_SERVER_EVENT_WILL = 9,
+  /**
+   * The connection ended: `close_reason`, `reason_code` when there is
+   * one, `packet` (the client's DISCONNECT, or the refusing CONNACK),
+   * `text`. Send what is left, then close the transport.
+   */
+  MQTT_SERVER_EVENT_DISCONNECTED = 10,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mqtt_server_event_kind mqtt_server_event_kind;
+#else
+typedef uint32_t mqtt_server_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a server connection ended (`MQTT_SERVER_EVENT_DISCONNECTED`).
+ */
+enum mqtt_close_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not a disconnection event.
+   */
+  MQTT_CLOSE_NONE = 0,
+  /**
+   * The client sent DISCONNECT.
+   */
+  MQTT_CLOSE_BY_CLIENT = 1,
+  /**
+   * The client broke the protocol (`reason_code`, `text`).
+   */
+  MQTT_CLOSE_PROTOCOL_VIOLATION = 2,
+  /**
+   * Nothing from the client within 1.5 times the keep alive.
+   */
+  MQTT_CLOSE_KEEP_ALIVE_TIMEOUT = 3,
+  /**
+   * The connection was not accepted in time.
+   */
+  MQTT_CLOSE_CONNECT_TIMEOUT = 4,
+  /**
+   * The connection was refused (`reason_code` of the CONNACK).
+   */
+  MQTT_CLOSE_REJECTED = 5,
+  /**
+   * `mqtt_server_transport_closed` was called.
+   */
+  MQTT_CLOSE_TRANSPORT_CLOSED = 6,
+  /**
+   * `mqtt_server_disconnect` was called (`reason_code`).
+   */
+  MQTT_CLOSE_LOCAL = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mqtt_close_reason mqtt_close_reason;
+#else
+typedef uint32_t mqtt_close_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A broker: the sessions, subscriptions, retained messages and every
+ * connection's protocol state. Opaque; create it with `mqtt_broker_new`,
+ * destroy it with `mqtt_broker_free`. Use it from one thread at a time.
+ *
+ * Connection identifiers are never 0; an identifier stays valid from
+ * `mqtt_broker_connection_opened` until `mqtt_broker_connection_closed`.
+ */
+typedef struct mqtt_broker mqtt_broker;
+
+/**
  * A client connection state machine. Opaque; create it with
  * `mqtt_client_new`, destroy it with `mqtt_client_free`. Use it from one
  * thread at a time.
@@ -530,6 +768,27 @@ typedef uint32_t mqtt_drop_reason;
  * `maximum_packet_size` when set) and the current event.
  */
 typedef struct mqtt_client mqtt_client;
+
+/**
+ * One server-side connection. Opaque; create it with `mqtt_server_new`
+ * for each accepted transport, destroy it with `mqtt_server_free`. Use it
+ * from one thread at a time.
+ */
+typedef struct mqtt_server mqtt_server;
+
+/**
+ * An optional 16-bit number.
+ */
+typedef struct mqtt_opt_u16 {
+  /**
+   * Whether `value` is set.
+   */
+  bool present;
+  /**
+   * The value, when `present`.
+   */
+  uint16_t value;
+} mqtt_opt_u16;
 
 /**
  * A borrowed run of bytes: `len` bytes at `ptr`, not NUL-terminated.
@@ -546,6 +805,176 @@ typedef struct mqtt_bytes_view {
    */
   size_t len;
 } mqtt_bytes_view;
+
+/**
+ * Everything a broker is created with: the capabilities and limits of
+ * each connection, the bounds of the broker's tables, and optional
+ * password authentication and access control. Fill it with
+ * `mqtt_broker_options_default` and change what you need. Only read
+ * during `mqtt_broker_new`: the views need not outlive that call.
+ *
+ * A table limit of 0 means "none allowed" (for example
+ * `max_retained_messages = 0` disables retained messages), never
+ * "unlimited"; use `SIZE_MAX` for a bound that is effectively absent.
+ */
+typedef struct mqtt_broker_options {
+  /**
+   * Receive Maximum: QoS 1 and 2 messages a client may have
+   * unacknowledged at once, 1 to 65535 (default 65535).
+   */
+  uint16_t receive_maximum;
+  /**
+   * Maximum Packet Size accepted from clients; 0 for no limit beyond
+   * the protocol's (default 0). Larger packets close the connection
+   * with 0x95.
+   */
+  uint32_t maximum_packet_size;
+  /**
+   * Topic aliases a client may use (5.0; default 0).
+   */
+  uint16_t topic_alias_maximum;
+  /**
+   * The highest QoS clients may publish with, 0 to 2 (default 2).
+   */
+  uint8_t maximum_qos;
+  /**
+   * Whether retained messages are supported (default true).
+   */
+  bool retain_available;
+  /**
+   * Whether wildcard subscriptions are supported (default true).
+   */
+  bool wildcard_subscription_available;
+  /**
+   * Whether Subscription Identifiers are supported (default true).
+   */
+  bool subscription_identifiers_available;
+  /**
+   * Whether shared subscriptions are supported (default true).
+   */
+  bool shared_subscription_available;
+  /**
+   * Server Keep Alive, seconds, imposed on every 5.0 client (default
+   * absent: the client's own).
+   */
+  struct mqtt_opt_u16 server_keep_alive;
+  /**
+   * Milliseconds from `mqtt_broker_connection_opened` until the
+   * connection must be accepted; 0 turns the limit off (default 10000).
+   */
+  uint64_t connect_timeout_ms;
+  /**
+   * Whether a client with an empty Client Identifier is given one
+   * (default true; else it is refused with 0x85).
+   */
+  bool assign_client_ids;
+  /**
+   * Messages to one connected client waiting for room in its Receive
+   * Maximum (default 1000).
+   */
+  size_t max_queued_per_connection;
+  /**
+   * Our limit of QoS 1 and 2 messages in flight to one client, 1 to
+   * 65535 (default 65535; set it for 3.1.1 clients, which cannot
+   * announce theirs).
+   */
+  uint16_t max_inflight;
+  /**
+   * Whether messages to 5.0 clients use topic aliases within the
+   * client's Topic Alias Maximum (default true).
+   */
+  bool outbound_topic_aliases;
+  /**
+   * Bytes of input held before a connection is accepted (default 1 MiB).
+   */
+  size_t max_input_before_accept;
+  /**
+   * Connections past CONNECT at once; beyond, CONNACK 0x97 (3.1.1:
+   * return code 3). Default 10000.
+   */
+  size_t max_connections;
+  /**
+   * Sessions, connected or kept, at once; beyond, CONNACK 0x89 (3.1.1:
+   * return code 3). Default 10000.
+   */
+  size_t max_sessions;
+  /**
+   * Subscriptions one client may hold; beyond, 0x97 in the SUBACK
+   * (3.1.1: 0x80). Default 256.
+   */
+  size_t max_subscriptions_per_client;
+  /**
+   * QoS 1 and 2 messages queued for one offline session (default 1000).
+   */
+  size_t max_queued_messages;
+  /**
+   * `MQTT_BROKER_QUEUE_DROP_NEWEST` (default) or
+   * `MQTT_BROKER_QUEUE_DROP_OLDEST`.
+   */
+  uint8_t queue_full_policy;
+  /**
+   * Retained messages kept at once (default 10000).
+   */
+  size_t max_retained_messages;
+  /**
+   * Bytes of retained topics and payloads kept at once (default 16 MiB).
+   */
+  size_t max_retained_bytes;
+  /**
+   * Levels of a topic name or filter accepted (default 64).
+   */
+  size_t max_topic_levels;
+  /**
+   * A password table as text, one `username:password` per line (`#`
+   * starts a comment), in plain text (NULL: no password check, every
+   * client is accepted). A client giving a User Name must give its
+   * password, else CONNACK 0x86.
+   */
+  struct mqtt_bytes_view passwords;
+  /**
+   * With `passwords`: whether a client without a User Name is accepted
+   * (default true; else CONNACK 0x87).
+   */
+  bool allow_anonymous;
+  /**
+   * An access control list in the text format of mosquitto's
+   * `acl_file` (NULL: everything allowed). Checked for every publish,
+   * will, subscription and delivery.
+   */
+  struct mqtt_bytes_view acl;
+} mqtt_broker_options;
+
+/**
+ * Counters of a broker (`mqtt_broker_stats`).
+ */
+typedef struct mqtt_broker_stats {
+  /**
+   * Connections open, as far as the engine knows.
+   */
+  size_t connections;
+  /**
+   * Sessions, connected or kept for offline clients.
+   */
+  size_t sessions;
+  /**
+   * Subscriptions, all clients together.
+   */
+  size_t subscriptions;
+  /**
+   * Retained messages.
+   */
+  size_t retained_messages;
+  /**
+   * Messages for offline sessions dropped because their queue was full,
+   * since the start.
+   */
+  uint64_t dropped_messages;
+  /**
+   * Queued messages dropped because their Message Expiry Interval
+   * passed, since the start.
+   */
+  uint64_t expired_messages;
+} mqtt_broker_stats;
 
 /**
  * An optional 32-bit number.
@@ -821,20 +1250,6 @@ typedef struct mqtt_message {
    */
   uint64_t ack_token;
 } mqtt_message;
-
-/**
- * An optional 16-bit number.
- */
-typedef struct mqtt_opt_u16 {
-  /**
-   * Whether `value` is set.
-   */
-  bool present;
-  /**
-   * The value, when `present`.
-   */
-  uint16_t value;
-} mqtt_opt_u16;
 
 /**
  * Every MQTT 5.0 property a received packet can carry, as borrowed views.
@@ -1152,6 +1567,267 @@ typedef struct mqtt_disconnect_options {
   struct mqtt_user_properties user_properties;
 } mqtt_disconnect_options;
 
+/**
+ * The will of a decoded CONNECT (`mqtt_packet_view.will`).
+ */
+typedef struct mqtt_will_view {
+  /**
+   * The will topic.
+   */
+  struct mqtt_bytes_view topic;
+  /**
+   * The will payload.
+   */
+  struct mqtt_bytes_view payload;
+  /**
+   * The will QoS.
+   */
+  uint8_t qos;
+  /**
+   * The will RETAIN flag.
+   */
+  bool retain;
+  /**
+   * Will Delay Interval, seconds (5.0).
+   */
+  struct mqtt_opt_u32 will_delay_interval;
+  /**
+   * The will properties (payload format, expiry, content type, response
+   * topic, correlation data); `user_properties` is always empty: read
+   * them with `mqtt_packet_view_will_user_property`.
+   */
+  struct mqtt_properties properties;
+  /**
+   * How many User Properties the will has.
+   */
+  size_t user_property_count;
+} mqtt_will_view;
+
+/**
+ * A decoded packet, read-only. `packet_type` says which fields mean
+ * something; the others are zero / absent. Every view points into the
+ * bytes given to `mqtt_decode` and is valid as long as they are.
+ *
+ * `properties.user_properties` and `properties.subscription_identifiers`
+ * are always empty here (a view allocates nothing): read them one by one
+ * with `mqtt_packet_view_user_property` and
+ * `mqtt_packet_view_subscription_identifier`, up to
+ * `user_property_count` and `subscription_identifier_count`.
+ */
+typedef struct mqtt_packet_view {
+  /**
+   * `MQTT_PACKET_CONNECT` ... `MQTT_PACKET_AUTH`; 0 when nothing was
+   * decoded.
+   */
+  uint8_t packet_type;
+  /**
+   * The protocol version the packet was decoded with (for CONNECT, the
+   * one it names).
+   */
+  uint8_t version;
+  /**
+   * The packet identifier (PUBLISH QoS 1 and 2, acknowledgements,
+   * SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK), else 0.
+   */
+  uint16_t packet_id;
+  /**
+   * Whether `reason_code` is set (CONNACK, PUBACK, PUBREC, PUBREL,
+   * PUBCOMP, DISCONNECT, AUTH; and every decoding error).
+   */
+  bool has_reason_code;
+  /**
+   * The reason code (`mqtt_reason_code`); after `MQTT_STATUS_MALFORMED`
+   * the one to answer with (0x81 Malformed Packet, 0x82 Protocol Error,
+   * 0x95 Packet too large, ...).
+   */
+  uint8_t reason_code;
+  /**
+   * CONNECT: Clean Start / Clean Session.
+   */
+  bool clean_start;
+  /**
+   * CONNECT: Keep Alive, seconds.
+   */
+  uint16_t keep_alive;
+  /**
+   * CONNECT: the Client Identifier.
+   */
+  struct mqtt_bytes_view client_id;
+  /**
+   * CONNECT: the User Name (NULL: absent).
+   */
+  struct mqtt_bytes_view username;
+  /**
+   * CONNECT: the Password (NULL: absent).
+   */
+  struct mqtt_bytes_view password;
+  /**
+   * CONNECT: Request Response Information (5.0).
+   */
+  struct mqtt_opt_u8 request_response_information;
+  /**
+   * CONNECT: Request Problem Information (5.0).
+   */
+  struct mqtt_opt_u8 request_problem_information;
+  /**
+   * CONNECT: whether there is a will.
+   */
+  bool has_will;
+  /**
+   * CONNECT: the will, when `has_will`.
+   */
+  struct mqtt_will_view will;
+  /**
+   * CONNACK: Session Present.
+   */
+  bool session_present;
+  /**
+   * PUBLISH: the topic name (empty when a 5.0 Topic Alias replaces it).
+   */
+  struct mqtt_bytes_view topic;
+  /**
+   * PUBLISH: the payload.
+   */
+  struct mqtt_bytes_view payload;
+  /**
+   * PUBLISH: QoS.
+   */
+  uint8_t qos;
+  /**
+   * PUBLISH: RETAIN.
+   */
+  bool retain;
+  /**
+   * PUBLISH: DUP.
+   */
+  bool dup;
+  /**
+   * SUBSCRIBE / UNSUBSCRIBE: how many topic filters (read them with
+   * `mqtt_packet_view_filter`).
+   */
+  size_t filter_count;
+  /**
+   * SUBACK / UNSUBACK: the reason codes, one byte per filter (in 3.1.1
+   * UNSUBACK has none).
+   */
+  struct mqtt_bytes_view reason_codes;
+  /**
+   * The 5.0 properties of the packet (see above for the lists).
+   */
+  struct mqtt_properties properties;
+  /**
+   * How many User Properties the packet has.
+   */
+  size_t user_property_count;
+  /**
+   * How many Subscription Identifiers (PUBLISH, SUBSCRIBE).
+   */
+  size_t subscription_identifier_count;
+  /**
+   * The whole packet: the bytes `mqtt_decode` consumed.
+   */
+  struct mqtt_bytes_view raw;
+} mqtt_packet_view;
+
+/**
+ * A packet to encode with `mqtt_encode`. `packet_type` says which
+ * fields are read; the others are ignored. Zero it (`memset`) and fill
+ * what the packet needs. CONNECT is not encoded here (a client builds it
+ * from `mqtt_client_options`).
+ */
+typedef struct mqtt_packet {
+  /**
+   * `MQTT_PACKET_CONNACK` ... `MQTT_PACKET_AUTH`, not CONNECT.
+   */
+  uint8_t packet_type;
+  /**
+   * The packet identifier (PUBLISH QoS 1 and 2, acknowledgements,
+   * SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK; 1 to 65535).
+   */
+  uint16_t packet_id;
+  /**
+   * The reason code of CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP,
+   * DISCONNECT, AUTH (`mqtt_reason_code`; 0 is Success).
+   */
+  uint8_t reason_code;
+  /**
+   * CONNACK: Session Present.
+   */
+  bool session_present;
+  /**
+   * PUBLISH: the message (topic, payload, QoS, retain, properties).
+   */
+  struct mqtt_publish_options publish;
+  /**
+   * PUBLISH: DUP.
+   */
+  bool dup;
+  /**
+   * SUBSCRIBE: the filters and properties.
+   */
+  struct mqtt_subscribe_options subscribe;
+  /**
+   * UNSUBSCRIBE: the filters and properties.
+   */
+  struct mqtt_unsubscribe_options unsubscribe;
+  /**
+   * SUBACK / UNSUBACK: one reason code byte per filter.
+   */
+  struct mqtt_bytes_view reason_codes;
+  /**
+   * Reason String of CONNACK, the acknowledgements, DISCONNECT, AUTH
+   * (5.0; NULL: absent).
+   */
+  struct mqtt_bytes_view reason_string;
+  /**
+   * User Properties of CONNACK, the acknowledgements, DISCONNECT, AUTH
+   * (5.0).
+   */
+  struct mqtt_user_properties user_properties;
+} mqtt_packet;
+
+/**
+ * An event, written by `mqtt_server_poll_event`. Its views are valid
+ * until the next call on the handle.
+ */
+typedef struct mqtt_server_event {
+  /**
+   * What happened.
+   */
+  mqtt_server_event_kind kind;
+  /**
+   * The packet behind the event (see each kind), as `mqtt_decode`
+   * would show it; `packet.packet_type` is 0 when there is none. Its
+   * accessors (`mqtt_packet_view_filter`, ...) work on it until the
+   * next call on the handle.
+   */
+  struct mqtt_packet_view packet;
+  /**
+   * The packet identifier (`PUBLISH_COMPLETED`, `PUBLISH_DROPPED`).
+   */
+  uint16_t packet_id;
+  /**
+   * Whether `reason_code` is set.
+   */
+  bool has_reason_code;
+  /**
+   * The reason code (`mqtt_reason_code`).
+   */
+  uint8_t reason_code;
+  /**
+   * Why the connection ended (`DISCONNECTED`).
+   */
+  mqtt_close_reason close_reason;
+  /**
+   * Why a message was dropped (`PUBLISH_DROPPED`).
+   */
+  mqtt_drop_reason drop_reason;
+  /**
+   * A human-readable explanation (`DISCONNECTED`), UTF-8.
+   */
+  struct mqtt_bytes_view text;
+} mqtt_server_event;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1168,6 +1844,118 @@ const char *mqtt_status_str(uint32_t status);
  * specification names it (`"unknown reason code"` otherwise). Never NULL.
  */
 const char *mqtt_reason_code_str(uint8_t code);
+
+/**
+ * Fills `*out` with the defaults (documented on each field of
+ * `mqtt_broker_options`).
+ */
+mqtt_status mqtt_broker_options_default(struct mqtt_broker_options *out);
+
+/**
+ * Creates a broker from `options` (NULL: the defaults) and stores the
+ * handle in `*out` (NULL on error; `mqtt_broker_options_check` says why).
+ */
+mqtt_status mqtt_broker_new(const struct mqtt_broker_options *options, struct mqtt_broker **out);
+
+/**
+ * Why `mqtt_broker_new` would refuse `options` (a bad limit, a password
+ * table or ACL that does not parse, with its line), as a NUL-terminated
+ * string written into `buf` (at most `cap` bytes, truncated; `buf` may be
+ * NULL). Returns the status `mqtt_broker_new` would return.
+ */
+mqtt_status mqtt_broker_options_check(const struct mqtt_broker_options *options,
+                                      char *buf,
+                                      size_t cap);
+
+/**
+ * Destroys a broker and everything it holds (sessions, retained
+ * messages, connections: close their transports yourself). NULL is
+ * ignored.
+ */
+void mqtt_broker_free(struct mqtt_broker *b);
+
+/**
+ * The text of the last error returned on this handle, as a view valid
+ * until the next call on the handle (empty if none).
+ */
+mqtt_status mqtt_broker_last_error(const struct mqtt_broker *b, struct mqtt_bytes_view *out);
+
+/**
+ * A transport connection was opened (accepted): stores its identifier
+ * (never 0) in `*conn_id`. The connect timeout starts now.
+ */
+mqtt_status mqtt_broker_connection_opened(struct mqtt_broker *b,
+                                          uint64_t now_ms,
+                                          uint64_t *conn_id);
+
+/**
+ * Feeds `len` bytes received on connection `conn` (any chunking).
+ * Output, closes and deliveries to other connections may follow.
+ * `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
+ */
+mqtt_status mqtt_broker_handle_input(struct mqtt_broker *b,
+                                     uint64_t conn,
+                                     const uint8_t *data,
+                                     size_t len,
+                                     uint64_t now_ms);
+
+/**
+ * The time passed: call it at (or after) the deadline from
+ * `mqtt_broker_poll_timeout` (keep alives, connect timeouts, session and
+ * message expiry, delayed wills). Calling it early does nothing harmful.
+ */
+mqtt_status mqtt_broker_handle_timeout(struct mqtt_broker *b, uint64_t now_ms);
+
+/**
+ * The transport of `conn` closed (by the peer, on error, or because
+ * `mqtt_broker_poll_close` asked for it). The will is published if the
+ * client did not end with DISCONNECT; the session stays if it was asked
+ * for. Its identifier is no longer valid; output not taken yet is
+ * discarded. `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
+ */
+mqtt_status mqtt_broker_connection_closed(struct mqtt_broker *b, uint64_t conn, uint64_t now_ms);
+
+/**
+ * Copies bytes to send into `buf` (up to `cap`), stores their connection
+ * in `*conn` and their number in `*written`; `*conn` and `*written` are 0
+ * when nothing is waiting. Call it until `*written` is 0, sending each
+ * chunk on its connection. A connection's output is a byte stream: when
+ * it does not fit in `cap`, the rest comes in the next calls (for the
+ * same connection) before any other connection's bytes.
+ * `mqtt_broker_output_len` gives the size needed to take it in one call.
+ * `buf` may be NULL only when `cap` is 0.
+ */
+mqtt_status mqtt_broker_poll_output(struct mqtt_broker *b,
+                                    uint64_t *conn,
+                                    uint8_t *buf,
+                                    size_t cap,
+                                    size_t *written);
+
+/**
+ * Stores in `*conn` the connection whose bytes `mqtt_broker_poll_output`
+ * gives next and in `*len` how many there are (both 0 when nothing is
+ * waiting): a buffer of `*len` bytes takes them in one call.
+ */
+mqtt_status mqtt_broker_output_len(struct mqtt_broker *b, uint64_t *conn, size_t *len);
+
+/**
+ * Stores in `*conn` a connection the broker wants closed (0: none): send
+ * the output `mqtt_broker_poll_output` still has for it, close its
+ * transport, then call `mqtt_broker_connection_closed`.
+ */
+mqtt_status mqtt_broker_poll_close(struct mqtt_broker *b, uint64_t *conn);
+
+/**
+ * Stores in `*deadline` the time (same clock as `now_ms`) at which
+ * `mqtt_broker_handle_timeout` must be called, or `MQTT_NO_DEADLINE`
+ * (`UINT64_MAX`) when there is none.
+ */
+mqtt_status mqtt_broker_poll_timeout(struct mqtt_broker *b, uint64_t *deadline);
+
+/**
+ * Writes the broker's counters to `*out`.
+ */
+mqtt_status mqtt_broker_get_stats(struct mqtt_broker *b, struct mqtt_broker_stats *out);
 
 /**
  * Fills `*out` with the defaults (MQTT 5.0, empty client id, keep alive
@@ -1322,6 +2110,236 @@ mqtt_status mqtt_client_authenticate(struct mqtt_client *c,
  * `message.ack_token`). Acknowledgements go out in order of arrival.
  */
 mqtt_status mqtt_client_acknowledge(struct mqtt_client *c, uint64_t ack_token, uint64_t now_ms);
+
+/**
+ * Decodes one packet from the front of `data` (`len` bytes) as protocol
+ * `version` (`MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`; a CONNECT is read
+ * by the version it names). `max_packet_size` limits the packet (0: the
+ * protocol's limit), checked from the fixed header alone.
+ *
+ * - A whole valid packet: `MQTT_STATUS_OK`, `*out` describes it and
+ *   `*consumed` is its size (the next packet starts there).
+ * - Only part of a packet: `MQTT_STATUS_OK` with `*consumed == 0` and
+ *   `out->packet_type == 0`: call again with more bytes.
+ * - Invalid bytes: `MQTT_STATUS_MALFORMED`, `*consumed == 0`, and
+ *   `out->reason_code` is the reason code to answer with.
+ *
+ * Nothing is allocated; the views in `*out` point into `data`.
+ */
+mqtt_status mqtt_decode(const uint8_t *data,
+                        size_t len,
+                        uint8_t version,
+                        uint32_t max_packet_size,
+                        struct mqtt_packet_view *out,
+                        size_t *consumed);
+
+/**
+ * The User Property number `index` (from 0, below
+ * `view->user_property_count`) of a decoded packet, into `*out` (views
+ * into the decoded bytes). `MQTT_STATUS_INVALID_ARGUMENT` when `index` is
+ * out of range.
+ */
+mqtt_status mqtt_packet_view_user_property(const struct mqtt_packet_view *view,
+                                           size_t index,
+                                           struct mqtt_user_property *out);
+
+/**
+ * The will's User Property number `index` (below
+ * `view->will.user_property_count`) of a decoded CONNECT.
+ */
+mqtt_status mqtt_packet_view_will_user_property(const struct mqtt_packet_view *view,
+                                                size_t index,
+                                                struct mqtt_user_property *out);
+
+/**
+ * The Subscription Identifier number `index` (below
+ * `view->subscription_identifier_count`) of a decoded PUBLISH or
+ * SUBSCRIBE, into `*out`.
+ */
+mqtt_status mqtt_packet_view_subscription_identifier(const struct mqtt_packet_view *view,
+                                                     size_t index,
+                                                     uint32_t *out);
+
+/**
+ * The topic filter number `index` (below `view->filter_count`) of a
+ * decoded SUBSCRIBE (filter and options) or UNSUBSCRIBE (filter only,
+ * the options zero), into `*out`.
+ */
+mqtt_status mqtt_packet_view_filter(const struct mqtt_packet_view *view,
+                                    size_t index,
+                                    struct mqtt_subscription *out);
+
+/**
+ * Encodes `packet` as protocol `version` into `buf` (`cap` bytes) and
+ * stores its size in `*written`. The packet is validated as a receiver
+ * would (invalid: `MQTT_STATUS_INVALID_ARGUMENT`, for example a reason
+ * code not allowed in that packet, or 5.0 fields in 3.1.1 that cannot be
+ * dropped). `MQTT_STATUS_BUFFER_TOO_SMALL` when it does not fit: nothing
+ * is written to `buf` and `*written` is the size needed (call with `cap`
+ * 0 to learn it).
+ */
+mqtt_status mqtt_encode(const struct mqtt_packet *packet,
+                        uint8_t version,
+                        uint8_t *buf,
+                        size_t cap,
+                        size_t *written);
+
+/**
+ * Encodes a PUBLISH of `options` with `packet_id` (ignored at QoS 0;
+ * 1 to 65535 otherwise) and DUP `dup`, as `mqtt_encode` does.
+ */
+mqtt_status mqtt_encode_publish(const struct mqtt_publish_options *options,
+                                uint16_t packet_id,
+                                bool dup,
+                                uint8_t version,
+                                uint8_t *buf,
+                                size_t cap,
+                                size_t *written);
+
+/**
+ * Why `mqtt_encode` refuses `packet`, as a NUL-terminated string in `buf`
+ * (at most `cap` bytes, truncated; empty when it encodes). Returns the
+ * status `mqtt_encode` would return with room enough.
+ */
+mqtt_status mqtt_encode_check(const struct mqtt_packet *packet,
+                              uint8_t version,
+                              char *buf,
+                              size_t cap);
+
+/**
+ * Creates a server connection for a freshly accepted transport (its
+ * connect timeout starts at `now_ms`) and stores it in `*out` (NULL on
+ * error). `options` (NULL: the defaults) gives the capabilities and
+ * limits announced to and enforced on the client: only the
+ * per-connection fields of `mqtt_broker_options` (`receive_maximum` to
+ * `max_input_before_accept`) are read. With `manual_ack`, each received
+ * QoS 1 and 2 message waits for `mqtt_server_acknowledge`.
+ */
+mqtt_status mqtt_server_new(const struct mqtt_broker_options *options,
+                            bool manual_ack,
+                            uint64_t now_ms,
+                            struct mqtt_server **out);
+
+/**
+ * Destroys a server connection. NULL is ignored.
+ */
+void mqtt_server_free(struct mqtt_server *s);
+
+/**
+ * The text of the last error returned on this handle, as a view valid
+ * until the next call on the handle (empty if none).
+ */
+mqtt_status mqtt_server_last_error(const struct mqtt_server *s, struct mqtt_bytes_view *out);
+
+/**
+ * Feeds `len` bytes received from the client (any chunking).
+ */
+mqtt_status mqtt_server_handle_input(struct mqtt_server *s,
+                                     const uint8_t *data,
+                                     size_t len,
+                                     uint64_t now_ms);
+
+/**
+ * The time passed: call it at the deadline of `mqtt_server_poll_timeout`.
+ */
+mqtt_status mqtt_server_handle_timeout(struct mqtt_server *s, uint64_t now_ms);
+
+/**
+ * The transport closed: the will (if due) and `MQTT_SERVER_EVENT_DISCONNECTED`
+ * follow as events.
+ */
+mqtt_status mqtt_server_transport_closed(struct mqtt_server *s, uint64_t now_ms);
+
+/**
+ * Copies up to `cap` bytes to send to the client into `buf` and stores
+ * how many in `*written` (0: nothing). A byte stream: call it until
+ * `*written` is 0. `buf` may be NULL only when `cap` is 0.
+ */
+mqtt_status mqtt_server_poll_transmit(struct mqtt_server *s,
+                                      uint8_t *buf,
+                                      size_t cap,
+                                      size_t *written);
+
+/**
+ * Stores in `*deadline` when `mqtt_server_handle_timeout` must be
+ * called, or `MQTT_NO_DEADLINE`.
+ */
+mqtt_status mqtt_server_poll_timeout(struct mqtt_server *s, uint64_t *deadline);
+
+/**
+ * Writes the next event to `*out` (`out->kind` is
+ * `MQTT_SERVER_EVENT_NONE` when there is none). Its views are valid until
+ * the next call on this handle.
+ */
+mqtt_status mqtt_server_poll_event(struct mqtt_server *s, struct mqtt_server_event *out);
+
+/**
+ * Accepts the connection after `MQTT_SERVER_EVENT_CONNECT`: sends CONNACK
+ * (Success, `session_present`, the limits of the options). For a client
+ * that sent an empty Client Identifier, `assigned_client_id` (NULL:
+ * none) is the one it gets. Session state is not resumed here (use
+ * `mqtt_broker` for sessions).
+ */
+mqtt_status mqtt_server_accept(struct mqtt_server *s,
+                               uint64_t now_ms,
+                               bool session_present,
+                               struct mqtt_bytes_view assigned_client_id);
+
+/**
+ * Refuses the connection after `MQTT_SERVER_EVENT_CONNECT` with CONNACK
+ * `reason_code` (an error code, e.g. 0x87 Not authorized; mapped to a
+ * 3.1.1 return code). The connection then ends.
+ */
+mqtt_status mqtt_server_reject(struct mqtt_server *s, uint64_t now_ms, uint8_t reason_code);
+
+/**
+ * Acknowledges a QoS 1 or 2 message (with `manual_ack`): PUBACK or PUBREC
+ * with `reason_code` (0 Success; 5.0 error codes such as 0x87).
+ */
+mqtt_status mqtt_server_acknowledge(struct mqtt_server *s,
+                                    uint64_t now_ms,
+                                    uint16_t packet_id,
+                                    uint8_t reason_code);
+
+/**
+ * Answers `MQTT_SERVER_EVENT_SUBSCRIBE` (packet identifier `packet_id`)
+ * with one reason code per filter, in order: the granted QoS (0, 1, 2)
+ * or an error code.
+ */
+mqtt_status mqtt_server_suback(struct mqtt_server *s,
+                               uint64_t now_ms,
+                               uint16_t packet_id,
+                               const uint8_t *codes,
+                               size_t codes_len);
+
+/**
+ * Answers `MQTT_SERVER_EVENT_UNSUBSCRIBE` with one reason code per
+ * filter (0x00 Success, 0x11 No subscription existed, ...; not sent in
+ * 3.1.1).
+ */
+mqtt_status mqtt_server_unsuback(struct mqtt_server *s,
+                                 uint64_t now_ms,
+                                 uint16_t packet_id,
+                                 const uint8_t *codes,
+                                 size_t codes_len);
+
+/**
+ * Sends a message to the client (queued while its Receive Maximum is
+ * full); `*packet_id` (NULL allowed) is the identifier it goes with (0 at
+ * QoS 0), named again by `MQTT_SERVER_EVENT_PUBLISH_COMPLETED`.
+ */
+mqtt_status mqtt_server_publish(struct mqtt_server *s,
+                                uint64_t now_ms,
+                                const struct mqtt_publish_options *options,
+                                uint16_t *packet_id);
+
+/**
+ * Ends the connection from the server's side: DISCONNECT with
+ * `reason_code` in 5.0 (nothing in 3.1.1), then the will (if any) and
+ * `MQTT_SERVER_EVENT_DISCONNECTED`. Send the remaining bytes, then close
+ * the transport.
+ */
+mqtt_status mqtt_server_disconnect(struct mqtt_server *s, uint64_t now_ms, uint8_t reason_code);
 
 #ifdef __cplusplus
 }  // extern "C"

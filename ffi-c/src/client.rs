@@ -10,8 +10,8 @@ use mqtt_core::client::{
 };
 use mqtt_core::codec::{
     AckProperties, AuthProperties, ConnAckProperties, Disconnect, DisconnectProperties, MqttString,
-    ProtocolVersion, Publish, PublishProperties, ReasonCode, RetainHandling, Subscribe,
-    SubscribeFilter, SubscriptionOptions, Unsubscribe, UserProperty, Will,
+    ProtocolVersion, PublishProperties, ReasonCode, RetainHandling, Subscribe, SubscribeFilter,
+    SubscriptionOptions, Unsubscribe, UserProperty, Will,
 };
 
 use crate::types::*;
@@ -1161,22 +1161,8 @@ pub unsafe extern "C" fn mqtt_client_publish(
     // promise).
     unsafe {
         with_client(c, |h| {
-            let o = &*options;
-            let topic = view_str(o.topic, "topic")?;
-            let payload = Bytes::copy_from_slice(view_bytes(o.payload).map_err(bare)?);
-            let qos = qos_arg(o.qos)?;
-            let mut publish = Publish::new(topic, payload)
-                .map_err(|e| invalid(format!("publish: {e}")))?
-                .with_qos(qos, if o.qos == 0 { 0 } else { 1 })
-                .with_retain(o.retain);
-            let p = &mut publish.properties;
-            p.payload_format_indicator =
-                bool_arg(o.payload_format_indicator, "payload_format_indicator")?;
-            p.message_expiry_interval = o.message_expiry_interval.get();
-            p.content_type = opt_mqtt_string(o.content_type, "content type")?;
-            p.response_topic = opt_mqtt_string(o.response_topic, "response topic")?;
-            p.correlation_data = opt_binary(o.correlation_data, "correlation data")?;
-            p.user_properties = user_properties_arg(o.user_properties)?;
+            // The client assigns the packet identifier; 1 is a placeholder.
+            let publish = crate::codec::publish_arg(&*options, 1, false)?;
             let id = h.client.publish(now_ms, publish).map_err(client_error)?;
             put(publish_id, id.0);
             Ok(())

@@ -21,10 +21,16 @@
 // Pointer requirements are stated once above and on each function.
 #![allow(clippy::missing_safety_doc)]
 
+mod broker;
 mod client;
+mod codec;
+mod server;
 mod types;
 
+pub use broker::*;
 pub use client::*;
+pub use codec::*;
+pub use server::*;
 pub use types::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -82,6 +88,15 @@ pub enum mqtt_status {
     /// A Rust panic was caught inside the library (a bug: please report
     /// it). The handle involved is unusable from then on; free it.
     MQTT_STATUS_PANIC = 12,
+    /// The connection identifier is not open on this broker (never
+    /// returned by `mqtt_broker_connection_opened`, or already closed).
+    MQTT_STATUS_UNKNOWN_CONNECTION = 13,
+    /// The output buffer is too small; the size needed is reported where
+    /// the function says.
+    MQTT_STATUS_BUFFER_TOO_SMALL = 14,
+    /// The bytes are not a valid MQTT packet (`mqtt_decode`; the reason
+    /// code to answer with is in the view).
+    MQTT_STATUS_MALFORMED = 15,
 }
 
 /// A static, NUL-terminated English description of a status code
@@ -103,6 +118,9 @@ pub extern "C" fn mqtt_status_str(status: u32) -> *const std::ffi::c_char {
         10 => c"feature not supported by the server",
         11 => c"unknown acknowledgement token",
         12 => c"internal error (panic caught)",
+        13 => c"unknown connection",
+        14 => c"buffer too small",
+        15 => c"not a valid MQTT packet",
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -332,13 +350,13 @@ mod tests {
 
     #[test]
     fn every_status_has_a_description() {
-        for s in 0..=12u32 {
+        for s in 0..=15u32 {
             // SAFETY: mqtt_status_str returns a static C string.
             let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(s)) };
             assert_ne!(text.to_str().unwrap(), "unknown status", "{s}");
         }
         // SAFETY: as above.
-        let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(13)) };
+        let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(16)) };
         assert_eq!(text.to_str().unwrap(), "unknown status");
     }
 }

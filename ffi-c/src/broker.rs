@@ -1,0 +1,768 @@
+//! The broker: an opaque `mqtt_broker` handle over the core's sans-IO
+//! `Broker` engine (many connections, sessions, routing, retained
+//! messages, wills, offline queues, password authentication and ACLs).
+//! The caller owns the transports and the clock: it reports each opened
+//! transport, feeds received bytes in, sends what the broker hands out,
+//! closes the transports the broker names, and calls
+//! `mqtt_broker_handle_timeout` at the deadline it is given.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use mqtt_core::broker::{
+    Acl, Broker, BrokerLimits, BrokerOptions, ConnectionId, PasswordTable, QueueFullPolicy,
+};
+use mqtt_core::codec::QoS;
+use mqtt_core::server::ServerOptions;
+
+use crate::mqtt_status;
+use crate::types::*;
+
+/// `mqtt_broker_options.queue_full_policy`: a message for an offline
+/// session whose queue is full is dropped (the queue keeps the oldest).
+pub const MQTT_BROKER_QUEUE_DROP_NEWEST: u8 = 0;
+/// `mqtt_broker_options.queue_full_policy`: the oldest queued message is
+/// dropped to make room for the new one.
+pub const MQTT_BROKER_QUEUE_DROP_OLDEST: u8 = 1;
+
+/// Everything a broker is created with: the capabilities and limits of
+/// each connection, the bounds of the broker's tables, and optional
+/// password authentication and access control. Fill it with
+/// `mqtt_broker_options_default` and change what you need. Only read
+/// during `mqtt_broker_new`: the views need not outlive that call.
+///
+/// A table limit of 0 means "none allowed" (for example
+/// `max_retained_messages = 0` disables retained messages), never
+/// "unlimited"; use `SIZE_MAX` for a bound that is effectively absent.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mqtt_broker_options {
+    /// Receive Maximum: QoS 1 and 2 messages a client may have
+    /// unacknowledged at once, 1 to 65535 (default 65535).
+    pub receive_maximum: u16,
+    /// Maximum Packet Size accepted from clients; 0 for no limit beyond
+    /// the protocol's (default 0). Larger packets close the connection
+    /// with 0x95.
+    pub maximum_packet_size: u32,
+    /// Topic aliases a client may use (5.0; default 0).
+    pub topic_alias_maximum: u16,
+    /// The highest QoS clients may publish with, 0 to 2 (default 2).
+    pub maximum_qos: u8,
+    /// Whether retained messages are supported (default true).
+    pub retain_available: bool,
+    /// Whether wildcard subscriptions are supported (default true).
+    pub wildcard_subscription_available: bool,
+    /// Whether Subscription Identifiers are supported (default true).
+    pub subscription_identifiers_available: bool,
+    /// Whether shared subscriptions are supported (default true).
+    pub shared_subscription_available: bool,
+    /// Server Keep Alive, seconds, imposed on every 5.0 client (default
+    /// absent: the client's own).
+    pub server_keep_alive: mqtt_opt_u16,
+    /// Milliseconds from `mqtt_broker_connection_opened` until the
+    /// connection must be accepted; 0 turns the limit off (default 10000).
+    pub connect_timeout_ms: u64,
+    /// Whether a client with an empty Client Identifier is given one
+    /// (default true; else it is refused with 0x85).
+    pub assign_client_ids: bool,
+    /// Messages to one connected client waiting for room in its Receive
+    /// Maximum (default 1000).
+    pub max_queued_per_connection: usize,
+    /// Our limit of QoS 1 and 2 messages in flight to one client, 1 to
+    /// 65535 (default 65535; set it for 3.1.1 clients, which cannot
+    /// announce theirs).
+    pub max_inflight: u16,
+    /// Whether messages to 5.0 clients use topic aliases within the
+    /// client's Topic Alias Maximum (default true).
+    pub outbound_topic_aliases: bool,
+    /// Bytes of input held before a connection is accepted (default 1 MiB).
+    pub max_input_before_accept: usize,
+    /// Connections past CONNECT at once; beyond, CONNACK 0x97 (3.1.1:
+    /// return code 3). Default 10000.
+    pub max_connections: usize,
+    /// Sessions, connected or kept, at once; beyond, CONNACK 0x89 (3.1.1:
+    /// return code 3). Default 10000.
+    pub max_sessions: usize,
+    /// Subscriptions one client may hold; beyond, 0x97 in the SUBACK
+    /// (3.1.1: 0x80). Default 256.
+    pub max_subscriptions_per_client: usize,
+    /// QoS 1 and 2 messages queued for one offline session (default 1000).
+    pub max_queued_messages: usize,
+    /// `MQTT_BROKER_QUEUE_DROP_NEWEST` (default) or
+    /// `MQTT_BROKER_QUEUE_DROP_OLDEST`.
+    pub queue_full_policy: u8,
+    /// Retained messages kept at once (default 10000).
+    pub max_retained_messages: usize,
+    /// Bytes of retained topics and payloads kept at once (default 16 MiB).
+    pub max_retained_bytes: usize,
+    /// Levels of a topic name or filter accepted (default 64).
+    pub max_topic_levels: usize,
+    /// A password table as text, one `username:password` per line (`#`
+    /// starts a comment), in plain text (NULL: no password check, every
+    /// client is accepted). A client giving a User Name must give its
+    /// password, else CONNACK 0x86.
+    pub passwords: mqtt_bytes_view,
+    /// With `passwords`: whether a client without a User Name is accepted
+    /// (default true; else CONNACK 0x87).
+    pub allow_anonymous: bool,
+    /// An access control list in the text format of mosquitto's
+    /// `acl_file` (NULL: everything allowed). Checked for every publish,
+    /// will, subscription and delivery.
+    pub acl: mqtt_bytes_view,
+}
+
+/// Fills `*out` with the defaults (documented on each field of
+/// `mqtt_broker_options`).
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_options_default(out: *mut mqtt_broker_options) -> mqtt_status {
+    if out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    crate::guard(|| {
+        let s = ServerOptions::new();
+        let l = BrokerLimits::default();
+        let d = BrokerOptions::new();
+        let opts = mqtt_broker_options {
+            receive_maximum: s.receive_maximum,
+            maximum_packet_size: s.maximum_packet_size,
+            topic_alias_maximum: s.topic_alias_maximum,
+            maximum_qos: s.maximum_qos.as_u8(),
+            retain_available: s.retain_available,
+            wildcard_subscription_available: s.wildcard_subscription_available,
+            subscription_identifiers_available: s.subscription_identifiers_available,
+            shared_subscription_available: s.shared_subscription_available,
+            server_keep_alive: s.server_keep_alive.into(),
+            connect_timeout_ms: s.connect_timeout,
+            assign_client_ids: s.assign_client_ids,
+            max_queued_per_connection: s.max_queued,
+            max_inflight: s.max_inflight,
+            outbound_topic_aliases: s.outbound_topic_aliases,
+            max_input_before_accept: s.max_input_before_accept,
+            max_connections: l.max_connections,
+            max_sessions: l.max_sessions,
+            max_subscriptions_per_client: l.max_subscriptions_per_client,
+            max_queued_messages: l.max_queued_messages,
+            queue_full_policy: MQTT_BROKER_QUEUE_DROP_NEWEST,
+            max_retained_messages: l.max_retained_messages,
+            max_retained_bytes: l.max_retained_bytes,
+            max_topic_levels: l.max_topic_levels,
+            passwords: mqtt_bytes_view::NONE,
+            allow_anonymous: d.allow_anonymous,
+            acl: mqtt_bytes_view::NONE,
+        };
+        // SAFETY: checked non-NULL; the caller provides a writable struct.
+        unsafe { out.write(opts) };
+        Ok(())
+    })
+}
+
+/// The per-connection part of the options (everything up to
+/// `max_input_before_accept`).
+pub(crate) fn server_options(o: &mqtt_broker_options) -> Result<ServerOptions, Failure> {
+    if o.receive_maximum == 0 {
+        return Err(invalid("receive_maximum must be at least 1"));
+    }
+    if o.max_inflight == 0 {
+        return Err(invalid("max_inflight must be at least 1"));
+    }
+    let maximum_qos = match QoS::from_u8(o.maximum_qos) {
+        Some(q) => q,
+        None => {
+            return Err(invalid(format!(
+                "maximum_qos {} is not 0, 1 or 2",
+                o.maximum_qos
+            )))
+        }
+    };
+    Ok(ServerOptions::new()
+        .with_receive_maximum(o.receive_maximum)
+        .with_maximum_packet_size(o.maximum_packet_size)
+        .with_topic_alias_maximum(o.topic_alias_maximum)
+        .with_maximum_qos(maximum_qos)
+        .with_retain_available(o.retain_available)
+        .with_wildcard_subscription_available(o.wildcard_subscription_available)
+        .with_subscription_identifiers_available(o.subscription_identifiers_available)
+        .with_shared_subscription_available(o.shared_subscription_available)
+        .with_server_keep_alive(
+            o.server_keep_alive
+                .present
+                .then_some(o.server_keep_alive.value),
+        )
+        .with_connect_timeout(o.connect_timeout_ms)
+        .with_assign_client_ids(o.assign_client_ids)
+        .with_max_queued(o.max_queued_per_connection)
+        .with_max_inflight(o.max_inflight)
+        .with_outbound_topic_aliases(o.outbound_topic_aliases)
+        .with_max_input_before_accept(o.max_input_before_accept))
+}
+
+/// The core's options from the C struct.
+///
+/// # Safety
+/// Every view in `o` as [`slice_arg`].
+unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failure> {
+    let server = server_options(o)?;
+    let mut limits = BrokerLimits::default();
+    limits.max_connections = o.max_connections;
+    limits.max_sessions = o.max_sessions;
+    limits.max_subscriptions_per_client = o.max_subscriptions_per_client;
+    limits.max_queued_messages = o.max_queued_messages;
+    limits.queue_full_policy = match o.queue_full_policy {
+        MQTT_BROKER_QUEUE_DROP_NEWEST => QueueFullPolicy::DropNewest,
+        MQTT_BROKER_QUEUE_DROP_OLDEST => QueueFullPolicy::DropOldest,
+        p => return Err(invalid(format!("queue_full_policy {p} is unknown"))),
+    };
+    limits.max_retained_messages = o.max_retained_messages;
+    limits.max_retained_bytes = o.max_retained_bytes;
+    limits.max_topic_levels = o.max_topic_levels;
+    let mut opts = BrokerOptions::new()
+        .with_server_options(server)
+        .with_limits(limits);
+    if !o.passwords.is_absent() {
+        // SAFETY: a view of `o`, valid by the caller's promise.
+        let text = unsafe { view_str(o.passwords, "passwords") }?;
+        let table = PasswordTable::parse(text).map_err(|e| invalid(format!("passwords: {e}")))?;
+        opts = opts.with_passwords(table, o.allow_anonymous);
+    } else if o.passwords.len != 0 {
+        return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
+    }
+    if !o.acl.is_absent() {
+        // SAFETY: as above.
+        let text = unsafe { view_str(o.acl, "acl") }?;
+        let acl = Acl::parse(text).map_err(|e| invalid(format!("acl: {e}")))?;
+        opts = opts.with_acl(acl);
+    } else if o.acl.len != 0 {
+        return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
+    }
+    Ok(opts)
+}
+
+/// A broker: the sessions, subscriptions, retained messages and every
+/// connection's protocol state. Opaque; create it with `mqtt_broker_new`,
+/// destroy it with `mqtt_broker_free`. Use it from one thread at a time.
+///
+/// Connection identifiers are never 0; an identifier stays valid from
+/// `mqtt_broker_connection_opened` until `mqtt_broker_connection_closed`.
+pub struct mqtt_broker {
+    broker: Broker,
+    /// The connections opened and not closed yet, by number.
+    open: BTreeMap<u64, ConnectionId>,
+    /// Output taken from the engine and not yet copied out: its connection
+    /// and the rest of its bytes.
+    pending: Option<(u64, Bytes)>,
+    last_error: String,
+    poisoned: bool,
+}
+
+/// Runs `f` on the broker at `b`; as `with_client`.
+///
+/// # Safety
+/// `b` is NULL or a live handle from `mqtt_broker_new` not used elsewhere
+/// during the call.
+unsafe fn with_broker(
+    b: *mut mqtt_broker,
+    f: impl FnOnce(&mut mqtt_broker) -> Result<(), Failure>,
+) -> mqtt_status {
+    if b.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: the caller's promise above.
+    let h = unsafe { &mut *b };
+    if h.poisoned {
+        return mqtt_status::MQTT_STATUS_PANIC;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(h))) {
+        Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
+        Ok(Err((status, text))) => {
+            h.last_error = text;
+            status
+        }
+        Err(_) => {
+            h.poisoned = true;
+            h.pending = None;
+            h.last_error = "internal error: a panic was caught; free this handle".into();
+            mqtt_status::MQTT_STATUS_PANIC
+        }
+    }
+}
+
+impl mqtt_broker {
+    /// The engine's identifier for an open connection.
+    fn conn(&self, id: u64) -> Result<ConnectionId, Failure> {
+        self.open.get(&id).copied().ok_or_else(|| {
+            (
+                mqtt_status::MQTT_STATUS_UNKNOWN_CONNECTION,
+                format!("connection {id} is not open"),
+            )
+        })
+    }
+}
+
+// ----- life cycle ---------------------------------------------------------
+
+/// Creates a broker from `options` (NULL: the defaults) and stores the
+/// handle in `*out` (NULL on error; `mqtt_broker_options_check` says why).
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_new(
+    options: *const mqtt_broker_options,
+    out: *mut *mut mqtt_broker,
+) -> mqtt_status {
+    if out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL, writable by the caller's promise.
+    unsafe { out.write(std::ptr::null_mut()) };
+    crate::guard(|| {
+        let opts = if options.is_null() {
+            BrokerOptions::new()
+        } else {
+            // SAFETY: checked non-NULL; `options` and its views are valid
+            // by the caller's promise.
+            unsafe { broker_options(&*options) }.map_err(|(s, _)| s)?
+        };
+        let handle = Box::new(mqtt_broker {
+            broker: Broker::new(opts),
+            open: BTreeMap::new(),
+            pending: None,
+            last_error: String::new(),
+            poisoned: false,
+        });
+        // SAFETY: as above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Why `mqtt_broker_new` would refuse `options` (a bad limit, a password
+/// table or ACL that does not parse, with its line), as a NUL-terminated
+/// string written into `buf` (at most `cap` bytes, truncated; `buf` may be
+/// NULL). Returns the status `mqtt_broker_new` would return.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_options_check(
+    options: *const mqtt_broker_options,
+    buf: *mut std::ffi::c_char,
+    cap: usize,
+) -> mqtt_status {
+    if options.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    crate::guard(|| {
+        // SAFETY: checked non-NULL; `options` and its views are valid by
+        // the caller's promise.
+        let (status, text) = match unsafe { broker_options(&*options) } {
+            Ok(_) => (mqtt_status::MQTT_STATUS_OK, String::new()),
+            Err(f) => f,
+        };
+        // SAFETY: `buf` holds `cap` bytes by the caller's promise.
+        unsafe { write_c_string(&text, buf, cap) };
+        match status {
+            mqtt_status::MQTT_STATUS_OK => Ok(()),
+            s => Err(s),
+        }
+    })
+}
+
+/// Copies `text` into `buf` as a NUL-terminated string, truncated to `cap`.
+///
+/// # Safety
+/// `buf` is NULL or holds `cap` writable bytes.
+pub(crate) unsafe fn write_c_string(text: &str, buf: *mut std::ffi::c_char, cap: usize) {
+    if !buf.is_null() && cap > 0 {
+        let n = text.len().min(cap - 1);
+        // SAFETY: the caller's promise; n + 1 <= cap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+            buf.add(n).write(0);
+        }
+    }
+}
+
+/// Destroys a broker and everything it holds (sessions, retained
+/// messages, connections: close their transports yourself). NULL is
+/// ignored.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_free(b: *mut mqtt_broker) {
+    if b.is_null() {
+        return;
+    }
+    // SAFETY: a handle from mqtt_broker_new, not used again (the caller's
+    // promise). Dropping cannot unwind into C: catch it.
+    let boxed = unsafe { Box::from_raw(b) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(boxed)));
+}
+
+/// The text of the last error returned on this handle, as a view valid
+/// until the next call on the handle (empty if none).
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_last_error(
+    b: *const mqtt_broker,
+    out: *mut mqtt_bytes_view,
+) -> mqtt_status {
+    if b.is_null() || out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: a live handle; `out` writable (the caller's promise).
+    unsafe { out.write(mqtt_bytes_view::of((*b).last_error.as_bytes())) };
+    mqtt_status::MQTT_STATUS_OK
+}
+
+/// Test-only: panics inside a call on `b`. Only with the `test-panic`
+/// feature; not in the header.
+#[cfg(feature = "test-panic")]
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_test_panic(b: *mut mqtt_broker) -> mqtt_status {
+    // SAFETY: checked by with_broker.
+    unsafe { with_broker(b, |_| panic!("mqtt_broker_test_panic: provoked on purpose")) }
+}
+
+// ----- inputs ---------------------------------------------------------------
+
+/// A transport connection was opened (accepted): stores its identifier
+/// (never 0) in `*conn_id`. The connect timeout starts now.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_connection_opened(
+    b: *mut mqtt_broker,
+    now_ms: u64,
+    conn_id: *mut u64,
+) -> mqtt_status {
+    if conn_id.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: `b` checked by with_broker; `conn_id` checked non-NULL.
+    unsafe {
+        with_broker(b, |h| {
+            let id = h.broker.connection_opened(now_ms);
+            h.open.insert(id.get(), id);
+            conn_id.write(id.get());
+            Ok(())
+        })
+    }
+}
+
+/// Feeds `len` bytes received on connection `conn` (any chunking).
+/// Output, closes and deliveries to other connections may follow.
+/// `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_handle_input(
+    b: *mut mqtt_broker,
+    conn: u64,
+    data: *const u8,
+    len: usize,
+    now_ms: u64,
+) -> mqtt_status {
+    // SAFETY: `b` checked by with_broker; `data` holds `len` bytes by the
+    // caller's promise, checked by slice_arg.
+    unsafe {
+        with_broker(b, |h| {
+            let id = h.conn(conn)?;
+            let data = slice_arg(data, len).map_err(bare)?;
+            h.broker.handle_input(id, now_ms, data);
+            Ok(())
+        })
+    }
+}
+
+/// The time passed: call it at (or after) the deadline from
+/// `mqtt_broker_poll_timeout` (keep alives, connect timeouts, session and
+/// message expiry, delayed wills). Calling it early does nothing harmful.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_handle_timeout(
+    b: *mut mqtt_broker,
+    now_ms: u64,
+) -> mqtt_status {
+    // SAFETY: checked by with_broker.
+    unsafe {
+        with_broker(b, |h| {
+            h.broker.handle_timeout(now_ms);
+            Ok(())
+        })
+    }
+}
+
+/// The transport of `conn` closed (by the peer, on error, or because
+/// `mqtt_broker_poll_close` asked for it). The will is published if the
+/// client did not end with DISCONNECT; the session stays if it was asked
+/// for. Its identifier is no longer valid; output not taken yet is
+/// discarded. `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_connection_closed(
+    b: *mut mqtt_broker,
+    conn: u64,
+    now_ms: u64,
+) -> mqtt_status {
+    // SAFETY: checked by with_broker.
+    unsafe {
+        with_broker(b, |h| {
+            let id = h.conn(conn)?;
+            h.open.remove(&conn);
+            if h.pending.as_ref().is_some_and(|(c, _)| *c == conn) {
+                h.pending = None;
+            }
+            h.broker.connection_closed(id, now_ms);
+            Ok(())
+        })
+    }
+}
+
+// ----- outputs ---------------------------------------------------------------
+
+impl mqtt_broker {
+    /// Makes `pending` hold the next output (of an open connection), if
+    /// there is any.
+    fn fill_pending(&mut self) {
+        while self.pending.is_none() {
+            let Some((id, bytes)) = self.broker.poll_output() else {
+                return;
+            };
+            if !bytes.is_empty() && self.open.contains_key(&id.get()) {
+                self.pending = Some((id.get(), bytes));
+            }
+        }
+    }
+}
+
+/// Copies bytes to send into `buf` (up to `cap`), stores their connection
+/// in `*conn` and their number in `*written`; `*conn` and `*written` are 0
+/// when nothing is waiting. Call it until `*written` is 0, sending each
+/// chunk on its connection. A connection's output is a byte stream: when
+/// it does not fit in `cap`, the rest comes in the next calls (for the
+/// same connection) before any other connection's bytes.
+/// `mqtt_broker_output_len` gives the size needed to take it in one call.
+/// `buf` may be NULL only when `cap` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_poll_output(
+    b: *mut mqtt_broker,
+    conn: *mut u64,
+    buf: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> mqtt_status {
+    if conn.is_null() || written.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: both checked non-NULL and writable (the caller's promise).
+    unsafe {
+        conn.write(0);
+        written.write(0);
+    }
+    // SAFETY: `b` checked by with_broker; `buf` holds `cap` writable bytes
+    // by the caller's promise (NULL and the size checked).
+    unsafe {
+        with_broker(b, |h| {
+            if cap == 0 {
+                return Ok(());
+            }
+            if buf.is_null() {
+                return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
+            }
+            if cap > isize::MAX as usize {
+                return Err(invalid("cap is larger than any buffer"));
+            }
+            h.fill_pending();
+            let Some((id, bytes)) = h.pending.as_mut() else {
+                return Ok(());
+            };
+            let n = bytes.len().min(cap);
+            let out = std::slice::from_raw_parts_mut(buf, n);
+            out.copy_from_slice(&bytes[..n]);
+            bytes::Buf::advance(bytes, n);
+            conn.write(*id);
+            written.write(n);
+            if bytes.is_empty() {
+                h.pending = None;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Stores in `*conn` the connection whose bytes `mqtt_broker_poll_output`
+/// gives next and in `*len` how many there are (both 0 when nothing is
+/// waiting): a buffer of `*len` bytes takes them in one call.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_output_len(
+    b: *mut mqtt_broker,
+    conn: *mut u64,
+    len: *mut usize,
+) -> mqtt_status {
+    if conn.is_null() || len.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: both checked non-NULL and writable (the caller's promise).
+    unsafe {
+        conn.write(0);
+        len.write(0);
+    }
+    // SAFETY: `b` checked by with_broker; the outputs as above.
+    unsafe {
+        with_broker(b, |h| {
+            h.fill_pending();
+            if let Some((id, bytes)) = &h.pending {
+                conn.write(*id);
+                len.write(bytes.len());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Stores in `*conn` a connection the broker wants closed (0: none): send
+/// the output `mqtt_broker_poll_output` still has for it, close its
+/// transport, then call `mqtt_broker_connection_closed`.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_poll_close(
+    b: *mut mqtt_broker,
+    conn: *mut u64,
+) -> mqtt_status {
+    if conn.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL and writable.
+    unsafe { conn.write(0) };
+    // SAFETY: `b` checked by with_broker; `conn` as above.
+    unsafe {
+        with_broker(b, |h| {
+            while let Some(id) = h.broker.poll_close() {
+                if h.open.contains_key(&id.get()) {
+                    conn.write(id.get());
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Stores in `*deadline` the time (same clock as `now_ms`) at which
+/// `mqtt_broker_handle_timeout` must be called, or `MQTT_NO_DEADLINE`
+/// (`UINT64_MAX`) when there is none.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_poll_timeout(
+    b: *mut mqtt_broker,
+    deadline: *mut u64,
+) -> mqtt_status {
+    if deadline.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: `b` checked by with_broker; `deadline` checked non-NULL.
+    unsafe {
+        with_broker(b, |h| {
+            deadline.write(
+                h.broker
+                    .poll_timeout()
+                    .unwrap_or(crate::client::MQTT_NO_DEADLINE),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Counters of a broker (`mqtt_broker_stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct mqtt_broker_stats {
+    /// Connections open, as far as the engine knows.
+    pub connections: usize,
+    /// Sessions, connected or kept for offline clients.
+    pub sessions: usize,
+    /// Subscriptions, all clients together.
+    pub subscriptions: usize,
+    /// Retained messages.
+    pub retained_messages: usize,
+    /// Messages for offline sessions dropped because their queue was full,
+    /// since the start.
+    pub dropped_messages: u64,
+    /// Queued messages dropped because their Message Expiry Interval
+    /// passed, since the start.
+    pub expired_messages: u64,
+}
+
+/// Writes the broker's counters to `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_get_stats(
+    b: *mut mqtt_broker,
+    out: *mut mqtt_broker_stats,
+) -> mqtt_status {
+    if out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: `b` checked by with_broker; `out` checked non-NULL.
+    unsafe {
+        with_broker(b, |h| {
+            let br = &h.broker;
+            out.write(mqtt_broker_stats {
+                connections: br.connection_count(),
+                sessions: br.session_count(),
+                subscriptions: br.subscriptions().len(),
+                retained_messages: br.retained().len(),
+                dropped_messages: br.dropped_messages(),
+                expired_messages: br.expired_messages(),
+            });
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_the_options() {
+        let mut o = std::mem::MaybeUninit::<mqtt_broker_options>::uninit();
+        let mut b = std::ptr::null_mut();
+        // SAFETY: valid pointers to locals.
+        unsafe {
+            assert_eq!(
+                mqtt_broker_options_default(o.as_mut_ptr()),
+                mqtt_status::MQTT_STATUS_OK
+            );
+            let o = o.assume_init();
+            let opts = broker_options(&o).unwrap();
+            assert_eq!(opts.limits, BrokerLimits::default());
+            let mut server = ServerOptions::new();
+            server.manual_ack = opts.server.manual_ack;
+            assert_eq!(opts.server, server);
+            assert_eq!(mqtt_broker_new(&o, &mut b), mqtt_status::MQTT_STATUS_OK);
+            mqtt_broker_free(b);
+        }
+    }
+
+    #[test]
+    fn a_connection_larger_than_the_buffer_streams_in_order() {
+        let mut b = std::ptr::null_mut();
+        let mut conn = 0u64;
+        // SAFETY: valid pointers to locals and a live handle.
+        unsafe {
+            assert_eq!(
+                mqtt_broker_new(std::ptr::null(), &mut b),
+                mqtt_status::MQTT_STATUS_OK
+            );
+            mqtt_broker_connection_opened(b, 0, &mut conn);
+            // CONNECT 3.1.1, client id "a", clean session.
+            let connect = [
+                0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 1, b'a',
+            ];
+            assert_eq!(
+                mqtt_broker_handle_input(b, conn, connect.as_ptr(), connect.len(), 1),
+                mqtt_status::MQTT_STATUS_OK
+            );
+            let (mut c, mut len) = (0u64, 0usize);
+            mqtt_broker_output_len(b, &mut c, &mut len);
+            assert_eq!((c, len), (conn, 4), "CONNACK");
+            let mut out = Vec::new();
+            let mut buf = [0u8; 3];
+            loop {
+                let mut n = 0;
+                mqtt_broker_poll_output(b, &mut c, buf.as_mut_ptr(), buf.len(), &mut n);
+                if n == 0 {
+                    break;
+                }
+                assert_eq!(c, conn);
+                out.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(out, [0x20, 2, 0, 0]);
+            mqtt_broker_free(b);
+        }
+    }
+}
