@@ -22,7 +22,7 @@
 use std::collections::BTreeSet;
 
 use bytes::{Bytes, BytesMut};
-use libfuzzer_sys::arbitrary::{self, Unstructured};
+use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use mqtt_core::broker::{Broker, BrokerLimits, BrokerOptions, ConnectionId, QueueFullPolicy};
 use mqtt_core::codec::{
@@ -32,7 +32,9 @@ use mqtt_core::codec::{
 };
 use mqtt_core::server::ServerOptions;
 
-type R<T> = arbitrary::Result<T>;
+mod common;
+
+use common::{damage, in_chunks, qos, R};
 
 const CLIENT_IDS: [&str; 4] = ["a", "b", "c", ""];
 const TOPICS: [&str; 5] = ["a", "a/b", "t/1", "r", "deep/x/y/z"];
@@ -42,14 +44,6 @@ const MAX_CONNS: usize = 4;
 fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
 });
-
-fn qos(u: &mut Unstructured<'_>) -> R<QoS> {
-    Ok(match u.int_in_range(0u8..=2)? {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    })
-}
 
 struct Conn {
     id: ConnectionId,
@@ -210,20 +204,24 @@ fn client_packet(u: &mut Unstructured<'_>, version: ProtocolVersion) -> R<Option
 
 impl World {
     fn feed(&mut self, u: &mut Unstructured<'_>, i: usize, mut bytes: Vec<u8>) -> R<()> {
-        if !bytes.is_empty() && u.ratio(1, 16)? {
-            let k = u.choose_index(bytes.len())?;
-            bytes[k] ^= u.arbitrary::<u8>()? | 1;
+        if damage(u, &mut bytes)? {
             self.open[i].pure = false;
         }
         let id = self.open[i].id;
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let n = u.int_in_range(1..=rest.len())?;
-            self.broker.handle_input(id, self.now, &rest[..n]);
-            rest = &rest[n..];
+        in_chunks(u, &bytes, |chunk| {
+            self.broker.handle_input(id, self.now, chunk);
             self.drain();
+        })
+    }
+
+    /// Lets time pass until `now` and checks the next deadline is later.
+    fn advance_to(&mut self, now: u64) {
+        self.now = now;
+        self.broker.handle_timeout(now);
+        self.drain();
+        if let Some(t) = self.broker.poll_timeout() {
+            assert!(t > now, "deadline {t} not after handle_timeout({now})");
         }
-        Ok(())
     }
 
     /// Drains outputs and close requests, checking the invariants.
@@ -325,11 +323,7 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
                 if w.open.len() < MAX_CONNS {
                     let id = w.broker.connection_opened(w.now);
                     assert!(w.known.insert(id), "{id:?} given twice");
-                    let version = if u.arbitrary()? {
-                        ProtocolVersion::V5
-                    } else {
-                        ProtocolVersion::V311
-                    };
+                    let version = common::version(u)?;
                     w.open.push(Conn {
                         id,
                         version,
@@ -375,31 +369,13 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
             }
             7 => {
                 let step: u64 = *u.choose(&[0, 1, 100, 999, 1_000, 1_500, 5_000, 60_000])?;
-                w.now += step;
-                w.broker.handle_timeout(w.now);
-                w.drain();
-                if let Some(t) = w.broker.poll_timeout() {
-                    assert!(
-                        t > w.now,
-                        "deadline {t} not after handle_timeout({})",
-                        w.now
-                    );
-                }
+                w.advance_to(w.now + step);
             }
             8 => {
                 // Jump straight to the next deadline.
                 if let Some(t) = w.broker.poll_timeout() {
                     assert!(t >= w.now, "deadline {t} in the past at {}", w.now);
-                    w.now = t;
-                    w.broker.handle_timeout(w.now);
-                    w.drain();
-                    if let Some(t) = w.broker.poll_timeout() {
-                        assert!(
-                            t > w.now,
-                            "deadline {t} not after handle_timeout({})",
-                            w.now
-                        );
-                    }
+                    w.advance_to(t);
                 }
             }
             _ => {

@@ -22,7 +22,7 @@
 use std::collections::BTreeSet;
 
 use bytes::BytesMut;
-use libfuzzer_sys::arbitrary::{self, Unstructured};
+use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use mqtt_core::codec::{
     Auth, ConnAckProperties, Connect, DecodeOptions, Decoder, Disconnect, DisconnectProperties,
@@ -33,7 +33,9 @@ use mqtt_core::server::{
     Accept, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
 };
 
-type R<T> = arbitrary::Result<T>;
+mod common;
+
+use common::{damage, in_chunks, qos, R};
 
 const TOPICS: [&str; 4] = ["a", "a/b", "t/1", "long/topic/name/x"];
 const FILTERS: [&str; 4] = ["a", "a/+", "#", "$share/g/t/+"];
@@ -41,14 +43,6 @@ const FILTERS: [&str; 4] = ["a", "a/+", "#", "$share/g/t/+"];
 fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
 });
-
-fn qos(u: &mut Unstructured<'_>) -> R<QoS> {
-    Ok(match u.int_in_range(0u8..=2)? {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    })
-}
 
 fn s(text: &str) -> MqttString {
     MqttString::from_str(text).expect("valid")
@@ -95,17 +89,8 @@ impl World {
     }
 
     fn feed(&mut self, u: &mut Unstructured<'_>, mut bytes: Vec<u8>) -> R<()> {
-        if !bytes.is_empty() && u.ratio(1, 16)? {
-            let i = u.choose_index(bytes.len())?;
-            bytes[i] ^= u.arbitrary::<u8>()? | 1;
-        }
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let n = u.int_in_range(1..=rest.len())?;
-            self.conn.handle_input(self.now, &rest[..n]);
-            rest = &rest[n..];
-        }
-        Ok(())
+        damage(u, &mut bytes)?;
+        in_chunks(u, &bytes, |chunk| self.conn.handle_input(self.now, chunk))
     }
 
     fn client_packet(&mut self, u: &mut Unstructured<'_>) -> R<Option<Packet>> {
@@ -408,11 +393,7 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
             None
         })
         .with_connect_timeout(u.int_in_range(0u64..=5_000)?);
-    let version = if u.arbitrary()? {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
-    };
+    let version = common::version(u)?;
     let mut w = World {
         conn: ServerConnection::new(opts.clone()),
         opts,

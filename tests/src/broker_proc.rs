@@ -87,13 +87,8 @@ impl ExampleBroker {
     /// Starts the broker with `args` (besides `--port 0 -v`); panics if it
     /// does not say where it listens within 10 s.
     pub fn start(args: &[&str]) -> ExampleBroker {
-        static RUN: AtomicU32 = AtomicU32::new(0);
         let binary = broker_binary();
-        let log = std::env::temp_dir().join(format!(
-            "libmqtt-example-broker-{}-{}.log",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        ));
+        let log = unique_temp_path("libmqtt-example-broker", ".log");
         let stderr = File::create(&log).expect("broker log file");
         let mut child = Command::new(&binary)
             .args(["--host", "127.0.0.1", "--port", "0", "-v"])
@@ -137,11 +132,7 @@ impl ExampleBroker {
 
     /// Its log so far (`-v`: connections and their ends).
     pub fn log(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = File::open(&self.log) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
+        read_log(&self.log)
     }
 
     /// Whether it is still running.
@@ -155,17 +146,51 @@ impl Drop for ExampleBroker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            let log = self.log();
-            let lines: Vec<&str> = log.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(40)..];
-            eprintln!(
-                "---- example broker log ({}), last lines ----\n{}",
-                self.addr,
-                tail.join("\n")
-            );
+            print_log_tail("example broker", self.addr, &self.log(), 40);
         }
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// A path in the temporary directory unique to this process and call:
+/// `{prefix}-{pid}-{n}{suffix}`.
+pub fn unique_temp_path(prefix: &str, suffix: &str) -> PathBuf {
+    static RUN: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}{suffix}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The text of a log file so far (empty if it cannot be read).
+pub fn read_log(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+/// Prints the last `lines` lines of the log of `what` (listening on
+/// `addr`) to stderr: for a failing test's output.
+pub fn print_log_tail(what: &str, addr: SocketAddr, log: &str, lines: usize) {
+    let all: Vec<&str> = log.lines().collect();
+    let tail = &all[all.len().saturating_sub(lines)..];
+    eprintln!(
+        "---- {what} log ({addr}), last lines ----\n{}",
+        tail.join("\n")
+    );
+}
+
+/// The first file called `name` in a directory of `PATH` or, after them,
+/// of `extra_dirs`.
+pub fn find_program(name: &str, extra_dirs: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(extra_dirs.iter().map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// A child process whose stdout and stderr lines are collected as they

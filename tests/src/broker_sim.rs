@@ -110,7 +110,8 @@ use mqtt_core::server::ServerOptions;
 use mqtt_core::time::Instant;
 use mqtt_core::topic::topic_matches;
 
-use crate::sim::Rng;
+use crate::link::Pipe;
+use crate::sim::{Rng, Trace};
 
 /// What one seed did, for the test to sum (and to see that the simulation
 /// exercises what it should).
@@ -197,14 +198,7 @@ pub fn run(seed: u64, trace: bool) -> Result<Outcome, String> {
     let mut sim = Sim::new(seed, trace);
     match sim.run() {
         Ok(()) => Ok(sim.outcome),
-        Err(e) => {
-            let mut msg = format!("seed {seed}: {e}\nparameters: {:?}", sim.p);
-            if trace {
-                msg.push_str("\ntrace:\n");
-                msg.push_str(&sim.trace);
-            }
-            Err(msg)
-        }
+        Err(e) => Err(sim.trace.failure(seed, &e, &sim.p)),
     }
 }
 
@@ -353,37 +347,6 @@ fn peer_name(i: usize) -> String {
 }
 
 // ----- the link ------------------------------------------------------------
-
-/// One direction of one connection: chunks with delivery times, in order.
-#[derive(Debug, Default)]
-struct Pipe {
-    chunks: VecDeque<(Instant, Vec<u8>)>,
-    last: Instant,
-}
-
-impl Pipe {
-    fn write(&mut self, rng: &mut Rng, p: &Params, now: Instant, mut data: &[u8]) {
-        while !data.is_empty() {
-            let n = (rng.range(1, p.max_chunk) as usize).min(data.len());
-            let at = (now + rng.range(0, p.max_delay)).max(self.last);
-            self.last = at;
-            self.chunks.push_back((at, data[..n].to_vec()));
-            data = &data[n..];
-        }
-    }
-
-    fn next_due(&self) -> Option<Instant> {
-        self.chunks.front().map(|c| c.0)
-    }
-
-    fn take_due(&mut self, now: Instant) -> Option<Vec<u8>> {
-        if self.chunks.front().is_some_and(|c| c.0 <= now) {
-            self.chunks.pop_front().map(|c| c.1)
-        } else {
-            None
-        }
-    }
-}
 
 /// One connection between a client and the broker.
 struct Link {
@@ -545,8 +508,7 @@ struct Sim {
     closed: BTreeSet<ConnectionId>,
     zombies: Vec<Zombie>,
     outcome: Outcome,
-    trace_on: bool,
-    trace: String,
+    trace: Trace,
 }
 
 fn payload_index(payload: &[u8]) -> Option<usize> {
@@ -650,16 +612,12 @@ impl Sim {
             closed: BTreeSet::new(),
             zombies: Vec::new(),
             outcome: Outcome::default(),
-            trace_on,
-            trace: String::new(),
+            trace: Trace::new(trace_on),
         }
     }
 
     fn log(&mut self, f: impl FnOnce() -> String) {
-        if self.trace_on {
-            let line = f();
-            let _ = writeln!(self.trace, "{:>7} {line}", self.now);
-        }
+        self.trace.log(self.now, f);
     }
 
     fn run(&mut self) -> Result<(), String> {
@@ -735,7 +693,7 @@ impl Sim {
                 min(l.up.next_due());
                 min(l.down.next_due());
                 min(l.cut_at);
-                if l.client_closed && l.up.chunks.is_empty() {
+                if l.client_closed && l.up.is_empty() {
                     min(Some(self.now));
                 }
             }
@@ -755,9 +713,9 @@ impl Sim {
                     && p.publishes.is_empty()
                     && p.disconnects.is_empty()
                     && p.sub.as_ref().is_none_or(SubPlan::settled)
-                    && p.link.as_ref().is_some_and(|l| {
-                        !l.client_closed && l.up.chunks.is_empty() && l.down.chunks.is_empty()
-                    })
+                    && p.link
+                        .as_ref()
+                        .is_some_and(|l| !l.client_closed && l.up.is_empty() && l.down.is_empty())
             })
     }
 
@@ -807,8 +765,8 @@ impl Sim {
                 if half_open {
                     self.outcome.half_open += 1;
                     let mut link = self.peers[i].link.take().ok_or("no link")?;
-                    link.up.chunks.clear();
-                    link.down.chunks.clear();
+                    link.up.clear();
+                    link.down.clear();
                     let notice_at = now + self.rng.range(0, self.p.notice_window);
                     self.zombies.push(Zombie {
                         peer: i,
@@ -824,7 +782,7 @@ impl Sim {
                     self.drain_client(i)?;
                     self.schedule_reconnect(i);
                 }
-            } else if client_closed && link.up.chunks.is_empty() {
+            } else if client_closed && link.up.is_empty() {
                 self.end_link(i)?;
                 self.broker_closed(conn)?;
             }
@@ -1085,7 +1043,7 @@ impl Sim {
                 }
             };
             self.seq += 1;
-            if self.trace_on {
+            if self.trace.is_on() {
                 let line = format!("broker <- {}: {packet:?} (seq {})", peer_name(i), self.seq);
                 self.log(|| line);
             }
@@ -1177,7 +1135,13 @@ impl Sim {
                 let now = self.now;
                 if let Some(link) = self.peers[i].link.as_mut() {
                     if !link.client_closed {
-                        link.down.write(&mut self.rng, &self.p, now, &bytes);
+                        link.down.write(
+                            &mut self.rng,
+                            self.p.max_chunk,
+                            self.p.max_delay,
+                            now,
+                            &bytes,
+                        );
                     }
                 }
                 continue;
@@ -1330,7 +1294,8 @@ impl Sim {
                 let now = self.now;
                 if let Some(link) = self.peers[i].link.as_mut() {
                     if !link.client_closed {
-                        link.up.write(&mut self.rng, &self.p, now, &out);
+                        link.up
+                            .write(&mut self.rng, self.p.max_chunk, self.p.max_delay, now, &out);
                     }
                 }
                 continue;
@@ -1362,10 +1327,11 @@ impl Sim {
                 let out = self.peers[i].client.take_transmit();
                 let now = self.now;
                 if let Some(link) = self.peers[i].link.as_mut() {
-                    link.up.write(&mut self.rng, &self.p, now, &out);
-                    link.down.chunks.clear();
+                    link.up
+                        .write(&mut self.rng, self.p.max_chunk, self.p.max_delay, now, &out);
+                    link.down.clear();
                     link.client_closed = true;
-                    let closed = link.up.last.max(now);
+                    let closed = link.up.last_due().max(now);
                     self.schedule_reconnect(i);
                     let p = &mut self.peers[i];
                     p.reconnect_at = p.reconnect_at.map(|t| t.max(closed + 1));

@@ -8,6 +8,7 @@
 pub mod broker_proc;
 pub mod broker_sim;
 pub mod golden;
+pub mod link;
 pub mod net;
 pub mod scripted;
 pub mod server;

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant as RealInstant};
 use mqtt_core::client::{
     Client, ClientOptions, Connected, ConnectionState, Event, Message, PublishId,
 };
-use mqtt_core::codec::{Disconnect, Publish, ReasonCode, Subscribe, Unsubscribe};
+use mqtt_core::codec::{Disconnect, ProtocolVersion, Publish, ReasonCode, Subscribe, Unsubscribe};
 use mqtt_core::time::Instant;
 
 /// How long a wait lasts by default before it fails.
@@ -427,4 +427,28 @@ fn retryable(e: &std::io::Error) -> bool {
 #[allow(clippy::disallowed_methods)]
 fn real_now() -> RealInstant {
     RealInstant::now()
+}
+
+/// A short name of `v` (`v311`, `v5`) to keep topics and client
+/// identifiers of the two versions' runs of a test apart.
+pub fn version_tag(v: ProtocolVersion) -> &'static str {
+    match v {
+        ProtocolVersion::V311 => "v311",
+        _ => "v5",
+    }
+}
+
+/// Runs test functions written once for both versions: for each
+/// `name(v: ProtocolVersion)` given, a test `v311::name` and a test
+/// `v5::name`, in the module where it is used.
+#[macro_export]
+macro_rules! both_versions {
+    ($($name:ident),* $(,)?) => {
+        mod v311 {
+            $( #[test] fn $name() { super::$name(mqtt_core::codec::ProtocolVersion::V311) } )*
+        }
+        mod v5 {
+            $( #[test] fn $name() { super::$name(mqtt_core::codec::ProtocolVersion::V5) } )*
+        }
+    };
 }

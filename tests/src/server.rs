@@ -7,10 +7,11 @@
 use bytes::{Bytes, BytesMut};
 use mqtt_core::client::{Client, ClientOptions, Event};
 use mqtt_core::codec::{
-    Connect, DecodeOptions, Decoder, Packet, ProtocolVersion, Publish, ReasonCode, SubAck,
+    ConnAck, Connect, DecodeOptions, Decoder, MqttString, Packet, ProtocolVersion, Publish, QoS,
+    ReasonCode, SubAck,
 };
 use mqtt_core::server::{
-    Accept, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
+    Accept, CloseReason, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
 };
 use mqtt_core::time::Instant;
 
@@ -56,6 +57,14 @@ impl ScriptedClient {
             [ServerEvent::ConnectRequested(c)] => (**c).clone(),
             other => panic!("expected ConnectRequested, got {other:?}"),
         }
+    }
+
+    /// Sends this CONNECT, accepts it at the current time and drains the
+    /// CONNACK.
+    pub fn accept_connect(&mut self, connect: Connect) {
+        self.connect_with(connect);
+        self.conn.accept(self.now, Accept::new()).expect("accept");
+        let _ = self.sent();
     }
 
     /// Connects client "test" and accepts, draining CONNACK and events.
@@ -112,6 +121,70 @@ impl ScriptedClient {
     /// The events reported since the last call.
     pub fn events(&mut self) -> Vec<ServerEvent> {
         std::iter::from_fn(|| self.conn.poll_event()).collect()
+    }
+}
+
+/// A connection with `options` that accepted client "test" speaking
+/// `version` ([`ScriptedClient::connect_ok`]).
+pub fn connected_with(options: ServerOptions, version: ProtocolVersion) -> ScriptedClient {
+    let mut c = ScriptedClient::new(options, version);
+    c.connect_ok();
+    c
+}
+
+/// [`connected_with`] default [`ServerOptions`].
+pub fn connected(version: ProtocolVersion) -> ScriptedClient {
+    connected_with(ServerOptions::new(), version)
+}
+
+/// A valid [`MqttString`] (panics on an invalid one).
+pub fn s(text: &str) -> MqttString {
+    MqttString::from_str(text).expect("valid string")
+}
+
+/// A PUBLISH of `payload` to `topic` at `qos` with packet identifier `id`.
+pub fn publish(topic: &str, payload: &'static [u8], qos: QoS, id: u16) -> Publish {
+    Publish::new(topic, payload).unwrap().with_qos(qos, id)
+}
+
+/// The messages among `events`, in order.
+pub fn messages(events: &[ServerEvent]) -> Vec<Publish> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Message(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why the connection closed: `events` must end with
+/// [`ServerEvent::Disconnected`].
+pub fn closed_with(events: &[ServerEvent]) -> &CloseReason {
+    match events.last() {
+        Some(ServerEvent::Disconnected(r)) => r,
+        other => panic!("expected Disconnected last, got {other:?}"),
+    }
+}
+
+/// The CONNACK `p` must be.
+pub fn connack(p: Packet) -> ConnAck {
+    match p {
+        Packet::ConnAck(c) => *c,
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
+
+/// The reason code of the CONNACK `p` must be.
+pub fn connack_code(p: Packet) -> ReasonCode {
+    connack(p).reason_code
+}
+
+/// The reason code of the DISCONNECT `p` must be.
+pub fn disconnect_code(p: Packet) -> ReasonCode {
+    match p {
+        Packet::Disconnect(d) => d.reason_code,
+        other => panic!("expected DISCONNECT, got {other:?}"),
     }
 }
 

@@ -45,6 +45,52 @@ use mqtt_core::codec::{
 use mqtt_core::connection::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};
 use mqtt_core::time::Instant;
 
+use crate::link::Pipe;
+
+/// A simulation's optional trace: a line per event of interest, stamped
+/// with the virtual time; kept only when asked for (it is slow), to replay
+/// a failing seed.
+#[derive(Debug, Default)]
+pub struct Trace {
+    on: bool,
+    text: String,
+}
+
+impl Trace {
+    /// A trace that keeps lines if `on`.
+    pub fn new(on: bool) -> Trace {
+        Trace {
+            on,
+            text: String::new(),
+        }
+    }
+
+    /// Whether lines are kept.
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Adds the line `line` makes (called only if the trace is on), at
+    /// virtual time `now`.
+    pub fn log(&mut self, now: Instant, line: impl FnOnce() -> String) {
+        if self.on {
+            let line = line();
+            let _ = writeln!(self.text, "{now:>7} {line}");
+        }
+    }
+
+    /// The report of a failed run of `seed`: the error, the parameters
+    /// drawn and the trace, if kept.
+    pub fn failure(&self, seed: u64, error: &str, params: &dyn std::fmt::Debug) -> String {
+        let mut msg = format!("seed {seed}: {error}\nparameters: {params:?}");
+        if self.on {
+            msg.push_str("\ntrace:\n");
+            msg.push_str(&self.text);
+        }
+        msg
+    }
+}
+
 /// A small seeded PRNG (splitmix64): deterministic, no dependencies.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -121,14 +167,7 @@ pub fn run(seed: u64, trace: bool) -> Result<Outcome, String> {
     let result = sim.run();
     match result {
         Ok(()) => Ok(sim.outcome),
-        Err(e) => {
-            let mut msg = format!("seed {seed}: {e}\nparameters: {:?}", sim.p);
-            if trace {
-                msg.push_str("\ntrace:\n");
-                msg.push_str(&sim.trace);
-            }
-            Err(msg)
-        }
+        Err(e) => Err(sim.trace.failure(seed, &e, &sim.p)),
     }
 }
 
@@ -228,37 +267,6 @@ impl Params {
 }
 
 // ----- the link ----------------------------------------------------------
-
-/// One direction of one connection: chunks with delivery times, in order.
-#[derive(Debug, Default)]
-struct Pipe {
-    chunks: VecDeque<(Instant, Vec<u8>)>,
-    last: Instant,
-}
-
-impl Pipe {
-    fn write(&mut self, rng: &mut Rng, p: &Params, now: Instant, mut data: &[u8]) {
-        while !data.is_empty() {
-            let n = (rng.range(1, p.max_chunk) as usize).min(data.len());
-            let at = (now + rng.range(0, p.max_delay)).max(self.last);
-            self.last = at;
-            self.chunks.push_back((at, data[..n].to_vec()));
-            data = &data[n..];
-        }
-    }
-
-    fn next_due(&self) -> Option<Instant> {
-        self.chunks.front().map(|c| c.0)
-    }
-
-    fn take_due(&mut self, now: Instant) -> Option<Vec<u8>> {
-        if self.chunks.front().is_some_and(|c| c.0 <= now) {
-            self.chunks.pop_front().map(|c| c.1)
-        } else {
-            None
-        }
-    }
-}
 
 /// A network connection between the client and the server.
 #[derive(Debug, Default)]
@@ -375,8 +383,7 @@ struct Sim {
     next_smsg: usize,
     server_got: Vec<u32>,
     outcome: Outcome,
-    trace_on: bool,
-    trace: String,
+    trace: Trace,
 }
 
 fn payload_index(payload: &[u8], prefix: u8) -> Option<usize> {
@@ -449,16 +456,12 @@ impl Sim {
             smsgs,
             next_smsg: 0,
             outcome: Outcome::default(),
-            trace_on,
-            trace: String::new(),
+            trace: Trace::new(trace_on),
         }
     }
 
     fn log(&mut self, f: impl FnOnce() -> String) {
-        if self.trace_on {
-            let line = f();
-            let _ = writeln!(self.trace, "{:>7} {line}", self.now);
-        }
+        self.trace.log(self.now, f);
     }
 
     fn run(&mut self) -> Result<(), String> {
@@ -547,8 +550,8 @@ impl Sim {
         if let Some(link) = self.link.as_mut() {
             if !link.dead && link.cut_at.is_some_and(|t| t <= now) {
                 link.dead = true;
-                link.up.chunks.clear();
-                link.down.chunks.clear();
+                link.up.clear();
+                link.down.clear();
                 let client_closed = link.client_closed;
                 if !client_closed {
                     self.outcome.cuts += 1;
@@ -654,7 +657,8 @@ impl Sim {
                 let now = self.now;
                 if let Some(link) = self.link.as_mut() {
                     if !link.dead && !link.client_closed {
-                        link.up.write(&mut self.rng, &self.p, now, &out);
+                        link.up
+                            .write(&mut self.rng, self.p.max_chunk, self.p.max_delay, now, &out);
                     }
                 }
                 continue;
@@ -690,10 +694,16 @@ impl Sim {
                     let now = self.now;
                     if let Some(link) = self.link.as_mut() {
                         if !link.dead {
-                            link.up.write(&mut self.rng, &self.p, now, &out);
-                            link.down.chunks.clear();
+                            link.up.write(
+                                &mut self.rng,
+                                self.p.max_chunk,
+                                self.p.max_delay,
+                                now,
+                                &out,
+                            );
+                            link.down.clear();
                             link.client_closed = true;
-                            link.cut_at = Some(link.up.last.max(now));
+                            link.cut_at = Some(link.up.last_due().max(now));
                         }
                         if link.dead {
                             self.link = None;
@@ -1335,7 +1345,13 @@ impl Sim {
             }
             if let Some(link) = self.link.as_mut() {
                 if !link.dead && !link.client_closed {
-                    link.down.write(&mut self.rng, &self.p, now, &bytes);
+                    link.down.write(
+                        &mut self.rng,
+                        self.p.max_chunk,
+                        self.p.max_delay,
+                        now,
+                        &bytes,
+                    );
                 }
             }
         }

@@ -136,38 +136,31 @@ impl Net {
         self.drive();
     }
 
+    /// What `pick` takes from each event client `i` has seen, in order.
+    fn events<T>(&self, i: usize, pick: impl FnMut(&Event) -> Option<T>) -> Vec<T> {
+        self.peers[i].events.iter().filter_map(pick).collect()
+    }
+
     fn messages(&self, i: usize) -> Vec<Publish> {
-        self.peers[i]
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Message(m) => Some(m.publish.clone()),
-                _ => None,
-            })
-            .collect()
+        self.events(i, |e| match e {
+            Event::Message(m) => Some(m.publish.clone()),
+            _ => None,
+        })
     }
 
     fn suback_codes(&self, i: usize) -> Vec<ReasonCode> {
-        self.peers[i]
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Subscribed { reason_codes, .. } => Some(reason_codes.clone()),
-                _ => None,
-            })
-            .flatten()
-            .collect()
+        self.events(i, |e| match e {
+            Event::Subscribed { reason_codes, .. } => Some(reason_codes.clone()),
+            _ => None,
+        })
+        .concat()
     }
 
     fn completions(&self, i: usize) -> Vec<ReasonCode> {
-        self.peers[i]
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::PublishCompleted { reason_code, .. } => Some(*reason_code),
-                _ => None,
-            })
-            .collect()
+        self.events(i, |e| match e {
+            Event::PublishCompleted { reason_code, .. } => Some(*reason_code),
+            _ => None,
+        })
     }
 
     /// The reason code of the CONNACK that refused client `i`, if any.
@@ -192,19 +185,57 @@ impl Net {
     }
 
     fn connected(&self, i: usize) -> Vec<bool> {
-        self.peers[i]
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Connected(c) => Some(c.session_present),
-                _ => None,
-            })
-            .collect()
+        self.events(i, |e| match e {
+            Event::Connected(c) => Some(c.session_present),
+            _ => None,
+        })
+    }
+
+    /// Connects a client `s` with a kept session (expiring `expiry` seconds
+    /// after it ends) subscribed to `filter`, and a client `pub`; then cuts
+    /// `s`, so that what `pub` sends is queued for it. Returns `(s, pub)`.
+    fn offline_subscriber(
+        &mut self,
+        version: ProtocolVersion,
+        expiry: u32,
+        filter: &str,
+        qos: QoS,
+    ) -> (usize, usize) {
+        let s = self.add(persistent(version, "s", expiry));
+        self.subscribe(s, Subscribe::single(1, filter, qos).unwrap());
+        let publ = self.add(opts(version, "pub"));
+        self.cut(s);
+        (s, publ)
     }
 }
 
 fn opts(version: ProtocolVersion, id: &str) -> ClientOptions {
     ClientOptions::new(version, id).unwrap()
+}
+
+/// Options for a client that keeps its session `expiry` seconds.
+fn persistent(version: ProtocolVersion, id: &str, expiry: u32) -> ClientOptions {
+    opts(version, id)
+        .with_clean_start(false)
+        .with_session_expiry_interval(expiry)
+}
+
+/// A SUBSCRIBE with packet identifier `id` for each of `filters` at `qos`.
+fn subscribe_all(id: u16, filters: &[&str], qos: QoS) -> Subscribe {
+    let list = filters
+        .iter()
+        .map(|f| SubscribeFilter::new(f, SubscriptionOptions::new(qos)).unwrap())
+        .collect();
+    Subscribe::new(id, list)
+}
+
+/// A QoS 1 PUBLISH to `topic` with the given Message Expiry Interval.
+fn expiring(topic: &str, payload: &'static [u8], expiry: Option<u32>) -> Publish {
+    let mut p = Publish::new(topic, payload)
+        .unwrap()
+        .with_qos(QoS::AtLeastOnce, 0);
+    p.properties.message_expiry_interval = expiry;
+    p
 }
 
 fn payloads(msgs: &[Publish]) -> Vec<Vec<u8>> {
@@ -352,13 +383,7 @@ fn session_resume_with_offline_queue() {
         let mut limits = BrokerLimits::default();
         limits.max_queued_messages = 3;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
-        let s_opts = opts(version, "s")
-            .with_clean_start(false)
-            .with_session_expiry_interval(3600);
-        let s = net.add(s_opts);
-        net.subscribe(s, Subscribe::single(1, "q/#", QoS::ExactlyOnce).unwrap());
-        let publ = net.add(opts(version, "pub"));
-        net.cut(s);
+        let (s, publ) = net.offline_subscriber(version, 3600, "q/#", QoS::ExactlyOnce);
         assert_eq!(net.broker.session_count(), 2, "the session is kept");
         for n in 0..5u8 {
             net.publish(publ, "q/x", &[n], QoS::AtLeastOnce, false);
@@ -379,14 +404,7 @@ fn session_resume_with_offline_queue() {
 #[test]
 fn clean_start_discards_the_session() {
     let mut net = Net::new(BrokerOptions::new());
-    let s = net.add(
-        opts(V5, "s")
-            .with_clean_start(false)
-            .with_session_expiry_interval(60),
-    );
-    net.subscribe(s, Subscribe::single(1, "q/#", QoS::AtLeastOnce).unwrap());
-    let publ = net.add(opts(V5, "pub"));
-    net.cut(s);
+    let (_, publ) = net.offline_subscriber(V5, 60, "q/#", QoS::AtLeastOnce);
     net.publish(publ, "q/x", b"1", QoS::AtLeastOnce, false);
     assert_eq!(net.broker.queued_for("s"), 1);
     let fresh = net.add(opts(V5, "s"));
@@ -406,17 +424,9 @@ fn clean_start_discards_the_session() {
 fn session_takeover() {
     for version in [V3, V5] {
         let mut net = Net::new(BrokerOptions::new());
-        let first = net.add(
-            opts(version, "same")
-                .with_clean_start(false)
-                .with_session_expiry_interval(60),
-        );
+        let first = net.add(persistent(version, "same", 60));
         net.subscribe(first, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
-        let second = net.add(
-            opts(version, "same")
-                .with_clean_start(false)
-                .with_session_expiry_interval(60),
-        );
+        let second = net.add(persistent(version, "same", 60));
         assert!(net.peers[first].conn.is_none(), "old connection closed");
         let ended = net.peers[first].events.iter().find_map(|e| match e {
             Event::Disconnected(r) => Some(r.clone()),
@@ -459,14 +469,8 @@ fn password_authentication() {
     );
     let anon = net.add(opts(V5, "anon"));
     assert_eq!(net.connected(good), vec![false]);
-    let refused = |i: usize| {
-        net.peers[i].events.iter().find_map(|e| match e {
-            Event::Disconnected(DisconnectReason::Refused(c)) => Some(c.reason_code),
-            _ => None,
-        })
-    };
-    assert_eq!(refused(bad), Some(ReasonCode::BadUserNameOrPassword));
-    assert_eq!(refused(anon), Some(ReasonCode::NotAuthorized));
+    assert_eq!(net.refused(bad), Some(ReasonCode::BadUserNameOrPassword));
+    assert_eq!(net.refused(anon), Some(ReasonCode::NotAuthorized));
     assert_eq!(net.broker.session_count(), 1);
     assert_eq!(net.broker.connection_count(), 1);
 }
@@ -479,14 +483,7 @@ fn acl_refusals() {
     let publ = net.add(opts(V5, "pub"));
     net.subscribe(
         sub,
-        Subscribe::new(
-            1,
-            vec![
-                SubscribeFilter::new("in/#", SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap(),
-                SubscribeFilter::new("secret/#", SubscriptionOptions::new(QoS::AtLeastOnce))
-                    .unwrap(),
-            ],
-        ),
+        subscribe_all(1, &["in/#", "secret/#"], QoS::AtLeastOnce),
     );
     assert_eq!(
         net.suback_codes(sub),
@@ -546,11 +543,7 @@ fn timeouts_keep_alive_and_connect() {
 #[test]
 fn session_expiry() {
     let mut net = Net::new(BrokerOptions::new());
-    let s = net.add(
-        opts(V5, "s")
-            .with_clean_start(false)
-            .with_session_expiry_interval(30),
-    );
+    let s = net.add(persistent(V5, "s", 30));
     net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
     net.cut(s);
     assert_eq!(net.broker.session_count(), 1);
@@ -576,10 +569,7 @@ fn will_delay_interval() {
     );
     let mut will = Will::new("wills/d", b"late".to_vec(), QoS::AtMostOnce).unwrap();
     will.properties.will_delay_interval = Some(10);
-    let d_opts = opts(V5, "d")
-        .with_clean_start(false)
-        .with_session_expiry_interval(60)
-        .with_will(will);
+    let d_opts = persistent(V5, "d", 60).with_will(will);
     let d = net.add(d_opts);
     // Cut, then reconnect within the delay: no will.
     net.cut(d);
@@ -758,20 +748,16 @@ fn challenge_opts(id: &str) -> ClientOptions {
 }
 
 fn challenges(net: &Net, i: usize) -> Vec<Vec<u8>> {
-    net.peers[i]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::AuthChallenge(a) => Some(
-                a.properties
-                    .authentication_data
-                    .as_deref()
-                    .unwrap_or_default()
-                    .to_vec(),
-            ),
-            _ => None,
-        })
-        .collect()
+    net.events(i, |e| match e {
+        Event::AuthChallenge(a) => Some(
+            a.properties
+                .authentication_data
+                .as_deref()
+                .unwrap_or_default()
+                .to_vec(),
+        ),
+        _ => None,
+    })
 }
 
 fn answer(net: &mut Net, i: usize, data: &'static [u8]) {
@@ -928,14 +914,10 @@ fn reauthentication_succeeds_then_fails_mqtt_4_12_1_1_and_4_12_1_2() {
     answer(&mut net, c, b"hello"); // AUTH 0x19
     assert_eq!(challenges(&net, c).len(), 2);
     answer(&mut net, c, b"response");
-    let reauthenticated: Vec<Option<Bytes>> = net.peers[c]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Reauthenticated(a) => Some(a.properties.authentication_data.clone()),
-            _ => None,
-        })
-        .collect();
+    let reauthenticated = net.events(c, |e| match e {
+        Event::Reauthenticated(a) => Some(a.properties.authentication_data.clone()),
+        _ => None,
+    });
     assert_eq!(reauthenticated, vec![Some(Bytes::from_static(b"welcome"))]);
     assert_eq!(
         seen.lock().unwrap().auths[1..],
@@ -1091,13 +1073,8 @@ fn subscription_authorization_understands_wildcards_mqtt_3_9_3_1() {
             ("a/secret/#", false),
             ("$share/g/a/x", true),
         ];
-        let list = filters
-            .iter()
-            .map(|(f, _)| {
-                SubscribeFilter::new(f, SubscriptionOptions::new(QoS::AtMostOnce)).unwrap()
-            })
-            .collect();
-        net.subscribe(sub, Subscribe::new(1, list));
+        let list: Vec<&str> = filters.iter().map(|(f, _)| *f).collect();
+        net.subscribe(sub, subscribe_all(1, &list, QoS::AtMostOnce));
         let refused = if version == V5 {
             ReasonCode::NotAuthorized
         } else {
@@ -1137,17 +1114,7 @@ fn pluggable_authorizer() {
     net.broker.set_authorizer(Box::new(OwnTree));
     let a = net.add(opts(V5, "a"));
     let b = net.add(opts(V5, "b"));
-    net.subscribe(
-        b,
-        Subscribe::new(
-            1,
-            vec![
-                SubscribeFilter::new("#", SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap(),
-                SubscribeFilter::new("private/#", SubscriptionOptions::new(QoS::AtLeastOnce))
-                    .unwrap(),
-            ],
-        ),
-    );
+    net.subscribe(b, subscribe_all(1, &["#", "private/#"], QoS::AtLeastOnce));
     assert_eq!(
         net.suback_codes(b),
         vec![ReasonCode::GrantedQoS1, ReasonCode::NotAuthorized]
@@ -1220,11 +1187,7 @@ fn session_limit_refuses_with_server_busy() {
         let mut limits = BrokerLimits::default();
         limits.max_sessions = 1;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
-        let s = net.add(
-            opts(version, "s")
-                .with_clean_start(false)
-                .with_session_expiry_interval(60),
-        );
+        let s = net.add(persistent(version, "s", 60));
         net.cut(s);
         let other = net.add(opts(version, "other"));
         let expected = if version == V5 {
@@ -1247,11 +1210,7 @@ fn subscription_limit_refuses_with_quota_exceeded_mqtt_3_9_3_1() {
         limits.max_subscriptions_per_client = 2;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
         let c = net.add(opts(version, "c"));
-        let list = ["a", "b", "c", "a"]
-            .iter()
-            .map(|f| SubscribeFilter::new(f, SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap())
-            .collect();
-        net.subscribe(c, Subscribe::new(1, list));
+        net.subscribe(c, subscribe_all(1, &["a", "b", "c", "a"], QoS::AtLeastOnce));
         let refused = if version == V5 {
             ReasonCode::QuotaExceeded
         } else {
@@ -1303,11 +1262,10 @@ fn topic_level_limit_refuses_names_and_filters() {
     limits.max_topic_levels = 3;
     let mut net = Net::new(BrokerOptions::new().with_limits(limits));
     let c = net.add(opts(V5, "c"));
-    let list = ["a/b/c", "a/b/c/d", "#"]
-        .iter()
-        .map(|f| SubscribeFilter::new(f, SubscriptionOptions::new(QoS::AtLeastOnce)).unwrap())
-        .collect();
-    net.subscribe(c, Subscribe::new(1, list));
+    net.subscribe(
+        c,
+        subscribe_all(1, &["a/b/c", "a/b/c/d", "#"], QoS::AtLeastOnce),
+    );
     assert_eq!(
         net.suback_codes(c),
         vec![
@@ -1332,14 +1290,7 @@ fn offline_queue_drop_oldest_policy() {
     limits.max_queued_messages = 2;
     limits.queue_full_policy = QueueFullPolicy::DropOldest;
     let mut net = Net::new(BrokerOptions::new().with_limits(limits));
-    let s = net.add(
-        opts(V5, "s")
-            .with_clean_start(false)
-            .with_session_expiry_interval(60),
-    );
-    net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
-    let publ = net.add(opts(V5, "pub"));
-    net.cut(s);
+    let (s, publ) = net.offline_subscriber(V5, 60, "q", QoS::AtLeastOnce);
     for n in 0..4u8 {
         net.publish(publ, "q", &[n], QoS::AtLeastOnce, false);
     }
@@ -1403,25 +1354,11 @@ fn poll_output_is_round_robin() {
 #[test]
 fn offline_messages_age_while_queued_mqtt_3_3_2_5_and_3_3_2_6() {
     let mut net = Net::new(BrokerOptions::new());
-    let s = net.add(
-        opts(V5, "s")
-            .with_clean_start(false)
-            .with_session_expiry_interval(3600),
-    );
-    net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
-    let publ = net.add(opts(V5, "pub"));
-    net.cut(s);
-    let with_expiry = |payload: &'static [u8], expiry: Option<u32>| {
-        let mut p = Publish::new("q", payload)
-            .unwrap()
-            .with_qos(QoS::AtLeastOnce, 0);
-        p.properties.message_expiry_interval = expiry;
-        p
-    };
-    net.publish_with(publ, with_expiry(b"short", Some(10)));
+    let (s, publ) = net.offline_subscriber(V5, 3600, "q", QoS::AtLeastOnce);
+    net.publish_with(publ, expiring("q", b"short", Some(10)));
     net.now = 5_000;
-    net.publish_with(publ, with_expiry(b"long", Some(100)));
-    net.publish_with(publ, with_expiry(b"forever", None));
+    net.publish_with(publ, expiring("q", b"long", Some(100)));
+    net.publish_with(publ, expiring("q", b"forever", None));
     assert_eq!(net.broker.queued_for("s"), 3);
     net.now = 30_000;
     net.connect(s);
@@ -1443,19 +1380,8 @@ fn full_offline_queue_purges_expired_messages_first_mqtt_3_3_2_5() {
     let mut limits = BrokerLimits::default();
     limits.max_queued_messages = 2;
     let mut net = Net::new(BrokerOptions::new().with_limits(limits));
-    let s = net.add(
-        opts(V5, "s")
-            .with_clean_start(false)
-            .with_session_expiry_interval(3600),
-    );
-    net.subscribe(s, Subscribe::single(1, "q", QoS::AtLeastOnce).unwrap());
-    let publ = net.add(opts(V5, "pub"));
-    net.cut(s);
-    let mut short = Publish::new("q", &b"short"[..])
-        .unwrap()
-        .with_qos(QoS::AtLeastOnce, 0);
-    short.properties.message_expiry_interval = Some(1);
-    net.publish_with(publ, short);
+    let (s, publ) = net.offline_subscriber(V5, 3600, "q", QoS::AtLeastOnce);
+    net.publish_with(publ, expiring("q", b"short", Some(1)));
     net.publish(publ, "q", b"kept", QoS::AtLeastOnce, false);
     net.now = 1_000;
     net.publish(publ, "q", b"new", QoS::AtLeastOnce, false);

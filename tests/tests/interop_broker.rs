@@ -28,23 +28,12 @@ use std::time::Duration;
 
 use mqtt_core::client::ClientOptions;
 use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
-use mqtt_tests::broker_proc::{ExampleBroker, Proc};
-use mqtt_tests::net::NetClient;
+use mqtt_tests::both_versions;
+use mqtt_tests::broker_proc::{find_program, ExampleBroker, Proc};
+use mqtt_tests::net::{version_tag as tag, NetClient};
 
 /// How long any one wait lasts before the test fails.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Tests are written once and run for both versions.
-macro_rules! both_versions {
-    ($($name:ident),* $(,)?) => {
-        mod v311 {
-            $( #[test] fn $name() { super::$name(mqtt_core::codec::ProtocolVersion::V311) } )*
-        }
-        mod v5 {
-            $( #[test] fn $name() { super::$name(mqtt_core::codec::ProtocolVersion::V5) } )*
-        }
-    };
-}
 
 both_versions!(
     mosquitto_clients_qos_0_1_2_round_trips,
@@ -61,27 +50,16 @@ both_versions!(
     own_client_qos_2_round_trip,
 );
 
-fn tag(v: ProtocolVersion) -> &'static str {
-    match v {
-        ProtocolVersion::V311 => "v311",
-        _ => "v5",
-    }
-}
-
 // ----- mosquitto_pub / mosquitto_sub --------------------------------------------
 
 /// A mosquitto client program, or a failure saying how to install it.
 fn mosquitto_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is not installed: these tests need Debian's mosquitto-clients. \
+    find_program(name, &[]).unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed: these tests need Debian's mosquitto-clients. \
                  Run `make setup` (or `apt-get install mosquitto-clients`)."
-            )
-        })
+        )
+    })
 }
 
 /// `mosquitto_pub`/`mosquitto_sub` with the broker's address and `-V`.

@@ -23,11 +23,9 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,7 +34,9 @@ use mqtt_core::codec::{
     Disconnect, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Subscribe,
     SubscribeFilter, SubscriptionOptions, Unsubscribe, UserProperty, Will,
 };
-use mqtt_tests::net::NetClient;
+use mqtt_tests::both_versions;
+use mqtt_tests::broker_proc::{find_program, print_log_tail, read_log, unique_temp_path};
+use mqtt_tests::net::{version_tag as tag, NetClient};
 
 // ----- the broker -------------------------------------------------------------
 
@@ -56,16 +56,10 @@ struct Mosquitto {
 /// The mosquitto binary: `$MOSQUITTO`, then `PATH`, then the sbin
 /// directories Debian installs it in (not on a normal user's PATH).
 fn mosquitto_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::var_os("MOSQUITTO")
         .map(PathBuf::from)
-        .into_iter()
-        .chain(
-            std::env::split_paths(&path)
-                .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-                .map(|d| d.join("mosquitto")),
-        )
-        .find(|p| p.is_file())
+        .filter(|p| p.is_file())
+        .or_else(|| find_program("mosquitto", &["/usr/sbin", "/usr/local/sbin", "/sbin"]))
         .unwrap_or_else(|| {
             panic!(
                 "mosquitto is not installed: the interop tests need Debian's mosquitto broker. \
@@ -77,12 +71,7 @@ fn mosquitto_binary() -> PathBuf {
 impl Mosquitto {
     fn start() -> Mosquitto {
         let binary = mosquitto_binary();
-        static RUN: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "libmqtt-mosquitto-{}-{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = unique_temp_path("libmqtt-mosquitto", "");
         std::fs::create_dir_all(&dir).expect("temporary directory");
         // The port is free when chosen; another process may take it before
         // mosquitto binds it, so a few attempts.
@@ -147,11 +136,7 @@ impl Mosquitto {
     }
 
     fn log(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = File::open(self.dir.join("mosquitto.log")) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
+        read_log(&self.dir.join("mosquitto.log"))
     }
 
     /// A driver for a client of this broker.
@@ -168,14 +153,7 @@ impl Drop for Mosquitto {
             return;
         }
         if std::thread::panicking() {
-            let log = self.log();
-            let lines: Vec<&str> = log.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(60)..];
-            eprintln!(
-                "---- mosquitto log ({}), last lines ----\n{}",
-                self.addr,
-                tail.join("\n")
-            );
+            print_log_tail("mosquitto", self.addr, &self.log(), 60);
         }
         if std::env::var_os("MOSQUITTO_KEEP_LOGS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -184,18 +162,6 @@ impl Drop for Mosquitto {
 }
 
 // ----- helpers ----------------------------------------------------------------
-
-/// Tests are written once and run for both versions.
-macro_rules! both_versions {
-    ($($name:ident),* $(,)?) => {
-        mod v311 {
-            $( #[test] fn $name() { super::$name(mqtt_core::codec::ProtocolVersion::V311) } )*
-        }
-        mod v5 {
-            $( #[test] fn $name() { super::$name(mqtt_core::codec::ProtocolVersion::V5) } )*
-        }
-    };
-}
 
 both_versions!(
     qos_0_1_2_in_both_directions,
@@ -212,13 +178,6 @@ both_versions!(
     keep_alive_pings_the_broker,
     shared_subscription_delivers_each_message_to_one_member,
 );
-
-fn tag(v: ProtocolVersion) -> &'static str {
-    match v {
-        ProtocolVersion::V311 => "v311",
-        _ => "v5",
-    }
-}
 
 /// Options with a client id unique to the test and version.
 fn options(v: ProtocolVersion, name: &str) -> ClientOptions {

@@ -19,25 +19,15 @@ use mqtt_core::server::{
     ServerOptions, ServerState,
 };
 use mqtt_tests::hex;
-use mqtt_tests::server::ScriptedClient;
+use mqtt_tests::server::{closed_with, connack, connected, disconnect_code, s, ScriptedClient};
 use proptest::prelude::*;
 
 const V3: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const BOTH: [ProtocolVersion; 2] = [V3, V5];
 
-fn s(text: &str) -> MqttString {
-    MqttString::from_str(text).expect("valid string")
-}
-
 fn sc(version: ProtocolVersion) -> ScriptedClient {
     ScriptedClient::new(ServerOptions::new(), version)
-}
-
-fn connected(version: ProtocolVersion) -> ScriptedClient {
-    let mut c = sc(version);
-    c.connect_ok();
-    c
 }
 
 fn with_will(version: ProtocolVersion) -> ScriptedClient {
@@ -45,31 +35,8 @@ fn with_will(version: ProtocolVersion) -> ScriptedClient {
     let connect = Connect::new(version, "w")
         .unwrap()
         .with_will(Will::new("last/will", &b"bye"[..], QoS::AtLeastOnce).unwrap());
-    c.connect_with(connect);
-    c.conn.accept(0, Accept::new()).unwrap();
-    let _ = c.sent();
+    c.accept_connect(connect);
     c
-}
-
-fn connack(p: Packet) -> ConnAck {
-    match p {
-        Packet::ConnAck(c) => *c,
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
-}
-
-fn disconnect_code(p: Packet) -> ReasonCode {
-    match p {
-        Packet::Disconnect(d) => d.reason_code,
-        other => panic!("expected DISCONNECT, got {other:?}"),
-    }
-}
-
-fn closed_with(events: &[ServerEvent]) -> &CloseReason {
-    match events.last() {
-        Some(ServerEvent::Disconnected(r)) => r,
-        other => panic!("expected Disconnected last, got {other:?}"),
-    }
 }
 
 fn has_will(events: &[ServerEvent]) -> bool {
@@ -530,9 +497,7 @@ fn reason_strings_are_left_out_when_the_client_asks_for_no_problem_information()
     let mut c = sc(V5);
     let mut connect = Connect::new(V5, "q").unwrap();
     connect.properties.request_problem_information = Some(false);
-    c.connect_with(connect);
-    c.conn.accept(0, Accept::new()).unwrap();
-    let _ = c.sent();
+    c.accept_connect(connect);
     c.client_sends(Subscribe::single(1, "a", QoS::AtMostOnce).unwrap());
     let _ = c.events();
     let mut props = AckProperties::default();

@@ -16,25 +16,13 @@ use mqtt_core::server::{
     Accept, ClientViolation, CloseReason, DropReason, ServerError, ServerEvent, ServerOptions,
     ServerSession, ServerState,
 };
-use mqtt_tests::server::ScriptedClient;
+use mqtt_tests::server::{
+    closed_with, connected, connected_with, disconnect_code, messages, publish, s, ScriptedClient,
+};
 
 const V3: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const BOTH: [ProtocolVersion; 2] = [V3, V5];
-
-fn s(text: &str) -> MqttString {
-    MqttString::from_str(text).expect("valid string")
-}
-
-fn connected_with(options: ServerOptions, version: ProtocolVersion) -> ScriptedClient {
-    let mut c = ScriptedClient::new(options, version);
-    c.connect_ok();
-    c
-}
-
-fn connected(version: ProtocolVersion) -> ScriptedClient {
-    connected_with(ServerOptions::new(), version)
-}
 
 /// A 5.0 connection whose client announced these limits in CONNECT.
 fn client_limits(receive_maximum: u16, max_packet: Option<u32>, aliases: u16) -> ScriptedClient {
@@ -43,38 +31,8 @@ fn client_limits(receive_maximum: u16, max_packet: Option<u32>, aliases: u16) ->
     connect.properties.receive_maximum = Some(receive_maximum);
     connect.properties.maximum_packet_size = max_packet;
     connect.properties.topic_alias_maximum = Some(aliases);
-    c.connect_with(connect);
-    c.conn.accept(0, Accept::new()).unwrap();
-    let _ = c.sent();
+    c.accept_connect(connect);
     c
-}
-
-fn publish(topic: &str, payload: &'static [u8], qos: QoS, id: u16) -> Publish {
-    Publish::new(topic, payload).unwrap().with_qos(qos, id)
-}
-
-fn messages(events: &[ServerEvent]) -> Vec<Publish> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ServerEvent::Message(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closed_with(events: &[ServerEvent]) -> &CloseReason {
-    match events.last() {
-        Some(ServerEvent::Disconnected(r)) => r,
-        other => panic!("expected Disconnected last, got {other:?}"),
-    }
-}
-
-fn disconnect_code(p: Packet) -> ReasonCode {
-    match p {
-        Packet::Disconnect(d) => d.reason_code,
-        other => panic!("expected DISCONNECT, got {other:?}"),
-    }
 }
 
 // ----- inbound PUBLISH -------------------------------------------------------------

@@ -170,30 +170,15 @@ use mqtt_core::server::{
     ServerState,
 };
 use mqtt_tests::hex;
-use mqtt_tests::server::ScriptedClient;
+use mqtt_tests::server::{
+    closed_with, connack_code, connected, connected_with, disconnect_code, messages, publish, s,
+    ScriptedClient,
+};
 use proptest::prelude::*;
 
 const V3: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 const BOTH: [ProtocolVersion; 2] = [V3, V5];
-
-fn s(text: &str) -> MqttString {
-    MqttString::from_str(text).expect("valid string")
-}
-
-fn connected_with(options: ServerOptions, version: ProtocolVersion) -> ScriptedClient {
-    let mut c = ScriptedClient::new(options, version);
-    c.connect_ok();
-    c
-}
-
-fn connected(version: ProtocolVersion) -> ScriptedClient {
-    connected_with(ServerOptions::new(), version)
-}
-
-fn publish(topic: &str, payload: &'static [u8], qos: QoS, id: u16) -> Publish {
-    Publish::new(topic, payload).unwrap().with_qos(qos, id)
-}
 
 /// A QoS 0 PUBLISH with an empty topic, for a Topic Alias to stand for.
 fn aliased_only(payload: &'static [u8]) -> Publish {
@@ -205,37 +190,6 @@ fn aliased_only(payload: &'static [u8]) -> Publish {
 fn dup(mut p: Publish) -> Publish {
     p.dup = true;
     p
-}
-
-fn messages(events: &[ServerEvent]) -> Vec<Publish> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ServerEvent::Message(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closed_with(events: &[ServerEvent]) -> &CloseReason {
-    match events.last() {
-        Some(ServerEvent::Disconnected(r)) => r,
-        other => panic!("expected Disconnected last, got {other:?}"),
-    }
-}
-
-fn connack_code(p: Packet) -> ReasonCode {
-    match p {
-        Packet::ConnAck(c) => c.reason_code,
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
-}
-
-fn disconnect_code(p: Packet) -> ReasonCode {
-    match p {
-        Packet::Disconnect(d) => d.reason_code,
-        other => panic!("expected DISCONNECT, got {other:?}"),
-    }
 }
 
 fn sub(id: u16, filter: &str, qos: QoS) -> Subscribe {
@@ -260,6 +214,26 @@ fn resumed(
     c.conn
         .accept(c.now, Accept::new().with_session(session))
         .unwrap();
+    c
+}
+
+/// The CONNECT of 5.0 client "a" asking for enhanced authentication with
+/// method "SCRAM".
+fn scram_connect() -> Connect {
+    let mut connect = Connect::new(V5, "a").unwrap();
+    connect.properties.authentication_method = Some(s("SCRAM"));
+    connect
+}
+
+/// A 5.0 connection that sent `connect` and was answered with AUTH 0x18
+/// (drained): the authentication is under way.
+fn challenged(connect: Connect) -> ScriptedClient {
+    let mut c = ScriptedClient::new(ServerOptions::new(), V5);
+    c.connect_with(connect);
+    c.conn
+        .auth(0, Auth::new(ReasonCode::ContinueAuthentication))
+        .unwrap();
+    let _ = c.sent();
     c
 }
 
@@ -635,9 +609,7 @@ fn authentication_method_rules_in_connack_and_auth() {
     // [MQTT-4.12.0-5]: with a method, AUTH and the successful CONNACK
     // carry that method and no other.
     let mut c = ScriptedClient::new(ServerOptions::new(), V5);
-    let mut connect = Connect::new(V5, "a").unwrap();
-    connect.properties.authentication_method = Some(s("SCRAM"));
-    c.connect_with(connect);
+    c.connect_with(scram_connect());
     let mut other = Auth::new(ReasonCode::ContinueAuthentication);
     other.properties.authentication_method = Some(s("OTHER"));
     assert!(matches!(
@@ -666,8 +638,7 @@ fn auth_sheds_optional_properties_to_fit() {
     // that would make AUTH exceed the client's Maximum Packet Size is left
     // out; the AUTH still goes.
     let mut c = ScriptedClient::new(ServerOptions::new(), V5);
-    let mut connect = Connect::new(V5, "a").unwrap();
-    connect.properties.authentication_method = Some(s("SCRAM"));
+    let mut connect = scram_connect();
     connect.properties.maximum_packet_size = Some(40);
     c.connect_with(connect);
     let mut challenge = Auth::new(ReasonCode::ContinueAuthentication);
@@ -693,9 +664,7 @@ fn auth_takes_its_codes_only() {
     // [MQTT-3.15.2-1]: the server sends 0x18 (and 0x00 to end a
     // re-authentication); 0x19 is the client's, others are not AUTH codes.
     let mut c = ScriptedClient::new(ServerOptions::new(), V5);
-    let mut connect = Connect::new(V5, "a").unwrap();
-    connect.properties.authentication_method = Some(s("SCRAM"));
-    c.connect_with(connect);
+    c.connect_with(scram_connect());
     for code in [
         ReasonCode::ReAuthenticate,
         ReasonCode::Success,
@@ -714,16 +683,8 @@ fn disconnect_during_authentication_ends_it_quietly() {
     // [MQTT-3.1.2-30]: during the exchange the client may send AUTH or
     // DISCONNECT; a DISCONNECT ends the connection without a reply (and
     // there is no will to publish: it was never accepted).
-    let mut c = ScriptedClient::new(ServerOptions::new(), V5);
-    let mut connect = Connect::new(V5, "a")
-        .unwrap()
-        .with_will(Will::new("w", &b"x"[..], QoS::AtMostOnce).unwrap());
-    connect.properties.authentication_method = Some(s("SCRAM"));
-    c.connect_with(connect);
-    c.conn
-        .auth(0, Auth::new(ReasonCode::ContinueAuthentication))
-        .unwrap();
-    let _ = c.sent();
+    let mut c =
+        challenged(scram_connect().with_will(Will::new("w", &b"x"[..], QoS::AtMostOnce).unwrap()));
     c.client_sends(mqtt_core::codec::Disconnect::new(ReasonCode::Success));
     assert!(c.sent_bytes().is_empty());
     let ev = c.events();
@@ -747,14 +708,7 @@ fn no_disconnect_before_connack() {
         Err(ServerError::InvalidState(_))
     ));
     assert!(c.sent_bytes().is_empty());
-    let mut c = ScriptedClient::new(ServerOptions::new(), V5);
-    let mut connect = Connect::new(V5, "a").unwrap();
-    connect.properties.authentication_method = Some(s("SCRAM"));
-    c.connect_with(connect);
-    c.conn
-        .auth(0, Auth::new(ReasonCode::ContinueAuthentication))
-        .unwrap();
-    let _ = c.sent();
+    let mut c = challenged(scram_connect());
     c.client_sends(publish("t", b"x", QoS::AtMostOnce, 0));
     assert_eq!(connack_code(c.sent_one()), ReasonCode::ProtocolError);
 }
@@ -1227,9 +1181,7 @@ fn a_full_window_delays_nothing_but_publish() {
     let mut c = ScriptedClient::new(ServerOptions::new(), V5);
     let mut connect = Connect::new(V5, "w").unwrap();
     connect.properties.receive_maximum = Some(1);
-    c.connect_with(connect);
-    c.conn.accept(0, Accept::new()).unwrap();
-    let _ = c.sent();
+    c.accept_connect(connect);
     let first = c
         .conn
         .publish(0, publish("t", b"1", QoS::ExactlyOnce, 0))

@@ -276,28 +276,49 @@ impl Acl {
         topic: &str,
         access: Access,
     ) -> bool {
+        self.decide(client_id, username, access, |rule| {
+            topic_matches(rule, topic)
+        })
+    }
+
+    /// The rules' verdict for the client on what `applies` tells a rule's
+    /// filter applies to: `false` as soon as an applicable `deny` rule
+    /// applies, else whether some applicable rule that applies grants
+    /// `access`. The applicable rules are the client's section, then the
+    /// `pattern` rules with `%c` and `%u` substituted (a pattern whose
+    /// substitution is unsafe takes no part).
+    fn decide(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        access: Access,
+        applies: impl Fn(&str) -> bool,
+    ) -> bool {
         let section: &[Rule] = match username {
             Some(name) => self.users.get(name).map_or(&[], Vec::as_slice),
             None => &self.anonymous,
         };
         let mut granted = false;
-        for rule in section {
-            if topic_matches(&rule.filter, topic) {
-                if rule.grant == Grant::Deny {
+        // `false` once a deny rule applies.
+        let mut consider = |grant: Grant, filter: &str| {
+            if applies(filter) {
+                if grant == Grant::Deny {
                     return false;
                 }
-                granted |= rule.grant.grants(access);
+                granted |= grant.grants(access);
+            }
+            true
+        };
+        for rule in section {
+            if !consider(rule.grant, &rule.filter) {
+                return false;
             }
         }
         for rule in &self.patterns {
-            let Some(filter) = substitute(&rule.filter, client_id, username) else {
-                continue;
-            };
-            if topic_matches(&filter, topic) {
-                if rule.grant == Grant::Deny {
+            if let Some(filter) = substitute(&rule.filter, client_id, username) {
+                if !consider(rule.grant, &filter) {
                     return false;
                 }
-                granted |= rule.grant.grants(access);
             }
         }
         granted
@@ -333,31 +354,9 @@ impl Acl {
             Ok(None) => filter,
             Err(_) => return false,
         };
-        let section: &[Rule] = match username {
-            Some(name) => self.users.get(name).map_or(&[], Vec::as_slice),
-            None => &self.anonymous,
-        };
-        let mut granted = false;
-        for rule in section {
-            if filter_covers(&rule.filter, filter) {
-                if rule.grant == Grant::Deny {
-                    return false;
-                }
-                granted |= rule.grant.grants(Access::Read);
-            }
-        }
-        for rule in &self.patterns {
-            let Some(pattern) = substitute(&rule.filter, client_id, username) else {
-                continue;
-            };
-            if filter_covers(&pattern, filter) {
-                if rule.grant == Grant::Deny {
-                    return false;
-                }
-                granted |= rule.grant.grants(Access::Read);
-            }
-        }
-        granted
+        self.decide(client_id, username, Access::Read, |rule| {
+            filter_covers(rule, filter)
+        })
     }
 }
 

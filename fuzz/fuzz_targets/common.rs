@@ -1,0 +1,50 @@
+//! Small builders shared by the `broker` and `server` fuzz targets
+//! (`mod common;` in each): drawing a QoS or a protocol version, and
+//! feeding encoded bytes the way a network would, in arbitrary chunks and
+//! sometimes damaged.
+
+use libfuzzer_sys::arbitrary::{self, Unstructured};
+use mqtt_core::codec::{ProtocolVersion, QoS};
+
+/// What drawing from the fuzzer's input returns.
+pub type R<T> = arbitrary::Result<T>;
+
+/// A QoS drawn from the input.
+pub fn qos(u: &mut Unstructured<'_>) -> R<QoS> {
+    Ok(match u.int_in_range(0u8..=2)? {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    })
+}
+
+/// 5.0 or 3.1.1, drawn from the input.
+pub fn version(u: &mut Unstructured<'_>) -> R<ProtocolVersion> {
+    Ok(if u.arbitrary()? {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V311
+    })
+}
+
+/// One time in 16 flips some bits of one byte of `bytes`; returns whether
+/// it did.
+pub fn damage(u: &mut Unstructured<'_>, bytes: &mut [u8]) -> R<bool> {
+    if !bytes.is_empty() && u.ratio(1, 16)? {
+        let i = u.choose_index(bytes.len())?;
+        bytes[i] ^= u.arbitrary::<u8>()? | 1;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Hands `bytes` to `take` in chunks of sizes drawn from the input.
+pub fn in_chunks(u: &mut Unstructured<'_>, bytes: &[u8], mut take: impl FnMut(&[u8])) -> R<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = u.int_in_range(1..=rest.len())?;
+        take(&rest[..n]);
+        rest = &rest[n..];
+    }
+    Ok(())
+}
