@@ -3,7 +3,9 @@
 //! tests ([`scripted`]), a scripted client and a client/server pair for
 //! server tests ([`server`]), a blocking `std::net` driver for tests against a
 //! real broker ([`net`]), a seeded simulation of several clients against the
-//! broker engine ([`broker_sim`]) and small helpers.
+//! broker engine ([`broker_sim`]) over a simulated link ([`link`]), a
+//! runner for the example broker and other processes ([`broker_proc`]) and
+//! small helpers.
 
 pub mod broker_proc;
 pub mod broker_sim;
