@@ -15,6 +15,7 @@ help:
 	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
+	@echo "make bench-py    Python client vs. paho-mqtt and gmqtt through mosquitto, codec vs. mqtt5 (bench/py/.venv)"
 
 ## demo: the Python package end to end: creates .venv if missing, installs
 ## ./py, then round-trips QoS 0/1/2 with MQTT 5.0 features on the embedded
@@ -117,7 +118,7 @@ py-test:
 	$(CARGO) fmt --manifest-path py/Cargo.toml --check
 	$(CARGO) clippy --manifest-path py/Cargo.toml -- -D warnings
 	@test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install -q ./py pytest
+	.venv/bin/pip install -q ./py pytest websockets
 	.venv/bin/python -m pytest py/tests -q
 
 ## c-test: the C library (ffi-c/): include/mqtt.h regenerated and compared
@@ -234,3 +235,13 @@ c-bench: setup
 	done
 	gcc -std=c99 -O2 ffi-c/bench/mosq_pub.c -lmosquitto -o $(C_BUILD)/mosq_pub
 	ffi-c/bench/throughput.sh $(C_BUILD)
+
+## bench-py: the Python benchmarks of issue 5 (a script, not a test):
+## libmqtt's asyncio client (and a blocking loop on the sans-IO client)
+## beside paho-mqtt 2.x and gmqtt through mosquitto on 127.0.0.1, QoS 0/1/2,
+## and the codec beside PyPI's mqtt5. Creates bench/py/.venv, installs the
+## peers and ./py (release build) into it; prints markdown tables.
+.PHONY: bench-py
+bench-py:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || $(MAKE) setup
+	python3 bench/py/run.py

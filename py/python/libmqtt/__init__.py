@@ -22,6 +22,10 @@ virtual time) can run them.
 
 Time is float seconds from any monotonic origin you choose, rounded to the
 core's millisecond.
+
+Ready drivers: :mod:`libmqtt.asyncio` (``Client`` and ``Broker`` on
+asyncio, TCP, TLS or WebSocket) and the command line ``python -m libmqtt
+pub | sub | broker | decode``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1134 @@
+"""asyncio drivers on the sans-IO core: :class:`Client` and :class:`Broker`.
+
+The drivers only move bytes and time: every protocol decision (packet
+identifiers, retransmission, keep alive, QoS 2 state, session resume,
+routing, retained messages, wills) is made by the Rust core
+(:class:`libmqtt.Client`, :class:`libmqtt.Broker`). After every input or
+command a driver writes what the core has to send in one ``write`` call,
+dispatches the core's events, and arms one timer at the core's next
+deadline.
+
+Client::
+
+    from libmqtt.asyncio import Client
+
+    async with Client("127.0.0.1", 1883, client_id="sensor-7") as client:
+        await client.subscribe("sensors/#", qos=1)
+        await client.publish("sensors/7/temp", b"21.5", qos=1)
+        async for message in client.messages:
+            print(message.topic, message.payload)
+
+Broker::
+
+    from libmqtt.asyncio import Broker
+
+    async with Broker(port=0) as broker:     # 127.0.0.1, a free port
+        print(broker.port)
+        await broker.serve_forever()
+
+Logging goes to the ``libmqtt.asyncio`` logger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import ssl as _ssl
+import uuid
+from collections import deque
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
+
+from . import _core
+from ._enums import ReasonCode
+from ._errors import ClientError, MQTTError
+from ._events import (
+    Connected,
+    Disconnected,
+    DisconnectKind,
+    Message,
+    PublishCompleted,
+    PublishDropped,
+    PublishRequeued,
+    Subscribed,
+    Unsubscribed,
+)
+from ._packets import Will
+
+__all__ = [
+    "Client",
+    "Broker",
+    "Messages",
+    "ConnectError",
+    "PublishError",
+    "SubscribeError",
+    "ConnectionClosed",
+]
+
+log = logging.getLogger("libmqtt.asyncio")
+
+_READ_SIZE = 65536
+
+
+class ConnectError(MQTTError):
+    """The connection could not be made: the server refused it (``reason_code``
+    is the CONNACK's) or the transport failed (``reason_code`` is ``None``)."""
+
+
+class PublishError(MQTTError):
+    """The server refused a QoS 1 or 2 publish (an error reason code in
+    PUBACK or PUBREC, ``reason_code``), or it was dropped before being
+    acknowledged (``kind`` names the drop reason)."""
+
+
+class SubscribeError(MQTTError):
+    """The server refused a subscription (``reason_code`` is the first error
+    code of the SUBACK; ``reason_codes`` has them all)."""
+
+    reason_codes: Tuple[ReasonCode, ...] = ()
+
+
+class ConnectionClosed(ClientError):
+    """The client was closed while the operation was waiting."""
+
+
+class Messages:
+    """The messages the server delivers, as an async iterator
+    (``client.messages``). Iteration ends when the client is closed.
+    Messages wait in memory until read; the server's flow control (Receive
+    Maximum, with ``manual_ack=True``) bounds what arrives unread."""
+
+    def __init__(self) -> None:
+        self._queue: Deque[Message] = deque()
+        self._waiter: Optional[asyncio.Future] = None
+        self._closed = False
+
+    def _put(self, message: Message) -> None:
+        self._queue.append(message)
+        self._wake()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def __aiter__(self) -> "Messages":
+        return self
+
+    async def __anext__(self) -> Message:
+        while not self._queue:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
+
+    async def get(self, timeout: Optional[float] = None) -> Message:
+        """The next message; raises ``asyncio.TimeoutError`` after ``timeout``
+        seconds and :class:`ConnectionClosed` once the client is closed."""
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except StopAsyncIteration:
+            raise ConnectionClosed("the client is closed") from None
+
+
+# ------------------------------------------------------------------ transports
+
+
+class _Transport:
+    """What the drivers need of a byte stream: ``read`` (``b""`` at the
+    end), ``write`` (never blocks), ``drain``, ``close`` and ``abort``."""
+
+    high_water = 1 << 20
+
+    async def read(self) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def drain(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def buffered(self) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def aclose(self, timeout: float = 2.0) -> None:
+        """Closes after sending what is buffered (aborts after ``timeout``)."""
+        self.close()
+        try:
+            await asyncio.wait_for(self._closed(), timeout)
+        except (asyncio.TimeoutError, OSError, Exception):
+            pass
+        self.abort()
+
+    async def _closed(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _StreamTransport(_Transport):
+    """TCP or TLS through asyncio streams."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    async def read(self) -> bytes:
+        return await self.reader.read(_READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    def buffered(self) -> int:
+        return self.writer.transport.get_write_buffer_size()
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+    async def _closed(self) -> None:
+        await self.writer.wait_closed()
+
+    def peer(self) -> Any:
+        return self.writer.get_extra_info("peername")
+
+
+class _WebSocketTransport(_Transport):
+    """MQTT over WebSocket (subprotocol ``mqtt``, binary messages) on a
+    ``websockets`` connection. Writes made together leave as one message,
+    sent in order by one sender task."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self._out: Deque[bytes] = deque()
+        self._size = 0
+        self._kick = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self._sender = asyncio.ensure_future(self._send_loop())
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                await self._kick.wait()
+                self._kick.clear()
+                while self._out:
+                    chunk = b"".join(self._out)
+                    self._out.clear()
+                    await self.ws.send(chunk)
+                    self._size = sum(map(len, self._out))
+                self._idle.set()
+                if self._closing:
+                    await self.ws.close()
+                    return
+        except Exception as exc:  # the reader sees the closed connection
+            log.debug("websocket send failed: %r", exc)
+            self._idle.set()
+
+    async def read(self) -> bytes:
+        import websockets
+
+        while True:
+            try:
+                message = await self.ws.recv()
+            except websockets.ConnectionClosed:
+                return b""
+            if isinstance(message, str):
+                # [MQTT-6.0.0-1] MQTT travels in binary frames only.
+                log.warning("websocket text frame received: closing")
+                self.abort()
+                return b""
+            if message:
+                return message
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._out.append(data)
+        self._size += len(data)
+        self._idle.clear()
+        self._kick.set()
+
+    async def drain(self) -> None:
+        if self._size > self.high_water:
+            await self._idle.wait()
+
+    def buffered(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        self._closing = True
+        self._kick.set()
+
+    def abort(self) -> None:
+        self._closing = True
+        self._sender.cancel()
+        self.ws.transport.abort()
+
+    async def _closed(self) -> None:
+        await asyncio.wait([self._sender])
+
+    def peer(self) -> Any:
+        return self.ws.remote_address
+
+
+def _ws_errors() -> Tuple[type, ...]:
+    """The exceptions of a failed WebSocket handshake (none without the library)."""
+    try:
+        from websockets.exceptions import InvalidHandshake, InvalidURI
+    except ImportError:  # pragma: no cover - websockets not installed
+        return ()
+    return (InvalidHandshake, InvalidURI)
+
+
+class _Backoff:
+    """Exponential backoff with full jitter: ``random(0, min(cap, base * 2**n))``,
+    at least ``base / 2``."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base = base
+        self.cap = cap
+        self.attempts = 0
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.base * (2 ** min(self.attempts, 30)))
+        self.attempts += 1
+        return max(self.base / 2, random.uniform(0, ceiling))
+
+
+class Client:
+    """An MQTT 3.1.1 / 5.0 client on asyncio, over TCP or TLS.
+
+    ``async with Client(host, port, ...) as client`` connects (raising
+    :class:`ConnectError` when the first connection fails) and, on exit,
+    sends DISCONNECT and closes. In between the client reconnects by
+    itself after a dropped connection (exponential backoff with jitter,
+    ``reconnect_delay`` to ``reconnect_max_delay`` seconds), resuming the
+    session: QoS 1 and 2 messages in flight are sent again by the core, so
+    nothing is lost (use a fixed ``client_id`` and, in 5.0, a
+    ``session_expiry`` above 0, or ``clean_start=False`` in 3.1.1, so the
+    server keeps the session too).
+
+    Options: ``version`` 4 (3.1.1) or 5; ``client_id``; ``username``,
+    ``password``; ``will`` (a :class:`libmqtt.Will`); ``keep_alive``
+    seconds; ``clean_start``; ``session_expiry`` seconds (5.0);
+    ``ssl`` an :class:`ssl.SSLContext` (or ``True`` for the default
+    context); ``server_hostname`` for TLS; ``manual_ack`` (acknowledge each
+    message with :meth:`acknowledge`); ``reconnect`` (``False``: a dropped
+    connection ends the client); ``connect_timeout``; any other keyword
+    goes to :class:`libmqtt.Client` (``max_inflight``, ``max_queued``,
+    ``receive_maximum``, ``user_properties``, ...).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        version: int = 5,
+        client_id: str = "",
+        username: Optional[str] = None,
+        password: Optional[Union[str, bytes]] = None,
+        will: Optional[Will] = None,
+        keep_alive: int = 60,
+        clean_start: bool = True,
+        session_expiry: int = 0,
+        ssl: Optional[Union[_ssl.SSLContext, bool]] = None,
+        server_hostname: Optional[str] = None,
+        manual_ack: bool = False,
+        reconnect: bool = True,
+        reconnect_delay: float = 0.1,
+        reconnect_max_delay: float = 30.0,
+        connect_timeout: float = 10.0,
+        transport: str = "tcp",
+        websocket_path: str = "/mqtt",
+        websocket_headers: Optional[Dict[str, str]] = None,
+        **options: Any,
+    ) -> None:
+        if transport not in ("tcp", "websockets"):
+            raise ValueError("transport is 'tcp' or 'websockets'")
+        self.host = host
+        self._transport_kind = transport
+        self._ws_path = websocket_path
+        self._ws_headers = websocket_headers
+        self.port = port
+        self._ssl = ssl
+        self._server_hostname = server_hostname
+        self._reconnect = reconnect
+        self._backoff = _Backoff(reconnect_delay, reconnect_max_delay)
+        self._connect_timeout = connect_timeout
+        self._manual_ack = manual_ack
+        self._core = _core.Client(
+            client_id,
+            version=version,
+            keep_alive=keep_alive,
+            clean_start=clean_start,
+            session_expiry_interval=session_expiry,
+            username=username,
+            password=password,
+            will=will,
+            manual_ack=manual_ack,
+            connect_timeout=connect_timeout,
+            **options,
+        )
+        self.messages = Messages()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._transport: Optional[_Transport] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._runner: Optional[asyncio.Task] = None
+        self._closing = False
+        self._closed = False
+        self._connected: Optional[asyncio.Event] = None
+        self._first: Optional[asyncio.Future] = None
+        self._pending: Dict[int, asyncio.Future] = {}  # publish id / packet id -> future
+        self._acks: Dict[int, asyncio.Future] = {}  # SUBSCRIBE / UNSUBSCRIBE packet id -> future
+        self._window_waiters: Deque[asyncio.Future] = deque()
+        self._requests: Dict[bytes, asyncio.Future] = {}
+        self._response_topic: Optional[str] = None
+        self._response_sub: Optional[asyncio.Future] = None
+        self.connection_count = 0
+        """Connections made so far (1 after the first, more after reconnects)."""
+
+    # ----------------------------------------------------------------- life
+
+    async def __aenter__(self) -> "Client":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    @property
+    def core(self) -> _core.Client:
+        """The sans-IO :class:`libmqtt.Client` underneath (for inspection)."""
+        return self._core
+
+    @property
+    def client_id(self) -> str:
+        """The client identifier in use (the server's assigned one once given)."""
+        return self._core.client_id
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the server has accepted the current connection."""
+        return self._core.state == "connected"
+
+    async def connect(self) -> None:
+        """Connects (once); returns when the server has accepted. Raises
+        :class:`ConnectError` if the first attempt fails."""
+        if self._runner is not None:
+            raise ClientError("already connected or connecting", kind="InvalidState")
+        self._loop = asyncio.get_running_loop()
+        self._connected = asyncio.Event()
+        self._first = self._loop.create_future()
+        self._runner = self._loop.create_task(self._run(), name=f"libmqtt-client-{self.client_id}")
+        try:
+            await self._first
+        except BaseException:
+            await self._shutdown()
+            raise
+
+    async def wait_connected(self, timeout: Optional[float] = None) -> None:
+        """Waits until a connection is accepted (again, after a drop)."""
+        if self._connected is None:
+            raise ConnectionClosed("the client is not running (use `async with Client(...)`)")
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    def drop_connection(self) -> None:
+        """Closes the transport abruptly, without DISCONNECT, as a network
+        failure would (the server publishes the will). With ``reconnect``
+        the client connects again and resumes the session."""
+        if self._transport is not None:
+            log.info("%s: dropping the connection abruptly", self.client_id)
+            self._transport.abort()
+
+    async def close(self, *, abrupt: bool = False) -> None:
+        """Ends the client: sends DISCONNECT (unless ``abrupt``, which just
+        closes the transport so the server publishes the will), closes the
+        transport and fails operations still waiting with
+        :class:`ConnectionClosed`."""
+        if self._closed:
+            return
+        self._closing = True
+        writer = self._transport
+        if writer is not None and not abrupt and self._core.state != "disconnected":
+            try:
+                self._core.disconnect(now=self._now())
+            except MQTTError:
+                pass
+            self._process()
+            try:
+                await asyncio.wait_for(writer.drain(), 5)
+            except (OSError, asyncio.TimeoutError):
+                pass
+        if writer is not None:
+            if abrupt:
+                writer.abort()
+            else:
+                await writer.aclose()
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        runner = self._runner
+        if runner is not None and runner is not asyncio.current_task():
+            runner.cancel()
+            try:
+                await runner
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
+        closed = ConnectionClosed("the client is closed")
+        for fut in [*self._pending.values(), *self._acks.values(), *self._requests.values()]:
+            if not fut.done():
+                fut.set_exception(closed)
+        self._pending.clear()
+        self._acks.clear()
+        self._requests.clear()
+        self._wake_window(everyone=True)
+        self.messages._close()
+
+    # -------------------------------------------------------------- driving
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    async def _open(self) -> _Transport:
+        ctx = self._ssl
+        if ctx is True:
+            ctx = _ssl.create_default_context()
+        kwargs: Dict[str, Any] = {}
+        if ctx:
+            kwargs["ssl"] = ctx
+            if self._server_hostname is not None:
+                kwargs["server_hostname"] = self._server_hostname
+        if self._transport_kind == "websockets":
+            from websockets.asyncio.client import connect as ws_connect
+
+            scheme = "wss" if ctx else "ws"
+            ws = await ws_connect(
+                f"{scheme}://{self.host}:{self.port}{self._ws_path}",
+                subprotocols=["mqtt"],
+                additional_headers=self._ws_headers,
+                compression=None,
+                open_timeout=self._connect_timeout,
+                ping_interval=None,
+                proxy=None,
+                max_size=None,
+                **kwargs,
+            )
+            return _WebSocketTransport(ws)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, limit=_READ_SIZE, **kwargs), self._connect_timeout
+        )
+        return _StreamTransport(reader, writer)
+
+    async def _run(self) -> None:
+        """The whole life; a bug surfaces in ``connect()`` or the log."""
+        try:
+            await self._life()
+        except Exception as exc:
+            log.exception("%s: the client failed", self.client_id)
+            if self._first is not None and not self._first.done():
+                self._first.set_exception(exc)
+            self._loop.create_task(self._shutdown())  # type: ignore[union-attr]
+
+    async def _life(self) -> None:
+        """Connect, read until the connection ends, reconnect."""
+        while not self._closing:
+            try:
+                writer = await self._open()
+            except (OSError, asyncio.TimeoutError) + _ws_errors() as exc:
+                log.warning("%s: cannot connect to %s:%s: %r", self.client_id, self.host, self.port, exc)
+                if not self._retry(ConnectError(f"cannot connect to {self.host}:{self.port}: {exc!r}")):
+                    return
+                await asyncio.sleep(self._backoff.next_delay())
+                continue
+            self._transport = writer
+            self.connection_count += 1
+            log.debug("%s: transport open to %s:%s", self.client_id, self.host, self.port)
+            try:
+                self._core.connect(self._now())
+                self._process()
+                while True:
+                    data = await writer.read()
+                    if not data:
+                        break
+                    self._core.receive_data(data, self._now())
+                    self._process()
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                log.info("%s: transport error: %r", self.client_id, exc)
+            finally:
+                self._transport = None
+                writer.abort()
+                self._connected.clear()  # type: ignore[union-attr]
+                if self._core.state != "disconnected":
+                    self._core.connection_lost(self._now())
+                    self._process()
+            if self._closing:
+                return
+            refused = self._refused
+            self._refused = None
+            if refused is not None:
+                err: MQTTError = refused
+            else:
+                err = ConnectError("the connection closed before CONNACK")
+            if not self._retry(err):
+                return
+            delay = self._backoff.next_delay()
+            log.info("%s: reconnecting in %.2fs", self.client_id, delay)
+            await asyncio.sleep(delay)
+
+    _refused: Optional[MQTTError] = None
+
+    def _retry(self, err: MQTTError) -> bool:
+        """After a failed or ended connection: whether to try again."""
+        if self._first is not None and not self._first.done():
+            self._first.set_exception(err)
+            return False
+        if not self._reconnect:
+            self._loop.create_task(self._shutdown())  # type: ignore[union-attr]
+            return False
+        return True
+
+    def _process(self) -> None:
+        """Drains the core: one write of everything to send, then events,
+        then the timer."""
+        core = self._core
+        self._unflushed = 0
+        data = core.data_to_send()
+        if data and self._transport is not None:
+            self._transport.write(data)
+        close = False
+        while True:
+            event = core.next_event()
+            if event is None:
+                break
+            if self._dispatch(event):
+                close = True
+        data = core.data_to_send()
+        if data and self._transport is not None:
+            self._transport.write(data)
+        if close and self._transport is not None:
+            self._transport.close()
+        self._arm_timer()
+        self._wake_window()
+
+    _unflushed = 0
+    _flush_scheduled = False
+    _FLUSH_EVERY = 64
+
+    def _flush_soon(self) -> None:
+        """After a publish: drain the core at the end of this loop iteration,
+        so that publishes made together leave in one write (or now, every
+        ``_FLUSH_EVERY`` publishes, for a loop that never yields)."""
+        self._unflushed += 1
+        if self._unflushed >= self._FLUSH_EVERY:
+            self._process()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush_cb)  # type: ignore[union-attr]
+
+    def _flush_cb(self) -> None:
+        self._flush_scheduled = False
+        if self._unflushed:
+            self._process()
+
+    def _dispatch(self, event: Any) -> bool:
+        """Handles one event; returns True when the transport must close."""
+        if isinstance(event, Message):
+            if self._response_topic is not None and event.topic == self._response_topic:
+                cd = event.publish.properties.correlation_data
+                fut = self._requests.pop(cd, None) if cd is not None else None
+                if fut is not None and not fut.done():
+                    fut.set_result(event)
+                else:
+                    log.debug("%s: a late or unknown response on %s dropped", self.client_id, event.topic)
+                return False
+            self.messages._put(event)
+        elif isinstance(event, PublishCompleted):
+            fut = self._pending.pop(event.id, None)
+            if fut is not None and not fut.done():
+                if event.reason_code >= 0x80:
+                    fut.set_exception(
+                        PublishError(
+                            f"publish refused: {ReasonCode(event.reason_code).name}",
+                            reason_code=event.reason_code,
+                        )
+                    )
+                else:
+                    fut.set_result(event)
+        elif isinstance(event, Connected):
+            log.info(
+                "%s: connected to %s:%s (session present: %s)",
+                event.client_id,
+                self.host,
+                self.port,
+                event.session_present,
+            )
+            self._backoff.reset()
+            self._connected.set()  # type: ignore[union-attr]
+            if self._first is not None and not self._first.done():
+                self._first.set_result(event)
+        elif isinstance(event, (Subscribed, Unsubscribed)):
+            fut = self._acks.pop(event.packet_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(event)
+        elif isinstance(event, PublishDropped):
+            fut = self._pending.pop(event.id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(PublishError(f"publish dropped: {event.reason.value}", kind=event.reason.value))
+        elif isinstance(event, PublishRequeued):
+            fut = self._pending.pop(event.old, None)
+            if fut is not None:
+                self._pending[event.new] = fut
+        elif isinstance(event, Disconnected):
+            log.info("%s: disconnected (%s) %s", self.client_id, event.kind.value, event.message)
+            self._connected.clear()  # type: ignore[union-attr]
+            if event.kind == DisconnectKind.REFUSED:
+                self._refused = ConnectError(
+                    f"connection refused: {event.message}",
+                    reason_code=event.reason_code,
+                )
+            return event.kind != DisconnectKind.TRANSPORT_CLOSED
+        else:
+            log.debug("%s: %r", self.client_id, event)
+        return False
+
+    def _arm_timer(self) -> None:
+        deadline = self._core.next_timeout()
+        if self._timer is not None:
+            if deadline is not None and self._timer.when() == deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None and not self._closed and self._loop is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._core.handle_timeout(self._now())
+        self._process()
+
+    def _wake_window(self, everyone: bool = False) -> None:
+        """Wakes the first publishers waiting for room (FIFO), as many as
+        the inflight window has room for (at least one); their publishes
+        drain the core again and wake the next, so n waiters cost O(n)."""
+        waiters = self._window_waiters
+        if not waiters:
+            return
+        core = self._core
+        room = core.send_quota if core.state == "connected" else 1
+        count = len(waiters) if everyone else max(1, room)
+        while waiters and count > 0:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                count -= 1
+
+    async def _wait_window(self, first: bool) -> None:
+        assert self._loop is not None
+        fut = self._loop.create_future()
+        if first:
+            self._window_waiters.appendleft(fut)
+        else:
+            self._window_waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._wake_window()  # pass the wake-up on
+            raise
+
+    async def _drain(self) -> None:
+        writer = self._transport
+        if writer is not None:
+            try:
+                await writer.drain()
+            except OSError:
+                pass  # the read loop sees the failure and reconnects
+
+    def _check_open(self) -> None:
+        if self._closed or self._runner is None:
+            raise ConnectionClosed("the client is not running (use `async with Client(...)`)")
+
+    # ------------------------------------------------------------- commands
+
+    async def publish(
+        self,
+        topic: str,
+        payload: Union[bytes, bytearray, memoryview, str, None] = b"",
+        qos: int = 0,
+        retain: bool = False,
+        **properties: Any,
+    ) -> Optional[PublishCompleted]:
+        """Publishes; for QoS 1 and 2 returns the :class:`PublishCompleted`
+        once PUBACK / PUBCOMP arrives (raising :class:`PublishError` for an
+        error reason code), across reconnects. Waits, instead of queuing
+        without bound, while the inflight window is full. 5.0 properties as
+        keywords: ``user_properties``, ``response_topic``,
+        ``correlation_data``, ``content_type``, ``message_expiry_interval``,
+        ``payload_format_indicator`` or ``properties=``."""
+        self._check_open()
+        core = self._core
+        woken = False
+        while (
+            self._window_waiters and not woken
+        ) or not core.can_queue or (qos > 0 and core.state == "connected" and core.send_quota == 0):
+            await self._wait_window(first=woken)
+            woken = True
+            self._check_open()
+        ident = core.publish(topic, payload, qos, retain, now=self._now(), **properties)
+        fut = None
+        if qos > 0:
+            fut = self._loop.create_future()  # type: ignore[union-attr]
+            self._pending[ident] = fut
+        self._flush_soon()
+        await self._drain()
+        if fut is None:
+            return None
+        return await fut
+
+    async def subscribe(
+        self,
+        topic_filter: Union[str, Sequence[Any]],
+        qos: int = 0,
+        *,
+        timeout: Optional[float] = None,
+        **options: Any,
+    ) -> Subscribed:
+        """Subscribes and returns the SUBACK (:class:`libmqtt.Subscribed`);
+        raises :class:`SubscribeError` when the server refuses a filter.
+        Options: ``no_local``, ``retain_as_published``, ``retain_handling``,
+        ``subscription_identifier``, ``user_properties``."""
+        self._check_open()
+        packet_id = self._core.subscribe(topic_filter, qos, now=self._now(), **options)
+        event = await self._await_ack(packet_id, timeout)
+        bad = [c for c in event.reason_codes if c >= 0x80]
+        if bad:
+            err = SubscribeError(f"subscription refused: {ReasonCode(bad[0]).name}", reason_code=bad[0])
+            err.reason_codes = event.reason_codes
+            raise err
+        return event
+
+    async def unsubscribe(self, topic_filter: Union[str, Sequence[str]], *, timeout: Optional[float] = None, **options: Any) -> Unsubscribed:
+        """Unsubscribes and returns the UNSUBACK (:class:`libmqtt.Unsubscribed`)."""
+        self._check_open()
+        packet_id = self._core.unsubscribe(topic_filter, now=self._now(), **options)
+        return await self._await_ack(packet_id, timeout)
+
+    async def _await_ack(self, packet_id: int, timeout: Optional[float]) -> Any:
+        fut = self._loop.create_future()  # type: ignore[union-attr]
+        self._acks[packet_id] = fut
+        self._process()
+        await self._drain()
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._acks.pop(packet_id, None)
+
+    def acknowledge(self, message: Union[Message, int]) -> None:
+        """Acknowledges a message (``manual_ack=True``): PUBACK or PUBREC goes
+        out (in arrival order). Without manual ack this does nothing."""
+        token = message if isinstance(message, int) else message.ack_token
+        if token is None:
+            return
+        self._core.acknowledge(token, now=self._now())
+        self._process()
+
+    async def request(
+        self,
+        topic: str,
+        payload: Union[bytes, str, None] = b"",
+        *,
+        qos: int = 1,
+        timeout: float = 10.0,
+        **properties: Any,
+    ) -> Message:
+        """MQTT 5.0 request/response: publishes with a Response Topic (this
+        client's, subscribed on first use) and a fresh Correlation Data, and
+        returns the response :class:`libmqtt.Message` (the one carrying the
+        same Correlation Data). Raises ``asyncio.TimeoutError`` after
+        ``timeout`` seconds."""
+        self._check_open()
+        if self._core.version != 5:
+            raise ClientError("request/response needs MQTT 5.0", kind="FeatureNotSupported")
+        if self._response_topic is None:
+            topic_r = f"libmqtt/response/{uuid.uuid4().hex}"
+            if self._response_sub is None:
+                self._response_sub = self._loop.create_future()  # type: ignore[union-attr]
+                try:
+                    await self.subscribe(topic_r, qos=1, timeout=timeout)
+                except BaseException as exc:
+                    self._response_sub.set_exception(exc)
+                    self._response_sub.exception()
+                    self._response_sub = None
+                    raise
+                self._response_topic = topic_r
+                self._response_sub.set_result(None)
+            else:
+                await self._response_sub
+        correlation = uuid.uuid4().bytes
+        fut = self._loop.create_future()  # type: ignore[union-attr]
+        self._requests[correlation] = fut
+        try:
+            await self.publish(
+                topic,
+                payload,
+                qos,
+                response_topic=self._response_topic,
+                correlation_data=correlation,
+                **properties,
+            )
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._requests.pop(correlation, None)
+
+    async def respond(self, request: Message, payload: Union[bytes, str, None] = b"", *, qos: int = 1, **properties: Any) -> None:
+        """Answers a 5.0 request: publishes ``payload`` to its Response Topic
+        with its Correlation Data. Raises :class:`ClientError` if the
+        message has no Response Topic."""
+        props = request.publish.properties
+        if not props.response_topic:
+            raise ClientError("the message has no Response Topic", kind="InvalidState")
+        if props.correlation_data is not None:
+            properties.setdefault("correlation_data", props.correlation_data)
+        await self.publish(props.response_topic, payload, qos, **properties)
+
+
+# ---------------------------------------------------------------------- broker
+
+
+class Broker:
+    """The embedded MQTT broker: the broker engine (:class:`libmqtt.Broker`)
+    on ``asyncio.start_server``.
+
+    ``async with Broker(port=0) as broker`` listens on ``host``
+    (default 127.0.0.1) and ``port`` (0: a free one, then in
+    ``broker.port``); ``ssl`` an :class:`ssl.SSLContext` serves TLS.
+    ``authenticator`` and ``authorizer`` are the engine's hooks (see
+    :mod:`libmqtt.broker`); any other keyword configures the engine
+    (``passwords``, ``password_file``, ``allow_anonymous``, ``acl``,
+    limits). ``broker.engine`` is the engine itself.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        ssl: Optional[_ssl.SSLContext] = None,
+        transport: str = "tcp",
+        authenticator: Any = None,
+        authorizer: Any = None,
+        **engine_options: Any,
+    ) -> None:
+        if transport not in ("tcp", "websockets"):
+            raise ValueError("transport is 'tcp' or 'websockets'")
+        self.host = host
+        self.port = port
+        self._ssl = ssl
+        self._transport_kind = transport
+        self.engine = _core.Broker(**engine_options)
+        if authenticator is not None:
+            self.engine.set_authenticator(authenticator)
+        if authorizer is not None:
+            self.engine.set_authorizer(authorizer)
+        self._server: Any = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._writers: Dict[int, _Transport] = {}
+        self._tasks: set = set()
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    async def __aenter__(self) -> "Broker":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Starts listening."""
+        self._loop = asyncio.get_running_loop()
+        if self._transport_kind == "websockets":
+            from websockets.asyncio.server import serve as ws_serve
+
+            self._server = await ws_serve(
+                self._serve_websocket,
+                self.host,
+                self.port,
+                ssl=self._ssl,
+                subprotocols=["mqtt"],
+                compression=None,
+                ping_interval=None,
+                max_size=None,
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._serve_stream, self.host, self.port, ssl=self._ssl, limit=_READ_SIZE
+            )
+        self.port = list(self._server.sockets)[0].getsockname()[1]
+        log.info(
+            "broker listening on %s:%s (%s%s)",
+            self.host,
+            self.port,
+            "WebSocket" if self._transport_kind == "websockets" else "TCP",
+            ", TLS" if self._ssl else "",
+        )
+
+    async def serve_forever(self) -> None:
+        """Serves until cancelled."""
+        assert self._server is not None, "start() first"
+        await self._server.serve_forever()
+
+    async def close(self) -> None:
+        """Stops listening and closes every connection."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers.values()):
+            writer.abort()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections."""
+        return self.engine.connection_count
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve(_StreamTransport(reader, writer))
+
+    async def _serve_websocket(self, ws: Any) -> None:
+        if ws.subprotocol != "mqtt":
+            # [MQTT-6.0.0-3]/[MQTT-6.0.0-4]: the subprotocol is "mqtt".
+            await ws.close(1002, "the WebSocket subprotocol must be mqtt")
+            return
+        await self._serve(_WebSocketTransport(ws))
+
+    async def _serve(self, writer: _Transport) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        engine = self.engine
+        conn = engine.connection_opened(self._now())
+        self._writers[conn] = writer
+        peer = writer.peer()
+        log.debug("broker: connection %d from %s", conn, peer)
+        try:
+            while True:
+                data = await writer.read()
+                if not data:
+                    break
+                try:
+                    engine.receive_data(conn, data, self._now())
+                except Exception:
+                    log.exception("broker: a hook raised (connection %d)", conn)
+                self._pump()
+                if conn not in self._writers:
+                    await writer.aclose()
+                    break
+                if writer.buffered() > writer.high_water:
+                    await writer.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            if self._writers.pop(conn, None) is not None:
+                writer.abort()
+                try:
+                    engine.connection_closed(conn, self._now())
+                except Exception:
+                    log.exception("broker: a hook raised (connection %d)", conn)
+                self._pump()
+            log.debug("broker: connection %d closed", conn)
+
+    def _pump(self) -> None:
+        """Writes each connection's output in one write, closes what the
+        engine closed, arms the timer."""
+        engine = self.engine
+        out: Dict[int, List[bytes]] = {}
+        for conn, data in engine.outputs():
+            out.setdefault(conn, []).append(data)
+        for conn, chunks in out.items():
+            writer = self._writers.get(conn)
+            if writer is not None:
+                writer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        closes = engine.connections_to_close()
+        for conn in closes:
+            writer = self._writers.pop(conn, None)
+            if writer is not None:
+                writer.close()
+        for conn in closes:
+            try:
+                engine.connection_closed(conn, self._now())
+            except Exception:
+                log.exception("broker: a hook raised (connection %d)", conn)
+        if closes:
+            self._pump()
+            return
+        deadline = engine.next_timeout()
+        if self._timer is not None:
+            if deadline is not None and self._timer.when() == deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None and self._loop is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.engine.handle_timeout(self._now())
+        except Exception:
+            log.exception("broker: a hook raised in a timer")
+        self._pump()
