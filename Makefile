@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := decode_stream roundtrip encode_structured client server broker
+FUZZ_TARGETS := decode_stream roundtrip encode_structured client server broker ffi
 
 .PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus bench help
 
@@ -16,6 +16,8 @@ help:
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-py    Python client vs. paho-mqtt and gmqtt through mosquitto, codec vs. mqtt5 (bench/py/.venv)"
+	@echo "make install PREFIX=/usr/local  the C library (libmqtt.a, libmqtt.so), include/mqtt.h and mqtt.pc (DESTDIR for staging)"
+	@echo "make c-size / c-heap / c-bench  C library size, heap per handle, throughput beside libmosquitto"
 
 ## demo: the Python package end to end: creates .venv if missing, installs
 ## ./py, then round-trips QoS 0/1/2 with MQTT 5.0 features on the embedded
@@ -180,28 +182,40 @@ c-test: setup c-tools
 	rc=0; LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib $(C_BUILD)/sub-pkgconfig --help 2>/dev/null || rc=$$?; test $$rc = 2
 	@# grep reads all of ldd's output (not -q: with pipefail, an early exit
 	@# of grep can kill ldd with SIGPIPE and fail the line at random).
-	LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib ldd $(C_BUILD)/sub-pkgconfig | grep 'libmqtt.so => .*prefix/lib/libmqtt.so' >/dev/null
+	LD_LIBRARY_PATH=$(C_BUILD)/prefix/lib ldd $(C_BUILD)/sub-pkgconfig | grep 'libmqtt.so.0 => .*prefix/lib/libmqtt.so.0' >/dev/null
+	@# The SONAME the program recorded, and the symlinks make install laid out.
+	readelf -d $(C_BUILD)/prefix/lib/libmqtt.so.$(C_VERSION) | grep 'SONAME.*\[libmqtt.so.0\]' >/dev/null
+	test "$$(readlink $(C_BUILD)/prefix/lib/libmqtt.so.0)" = libmqtt.so.$(C_VERSION)
+	test "$$(readlink $(C_BUILD)/prefix/lib/libmqtt.so)" = libmqtt.so.0
 	@echo "c-test: all passed"
 
-## c-install: libmqtt.a, libmqtt.so, mqtt.h and mqtt.pc under PREFIX
+## c-install (also `make install`): libmqtt.a, the shared library as
+## libmqtt.so.VERSION (SONAME libmqtt.so.0, set by ffi-c/build.rs) with the
+## symlinks libmqtt.so.0 and libmqtt.so, mqtt.h and mqtt.pc under PREFIX
 ## (default /usr/local; DESTDIR for staging).
 PREFIX ?= /usr/local
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-.PHONY: c-install c-heap
+.PHONY: install c-install c-heap
+install: c-install
 c-install:
 	$(CARGO) build -p mqtt-ffi --release
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 644 target/release/libmqtt.a $(DESTDIR)$(PREFIX)/lib/libmqtt.a
-	install -m 755 target/release/libmqtt.so $(DESTDIR)$(PREFIX)/lib/libmqtt.so
+	install -m 755 target/release/libmqtt.so $(DESTDIR)$(PREFIX)/lib/libmqtt.so.$(C_VERSION)
+	ln -sf libmqtt.so.$(C_VERSION) $(DESTDIR)$(PREFIX)/lib/libmqtt.so.0
+	ln -sf libmqtt.so.0 $(DESTDIR)$(PREFIX)/lib/libmqtt.so
 	install -m 644 include/mqtt.h $(DESTDIR)$(PREFIX)/include/mqtt.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' ffi-c/mqtt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mqtt.pc
 
-## c-heap: heap bytes per client handle (a measurement, not a test).
+## c-heap: heap bytes per client handle and per broker connection (a
+## measurement, not a test).
 c-heap:
 	$(CARGO) build -p mqtt-ffi --release
 	@mkdir -p $(C_BUILD)
-	gcc -std=c99 -O2 -Iinclude ffi-c/tests/heap_per_client.c target/release/libmqtt.a $(C_LIBS) -o $(C_BUILD)/heap_per_client
-	$(C_BUILD)/heap_per_client
+	for t in heap_per_client heap_per_connection; do \
+	  gcc -std=c99 -O2 -Iinclude ffi-c/tests/$$t.c target/release/libmqtt.a $(C_LIBS) -o $(C_BUILD)/$$t && \
+	  $(C_BUILD)/$$t || exit 1; \
+	done
 
 ## c-size: text/data/bss of the firmware example (client and broker)
 ## linked statically against libmqtt.a built with the release-size profile
@@ -220,8 +234,9 @@ c-size:
 	  if [ -e "$$l" ]; then size -d "$$(readlink -f $$l)"; fi; \
 	done
 
-## c-bench: publisher throughput of the C example beside a libmosquitto
-## program against mosquitto on 127.0.0.1 (a benchmark, not a test).
+## c-bench: publisher and subscriber throughput of the C examples beside
+## libmosquitto programs against mosquitto on 127.0.0.1 (a benchmark, not a
+## test).
 .PHONY: c-bench
 c-bench: setup
 	@test -f /usr/include/mosquitto.h || { \
@@ -233,7 +248,9 @@ c-bench: setup
 	for e in pub sub; do \
 	  gcc -std=c99 -O2 -Iinclude ffi-c/examples/$$e.c target/release/libmqtt.a $(C_LIBS) -o $(C_BUILD)/$$e; \
 	done
-	gcc -std=c99 -O2 ffi-c/bench/mosq_pub.c -lmosquitto -o $(C_BUILD)/mosq_pub
+	for p in mosq_pub mosq_sub; do \
+	  gcc -std=c99 -O2 -Wall -Wextra -Werror ffi-c/bench/$$p.c -lmosquitto -o $(C_BUILD)/$$p || exit 1; \
+	done
 	ffi-c/bench/throughput.sh $(C_BUILD)
 
 ## bench-py: the Python benchmarks of issue 5 (a script, not a test):
