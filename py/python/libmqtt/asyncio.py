@@ -194,6 +194,13 @@ class _StreamTransport(_Transport):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        # CPython's selector transport reads up to 256 KiB per recv() and
+        # pays an mmap/munmap for that buffer on every read; MQTT reads are
+        # small, and 64 KiB keeps them in the ordinary allocator (about 3x
+        # cheaper per read, measured on a socketpair).
+        transport = writer.transport
+        if isinstance(getattr(transport, "max_size", None), int):
+            transport.max_size = _READ_SIZE
 
     async def read(self) -> bytes:
         return await self.reader.read(_READ_SIZE)
