@@ -17,6 +17,9 @@ use mqtt_core::server::ServerOptions;
 
 use crate::mqtt_status;
 use crate::types::*;
+use crate::{
+    free_handle, last_error_of, new_handle, report_check, with_handle, Handle, HandleState,
+};
 
 /// `mqtt_broker_options.queue_full_policy`: a message for an offline
 /// session whose queue is full is dropped (the queue keeps the oldest).
@@ -250,39 +253,18 @@ pub struct mqtt_broker {
     /// Output taken from the engine and not yet copied out: its connection
     /// and the rest of its bytes.
     pending: Option<(u64, Bytes)>,
-    last_error: String,
-    poisoned: bool,
+    state: HandleState,
 }
 
-/// Runs `f` on the broker at `b`; as `with_client`.
-///
-/// # Safety
-/// `b` is NULL or a live handle from `mqtt_broker_new` not used elsewhere
-/// during the call.
-unsafe fn with_broker(
-    b: *mut mqtt_broker,
-    f: impl FnOnce(&mut mqtt_broker) -> Result<(), Failure>,
-) -> mqtt_status {
-    if b.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+impl Handle for mqtt_broker {
+    fn state(&self) -> &HandleState {
+        &self.state
     }
-    // SAFETY: the caller's promise above.
-    let h = unsafe { &mut *b };
-    if h.poisoned {
-        return mqtt_status::MQTT_STATUS_PANIC;
+    fn state_mut(&mut self) -> &mut HandleState {
+        &mut self.state
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(h))) {
-        Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
-        Ok(Err((status, text))) => {
-            h.last_error = text;
-            status
-        }
-        Err(_) => {
-            h.poisoned = true;
-            h.pending = None;
-            h.last_error = "internal error: a panic was caught; free this handle".into();
-            mqtt_status::MQTT_STATUS_PANIC
-        }
+    fn forget_borrowed(&mut self) {
+        self.pending = None;
     }
 }
 
@@ -307,12 +289,7 @@ pub unsafe extern "C" fn mqtt_broker_new(
     options: *const mqtt_broker_options,
     out: *mut *mut mqtt_broker,
 ) -> mqtt_status {
-    if out.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
-    }
-    // SAFETY: checked non-NULL, writable by the caller's promise.
-    unsafe { out.write(std::ptr::null_mut()) };
-    crate::guard(|| {
+    let make = || {
         let opts = if options.is_null() {
             BrokerOptions::new()
         } else {
@@ -320,17 +297,15 @@ pub unsafe extern "C" fn mqtt_broker_new(
             // by the caller's promise.
             unsafe { broker_options(&*options) }.map_err(|(s, _)| s)?
         };
-        let handle = Box::new(mqtt_broker {
+        Ok(mqtt_broker {
             broker: Broker::new(opts),
             open: BTreeMap::new(),
             pending: None,
-            last_error: String::new(),
-            poisoned: false,
-        });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(handle)) };
-        Ok(())
-    })
+            state: HandleState::default(),
+        })
+    };
+    // SAFETY: `out` as new_handle.
+    unsafe { new_handle(out, make) }
 }
 
 /// Why `mqtt_broker_new` would refuse `options` (a bad limit, a password
@@ -348,33 +323,9 @@ pub unsafe extern "C" fn mqtt_broker_options_check(
     }
     crate::guard(|| {
         // SAFETY: checked non-NULL; `options` and its views are valid by
-        // the caller's promise.
-        let (status, text) = match unsafe { broker_options(&*options) } {
-            Ok(_) => (mqtt_status::MQTT_STATUS_OK, String::new()),
-            Err(f) => f,
-        };
-        // SAFETY: `buf` holds `cap` bytes by the caller's promise.
-        unsafe { write_c_string(&text, buf, cap) };
-        match status {
-            mqtt_status::MQTT_STATUS_OK => Ok(()),
-            s => Err(s),
-        }
+        // the caller's promise, and `buf` holds `cap` bytes.
+        unsafe { report_check(broker_options(&*options), buf, cap) }
     })
-}
-
-/// Copies `text` into `buf` as a NUL-terminated string, truncated to `cap`.
-///
-/// # Safety
-/// `buf` is NULL or holds `cap` writable bytes.
-pub(crate) unsafe fn write_c_string(text: &str, buf: *mut std::ffi::c_char, cap: usize) {
-    if !buf.is_null() && cap > 0 {
-        let n = text.len().min(cap - 1);
-        // SAFETY: the caller's promise; n + 1 <= cap.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
-            buf.add(n).write(0);
-        }
-    }
 }
 
 /// Destroys a broker and everything it holds (sessions, retained
@@ -382,13 +333,8 @@ pub(crate) unsafe fn write_c_string(text: &str, buf: *mut std::ffi::c_char, cap:
 /// ignored.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_broker_free(b: *mut mqtt_broker) {
-    if b.is_null() {
-        return;
-    }
-    // SAFETY: a handle from mqtt_broker_new, not used again (the caller's
-    // promise). Dropping cannot unwind into C: catch it.
-    let boxed = unsafe { Box::from_raw(b) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(boxed)));
+    // SAFETY: forwarded (the caller's promise).
+    unsafe { free_handle(b) }
 }
 
 /// The text of the last error returned on this handle, as a view valid
@@ -398,12 +344,8 @@ pub unsafe extern "C" fn mqtt_broker_last_error(
     b: *const mqtt_broker,
     out: *mut mqtt_bytes_view,
 ) -> mqtt_status {
-    if b.is_null() || out.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
-    }
-    // SAFETY: a live handle; `out` writable (the caller's promise).
-    unsafe { out.write(mqtt_bytes_view::of((*b).last_error.as_bytes())) };
-    mqtt_status::MQTT_STATUS_OK
+    // SAFETY: forwarded (the caller's promise).
+    unsafe { last_error_of(b, out) }
 }
 
 /// Test-only: panics inside a call on `b`. Only with the `test-panic`
@@ -411,8 +353,8 @@ pub unsafe extern "C" fn mqtt_broker_last_error(
 #[cfg(feature = "test-panic")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_broker_test_panic(b: *mut mqtt_broker) -> mqtt_status {
-    // SAFETY: checked by with_broker.
-    unsafe { with_broker(b, |_| panic!("mqtt_broker_test_panic: provoked on purpose")) }
+    // SAFETY: checked by with_handle.
+    unsafe { with_handle(b, |_| panic!("mqtt_broker_test_panic: provoked on purpose")) }
 }
 
 // ----- inputs ---------------------------------------------------------------
@@ -428,9 +370,9 @@ pub unsafe extern "C" fn mqtt_broker_connection_opened(
     if conn_id.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `b` checked by with_broker; `conn_id` checked non-NULL.
+    // SAFETY: `b` checked by with_handle; `conn_id` checked non-NULL.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             let id = h.broker.connection_opened(now_ms);
             h.open.insert(id.get(), id);
             conn_id.write(id.get());
@@ -450,10 +392,10 @@ pub unsafe extern "C" fn mqtt_broker_handle_input(
     len: usize,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: `b` checked by with_broker; `data` holds `len` bytes by the
+    // SAFETY: `b` checked by with_handle; `data` holds `len` bytes by the
     // caller's promise, checked by slice_arg.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             let id = h.conn(conn)?;
             let data = slice_arg(data, len).map_err(bare)?;
             h.broker.handle_input(id, now_ms, data);
@@ -470,9 +412,9 @@ pub unsafe extern "C" fn mqtt_broker_handle_timeout(
     b: *mut mqtt_broker,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_broker.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             h.broker.handle_timeout(now_ms);
             Ok(())
         })
@@ -490,9 +432,9 @@ pub unsafe extern "C" fn mqtt_broker_connection_closed(
     conn: u64,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_broker.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             let id = h.conn(conn)?;
             h.open.remove(&conn);
             if h.pending.as_ref().is_some_and(|(c, _)| *c == conn) {
@@ -545,26 +487,20 @@ pub unsafe extern "C" fn mqtt_broker_poll_output(
         conn.write(0);
         written.write(0);
     }
-    // SAFETY: `b` checked by with_broker; `buf` holds `cap` writable bytes
+    // SAFETY: `b` checked by with_handle; `buf` holds `cap` writable bytes
     // by the caller's promise (NULL and the size checked).
     unsafe {
-        with_broker(b, |h| {
-            if cap == 0 {
+        with_handle(b, |h| {
+            let out = out_buf(buf, cap)?;
+            if out.is_empty() {
                 return Ok(());
-            }
-            if buf.is_null() {
-                return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
-            }
-            if cap > isize::MAX as usize {
-                return Err(invalid("cap is larger than any buffer"));
             }
             h.fill_pending();
             let Some((id, bytes)) = h.pending.as_mut() else {
                 return Ok(());
             };
             let n = bytes.len().min(cap);
-            let out = std::slice::from_raw_parts_mut(buf, n);
-            out.copy_from_slice(&bytes[..n]);
+            out[..n].copy_from_slice(&bytes[..n]);
             bytes::Buf::advance(bytes, n);
             conn.write(*id);
             written.write(n);
@@ -593,9 +529,9 @@ pub unsafe extern "C" fn mqtt_broker_output_len(
         conn.write(0);
         len.write(0);
     }
-    // SAFETY: `b` checked by with_broker; the outputs as above.
+    // SAFETY: `b` checked by with_handle; the outputs as above.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             h.fill_pending();
             if let Some((id, bytes)) = &h.pending {
                 conn.write(*id);
@@ -619,9 +555,9 @@ pub unsafe extern "C" fn mqtt_broker_poll_close(
     }
     // SAFETY: checked non-NULL and writable.
     unsafe { conn.write(0) };
-    // SAFETY: `b` checked by with_broker; `conn` as above.
+    // SAFETY: `b` checked by with_handle; `conn` as above.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             while let Some(id) = h.broker.poll_close() {
                 if h.open.contains_key(&id.get()) {
                     conn.write(id.get());
@@ -644,9 +580,9 @@ pub unsafe extern "C" fn mqtt_broker_poll_timeout(
     if deadline.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `b` checked by with_broker; `deadline` checked non-NULL.
+    // SAFETY: `b` checked by with_handle; `deadline` checked non-NULL.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             deadline.write(
                 h.broker
                     .poll_timeout()
@@ -686,9 +622,9 @@ pub unsafe extern "C" fn mqtt_broker_get_stats(
     if out.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `b` checked by with_broker; `out` checked non-NULL.
+    // SAFETY: `b` checked by with_handle; `out` checked non-NULL.
     unsafe {
-        with_broker(b, |h| {
+        with_handle(b, |h| {
             let br = &h.broker;
             out.write(mqtt_broker_stats {
                 connections: br.connection_count(),

@@ -15,6 +15,9 @@ use mqtt_core::codec::{
 };
 
 use crate::types::*;
+use crate::{
+    free_handle, last_error_of, new_handle, report_check, with_handle, Handle, HandleState,
+};
 use crate::{mqtt_reason_code, mqtt_status};
 
 /// MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
@@ -53,41 +56,18 @@ pub struct mqtt_client {
     user_properties: Vec<mqtt_user_property>,
     reason_codes: Vec<u8>,
     text: String,
-    last_error: String,
-    poisoned: bool,
+    state: HandleState,
 }
 
-/// Runs `f` on the handle at `c`: NULL is `MQTT_STATUS_NULL_ARGUMENT`, a
-/// panic poisons the handle and is `MQTT_STATUS_PANIC`, an error's text is
-/// kept for `mqtt_client_last_error`.
-///
-/// # Safety
-/// `c` is NULL or a live handle from `mqtt_client_new` not used elsewhere
-/// during the call.
-unsafe fn with_client(
-    c: *mut mqtt_client,
-    f: impl FnOnce(&mut mqtt_client) -> Result<(), Failure>,
-) -> mqtt_status {
-    if c.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+impl Handle for mqtt_client {
+    fn state(&self) -> &HandleState {
+        &self.state
     }
-    // SAFETY: the caller's promise above.
-    let h = unsafe { &mut *c };
-    if h.poisoned {
-        return mqtt_status::MQTT_STATUS_PANIC;
+    fn state_mut(&mut self) -> &mut HandleState {
+        &mut self.state
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(h))) {
-        Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
-        Ok(Err((status, text))) => {
-            h.last_error = text;
-            status
-        }
-        Err(_) => {
-            h.poisoned = true;
-            h.event = None;
-            h.last_error = "internal error: a panic was caught; free this handle".into();
-            mqtt_status::MQTT_STATUS_PANIC
-        }
+    fn forget_borrowed(&mut self) {
+        self.event = None;
     }
 }
 
@@ -375,30 +355,25 @@ pub unsafe extern "C" fn mqtt_client_new(
     options: *const mqtt_client_options,
     out: *mut *mut mqtt_client,
 ) -> mqtt_status {
-    if options.is_null() || out.is_null() {
+    if options.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: checked non-NULL, writable by the caller's promise.
-    unsafe { out.write(std::ptr::null_mut()) };
-    crate::guard(|| {
-        // SAFETY: checked non-NULL; valid by the caller's promise.
-        let o = unsafe { &*options };
-        // SAFETY: as above, for the views in `o`.
-        let opts = unsafe { client_options(o) }.map_err(|(s, _)| s)?;
-        let handle = Box::new(mqtt_client {
-            client: Client::new(opts),
-            pending: Bytes::new(),
-            event: None,
-            user_properties: Vec::new(),
-            reason_codes: Vec::new(),
-            text: String::new(),
-            last_error: String::new(),
-            poisoned: false,
-        });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(handle)) };
-        Ok(())
-    })
+    // SAFETY: `out` as new_handle; `options` checked non-NULL, it and its
+    // views valid by the caller's promise.
+    unsafe {
+        new_handle(out, || {
+            let opts = client_options(&*options).map_err(|(s, _)| s)?;
+            Ok(mqtt_client {
+                client: Client::new(opts),
+                pending: Bytes::new(),
+                event: None,
+                user_properties: Vec::new(),
+                reason_codes: Vec::new(),
+                text: String::new(),
+                state: HandleState::default(),
+            })
+        })
+    }
 }
 
 /// Why `mqtt_client_new` refused `options`, as a NUL-terminated string
@@ -416,37 +391,17 @@ pub unsafe extern "C" fn mqtt_client_options_check(
     crate::guard(|| {
         // SAFETY: checked non-NULL; valid by the caller's promise.
         let o = unsafe { &*options };
-        // SAFETY: as above, for the views in `o`.
-        let (status, text) = match unsafe { client_options(o) } {
-            Ok(_) => (mqtt_status::MQTT_STATUS_OK, String::new()),
-            Err(f) => f,
-        };
-        if !buf.is_null() && cap > 0 {
-            let n = text.len().min(cap - 1);
-            // SAFETY: `buf` holds `cap` bytes by the caller's promise;
-            // n + 1 <= cap.
-            unsafe {
-                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
-                buf.add(n).write(0);
-            }
-        }
-        match status {
-            mqtt_status::MQTT_STATUS_OK => Ok(()),
-            s => Err(s),
-        }
+        // SAFETY: as above, for the views in `o`; `buf` holds `cap` bytes
+        // by the caller's promise.
+        unsafe { report_check(client_options(o), buf, cap) }
     })
 }
 
 /// Destroys a client and everything it holds. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_client_free(c: *mut mqtt_client) {
-    if c.is_null() {
-        return;
-    }
-    // SAFETY: a handle from mqtt_client_new, not used again (the caller's
-    // promise). Dropping cannot unwind into C: catch it.
-    let boxed = unsafe { Box::from_raw(c) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(boxed)));
+    // SAFETY: forwarded (the caller's promise).
+    unsafe { free_handle(c) }
 }
 
 /// The text of the last error returned on this handle, as a view valid
@@ -456,12 +411,8 @@ pub unsafe extern "C" fn mqtt_client_last_error(
     c: *const mqtt_client,
     out: *mut mqtt_bytes_view,
 ) -> mqtt_status {
-    if c.is_null() || out.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
-    }
-    // SAFETY: a live handle; `out` writable (the caller's promise).
-    unsafe { out.write(mqtt_bytes_view::of((*c).last_error.as_bytes())) };
-    mqtt_status::MQTT_STATUS_OK
+    // SAFETY: forwarded (the caller's promise).
+    unsafe { last_error_of(c, out) }
 }
 
 /// The connection state: disconnected, connecting or connected.
@@ -485,9 +436,9 @@ pub unsafe extern "C" fn mqtt_client_state(
     if out.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `c` checked by with_client; `out` checked non-NULL.
+    // SAFETY: `c` checked by with_handle; `out` checked non-NULL.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             let state = match h.client.state() {
                 ConnectionState::Disconnected => {
                     mqtt_connection_state::MQTT_CONNECTION_STATE_DISCONNECTED
@@ -509,8 +460,8 @@ pub unsafe extern "C" fn mqtt_client_state(
 #[cfg(feature = "test-panic")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_client_test_panic(c: *mut mqtt_client) -> mqtt_status {
-    // SAFETY: checked by with_client.
-    unsafe { with_client(c, |_| panic!("mqtt_client_test_panic: provoked on purpose")) }
+    // SAFETY: checked by with_handle.
+    unsafe { with_handle(c, |_| panic!("mqtt_client_test_panic: provoked on purpose")) }
 }
 
 // ----- inputs ---------------------------------------------------------------
@@ -520,9 +471,9 @@ pub unsafe extern "C" fn mqtt_client_test_panic(c: *mut mqtt_client) -> mqtt_sta
 /// `MQTT_STATUS_INVALID_STATE` when already connected or connecting.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_client_connect(c: *mut mqtt_client, now_ms: u64) -> mqtt_status {
-    // SAFETY: checked by with_client.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             h.pending = Bytes::new();
             h.client.connect(now_ms).map_err(client_error)
         })
@@ -538,10 +489,10 @@ pub unsafe extern "C" fn mqtt_client_handle_input(
     len: usize,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: `c` checked by with_client; `data` holds `len` bytes by the
+    // SAFETY: `c` checked by with_handle; `data` holds `len` bytes by the
     // caller's promise, checked by slice_arg.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             let data = slice_arg(data, len).map_err(bare)?;
             h.client.handle_input(now_ms, data);
             Ok(())
@@ -556,9 +507,9 @@ pub unsafe extern "C" fn mqtt_client_handle_timeout(
     c: *mut mqtt_client,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_client.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             h.client.handle_timeout(now_ms);
             Ok(())
         })
@@ -572,9 +523,9 @@ pub unsafe extern "C" fn mqtt_client_transport_closed(
     c: *mut mqtt_client,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_client.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             h.pending = Bytes::new();
             h.client.handle_transport_closed(now_ms);
             Ok(())
@@ -599,20 +550,11 @@ pub unsafe extern "C" fn mqtt_client_poll_transmit(
     }
     // SAFETY: `written` checked non-NULL and writable.
     unsafe { written.write(0) };
-    // SAFETY: `c` checked by with_client; `buf` holds `cap` writable bytes
+    // SAFETY: `c` checked by with_handle; `buf` holds `cap` writable bytes
     // by the caller's promise (NULL checked).
     unsafe {
-        with_client(c, |h| {
-            if cap == 0 {
-                return Ok(());
-            }
-            if buf.is_null() {
-                return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
-            }
-            if cap > isize::MAX as usize {
-                return Err(invalid("cap is larger than any buffer"));
-            }
-            let out = std::slice::from_raw_parts_mut(buf, cap);
+        with_handle(c, |h| {
+            let out = out_buf(buf, cap)?;
             let mut n = h.pending.len().min(cap);
             out[..n].copy_from_slice(&h.pending[..n]);
             bytes::Buf::advance(&mut h.pending, n);
@@ -635,9 +577,9 @@ pub unsafe extern "C" fn mqtt_client_transmit_len(
     if len.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `c` checked by with_client; `len` checked non-NULL.
+    // SAFETY: `c` checked by with_handle; `len` checked non-NULL.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             if h.pending.is_empty() {
                 // Takes what the client has, pending packets included, so
                 // the number is exact.
@@ -663,9 +605,9 @@ pub unsafe extern "C" fn mqtt_client_poll_timeout(
     if deadline.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `c` checked by with_client; `deadline` checked non-NULL.
+    // SAFETY: `c` checked by with_handle; `deadline` checked non-NULL.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             deadline.write(h.client.poll_timeout().unwrap_or(MQTT_NO_DEADLINE));
             Ok(())
         })
@@ -854,10 +796,6 @@ fn s(v: &Option<MqttString>) -> mqtt_bytes_view {
 
 fn b(v: &Option<Bytes>) -> mqtt_bytes_view {
     mqtt_bytes_view::of_opt(v.as_deref())
-}
-
-fn flag(v: Option<bool>) -> mqtt_opt_u8 {
-    v.map(u8::from).into()
 }
 
 /// The views of user properties, kept in `store` (cleared first).
@@ -1097,9 +1035,9 @@ pub unsafe extern "C" fn mqtt_client_poll_event(
     if out.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `c` checked by with_client; `out` checked non-NULL.
+    // SAFETY: `c` checked by with_handle; `out` checked non-NULL.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             loop {
                 h.event = h.client.poll_event();
                 let ev = h.event_view();
@@ -1156,11 +1094,11 @@ pub unsafe extern "C" fn mqtt_client_publish(
     if options.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `c` checked by with_client; `options` non-NULL and valid, its
+    // SAFETY: `c` checked by with_handle; `options` non-NULL and valid, its
     // views as slice_arg, `publish_id` NULL or writable (the caller's
     // promise).
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             // The client assigns the packet identifier; 1 is a placeholder.
             let publish = crate::codec::publish_arg(&*options, 1, false)?;
             let id = h.client.publish(now_ms, publish).map_err(client_error)?;
@@ -1215,7 +1153,7 @@ pub unsafe extern "C" fn mqtt_client_subscribe(
     }
     // SAFETY: as mqtt_client_publish.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             let o = &*options;
             let items = slice_arg(o.filters, o.filters_len).map_err(bare)?;
             if items.is_empty() {
@@ -1283,7 +1221,7 @@ pub unsafe extern "C" fn mqtt_client_unsubscribe(
     }
     // SAFETY: as mqtt_client_publish.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             let o = &*options;
             let items = slice_arg(o.filters, o.filters_len).map_err(bare)?;
             if items.is_empty() {
@@ -1333,13 +1271,11 @@ pub unsafe extern "C" fn mqtt_client_disconnect(
 ) -> mqtt_status {
     // SAFETY: as mqtt_client_publish; `options` may be NULL.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             let mut d = Disconnect::new(ReasonCode::Success);
             if !options.is_null() {
                 let o = &*options;
-                d.reason_code = ReasonCode::from_u8(o.reason_code).ok_or_else(|| {
-                    invalid(format!("reason code 0x{:02X} is unknown", o.reason_code))
-                })?;
+                d.reason_code = code_arg(o.reason_code)?;
                 d.properties.session_expiry_interval = o.session_expiry_interval.get();
                 d.properties.reason_string = opt_mqtt_string(o.reason_string, "reason string")?;
                 d.properties.user_properties = user_properties_arg(o.user_properties)?;
@@ -1363,9 +1299,9 @@ pub unsafe extern "C" fn mqtt_client_authenticate(
     user_properties: mqtt_user_properties,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: `c` checked by with_client; the views as slice_arg.
+    // SAFETY: `c` checked by with_handle; the views as slice_arg.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             let data = opt_binary(data, "authentication data")?;
             let mut props = AuthProperties::default();
             props.reason_string = opt_mqtt_string(reason_string, "reason string")?;
@@ -1385,9 +1321,9 @@ pub unsafe extern "C" fn mqtt_client_acknowledge(
     ack_token: u64,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_client.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_client(c, |h| {
+        with_handle(c, |h| {
             h.client
                 .acknowledge(now_ms, mqtt_core::client::AckToken(ack_token))
                 .map_err(client_error)

@@ -6,8 +6,8 @@
 
 use bytes::Bytes;
 use mqtt_core::codec::{
-    AckProperties, Auth, ConnAck, DecodeOptions, Disconnect, MqttStr, MqttString, Packet,
-    PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, ReasonCode,
+    AckProperties, AckPropertiesRef, Auth, ConnAck, DecodeOptions, Disconnect, MqttStr, MqttString,
+    Packet, PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, ReasonCode,
     RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
@@ -197,6 +197,15 @@ impl mqtt_packet_view {
         self.reason_code = code.as_u8();
         self
     }
+
+    /// The fields of PUBACK, PUBREC, PUBREL and PUBCOMP (one layout).
+    fn with_ack(self, code: ReasonCode, packet_id: u16, pr: &AckPropertiesRef<'_>) -> Self {
+        let mut v = self.with_code(code);
+        v.packet_id = packet_id;
+        v.properties.reason_string = osv(pr.reason_string());
+        v.user_property_count = pr.user_properties().len();
+        v
+    }
 }
 
 /// The empty view (nothing decoded).
@@ -222,10 +231,6 @@ fn osv(s: Option<MqttStr<'_>>) -> mqtt_bytes_view {
 
 fn obv(b: Option<&[u8]>) -> mqtt_bytes_view {
     mqtt_bytes_view::of_opt(b)
-}
-
-fn flag(v: Option<bool>) -> mqtt_opt_u8 {
-    v.map(u8::from).into()
 }
 
 /// Fills the fields of the view from a decoded packet. The accessor
@@ -324,30 +329,10 @@ pub(crate) fn view_of(p: &PacketRef<'_>, version: ProtocolVersion, raw: &[u8]) -
             v.user_property_count = pr.user_properties().len();
             v.subscription_identifier_count = pr.subscription_identifiers().len();
         }
-        PacketRef::PubAck(a) => {
-            v = v.with_code(a.reason_code);
-            v.packet_id = a.packet_id;
-            v.properties.reason_string = osv(a.properties.reason_string());
-            v.user_property_count = a.properties.user_properties().len();
-        }
-        PacketRef::PubRec(a) => {
-            v = v.with_code(a.reason_code);
-            v.packet_id = a.packet_id;
-            v.properties.reason_string = osv(a.properties.reason_string());
-            v.user_property_count = a.properties.user_properties().len();
-        }
-        PacketRef::PubRel(a) => {
-            v = v.with_code(a.reason_code);
-            v.packet_id = a.packet_id;
-            v.properties.reason_string = osv(a.properties.reason_string());
-            v.user_property_count = a.properties.user_properties().len();
-        }
-        PacketRef::PubComp(a) => {
-            v = v.with_code(a.reason_code);
-            v.packet_id = a.packet_id;
-            v.properties.reason_string = osv(a.properties.reason_string());
-            v.user_property_count = a.properties.user_properties().len();
-        }
+        PacketRef::PubAck(a) => v = v.with_ack(a.reason_code, a.packet_id, &a.properties),
+        PacketRef::PubRec(a) => v = v.with_ack(a.reason_code, a.packet_id, &a.properties),
+        PacketRef::PubRel(a) => v = v.with_ack(a.reason_code, a.packet_id, &a.properties),
+        PacketRef::PubComp(a) => v = v.with_ack(a.reason_code, a.packet_id, &a.properties),
         PacketRef::Subscribe(s) => {
             v.packet_id = s.packet_id;
             v.filter_count = s.filters.len();
@@ -664,10 +649,6 @@ pub struct mqtt_packet {
     pub user_properties: mqtt_user_properties,
 }
 
-fn code_arg(code: u8) -> Result<ReasonCode, Failure> {
-    ReasonCode::from_u8(code).ok_or_else(|| invalid(format!("reason code 0x{code:02X} is unknown")))
-}
-
 /// The core's PUBLISH from the C options.
 ///
 /// # Safety
@@ -761,6 +742,15 @@ fn reason_codes_arg(p: &mqtt_packet) -> Result<Vec<ReasonCode>, Failure> {
 /// # Safety
 /// Every view and pointer in `p` as [`slice_arg`].
 unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
+    // PUBACK, PUBREC, PUBREL and PUBCOMP: one layout, four types.
+    macro_rules! publish_ack {
+        ($T:ident) => {{
+            let mut a = $T::new(p.packet_id);
+            a.reason_code = code_arg(p.reason_code)?;
+            a.properties = ack_props(p)?;
+            Packet::$T(a)
+        }};
+    }
     Ok(match p.packet_type {
         MQTT_PACKET_CONNACK => {
             let mut c = ConnAck::new(p.session_present, code_arg(p.reason_code)?);
@@ -773,30 +763,10 @@ unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
         MQTT_PACKET_PUBLISH => {
             Packet::Publish(unsafe { publish_arg(&p.publish, p.packet_id, p.dup) }?)
         }
-        MQTT_PACKET_PUBACK => {
-            let mut a = PubAck::new(p.packet_id);
-            a.reason_code = code_arg(p.reason_code)?;
-            a.properties = ack_props(p)?;
-            Packet::PubAck(a)
-        }
-        MQTT_PACKET_PUBREC => {
-            let mut a = PubRec::new(p.packet_id);
-            a.reason_code = code_arg(p.reason_code)?;
-            a.properties = ack_props(p)?;
-            Packet::PubRec(a)
-        }
-        MQTT_PACKET_PUBREL => {
-            let mut a = PubRel::new(p.packet_id);
-            a.reason_code = code_arg(p.reason_code)?;
-            a.properties = ack_props(p)?;
-            Packet::PubRel(a)
-        }
-        MQTT_PACKET_PUBCOMP => {
-            let mut a = PubComp::new(p.packet_id);
-            a.reason_code = code_arg(p.reason_code)?;
-            a.properties = ack_props(p)?;
-            Packet::PubComp(a)
-        }
+        MQTT_PACKET_PUBACK => publish_ack!(PubAck),
+        MQTT_PACKET_PUBREC => publish_ack!(PubRec),
+        MQTT_PACKET_PUBREL => publish_ack!(PubRel),
+        MQTT_PACKET_PUBCOMP => publish_ack!(PubComp),
         MQTT_PACKET_SUBSCRIBE => {
             let o = &p.subscribe;
             // SAFETY: as above.
@@ -951,16 +921,8 @@ pub unsafe extern "C" fn mqtt_encode_check(
             p.encoded_len(v)
                 .map_err(|e| invalid(format!("cannot encode: {e}")))
         });
-        let (status, text) = match result {
-            Ok(_) => (mqtt_status::MQTT_STATUS_OK, String::new()),
-            Err(f) => f,
-        };
         // SAFETY: `buf` holds `cap` bytes by the caller's promise.
-        unsafe { crate::broker::write_c_string(&text, buf, cap) };
-        match status {
-            mqtt_status::MQTT_STATUS_OK => Ok(()),
-            s => Err(s),
-        }
+        unsafe { crate::report_check(result, buf, cap) }
     })
 }
 

@@ -44,6 +44,145 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), mqtt_status>) -> mqtt_status 
     }
 }
 
+/// The error state every handle (client, server, broker) carries.
+#[derive(Default)]
+pub(crate) struct HandleState {
+    /// The text of the last error, for `mqtt_*_last_error`.
+    last_error: String,
+    /// Set by a caught panic: every later call is `MQTT_STATUS_PANIC`.
+    poisoned: bool,
+}
+
+/// A handle type `with_handle` can run calls on.
+pub(crate) trait Handle {
+    /// The handle's error state.
+    fn state(&self) -> &HandleState;
+    /// The handle's error state, writable.
+    fn state_mut(&mut self) -> &mut HandleState;
+    /// Drops what event views borrow from, after a panic.
+    fn forget_borrowed(&mut self);
+}
+
+/// Runs `f` on the handle at `p`: NULL is `MQTT_STATUS_NULL_ARGUMENT`, a
+/// panic poisons the handle and is `MQTT_STATUS_PANIC`, an error's text is
+/// kept for `mqtt_*_last_error`.
+///
+/// # Safety
+/// `p` is NULL or a live handle from its `mqtt_*_new` not used elsewhere
+/// during the call.
+pub(crate) unsafe fn with_handle<H: Handle>(
+    p: *mut H,
+    f: impl FnOnce(&mut H) -> Result<(), types::Failure>,
+) -> mqtt_status {
+    if p.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: the caller's promise above.
+    let h = unsafe { &mut *p };
+    if h.state().poisoned {
+        return mqtt_status::MQTT_STATUS_PANIC;
+    }
+    match catch_unwind(AssertUnwindSafe(|| f(h))) {
+        Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
+        Ok(Err((status, text))) => {
+            h.state_mut().last_error = text;
+            status
+        }
+        Err(_) => {
+            h.forget_borrowed();
+            let state = h.state_mut();
+            state.poisoned = true;
+            state.last_error = "internal error: a panic was caught; free this handle".into();
+            mqtt_status::MQTT_STATUS_PANIC
+        }
+    }
+}
+
+/// The body of an `mqtt_*_new` function: `*out` is NULL until `make`
+/// succeeds, then the boxed handle; a panic is `MQTT_STATUS_PANIC`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(crate) unsafe fn new_handle<H>(
+    out: *mut *mut H,
+    make: impl FnOnce() -> Result<H, mqtt_status>,
+) -> mqtt_status {
+    if out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL, writable by the caller's promise.
+    unsafe { out.write(std::ptr::null_mut()) };
+    guard(|| {
+        let handle = Box::new(make()?);
+        // SAFETY: as above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Destroys a boxed handle; NULL is ignored, a panic while dropping is
+/// caught (it cannot unwind into C).
+///
+/// # Safety
+/// `p` is NULL or a handle from its `mqtt_*_new`, not used again.
+pub(crate) unsafe fn free_handle<H>(p: *mut H) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: the caller's promise above.
+    let boxed = unsafe { Box::from_raw(p) };
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+}
+
+/// Stores a view of the handle's last error text in `*out`.
+///
+/// # Safety
+/// `p` is NULL or a live handle; `out` is NULL or writable.
+pub(crate) unsafe fn last_error_of<H: Handle>(
+    p: *const H,
+    out: *mut types::mqtt_bytes_view,
+) -> mqtt_status {
+    if p.is_null() || out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: the caller's promise above.
+    unsafe {
+        out.write(types::mqtt_bytes_view::of(
+            (*p).state().last_error.as_bytes(),
+        ))
+    };
+    mqtt_status::MQTT_STATUS_OK
+}
+
+/// Ends an `mqtt_*_check` function: writes why `result` failed (empty
+/// when it is `Ok`) into `buf` as a NUL-terminated string truncated to
+/// `cap` bytes, and gives its status.
+///
+/// # Safety
+/// `buf` is NULL or holds `cap` writable bytes.
+pub(crate) unsafe fn report_check<T>(
+    result: Result<T, types::Failure>,
+    buf: *mut std::ffi::c_char,
+    cap: usize,
+) -> Result<(), mqtt_status> {
+    let (status, text) = match result {
+        Ok(_) => (mqtt_status::MQTT_STATUS_OK, String::new()),
+        Err(f) => f,
+    };
+    if !buf.is_null() && cap > 0 {
+        let n = text.len().min(cap - 1);
+        // SAFETY: the caller's promise; n + 1 <= cap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+            buf.add(n).write(0);
+        }
+    }
+    match status {
+        mqtt_status::MQTT_STATUS_OK => Ok(()),
+        s => Err(s),
+    }
+}
+
 /// A test-only path that panics inside the library, to show that the panic
 /// becomes `MQTT_STATUS_PANIC` and not an abort of the C program. Only in
 /// builds with the `test-panic` feature; not in the header.

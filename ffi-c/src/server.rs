@@ -15,6 +15,7 @@ use mqtt_core::server::{
 
 use crate::codec::{mqtt_packet_view, publish_arg, view_of};
 use crate::types::*;
+use crate::{free_handle, last_error_of, new_handle, with_handle, Handle, HandleState};
 use crate::{mqtt_broker_options, mqtt_drop_reason, mqtt_publish_options, mqtt_status};
 
 /// One server-side connection. Opaque; create it with `mqtt_server_new`
@@ -26,39 +27,18 @@ pub struct mqtt_server {
     /// point into it.
     event_bytes: Vec<u8>,
     text: String,
-    last_error: String,
-    poisoned: bool,
+    state: HandleState,
 }
 
-/// Runs `f` on the handle at `s`; as `with_client`.
-///
-/// # Safety
-/// `s` is NULL or a live handle from `mqtt_server_new` not used elsewhere
-/// during the call.
-unsafe fn with_server(
-    s: *mut mqtt_server,
-    f: impl FnOnce(&mut mqtt_server) -> Result<(), Failure>,
-) -> mqtt_status {
-    if s.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+impl Handle for mqtt_server {
+    fn state(&self) -> &HandleState {
+        &self.state
     }
-    // SAFETY: the caller's promise above.
-    let h = unsafe { &mut *s };
-    if h.poisoned {
-        return mqtt_status::MQTT_STATUS_PANIC;
+    fn state_mut(&mut self) -> &mut HandleState {
+        &mut self.state
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(h))) {
-        Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
-        Ok(Err((status, text))) => {
-            h.last_error = text;
-            status
-        }
-        Err(_) => {
-            h.poisoned = true;
-            h.event_bytes.clear();
-            h.last_error = "internal error: a panic was caught; free this handle".into();
-            mqtt_status::MQTT_STATUS_PANIC
-        }
+    fn forget_borrowed(&mut self) {
+        self.event_bytes.clear();
     }
 }
 
@@ -77,10 +57,6 @@ fn server_error(e: ServerError) -> Failure {
     (status, e.to_string())
 }
 
-fn code_arg(code: u8) -> Result<ReasonCode, Failure> {
-    ReasonCode::from_u8(code).ok_or_else(|| invalid(format!("reason code 0x{code:02X} is unknown")))
-}
-
 /// Creates a server connection for a freshly accepted transport (its
 /// connect timeout starts at `now_ms`) and stores it in `*out` (NULL on
 /// error). `options` (NULL: the defaults) gives the capabilities and
@@ -95,12 +71,7 @@ pub unsafe extern "C" fn mqtt_server_new(
     now_ms: u64,
     out: *mut *mut mqtt_server,
 ) -> mqtt_status {
-    if out.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
-    }
-    // SAFETY: checked non-NULL, writable by the caller's promise.
-    unsafe { out.write(std::ptr::null_mut()) };
-    crate::guard(|| {
+    let make = || {
         let mut opts = if options.is_null() {
             mqtt_core::server::ServerOptions::new()
         } else {
@@ -110,29 +81,22 @@ pub unsafe extern "C" fn mqtt_server_new(
         opts.manual_ack = manual_ack;
         let mut server = ServerConnection::new(opts);
         server.handle_timeout(now_ms);
-        let handle = Box::new(mqtt_server {
+        Ok(mqtt_server {
             server,
             event_bytes: Vec::new(),
             text: String::new(),
-            last_error: String::new(),
-            poisoned: false,
-        });
-        // SAFETY: as above.
-        unsafe { out.write(Box::into_raw(handle)) };
-        Ok(())
-    })
+            state: HandleState::default(),
+        })
+    };
+    // SAFETY: `out` as new_handle.
+    unsafe { new_handle(out, make) }
 }
 
 /// Destroys a server connection. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_server_free(s: *mut mqtt_server) {
-    if s.is_null() {
-        return;
-    }
-    // SAFETY: a handle from mqtt_server_new, not used again (the caller's
-    // promise). Dropping cannot unwind into C: catch it.
-    let boxed = unsafe { Box::from_raw(s) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(boxed)));
+    // SAFETY: forwarded (the caller's promise).
+    unsafe { free_handle(s) }
 }
 
 /// The text of the last error returned on this handle, as a view valid
@@ -142,12 +106,8 @@ pub unsafe extern "C" fn mqtt_server_last_error(
     s: *const mqtt_server,
     out: *mut mqtt_bytes_view,
 ) -> mqtt_status {
-    if s.is_null() || out.is_null() {
-        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
-    }
-    // SAFETY: a live handle; `out` writable (the caller's promise).
-    unsafe { out.write(mqtt_bytes_view::of((*s).last_error.as_bytes())) };
-    mqtt_status::MQTT_STATUS_OK
+    // SAFETY: forwarded (the caller's promise).
+    unsafe { last_error_of(s, out) }
 }
 
 // ----- inputs and outputs ------------------------------------------------------
@@ -160,10 +120,10 @@ pub unsafe extern "C" fn mqtt_server_handle_input(
     len: usize,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: `s` checked by with_server; `data` holds `len` bytes by the
+    // SAFETY: `s` checked by with_handle; `data` holds `len` bytes by the
     // caller's promise, checked by slice_arg.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             let data = slice_arg(data, len).map_err(bare)?;
             h.server.handle_input(now_ms, data);
             Ok(())
@@ -177,9 +137,9 @@ pub unsafe extern "C" fn mqtt_server_handle_timeout(
     s: *mut mqtt_server,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_server.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             h.server.handle_timeout(now_ms);
             Ok(())
         })
@@ -193,9 +153,9 @@ pub unsafe extern "C" fn mqtt_server_transport_closed(
     s: *mut mqtt_server,
     now_ms: u64,
 ) -> mqtt_status {
-    // SAFETY: checked by with_server.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             h.server.handle_transport_closed(now_ms);
             Ok(())
         })
@@ -217,20 +177,14 @@ pub unsafe extern "C" fn mqtt_server_poll_transmit(
     }
     // SAFETY: checked non-NULL and writable.
     unsafe { written.write(0) };
-    // SAFETY: `s` checked by with_server; `buf` holds `cap` writable bytes
+    // SAFETY: `s` checked by with_handle; `buf` holds `cap` writable bytes
     // by the caller's promise (NULL and the size checked).
     unsafe {
-        with_server(s, |h| {
-            if cap == 0 {
+        with_handle(s, |h| {
+            let out = out_buf(buf, cap)?;
+            if out.is_empty() {
                 return Ok(());
             }
-            if buf.is_null() {
-                return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
-            }
-            if cap > isize::MAX as usize {
-                return Err(invalid("cap is larger than any buffer"));
-            }
-            let out = std::slice::from_raw_parts_mut(buf, cap);
             written.write(h.server.poll_transmit(out));
             Ok(())
         })
@@ -247,9 +201,9 @@ pub unsafe extern "C" fn mqtt_server_poll_timeout(
     if deadline.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `s` checked by with_server; `deadline` checked non-NULL.
+    // SAFETY: `s` checked by with_handle; `deadline` checked non-NULL.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             deadline.write(
                 h.server
                     .poll_timeout()
@@ -510,9 +464,9 @@ pub unsafe extern "C" fn mqtt_server_poll_event(
     if out.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `s` checked by with_server; `out` checked non-NULL.
+    // SAFETY: `s` checked by with_handle; `out` checked non-NULL.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             loop {
                 let Some(event) = h.server.poll_event() else {
                     out.write(h.event_view_none());
@@ -559,9 +513,9 @@ pub unsafe extern "C" fn mqtt_server_accept(
     session_present: bool,
     assigned_client_id: mqtt_bytes_view,
 ) -> mqtt_status {
-    // SAFETY: `s` checked by with_server; the view as slice_arg.
+    // SAFETY: `s` checked by with_handle; the view as slice_arg.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             let mut accept = Accept::new().with_session_present(session_present);
             let id: Option<MqttString> = opt_mqtt_string(assigned_client_id, "assigned client id")?;
             if let Some(id) = id {
@@ -581,9 +535,9 @@ pub unsafe extern "C" fn mqtt_server_reject(
     now_ms: u64,
     reason_code: u8,
 ) -> mqtt_status {
-    // SAFETY: checked by with_server.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             let code = code_arg(reason_code)?;
             h.server
                 .reject(now_ms, code, ConnAckProperties::default())
@@ -601,9 +555,9 @@ pub unsafe extern "C" fn mqtt_server_acknowledge(
     packet_id: u16,
     reason_code: u8,
 ) -> mqtt_status {
-    // SAFETY: checked by with_server.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             let code = code_arg(reason_code)?;
             h.server
                 .acknowledge(now_ms, packet_id, code)
@@ -612,14 +566,28 @@ pub unsafe extern "C" fn mqtt_server_acknowledge(
     }
 }
 
-/// The reason codes of a SUBACK / UNSUBACK answer.
+/// Answers a SUBSCRIBE / UNSUBSCRIBE on `s` with the reason codes at
+/// `codes`.
 ///
 /// # Safety
-/// `codes` holds `len` bytes (as [`slice_arg`]).
-unsafe fn codes_arg(codes: *const u8, len: usize) -> Result<Vec<ReasonCode>, Failure> {
+/// `s` as [`with_handle`]; `codes` holds `len` bytes (as [`slice_arg`]).
+unsafe fn answer_with_codes(
+    s: *mut mqtt_server,
+    codes: *const u8,
+    len: usize,
+    answer: impl FnOnce(&mut ServerConnection, &[ReasonCode]) -> Result<(), ServerError>,
+) -> mqtt_status {
     // SAFETY: the caller's promise.
-    let bytes = unsafe { slice_arg(codes, len) }.map_err(bare)?;
-    bytes.iter().map(|&c| code_arg(c)).collect()
+    unsafe {
+        with_handle(s, |h| {
+            let bytes = slice_arg(codes, len).map_err(bare)?;
+            let codes: Vec<ReasonCode> = bytes
+                .iter()
+                .map(|&c| code_arg(c))
+                .collect::<Result<_, _>>()?;
+            answer(&mut h.server, &codes).map_err(server_error)
+        })
+    }
 }
 
 /// Answers `MQTT_SERVER_EVENT_SUBSCRIBE` (packet identifier `packet_id`)
@@ -633,13 +601,10 @@ pub unsafe extern "C" fn mqtt_server_suback(
     codes: *const u8,
     codes_len: usize,
 ) -> mqtt_status {
-    // SAFETY: `s` checked by with_server; `codes` as codes_arg.
+    // SAFETY: forwarded (the caller's promise).
     unsafe {
-        with_server(s, |h| {
-            let codes = codes_arg(codes, codes_len)?;
-            h.server
-                .suback_with_properties(now_ms, packet_id, &codes, AckProperties::default())
-                .map_err(server_error)
+        answer_with_codes(s, codes, codes_len, |server, codes| {
+            server.suback_with_properties(now_ms, packet_id, codes, AckProperties::default())
         })
     }
 }
@@ -655,13 +620,10 @@ pub unsafe extern "C" fn mqtt_server_unsuback(
     codes: *const u8,
     codes_len: usize,
 ) -> mqtt_status {
-    // SAFETY: `s` checked by with_server; `codes` as codes_arg.
+    // SAFETY: forwarded (the caller's promise).
     unsafe {
-        with_server(s, |h| {
-            let codes = codes_arg(codes, codes_len)?;
-            h.server
-                .unsuback_with_properties(now_ms, packet_id, &codes, AckProperties::default())
-                .map_err(server_error)
+        answer_with_codes(s, codes, codes_len, |server, codes| {
+            server.unsuback_with_properties(now_ms, packet_id, codes, AckProperties::default())
         })
     }
 }
@@ -679,10 +641,10 @@ pub unsafe extern "C" fn mqtt_server_publish(
     if options.is_null() {
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
-    // SAFETY: `s` checked by with_server; `options` non-NULL and valid with
+    // SAFETY: `s` checked by with_handle; `options` non-NULL and valid with
     // its views; `packet_id` NULL or writable (the caller's promise).
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             let publish = publish_arg(&*options, 1, false)?;
             let id = h.server.publish(now_ms, publish).map_err(server_error)?;
             if !packet_id.is_null() {
@@ -703,9 +665,9 @@ pub unsafe extern "C" fn mqtt_server_disconnect(
     now_ms: u64,
     reason_code: u8,
 ) -> mqtt_status {
-    // SAFETY: checked by with_server.
+    // SAFETY: checked by with_handle.
     unsafe {
-        with_server(s, |h| {
+        with_handle(s, |h| {
             let code = code_arg(reason_code)?;
             h.server
                 .disconnect(now_ms, code, DisconnectProperties::default())
@@ -719,6 +681,6 @@ pub unsafe extern "C" fn mqtt_server_disconnect(
 #[cfg(feature = "test-panic")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_server_test_panic(s: *mut mqtt_server) -> mqtt_status {
-    // SAFETY: checked by with_server.
-    unsafe { with_server(s, |_| panic!("mqtt_server_test_panic: provoked on purpose")) }
+    // SAFETY: checked by with_handle.
+    unsafe { with_handle(s, |_| panic!("mqtt_server_test_panic: provoked on purpose")) }
 }

@@ -404,3 +404,36 @@ pub(crate) fn qos_arg(qos: u8) -> Result<mqtt_core::codec::QoS, Failure> {
     mqtt_core::codec::QoS::from_u8(qos)
         .ok_or_else(|| invalid(format!("QoS {qos} is not 0, 1 or 2")))
 }
+
+/// The caller's output buffer of `cap` bytes: empty when `cap` is 0 (then
+/// `buf` may be NULL); otherwise NULL is `MQTT_STATUS_NULL_ARGUMENT` and a
+/// `cap` above `PTRDIFF_MAX` is `MQTT_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// When `cap` is not 0 and `buf` not NULL, `buf` holds `cap` writable
+/// bytes, not used elsewhere for `'a`.
+pub(crate) unsafe fn out_buf<'a>(buf: *mut u8, cap: usize) -> Result<&'a mut [u8], Failure> {
+    if cap == 0 {
+        return Ok(&mut []);
+    }
+    if buf.is_null() {
+        return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
+    }
+    if cap > isize::MAX as usize {
+        return Err(invalid("cap is larger than any buffer"));
+    }
+    // SAFETY: non-NULL, size bounded; the rest is the caller's promise.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf, cap) })
+}
+
+/// A reason code from its byte; an unknown value is
+/// `MQTT_STATUS_INVALID_ARGUMENT`.
+pub(crate) fn code_arg(code: u8) -> Result<mqtt_core::codec::ReasonCode, Failure> {
+    mqtt_core::codec::ReasonCode::from_u8(code)
+        .ok_or_else(|| invalid(format!("reason code 0x{code:02X} is unknown")))
+}
+
+/// An optional flag as an `mqtt_opt_u8` (1 for true, 0 for false).
+pub(crate) fn flag(v: Option<bool>) -> mqtt_opt_u8 {
+    v.map(u8::from).into()
+}
