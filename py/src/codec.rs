@@ -1,15 +1,18 @@
 //! `decode`, `encode` and the streaming `Decoder`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use mqtt_core::codec::{
-    self as core_codec, DecodeOptions, Error, MqttStr, PacketRef, PublishRef, ReasonCode,
+    self as core_codec, DecodeOptions, Error, MqttStr, PacketRef, PublishPropertiesRef, PublishRef,
+    ReasonCode,
 };
 
 use crate::convert::{
-    packet_from_py, packet_to_py, publish_props_from_py, qos_from_int, version_from_int,
+    packet_from_py, packet_to_py, publish_props_from_py, publish_ref_to_py, qos_from_int,
+    version_from_int,
 };
 use crate::errors::{codec_error, mqtt_error, IntoPyResult};
 use crate::types::types;
@@ -37,8 +40,9 @@ pub(crate) fn decode<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let options =
         DecodeOptions::new(version_from_int(version)?).with_max_packet_size(max_packet_size);
-    let mut buf = Bytes::copy_from_slice(data);
-    match core_codec::decode(&mut buf, &options).py_err(py)? {
+    // Decoded in place from the caller's `bytes` (no copy of the input):
+    // a PUBLISH's payload is copied once, into its own `bytes`.
+    match PacketRef::decode(data, &options).py_err(py)? {
         None => Err(mqtt_error(
             py,
             "MalformedPacket",
@@ -49,8 +53,9 @@ pub(crate) fn decode<'py>(
             Some(ReasonCode::MalformedPacket),
             "Incomplete",
         )),
-        Some(_) if !buf.is_empty() => Err(codec_error(py, &Error::TrailingBytes)),
-        Some(packet) => packet_to_py(py, &packet),
+        Some((_, used)) if used != data.len() => Err(codec_error(py, &Error::TrailingBytes)),
+        Some((PacketRef::Publish(publish), _)) => publish_ref_to_py(py, types(py)?, &publish),
+        Some((packet, _)) => packet_to_py(py, &packet.into_owned()),
     }
 }
 
@@ -70,21 +75,56 @@ pub(crate) fn encode<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let version = version_from_int(version)?;
     if let Ok(publish) = packet.cast::<crate::packets::Publish>() {
-        // The hot path: a view borrowing the payload, sized first, then
-        // written straight into the new bytes object (one copy).
+        // The hot path: a view borrowing the payload, written straight
+        // into the new bytes object (one copy). The topic's UTF-8 is cached
+        // on the (immutable) object; the shared empty properties are not
+        // converted.
         let p = publish.get();
         let t = types(py)?;
-        let topic = p.topic.bind(py).to_cow()?;
-        let properties = publish_props_from_py(py, t, p.properties.bind(py))?;
+        let topic: &str = match p.topic_utf8.get() {
+            Some(topic) => topic,
+            None => {
+                let topic: Box<str> = p.topic.bind(py).to_cow()?.into();
+                p.topic_utf8.get_or_init(|| topic)
+            }
+        };
+        let py_props = p.properties.bind(py);
+        let owned_props;
+        let properties = if py_props.is(&t.no_properties) || py_props.is_none() {
+            PublishPropertiesRef::default()
+        } else {
+            owned_props = publish_props_from_py(py, t, py_props)?;
+            owned_props.as_view()
+        };
+        let payload = p.payload.bind(py).as_bytes();
         let view = PacketRef::Publish(PublishRef {
             dup: p.dup,
             qos: qos_from_int(py, p.qos)?,
             retain: p.retain,
-            topic: MqttStr::new(&topic).py_err(py)?,
+            topic: MqttStr::new(topic).py_err(py)?,
             packet_id: p.packet_id,
-            properties: properties.as_view(),
-            payload: p.payload.bind(py).as_bytes(),
+            properties,
+            payload,
         });
+        // Without properties the size is known without a sizing pass:
+        // the packet is validated and written once, straight into the new
+        // bytes object. (A size that disagreed with the core's would raise,
+        // never return a short or padded packet.)
+        if properties.is_empty() {
+            if let Some(len) =
+                plain_publish_len(version.is_v5(), topic.len(), p.qos != 0, payload.len())
+            {
+                return PyBytes::new_with(py, len, |out| {
+                    match view.encode_to_slice(version, out) {
+                        Ok(n) if n == len => Ok(()),
+                        Ok(n) => Err(PyRuntimeError::new_err(format!(
+                            "internal error: PUBLISH sized {len} bytes, encoded {n}"
+                        ))),
+                        Err(e) => Err(codec_error(py, &e)),
+                    }
+                });
+            }
+        }
         let len = view.encoded_len(version).py_err(py)?;
         return PyBytes::new_with(py, len, |out| {
             view.encode_to_slice(version, out)
@@ -96,6 +136,22 @@ pub(crate) fn encode<'py>(
     let mut buf = BytesMut::new();
     packet.encode(version, &mut buf).py_err(py)?;
     Ok(PyBytes::new(py, &buf))
+}
+
+/// The encoded size of a PUBLISH without properties (spec 3.3): fixed
+/// header, topic (length-prefixed), packet identifier when QoS > 0, the
+/// empty property length in 5.0, payload. `None` past the largest
+/// Remaining Length (the core reports that error).
+fn plain_publish_len(v5: bool, topic: usize, has_id: bool, payload: usize) -> Option<usize> {
+    let remaining = 2 + topic + 2 * usize::from(has_id) + usize::from(v5) + payload;
+    let varint = match remaining {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        2_097_152..=268_435_455 => 4,
+        _ => return None,
+    };
+    Some(1 + varint + remaining)
 }
 
 /// Turns a byte stream, fed in any chunking, into packet objects.

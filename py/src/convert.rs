@@ -11,10 +11,10 @@ use pyo3::IntoPyObjectExt;
 
 use mqtt_core::codec::{
     AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
-    Disconnect, DisconnectProperties, Error, MqttString, Packet, ProtocolVersion, PubAck, PubComp,
-    PubRec, PubRel, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    SubscribeFilter, SubscribeProperties, SubscriptionOptions, UnsubAck, Unsubscribe,
-    UnsubscribeProperties, UserProperty, Will, WillProperties,
+    Disconnect, DisconnectProperties, Error, MqttString, Packet, PacketRef, ProtocolVersion,
+    PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties, PublishRef, QoS, ReasonCode,
+    RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions,
+    UnsubAck, Unsubscribe, UnsubscribeProperties, UserProperty, Will, WillProperties,
 };
 
 use crate::errors::{codec_error, mqtt_error, IntoPyResult};
@@ -438,16 +438,47 @@ pub(crate) fn publish_to_py<'py>(
     t: &Types,
     p: &Publish,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let properties = publish_props_to_py(py, t, &p.properties)?.unbind();
+    publish_object(py, &p.as_view(), properties)
+}
+
+/// A `libmqtt.Publish` from a borrowed view (as decoded from a caller's
+/// buffer): the payload is copied once, straight into its `bytes`.
+pub(crate) fn publish_ref_to_py<'py>(
+    py: Python<'py>,
+    t: &Types,
+    p: &PublishRef<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let properties = if p.properties.is_empty() {
+        t.no_properties.clone_ref(py)
+    } else {
+        // Owned copies of the topic and properties only (not the payload).
+        match PacketRef::Publish(PublishRef { payload: &[], ..*p }).into_owned() {
+            Packet::Publish(owned) => publish_props_to_py(py, t, &owned.properties)?.unbind(),
+            // `into_owned` keeps the packet type.
+            _ => t.no_properties.clone_ref(py),
+        }
+    };
+    publish_object(py, p, properties)
+}
+
+/// The `Publish` object of a view and its converted properties.
+fn publish_object<'py>(
+    py: Python<'py>,
+    p: &PublishRef<'_>,
+    properties: Py<PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(Bound::new(
         py,
         crate::packets::Publish {
             topic: PyString::new(py, p.topic.as_str()).unbind(),
-            payload: PyBytes::new(py, &p.payload).unbind(),
+            payload: PyBytes::new(py, p.payload).unbind(),
             qos: p.qos.as_u8(),
             retain: p.retain,
             dup: p.dup,
             packet_id: p.packet_id,
-            properties: publish_props_to_py(py, t, &p.properties)?.unbind(),
+            properties,
+            topic_utf8: std::sync::OnceLock::new(),
         },
     )?
     .into_any())

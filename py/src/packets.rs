@@ -4,6 +4,8 @@
 //! constructor, equality, `repr` and `match` support, built without the
 //! cost of a Python `__init__`.
 
+use std::sync::OnceLock;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
@@ -35,6 +37,10 @@ pub(crate) struct Publish {
     /// The 5.0 properties (a ``Properties``).
     #[pyo3(get)]
     pub properties: Py<PyAny>,
+    /// The topic as UTF-8, filled by the first `encode` (the `str` is
+    /// immutable, so encoding the same message again, as a broker does for
+    /// each subscriber, reads it without asking Python).
+    pub topic_utf8: OnceLock<Box<str>>,
 }
 
 impl Publish {
@@ -91,6 +97,7 @@ impl Publish {
             dup,
             packet_id,
             properties,
+            topic_utf8: OnceLock::new(),
         })
     }
 
