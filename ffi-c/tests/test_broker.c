@@ -28,47 +28,11 @@
 #include <string.h>
 
 #include "mqtt.h"
+#include "check.h"
 
 /* Built with the test-panic feature only; not part of the header. */
 mqtt_status mqtt_broker_test_panic(mqtt_broker *b);
 mqtt_status mqtt_server_test_panic(mqtt_server *s);
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        checks++;                                                          \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                      \
-        }                                                                  \
-    } while (0)
-
-#define EXPECT(expr, status)                                               \
-    do {                                                                   \
-        mqtt_status got_ = (expr);                                         \
-        checks++;                                                          \
-        if (got_ != (status)) {                                            \
-            failures++;                                                    \
-            fprintf(stderr, "%s:%d: %s returned %u (%s), expected %s\n",  \
-                    __FILE__, __LINE__, #expr, (unsigned)got_,             \
-                    mqtt_status_str(got_), #status);                       \
-        }                                                                  \
-    } while (0)
-
-static mqtt_bytes_view str_view(const char *s) {
-    mqtt_bytes_view v;
-    v.ptr = (const uint8_t *)s;
-    v.len = strlen(s);
-    return v;
-}
-
-static int view_eq(mqtt_bytes_view v, const char *s) {
-    size_t n = strlen(s);
-    return v.len == n && (n == 0 || memcmp(v.ptr, s, n) == 0);
-}
 
 /* ----- an in-process "network" ---------------------------------------- */
 
