@@ -15,9 +15,10 @@ use mqtt_core::codec::{
 use mqtt_core::time::Instant;
 
 use crate::convert::{
-    ack_props_to_py, auth_to_py, bytes_from_py, connack_to_py, disconnect_to_py, filter_from_py,
-    filter_to_py, mqtt_string_from_py, publish_props_from_py, publish_to_py, qos_from_int,
-    reason_code_from_py, user_properties_from_py, version_from_int, will_from_py, with_bytes,
+    ack_props_to_py, auth_to_py, bytes_from_py, connack_to_py, disconnect_to_py, drain_py_events,
+    filter_from_py, filter_to_py, mqtt_string_from_py, next_py_event, publish_props_from_py,
+    publish_to_py, qos_from_int, reason_code_from_py, user_properties_from_py, version_from_int,
+    will_from_py, with_bytes,
 };
 use crate::errors::{codec_error, IntoPyResult};
 use crate::types::{types, Types};
@@ -524,25 +525,12 @@ impl Client {
     /// The next event (``Connected``, ``Message``, ``PublishCompleted``,
     /// ...), or ``None`` when there is none.
     fn next_event<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let t = types(py)?;
-        while let Some(event) = self.inner.poll_event() {
-            if let Some(e) = event_to_py(py, t, event)? {
-                return Ok(Some(e));
-            }
-        }
-        Ok(None)
+        next_py_event(py, || self.inner.poll_event(), event_to_py)
     }
 
     /// Every pending event, drained, as a list.
     fn events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let t = types(py)?;
-        let list = PyList::empty(py);
-        while let Some(event) = self.inner.poll_event() {
-            if let Some(e) = event_to_py(py, t, event)? {
-                list.append(e)?;
-            }
-        }
-        Ok(list)
+        drain_py_events(py, || self.inner.poll_event(), event_to_py)
     }
 
     /// The earliest time (seconds, on the caller's clock) at which

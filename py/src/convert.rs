@@ -6,7 +6,7 @@ use bytes::Bytes;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use mqtt_core::codec::{
@@ -841,4 +841,35 @@ pub(crate) fn packet_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult
             )))
         }
     })
+}
+
+/// The next event from `poll` as a Python object, or `None` when there is
+/// none; events `convert` maps to `None` (not shown to Python) are skipped.
+/// Shared by the client's and the server connection's ``next_event``.
+pub(crate) fn next_py_event<'py, E>(
+    py: Python<'py>,
+    mut poll: impl FnMut() -> Option<E>,
+    convert: impl Fn(Python<'py>, &Types, E) -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let t = types(py)?;
+    while let Some(event) = poll() {
+        if let Some(e) = convert(py, t, event)? {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
+/// Every pending event from `poll`, drained and converted, as a list (see
+/// [`next_py_event`]).
+pub(crate) fn drain_py_events<'py, E>(
+    py: Python<'py>,
+    mut poll: impl FnMut() -> Option<E>,
+    convert: impl Fn(Python<'py>, &Types, E) -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    while let Some(e) = next_py_event(py, &mut poll, &convert)? {
+        list.append(e)?;
+    }
+    Ok(list)
 }

@@ -26,6 +26,21 @@ fn keep(slot: &HookError, e: PyErr) {
     }
 }
 
+/// Runs a Python hook; when it raises, keeps the exception in `error` (for
+/// the broker call to re-raise) and answers `fallback()`.
+fn call_hook<T>(
+    error: &HookError,
+    fallback: impl FnOnce() -> T,
+    call: impl FnOnce(Python<'_>) -> PyResult<T>,
+) -> T {
+    Python::attach(|py| {
+        call(py).unwrap_or_else(|e| {
+            keep(error, e);
+            fallback()
+        })
+    })
+}
+
 fn opt_bytes<'py>(py: Python<'py>, b: Option<&[u8]>) -> Bound<'py, PyAny> {
     match b {
         Some(b) => PyBytes::new(py, b).into_any(),
@@ -80,13 +95,11 @@ pub(crate) struct PyAuthenticator {
 
 impl PyAuthenticator {
     fn decide(&self, call: impl FnOnce(Python<'_>) -> PyResult<AuthDecision>) -> AuthDecision {
-        Python::attach(|py| match call(py) {
-            Ok(d) => d,
-            Err(e) => {
-                keep(&self.error, e);
-                AuthDecision::Reject(ReasonCode::UnspecifiedError)
-            }
-        })
+        call_hook(
+            &self.error,
+            || AuthDecision::Reject(ReasonCode::UnspecifiedError),
+            call,
+        )
     }
 }
 
@@ -156,13 +169,7 @@ pub(crate) struct PyAuthorizer {
 
 impl PyAuthorizer {
     fn ask(&self, call: impl FnOnce(Python<'_>) -> PyResult<bool>) -> bool {
-        Python::attach(|py| match call(py) {
-            Ok(b) => b,
-            Err(e) => {
-                keep(&self.error, e);
-                false
-            }
-        })
+        call_hook(&self.error, || false, call)
     }
 }
 

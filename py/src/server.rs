@@ -5,7 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
-use mqtt_core::codec::{Packet, ReasonCode};
+use mqtt_core::codec::{AckProperties, Packet, ReasonCode};
 use mqtt_core::server::{
     self as core_server, Accept, CloseReason, DropReason, ServerEvent, ServerOptions, ServerState,
 };
@@ -14,9 +14,9 @@ use mqtt_core::time::Instant;
 use crate::client::{to_instant, to_seconds};
 use crate::convert::{
     ack_props_from_py, ack_props_to_py, auth_props_from_py, bytes_from_py, connack_props_from_py,
-    connack_to_py, disconnect_props_from_py, disconnect_to_py, mqtt_string_from_py, packet_to_py,
-    publish_from_py, publish_props_from_py, publish_to_py, qos_from_int, reason_code_from_py,
-    will_to_py, with_bytes,
+    connack_to_py, disconnect_props_from_py, disconnect_to_py, drain_py_events,
+    mqtt_string_from_py, next_py_event, packet_to_py, publish_from_py, publish_props_from_py,
+    publish_to_py, qos_from_int, reason_code_from_py, will_to_py, with_bytes,
 };
 use crate::errors::IntoPyResult;
 use crate::types::{types, Types};
@@ -260,10 +260,7 @@ impl ServerConnection {
     ) -> PyResult<()> {
         let now = self.at(now)?;
         let codes = self::reason_codes(py, reason_codes)?;
-        let props = match properties {
-            Some(p) => ack_props_from_py(py, types(py)?, p)?,
-            None => Default::default(),
-        };
+        let props = optional_ack_props(py, properties)?;
         self.inner
             .suback_with_properties(now, packet_id, &codes, props)
             .py_err(py)
@@ -281,10 +278,7 @@ impl ServerConnection {
     ) -> PyResult<()> {
         let now = self.at(now)?;
         let codes = self::reason_codes(py, reason_codes)?;
-        let props = match properties {
-            Some(p) => ack_props_from_py(py, types(py)?, p)?,
-            None => Default::default(),
-        };
+        let props = optional_ack_props(py, properties)?;
         self.inner
             .unsuback_with_properties(now, packet_id, &codes, props)
             .py_err(py)
@@ -362,25 +356,12 @@ impl ServerConnection {
 
     /// The next event, or ``None``.
     fn next_event<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let t = types(py)?;
-        while let Some(event) = self.inner.poll_event() {
-            if let Some(e) = server_event_to_py(py, t, event)? {
-                return Ok(Some(e));
-            }
-        }
-        Ok(None)
+        next_py_event(py, || self.inner.poll_event(), server_event_to_py)
     }
 
     /// Every pending event, drained, as a list.
     fn events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let t = types(py)?;
-        let list = PyList::empty(py);
-        while let Some(event) = self.inner.poll_event() {
-            if let Some(e) = server_event_to_py(py, t, event)? {
-                list.append(e)?;
-            }
-        }
-        Ok(list)
+        drain_py_events(py, || self.inner.poll_event(), server_event_to_py)
     }
 
     /// The earliest time (seconds) ``handle_timeout`` must be called.
@@ -429,6 +410,18 @@ impl ServerConnection {
     #[getter]
     fn queued_len(&self) -> usize {
         self.inner.queued_len()
+    }
+}
+
+/// The acknowledgement properties a SUBACK or UNSUBACK command was given,
+/// or none.
+fn optional_ack_props(
+    py: Python<'_>,
+    properties: Option<&Bound<'_, PyAny>>,
+) -> PyResult<AckProperties> {
+    match properties {
+        Some(p) => ack_props_from_py(py, types(py)?, p),
+        None => Ok(Default::default()),
     }
 }
 

@@ -14,12 +14,10 @@ input or command; match on their class::
 from __future__ import annotations
 
 import enum
-import sys
-from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from ._enums import ReasonCode
-from ._packets import Auth, ConnAck, Disconnect, Properties, Publish, NO_PROPERTIES
+from ._packets import Auth, ConnAck, Disconnect, Properties, Publish, NO_PROPERTIES, _frozen
 
 __all__ = [
     "Event",
@@ -39,10 +37,6 @@ __all__ = [
     "Pong",
 ]
 
-if sys.version_info >= (3, 10):
-    _frozen = dataclass(frozen=True, slots=True)
-else:  # pragma: no cover - Python 3.9
-    _frozen = dataclass(frozen=True)
 
 
 class DisconnectKind(str, enum.Enum):

@@ -18,13 +18,11 @@ input or until ``next_timeout()``.
 from __future__ import annotations
 
 import enum
-import sys
-from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from ._core import ServerConnection, ServerSession
 from ._enums import ReasonCode
-from ._packets import NO_PROPERTIES, Auth, ConnAck, Connect, Disconnect, Properties, Publish, Subscribe, Unsubscribe, Will
+from ._packets import NO_PROPERTIES, Auth, ConnAck, Connect, Disconnect, Properties, Publish, Subscribe, Unsubscribe, Will, _frozen
 
 __all__ = [
     "ServerConnection",
@@ -43,10 +41,6 @@ __all__ = [
     "CloseKind",
 ]
 
-if sys.version_info >= (3, 10):
-    _frozen = dataclass(frozen=True, slots=True)
-else:  # pragma: no cover - Python 3.9
-    _frozen = dataclass(frozen=True)
 
 
 class CloseKind(str, enum.Enum):
