@@ -11,6 +11,7 @@ use mqtt_core::broker::{
     Access, AuthDecision, AuthInfo, Authenticator, Authorizer, ConnectInfo, ConnectionId,
 };
 use mqtt_core::codec::{Packet, ReasonCode};
+use mqtt_core::topic::SharedSubscription;
 
 use crate::convert::{bytes_from_py, packet_to_py, reason_code_from_py};
 use crate::types::types;
@@ -213,9 +214,15 @@ impl Authorizer for PyAuthorizer {
                 )?
                 .is_truthy()
             } else {
+                // As the core's default: the filter without a
+                // `$share/{group}/` prefix, asked for read access.
+                let inner = match SharedSubscription::parse(filter) {
+                    Ok(Some(shared)) => shared.filter,
+                    _ => filter,
+                };
                 obj.call_method1(
                     "authorize",
-                    (client_id, opt_str(py, username), filter, "read"),
+                    (client_id, opt_str(py, username), inner, "read"),
                 )?
                 .is_truthy()
             }

@@ -226,3 +226,25 @@ def test_python_authorizer_checks_publish_and_subscribe():
     net.run()
     [done] = net.take(conn)
     assert done.id == pid and done.reason_code is ReasonCode.NOT_AUTHORIZED
+
+
+def test_python_authorizer_sees_a_shared_subscription_without_its_prefix():
+    # Without authorize_subscription, the filter is checked as the core's
+    # default does: `$share/{group}/` removed, read access.
+    seen = []
+
+    class Authz:
+        def authorize(self, client_id, username, topic, access):
+            seen.append((topic, access))
+            return not topic.startswith("secret")
+
+    broker = Broker()
+    broker.set_authorizer(Authz())
+    net = Net(broker)
+    c = Client("c")
+    conn = net.attach(c)
+    net.take(conn)
+    denied = c.subscribe("$share/g/secret/x")
+    net.run()
+    assert Subscribed(denied, (ReasonCode.NOT_AUTHORIZED,)) in net.take(conn)
+    assert ("secret/x", "read") in seen
