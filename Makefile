@@ -157,7 +157,7 @@ c-test: setup c-tools
 	RUST_BACKTRACE=0 ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/test_client_asan 2>$(C_BUILD)/test_client_asan.stderr || { cat $(C_BUILD)/test_client_asan.stderr; exit 1; }
 	gcc $(C_STRICT) -g -Iinclude ffi-c/tests/test_client.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/test_client
 	RUST_BACKTRACE=0 valgrind -q --leak-check=full --error-exitcode=1 $(C_BUILD)/test_client 2>$(C_BUILD)/test_client_valgrind.stderr || { cat $(C_BUILD)/test_client_valgrind.stderr; exit 1; }
-	for t in test_broker test_codec; do \
+	for t in test_broker test_codec test_device; do \
 	  gcc $(C_STRICT) -g -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude \
 	    ffi-c/tests/$$t.c $(C_BUILD)/libmqtt-test.a $(C_LIBS) -o $(C_BUILD)/$${t}_asan && \
 	  { RUST_BACKTRACE=0 ASAN_OPTIONS=detect_leaks=1 $(C_BUILD)/$${t}_asan 2>$(C_BUILD)/$${t}_asan.stderr || { cat $(C_BUILD)/$${t}_asan.stderr; exit 1; }; } && \

@@ -47,16 +47,6 @@
 #define MQTT_BROKER_QUEUE_DROP_OLDEST 1
 
 /**
- * MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
- */
-#define MQTT_VERSION_3_1_1 4
-
-/**
- * MQTT 5.0 (protocol level 5), for `mqtt_client_options.version`.
- */
-#define MQTT_VERSION_5 5
-
-/**
  * `mqtt_client_options.queue_full_policy`: refuse the new message.
  */
 #define MQTT_QUEUE_FULL_REJECT_NEW 0
@@ -76,11 +66,6 @@
  * `mqtt_client_options.session_lost_policy`: drop them.
  */
 #define MQTT_SESSION_LOST_DROP 1
-
-/**
- * `*deadline` when there is no deadline.
- */
-#define MQTT_NO_DEADLINE UINT64_MAX
 
 /**
  * `mqtt_packet_view.packet_type` / `mqtt_packet.packet_type`: CONNECT.
@@ -156,6 +141,21 @@
  * AUTH (5.0).
  */
 #define MQTT_PACKET_AUTH 15
+
+/**
+ * `*deadline` when there is no deadline.
+ */
+#define MQTT_NO_DEADLINE UINT64_MAX
+
+/**
+ * MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
+ */
+#define MQTT_VERSION_3_1_1 4
+
+/**
+ * MQTT 5.0 (protocol level 5), for `mqtt_client_options.version`.
+ */
+#define MQTT_VERSION_5 5
 
 /**
  * The return code of every fallible function.
@@ -624,6 +624,40 @@ enum mqtt_drop_reason
 typedef enum mqtt_drop_reason mqtt_drop_reason;
 #else
 typedef uint32_t mqtt_drop_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How serious a log message is. `mqtt_set_log_hook` takes the least
+ * serious level to pass on.
+ */
+enum mqtt_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A bug in the library was caught (a panic).
+   */
+  MQTT_LOG_ERROR = 1,
+  /**
+   * A call failed; the message is the text `*_last_error` gives.
+   */
+  MQTT_LOG_WARN = 2,
+  /**
+   * The connection changed state (connected, closed and why).
+   */
+  MQTT_LOG_INFO = 3,
+  /**
+   * Details for debugging.
+   */
+  MQTT_LOG_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mqtt_log_level mqtt_log_level;
+#else
+typedef uint32_t mqtt_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1568,6 +1602,52 @@ typedef struct mqtt_disconnect_options {
 } mqtt_disconnect_options;
 
 /**
+ * Counters of a client since it was created (`mqtt_client_get_stats`).
+ */
+typedef struct mqtt_client_stats {
+  /**
+   * Packets encoded for sending.
+   */
+  uint64_t packets_sent;
+  /**
+   * Packets received and decoded.
+   */
+  uint64_t packets_received;
+  /**
+   * Bytes encoded for sending.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Bytes received.
+   */
+  uint64_t bytes_received;
+  /**
+   * PUBLISH packets sent, by QoS (retransmissions included).
+   */
+  uint64_t messages_sent[3];
+  /**
+   * PUBLISH packets received, by QoS (duplicates included).
+   */
+  uint64_t messages_received[3];
+  /**
+   * PUBLISH (DUP) and PUBREL packets sent again on session resume.
+   */
+  uint64_t retransmits;
+  /**
+   * Connections that reached CONNACK Success.
+   */
+  uint64_t connections;
+  /**
+   * QoS 1 and 2 publishes in flight now.
+   */
+  uint32_t inflight;
+  /**
+   * Commands waiting to be sent now.
+   */
+  uint32_t queued;
+} mqtt_client_stats;
+
+/**
  * The will of a decoded CONNECT (`mqtt_packet_view.will`).
  */
 typedef struct mqtt_will_view {
@@ -1787,6 +1867,51 @@ typedef struct mqtt_packet {
 } mqtt_packet;
 
 /**
+ * Receives the library's log messages: `level`, and the message as a view
+ * valid only during the call (UTF-8, no NUL). It must not call back into
+ * libmqtt. The library never formats with `printf` and never writes to a
+ * console itself.
+ */
+typedef void (*mqtt_log_hook)(void *ctx, mqtt_log_level level, struct mqtt_bytes_view message);
+
+/**
+ * Called when the library panics, which is a bug: no input, from the
+ * network or from the caller, may cause one. `file` and `line` locate the
+ * panic in the library's source (bare-metal builds; hosted builds pass an
+ * absent view and 0). In a bare-metal build the library cannot go on: the
+ * hook should log and reset the device; if it returns, the library spins
+ * forever. In a hosted build the hook returns, and the call that panicked
+ * returns `MQTT_STATUS_PANIC`.
+ */
+typedef void (*mqtt_panic_hook)(void *ctx, struct mqtt_bytes_view file, uint32_t line);
+
+/**
+ * The memory functions of a bare-metal build.
+ *
+ * `alloc` returns `size` bytes aligned to `align` (a power of two, at most
+ * the largest alignment of a C type on the platform in practice), or NULL
+ * when there is no memory: the library then calls the panic hook, so size
+ * the heap with the formula in the README. `free` gets back a pointer from
+ * `alloc` with the same `size` and `align`, so a simple arena or a pool
+ * allocator can serve it. Both may be called from any thread that uses a
+ * handle.
+ */
+typedef struct mqtt_allocator {
+  /**
+   * Allocates; NULL when out of memory.
+   */
+  void *(*alloc)(void *ctx, size_t size, size_t align);
+  /**
+   * Frees what `alloc` returned.
+   */
+  void (*free)(void *ctx, void *ptr, size_t size, size_t align);
+  /**
+   * Passed to both functions.
+   */
+  void *ctx;
+} mqtt_allocator;
+
+/**
  * An event, written by `mqtt_server_poll_event`. Its views are valid
  * until the next call on the handle.
  */
@@ -1827,6 +1952,33 @@ typedef struct mqtt_server_event {
    */
   struct mqtt_bytes_view text;
 } mqtt_server_event;
+
+/**
+ * Exponential reconnect backoff with "equal jitter": attempt 0 waits
+ * about `initial_ms`, each further attempt `multiplier` times longer,
+ * never more than `max_ms`; half of each capped delay is fixed and the
+ * other half spread by a random number the caller supplies (the library
+ * has no randomness). Fill it with `mqtt_backoff_init`; the fields may be
+ * changed between calls.
+ */
+typedef struct mqtt_backoff {
+  /**
+   * The delay cap of attempt 0, milliseconds.
+   */
+  uint64_t initial_ms;
+  /**
+   * The largest delay, milliseconds.
+   */
+  uint64_t max_ms;
+  /**
+   * Growth per attempt (2 doubles it).
+   */
+  uint32_t multiplier;
+  /**
+   * Failed attempts since the last `mqtt_backoff_reset`.
+   */
+  uint32_t attempt;
+} mqtt_backoff;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2112,6 +2264,40 @@ mqtt_status mqtt_client_authenticate(struct mqtt_client *c,
 mqtt_status mqtt_client_acknowledge(struct mqtt_client *c, uint64_t ack_token, uint64_t now_ms);
 
 /**
+ * Writes the client's session (subscriptions, messages in flight and
+ * queued, packet identifiers; the format of the core's
+ * `SessionState::to_bytes`) into `buf`, so that QoS 1 and 2 promises
+ * survive a reboot: store it (flash, a file) and give it to
+ * `mqtt_client_session_import` of a new client with the same options.
+ * Works in any state; export again after each change you want to keep.
+ * `*written` gets the length; when `cap` is too small it gets the length
+ * needed and the status is `MQTT_STATUS_BUFFER_TOO_SMALL` (nothing
+ * written). `buf` may be NULL when `cap` is 0.
+ */
+mqtt_status mqtt_client_session_export(struct mqtt_client *c,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *written);
+
+/**
+ * Restores a session written by `mqtt_client_session_export` into a
+ * client that has not connected yet (or is disconnected). Messages that
+ * were in flight are sent again (PUBLISH with DUP, PUBREL) after the next
+ * CONNACK that resumes the session. Bytes that are not a whole session
+ * (damaged, cut short) are `MQTT_STATUS_INVALID_ARGUMENT` and change
+ * nothing; while connected it is `MQTT_STATUS_INVALID_STATE`.
+ */
+mqtt_status mqtt_client_session_import(struct mqtt_client *c,
+                                       uint64_t now_ms,
+                                       const uint8_t *buf,
+                                       size_t len);
+
+/**
+ * Fills `*out` with the client's counters.
+ */
+mqtt_status mqtt_client_get_stats(struct mqtt_client *c, struct mqtt_client_stats *out);
+
+/**
  * Decodes one packet from the front of `data` (`len` bytes) as protocol
  * `version` (`MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`; a CONNECT is read
  * by the version it names). `max_packet_size` limits the packet (0: the
@@ -2205,6 +2391,35 @@ mqtt_status mqtt_encode_check(const struct mqtt_packet *packet,
                               uint8_t version,
                               char *buf,
                               size_t cap);
+
+/**
+ * Sets the log hook (NULL: no logging, the default) with its context, and
+ * the least serious level passed on (`MQTT_LOG_WARN` passes errors and
+ * warnings). Messages come from the thread that made the call.
+ */
+mqtt_status mqtt_set_log_hook(mqtt_log_hook hook, void *ctx, mqtt_log_level level);
+
+/**
+ * Sets the panic hook (NULL: none, the default) with its context. See
+ * `mqtt_panic_hook` for when it is called and what it should do.
+ */
+mqtt_status mqtt_set_panic_hook(mqtt_panic_hook hook, void *ctx);
+
+/**
+ * Registers the memory functions of a bare-metal build. Call it once,
+ * before anything else that allocates (creating any handle, encoding,
+ * decoding): every byte the library holds then comes from `allocator`.
+ * Until it is called, every allocation fails (the panic hook runs). A
+ * second call is `MQTT_STATUS_INVALID_STATE` (memory already handed out
+ * would go back to the wrong allocator). `allocator` is copied.
+ *
+ * Hosted builds use the system allocator: there this returns
+ * `MQTT_STATUS_INVALID_STATE` and changes nothing.
+ *
+ * # Safety
+ * `allocator` is NULL or points to a readable `mqtt_allocator`.
+ */
+mqtt_status mqtt_set_allocator(const struct mqtt_allocator *allocator);
 
 /**
  * Creates a server connection for a freshly accepted transport (its
@@ -2340,6 +2555,70 @@ mqtt_status mqtt_server_publish(struct mqtt_server *s,
  * the transport.
  */
 mqtt_status mqtt_server_disconnect(struct mqtt_server *s, uint64_t now_ms, uint8_t reason_code);
+
+/**
+ * Whether `topic` is a valid Topic Name to publish to: not empty, at most
+ * 65,535 bytes of UTF-8, no NUL, no wildcard (`+`, `#`). Returns
+ * `MQTT_STATUS_OK` or `MQTT_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * The view points to `len` readable bytes (or is NULL with length 0).
+ */
+mqtt_status mqtt_topic_name_check(struct mqtt_bytes_view topic);
+
+/**
+ * Whether `filter` is a valid Topic Filter to subscribe to: as a name,
+ * but `+` may fill a whole level and `#` only the last, and a
+ * `$share/{group}/{filter}` must name a group and a filter. Returns
+ * `MQTT_STATUS_OK` or `MQTT_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * As `mqtt_topic_name_check`.
+ */
+mqtt_status mqtt_topic_filter_check(struct mqtt_bytes_view filter);
+
+/**
+ * Whether the Topic Name `topic` matches the Topic Filter `filter` (the
+ * broker's rule: `+` one level, `#` the parent and every level below,
+ * wildcards at the start never match a topic beginning with `$`).
+ * `*out` is written on success. An invalid filter or topic is
+ * `MQTT_STATUS_INVALID_ARGUMENT`. No allocation.
+ *
+ * # Safety
+ * The views as `mqtt_topic_name_check`; `out` is NULL or writable.
+ */
+mqtt_status mqtt_topic_matches(struct mqtt_bytes_view filter,
+                               struct mqtt_bytes_view topic,
+                               bool *out);
+
+/**
+ * Sets `*b` to double from `initial_ms` up to `max_ms`, at attempt 0
+ * (`initial_ms` 0 or above `max_ms` is `MQTT_STATUS_INVALID_ARGUMENT`).
+ *
+ * # Safety
+ * `b` is NULL or writable.
+ */
+mqtt_status mqtt_backoff_init(struct mqtt_backoff *b, uint64_t initial_ms, uint64_t max_ms);
+
+/**
+ * The delay before the next reconnect attempt, in `*delay_ms`, between
+ * half the current cap and the cap, placed by `random` (any 32 random
+ * bits: from a hardware RNG, or the device id mixed with a counter); then
+ * counts the attempt.
+ *
+ * # Safety
+ * `b` is NULL or a readable and writable `mqtt_backoff`; `delay_ms` is
+ * NULL or writable.
+ */
+mqtt_status mqtt_backoff_next(struct mqtt_backoff *b, uint32_t random, uint64_t *delay_ms);
+
+/**
+ * Starts over at attempt 0 (call it once a connection succeeded).
+ *
+ * # Safety
+ * `b` is NULL or writable.
+ */
+mqtt_status mqtt_backoff_reset(struct mqtt_backoff *b);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,7 +6,7 @@
 //! closes the transports the broker names, and calls
 //! `mqtt_broker_handle_timeout` at the deadline it is given.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use bytes::Bytes;
 use mqtt_core::broker::{
@@ -171,7 +171,7 @@ pub(crate) fn server_options(o: &mqtt_broker_options) -> Result<ServerOptions, F
     let maximum_qos = match QoS::from_u8(o.maximum_qos) {
         Some(q) => q,
         None => {
-            return Err(invalid(format!(
+            return Err(invalid(text!(
                 "maximum_qos {} is not 0, 1 or 2",
                 o.maximum_qos
             )))
@@ -213,7 +213,7 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     limits.queue_full_policy = match o.queue_full_policy {
         MQTT_BROKER_QUEUE_DROP_NEWEST => QueueFullPolicy::DropNewest,
         MQTT_BROKER_QUEUE_DROP_OLDEST => QueueFullPolicy::DropOldest,
-        p => return Err(invalid(format!("queue_full_policy {p} is unknown"))),
+        p => return Err(invalid(text!("queue_full_policy {p} is unknown"))),
     };
     limits.max_retained_messages = o.max_retained_messages;
     limits.max_retained_bytes = o.max_retained_bytes;
@@ -224,7 +224,7 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     if !o.passwords.is_absent() {
         // SAFETY: a view of `o`, valid by the caller's promise.
         let text = unsafe { view_str(o.passwords, "passwords") }?;
-        let table = PasswordTable::parse(text).map_err(|e| invalid(format!("passwords: {e}")))?;
+        let table = PasswordTable::parse(text).map_err(|e| invalid(text!("passwords: {e}")))?;
         opts = opts.with_passwords(table, o.allow_anonymous);
     } else if o.passwords.len != 0 {
         return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
@@ -232,7 +232,7 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     if !o.acl.is_absent() {
         // SAFETY: as above.
         let text = unsafe { view_str(o.acl, "acl") }?;
-        let acl = Acl::parse(text).map_err(|e| invalid(format!("acl: {e}")))?;
+        let acl = Acl::parse(text).map_err(|e| invalid(text!("acl: {e}")))?;
         opts = opts.with_acl(acl);
     } else if o.acl.len != 0 {
         return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
@@ -274,7 +274,7 @@ impl mqtt_broker {
         self.open.get(&id).copied().ok_or_else(|| {
             (
                 mqtt_status::MQTT_STATUS_UNKNOWN_CONNECTION,
-                format!("connection {id} is not open"),
+                text!("connection {id} is not open"),
             )
         })
     }
@@ -315,7 +315,7 @@ pub unsafe extern "C" fn mqtt_broker_new(
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_broker_options_check(
     options: *const mqtt_broker_options,
-    buf: *mut std::ffi::c_char,
+    buf: *mut core::ffi::c_char,
     cap: usize,
 ) -> mqtt_status {
     if options.is_null() {
@@ -583,11 +583,7 @@ pub unsafe extern "C" fn mqtt_broker_poll_timeout(
     // SAFETY: `b` checked by with_handle; `deadline` checked non-NULL.
     unsafe {
         with_handle(b, |h| {
-            deadline.write(
-                h.broker
-                    .poll_timeout()
-                    .unwrap_or(crate::client::MQTT_NO_DEADLINE),
-            );
+            deadline.write(h.broker.poll_timeout().unwrap_or(MQTT_NO_DEADLINE));
             Ok(())
         })
     }
@@ -642,11 +638,12 @@ pub unsafe extern "C" fn mqtt_broker_get_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn defaults_round_trip_through_the_options() {
-        let mut o = std::mem::MaybeUninit::<mqtt_broker_options>::uninit();
-        let mut b = std::ptr::null_mut();
+        let mut o = core::mem::MaybeUninit::<mqtt_broker_options>::uninit();
+        let mut b = core::ptr::null_mut();
         // SAFETY: valid pointers to locals.
         unsafe {
             assert_eq!(
@@ -666,12 +663,12 @@ mod tests {
 
     #[test]
     fn a_connection_larger_than_the_buffer_streams_in_order() {
-        let mut b = std::ptr::null_mut();
+        let mut b = core::ptr::null_mut();
         let mut conn = 0u64;
         // SAFETY: valid pointers to locals and a live handle.
         unsafe {
             assert_eq!(
-                mqtt_broker_new(std::ptr::null(), &mut b),
+                mqtt_broker_new(core::ptr::null(), &mut b),
                 mqtt_status::MQTT_STATUS_OK
             );
             mqtt_broker_connection_opened(b, 0, &mut conn);

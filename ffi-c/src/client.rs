@@ -3,6 +3,7 @@
 //! bytes in, copies bytes to send out, reads events, and calls
 //! `mqtt_client_handle_timeout` at the deadline it is given.
 
+use crate::prelude::*;
 use bytes::Bytes;
 use mqtt_core::client::{
     Client, ClientError, ClientOptions, ConnectionState, DisconnectReason, DropReason, Event,
@@ -19,11 +20,6 @@ use crate::{
     free_handle, last_error_of, new_handle, report_check, with_handle, Handle, HandleState,
 };
 use crate::{mqtt_reason_code, mqtt_status};
-
-/// MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
-pub const MQTT_VERSION_3_1_1: u8 = 4;
-/// MQTT 5.0 (protocol level 5), for `mqtt_client_options.version`.
-pub const MQTT_VERSION_5: u8 = 5;
 
 /// `mqtt_client_options.queue_full_policy`: refuse the new message.
 pub const MQTT_QUEUE_FULL_REJECT_NEW: u8 = 0;
@@ -95,7 +91,7 @@ fn client_error(e: ClientError) -> Failure {
         ClientError::UnknownAckToken => mqtt_status::MQTT_STATUS_UNKNOWN_ACK_TOKEN,
         _ => mqtt_status::MQTT_STATUS_INVALID_STATE,
     };
-    (status, e.to_string())
+    (status, error_text(&e, status))
 }
 
 // ----- options ---------------------------------------------------------------
@@ -220,7 +216,7 @@ pub unsafe extern "C" fn mqtt_client_options_default(out: *mut mqtt_client_optio
             session_expiry_interval: d.session_expiry_interval,
             username: mqtt_bytes_view::NONE,
             password: mqtt_bytes_view::NONE,
-            will: std::ptr::null(),
+            will: core::ptr::null(),
             receive_maximum: d.receive_maximum,
             maximum_packet_size: d.maximum_packet_size,
             topic_alias_maximum: d.topic_alias_maximum,
@@ -256,13 +252,13 @@ unsafe fn client_options(o: &mqtt_client_options) -> Result<ClientOptions, Failu
     let version = match o.version {
         MQTT_VERSION_3_1_1 => ProtocolVersion::V311,
         MQTT_VERSION_5 => ProtocolVersion::V5,
-        v => return Err(invalid(format!("version {v} is not 4 (3.1.1) or 5"))),
+        v => return Err(invalid(text!("version {v} is not 4 (3.1.1) or 5"))),
     };
     // SAFETY (every block below): the views come from `o`, valid by the
     // caller's promise.
     let client_id = unsafe { view_str(o.client_id, "client id") }?;
     let mut opts =
-        ClientOptions::new(version, client_id).map_err(|e| invalid(format!("client id: {e}")))?;
+        ClientOptions::new(version, client_id).map_err(|e| invalid(text!("client id: {e}")))?;
     opts.keep_alive = o.keep_alive;
     opts.clean_start = o.clean_start;
     opts.session_expiry_interval = o.session_expiry_interval;
@@ -298,13 +294,13 @@ unsafe fn client_options(o: &mqtt_client_options) -> Result<ClientOptions, Failu
     opts.queue_full = match o.queue_full_policy {
         MQTT_QUEUE_FULL_REJECT_NEW => QueueFullPolicy::RejectNew,
         MQTT_QUEUE_FULL_DROP_OLDEST => QueueFullPolicy::DropOldest,
-        p => return Err(invalid(format!("queue_full_policy {p} is unknown"))),
+        p => return Err(invalid(text!("queue_full_policy {p} is unknown"))),
     };
     opts.queue_qos0_offline = o.queue_qos0_offline;
     opts.session_lost = match o.session_lost_policy {
         MQTT_SESSION_LOST_REQUEUE => SessionLostPolicy::Requeue,
         MQTT_SESSION_LOST_DROP => SessionLostPolicy::Drop,
-        p => return Err(invalid(format!("session_lost_policy {p} is unknown"))),
+        p => return Err(invalid(text!("session_lost_policy {p} is unknown"))),
     };
     opts.resubscribe_on_session_lost = o.resubscribe_on_session_lost;
     opts.auto_topic_alias = o.auto_topic_alias;
@@ -324,7 +320,7 @@ unsafe fn will_arg(w: &mqtt_will) -> Result<Will, Failure> {
     let topic = unsafe { view_str(w.topic, "will topic") }?;
     let payload = Bytes::copy_from_slice(unsafe { view_bytes(w.payload) }.map_err(bare)?);
     let mut will = Will::new(topic, payload, qos_arg(w.qos)?)
-        .map_err(|e| invalid(format!("will: {e}")))?
+        .map_err(|e| invalid(text!("will: {e}")))?
         .with_retain(w.retain);
     let p = &mut will.properties;
     p.will_delay_interval = w.will_delay_interval.get();
@@ -342,7 +338,7 @@ fn bool_arg(v: mqtt_opt_u8, what: &str) -> Result<Option<bool>, Failure> {
         mqtt_opt_u8 { present: false, .. } => Ok(None),
         mqtt_opt_u8 { value: 0, .. } => Ok(Some(false)),
         mqtt_opt_u8 { value: 1, .. } => Ok(Some(true)),
-        _ => Err(invalid(format!("{what} must be 0 or 1"))),
+        _ => Err(invalid(text!("{what} must be 0 or 1"))),
     }
 }
 
@@ -382,7 +378,7 @@ pub unsafe extern "C" fn mqtt_client_new(
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_client_options_check(
     options: *const mqtt_client_options,
-    buf: *mut std::ffi::c_char,
+    buf: *mut core::ffi::c_char,
     cap: usize,
 ) -> mqtt_status {
     if options.is_null() {
@@ -591,9 +587,6 @@ pub unsafe extern "C" fn mqtt_client_transmit_len(
     }
 }
 
-/// `*deadline` when there is no deadline.
-pub const MQTT_NO_DEADLINE: u64 = u64::MAX;
-
 /// Stores in `*deadline` the time (same clock as `now_ms`) at which
 /// `mqtt_client_handle_timeout` must be called, or `MQTT_NO_DEADLINE`
 /// (`UINT64_MAX`) when there is none.
@@ -674,24 +667,6 @@ pub enum mqtt_disconnect_reason {
     MQTT_DISCONNECT_TRANSPORT_CLOSED = 6,
     /// `mqtt_client_disconnect` was called.
     MQTT_DISCONNECT_LOCAL = 7,
-}
-
-/// Why a publish was dropped (`MQTT_EVENT_PUBLISH_DROPPED`).
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum mqtt_drop_reason {
-    /// Not a drop event.
-    MQTT_DROP_NONE = 0,
-    /// Its Message Expiry Interval passed while queued.
-    MQTT_DROP_EXPIRED = 1,
-    /// The queue was full (`MQTT_QUEUE_FULL_DROP_OLDEST`).
-    MQTT_DROP_QUEUE_FULL = 2,
-    /// The server lost the session (`MQTT_SESSION_LOST_DROP`).
-    MQTT_DROP_SESSION_LOST = 3,
-    /// Larger than the server's Maximum Packet Size.
-    MQTT_DROP_PACKET_TOO_LARGE = 4,
-    /// The server does not support its QoS or retain.
-    MQTT_DROP_NOT_SUPPORTED = 5,
 }
 
 /// A received application message (`MQTT_EVENT_MESSAGE`).
@@ -877,7 +852,7 @@ fn publish_props(p: &PublishProperties, store: &mut Vec<mqtt_user_property>) -> 
         correlation_data: b(&p.correlation_data),
         content_type: s(&p.content_type),
         subscription_identifiers: if p.subscription_identifiers.is_empty() {
-            std::ptr::null()
+            core::ptr::null()
         } else {
             p.subscription_identifiers.as_ptr()
         },
@@ -914,16 +889,16 @@ impl mqtt_client {
                 ev.disconnect_reason = match reason {
                     DisconnectReason::Refused(c) => {
                         ev.properties = connack_props(&c.properties, store);
-                        self.text = format!("connection refused: {}", c.reason_code);
+                        self.text = text!("connection refused: {}", c.reason_code);
                         D::MQTT_DISCONNECT_REFUSED
                     }
                     DisconnectReason::ByServer(d) => {
                         ev.properties = disconnect_props(&d.properties, store);
-                        self.text = format!("disconnected by the server: {}", d.reason_code);
+                        self.text = text!("disconnected by the server: {}", d.reason_code);
                         D::MQTT_DISCONNECT_BY_SERVER
                     }
                     DisconnectReason::ProtocolViolation(v) => {
-                        self.text = format!("protocol violation: {v}");
+                        self.text = text!("protocol violation: {v}");
                         D::MQTT_DISCONNECT_PROTOCOL_VIOLATION
                     }
                     DisconnectReason::KeepAliveTimeout => {
@@ -1054,32 +1029,6 @@ pub unsafe extern "C" fn mqtt_client_poll_event(
 
 // ----- commands ---------------------------------------------------------------
 
-/// A message to publish.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct mqtt_publish_options {
-    /// The topic name (required, no wildcards).
-    pub topic: mqtt_bytes_view,
-    /// The payload (copied).
-    pub payload: mqtt_bytes_view,
-    /// QoS 0, 1 or 2.
-    pub qos: u8,
-    /// RETAIN.
-    pub retain: bool,
-    /// Payload Format Indicator, 0 or 1 (5.0).
-    pub payload_format_indicator: mqtt_opt_u8,
-    /// Message Expiry Interval, seconds (5.0).
-    pub message_expiry_interval: mqtt_opt_u32,
-    /// Content Type (5.0; NULL: absent).
-    pub content_type: mqtt_bytes_view,
-    /// Response Topic (5.0; NULL: absent).
-    pub response_topic: mqtt_bytes_view,
-    /// Correlation Data (5.0; NULL: absent).
-    pub correlation_data: mqtt_bytes_view,
-    /// User Properties (5.0).
-    pub user_properties: mqtt_user_properties,
-}
-
 /// Publishes a message: sent at once when connected and the window
 /// allows, otherwise queued. `*publish_id` (NULL allowed) names it in
 /// later `MQTT_EVENT_PUBLISH_COMPLETED` / `_DROPPED` events; QoS 0 has no
@@ -1100,43 +1049,12 @@ pub unsafe extern "C" fn mqtt_client_publish(
     unsafe {
         with_handle(c, |h| {
             // The client assigns the packet identifier; 1 is a placeholder.
-            let publish = crate::codec::publish_arg(&*options, 1, false)?;
+            let publish = publish_arg(&*options, 1, false)?;
             let id = h.client.publish(now_ms, publish).map_err(client_error)?;
             put(publish_id, id.0);
             Ok(())
         })
     }
-}
-
-/// One filter of a SUBSCRIBE.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct mqtt_subscription {
-    /// The topic filter (wildcards allowed).
-    pub filter: mqtt_bytes_view,
-    /// Maximum QoS, 0, 1 or 2.
-    pub qos: u8,
-    /// No Local (5.0).
-    pub no_local: bool,
-    /// Retain As Published (5.0).
-    pub retain_as_published: bool,
-    /// Retain Handling (5.0): 0 send retained at subscribe, 1 only if the
-    /// subscription is new, 2 never.
-    pub retain_handling: u8,
-}
-
-/// A SUBSCRIBE.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct mqtt_subscribe_options {
-    /// The filters: `filters_len` entries (at least one).
-    pub filters: *const mqtt_subscription,
-    /// How many filters.
-    pub filters_len: usize,
-    /// Subscription Identifier, 1 to 268,435,455 (5.0).
-    pub subscription_identifier: mqtt_opt_u32,
-    /// User Properties (5.0).
-    pub user_properties: mqtt_user_properties,
 }
 
 /// Subscribes; `*packet_id` (NULL allowed) is the identifier the
@@ -1166,7 +1084,7 @@ pub unsafe extern "C" fn mqtt_client_subscribe(
                     0 => RetainHandling::SendAtSubscribe,
                     1 => RetainHandling::SendAtSubscribeIfNew,
                     2 => RetainHandling::DoNotSend,
-                    r => return Err(invalid(format!("retain_handling {r} is not 0, 1 or 2"))),
+                    r => return Err(invalid(text!("retain_handling {r} is not 0, 1 or 2"))),
                 };
                 let options = SubscriptionOptions {
                     qos: qos_arg(f.qos)?,
@@ -1177,7 +1095,7 @@ pub unsafe extern "C" fn mqtt_client_subscribe(
                 .with_retain_handling(retain_handling);
                 filters.push(
                     SubscribeFilter::new(filter, options)
-                        .map_err(|e| invalid(format!("filter: {e}")))?,
+                        .map_err(|e| invalid(text!("filter: {e}")))?,
                 );
             }
             let mut subscribe = Subscribe::new(1, filters);
@@ -1193,18 +1111,6 @@ pub unsafe extern "C" fn mqtt_client_subscribe(
             Ok(())
         })
     }
-}
-
-/// An UNSUBSCRIBE.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct mqtt_unsubscribe_options {
-    /// The topic filters: `filters_len` views (at least one).
-    pub filters: *const mqtt_bytes_view,
-    /// How many filters.
-    pub filters_len: usize,
-    /// User Properties (5.0).
-    pub user_properties: mqtt_user_properties,
 }
 
 /// Unsubscribes; `*packet_id` (NULL allowed) is the identifier the
@@ -1331,13 +1237,136 @@ pub unsafe extern "C" fn mqtt_client_acknowledge(
     }
 }
 
+// ----- persistence and statistics ---------------------------------------------
+
+/// Writes the client's session (subscriptions, messages in flight and
+/// queued, packet identifiers; the format of the core's
+/// `SessionState::to_bytes`) into `buf`, so that QoS 1 and 2 promises
+/// survive a reboot: store it (flash, a file) and give it to
+/// `mqtt_client_session_import` of a new client with the same options.
+/// Works in any state; export again after each change you want to keep.
+/// `*written` gets the length; when `cap` is too small it gets the length
+/// needed and the status is `MQTT_STATUS_BUFFER_TOO_SMALL` (nothing
+/// written). `buf` may be NULL when `cap` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_client_session_export(
+    c: *mut mqtt_client,
+    buf: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> mqtt_status {
+    if written.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked by with_handle; `buf` holds `cap` bytes and
+    // `written` is writable by the caller's promise.
+    unsafe {
+        with_handle(c, |h| {
+            let out = out_buf(buf, cap)?;
+            let bytes = h
+                .client
+                .export_session()
+                .to_bytes()
+                .map_err(|e| invalid(text!("session: {e}")))?;
+            written.write(bytes.len());
+            if bytes.len() > out.len() {
+                return Err(bare(mqtt_status::MQTT_STATUS_BUFFER_TOO_SMALL));
+            }
+            out[..bytes.len()].copy_from_slice(&bytes);
+            Ok(())
+        })
+    }
+}
+
+/// Restores a session written by `mqtt_client_session_export` into a
+/// client that has not connected yet (or is disconnected). Messages that
+/// were in flight are sent again (PUBLISH with DUP, PUBREL) after the next
+/// CONNACK that resumes the session. Bytes that are not a whole session
+/// (damaged, cut short) are `MQTT_STATUS_INVALID_ARGUMENT` and change
+/// nothing; while connected it is `MQTT_STATUS_INVALID_STATE`.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_client_session_import(
+    c: *mut mqtt_client,
+    now_ms: u64,
+    buf: *const u8,
+    len: usize,
+) -> mqtt_status {
+    // SAFETY: checked by with_handle; `buf` holds `len` bytes by the
+    // caller's promise.
+    unsafe {
+        with_handle(c, |h| {
+            let bytes = slice_arg(buf, len).map_err(bare)?;
+            let state = mqtt_core::client::SessionState::from_bytes(bytes)
+                .map_err(|e| invalid(text!("session bytes: {e}")))?;
+            h.client.import_session(now_ms, state).map_err(client_error)
+        })
+    }
+}
+
+/// Counters of a client since it was created (`mqtt_client_get_stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct mqtt_client_stats {
+    /// Packets encoded for sending.
+    pub packets_sent: u64,
+    /// Packets received and decoded.
+    pub packets_received: u64,
+    /// Bytes encoded for sending.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// PUBLISH packets sent, by QoS (retransmissions included).
+    pub messages_sent: [u64; 3],
+    /// PUBLISH packets received, by QoS (duplicates included).
+    pub messages_received: [u64; 3],
+    /// PUBLISH (DUP) and PUBREL packets sent again on session resume.
+    pub retransmits: u64,
+    /// Connections that reached CONNACK Success.
+    pub connections: u64,
+    /// QoS 1 and 2 publishes in flight now.
+    pub inflight: u32,
+    /// Commands waiting to be sent now.
+    pub queued: u32,
+}
+
+/// Fills `*out` with the client's counters.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_client_get_stats(
+    c: *mut mqtt_client,
+    out: *mut mqtt_client_stats,
+) -> mqtt_status {
+    if out.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked by with_handle; `out` checked non-NULL, writable by
+    // the caller's promise.
+    unsafe {
+        with_handle(c, |h| {
+            let s = h.client.stats();
+            out.write(mqtt_client_stats {
+                packets_sent: s.packets_sent,
+                packets_received: s.packets_received,
+                bytes_sent: s.bytes_sent,
+                bytes_received: s.bytes_received,
+                messages_sent: s.messages_sent,
+                messages_received: s.messages_received,
+                retransmits: s.retransmits,
+                connections: s.connections,
+                inflight: s.inflight,
+                queued: s.queued,
+            });
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn new_client() -> *mut mqtt_client {
-        let mut o = std::mem::MaybeUninit::<mqtt_client_options>::uninit();
-        let mut c = std::ptr::null_mut();
+        let mut o = core::mem::MaybeUninit::<mqtt_client_options>::uninit();
+        let mut c = core::ptr::null_mut();
         // SAFETY: valid pointers to locals.
         unsafe {
             assert_eq!(
@@ -1383,8 +1412,8 @@ mod tests {
 
     #[test]
     fn receive_maximum_zero_is_refused() {
-        let mut o = std::mem::MaybeUninit::<mqtt_client_options>::uninit();
-        let mut c = std::ptr::null_mut();
+        let mut o = core::mem::MaybeUninit::<mqtt_client_options>::uninit();
+        let mut c = core::ptr::null_mut();
         // SAFETY: valid pointers to locals.
         unsafe {
             mqtt_client_options_default(o.as_mut_ptr());
@@ -1401,7 +1430,7 @@ mod tests {
     #[test]
     fn event_views_point_into_the_handle() {
         let c = new_client();
-        let mut ev = std::mem::MaybeUninit::<mqtt_event>::uninit();
+        let mut ev = core::mem::MaybeUninit::<mqtt_event>::uninit();
         // SAFETY: a live handle, valid pointers; the views are read before
         // the next call on the handle.
         unsafe {
@@ -1414,7 +1443,7 @@ mod tests {
             );
             let ev = ev.assume_init();
             assert_eq!(ev.kind, mqtt_event_kind::MQTT_EVENT_CONNECTED);
-            let id = std::slice::from_raw_parts(ev.client_id.ptr, ev.client_id.len);
+            let id = core::slice::from_raw_parts(ev.client_id.ptr, ev.client_id.len);
             assert_eq!(id, b"rust-test");
             mqtt_client_free(c);
         }

@@ -4,19 +4,15 @@
 //! one packet into the caller's buffer. For framing, tests, proxies and
 //! tools; a client or broker does not need them.
 
-use bytes::Bytes;
+use crate::prelude::*;
 use mqtt_core::codec::{
     AckProperties, AckPropertiesRef, Auth, ConnAck, DecodeOptions, Disconnect, MqttStr, MqttString,
-    Packet, PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, ReasonCode,
+    Packet, PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, ReasonCode,
     RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
 use crate::mqtt_status;
 use crate::types::*;
-use crate::{
-    mqtt_publish_options, mqtt_subscribe_options, mqtt_subscription, mqtt_unsubscribe_options,
-    MQTT_VERSION_3_1_1, MQTT_VERSION_5,
-};
 
 /// `mqtt_packet_view.packet_type` / `mqtt_packet.packet_type`: CONNECT.
 pub const MQTT_PACKET_CONNECT: u8 = 1;
@@ -209,6 +205,7 @@ impl mqtt_packet_view {
 }
 
 /// The empty view (nothing decoded).
+#[cfg(feature = "server")]
 pub(crate) fn mqtt_packet_view_none() -> mqtt_packet_view {
     mqtt_packet_view::NONE
 }
@@ -391,6 +388,7 @@ pub(crate) fn view_of(p: &PacketRef<'_>, version: ProtocolVersion, raw: &[u8]) -
 ///   `out->reason_code` is the reason code to answer with.
 ///
 /// Nothing is allocated; the views in `*out` point into `data`.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_decode(
     data: *const u8,
@@ -472,6 +470,7 @@ fn user_property_at(
 /// `view->user_property_count`) of a decoded packet, into `*out` (views
 /// into the decoded bytes). `MQTT_STATUS_INVALID_ARGUMENT` when `index` is
 /// out of range.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_packet_view_user_property(
     view: *const mqtt_packet_view,
@@ -512,6 +511,7 @@ pub unsafe extern "C" fn mqtt_packet_view_user_property(
 
 /// The will's User Property number `index` (below
 /// `view->will.user_property_count`) of a decoded CONNECT.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_packet_view_will_user_property(
     view: *const mqtt_packet_view,
@@ -540,6 +540,7 @@ pub unsafe extern "C" fn mqtt_packet_view_will_user_property(
 /// The Subscription Identifier number `index` (below
 /// `view->subscription_identifier_count`) of a decoded PUBLISH or
 /// SUBSCRIBE, into `*out`.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_packet_view_subscription_identifier(
     view: *const mqtt_packet_view,
@@ -567,6 +568,7 @@ pub unsafe extern "C" fn mqtt_packet_view_subscription_identifier(
 /// The topic filter number `index` (below `view->filter_count`) of a
 /// decoded SUBSCRIBE (filter and options) or UNSUBSCRIBE (filter only,
 /// the options zero), into `*out`.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_packet_view_filter(
     view: *const mqtt_packet_view,
@@ -649,40 +651,6 @@ pub struct mqtt_packet {
     pub user_properties: mqtt_user_properties,
 }
 
-/// The core's PUBLISH from the C options.
-///
-/// # Safety
-/// Every view in `o` as [`slice_arg`].
-pub(crate) unsafe fn publish_arg(
-    o: &mqtt_publish_options,
-    packet_id: u16,
-    dup: bool,
-) -> Result<Publish, Failure> {
-    // SAFETY (every block below): views of `o`, valid by the caller's
-    // promise.
-    let topic = unsafe { view_str(o.topic, "topic") }?;
-    let payload = Bytes::copy_from_slice(unsafe { view_bytes(o.payload) }.map_err(bare)?);
-    let qos = qos_arg(o.qos)?;
-    let mut publish = Publish::new(topic, payload)
-        .map_err(|e| invalid(format!("publish: {e}")))?
-        .with_qos(qos, if o.qos == 0 { 0 } else { packet_id })
-        .with_retain(o.retain);
-    publish.dup = dup;
-    let p = &mut publish.properties;
-    p.payload_format_indicator = match o.payload_format_indicator {
-        mqtt_opt_u8 { present: false, .. } => None,
-        mqtt_opt_u8 { value: 0, .. } => Some(false),
-        mqtt_opt_u8 { value: 1, .. } => Some(true),
-        _ => return Err(invalid("payload_format_indicator must be 0 or 1")),
-    };
-    p.message_expiry_interval = o.message_expiry_interval.get();
-    p.content_type = unsafe { opt_mqtt_string(o.content_type, "content type") }?;
-    p.response_topic = unsafe { opt_mqtt_string(o.response_topic, "response topic") }?;
-    p.correlation_data = unsafe { opt_binary(o.correlation_data, "correlation data") }?;
-    p.user_properties = unsafe { user_properties_arg(o.user_properties) }?;
-    Ok(publish)
-}
-
 /// Encodes `packet` into `buf`: `MQTT_STATUS_BUFFER_TOO_SMALL` (nothing
 /// written, `*written` set to the size needed) when it does not fit.
 fn encode_into(
@@ -694,7 +662,7 @@ fn encode_into(
 ) -> Result<(), Failure> {
     let need = packet
         .encoded_len(version)
-        .map_err(|e| invalid(format!("cannot encode: {e}")))?;
+        .map_err(|e| invalid(text!("cannot encode: {e}")))?;
     if need > cap {
         // SAFETY: `written` is non-NULL and writable (checked by callers).
         unsafe { written.write(need) };
@@ -707,10 +675,10 @@ fn encode_into(
         return Err(invalid("cap is larger than any buffer"));
     }
     // SAFETY: `buf` holds `cap` writable bytes by the caller's promise.
-    let out = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, cap) };
     let n = packet
         .encode_to_slice(version, out)
-        .map_err(|e| invalid(format!("cannot encode: {e}")))?;
+        .map_err(|e| invalid(text!("cannot encode: {e}")))?;
     // SAFETY: as above.
     unsafe { written.write(n) };
     Ok(())
@@ -779,7 +747,7 @@ unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
                     0 => RetainHandling::SendAtSubscribe,
                     1 => RetainHandling::SendAtSubscribeIfNew,
                     2 => RetainHandling::DoNotSend,
-                    r => return Err(invalid(format!("retain_handling {r} is not 0, 1 or 2"))),
+                    r => return Err(invalid(text!("retain_handling {r} is not 0, 1 or 2"))),
                 };
                 let options = SubscriptionOptions::new(qos_arg(f.qos)?)
                     .with_no_local(f.no_local)
@@ -787,7 +755,7 @@ unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
                     .with_retain_handling(retain_handling);
                 filters.push(
                     SubscribeFilter::new(filter, options)
-                        .map_err(|e| invalid(format!("filter: {e}")))?,
+                        .map_err(|e| invalid(text!("filter: {e}")))?,
                 );
             }
             let mut s = Subscribe::new(p.packet_id, filters);
@@ -839,7 +807,7 @@ unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
             Packet::Auth(a)
         }
         t => {
-            return Err(invalid(format!(
+            return Err(invalid(text!(
                 "packet type {t} cannot be encoded by mqtt_encode"
             )))
         }
@@ -853,6 +821,7 @@ unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
 /// dropped). `MQTT_STATUS_BUFFER_TOO_SMALL` when it does not fit: nothing
 /// is written to `buf` and `*written` is the size needed (call with `cap`
 /// 0 to learn it).
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_encode(
     packet: *const mqtt_packet,
@@ -877,6 +846,7 @@ pub unsafe extern "C" fn mqtt_encode(
 
 /// Encodes a PUBLISH of `options` with `packet_id` (ignored at QoS 0;
 /// 1 to 65535 otherwise) and DUP `dup`, as `mqtt_encode` does.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_encode_publish(
     options: *const mqtt_publish_options,
@@ -904,11 +874,12 @@ pub unsafe extern "C" fn mqtt_encode_publish(
 /// Why `mqtt_encode` refuses `packet`, as a NUL-terminated string in `buf`
 /// (at most `cap` bytes, truncated; empty when it encodes). Returns the
 /// status `mqtt_encode` would return with room enough.
+#[cfg(feature = "codec")]
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_encode_check(
     packet: *const mqtt_packet,
     version: u8,
-    buf: *mut std::ffi::c_char,
+    buf: *mut core::ffi::c_char,
     cap: usize,
 ) -> mqtt_status {
     if packet.is_null() {
@@ -919,7 +890,7 @@ pub unsafe extern "C" fn mqtt_encode_check(
             // SAFETY: as mqtt_encode.
             let p = unsafe { packet_arg(&*packet) }?;
             p.encoded_len(v)
-                .map_err(|e| invalid(format!("cannot encode: {e}")))
+                .map_err(|e| invalid(text!("cannot encode: {e}")))
         });
         // SAFETY: `buf` holds `cap` bytes by the caller's promise.
         unsafe { crate::report_check(result, buf, cap) }
@@ -936,7 +907,7 @@ mod tests {
         // property ("k", "v").
         // SAFETY: every field of the struct is valid when all zero (NULL
         // views, false, 0).
-        let mut o: mqtt_publish_options = unsafe { std::mem::zeroed() };
+        let mut o: mqtt_publish_options = unsafe { core::mem::zeroed() };
         o.topic = mqtt_bytes_view::of(b"a/b");
         o.payload = mqtt_bytes_view::of(b"hi");
         o.qos = 1;
@@ -971,7 +942,10 @@ mod tests {
                 mqtt_packet_view_user_property(&view, 0, &mut prop),
                 mqtt_status::MQTT_STATUS_OK
             );
-            assert_eq!(std::slice::from_raw_parts(prop.key.ptr, prop.key.len), b"k");
+            assert_eq!(
+                core::slice::from_raw_parts(prop.key.ptr, prop.key.len),
+                b"k"
+            );
             assert_eq!(
                 mqtt_packet_view_user_property(&view, 1, &mut prop),
                 mqtt_status::MQTT_STATUS_INVALID_ARGUMENT

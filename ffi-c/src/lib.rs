@@ -15,32 +15,108 @@
 //! - Borrowed views handed out (events) stay valid until the next call on
 //!   the same handle. A handle is used from one thread at a time (it may
 //!   move between threads). There is no global state.
+//!
+//! ## Builds
+//! - **Hosted** (default features: `std`, `error-text` and every role):
+//!   `libmqtt.a` / `libmqtt.so` for programs with an operating system.
+//!   Panics are caught (`MQTT_STATUS_PANIC`).
+//! - **Bare metal** (`--no-default-features --features firmware,client`,
+//!   for example on `thumbv7m-none-eabi`): no `std`, the memory comes from
+//!   an allocator the firmware registers with `mqtt_set_allocator`, and a
+//!   panic (a bug, never caused by input) calls the hook registered with
+//!   `mqtt_set_panic_hook` and then stops. Features pick what is compiled
+//!   in: `client`, `server` (the server role and the broker engine),
+//!   `codec` (`mqtt_decode`, `mqtt_encode`), and
+//!   `error-text` (formatted error texts; without it `*_last_error` gives
+//!   fixed texts and no formatting code is linked).
+#![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 // The C names (`mqtt_status`, `MQTT_STATUS_OK`) are the API.
 #![allow(non_camel_case_types)]
 // Pointer requirements are stated once above and on each function.
 #![allow(clippy::missing_safety_doc)]
+// A codec-only build has no handles.
+#![cfg_attr(not(any(feature = "client", feature = "server")), allow(dead_code))]
+// Without `error-text`, error templates are not formatted, so the values
+// they name go unused.
+#![cfg_attr(not(feature = "error-text"), allow(unused_variables))]
 
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+#[cfg(all(feature = "std", feature = "firmware"))]
+compile_error!("the `firmware` feature is for builds without `std`: use --no-default-features");
+
+/// An error text: `format!` with the `error-text` feature; without it the
+/// template itself, unformatted, so that no formatting code is linked.
+#[cfg(feature = "error-text")]
+macro_rules! text {
+    ($($arg:tt)*) => { alloc::format!($($arg)*) };
+}
+/// An error text: `format!` with the `error-text` feature; without it the
+/// template itself, unformatted, so that no formatting code is linked.
+#[cfg(not(feature = "error-text"))]
+macro_rules! text {
+    ($fmt:literal $(, $arg:expr)* $(,)?) => {{
+        $( let _ = &$arg; )*
+        alloc::string::String::from($fmt)
+    }};
+}
+
+/// The `alloc` names every module uses (the `std` prelude is not there in
+/// bare-metal builds).
+mod prelude {
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::String;
+    pub(crate) use alloc::vec::Vec;
+}
+use prelude::*;
+
+#[cfg(feature = "server")]
 mod broker;
+#[cfg(feature = "client")]
 mod client;
+// The packet views are shared with the server role; the functions of the
+// handle-less codec API are compiled with the `codec` feature only.
+#[cfg_attr(not(feature = "codec"), allow(dead_code))]
 mod codec;
+mod platform;
+#[cfg(feature = "server")]
 mod server;
 mod types;
+mod util;
 
+#[cfg(feature = "server")]
 pub use broker::*;
+#[cfg(feature = "client")]
 pub use client::*;
 pub use codec::*;
+pub use platform::*;
+#[cfg(feature = "server")]
 pub use server::*;
 pub use types::*;
+pub use util::*;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+/// Runs `f`, catching a panic in hosted builds (it cannot unwind into C).
+#[cfg(feature = "std")]
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+    std::panic::catch_unwind(core::panic::AssertUnwindSafe(f)).map_err(|_| platform::panicked())
+}
+
+/// Runs `f`; bare-metal builds abort on panic (the panic hook runs, then
+/// the library stops), so there is nothing to catch.
+#[cfg(not(feature = "std"))]
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+    Ok(f())
+}
 
 /// Runs `f`, turning a panic into `MQTT_STATUS_PANIC`.
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), mqtt_status>) -> mqtt_status {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match catch(f) {
         Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
         Ok(Err(status)) => status,
-        Err(_) => mqtt_status::MQTT_STATUS_PANIC,
+        Err(()) => mqtt_status::MQTT_STATUS_PANIC,
     }
 }
 
@@ -82,13 +158,14 @@ pub(crate) unsafe fn with_handle<H: Handle>(
     if h.state().poisoned {
         return mqtt_status::MQTT_STATUS_PANIC;
     }
-    match catch_unwind(AssertUnwindSafe(|| f(h))) {
+    match catch(|| f(h)) {
         Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
         Ok(Err((status, text))) => {
+            platform::log(mqtt_log_level::MQTT_LOG_WARN, text.as_bytes());
             h.state_mut().last_error = text;
             status
         }
-        Err(_) => {
+        Err(()) => {
             h.forget_borrowed();
             let state = h.state_mut();
             state.poisoned = true;
@@ -111,7 +188,7 @@ pub(crate) unsafe fn new_handle<H>(
         return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
     }
     // SAFETY: checked non-NULL, writable by the caller's promise.
-    unsafe { out.write(std::ptr::null_mut()) };
+    unsafe { out.write(core::ptr::null_mut()) };
     guard(|| {
         let handle = Box::new(make()?);
         // SAFETY: as above.
@@ -131,7 +208,7 @@ pub(crate) unsafe fn free_handle<H>(p: *mut H) {
     }
     // SAFETY: the caller's promise above.
     let boxed = unsafe { Box::from_raw(p) };
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(boxed)));
+    let _ = catch(move || drop(boxed));
 }
 
 /// Stores a view of the handle's last error text in `*out`.
@@ -162,7 +239,7 @@ pub(crate) unsafe fn last_error_of<H: Handle>(
 /// `buf` is NULL or holds `cap` writable bytes.
 pub(crate) unsafe fn report_check<T>(
     result: Result<T, types::Failure>,
-    buf: *mut std::ffi::c_char,
+    buf: *mut core::ffi::c_char,
     cap: usize,
 ) -> Result<(), mqtt_status> {
     let (status, text) = match result {
@@ -173,7 +250,7 @@ pub(crate) unsafe fn report_check<T>(
         let n = text.len().min(cap - 1);
         // SAFETY: the caller's promise; n + 1 <= cap.
         unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+            core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
             buf.add(n).write(0);
         }
     }
@@ -242,8 +319,8 @@ pub enum mqtt_status {
 /// (`"unknown status"` for a value that is not an `mqtt_status`). Never
 /// NULL; do not free it.
 #[no_mangle]
-pub extern "C" fn mqtt_status_str(status: u32) -> *const std::ffi::c_char {
-    let s: &'static std::ffi::CStr = match status {
+pub extern "C" fn mqtt_status_str(status: u32) -> *const core::ffi::c_char {
+    let s: &'static core::ffi::CStr = match status {
         0 => c"ok",
         1 => c"a required pointer argument was NULL",
         2 => c"invalid argument",
@@ -418,12 +495,12 @@ impl mqtt_reason_code {
 /// A static, NUL-terminated name of a reason code byte, as the
 /// specification names it (`"unknown reason code"` otherwise). Never NULL.
 #[no_mangle]
-pub extern "C" fn mqtt_reason_code_str(code: u8) -> *const std::ffi::c_char {
+pub extern "C" fn mqtt_reason_code_str(code: u8) -> *const core::ffi::c_char {
     reason_code_name(code).as_ptr()
 }
 
 /// The NUL-terminated description of a reason code byte.
-fn reason_code_name(code: u8) -> &'static std::ffi::CStr {
+fn reason_code_name(code: u8) -> &'static core::ffi::CStr {
     match code {
         0x00 => c"Success",
         0x01 => c"Granted QoS 1",
@@ -491,11 +568,11 @@ mod tests {
     fn every_status_has_a_description() {
         for s in 0..=15u32 {
             // SAFETY: mqtt_status_str returns a static C string.
-            let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(s)) };
+            let text = unsafe { core::ffi::CStr::from_ptr(mqtt_status_str(s)) };
             assert_ne!(text.to_str().unwrap(), "unknown status", "{s}");
         }
         // SAFETY: as above.
-        let text = unsafe { std::ffi::CStr::from_ptr(mqtt_status_str(16)) };
+        let text = unsafe { core::ffi::CStr::from_ptr(mqtt_status_str(16)) };
         assert_eq!(text.to_str().unwrap(), "unknown status");
     }
 }

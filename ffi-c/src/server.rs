@@ -5,6 +5,7 @@
 //! answers SUBSCRIBE and UNSUBSCRIBE, acknowledges messages (when
 //! `manual_ack`) and publishes to the client.
 
+use crate::prelude::*;
 use mqtt_core::codec::{
     AckProperties, ConnAckProperties, DecodeOptions, DisconnectProperties, MqttString, Packet,
     PacketRef, ProtocolVersion, Publish, ReasonCode, Will,
@@ -13,10 +14,10 @@ use mqtt_core::server::{
     Accept, CloseReason, DropReason, ServerConnection, ServerError, ServerEvent,
 };
 
-use crate::codec::{mqtt_packet_view, publish_arg, view_of};
+use crate::codec::{mqtt_packet_view, view_of};
 use crate::types::*;
 use crate::{free_handle, last_error_of, new_handle, with_handle, Handle, HandleState};
-use crate::{mqtt_broker_options, mqtt_drop_reason, mqtt_publish_options, mqtt_status};
+use crate::{mqtt_broker_options, mqtt_status};
 
 /// One server-side connection. Opaque; create it with `mqtt_server_new`
 /// for each accepted transport, destroy it with `mqtt_server_free`. Use it
@@ -54,7 +55,7 @@ fn server_error(e: ServerError) -> Failure {
         ServerError::NotConnected => mqtt_status::MQTT_STATUS_NOT_CONNECTED,
         _ => mqtt_status::MQTT_STATUS_INVALID_STATE,
     };
-    (status, e.to_string())
+    (status, error_text(&e, status))
 }
 
 /// Creates a server connection for a freshly accepted transport (its
@@ -204,11 +205,7 @@ pub unsafe extern "C" fn mqtt_server_poll_timeout(
     // SAFETY: `s` checked by with_handle; `deadline` checked non-NULL.
     unsafe {
         with_handle(s, |h| {
-            deadline.write(
-                h.server
-                    .poll_timeout()
-                    .unwrap_or(crate::client::MQTT_NO_DEADLINE),
-            );
+            deadline.write(h.server.poll_timeout().unwrap_or(MQTT_NO_DEADLINE));
             Ok(())
         })
     }
@@ -414,7 +411,7 @@ impl mqtt_server {
                         code = Some(v.reason_code());
                         (
                             C::MQTT_CLOSE_PROTOCOL_VIOLATION,
-                            format!("protocol violation: {v}"),
+                            text!("protocol violation: {v}"),
                         )
                     }
                     CloseReason::KeepAliveTimeout => (
@@ -426,7 +423,7 @@ impl mqtt_server {
                     }
                     CloseReason::Rejected(c) => {
                         code = Some(c.reason_code);
-                        let text = format!("connection refused: {}", c.reason_code);
+                        let text = text!("connection refused: {}", c.reason_code);
                         ev.packet = self.packet_view(&Packet::ConnAck(Box::new(c)), version);
                         (C::MQTT_CLOSE_REJECTED, text)
                     }

@@ -2,8 +2,9 @@
 //! numbers, user properties, the property view of received packets, and
 //! the helpers that read C arguments safely.
 
+use crate::prelude::*;
 use bytes::Bytes;
-use mqtt_core::codec::{MqttString, UserProperty};
+use mqtt_core::codec::{MqttString, Publish, UserProperty};
 
 use crate::mqtt_status;
 
@@ -22,7 +23,7 @@ pub struct mqtt_bytes_view {
 impl mqtt_bytes_view {
     /// The absent view: NULL, 0.
     pub const NONE: Self = mqtt_bytes_view {
-        ptr: std::ptr::null(),
+        ptr: core::ptr::null(),
         len: 0,
     };
 
@@ -69,7 +70,7 @@ pub struct mqtt_user_properties {
 impl mqtt_user_properties {
     /// No user properties.
     pub const EMPTY: Self = mqtt_user_properties {
-        ptr: std::ptr::null(),
+        ptr: core::ptr::null(),
         len: 0,
     };
 }
@@ -213,7 +214,7 @@ impl mqtt_properties {
         content_type: mqtt_bytes_view::NONE,
         response_topic: mqtt_bytes_view::NONE,
         correlation_data: mqtt_bytes_view::NONE,
-        subscription_identifiers: std::ptr::null(),
+        subscription_identifiers: core::ptr::null(),
         subscription_identifiers_len: 0,
         session_expiry_interval: mqtt_opt_u32 {
             present: false,
@@ -269,6 +270,103 @@ impl mqtt_properties {
     };
 }
 
+// ----- shared by the client, the server role and the codec ---------------
+
+/// `*deadline` when there is no deadline.
+pub const MQTT_NO_DEADLINE: u64 = u64::MAX;
+
+/// MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
+pub const MQTT_VERSION_3_1_1: u8 = 4;
+/// MQTT 5.0 (protocol level 5), for `mqtt_client_options.version`.
+pub const MQTT_VERSION_5: u8 = 5;
+
+/// Why a publish was dropped (`MQTT_EVENT_PUBLISH_DROPPED`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mqtt_drop_reason {
+    /// Not a drop event.
+    MQTT_DROP_NONE = 0,
+    /// Its Message Expiry Interval passed while queued.
+    MQTT_DROP_EXPIRED = 1,
+    /// The queue was full (`MQTT_QUEUE_FULL_DROP_OLDEST`).
+    MQTT_DROP_QUEUE_FULL = 2,
+    /// The server lost the session (`MQTT_SESSION_LOST_DROP`).
+    MQTT_DROP_SESSION_LOST = 3,
+    /// Larger than the server's Maximum Packet Size.
+    MQTT_DROP_PACKET_TOO_LARGE = 4,
+    /// The server does not support its QoS or retain.
+    MQTT_DROP_NOT_SUPPORTED = 5,
+}
+
+/// A message to publish.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mqtt_publish_options {
+    /// The topic name (required, no wildcards).
+    pub topic: mqtt_bytes_view,
+    /// The payload (copied).
+    pub payload: mqtt_bytes_view,
+    /// QoS 0, 1 or 2.
+    pub qos: u8,
+    /// RETAIN.
+    pub retain: bool,
+    /// Payload Format Indicator, 0 or 1 (5.0).
+    pub payload_format_indicator: mqtt_opt_u8,
+    /// Message Expiry Interval, seconds (5.0).
+    pub message_expiry_interval: mqtt_opt_u32,
+    /// Content Type (5.0; NULL: absent).
+    pub content_type: mqtt_bytes_view,
+    /// Response Topic (5.0; NULL: absent).
+    pub response_topic: mqtt_bytes_view,
+    /// Correlation Data (5.0; NULL: absent).
+    pub correlation_data: mqtt_bytes_view,
+    /// User Properties (5.0).
+    pub user_properties: mqtt_user_properties,
+}
+
+/// One filter of a SUBSCRIBE.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mqtt_subscription {
+    /// The topic filter (wildcards allowed).
+    pub filter: mqtt_bytes_view,
+    /// Maximum QoS, 0, 1 or 2.
+    pub qos: u8,
+    /// No Local (5.0).
+    pub no_local: bool,
+    /// Retain As Published (5.0).
+    pub retain_as_published: bool,
+    /// Retain Handling (5.0): 0 send retained at subscribe, 1 only if the
+    /// subscription is new, 2 never.
+    pub retain_handling: u8,
+}
+
+/// A SUBSCRIBE.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mqtt_subscribe_options {
+    /// The filters: `filters_len` entries (at least one).
+    pub filters: *const mqtt_subscription,
+    /// How many filters.
+    pub filters_len: usize,
+    /// Subscription Identifier, 1 to 268,435,455 (5.0).
+    pub subscription_identifier: mqtt_opt_u32,
+    /// User Properties (5.0).
+    pub user_properties: mqtt_user_properties,
+}
+
+/// An UNSUBSCRIBE.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct mqtt_unsubscribe_options {
+    /// The topic filters: `filters_len` views (at least one).
+    pub filters: *const mqtt_bytes_view,
+    /// How many filters.
+    pub filters_len: usize,
+    /// User Properties (5.0).
+    pub user_properties: mqtt_user_properties,
+}
+
 // ----- reading C arguments ----------------------------------------------
 
 /// Reads `len` items at `ptr`: NULL with a non-zero length is
@@ -285,7 +383,7 @@ pub(crate) unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize) -> Result<&'a [
     if ptr.is_null() {
         return Err(mqtt_status::MQTT_STATUS_NULL_ARGUMENT);
     }
-    if len.saturating_mul(std::mem::size_of::<T>().max(1)) > isize::MAX as usize {
+    if len.saturating_mul(core::mem::size_of::<T>().max(1)) > isize::MAX as usize {
         return Err(mqtt_status::MQTT_STATUS_INVALID_ARGUMENT);
     }
     if !ptr.is_aligned() {
@@ -293,7 +391,7 @@ pub(crate) unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize) -> Result<&'a [
     }
     // SAFETY: non-NULL, aligned, length bounded; validity is the caller's
     // promise above.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
 }
 
 /// The bytes of a view (empty when absent).
@@ -316,8 +414,22 @@ pub(crate) fn invalid(why: impl Into<String>) -> Failure {
 /// Adds the generic text to a bare status.
 pub(crate) fn bare(status: mqtt_status) -> Failure {
     // SAFETY: mqtt_status_str returns a static C string.
-    let text = unsafe { std::ffi::CStr::from_ptr(crate::mqtt_status_str(status as u32)) };
+    let text = unsafe { core::ffi::CStr::from_ptr(crate::mqtt_status_str(status as u32)) };
     (status, text.to_string_lossy().into_owned())
+}
+
+/// The text of a core error: its `Display` with the `error-text` feature,
+/// else the status's fixed description (no formatting code linked).
+#[cfg(feature = "error-text")]
+pub(crate) fn error_text(e: &impl core::fmt::Display, _status: mqtt_status) -> String {
+    alloc::string::ToString::to_string(e)
+}
+
+/// The text of a core error: its `Display` with the `error-text` feature,
+/// else the status's fixed description (no formatting code linked).
+#[cfg(not(feature = "error-text"))]
+pub(crate) fn error_text<E>(_e: &E, status: mqtt_status) -> String {
+    bare(status).1
 }
 
 /// A UTF-8 string argument.
@@ -327,7 +439,7 @@ pub(crate) fn bare(status: mqtt_status) -> Failure {
 pub(crate) unsafe fn view_str<'a>(v: mqtt_bytes_view, what: &str) -> Result<&'a str, Failure> {
     // SAFETY: forwarded.
     let bytes = unsafe { view_bytes(v) }.map_err(bare)?;
-    std::str::from_utf8(bytes).map_err(|_| invalid(format!("{what}: not valid UTF-8")))
+    core::str::from_utf8(bytes).map_err(|_| invalid(text!("{what}: not valid UTF-8")))
 }
 
 /// An MQTT string argument (UTF-8, no NUL, at most 65,535 bytes).
@@ -337,7 +449,7 @@ pub(crate) unsafe fn view_str<'a>(v: mqtt_bytes_view, what: &str) -> Result<&'a 
 pub(crate) unsafe fn mqtt_string(v: mqtt_bytes_view, what: &str) -> Result<MqttString, Failure> {
     // SAFETY: forwarded.
     let s = unsafe { view_str(v, what) }?;
-    MqttString::from_str(s).map_err(|e| invalid(format!("{what}: {e}")))
+    MqttString::from_str(s).map_err(|e| invalid(text!("{what}: {e}")))
 }
 
 /// An optional MQTT string (absent when the pointer is NULL).
@@ -372,7 +484,7 @@ pub(crate) unsafe fn opt_binary(v: mqtt_bytes_view, what: &str) -> Result<Option
     // SAFETY: forwarded.
     let bytes = unsafe { view_bytes(v) }.map_err(bare)?;
     if bytes.len() > usize::from(u16::MAX) {
-        return Err(invalid(format!("{what}: longer than 65,535 bytes")));
+        return Err(invalid(text!("{what}: longer than 65,535 bytes")));
     }
     Ok(Some(Bytes::copy_from_slice(bytes)))
 }
@@ -392,17 +504,14 @@ pub(crate) unsafe fn user_properties_arg(
         let key = unsafe { view_str(p.key, "user property key") }?;
         // SAFETY: forwarded.
         let value = unsafe { view_str(p.value, "user property value") }?;
-        out.push(
-            UserProperty::new(key, value).map_err(|e| invalid(format!("user property: {e}")))?,
-        );
+        out.push(UserProperty::new(key, value).map_err(|e| invalid(text!("user property: {e}")))?);
     }
     Ok(out)
 }
 
 /// The QoS for a C byte.
 pub(crate) fn qos_arg(qos: u8) -> Result<mqtt_core::codec::QoS, Failure> {
-    mqtt_core::codec::QoS::from_u8(qos)
-        .ok_or_else(|| invalid(format!("QoS {qos} is not 0, 1 or 2")))
+    mqtt_core::codec::QoS::from_u8(qos).ok_or_else(|| invalid(text!("QoS {qos} is not 0, 1 or 2")))
 }
 
 /// The caller's output buffer of `cap` bytes: empty when `cap` is 0 (then
@@ -423,17 +532,51 @@ pub(crate) unsafe fn out_buf<'a>(buf: *mut u8, cap: usize) -> Result<&'a mut [u8
         return Err(invalid("cap is larger than any buffer"));
     }
     // SAFETY: non-NULL, size bounded; the rest is the caller's promise.
-    Ok(unsafe { std::slice::from_raw_parts_mut(buf, cap) })
+    Ok(unsafe { core::slice::from_raw_parts_mut(buf, cap) })
 }
 
 /// A reason code from its byte; an unknown value is
 /// `MQTT_STATUS_INVALID_ARGUMENT`.
 pub(crate) fn code_arg(code: u8) -> Result<mqtt_core::codec::ReasonCode, Failure> {
     mqtt_core::codec::ReasonCode::from_u8(code)
-        .ok_or_else(|| invalid(format!("reason code 0x{code:02X} is unknown")))
+        .ok_or_else(|| invalid(text!("reason code 0x{code:02X} is unknown")))
 }
 
 /// An optional flag as an `mqtt_opt_u8` (1 for true, 0 for false).
 pub(crate) fn flag(v: Option<bool>) -> mqtt_opt_u8 {
     v.map(u8::from).into()
+}
+
+/// The core's PUBLISH from the C options.
+///
+/// # Safety
+/// Every view in `o` as [`slice_arg`].
+pub(crate) unsafe fn publish_arg(
+    o: &mqtt_publish_options,
+    packet_id: u16,
+    dup: bool,
+) -> Result<Publish, Failure> {
+    // SAFETY (every block below): views of `o`, valid by the caller's
+    // promise.
+    let topic = unsafe { view_str(o.topic, "topic") }?;
+    let payload = Bytes::copy_from_slice(unsafe { view_bytes(o.payload) }.map_err(bare)?);
+    let qos = qos_arg(o.qos)?;
+    let mut publish = Publish::new(topic, payload)
+        .map_err(|e| invalid(text!("publish: {e}")))?
+        .with_qos(qos, if o.qos == 0 { 0 } else { packet_id })
+        .with_retain(o.retain);
+    publish.dup = dup;
+    let p = &mut publish.properties;
+    p.payload_format_indicator = match o.payload_format_indicator {
+        mqtt_opt_u8 { present: false, .. } => None,
+        mqtt_opt_u8 { value: 0, .. } => Some(false),
+        mqtt_opt_u8 { value: 1, .. } => Some(true),
+        _ => return Err(invalid("payload_format_indicator must be 0 or 1")),
+    };
+    p.message_expiry_interval = o.message_expiry_interval.get();
+    p.content_type = unsafe { opt_mqtt_string(o.content_type, "content type") }?;
+    p.response_topic = unsafe { opt_mqtt_string(o.response_topic, "response topic") }?;
+    p.correlation_data = unsafe { opt_binary(o.correlation_data, "correlation data") }?;
+    p.user_properties = unsafe { user_properties_arg(o.user_properties) }?;
+    Ok(publish)
 }
