@@ -18,6 +18,8 @@ help:
 	@echo "make bench-py    Python client vs. paho-mqtt and gmqtt through mosquitto, codec vs. mqtt5 (bench/py/.venv)"
 	@echo "make install PREFIX=/usr/local  the C library (libmqtt.a, libmqtt.so), include/mqtt.h and mqtt.pc (DESTDIR for staging)"
 	@echo "make c-size / c-heap / c-bench  C library size, heap per handle, throughput beside libmosquitto"
+	@echo "make c-firmware  the bare-metal libmqtt.a (Cortex-M0+, M3, M4F); c-firmware-test runs it in QEMU"
+	@echo "make c-firmware-size  what libmqtt adds to a Cortex-M3 image, per feature set, beside coreMQTT"
 
 ## demo: the Python package end to end: creates .venv if missing, installs
 ## ./py, then round-trips QoS 0/1/2 with MQTT 5.0 features on the embedded
@@ -30,7 +32,7 @@ demo:
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit c-test py-test
+test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -65,6 +67,12 @@ fmt-check:
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# The bare-metal C library (no std), with every part and with the least.
+	@rustup target list --installed 2>/dev/null | grep -x thumbv7m-none-eabi >/dev/null || rustup target add thumbv7m-none-eabi
+	$(CARGO) clippy -p mqtt-ffi --target thumbv7m-none-eabi --no-default-features \
+	  --features firmware,client,server,codec,error-text -- -D warnings
+	$(CARGO) clippy -p mqtt-ffi --target thumbv7m-none-eabi --no-default-features \
+	  --features firmware,client -- -D warnings
 
 ## The core builds with core + alloc only: for the host without default
 ## features, and for a bare-metal target (no std at all) when rustup can add it.
@@ -233,6 +241,93 @@ c-size:
 	@for l in /usr/lib/*/libmosquitto.so.1 /usr/lib/*/libpaho-mqtt3c.so.1; do \
 	  if [ -e "$$l" ]; then size -d "$$(readlink -f $$l)"; fi; \
 	done
+
+## c-firmware: libmqtt.a for bare metal (no std; features firmware, client,
+## server; release-size profile) for Cortex-M3 (thumbv7m-none-eabi) and
+## Cortex-M4F (thumbv7em-none-eabihf), in
+## target/firmware/cargo/<triple>/release-size/. A target directory of its
+## own: builds of other feature sets (the size report) write
+## target/<triple>/release-size/libmqtt.a, and one running at the same
+## time would swap the library under the link. Installs what is missing:
+## the two rustup targets, and the Arm GNU toolchain, newlib and QEMU that
+## c-firmware-test uses.
+FIRMWARE_TARGETS := thumbv7m-none-eabi thumbv7em-none-eabihf thumbv6m-none-eabi
+FIRMWARE_FEATURES := firmware,client,server
+FW_CARGO_DIR := target/firmware/cargo
+## Cortex-M0/M0+ (thumbv6m) has no compare-and-swap: the `no-cas` feature
+## and a portable-atomic cfg for single-core chips, in a target directory
+## of its own (other RUSTFLAGS).
+FW_V6M_DIR := target/firmware/cargo-v6m
+FW_V6M_RUSTFLAGS := --cfg portable_atomic_unsafe_assume_single_core
+.PHONY: c-firmware c-firmware-test
+c-firmware:
+	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
+	@for t in $(FIRMWARE_TARGETS); do \
+	  rustup target list --installed 2>/dev/null | grep -x $$t >/dev/null || rustup target add $$t || exit 1; \
+	done
+	@# libc_nano.a of the Cortex-M3 multilib: newlib-nano is installed.
+	@command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null && \
+	  test -f "$$(arm-none-eabi-gcc -mthumb -mcpu=cortex-m3 -print-file-name=libc_nano.a)" || { \
+	  echo "installing gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (for the firmware test)"; \
+	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; }
+	for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do \
+	  $(CARGO) rustc -p mqtt-ffi --lib --crate-type staticlib --profile release-size --target $$t \
+	    --target-dir $(FW_CARGO_DIR) --no-default-features --features $(FIRMWARE_FEATURES) || exit 1; \
+	done
+	RUSTFLAGS="$(FW_V6M_RUSTFLAGS)" $(CARGO) rustc -p mqtt-ffi --lib --crate-type staticlib \
+	  --profile release-size --target thumbv6m-none-eabi --target-dir $(FW_V6M_DIR) \
+	  --no-default-features --features $(FIRMWARE_FEATURES),no-cas
+
+## c-firmware-test: ffi-c/firmware/test_firmware.c (client and broker in one
+## image, over an in-memory loopback, on a fake clock) built for Cortex-M3
+## with newlib-nano and run under QEMU (mps2-an385) with semihosting: its
+## exit status is QEMU's, so a failed check fails the target. Prints the
+## heap and stack high-water marks (heap-hwm-client, heap-hwm, stack-hwm;
+## also in target/firmware/qemu.log, which the size report greps). The same
+## program runs for Cortex-M4F (thumbv7em-none-eabihf, hard float) on
+## mps2-an386, and for Cortex-M0+ (thumbv6m-none-eabi) on mps2-an385: QEMU
+## has no M0+ board with this memory, and an M3 runs the ARMv6-M
+## instruction set unchanged, so the M0+ library's code is what runs.
+FW_BUILD := target/firmware
+FW_SRC := ffi-c/firmware/startup.c ffi-c/firmware/test_firmware.c
+FW_CFLAGS := -std=c99 -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections \
+  -Iinclude -Iffi-c/firmware
+FW_LDFLAGS := --specs=nano.specs -nostartfiles -T ffi-c/firmware/an385.ld \
+  -Wl,--gc-sections -Wl,--no-warn-execstack
+FW_QEMU := qemu-system-arm -M mps2-an385 -nographic -semihosting-config enable=on,target=native
+c-firmware-test: c-firmware
+	@mkdir -p $(FW_BUILD)
+	arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb $(FW_CFLAGS) $(FW_SRC) $(FW_LDFLAGS) \
+	  -Wl,-Map=$(FW_BUILD)/test_firmware.map \
+	  $(FW_CARGO_DIR)/thumbv7m-none-eabi/release-size/libmqtt.a -o $(FW_BUILD)/test_firmware.elf
+	arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 $(FW_CFLAGS) \
+	  $(FW_SRC) $(FW_LDFLAGS) -Wl,-Map=$(FW_BUILD)/test_firmware-m4f.map \
+	  $(FW_CARGO_DIR)/thumbv7em-none-eabihf/release-size/libmqtt.a -o $(FW_BUILD)/test_firmware-m4f.elf
+	arm-none-eabi-gcc -mcpu=cortex-m0plus -mthumb $(FW_CFLAGS) $(FW_SRC) $(FW_LDFLAGS) \
+	  -Wl,-Map=$(FW_BUILD)/test_firmware-m0.map \
+	  $(FW_V6M_DIR)/thumbv6m-none-eabi/release-size/libmqtt.a -o $(FW_BUILD)/test_firmware-m0.elf
+	arm-none-eabi-size $(FW_BUILD)/test_firmware.elf $(FW_BUILD)/test_firmware-m4f.elf $(FW_BUILD)/test_firmware-m0.elf
+	timeout 60 $(FW_QEMU) -kernel $(FW_BUILD)/test_firmware.elf </dev/null | tee $(FW_BUILD)/qemu.log || { \
+	  echo "c-firmware-test: Cortex-M3 FAILED (exit status $$?: 1 a check failed, 2 a fault, 3 a panic, 124 a timeout)"; exit 1; }
+	timeout 60 $(subst mps2-an385,mps2-an386,$(FW_QEMU)) -kernel $(FW_BUILD)/test_firmware-m4f.elf </dev/null \
+	  > $(FW_BUILD)/qemu-m4f.log || { rc=$$?; tail -n 20 $(FW_BUILD)/qemu-m4f.log; \
+	  echo "c-firmware-test: Cortex-M4F FAILED (exit status $$rc)"; exit 1; }
+	@tail -n 1 $(FW_BUILD)/qemu-m4f.log | sed 's/^/Cortex-M4F (mps2-an386): /'
+	timeout 60 $(FW_QEMU) -kernel $(FW_BUILD)/test_firmware-m0.elf </dev/null > $(FW_BUILD)/qemu-m0.log || { \
+	  rc=$$?; tail -n 20 $(FW_BUILD)/qemu-m0.log; \
+	  echo "c-firmware-test: Cortex-M0+ build FAILED (exit status $$rc)"; exit 1; }
+	@tail -n 1 $(FW_BUILD)/qemu-m0.log | sed 's/^/Cortex-M0+ library (thumbv6m, on mps2-an385): /'
+	@echo "c-firmware-test: all passed"
+
+## c-firmware-size: what libmqtt adds to a Cortex-M3 client image (text +
+## rodata, -Os, --gc-sections) for each feature set, beside coreMQTT's
+## reference figures, and the heap and stack high-water marks of the QEMU
+## run: ffi-c/firmware/size/size-report.sh (a measurement, not a test).
+.PHONY: c-firmware-size
+c-firmware-size: c-firmware-test
+	ffi-c/firmware/size/size-report.sh
 
 ## c-bench: publisher and subscriber throughput of the C examples beside
 ## libmosquitto programs against mosquitto on 127.0.0.1 (a benchmark, not a

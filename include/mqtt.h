@@ -22,7 +22,21 @@
  * Strings are mqtt_bytes_view (pointer + length, UTF-8, no NUL); a NULL
  * pointer marks an optional field absent. Views handed out stay valid until
  * the next call on the same handle. A handle is used by one thread at a
- * time. There is no global state.
+ * time.
+ *
+ * Process-wide settings, set once at start-up (the only global state):
+ * - mqtt_set_log_hook: where the library's log lines go (level + text; the
+ *   library never prints, never calls printf).
+ * - mqtt_set_panic_hook: called if the library panics (a bug; no input can
+ *   cause one). Hosted builds then return MQTT_STATUS_PANIC; bare-metal
+ *   builds cannot unwind and stop after the hook (reset the device there).
+ * - mqtt_set_allocator (bare-metal builds, `--no-default-features
+ *   --features firmware,client`): every byte the library holds comes from
+ *   the application's alloc/free functions, registered before any other
+ *   call. Hosted builds use the system allocator and refuse it.
+ * Bare-metal builds may leave out the server side (mqtt_broker_*,
+ * mqtt_server_*) and the codec (mqtt_decode, mqtt_encode*): the header
+ * declares them, the library then does not define them.
  */
 
 #ifndef LIBMQTT_MQTT_H
@@ -624,40 +638,6 @@ enum mqtt_drop_reason
 typedef enum mqtt_drop_reason mqtt_drop_reason;
 #else
 typedef uint32_t mqtt_drop_reason;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * How serious a log message is. `mqtt_set_log_hook` takes the least
- * serious level to pass on.
- */
-enum mqtt_log_level
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * A bug in the library was caught (a panic).
-   */
-  MQTT_LOG_ERROR = 1,
-  /**
-   * A call failed; the message is the text `*_last_error` gives.
-   */
-  MQTT_LOG_WARN = 2,
-  /**
-   * The connection changed state (connected, closed and why).
-   */
-  MQTT_LOG_INFO = 3,
-  /**
-   * Details for debugging.
-   */
-  MQTT_LOG_DEBUG = 4,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum mqtt_log_level mqtt_log_level;
-#else
-typedef uint32_t mqtt_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1867,6 +1847,14 @@ typedef struct mqtt_packet {
 } mqtt_packet;
 
 /**
+ * How serious a log message is: one of the `MQTT_LOG_*` values.
+ * `mqtt_set_log_hook` takes the least serious level to pass on. A plain
+ * integer (not an enum) in both directions, so that any value C passes
+ * is defined behaviour; values outside 1 to 4 are refused.
+ */
+typedef uint32_t mqtt_log_level;
+
+/**
  * Receives the library's log messages: `level`, and the message as a view
  * valid only during the call (UTF-8, no NUL). It must not call back into
  * libmqtt. The library never formats with `printf` and never writes to a
@@ -1979,6 +1967,26 @@ typedef struct mqtt_backoff {
    */
   uint32_t attempt;
 } mqtt_backoff;
+
+/**
+ * A bug in the library was caught (a panic).
+ */
+#define MQTT_LOG_ERROR 1
+
+/**
+ * A call failed; the message is the text `*_last_error` gives.
+ */
+#define MQTT_LOG_WARN 2
+
+/**
+ * The connection changed state (connected, closed and why).
+ */
+#define MQTT_LOG_INFO 3
+
+/**
+ * Details for debugging.
+ */
+#define MQTT_LOG_DEBUG 4
 
 #ifdef __cplusplus
 extern "C" {

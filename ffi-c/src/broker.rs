@@ -224,7 +224,8 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     if !o.passwords.is_absent() {
         // SAFETY: a view of `o`, valid by the caller's promise.
         let text = unsafe { view_str(o.passwords, "passwords") }?;
-        let table = PasswordTable::parse(text).map_err(|e| invalid(text!("passwords: {e}")))?;
+        let table =
+            PasswordTable::parse(text).map_err(|e| invalid(detail_text("passwords", &e)))?;
         opts = opts.with_passwords(table, o.allow_anonymous);
     } else if o.passwords.len != 0 {
         return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));
@@ -232,7 +233,7 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     if !o.acl.is_absent() {
         // SAFETY: as above.
         let text = unsafe { view_str(o.acl, "acl") }?;
-        let acl = Acl::parse(text).map_err(|e| invalid(text!("acl: {e}")))?;
+        let acl = Acl::parse(text).map_err(|e| invalid(detail_text("acl", &e)))?;
         opts = opts.with_acl(acl);
     } else if o.acl.len != 0 {
         return Err(bare(mqtt_status::MQTT_STATUS_NULL_ARGUMENT));

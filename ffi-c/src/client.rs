@@ -257,8 +257,8 @@ unsafe fn client_options(o: &mqtt_client_options) -> Result<ClientOptions, Failu
     // SAFETY (every block below): the views come from `o`, valid by the
     // caller's promise.
     let client_id = unsafe { view_str(o.client_id, "client id") }?;
-    let mut opts =
-        ClientOptions::new(version, client_id).map_err(|e| invalid(text!("client id: {e}")))?;
+    let mut opts = ClientOptions::new(version, client_id)
+        .map_err(|e| invalid(detail_text("client id", &e)))?;
     opts.keep_alive = o.keep_alive;
     opts.clean_start = o.clean_start;
     opts.session_expiry_interval = o.session_expiry_interval;
@@ -320,7 +320,7 @@ unsafe fn will_arg(w: &mqtt_will) -> Result<Will, Failure> {
     let topic = unsafe { view_str(w.topic, "will topic") }?;
     let payload = Bytes::copy_from_slice(unsafe { view_bytes(w.payload) }.map_err(bare)?);
     let mut will = Will::new(topic, payload, qos_arg(w.qos)?)
-        .map_err(|e| invalid(text!("will: {e}")))?
+        .map_err(|e| invalid(detail_text("will", &e)))?
         .with_retain(w.retain);
     let p = &mut will.properties;
     p.will_delay_interval = w.will_delay_interval.get();
@@ -338,7 +338,7 @@ fn bool_arg(v: mqtt_opt_u8, what: &str) -> Result<Option<bool>, Failure> {
         mqtt_opt_u8 { present: false, .. } => Ok(None),
         mqtt_opt_u8 { value: 0, .. } => Ok(Some(false)),
         mqtt_opt_u8 { value: 1, .. } => Ok(Some(true)),
-        _ => Err(invalid(text!("{what} must be 0 or 1"))),
+        _ => Err(invalid(joined(what, " must be 0 or 1"))),
     }
 }
 
@@ -874,6 +874,14 @@ impl mqtt_client {
             Event::Connected(c) => {
                 ev = ev.with_code(c.connack.reason_code);
                 ev.kind = mqtt_event_kind::MQTT_EVENT_CONNECTED;
+                crate::platform::log(
+                    crate::MQTT_LOG_INFO,
+                    if c.session_present {
+                        b"connected, session resumed"
+                    } else {
+                        b"connected, new session"
+                    },
+                );
                 ev.session_present = c.session_present;
                 ev.keep_alive = c.keep_alive;
                 ev.client_id = mqtt_bytes_view::of(c.client_id.as_bytes());
@@ -889,16 +897,16 @@ impl mqtt_client {
                 ev.disconnect_reason = match reason {
                     DisconnectReason::Refused(c) => {
                         ev.properties = connack_props(&c.properties, store);
-                        self.text = text!("connection refused: {}", c.reason_code);
+                        self.text = code_text("connection refused", c.reason_code);
                         D::MQTT_DISCONNECT_REFUSED
                     }
                     DisconnectReason::ByServer(d) => {
                         ev.properties = disconnect_props(&d.properties, store);
-                        self.text = text!("disconnected by the server: {}", d.reason_code);
+                        self.text = code_text("disconnected by the server", d.reason_code);
                         D::MQTT_DISCONNECT_BY_SERVER
                     }
                     DisconnectReason::ProtocolViolation(v) => {
-                        self.text = text!("protocol violation: {v}");
+                        self.text = detail_text("protocol violation", v);
                         D::MQTT_DISCONNECT_PROTOCOL_VIOLATION
                     }
                     DisconnectReason::KeepAliveTimeout => {
@@ -918,6 +926,7 @@ impl mqtt_client {
                         D::MQTT_DISCONNECT_LOCAL
                     }
                 };
+                crate::platform::log(crate::MQTT_LOG_INFO, self.text.as_bytes());
                 ev.text = mqtt_bytes_view::of(self.text.as_bytes());
             }
             Event::Message(m) => {
@@ -1095,7 +1104,7 @@ pub unsafe extern "C" fn mqtt_client_subscribe(
                 .with_retain_handling(retain_handling);
                 filters.push(
                     SubscribeFilter::new(filter, options)
-                        .map_err(|e| invalid(text!("filter: {e}")))?,
+                        .map_err(|e| invalid(detail_text("filter", &e)))?,
                 );
             }
             let mut subscribe = Subscribe::new(1, filters);
@@ -1267,7 +1276,7 @@ pub unsafe extern "C" fn mqtt_client_session_export(
                 .client
                 .export_session()
                 .to_bytes()
-                .map_err(|e| invalid(text!("session: {e}")))?;
+                .map_err(|e| invalid(detail_text("session", &e)))?;
             written.write(bytes.len());
             if bytes.len() > out.len() {
                 return Err(bare(mqtt_status::MQTT_STATUS_BUFFER_TOO_SMALL));
@@ -1297,7 +1306,7 @@ pub unsafe extern "C" fn mqtt_client_session_import(
         with_handle(c, |h| {
             let bytes = slice_arg(buf, len).map_err(bare)?;
             let state = mqtt_core::client::SessionState::from_bytes(bytes)
-                .map_err(|e| invalid(text!("session bytes: {e}")))?;
+                .map_err(|e| invalid(detail_text("session bytes", &e)))?;
             h.client.import_session(now_ms, state).map_err(client_error)
         })
     }

@@ -662,7 +662,7 @@ fn encode_into(
 ) -> Result<(), Failure> {
     let need = packet
         .encoded_len(version)
-        .map_err(|e| invalid(text!("cannot encode: {e}")))?;
+        .map_err(|e| invalid(detail_text("cannot encode", &e)))?;
     if need > cap {
         // SAFETY: `written` is non-NULL and writable (checked by callers).
         unsafe { written.write(need) };
@@ -678,7 +678,7 @@ fn encode_into(
     let out = unsafe { core::slice::from_raw_parts_mut(buf, cap) };
     let n = packet
         .encode_to_slice(version, out)
-        .map_err(|e| invalid(text!("cannot encode: {e}")))?;
+        .map_err(|e| invalid(detail_text("cannot encode", &e)))?;
     // SAFETY: as above.
     unsafe { written.write(n) };
     Ok(())
@@ -755,7 +755,7 @@ unsafe fn packet_arg(p: &mqtt_packet) -> Result<Packet, Failure> {
                     .with_retain_handling(retain_handling);
                 filters.push(
                     SubscribeFilter::new(filter, options)
-                        .map_err(|e| invalid(text!("filter: {e}")))?,
+                        .map_err(|e| invalid(detail_text("filter", &e)))?,
                 );
             }
             let mut s = Subscribe::new(p.packet_id, filters);
@@ -890,7 +890,7 @@ pub unsafe extern "C" fn mqtt_encode_check(
             // SAFETY: as mqtt_encode.
             let p = unsafe { packet_arg(&*packet) }?;
             p.encoded_len(v)
-                .map_err(|e| invalid(text!("cannot encode: {e}")))
+                .map_err(|e| invalid(detail_text("cannot encode", &e)))
         });
         // SAFETY: `buf` holds `cap` bytes by the caller's promise.
         unsafe { crate::report_check(result, buf, cap) }

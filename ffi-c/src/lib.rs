@@ -55,12 +55,14 @@ macro_rules! text {
     ($($arg:tt)*) => { alloc::format!($($arg)*) };
 }
 /// An error text: `format!` with the `error-text` feature; without it the
-/// template itself, unformatted, so that no formatting code is linked.
+/// template with its `{...}` placeholders left out ("QoS {qos} is not 0,
+/// 1 or 2" reads "QoS is not 0, 1 or 2"), so that no formatting code is
+/// linked.
 #[cfg(not(feature = "error-text"))]
 macro_rules! text {
     ($fmt:literal $(, $arg:expr)* $(,)?) => {{
         $( let _ = &$arg; )*
-        alloc::string::String::from($fmt)
+        $crate::types::without_placeholders($fmt)
     }};
 }
 
@@ -161,7 +163,7 @@ pub(crate) unsafe fn with_handle<H: Handle>(
     match catch(|| f(h)) {
         Ok(Ok(())) => mqtt_status::MQTT_STATUS_OK,
         Ok(Err((status, text))) => {
-            platform::log(mqtt_log_level::MQTT_LOG_WARN, text.as_bytes());
+            platform::log(crate::MQTT_LOG_WARN, text.as_bytes());
             h.state_mut().last_error = text;
             status
         }

@@ -14,20 +14,19 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use crate::mqtt_status;
 use crate::types::mqtt_bytes_view;
 
-/// How serious a log message is. `mqtt_set_log_hook` takes the least
-/// serious level to pass on.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum mqtt_log_level {
-    /// A bug in the library was caught (a panic).
-    MQTT_LOG_ERROR = 1,
-    /// A call failed; the message is the text `*_last_error` gives.
-    MQTT_LOG_WARN = 2,
-    /// The connection changed state (connected, closed and why).
-    MQTT_LOG_INFO = 3,
-    /// Details for debugging.
-    MQTT_LOG_DEBUG = 4,
-}
+/// How serious a log message is: one of the `MQTT_LOG_*` values.
+/// `mqtt_set_log_hook` takes the least serious level to pass on. A plain
+/// integer (not an enum) in both directions, so that any value C passes
+/// is defined behaviour; values outside 1 to 4 are refused.
+pub type mqtt_log_level = u32;
+/// A bug in the library was caught (a panic).
+pub const MQTT_LOG_ERROR: mqtt_log_level = 1;
+/// A call failed; the message is the text `*_last_error` gives.
+pub const MQTT_LOG_WARN: mqtt_log_level = 2;
+/// The connection changed state (connected, closed and why).
+pub const MQTT_LOG_INFO: mqtt_log_level = 3;
+/// Details for debugging.
+pub const MQTT_LOG_DEBUG: mqtt_log_level = 4;
 
 /// Receives the library's log messages: `level`, and the message as a view
 /// valid only during the call (UTF-8, no NUL). It must not call back into
@@ -100,7 +99,7 @@ static PANIC: HookSlot = HookSlot::new();
 
 /// Sends `message` to the log hook if one is set for `level`.
 pub(crate) fn log(level: mqtt_log_level, message: &[u8]) {
-    if (level as u32) > LOG_LEVEL.load(Ordering::Relaxed) {
+    if level > LOG_LEVEL.load(Ordering::Relaxed) {
         return;
     }
     let (f, ctx) = LOG.get();
@@ -133,10 +132,7 @@ fn call_panic_hook(file: mqtt_bytes_view, line: u32) {
 /// A panic was caught (hosted builds): log it and call the hook.
 #[cfg(feature = "std")]
 pub(crate) fn panicked() {
-    log(
-        mqtt_log_level::MQTT_LOG_ERROR,
-        b"internal error: a panic was caught",
-    );
+    log(MQTT_LOG_ERROR, b"internal error: a panic was caught");
     call_panic_hook(mqtt_bytes_view::NONE, 0);
 }
 
@@ -149,8 +145,7 @@ pub extern "C" fn mqtt_set_log_hook(
     ctx: *mut c_void,
     level: mqtt_log_level,
 ) -> mqtt_status {
-    let level = level as u32;
-    if !(1..=4).contains(&level) {
+    if !(MQTT_LOG_ERROR..=MQTT_LOG_DEBUG).contains(&level) {
         return mqtt_status::MQTT_STATUS_INVALID_ARGUMENT;
     }
     LOG_LEVEL.store(level, Ordering::Relaxed);

@@ -411,7 +411,7 @@ impl mqtt_server {
                         code = Some(v.reason_code());
                         (
                             C::MQTT_CLOSE_PROTOCOL_VIOLATION,
-                            text!("protocol violation: {v}"),
+                            detail_text("protocol violation", &v),
                         )
                     }
                     CloseReason::KeepAliveTimeout => (
@@ -423,7 +423,7 @@ impl mqtt_server {
                     }
                     CloseReason::Rejected(c) => {
                         code = Some(c.reason_code);
-                        let text = text!("connection refused: {}", c.reason_code);
+                        let text = code_text("connection refused", c.reason_code);
                         ev.packet = self.packet_view(&Packet::ConnAck(Box::new(c)), version);
                         (C::MQTT_CLOSE_REJECTED, text)
                     }

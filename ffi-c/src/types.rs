@@ -432,6 +432,47 @@ pub(crate) fn error_text<E>(_e: &E, status: mqtt_status) -> String {
     bare(status).1
 }
 
+/// `what: <the reason code's name>`, without formatting code.
+pub(crate) fn code_text(what: &str, code: mqtt_core::codec::ReasonCode) -> String {
+    let mut s = String::from(what);
+    s.push_str(": ");
+    s.push_str(code.description());
+    s
+}
+
+/// `what: <the error's Display>` with the `error-text` feature, else
+/// `what` alone.
+pub(crate) fn detail_text(what: &str, e: &impl core::fmt::Display) -> String {
+    if cfg!(feature = "error-text") {
+        text!("{what}: {e}")
+    } else {
+        String::from(what)
+    }
+}
+
+/// `template` without its `{...}` placeholders and the space before each
+/// (the error texts of builds without `error-text`).
+#[cfg_attr(feature = "error-text", allow(dead_code))]
+pub(crate) fn without_placeholders(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(rest[..open].trim_end_matches(' '));
+        rest = rest[open..]
+            .find('}')
+            .map_or("", |close| &rest[open + close + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `what` followed by `rest`, without formatting code.
+pub(crate) fn joined(what: &str, rest: &str) -> String {
+    let mut s = String::from(what);
+    s.push_str(rest);
+    s
+}
+
 /// A UTF-8 string argument.
 ///
 /// # Safety
@@ -439,7 +480,7 @@ pub(crate) fn error_text<E>(_e: &E, status: mqtt_status) -> String {
 pub(crate) unsafe fn view_str<'a>(v: mqtt_bytes_view, what: &str) -> Result<&'a str, Failure> {
     // SAFETY: forwarded.
     let bytes = unsafe { view_bytes(v) }.map_err(bare)?;
-    core::str::from_utf8(bytes).map_err(|_| invalid(text!("{what}: not valid UTF-8")))
+    core::str::from_utf8(bytes).map_err(|_| invalid(joined(what, ": not valid UTF-8")))
 }
 
 /// An MQTT string argument (UTF-8, no NUL, at most 65,535 bytes).
@@ -449,7 +490,7 @@ pub(crate) unsafe fn view_str<'a>(v: mqtt_bytes_view, what: &str) -> Result<&'a 
 pub(crate) unsafe fn mqtt_string(v: mqtt_bytes_view, what: &str) -> Result<MqttString, Failure> {
     // SAFETY: forwarded.
     let s = unsafe { view_str(v, what) }?;
-    MqttString::from_str(s).map_err(|e| invalid(text!("{what}: {e}")))
+    MqttString::from_str(s).map_err(|e| invalid(detail_text(what, &e)))
 }
 
 /// An optional MQTT string (absent when the pointer is NULL).
@@ -484,7 +525,7 @@ pub(crate) unsafe fn opt_binary(v: mqtt_bytes_view, what: &str) -> Result<Option
     // SAFETY: forwarded.
     let bytes = unsafe { view_bytes(v) }.map_err(bare)?;
     if bytes.len() > usize::from(u16::MAX) {
-        return Err(invalid(text!("{what}: longer than 65,535 bytes")));
+        return Err(invalid(joined(what, ": longer than 65,535 bytes")));
     }
     Ok(Some(Bytes::copy_from_slice(bytes)))
 }
@@ -504,7 +545,9 @@ pub(crate) unsafe fn user_properties_arg(
         let key = unsafe { view_str(p.key, "user property key") }?;
         // SAFETY: forwarded.
         let value = unsafe { view_str(p.value, "user property value") }?;
-        out.push(UserProperty::new(key, value).map_err(|e| invalid(text!("user property: {e}")))?);
+        out.push(
+            UserProperty::new(key, value).map_err(|e| invalid(detail_text("user property", &e)))?,
+        );
     }
     Ok(out)
 }
@@ -539,7 +582,7 @@ pub(crate) unsafe fn out_buf<'a>(buf: *mut u8, cap: usize) -> Result<&'a mut [u8
 /// `MQTT_STATUS_INVALID_ARGUMENT`.
 pub(crate) fn code_arg(code: u8) -> Result<mqtt_core::codec::ReasonCode, Failure> {
     mqtt_core::codec::ReasonCode::from_u8(code)
-        .ok_or_else(|| invalid(text!("reason code 0x{code:02X} is unknown")))
+        .ok_or_else(|| invalid(text!("reason code {code:#04X} is unknown")))
 }
 
 /// An optional flag as an `mqtt_opt_u8` (1 for true, 0 for false).
@@ -562,7 +605,7 @@ pub(crate) unsafe fn publish_arg(
     let payload = Bytes::copy_from_slice(unsafe { view_bytes(o.payload) }.map_err(bare)?);
     let qos = qos_arg(o.qos)?;
     let mut publish = Publish::new(topic, payload)
-        .map_err(|e| invalid(text!("publish: {e}")))?
+        .map_err(|e| invalid(detail_text("publish", &e)))?
         .with_qos(qos, if o.qos == 0 { 0 } else { packet_id })
         .with_retain(o.retain);
     publish.dup = dup;
@@ -579,4 +622,31 @@ pub(crate) unsafe fn publish_arg(
     p.correlation_data = unsafe { opt_binary(o.correlation_data, "correlation data") }?;
     p.user_properties = unsafe { user_properties_arg(o.user_properties) }?;
     Ok(publish)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lean_error_texts_leave_the_placeholders_out() {
+        assert_eq!(
+            without_placeholders("QoS {qos} is not 0, 1 or 2"),
+            "QoS is not 0, 1 or 2"
+        );
+        assert_eq!(
+            without_placeholders("reason code {code:#04X} is unknown"),
+            "reason code is unknown"
+        );
+        assert_eq!(
+            without_placeholders("connection {id} is not open"),
+            "connection is not open"
+        );
+        assert_eq!(without_placeholders("no placeholder"), "no placeholder");
+        assert_eq!(without_placeholders("cut {short"), "cut");
+        assert_eq!(
+            joined("topic", ": not valid UTF-8"),
+            "topic: not valid UTF-8"
+        );
+    }
 }

@@ -13,4 +13,6 @@ mod topic_alias;
 pub(crate) use packet_ids::PacketIds;
 pub(crate) use qos2::{answer_pubrel, HeldQos2};
 
-pub use topic_alias::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};
+pub use topic_alias::{
+    InboundTopicAliases, OutboundAlias, OutboundTopicAliases, MAX_OUTBOUND_TOPIC_ALIASES,
+};

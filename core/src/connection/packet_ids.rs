@@ -1,23 +1,28 @@
 //! [`PacketIds`]: packet identifiers in use, so that none is reused while
 //! its exchange is open [MQTT-2.2.1-3].
 
-use alloc::boxed::Box;
+use alloc::vec::Vec;
 
-/// One bit per packet identifier (8 KiB), allocated once per client, and a
-/// cursor that hands out identifiers in increasing order, skipping those in
-/// use: allocation and release are O(1) in the common case.
-#[derive(Clone)]
+/// The identifiers in use, sorted, and a cursor that hands out identifiers
+/// in increasing order, skipping those in use.
+///
+/// Memory is two bytes per identifier in use (so it follows the inflight
+/// window and the queue, not the 65,535 possible identifiers: a device with
+/// 20 messages in flight holds 40 bytes). Allocation appends in the common
+/// case; lookup is a binary search; release moves the identifiers above the
+/// released one, few when the window is small. The vector keeps its
+/// capacity, so the steady state allocates nothing.
+#[derive(Clone, Default)]
 pub(crate) struct PacketIds {
-    bits: Box<[u64; 1024]>,
+    used: Vec<u16>,
     next: u16,
-    in_use: u32,
 }
 
 impl core::fmt::Debug for PacketIds {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PacketIds")
             .field("next", &self.next)
-            .field("in_use", &self.in_use)
+            .field("in_use", &self.used.len())
             .finish()
     }
 }
@@ -25,29 +30,38 @@ impl core::fmt::Debug for PacketIds {
 impl PacketIds {
     pub(crate) fn new() -> Self {
         PacketIds {
-            bits: Box::new([0; 1024]),
+            used: Vec::new(),
             next: 1,
-            in_use: 0,
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_used(&self, id: u16) -> bool {
-        self.bits[usize::from(id >> 6)] & (1 << (id & 63)) != 0
+        self.used.binary_search(&id).is_ok()
     }
 
     /// Marks `id` used; false if it already was (or is 0).
     pub(crate) fn claim(&mut self, id: u16) -> bool {
-        if id == 0 || self.is_used(id) {
+        if id == 0 {
             return false;
         }
-        self.bits[usize::from(id >> 6)] |= 1 << (id & 63);
-        self.in_use += 1;
-        true
+        // The common case: above every identifier in use.
+        if self.used.last().is_none_or(|&last| last < id) {
+            self.used.push(id);
+            return true;
+        }
+        match self.used.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                self.used.insert(at, id);
+                true
+            }
+        }
     }
 
     /// The next free identifier, marked used; `None` when all 65,535 are.
     pub(crate) fn allocate(&mut self) -> Option<u16> {
-        if self.in_use >= u32::from(u16::MAX) {
+        if self.used.len() >= usize::from(u16::MAX) {
             return None;
         }
         loop {
@@ -60,9 +74,8 @@ impl PacketIds {
     }
 
     pub(crate) fn release(&mut self, id: u16) {
-        if id != 0 && self.is_used(id) {
-            self.bits[usize::from(id >> 6)] &= !(1 << (id & 63));
-            self.in_use -= 1;
+        if let Ok(at) = self.used.binary_search(&id) {
+            self.used.remove(at);
         }
     }
 }
@@ -84,5 +97,29 @@ mod tests {
         ids.release(300);
         assert_eq!(ids.allocate(), Some(300));
         assert!(!ids.claim(0), "0 is never a packet identifier");
+    }
+
+    #[test]
+    fn memory_follows_the_identifiers_in_use() {
+        let mut ids = PacketIds::new();
+        for _ in 0..10_000 {
+            let id = ids.allocate().unwrap();
+            ids.release(id);
+        }
+        assert!(ids.used.capacity() <= 4, "{}", ids.used.capacity());
+        // Wrap-around: identifiers below the cursor that are in use are
+        // skipped, those released are handed out again.
+        let mut ids = PacketIds::new();
+        let all: Vec<u16> = (0..u16::MAX).map(|_| ids.allocate().unwrap()).collect();
+        assert_eq!(all.first(), Some(&1));
+        assert_eq!(all.last(), Some(&u16::MAX));
+        for id in [7u16, 3, 60_000] {
+            ids.release(id);
+            assert!(!ids.is_used(id));
+        }
+        assert_eq!(ids.allocate(), Some(3));
+        assert_eq!(ids.allocate(), Some(7));
+        assert_eq!(ids.allocate(), Some(60_000));
+        assert_eq!(ids.allocate(), None);
     }
 }

@@ -13,7 +13,6 @@
 //! Mappings live for one network connection only [MQTT-3.3.2-7]: call
 //! `clear` on both when a connection ends.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::codec::{Error, MqttString, PropertyId};
@@ -106,19 +105,25 @@ pub enum OutboundAlias {
     Use(u16),
 }
 
+/// The most outbound aliases held at once, whatever the peer's Topic Alias
+/// Maximum: using fewer aliases than the peer allows is always permitted,
+/// and this bounds both the memory (one topic per alias) and the cost of a
+/// lookup (a scan of at most this many entries).
+pub const MAX_OUTBOUND_TOPIC_ALIASES: u16 = 64;
+
 /// Aliases we choose for PUBLISH packets we send; bounded by the *peer's*
 /// Topic Alias Maximum (from CONNACK for a client, from CONNECT for a
-/// server), with least-recently-used replacement once all are in use.
+/// server) and by [`MAX_OUTBOUND_TOPIC_ALIASES`], with least-recently-used
+/// replacement once all are in use.
 ///
-/// Each call costs O(log n) for n mappings, and at most `maximum` mappings
-/// are ever held.
+/// Slot `alias - 1` holds the topic of `alias` and the tick of its last
+/// use. Each call scans the slots (at most 64, short topics compared by
+/// length first), which is cheaper than a tree for tables this small and
+/// keeps the code small on a microcontroller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundTopicAliases {
-    /// Topic to (alias, tick of its last use).
-    by_topic: BTreeMap<MqttString, (u16, u64)>,
-    /// Tick of last use to topic: the first entry is the least recently
-    /// used.
-    by_tick: BTreeMap<u64, MqttString>,
+    /// Slot `alias - 1`: the topic and the tick of its last use.
+    slots: Vec<(MqttString, u64)>,
     maximum: u16,
     /// Increases by one per use; a u64 does not wrap in practice.
     tick: u64,
@@ -130,8 +135,7 @@ impl OutboundTopicAliases {
     /// [`OutboundAlias::None`].
     pub fn new(maximum: u16) -> Self {
         OutboundTopicAliases {
-            by_topic: BTreeMap::new(),
-            by_tick: BTreeMap::new(),
+            slots: Vec::new(),
             maximum,
             tick: 0,
         }
@@ -153,8 +157,8 @@ impl OutboundTopicAliases {
     /// most recently used.
     ///
     /// * Mapped already: [`OutboundAlias::Use`].
-    /// * Not mapped, fewer than `maximum` aliases in use: the next unused
-    ///   alias (1, 2, ...), as [`OutboundAlias::Assign`].
+    /// * Not mapped, fewer than `min(maximum, 64)` aliases in use: the next
+    ///   unused alias (1, 2, ...), as [`OutboundAlias::Assign`].
     /// * Not mapped, all in use: the alias of the least recently used topic,
     ///   whose mapping is dropped, as [`OutboundAlias::Assign`].
     ///
@@ -165,53 +169,44 @@ impl OutboundTopicAliases {
         if self.maximum == 0 || topic.is_empty() {
             return OutboundAlias::None;
         }
-        self.tick = self.tick.wrapping_add(1);
+        self.tick += 1;
         let tick = self.tick;
-        if let Some(entry) = self.by_topic.get_mut(topic) {
-            let (alias, last) = *entry;
-            entry.1 = tick;
-            if let Some(t) = self.by_tick.remove(&last) {
-                self.by_tick.insert(tick, t);
-            }
-            return OutboundAlias::Use(alias);
+        if let Some(i) = self.slots.iter().position(|(t, _)| t == topic) {
+            self.slots[i].1 = tick;
+            return OutboundAlias::Use(alias_of(i));
         }
-        let alias = if self.by_topic.len() < usize::from(self.maximum) {
-            // Aliases are handed out densely and only ever reused, so the
-            // next unused one is one past the count.
-            match u16::try_from(self.by_topic.len() + 1) {
-                Ok(alias) => alias,
-                Err(_) => return OutboundAlias::None,
-            }
-        } else {
-            let Some((_, oldest)) = self.by_tick.pop_first() else {
-                return OutboundAlias::None;
-            };
-            match self.by_topic.remove(&oldest) {
-                Some((alias, _)) => alias,
-                None => return OutboundAlias::None,
-            }
-        };
-        self.by_topic.insert(topic.clone(), (alias, tick));
-        self.by_tick.insert(tick, topic.clone());
-        OutboundAlias::Assign(alias)
+        let limit = usize::from(self.maximum.min(MAX_OUTBOUND_TOPIC_ALIASES));
+        if self.slots.len() < limit {
+            self.slots.push((topic.clone(), tick));
+            return OutboundAlias::Assign(alias_of(self.slots.len() - 1));
+        }
+        let oldest = (0..self.slots.len())
+            .min_by_key(|&i| self.slots[i].1)
+            .unwrap_or(0);
+        self.slots[oldest] = (topic.clone(), tick);
+        OutboundAlias::Assign(alias_of(oldest))
     }
 
     /// Forgets every mapping: aliases belong to one network connection
     /// [MQTT-3.3.2-7].
     pub fn clear(&mut self) {
-        self.by_topic.clear();
-        self.by_tick.clear();
+        self.slots.clear();
     }
 
     /// The number of aliases in use.
     pub fn len(&self) -> usize {
-        self.by_topic.len()
+        self.slots.len()
     }
 
     /// Whether no alias is in use.
     pub fn is_empty(&self) -> bool {
-        self.by_topic.is_empty()
+        self.slots.is_empty()
     }
+}
+
+/// The alias of slot `i` (slots never exceed 64).
+fn alias_of(i: usize) -> u16 {
+    i as u16 + 1
 }
 
 #[cfg(test)]
@@ -402,5 +397,20 @@ mod tests {
             }
             prop_assert!(used.len() <= usize::from(maximum));
         }
+    }
+
+    #[test]
+    fn outbound_holds_at_most_64_aliases_whatever_the_peer_allows() {
+        let mut b = OutboundTopicAliases::new(u16::MAX);
+        for i in 0..200 {
+            match b.alias_for(&s(&format!("t/{i}"))) {
+                OutboundAlias::Assign(a) => assert!(a >= 1 && a <= MAX_OUTBOUND_TOPIC_ALIASES),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(b.len(), usize::from(MAX_OUTBOUND_TOPIC_ALIASES));
+        // The 64 most recent are mapped; older ones were replaced.
+        assert!(matches!(b.alias_for(&s("t/199")), OutboundAlias::Use(_)));
+        assert!(matches!(b.alias_for(&s("t/100")), OutboundAlias::Assign(_)));
     }
 }
