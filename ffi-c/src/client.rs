@@ -1057,13 +1057,36 @@ pub unsafe extern "C" fn mqtt_client_publish(
     // promise).
     unsafe {
         with_handle(c, |h| {
-            // The client assigns the packet identifier; 1 is a placeholder.
-            let publish = publish_arg(&*options, 1, false)?;
-            let id = h.client.publish(now_ms, publish).map_err(client_error)?;
+            let o = &*options;
+            let id = if without_properties(o) {
+                // Topic and payload borrowed: a QoS 0 message that goes
+                // out at once is encoded from them with no allocation.
+                let topic = view_str(o.topic, "topic")?;
+                let payload = view_bytes(o.payload).map_err(bare)?;
+                h.client
+                    .publish_slice(now_ms, topic, payload, qos_arg(o.qos)?, o.retain)
+                    .map_err(client_error)?
+            } else {
+                // The client assigns the packet identifier; 1 is a
+                // placeholder.
+                let publish = publish_arg(o, 1, false)?;
+                h.client.publish(now_ms, publish).map_err(client_error)?
+            };
             put(publish_id, id.0);
             Ok(())
         })
     }
+}
+
+/// Whether a PUBLISH's options carry no 5.0 property at all.
+fn without_properties(o: &mqtt_publish_options) -> bool {
+    let none = |v: mqtt_bytes_view| v.ptr.is_null() && v.len == 0;
+    !o.payload_format_indicator.present
+        && !o.message_expiry_interval.present
+        && none(o.content_type)
+        && none(o.response_topic)
+        && none(o.correlation_data)
+        && o.user_properties.len == 0
 }
 
 /// Subscribes; `*packet_id` (NULL allowed) is the identifier the

@@ -1199,7 +1199,7 @@ impl Sim {
         publish.dup = dup;
         let conn = self.srv.as_mut().ok_or("no connection")?;
         let alias = if self.p.version.is_v5() {
-            conn.out_aliases.alias_for(&publish.topic)
+            conn.out_aliases.alias_for(publish.topic.as_str())
         } else {
             OutboundAlias::None
         };

@@ -283,3 +283,96 @@ fn client_qos0_publish_allocates_nothing_in_steady_state() {
         );
     }
 }
+
+#[test]
+fn client_publish_slice_from_borrowed_bytes_allocates_nothing_and_matches_publish() {
+    use mqtt_core::client::{Client, ClientError, ClientOptions, Event};
+    use mqtt_core::codec::{ProtocolVersion, QoS};
+
+    let payload = [0x42u8; 40];
+    for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+        // The same bytes as `publish` of the same message.
+        let mut a = connected_client(version, 16);
+        let mut b = connected_client(version, 16);
+        a.publish_slice(2, "meter/7", &payload, QoS::AtMostOnce, false)
+            .unwrap();
+        let owned =
+            mqtt_core::codec::Publish::new("meter/7", bytes::Bytes::copy_from_slice(&payload))
+                .unwrap();
+        b.publish(2, owned).unwrap();
+        assert_eq!(a.take_transmit(), b.take_transmit(), "{version:?}");
+
+        let mut buf = [0u8; 512];
+        let mut run = |client: &mut Client, n: usize| {
+            for _ in 0..n {
+                client
+                    .publish_slice(2, "meter/7", &payload, QoS::AtMostOnce, false)
+                    .unwrap();
+                while client.poll_transmit(&mut buf) > 0 {}
+            }
+        };
+        run(&mut a, 100);
+        let n = allocations_in(|| run(&mut a, 5_000));
+        assert_eq!(n, 0, "{version:?}: 5,000 publish_slice allocated {n} times");
+        assert!(a.poll_event().is_none());
+
+        // An invalid topic is refused, nothing sent.
+        assert!(matches!(
+            a.publish_slice(3, "meter/+", &payload, QoS::AtMostOnce, false),
+            Err(ClientError::Invalid(_))
+        ));
+        assert_eq!(a.transmit_len(), 0);
+        // QoS 1 takes the owned path and completes as usual.
+        let id = a
+            .publish_slice(4, "meter/7", &payload, QoS::AtLeastOnce, false)
+            .unwrap();
+        let sent = a.take_transmit();
+        assert_eq!(sent[0], 0x32);
+        let pid = id.packet_id().unwrap();
+        let mut puback = vec![0x40, 0x02];
+        puback.extend_from_slice(&pid.to_be_bytes());
+        a.handle_input(5, &puback);
+        assert!(
+            matches!(a.poll_event(), Some(Event::PublishCompleted { id: got, .. }) if got == id)
+        );
+    }
+
+    // 5.0 with topic aliases allowed by the server: the first PUBLISH sets
+    // alias 1 (topic sent), the next ones use it (empty topic), still
+    // without allocating once the alias is assigned.
+    let options = ClientOptions::new(ProtocolVersion::V5, "alias").unwrap();
+    let mut client = Client::new(options);
+    client.connect(0).unwrap();
+    let _ = client.take_transmit();
+    // CONNACK with Topic Alias Maximum 5.
+    client.handle_input(1, &[0x20, 0x06, 0x00, 0x00, 0x03, 0x22, 0x00, 0x05]);
+    assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+    client
+        .publish_slice(2, "meter/7", b"x", QoS::AtMostOnce, false)
+        .unwrap();
+    let first = client.take_transmit();
+    // 0x30, len, topic "meter/7", properties: 3 bytes (alias 1), payload.
+    assert_eq!(&first[..], b"\x30\x0e\x00\x07meter/7\x03\x23\x00\x01x");
+    client
+        .publish_slice(2, "meter/7", b"x", QoS::AtMostOnce, false)
+        .unwrap();
+    let second = client.take_transmit();
+    assert_eq!(&second[..], b"\x30\x07\x00\x00\x03\x23\x00\x01x");
+    let mut buf = [0u8; 64];
+    // Warm-up: take_transmit above handed the transmit buffer away.
+    for _ in 0..10 {
+        client
+            .publish_slice(2, "meter/7", b"x", QoS::AtMostOnce, false)
+            .unwrap();
+        while client.poll_transmit(&mut buf) > 0 {}
+    }
+    let n = allocations_in(|| {
+        for _ in 0..1_000 {
+            client
+                .publish_slice(2, "meter/7", b"x", QoS::AtMostOnce, false)
+                .unwrap();
+            while client.poll_transmit(&mut buf) > 0 {}
+        }
+    });
+    assert_eq!(n, 0, "aliased publish_slice allocated {n} times");
+}

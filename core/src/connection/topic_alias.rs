@@ -165,26 +165,40 @@ impl OutboundTopicAliases {
     /// Answers [`OutboundAlias::None`] when aliases are disabled (maximum 0)
     /// or the topic is empty. Aliases are always in `1..=maximum`
     /// [MQTT-3.3.2-8] [MQTT-3.3.2-9] [MQTT-3.3.2-11].
-    pub fn alias_for(&mut self, topic: &MqttString) -> OutboundAlias {
+    /// The topic is copied only when an alias is assigned to it.
+    pub fn alias_for(&mut self, topic: &str) -> OutboundAlias {
         if self.maximum == 0 || topic.is_empty() {
             return OutboundAlias::None;
         }
         self.tick += 1;
         let tick = self.tick;
-        if let Some(i) = self.slots.iter().position(|(t, _)| t == topic) {
+        if let Some(i) = self.slots.iter().position(|(t, _)| t.as_str() == topic) {
             self.slots[i].1 = tick;
             return OutboundAlias::Use(alias_of(i));
         }
+        let Ok(topic) = MqttString::from_str(topic) else {
+            return OutboundAlias::None;
+        };
         let limit = usize::from(self.maximum.min(MAX_OUTBOUND_TOPIC_ALIASES));
         if self.slots.len() < limit {
-            self.slots.push((topic.clone(), tick));
+            self.slots.push((topic, tick));
             return OutboundAlias::Assign(alias_of(self.slots.len() - 1));
         }
         let oldest = (0..self.slots.len())
             .min_by_key(|&i| self.slots[i].1)
             .unwrap_or(0);
-        self.slots[oldest] = (topic.clone(), tick);
+        self.slots[oldest] = (topic, tick);
         OutboundAlias::Assign(alias_of(oldest))
+    }
+
+    /// Forgets the mapping of `alias`, just assigned by
+    /// [`alias_for`](Self::alias_for), when the PUBLISH that was to set it
+    /// up could not be sent: the peer never learnt it, so it must not be
+    /// used. Its slot is the first to be reassigned.
+    pub fn forget(&mut self, alias: u16) {
+        if let Some(slot) = self.slots.get_mut(usize::from(alias).wrapping_sub(1)) {
+            *slot = (MqttString::new(), 0);
+        }
     }
 
     /// Forgets every mapping: aliases belong to one network connection
@@ -195,12 +209,12 @@ impl OutboundTopicAliases {
 
     /// The number of aliases in use.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.iter().filter(|(t, _)| !t.is_empty()).count()
     }
 
     /// Whether no alias is in use.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 }
 
@@ -276,8 +290,8 @@ mod tests {
             assert_eq!(u8::from(e.reason_code()), 0x94);
         }
         let mut b = OutboundTopicAliases::new(0);
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::None);
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::None);
+        assert_eq!(b.alias_for("a"), OutboundAlias::None);
+        assert_eq!(b.alias_for("a"), OutboundAlias::None);
         assert!(b.is_empty());
     }
 
@@ -320,18 +334,18 @@ mod tests {
     #[test]
     fn outbound_assigns_then_uses() {
         let mut b = OutboundTopicAliases::new(10);
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::Assign(1));
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::Use(1));
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Assign(2));
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::Use(1));
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Use(2));
+        assert_eq!(b.alias_for("a"), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("a"), OutboundAlias::Use(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Assign(2));
+        assert_eq!(b.alias_for("a"), OutboundAlias::Use(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Use(2));
         assert_eq!(b.len(), 2);
     }
 
     #[test]
     fn outbound_empty_topic_gets_no_alias() {
         let mut b = OutboundTopicAliases::new(10);
-        assert_eq!(b.alias_for(&empty()), OutboundAlias::None);
+        assert_eq!(b.alias_for(""), OutboundAlias::None);
         assert!(b.is_empty());
     }
 
@@ -340,35 +354,35 @@ mod tests {
         // [MQTT-3.3.2-9] [MQTT-3.3.2-11]: never above the peer's maximum, so
         // a full table reuses the alias of the least recently used topic.
         let mut b = OutboundTopicAliases::new(2);
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::Assign(1));
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Assign(2));
+        assert_eq!(b.alias_for("a"), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Assign(2));
         // Touch "a": "b" is now the least recently used.
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::Use(1));
-        assert_eq!(b.alias_for(&s("c")), OutboundAlias::Assign(2));
+        assert_eq!(b.alias_for("a"), OutboundAlias::Use(1));
+        assert_eq!(b.alias_for("c"), OutboundAlias::Assign(2));
         assert_eq!(b.len(), 2);
         // "a" is now the least recently used.
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Assign(1));
-        assert_eq!(b.alias_for(&s("c")), OutboundAlias::Use(2));
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Use(1));
-        assert_eq!(b.alias_for(&s("a")), OutboundAlias::Assign(2));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("c"), OutboundAlias::Use(2));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Use(1));
+        assert_eq!(b.alias_for("a"), OutboundAlias::Assign(2));
     }
 
     #[test]
     fn outbound_clear_and_set_maximum_forget_mappings() {
         // [MQTT-3.3.2-7]: nothing carries over to the next connection.
         let mut b = OutboundTopicAliases::new(3);
-        b.alias_for(&s("a"));
-        b.alias_for(&s("b"));
+        b.alias_for("a");
+        b.alias_for("b");
         b.clear();
         assert!(b.is_empty());
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Assign(1));
         b.set_maximum(1);
         assert_eq!(b.maximum(), 1);
         assert!(b.is_empty());
-        assert_eq!(b.alias_for(&s("b")), OutboundAlias::Assign(1));
-        assert_eq!(b.alias_for(&s("c")), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("c"), OutboundAlias::Assign(1));
         b.set_maximum(0);
-        assert_eq!(b.alias_for(&s("c")), OutboundAlias::None);
+        assert_eq!(b.alias_for("c"), OutboundAlias::None);
     }
 
     proptest! {
@@ -383,7 +397,7 @@ mod tests {
             let mut used = BTreeSet::new();
             for pick in picks {
                 let topic = &topics[pick];
-                let (wire_topic, alias) = match sender.alias_for(topic) {
+                let (wire_topic, alias) = match sender.alias_for(topic.as_str()) {
                     OutboundAlias::None => (topic.clone(), None),
                     OutboundAlias::Assign(a) => (topic.clone(), Some(a)),
                     OutboundAlias::Use(a) => (empty(), Some(a)),
@@ -403,14 +417,29 @@ mod tests {
     fn outbound_holds_at_most_64_aliases_whatever_the_peer_allows() {
         let mut b = OutboundTopicAliases::new(u16::MAX);
         for i in 0..200 {
-            match b.alias_for(&s(&format!("t/{i}"))) {
-                OutboundAlias::Assign(a) => assert!(a >= 1 && a <= MAX_OUTBOUND_TOPIC_ALIASES),
+            match b.alias_for(&format!("t/{i}")) {
+                OutboundAlias::Assign(a) => assert!((1..=MAX_OUTBOUND_TOPIC_ALIASES).contains(&a)),
                 other => panic!("{other:?}"),
             }
         }
         assert_eq!(b.len(), usize::from(MAX_OUTBOUND_TOPIC_ALIASES));
         // The 64 most recent are mapped; older ones were replaced.
-        assert!(matches!(b.alias_for(&s("t/199")), OutboundAlias::Use(_)));
-        assert!(matches!(b.alias_for(&s("t/100")), OutboundAlias::Assign(_)));
+        assert!(matches!(b.alias_for("t/199"), OutboundAlias::Use(_)));
+        assert!(matches!(b.alias_for("t/100"), OutboundAlias::Assign(_)));
+    }
+
+    #[test]
+    fn a_forgotten_alias_is_never_used_and_is_reassigned_first() {
+        let mut b = OutboundTopicAliases::new(2);
+        assert_eq!(b.alias_for("a"), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Assign(2));
+        b.forget(1);
+        assert_eq!(b.len(), 1);
+        // "a" is not mapped any more: it is assigned again, in slot 1.
+        assert_eq!(b.alias_for("a"), OutboundAlias::Assign(1));
+        assert_eq!(b.alias_for("b"), OutboundAlias::Use(2));
+        b.forget(0);
+        b.forget(3);
+        assert_eq!(b.len(), 2);
     }
 }

@@ -3,6 +3,7 @@
 //! or a [`ClientError`], and never blocks.
 
 use super::*;
+use crate::codec::{PublishProperties, PublishRef};
 
 impl Client {
     /// Publishes a message. The packet identifier is chosen here (the one
@@ -92,6 +93,53 @@ impl Client {
             self.pending.push_back(entry);
         }
         Ok(id)
+    }
+
+    /// Publishes a message without properties from borrowed bytes: what a
+    /// device sends most. When it can go out at once (QoS 0, connected,
+    /// nothing queued ahead, room in the transmit buffer) it is encoded
+    /// straight from `topic` and `payload` with no allocation (an outbound
+    /// Topic Alias is chosen as for [`publish`](Self::publish)); otherwise
+    /// it is copied and handled exactly as `publish` handles it. The same
+    /// errors as `publish`, and an invalid topic name is
+    /// [`ClientError::Invalid`].
+    pub fn publish_slice(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<PublishId, ClientError> {
+        let direct = qos == QoS::AtMostOnce
+            && self.state == ConnectionState::Connected
+            && self.pending.is_empty()
+            && self.out.len() < self.opts.max_transmit_buffer;
+        if !direct {
+            let publish = Publish::new(topic, Bytes::copy_from_slice(payload))?
+                .with_qos(qos, 1)
+                .with_retain(retain);
+            return self.publish(now, publish);
+        }
+        self.now = now;
+        crate::topic::validate_topic_name(topic)
+            .map_err(|e| ClientError::Invalid(crate::codec::Error::InvalidTopicName(e)))?;
+        if retain && !self.server.retain_available {
+            return Err(ClientError::RetainNotSupported);
+        }
+        let mut properties = PublishProperties {
+            topic_alias: Some(1),
+            ..PublishProperties::default()
+        };
+        let alias = self.choose_alias(slice_view(topic, payload, retain, &properties));
+        properties.topic_alias = match alias {
+            OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
+            OutboundAlias::None => None,
+        };
+        self.send_publish(slice_view(topic, payload, retain, &properties), alias)?;
+        let t = self.next_token;
+        self.next_token += 1;
+        Ok(PublishId(t))
     }
 
     /// Subscribes. The packet identifier is chosen here and returned; the
@@ -343,5 +391,23 @@ impl Client {
             self.pending.push_back(entry);
         }
         Ok(pid)
+    }
+}
+
+/// A QoS 0 PUBLISH view of borrowed parts (`topic` already validated).
+fn slice_view<'a>(
+    topic: &'a str,
+    payload: &'a [u8],
+    retain: bool,
+    properties: &'a PublishProperties,
+) -> PublishRef<'a> {
+    PublishRef {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain,
+        topic: MqttStr::new(topic).unwrap_or_default(),
+        packet_id: 0,
+        properties: properties.as_view(),
+        payload,
     }
 }

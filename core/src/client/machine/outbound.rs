@@ -3,18 +3,7 @@
 //! PUBLISH, SUBSCRIBE and UNSUBSCRIBE packets.
 
 use super::*;
-
-/// Whether `publish` (sent with its topic) still fits `maximum` with a
-/// Topic Alias added. One that fits only without it is sent without it
-/// [MQTT-3.2.2-15], and no mapping the server never saw is recorded.
-fn fits_with_alias(publish: &mut Publish, version: ProtocolVersion, maximum: u32) -> bool {
-    publish.properties.topic_alias = Some(1);
-    let fits = PacketRef::Publish(publish.as_view())
-        .encoded_len(version)
-        .is_ok_and(|size| size <= maximum as usize);
-    publish.properties.topic_alias = None;
-    fits
-}
+use crate::codec::PublishRef;
 
 impl Client {
     pub(super) fn drop_outgoing(&mut self, o: Outgoing, reason: DropReason) {
@@ -161,35 +150,18 @@ impl Client {
                     self.drop_outgoing(o, DropReason::NotSupported);
                     return Ok(());
                 }
-                let v5 = self.version.is_v5();
-                let alias = if v5
-                    && self.opts.auto_topic_alias
-                    && self.out_aliases.maximum() > 0
-                    && fits_with_alias(publish, self.version, self.server.maximum_packet_size)
-                {
-                    self.out_aliases.alias_for(&publish.topic)
-                } else {
-                    OutboundAlias::None
+                publish.properties.topic_alias = Some(1);
+                let alias = self.choose_alias(publish.as_view());
+                publish.properties.topic_alias = match alias {
+                    OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
+                    OutboundAlias::None => None,
                 };
-                if let OutboundAlias::Assign(a) | OutboundAlias::Use(a) = alias {
-                    publish.properties.topic_alias = Some(a);
-                }
-                let mut view = publish.as_view();
-                if matches!(alias, OutboundAlias::Use(_)) {
-                    view.topic = MqttStr::default();
-                }
-                // One encode validates and sizes it; over the limit, it is
-                // taken back out of the transmit buffer.
-                let encoded = self.encode_packet_within(
-                    PacketRef::Publish(view),
-                    self.server.maximum_packet_size,
-                );
+                let encoded = self.send_publish(publish.as_view(), alias);
                 publish.properties.topic_alias = None;
                 if let Err(e) = encoded {
                     return Err((o, e));
                 }
                 let qos = publish.qos;
-                self.stats.messages_sent[qos as usize] += 1;
                 if !first {
                     self.stats.retransmits += 1;
                 }
@@ -230,6 +202,58 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// The outbound Topic Alias for a PUBLISH (5.0, with
+    /// `auto_topic_alias`, when the server allows aliases). `probe` is the
+    /// PUBLISH with a Topic Alias property already in it, to size it: one
+    /// that fits the server's Maximum Packet Size only without the alias is
+    /// sent without it [MQTT-3.2.2-15], and no mapping the server never saw
+    /// is recorded.
+    pub(super) fn choose_alias(&mut self, probe: PublishRef<'_>) -> OutboundAlias {
+        let fits = |c: &Self| {
+            PacketRef::Publish(probe)
+                .encoded_len(c.version)
+                .is_ok_and(|size| size <= c.server.maximum_packet_size as usize)
+        };
+        if self.version.is_v5()
+            && self.opts.auto_topic_alias
+            && self.out_aliases.maximum() > 0
+            && fits(self)
+        {
+            self.out_aliases.alias_for(probe.topic.as_str())
+        } else {
+            OutboundAlias::None
+        }
+    }
+
+    /// Encodes a PUBLISH to send now (its properties carrying `alias`, if
+    /// any): one encode validates and sizes it, and over the server's
+    /// Maximum Packet Size it is taken back out of the transmit buffer.
+    /// When it cannot be sent, an alias just assigned is forgotten (the
+    /// server never learnt it).
+    pub(super) fn send_publish(
+        &mut self,
+        mut view: PublishRef<'_>,
+        alias: OutboundAlias,
+    ) -> Result<(), ClientError> {
+        if matches!(alias, OutboundAlias::Use(_)) {
+            view.topic = MqttStr::default();
+        }
+        let encoded =
+            self.encode_packet_within(PacketRef::Publish(view), self.server.maximum_packet_size);
+        match encoded {
+            Ok(_) => {
+                self.stats.messages_sent[view.qos as usize] += 1;
+                Ok(())
+            }
+            Err(e) => {
+                if let OutboundAlias::Assign(a) = alias {
+                    self.out_aliases.forget(a);
+                }
+                Err(e)
+            }
+        }
     }
 
     pub(super) fn push_inflight(&mut self, o: Outgoing) {

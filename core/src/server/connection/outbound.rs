@@ -134,7 +134,8 @@ impl ServerConnection {
         if !fits {
             return self.encode(PacketRef::Publish(publish.as_view()));
         }
-        match self.out_aliases.alias_for(&publish.topic) {
+        let alias = self.out_aliases.alias_for(publish.topic.as_str());
+        match alias {
             OutboundAlias::None => {
                 aliased.properties.topic_alias = None;
             }
@@ -144,7 +145,12 @@ impl ServerConnection {
                 aliased.topic = MqttString::new();
             }
         }
-        self.encode(PacketRef::Publish(aliased.as_view()))
+        let sent = self.encode(PacketRef::Publish(aliased.as_view()));
+        if let (Err(_), OutboundAlias::Assign(a)) = (&sent, alias) {
+            // Never sent: the client did not learn the mapping.
+            self.out_aliases.forget(a);
+        }
+        sent
     }
 
     fn complete(&mut self, index: usize, reason_code: ReasonCode, properties: AckProperties) {
