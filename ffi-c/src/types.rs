@@ -415,7 +415,8 @@ pub(crate) fn invalid(why: impl Into<String>) -> Failure {
 pub(crate) fn bare(status: mqtt_status) -> Failure {
     // SAFETY: mqtt_status_str returns a static C string.
     let text = unsafe { core::ffi::CStr::from_ptr(crate::mqtt_status_str(status as u32)) };
-    (status, text.to_string_lossy().into_owned())
+    // The texts are ASCII; `to_str` links no lossy-conversion code.
+    (status, String::from(text.to_str().unwrap_or_default()))
 }
 
 /// The text of a core error: its `Display` with the `error-text` feature,
@@ -454,15 +455,23 @@ pub(crate) fn detail_text(what: &str, e: &impl core::fmt::Display) -> String {
 /// (the error texts of builds without `error-text`).
 #[cfg_attr(feature = "error-text", allow(dead_code))]
 pub(crate) fn without_placeholders(template: &str) -> String {
+    // By characters, not by slicing: no slicing panic (and its formatting
+    // code) is linked.
     let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(rest[..open].trim_end_matches(' '));
-        rest = rest[open..]
-            .find('}')
-            .map_or("", |close| &rest[open + close + 1..]);
+    let mut inside = false;
+    for c in template.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                while out.ends_with(' ') {
+                    out.pop();
+                }
+            }
+            '}' if inside => inside = false,
+            _ if !inside => out.push(c),
+            _ => {}
+        }
     }
-    out.push_str(rest);
     out
 }
 
