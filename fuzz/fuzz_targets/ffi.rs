@@ -7,7 +7,9 @@
 //! acknowledge with fuzzed arguments (unknown enum values, invalid UTF-8,
 //! NULL pointers with lengths), time steps; a broker with several
 //! connections fed arbitrary bytes and, through a loopback, the client's own
-//! output; `mqtt_decode` and the view accessors on arbitrary bytes.
+//! output; `mqtt_decode` and the view accessors on arbitrary bytes; session
+//! export into small buffers and import of fuzzed or cut session bytes;
+//! the topic helpers and the backoff with arbitrary fields.
 //!
 //! Checked: no call returns `MQTT_STATUS_PANIC`. Beyond that, libfuzzer's
 //! panic hook aborts on any panic, even one the library would catch: the
@@ -306,7 +308,7 @@ fn drive(u: &mut Unstructured<'_>, c: *mut mqtt_client, b: *mut mqtt_broker) -> 
     let mut tokens: Vec<u64> = vec![0, 1];
 
     while !u.is_empty() {
-        match u.int_in_range(0u8..=19)? {
+        match u.int_in_range(0u8..=21)? {
             0 => {
                 let n = u.int_in_range(0usize..=64)?;
                 let data = u.bytes(n.min(u.len()))?;
@@ -643,6 +645,59 @@ fn drive(u: &mut Unstructured<'_>, c: *mut mqtt_client, b: *mut mqtt_broker) -> 
                 let code: u32 = u.arbitrary()?;
                 assert!(!mqtt_status_str(code).is_null());
                 assert!(!mqtt_reason_code_str(u.arbitrary()?).is_null());
+            }
+            19 => {
+                // Session persistence: export into a small buffer, and
+                // import fuzzed or damaged bytes (refused unless a whole
+                // session, and only while disconnected).
+                let cap = u.int_in_range(0usize..=96)?;
+                let mut out = vec![0u8; cap];
+                let mut written = 0usize;
+                // SAFETY: `out` holds `cap` bytes; `written` writable.
+                ok("client_session_export", unsafe {
+                    mqtt_client_session_export(c, out.as_mut_ptr(), cap, &mut written)
+                });
+                let data: &[u8] = if u.arbitrary()? {
+                    let keep = u.int_in_range(0usize..=written.min(cap))?;
+                    &out[..keep]
+                } else {
+                    let n = u.int_in_range(0usize..=128)?;
+                    u.bytes(n.min(u.len()))?
+                };
+                // SAFETY: `data` holds `data.len()` bytes.
+                ok("client_session_import", unsafe {
+                    mqtt_client_session_import(c, now, data.as_ptr(), data.len())
+                });
+                let mut st = MaybeUninit::<mqtt_client_stats>::uninit();
+                // SAFETY: `st` writable.
+                ok("client_get_stats", unsafe {
+                    mqtt_client_get_stats(c, st.as_mut_ptr())
+                });
+            }
+            20 => {
+                // Topic helpers and the backoff, with no handle.
+                let filter = bytes_view(u)?;
+                let topic = bytes_view(u)?;
+                let mut m = false;
+                // SAFETY: views live for the call; `m` writable.
+                unsafe {
+                    ok("topic_matches", mqtt_topic_matches(filter, topic, &mut m));
+                    ok("topic_name_check", mqtt_topic_name_check(topic));
+                    ok("topic_filter_check", mqtt_topic_filter_check(filter));
+                }
+                let mut b = mqtt_backoff {
+                    initial_ms: u.arbitrary()?,
+                    max_ms: u.arbitrary()?,
+                    multiplier: u.arbitrary()?,
+                    attempt: u.arbitrary()?,
+                };
+                let mut d = 0u64;
+                // SAFETY: `b` and `d` writable.
+                unsafe {
+                    ok("backoff_next", mqtt_backoff_next(&mut b, u.arbitrary()?, &mut d));
+                    ok("backoff_init", mqtt_backoff_init(&mut b, u.arbitrary()?, u.arbitrary()?));
+                    ok("backoff_next", mqtt_backoff_next(&mut b, u.arbitrary()?, &mut d));
+                }
             }
             _ => {
                 // NULL handles and outputs: refused, never dereferenced.
