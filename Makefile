@@ -293,7 +293,7 @@ c-firmware:
 FW_BUILD := target/firmware
 FW_SRC := ffi-c/firmware/startup.c ffi-c/firmware/test_firmware.c
 FW_CFLAGS := -std=c99 -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections \
-  -Iinclude -Iffi-c/firmware
+  -Iinclude -Iffi-c/firmware -Iffi-c/tests
 FW_LDFLAGS := --specs=nano.specs -nostartfiles -T ffi-c/firmware/an385.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
 FW_QEMU := qemu-system-arm -M mps2-an385 -nographic -semihosting-config enable=on,target=native

@@ -45,38 +45,11 @@
 
 /* ----- checks ---------------------------------------------------------- */
 
-static int checks, failures;
-
-/* Counts the check; a failure prints the expression and its line. */
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        checks++;                                                          \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
-        }                                                                  \
-    } while (0)
-
-/* A libmqtt call that must return `status`. */
-#define EXPECT(expr, status)                                               \
-    do {                                                                   \
-        mqtt_status got_ = (expr);                                         \
-        checks++;                                                          \
-        if (got_ != (status)) {                                            \
-            failures++;                                                    \
-            printf("FAIL %s:%d: %s returned %s, expected %s\n", __FILE__,  \
-                   __LINE__, #expr, mqtt_status_str(got_), #status);       \
-        }                                                                  \
-    } while (0)
+/* CHECK, EXPECT and str_view: the harness of the hosted C tests (failures
+ * go to stderr, which semihosting prints like stdout). */
+#include "check.h"
 
 #define EXPECT_OK(expr) EXPECT(expr, MQTT_STATUS_OK)
-
-static mqtt_bytes_view text(const char *s) {
-    mqtt_bytes_view v;
-    v.ptr = (const uint8_t *)s;
-    v.len = strlen(s);
-    return v;
-}
 
 /* Copies a view into a NUL-terminated buffer (cut to fit). */
 static void copy_view(char *dst, size_t cap, mqtt_bytes_view v) {
@@ -359,7 +332,7 @@ static mqtt_client_options client_options(uint8_t version, const char *id) {
     mqtt_client_options o;
     EXPECT_OK(mqtt_client_options_default(&o));
     o.version = version;
-    o.client_id = text(id);
+    o.client_id = str_view(id);
     return o;
 }
 
@@ -378,7 +351,7 @@ static void subscribe(peer_t *p, const char *filter, uint8_t qos) {
     int before = p->subscribed;
     memset(&s, 0, sizeof s);
     memset(&o, 0, sizeof o);
-    s.filter = text(filter);
+    s.filter = str_view(filter);
     s.qos = qos;
     o.filters = &s;
     o.filters_len = 1;
@@ -396,11 +369,11 @@ static uint64_t publish(peer_t *p, const char *topic, const char *payload, uint8
     mqtt_publish_options o;
     uint64_t id = 0;
     memset(&o, 0, sizeof o);
-    o.topic = text(topic);
-    o.payload = text(payload);
+    o.topic = str_view(topic);
+    o.payload = str_view(payload);
     o.qos = qos;
     if (with_properties) {
-        o.content_type = text("text/plain");
+        o.content_type = str_view("text/plain");
         o.message_expiry_interval.present = true;
         o.message_expiry_interval.value = 600;
         o.user_properties.ptr = telemetry_props;
@@ -433,7 +406,7 @@ static size_t measure_client_heap(size_t *peak) {
     size_t before, in_use, n = 0;
 
     EXPECT_OK(mqtt_client_options_default(&o));
-    o.client_id = text("probe");
+    o.client_id = str_view("probe");
     before = heap_mark();
     EXPECT_OK(mqtt_client_new(&o, &c));
     EXPECT_OK(mqtt_client_connect(c, now));
@@ -460,8 +433,8 @@ static size_t measure_client_heap(size_t *peak) {
         size_t base;
         int i;
         memset(&p, 0, sizeof p);
-        p.topic = text("probe/t");
-        p.payload = text("0123456789abcdef0123456789abcdef");
+        p.topic = str_view("probe/t");
+        p.payload = str_view("0123456789abcdef0123456789abcdef");
         for (i = 0; i < 110; i++) {
             if (i == 10)
                 allocs = heap.allocs;
@@ -521,13 +494,13 @@ int main(void) {
     /* Topic matching needs no allocation and no handle. */
     {
         bool m = false;
-        EXPECT_OK(mqtt_topic_matches(text("devices/+/status"), text("devices/dev1/status"), &m));
+        EXPECT_OK(mqtt_topic_matches(str_view("devices/+/status"), str_view("devices/dev1/status"), &m));
         CHECK(m);
-        EXPECT_OK(mqtt_topic_matches(text("cmd/#"), text("devices/dev1/status"), &m));
+        EXPECT_OK(mqtt_topic_matches(str_view("cmd/#"), str_view("devices/dev1/status"), &m));
         CHECK(!m);
-        EXPECT_OK(mqtt_topic_matches(text("#"), text("$SYS/uptime"), &m));
+        EXPECT_OK(mqtt_topic_matches(str_view("#"), str_view("$SYS/uptime"), &m));
         CHECK(!m);
-        EXPECT(mqtt_topic_matches(text("a/#/b"), text("a/x/b"), &m), MQTT_STATUS_INVALID_ARGUMENT);
+        EXPECT(mqtt_topic_matches(str_view("a/#/b"), str_view("a/x/b"), &m), MQTT_STATUS_INVALID_ARGUMENT);
     }
 
     /* --- 1. heap of one connected client ------------------------------ */
@@ -539,14 +512,14 @@ int main(void) {
 
     /* dev1's will: published by the broker if dev1 vanishes. */
     memset(&will, 0, sizeof will);
-    will.topic = text("devices/dev1/status");
-    will.payload = text("offline");
+    will.topic = str_view("devices/dev1/status");
+    will.payload = str_view("offline");
     will.qos = 1;
     will.payload_format_indicator.present = true;
     will.payload_format_indicator.value = 1; /* UTF-8 */
     will.message_expiry_interval.present = true;
     will.message_expiry_interval.value = 3600;
-    will.content_type = text("text/plain");
+    will.content_type = str_view("text/plain");
     will.user_properties.ptr = will_props;
     will.user_properties.len = 1;
 
