@@ -119,7 +119,10 @@ def broker_port(request: pytest.FixtureRequest) -> int:
 def test_ca() -> Iterator[dict]:
     """A throwaway CA and a server certificate for 127.0.0.1 / localhost,
     made with the openssl command line at test time. Yields the paths
-    (``ca``, ``cert``, ``key``)."""
+    (``ca``, ``cert``, ``key``; ``client_cert``, ``client_key``: a client
+    certificate of the same CA; ``wrong_name_cert``, ``wrong_name_key``: a
+    server certificate of the same CA for ``wrong.example`` only;
+    ``other_ca``: an unrelated CA)."""
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("the openssl command line is not installed")
@@ -137,8 +140,28 @@ def test_ca() -> Iterator[dict]:
     (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     sh("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
     (d / "server.key").chmod(0o644)  # a throwaway test key
+    # A client certificate (same CA), a server certificate that names
+    # another host (same CA), and an unrelated CA.
+    sh("req", *ec, "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=libmqtt test client")
+    (d / "client.cnf").write_text("extendedKeyUsage=clientAuth\n")
+    sh("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.crt", "-days", "2", "-extfile", "client.cnf")
+    sh("req", *ec, "-keyout", "wrong-name.key", "-out", "wrong-name.csr", "-subj", "/CN=wrong.example")
+    (d / "wrong-name.cnf").write_text("subjectAltName=DNS:wrong.example\n")
+    sh("x509", "-req", "-in", "wrong-name.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "wrong-name.crt", "-days", "2", "-extfile", "wrong-name.cnf")
+    sh("req", "-x509", *ec, "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=another CA")
+    for key in ("client.key", "wrong-name.key"):
+        (d / key).chmod(0o644)
     try:
-        yield {"ca": str(d / "ca.crt"), "cert": str(d / "server.crt"), "key": str(d / "server.key")}
+        yield {
+            "ca": str(d / "ca.crt"),
+            "cert": str(d / "server.crt"),
+            "key": str(d / "server.key"),
+            "client_cert": str(d / "client.crt"),
+            "client_key": str(d / "client.key"),
+            "wrong_name_cert": str(d / "wrong-name.crt"),
+            "wrong_name_key": str(d / "wrong-name.key"),
+            "other_ca": str(d / "other-ca.crt"),
+        }
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -153,6 +176,27 @@ def mosquitto_tls(test_ca: dict) -> Iterator[int]:
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         f"cafile {test_ca['ca']}\ncertfile {test_ca['cert']}\nkeyfile {test_ca['key']}\n"
+    )
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mosquitto_tls_client_cert(test_ca: dict) -> Iterator[int]:
+    """mosquitto with a TLS listener that requires a client certificate
+    signed by the test CA (``require_certificate true``)."""
+    if not os.access(MOSQUITTO, os.X_OK):
+        pytest.skip("mosquitto is not installed (make setup installs it)")
+    port = free_port()
+    conf = Path(test_ca["ca"]).parent / "mosquitto-client-cert.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        f"cafile {test_ca['ca']}\ncertfile {test_ca['cert']}\nkeyfile {test_ca['key']}\nrequire_certificate true\n"
     )
     proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -38,7 +38,8 @@ import socket
 import ssl as _ssl
 import uuid
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from urllib.parse import unquote
 
 from . import _core
 from ._enums import ReasonCode
@@ -334,6 +335,75 @@ class _Backoff:
         return max(self.base / 2, random.uniform(0, ceiling))
 
 
+class _URL(NamedTuple):
+    """A parsed ``mqtt://``, ``mqtts://``, ``ws://`` or ``wss://`` URL."""
+
+    scheme: str
+    host: str
+    port: int
+    username: Optional[str]
+    password: Optional[str]
+    path: Optional[str]  # mqtt(s): the topic; ws(s): the WebSocket path (with its "/")
+    transport: str  # "tcp" or "websockets"
+    tls: bool
+
+
+_URL_SCHEMES = {
+    "mqtt": ("tcp", False, 1883),
+    "mqtts": ("tcp", True, 8883),
+    "ws": ("websockets", False, 80),
+    "wss": ("websockets", True, 443),
+}
+
+
+def _parse_url(url: str) -> _URL:
+    """Parses ``scheme://[user[:password]@]host[:port][/rest]`` (raises
+    ``ValueError``). The user and password are percent-decoded; ``rest`` is
+    kept as written, so ``mqtt://host/a/#`` names the filter ``a/#`` as in
+    mosquitto_sub's ``-L``. Default ports: 1883, 8883, 80, 443."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a URL: {url!r} (expected mqtt://, mqtts://, ws:// or wss://)")
+    if scheme.lower() not in _URL_SCHEMES:
+        raise ValueError(f"unsupported URL scheme {scheme + '://'!r} (use mqtt://, mqtts://, ws:// or wss://)")
+    scheme = scheme.lower()
+    transport, tls, port = _URL_SCHEMES[scheme]
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        if not user:
+            raise ValueError(f"empty user name in URL {url!r}")
+        username = unquote(user)
+        password = unquote(secret) if colon else None
+    port_text: Optional[str] = None
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise ValueError(f"unclosed '[' in the host of URL {url!r}")
+        host, after = hostport[1:end], hostport[end + 1 :]
+        if after:
+            if not after.startswith(":"):
+                raise ValueError(f"bad host in URL {url!r}")
+            port_text = after[1:]
+    else:
+        host, colon, text = hostport.partition(":")
+        if colon:
+            port_text = text
+    if not host:
+        raise ValueError(f"no host in URL {url!r}")
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"bad port {port_text!r} in URL {url!r}")
+        port = int(port_text)
+    if transport == "websockets":
+        full: Optional[str] = "/" + path if slash else None
+    else:
+        full = path or None
+    return _URL(scheme, host, port, username, password, full, transport, tls)
+
+
 class Client:
     """An MQTT 3.1.1 / 5.0 client on asyncio, over TCP or TLS.
 
@@ -356,6 +426,8 @@ class Client:
     connection ends the client); ``connect_timeout``; any other keyword
     goes to :class:`libmqtt.Client` (``max_inflight``, ``max_queued``,
     ``receive_maximum``, ``user_properties``, ...).
+    :meth:`from_url` makes one from ``mqtt://``, ``mqtts://``, ``ws://`` or
+    ``wss://`` URLs.
     """
 
     def __init__(
@@ -426,6 +498,42 @@ class Client:
         self._response_sub: Optional[asyncio.Future] = None
         self.connection_count = 0
         """Connections made so far (1 after the first, more after reconnects)."""
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> "Client":
+        """A client for ``mqtt://[user[:password]@]host[:port]``, ``mqtts://``
+        (TLS), ``ws://host[:port][/path]`` or ``wss://`` (WebSocket, plain or
+        TLS). Default ports 1883, 8883, 80 and 443; a WebSocket URL without a
+        path uses ``/mqtt``. The user name and password may be
+        percent-encoded. Other keywords are the constructor's; for TLS pass
+        ``ssl=`` an :class:`ssl.SSLContext` (default: the system's trusted
+        CAs). Raises ``ValueError`` for a bad URL, a topic in an ``mqtt://``
+        URL (a client has no topic: that part is for the command line), or
+        a keyword contradicting the URL (``username=`` when the URL has one,
+        ``ssl=`` with ``mqtt://`` or ``ws://``)."""
+        u = _parse_url(url)
+        if u.transport == "tcp" and u.path:
+            raise ValueError(f"Client.from_url: {url!r} names a topic ({u.path!r}); give only mqtt://host:port")
+        given: Dict[str, Any] = {"transport": u.transport}
+        if u.transport == "websockets" and u.path is not None:
+            given["websocket_path"] = u.path
+        if u.username is not None:
+            given["username"] = u.username
+        if u.password is not None:
+            given["password"] = u.password
+        for key in given:
+            if key in options:
+                raise ValueError(f"Client.from_url: {key}= contradicts the URL {url!r}")
+        ssl = options.pop("ssl", None)
+        if u.tls:
+            if ssl is False:
+                raise ValueError(f"Client.from_url: ssl=False contradicts the URL {url!r}")
+            ssl = ssl or True
+        elif ssl:
+            raise ValueError(f"Client.from_url: {u.scheme}:// is not TLS; use {u.scheme}s:// with ssl=")
+        else:
+            ssl = None
+        return cls(u.host, u.port, ssl=ssl, **given, **options)
 
     # ----------------------------------------------------------------- life
 
@@ -954,7 +1062,8 @@ class Broker:
     ``authenticator`` and ``authorizer`` are the engine's hooks (see
     :mod:`libmqtt.broker`); any other keyword configures the engine
     (``passwords``, ``password_file``, ``allow_anonymous``, ``acl``,
-    limits). ``broker.engine`` is the engine itself.
+    limits). ``broker.engine`` is the engine itself. :meth:`listen` adds
+    listeners (TLS, WebSocket) on the same engine.
     """
 
     def __init__(
@@ -980,6 +1089,7 @@ class Broker:
         if authorizer is not None:
             self.engine.set_authorizer(authorizer)
         self._server: Any = None
+        self._extra_servers: List[Any] = []  # listen()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._writers: Dict[int, _Transport] = {}
         self._tasks: set = set()
@@ -1021,6 +1131,49 @@ class Broker:
             ", TLS" if self._ssl else "",
         )
 
+    async def listen(
+        self,
+        host: Optional[str] = None,
+        port: int = 0,
+        *,
+        ssl: Optional[_ssl.SSLContext] = None,
+        transport: str = "tcp",
+    ) -> int:
+        """Opens another listener on the same engine (after :meth:`start`),
+        e.g. TLS or WebSocket beside plain TCP: ``host`` (default the
+        broker's), ``port`` (0: a free one), ``ssl``, ``transport``
+        ``"tcp"`` or ``"websockets"``. Returns the port; :meth:`close`
+        closes it."""
+        if transport not in ("tcp", "websockets"):
+            raise ValueError("transport is 'tcp' or 'websockets'")
+        assert self._loop is not None, "start() first"
+        host = self.host if host is None else host
+        if transport == "websockets":
+            from websockets.asyncio.server import serve as ws_serve
+
+            server: Any = await ws_serve(
+                self._serve_websocket,
+                host,
+                port,
+                ssl=ssl,
+                subprotocols=["mqtt"],
+                compression=None,
+                ping_interval=None,
+                max_size=None,
+            )
+        else:
+            server = await asyncio.start_server(self._serve_stream, host, port, ssl=ssl, limit=_READ_SIZE)
+        self._extra_servers.append(server)
+        bound = list(server.sockets)[0].getsockname()[1]
+        log.info(
+            "broker listening on %s:%s (%s%s)",
+            host,
+            bound,
+            "WebSocket" if transport == "websockets" else "TCP",
+            ", TLS" if ssl else "",
+        )
+        return bound
+
     async def serve_forever(self) -> None:
         """Serves until cancelled."""
         assert self._server is not None, "start() first"
@@ -1030,6 +1183,9 @@ class Broker:
         """Stops listening and closes every connection."""
         if self._server is not None:
             self._server.close()
+        extra, self._extra_servers = self._extra_servers, []
+        for server in extra:
+            server.close()
         for writer in list(self._writers.values()):
             writer.abort()
         tasks = list(self._tasks)
@@ -1040,6 +1196,8 @@ class Broker:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        for server in extra:
+            await server.wait_closed()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
