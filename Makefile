@@ -15,7 +15,8 @@ help:
 	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
-	@echo "make bench-py    Python client vs. paho-mqtt and gmqtt through mosquitto, codec vs. mqtt5 (bench/py/.venv)"
+	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
+	@echo "make wheel       the manylinux abi3 wheel of py/ in target/wheels/ (installs without Rust); make sdist the source archive"
 	@echo "make install PREFIX=/usr/local  the C library (libmqtt.a, libmqtt.so), include/mqtt.h and mqtt.pc (DESTDIR for staging)"
 	@echo "make c-size / c-heap / c-bench  C library size, heap per handle, throughput beside libmosquitto"
 	@echo "make c-firmware  the bare-metal libmqtt.a (Cortex-M0+, M3, M4F); c-firmware-test runs it in QEMU"
@@ -32,7 +33,7 @@ demo:
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test
+test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test wheel-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -130,6 +131,65 @@ py-test:
 	@test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q ./py pytest websockets
 	.venv/bin/python -m pytest py/tests -q
+
+## wheel: the manylinux abi3 wheel of py/ (one file for CPython 3.10 and
+## later; installs without Rust) in target/wheels/: maturin links with zig
+## against glibc 2.17 symbols (--compatibility manylinux2014) and strips
+## it; cargo's output goes to target/wheel-build, the build tools (pinned,
+## from PyPI) to their own venv, target/wheel-venv. Fails unless the file
+## name says cp310-abi3-manylinux and `auditwheel show` finds the wheel
+## consistent with that tag (py/tests_wheel/check_tag.py).
+WHEEL_DIR := target/wheels
+WHEEL_VENV := target/wheel-venv
+WHEEL_TOOLS := maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2
+MATURIN := PATH="$(abspath $(WHEEL_VENV))/bin:$$PATH" $(WHEEL_VENV)/bin/maturin
+.PHONY: wheel-tools wheel sdist sdist-test wheel-test
+wheel-tools:
+	@test -x $(WHEEL_VENV)/bin/python || python3 -m venv $(WHEEL_VENV) || { \
+	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && \
+	  rm -rf $(WHEEL_VENV) && python3 -m venv $(WHEEL_VENV); }
+	@$(WHEEL_VENV)/bin/pip install -q $(WHEEL_TOOLS)
+
+wheel: wheel-tools
+	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required to build the wheel: https://rustup.rs"; exit 1; }
+	rm -f $(WHEEL_DIR)/libmqtt-*.whl
+	$(MATURIN) build --release --strip --zig --compatibility manylinux2014 \
+	  -m py/Cargo.toml --target-dir target/wheel-build --out $(WHEEL_DIR)
+	$(WHEEL_VENV)/bin/python py/tests_wheel/check_tag.py $(WHEEL_DIR)/libmqtt-*.whl
+	@ls -l $(WHEEL_DIR)/libmqtt-*.whl
+
+## sdist: the source distribution in target/wheels/ (maturin sdist); fails
+## unless it carries the path dependency core/ and the workspace manifest
+## that core/Cargo.toml inherits from, so that `pip install
+## libmqtt-*.tar.gz` builds where Rust is installed.
+SDIST_FILES := Cargo.toml core/Cargo.toml core/src/lib.rs py/Cargo.toml py/Cargo.lock \
+  py/src/lib.rs pyproject.toml python/libmqtt/__init__.py
+sdist: wheel-tools
+	rm -f $(WHEEL_DIR)/libmqtt-*.tar.gz
+	$(MATURIN) sdist -m py/Cargo.toml --out $(WHEEL_DIR)
+	tar tzf $(WHEEL_DIR)/libmqtt-*.tar.gz > $(WHEEL_DIR)/sdist-files.txt
+	@for f in $(SDIST_FILES); do \
+	  grep -qx "libmqtt-[^/]*/$$f" $(WHEEL_DIR)/sdist-files.txt || { echo "sdist: $$f is missing"; exit 1; }; \
+	done
+	@echo "sdist: $$(wc -l < $(WHEEL_DIR)/sdist-files.txt) files, core/ included: $$(ls $(WHEEL_DIR)/libmqtt-*.tar.gz)"
+
+## sdist-test (not part of `make test`: a cold build, and pip fetches
+## maturin from PyPI): builds a wheel from the sdist as pip would on a
+## machine with Rust (a scratch target directory), then runs the wheel
+## test on that wheel.
+sdist-test: sdist
+	rm -rf target/sdist-test && mkdir -p target/sdist-test
+	CARGO_TARGET_DIR=$(abspath target/sdist-test/cargo) $(WHEEL_VENV)/bin/pip wheel --no-deps --no-cache-dir \
+	  -w target/sdist-test $(WHEEL_DIR)/libmqtt-*.tar.gz
+	py/tests_wheel/check_wheel.sh target/sdist-test/libmqtt-*.whl target/sdist-test/check
+
+## wheel-test: the wheel and the sdist built and checked (above), then the
+## wheel installed into a fresh venv with no Rust on PATH and run: import,
+## the command line (broker, sub, pub) and an asyncio round trip on
+## 127.0.0.1 (py/tests_wheel/check_wheel.sh).
+wheel-test: wheel sdist
+	py/tests_wheel/check_wheel.sh $(WHEEL_DIR)/libmqtt-*.whl target/wheel-test
 
 ## c-test: the C library (ffi-c/): include/mqtt.h regenerated and compared
 ## (drift fails), compiled as C99 and C++; the C tests (client, broker,
@@ -348,10 +408,11 @@ c-bench: setup
 	done
 	ffi-c/bench/throughput.sh $(C_BUILD)
 
-## bench-py: the Python benchmarks of issue 5 (a script, not a test):
-## libmqtt's asyncio client (and a blocking loop on the sans-IO client)
-## beside paho-mqtt 2.x and gmqtt through mosquitto on 127.0.0.1, QoS 0/1/2,
-## and the codec beside PyPI's mqtt5. Creates bench/py/.venv, installs the
+## bench-py: the Python benchmarks of issues 5 and 12 (a script, not a
+## test): libmqtt's asyncio client, libmqtt.sync running paho's own program
+## (and a blocking loop on the sans-IO client) beside paho-mqtt 2.x and gmqtt
+## through mosquitto and through libmqtt's example broker on 127.0.0.1,
+## QoS 0/1/2, and the codec beside PyPI's mqtt5. Creates bench/py/.venv, installs the
 ## peers and ./py (release build) into it; prints markdown tables.
 .PHONY: bench-py
 bench-py:
