@@ -2,7 +2,9 @@
 
     python clients.py LIB ROLE --port P --topic T --qos Q --count N [--window W]
 
-LIB is ``libmqtt`` (the ``libmqtt.asyncio.Client`` driver), ``libmqtt-sansio``
+LIB is ``libmqtt`` (the ``libmqtt.asyncio.Client`` driver), ``libmqtt-sync``
+(``libmqtt.sync.Client``, paho-mqtt's API: the very same program as
+``paho`` with the other import), ``libmqtt-sansio``
 (a blocking-socket loop around the sans-IO ``libmqtt.Client``, batching every
 packet ready together into one write), ``paho`` (paho-mqtt 2.x, network
 thread from ``loop_start``) or ``gmqtt``. ROLE is ``pub`` or ``sub``. Every
@@ -225,7 +227,10 @@ def sansio_sub(a) -> None:
 
 
 def paho_client(a):
-    import paho.mqtt.client as mqtt
+    if a.lib == "libmqtt-sync":
+        import libmqtt.sync as mqtt
+    else:
+        import paho.mqtt.client as mqtt
 
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=a.client_id, protocol=mqtt.MQTTv5)
     return mqtt, c
@@ -416,7 +421,7 @@ async def gmqtt_sub(a) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("lib", choices=["libmqtt", "libmqtt-sansio", "paho", "gmqtt"])
+    p.add_argument("lib", choices=["libmqtt", "libmqtt-sync", "libmqtt-sansio", "paho", "gmqtt"])
     p.add_argument("role", choices=["pub", "sub"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--topic", required=True)
@@ -433,6 +438,8 @@ def main() -> None:
         ("libmqtt-sansio", "sub"): sansio_sub,
         ("paho", "pub"): paho_pub,
         ("paho", "sub"): paho_sub,
+        ("libmqtt-sync", "pub"): paho_pub,
+        ("libmqtt-sync", "sub"): paho_sub,
         ("gmqtt", "pub"): gmqtt_pub,
         ("gmqtt", "sub"): gmqtt_sub,
     }[(a.lib, a.role)]

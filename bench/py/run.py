@@ -1,8 +1,16 @@
-"""The Python benchmarks of issue 5: libmqtt beside paho-mqtt 2.x and gmqtt
-through mosquitto on 127.0.0.1, and the codec beside the PyPI ``mqtt5``.
+"""The Python benchmarks of issues 5 and 12: libmqtt beside paho-mqtt 2.x and
+gmqtt through mosquitto (and through libmqtt's own broker) on 127.0.0.1, and
+the codec beside the PyPI ``mqtt5``.
 
     make bench-py          # = python3 bench/py/run.py
-    python3 bench/py/run.py [--reps 3] [--scale 1.0] [--qos 0 1 2] [--only LIB ...] [--no-install]
+    python3 bench/py/run.py [--reps 3] [--scale 1.0] [--qos 0 1 2] [--only LIB ...]
+                            [--brokers mosquitto libmqtt] [--no-install]
+
+``libmqtt-sync`` is ``libmqtt.sync.Client`` running the very program the
+``paho`` row runs (``bench/py/clients.py``: paho's ``loop_start`` publisher
+and ``loop()`` subscriber), with ``import libmqtt.sync as mqtt`` instead of
+``import paho.mqtt.client as mqtt``. The ``libmqtt`` broker is the release
+build of ``core/examples/broker.rs`` (built with cargo if missing).
 
 Run by any ``python3``, the script first creates ``bench/py/.venv`` if
 missing, installs paho-mqtt 2.x, gmqtt and mqtt5 there, and ``./py`` (pip
@@ -44,9 +52,11 @@ MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
 
 COUNTS = {0: 200_000, 1: 100_000, 2: 20_000}
 WINDOW = 100  # QoS 1/2 messages in flight, every library
-LIBS = ["libmqtt", "libmqtt-sansio", "paho", "gmqtt"]
+LIBS = ["libmqtt", "libmqtt-sync", "libmqtt-sansio", "paho", "gmqtt"]
+BROKERS = ["mosquitto", "libmqtt"]
 LABELS = {
     "libmqtt": "libmqtt (asyncio `Client`)",
+    "libmqtt-sync": "libmqtt (`libmqtt.sync.Client`, paho's program)",
     "libmqtt-sansio": "libmqtt (sans-IO `Client`, blocking socket loop)",
     "paho": "paho-mqtt",
     "gmqtt": "gmqtt",
@@ -82,6 +92,24 @@ def start_mosquitto(tmp: str) -> tuple[subprocess.Popen, int]:
             time.sleep(0.05)
     proc.kill()
     raise SystemExit("mosquitto did not start")
+
+
+def start_ours(tmp: str) -> tuple[subprocess.Popen, int]:
+    """libmqtt's example broker (core/examples/broker.rs, release), built if missing."""
+    import re
+
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
+    exe = os.path.join(target, "release", "examples", "broker")
+    if not os.path.exists(exe):
+        print("building core/examples/broker.rs (release)", file=sys.stderr)
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "mqtt-core", "--example", "broker"], cwd=REPO, check=True)
+    proc = subprocess.Popen([exe, "--port", "0"], stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "broker.log"), "w"), text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"listening on [^\s:]+:(\d+)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"unexpected first line from the broker: {line!r}")
+    return proc, int(m.group(1))
 
 
 def spawn(lib: str, role: str, port: int, topic: str, qos: int, count: int) -> subprocess.Popen:
@@ -155,8 +183,14 @@ def one_run(lib: str, qos: int, n: int, port: int, rep: int, broker_pid: int) ->
 
 def network(args) -> dict:
     results: dict = {}
+    for name in args.brokers:
+        network_one(args, name, results)
+    return results
+
+
+def network_one(args, broker_name: str, results: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        broker, port = start_mosquitto(tmp)
+        broker, port = start_mosquitto(tmp) if broker_name == "mosquitto" else start_ours(tmp)
         try:
             for qos in args.qos:
                 n = max(1, int(COUNTS[qos] * args.scale))
@@ -164,25 +198,24 @@ def network(args) -> dict:
                     libs = args.only if rep % 2 == 0 else list(reversed(args.only))
                     for lib in libs:
                         r = one_run(lib, qos, n, port, rep, broker.pid)
-                        results.setdefault((lib, qos), []).append(r)
+                        results.setdefault((broker_name, lib, qos), []).append(r)
                         if r["ok"]:
                             print(
-                                f"  QoS {qos} {lib:15} rep {rep}: {r['rate']:9.0f} msg/s, "
+                                f"  {broker_name:9} QoS {qos} {lib:15} rep {rep}: {r['rate']:9.0f} msg/s, "
                                 f"pub {r['pub_us']:6.2f} us/msg, sub {r['sub_us']:6.2f} us/msg, "
-                                f"mosquitto {r['broker_us']:5.1f} us/msg, "
+                                f"broker {r['broker_us']:5.1f} us/msg, "
                                 f"lost {r['lost']}"
                                 + (f", msgs per read: sub {r['received'] / r['sub_reads']:.1f}" if r["sub_reads"] else "")
                                 + (f", pub {n / r['pub_reads']:.1f}" if r["pub_reads"] else ""),
                                 file=sys.stderr,
                             )
                         else:
-                            print(f"  QoS {qos} {lib:15} rep {rep}: FAILED {r['why']}", file=sys.stderr)
+                            print(f"  {broker_name:9} QoS {qos} {lib:15} rep {rep}: FAILED {r['why']}", file=sys.stderr)
                         if broker.poll() is not None:
-                            raise SystemExit("mosquitto exited: " + broker.stderr.read().decode())
+                            raise SystemExit(f"{broker_name} exited")
         finally:
             broker.terminate()
             broker.wait(10)
-    return results
 
 
 def median_of(runs: list, key: str) -> float | None:
@@ -202,29 +235,30 @@ def network_table(results: dict, args) -> str:
     ours = "libmqtt"
     peers = [lib for lib in args.only if lib in ("paho", "gmqtt")]
     head = (
-        "| QoS | messages | client | received msg/s | CPU µs/msg publisher | CPU µs/msg subscriber "
-        "| mosquitto CPU µs/msg | lost |"
+        "| broker | QoS | messages | client | received msg/s | CPU µs/msg publisher | CPU µs/msg subscriber "
+        "| broker CPU µs/msg | lost |"
         + "".join(f" ours/{p} msg/s |" for p in peers)
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for qos in args.qos:
-        n = max(1, int(COUNTS[qos] * args.scale))
-        for lib in args.only:
-            runs = results.get((lib, qos), [])
-            rate = median_of(runs, "rate")
-            lost = max((r["lost"] for r in runs if r["ok"]), default=None)
-            fails = sum(1 for r in runs if not r["ok"])
-            lost_s = ("n/a" if lost is None else str(lost)) + (f" ({fails} failed)" if fails else "")
-            row = (
-                f"| {qos} | {n:,} | {LABELS[lib]} | {fmt(rate, 0)} | {fmt(median_of(runs, 'pub_us'), 2)} | "
-                f"{fmt(median_of(runs, 'sub_us'), 2)} | {fmt(median_of(runs, 'broker_us'), 1)} | {lost_s} |"
-            )
-            for p in peers:
-                if lib.startswith(ours):
-                    row += f" {ratio(rate, median_of(results.get((p, qos), []), 'rate'))} |"
-                else:
-                    row += " |"
-            lines.append(row)
+    for broker_name in args.brokers:
+        for qos in args.qos:
+            n = max(1, int(COUNTS[qos] * args.scale))
+            for lib in args.only:
+                runs = results.get((broker_name, lib, qos), [])
+                rate = median_of(runs, "rate")
+                lost = max((r["lost"] for r in runs if r["ok"]), default=None)
+                fails = sum(1 for r in runs if not r["ok"])
+                lost_s = ("n/a" if lost is None else str(lost)) + (f" ({fails} failed)" if fails else "")
+                row = (
+                    f"| {broker_name} | {qos} | {n:,} | {LABELS[lib]} | {fmt(rate, 0)} | {fmt(median_of(runs, 'pub_us'), 2)} | "
+                    f"{fmt(median_of(runs, 'sub_us'), 2)} | {fmt(median_of(runs, 'broker_us'), 1)} | {lost_s} |"
+                )
+                for p in peers:
+                    if lib.startswith(ours):
+                        row += f" {ratio(rate, median_of(results.get((broker_name, p, qos), []), 'rate'))} |"
+                    else:
+                        row += " |"
+                lines.append(row)
     return "\n".join(lines)
 
 
@@ -303,6 +337,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0, help="multiply the message counts (quick runs)")
     p.add_argument("--qos", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--only", nargs="*", default=LIBS, choices=LIBS)
+    p.add_argument("--brokers", nargs="*", default=BROKERS, choices=BROKERS)
     p.add_argument("--no-network", action="store_true")
     p.add_argument("--no-codec", action="store_true")
     args = p.parse_args()

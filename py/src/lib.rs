@@ -16,6 +16,7 @@ mod errors;
 mod hooks;
 mod packets;
 mod server;
+mod topic;
 mod types;
 
 use pyo3::prelude::*;
@@ -25,6 +26,9 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(codec::decode, m)?)?;
     m.add_function(wrap_pyfunction!(codec::encode, m)?)?;
+    m.add_function(wrap_pyfunction!(topic::topic_matches, m)?)?;
+    m.add_function(wrap_pyfunction!(topic::validate_topic_name, m)?)?;
+    m.add_function(wrap_pyfunction!(topic::validate_topic_filter, m)?)?;
     m.add_class::<codec::Decoder>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<broker::Broker>()?;

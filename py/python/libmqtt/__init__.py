@@ -17,6 +17,9 @@ virtual time) can run them.
   retained messages, wills, passwords and an ACL, or Python hooks for
   authentication and authorization (:mod:`libmqtt.broker`); a driver only
   moves bytes between its transports and the engine.
+* Topics: :func:`topic_matches` (filter against name, ``+`` and ``#``),
+  :func:`validate_topic_name` and :func:`validate_topic_filter` (raising
+  :class:`TopicNameInvalid` / :class:`TopicFilterInvalid`).
 * Errors: :class:`MQTTError` and below, each with ``.reason_code`` (a
   :class:`ReasonCode`).
 
@@ -24,13 +27,25 @@ Time is float seconds from any monotonic origin you choose, rounded to the
 core's millisecond.
 
 Ready drivers: :mod:`libmqtt.asyncio` (``Client`` and ``Broker`` on
-asyncio, TCP, TLS or WebSocket) and the command line ``python -m libmqtt
+asyncio, TCP, TLS or WebSocket), :mod:`libmqtt.sync` (a thread-safe
+client with paho-mqtt 2.x's API, and ``single`` / ``multiple`` /
+``simple``) and the command line ``python -m libmqtt
 pub | sub | broker | decode``.
 """
 
 from __future__ import annotations
 
-from ._core import Broker, Client, Decoder, __version__, decode, encode
+from ._core import (
+    Broker,
+    Client,
+    Decoder,
+    __version__,
+    decode,
+    encode,
+    topic_matches,
+    validate_topic_filter,
+    validate_topic_name,
+)
 from . import _enums, _errors, _events, _packets
 from ._enums import *  # noqa: F401,F403 - re-exported, listed in __all__
 from ._errors import *  # noqa: F401,F403
@@ -44,6 +59,10 @@ __all__ = [
     "decode",
     "encode",
     "Decoder",
+    # topics
+    "topic_matches",
+    "validate_topic_name",
+    "validate_topic_filter",
     # client and broker engine
     "Client",
     "Broker",

@@ -59,6 +59,15 @@ def decode(data: bytes, version: int = 5, *, max_packet_size: int = 0) -> Packet
 def encode(packet: Packet, version: int = 5) -> bytes:
     """Encodes a packet object into its bytes."""
 
+def topic_matches(filter: str, topic: str) -> bool:
+    """Whether the topic name matches the filter (``+``, ``#``; the ``$`` rule)."""
+
+def validate_topic_name(topic: str) -> None:
+    """Raises TopicNameInvalid for an invalid topic name."""
+
+def validate_topic_filter(filter: str) -> None:
+    """Raises TopicFilterInvalid for an invalid topic filter."""
+
 class Decoder:
     """Turns a byte stream, fed in any chunking, into packet objects."""
 

@@ -111,6 +111,17 @@ class ReasonCode(enum.IntEnum):
         return self.value >= 0x80
 
     @property
+    def is_failure(self) -> bool:
+        """The same as :attr:`is_error`, by paho-mqtt's name (for programs
+        moved to :mod:`libmqtt.sync`)."""
+        return self.value >= 0x80
+
+    def getName(self) -> str:  # noqa: N802 - paho-mqtt's name
+        """The specification's name (:attr:`description`), by paho-mqtt's
+        method name."""
+        return _DESCRIPTIONS[self.value]
+
+    @property
     def description(self) -> str:
         """The specification's name for the code, e.g. ``"Malformed Packet"``."""
         return _DESCRIPTIONS[self.value]
