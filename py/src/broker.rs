@@ -12,7 +12,7 @@ use mqtt_core::broker::{
 };
 
 use crate::client::{to_instant, to_seconds};
-use crate::convert::bytes_from_py;
+use crate::convert::{bytes_from_py, Int};
 use crate::hooks::{decision_from_py, HookError, PyAuthenticator, PyAuthorizer};
 
 /// The sans-IO MQTT 3.1.1 and 5.0 broker engine: many connections,
@@ -73,32 +73,37 @@ impl Broker {
     #[new]
     #[pyo3(signature = (
         *, passwords = None, password_file = None, allow_anonymous = true, acl = None,
-        max_connections = 10000, max_sessions = 10000, max_subscriptions_per_client = 256,
-        max_queued_messages = 1000, max_retained_messages = 10000,
-        max_retained_bytes = 16777216, max_topic_levels = 64
+        max_connections = Int(10000), max_sessions = Int(10000), max_subscriptions_per_client = Int(256),
+        max_queued_messages = Int(1000), max_retained_messages = Int(10000),
+        max_retained_bytes = Int(16777216), max_topic_levels = Int(64)
     ))]
+    #[pyo3(
+        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=10000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         passwords: Option<&Bound<'_, PyAny>>,
         password_file: Option<String>,
         allow_anonymous: bool,
         acl: Option<String>,
-        max_connections: usize,
-        max_sessions: usize,
-        max_subscriptions_per_client: usize,
-        max_queued_messages: usize,
-        max_retained_messages: usize,
-        max_retained_bytes: usize,
-        max_topic_levels: usize,
+        max_connections: Int,
+        max_sessions: Int,
+        max_subscriptions_per_client: Int,
+        max_queued_messages: Int,
+        max_retained_messages: Int,
+        max_retained_bytes: Int,
+        max_topic_levels: Int,
     ) -> PyResult<Self> {
         let mut limits = BrokerLimits::default();
-        limits.max_connections = max_connections;
-        limits.max_sessions = max_sessions;
-        limits.max_subscriptions_per_client = max_subscriptions_per_client;
-        limits.max_queued_messages = max_queued_messages;
-        limits.max_retained_messages = max_retained_messages;
-        limits.max_retained_bytes = max_retained_bytes;
-        limits.max_topic_levels = max_topic_levels;
+        limits.max_connections = max_connections.get(py, "max_connections")?;
+        limits.max_sessions = max_sessions.get(py, "max_sessions")?;
+        limits.max_subscriptions_per_client =
+            max_subscriptions_per_client.get(py, "max_subscriptions_per_client")?;
+        limits.max_queued_messages = max_queued_messages.get(py, "max_queued_messages")?;
+        limits.max_retained_messages = max_retained_messages.get(py, "max_retained_messages")?;
+        limits.max_retained_bytes = max_retained_bytes.get(py, "max_retained_bytes")?;
+        limits.max_topic_levels = max_topic_levels.get(py, "max_topic_levels")?;
         let mut options = BrokerOptions::new().with_limits(limits);
         let mut table: Option<PasswordTable> = None;
         if let Some(text) = password_file {
@@ -138,7 +143,14 @@ impl Broker {
 
     /// Bytes received on connection ``conn``, in any chunking. Unknown
     /// connections are ignored.
-    fn receive_data(&mut self, conn: u64, data: &Bound<'_, PyAny>, now: f64) -> PyResult<()> {
+    fn receive_data(
+        &mut self,
+        py: Python<'_>,
+        conn: Int,
+        data: &Bound<'_, PyAny>,
+        now: f64,
+    ) -> PyResult<()> {
+        let conn: u64 = conn.get(py, "conn")?;
         let now = to_instant(now)?;
         if let Some(id) = self.conn(conn) {
             crate::convert::with_bytes(data, |d| self.engine().handle_input(id, now, d))?;
@@ -155,7 +167,8 @@ impl Broker {
 
     /// The transport of ``conn`` closed (on either side's initiative): the
     /// will is published if due, the session kept or discarded.
-    fn connection_closed(&mut self, conn: u64, now: f64) -> PyResult<()> {
+    fn connection_closed(&mut self, py: Python<'_>, conn: Int, now: f64) -> PyResult<()> {
+        let conn: u64 = conn.get(py, "conn")?;
         let now = to_instant(now)?;
         if let Some(id) = self.conns.remove(&conn) {
             self.engine().connection_closed(id, now);
@@ -192,10 +205,11 @@ impl Broker {
     fn complete_authentication(
         &mut self,
         py: Python<'_>,
-        conn: u64,
+        conn: Int,
         decision: &Bound<'_, PyAny>,
         now: f64,
     ) -> PyResult<()> {
+        let conn: u64 = conn.get(py, "conn")?;
         let now = to_instant(now)?;
         let decision = decision_from_py(py, decision)?;
         let id = self

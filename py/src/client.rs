@@ -1,6 +1,5 @@
 //! `libmqtt.Client`: the core's sans-IO client as a Python class.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -9,27 +8,33 @@ use mqtt_core::client::{
     Event, Leniency, QueueFullPolicy, SessionLostPolicy, SessionState,
 };
 use mqtt_core::codec::{
-    AuthProperties, Disconnect, MqttString, Publish, ReasonCode, RetainHandling, Subscribe,
-    SubscriptionOptions, Unsubscribe,
+    AuthProperties, Disconnect, MqttString, Publish, ReasonCode, Subscribe, SubscriptionOptions,
+    Unsubscribe,
 };
 use mqtt_core::time::Instant;
 
 use crate::convert::{
     ack_props_to_py, auth_to_py, bytes_from_py, connack_to_py, disconnect_to_py, drain_py_events,
-    filter_from_py, filter_to_py, mqtt_string_from_py, next_py_event, publish_props_from_py,
-    publish_to_py, qos_from_int, reason_code_from_py, user_properties_from_py, version_from_int,
-    will_from_py, with_bytes,
+    filter_from_py, filter_to_py, mqtt_string_from_py, next_py_event, opt_int,
+    publish_props_from_py, publish_to_py, qos_from_int, reason_code_from_py,
+    retain_handling_from_int, user_properties_from_py, version_from_int, will_from_py, with_bytes,
+    Int,
 };
-use crate::errors::{codec_error, IntoPyResult};
+use crate::errors::{invalid_argument, IntoPyResult};
 use crate::types::{types, Types};
 
 /// Seconds (float, any monotonic origin) to the core's milliseconds,
 /// rounded to the nearest millisecond.
 pub(crate) fn to_instant(now: f64) -> PyResult<Instant> {
     if !now.is_finite() || now < 0.0 {
-        return Err(PyValueError::new_err(format!(
-            "time must be a finite number of seconds >= 0, not {now}"
-        )));
+        return Err(Python::attach(|py| {
+            invalid_argument(
+                py,
+                "now",
+                "OutOfRange",
+                format!("now (the time) must be a finite number of seconds >= 0, not {now}"),
+            )
+        }));
     }
     Ok((now * 1000.0).round() as Instant)
 }
@@ -39,11 +44,14 @@ pub(crate) fn to_seconds(instant: Instant) -> f64 {
     instant as f64 / 1000.0
 }
 
-fn seconds_to_ms(seconds: f64, what: &str) -> PyResult<u64> {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(PyValueError::new_err(format!(
-            "{what} must be >= 0 seconds"
-        )));
+pub(crate) fn seconds_to_ms(py: Python<'_>, seconds: f64, what: &str) -> PyResult<u64> {
+    if !seconds.is_finite() || seconds < 0.0 || seconds * 1000.0 > u64::MAX as f64 {
+        return Err(invalid_argument(
+            py,
+            what,
+            "OutOfRange",
+            format!("{what} must be a finite number of seconds >= 0, not {seconds}"),
+        ));
     }
     Ok((seconds * 1000.0).round() as u64)
 }
@@ -128,23 +136,23 @@ impl Client {
     #[pyo3(signature = (
         client_id = String::new(),
         *,
-        version = 5,
-        keep_alive = 60,
+        version = Int(5),
+        keep_alive = Int(60),
         clean_start = true,
-        session_expiry_interval = 0,
+        session_expiry_interval = Int(0),
         username = None,
         password = None,
         will = None,
-        receive_maximum = 65535,
-        maximum_packet_size = 0,
-        topic_alias_maximum = 0,
+        receive_maximum = Int(65535),
+        maximum_packet_size = Int(0),
+        topic_alias_maximum = Int(0),
         request_response_information = false,
         request_problem_information = None,
         authentication_method = None,
         authentication_data = None,
         user_properties = None,
         max_inflight = None,
-        max_queued = 1024,
+        max_queued = Int(1024),
         queue_full = "reject_new".to_owned(),
         queue_qos0_offline = false,
         session_lost = "requeue".to_owned(),
@@ -153,30 +161,30 @@ impl Client {
         manual_ack = false,
         connect_timeout = 30.0,
         ping_timeout = 0.0,
-        max_transmit_buffer = 1048576,
+        max_transmit_buffer = Int(1048576),
         ignore_unknown_acks = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         client_id: String,
-        version: u8,
-        keep_alive: u16,
+        version: Int,
+        keep_alive: Int,
         clean_start: bool,
-        session_expiry_interval: u32,
+        session_expiry_interval: Int,
         username: Option<&Bound<'_, PyAny>>,
         password: Option<&Bound<'_, PyAny>>,
         will: Option<&Bound<'_, PyAny>>,
-        receive_maximum: u16,
-        maximum_packet_size: u32,
-        topic_alias_maximum: u16,
+        receive_maximum: Int,
+        maximum_packet_size: Int,
+        topic_alias_maximum: Int,
         request_response_information: bool,
         request_problem_information: Option<bool>,
         authentication_method: Option<&Bound<'_, PyAny>>,
         authentication_data: Option<&Bound<'_, PyAny>>,
         user_properties: Option<&Bound<'_, PyAny>>,
-        max_inflight: Option<u16>,
-        max_queued: usize,
+        max_inflight: Option<Int>,
+        max_queued: Int,
         queue_full: String,
         queue_qos0_offline: bool,
         session_lost: String,
@@ -185,27 +193,29 @@ impl Client {
         manual_ack: bool,
         connect_timeout: f64,
         ping_timeout: f64,
-        max_transmit_buffer: usize,
+        max_transmit_buffer: Int,
         ignore_unknown_acks: bool,
     ) -> PyResult<Self> {
         let t = types(py)?;
-        let version = version_from_int(version)?;
+        let version = version_from_int(py, version, "version")?;
         let mut o = ClientOptions::new(version, &client_id).py_err(py)?;
         o = o
-            .with_keep_alive(keep_alive)
+            .with_keep_alive(keep_alive.get(py, "keep_alive")?)
             .with_clean_start(clean_start)
-            .with_session_expiry_interval(session_expiry_interval)
-            .with_receive_maximum(receive_maximum)
-            .with_maximum_packet_size(maximum_packet_size)
-            .with_topic_alias_maximum(topic_alias_maximum)
+            .with_session_expiry_interval(
+                session_expiry_interval.get(py, "session_expiry_interval")?,
+            )
+            .with_receive_maximum(receive_maximum.get(py, "receive_maximum")?)
+            .with_maximum_packet_size(maximum_packet_size.get(py, "maximum_packet_size")?)
+            .with_topic_alias_maximum(topic_alias_maximum.get(py, "topic_alias_maximum")?)
             .with_request_response_information(request_response_information)
             .with_queue_qos0_offline(queue_qos0_offline)
             .with_resubscribe_on_session_lost(resubscribe_on_session_lost)
             .with_auto_topic_alias(auto_topic_alias)
             .with_manual_ack(manual_ack)
-            .with_connect_timeout(seconds_to_ms(connect_timeout, "connect_timeout")?)
-            .with_ping_timeout(seconds_to_ms(ping_timeout, "ping_timeout")?)
-            .with_max_transmit_buffer(max_transmit_buffer);
+            .with_connect_timeout(seconds_to_ms(py, connect_timeout, "connect_timeout")?)
+            .with_ping_timeout(seconds_to_ms(py, ping_timeout, "ping_timeout")?)
+            .with_max_transmit_buffer(max_transmit_buffer.get(py, "max_transmit_buffer")?);
         if let Some(u) = username.filter(|u| !u.is_none()) {
             o.username = Some(mqtt_string_from_py(py, u)?);
         }
@@ -227,26 +237,32 @@ impl Client {
         if let Some(u) = user_properties {
             o.user_properties = user_properties_from_py(py, u)?;
         }
-        if let Some(m) = max_inflight {
+        if let Some(m) = opt_int(py, max_inflight, "max_inflight")? {
             o = o.with_max_inflight(m);
         }
         let policy = match queue_full.as_str() {
             "reject_new" => QueueFullPolicy::RejectNew,
             "drop_oldest" => QueueFullPolicy::DropOldest,
             other => {
-                return Err(PyValueError::new_err(format!(
-                    "queue_full must be \"reject_new\" or \"drop_oldest\", not {other:?}"
-                )))
+                return Err(invalid_argument(
+                    py,
+                    "queue_full",
+                    "InvalidValue",
+                    format!("queue_full must be \"reject_new\" or \"drop_oldest\", not {other:?}"),
+                ))
             }
         };
-        o = o.with_queue(max_queued, policy);
+        o = o.with_queue(max_queued.get(py, "max_queued")?, policy);
         o = o.with_session_lost(match session_lost.as_str() {
             "requeue" => SessionLostPolicy::Requeue,
             "drop" => SessionLostPolicy::Drop,
             other => {
-                return Err(PyValueError::new_err(format!(
-                    "session_lost must be \"requeue\" or \"drop\", not {other:?}"
-                )))
+                return Err(invalid_argument(
+                    py,
+                    "session_lost",
+                    "InvalidValue",
+                    format!("session_lost must be \"requeue\" or \"drop\", not {other:?}"),
+                ))
             }
         });
         let mut leniency = Leniency::default();
@@ -308,8 +324,11 @@ impl Client {
     /// otherwise queued. ``payload`` is bytes (a ``str`` is encoded as
     /// UTF-8). 5.0 properties come as a :class:`Properties` or as keyword
     /// arguments (which win). Topic aliases are chosen by the client.
+    #[pyo3(
+        text_signature = "($self, topic, payload=None, qos=0, retain=False, *, properties=None, message_expiry_interval=None, content_type=None, response_topic=None, correlation_data=None, payload_format_indicator=None, user_properties=None, now=None)"
+    )]
     #[pyo3(signature = (
-        topic, payload = None, qos = 0, retain = false, *, properties = None,
+        topic, payload = None, qos = Int(0), retain = false, *, properties = None,
         message_expiry_interval = None, content_type = None, response_topic = None,
         correlation_data = None, payload_format_indicator = None, user_properties = None,
         now = None
@@ -320,10 +339,10 @@ impl Client {
         py: Python<'_>,
         topic: &Bound<'_, PyAny>,
         payload: Option<&Bound<'_, PyAny>>,
-        qos: u8,
+        qos: Int,
         retain: bool,
         properties: Option<&Bound<'_, PyAny>>,
-        message_expiry_interval: Option<u32>,
+        message_expiry_interval: Option<Int>,
         content_type: Option<&Bound<'_, PyAny>>,
         response_topic: Option<&Bound<'_, PyAny>>,
         correlation_data: Option<&Bound<'_, PyAny>>,
@@ -346,8 +365,8 @@ impl Client {
             publish.properties = publish_props_from_py(py, t, p)?;
         }
         let props = &mut publish.properties;
-        if message_expiry_interval.is_some() {
-            props.message_expiry_interval = message_expiry_interval;
+        if let Some(e) = opt_int(py, message_expiry_interval, "message_expiry_interval")? {
+            props.message_expiry_interval = Some(e);
         }
         if let Some(c) = content_type.filter(|c| !c.is_none()) {
             props.content_type = Some(mqtt_string_from_py(py, c)?);
@@ -372,31 +391,31 @@ impl Client {
     /// :class:`SubscribeFilter`, or a list of them or of ``(filter, qos)``
     /// pairs; the keyword options apply to plain ``str`` filters. Queued
     /// while disconnected.
+    #[pyo3(
+        text_signature = "($self, topic_filter, qos=0, *, no_local=False, retain_as_published=False, retain_handling=0, subscription_identifier=None, user_properties=None, now=None)"
+    )]
     #[pyo3(signature = (
-        topic_filter, qos = 0, *, no_local = false, retain_as_published = false,
-        retain_handling = 0, subscription_identifier = None, user_properties = None, now = None
+        topic_filter, qos = Int(0), *, no_local = false, retain_as_published = false,
+        retain_handling = Int(0), subscription_identifier = None, user_properties = None, now = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn subscribe(
         &mut self,
         py: Python<'_>,
         topic_filter: &Bound<'_, PyAny>,
-        qos: u8,
+        qos: Int,
         no_local: bool,
         retain_as_published: bool,
-        retain_handling: u8,
-        subscription_identifier: Option<u32>,
+        retain_handling: Int,
+        subscription_identifier: Option<Int>,
         user_properties: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,
     ) -> PyResult<u16> {
         let now = self.at(now)?;
-        let default =
-            SubscriptionOptions::new(qos_from_int(py, qos)?)
-                .with_no_local(no_local)
-                .with_retain_as_published(retain_as_published)
-                .with_retain_handling(RetainHandling::from_u8(retain_handling).ok_or_else(
-                    || codec_error(py, &mqtt_core::codec::Error::InvalidRetainHandling),
-                )?);
+        let default = SubscriptionOptions::new(qos_from_int(py, qos)?)
+            .with_no_local(no_local)
+            .with_retain_as_published(retain_as_published)
+            .with_retain_handling(retain_handling_from_int(py, retain_handling)?);
         let filters = if topic_filter.is_instance_of::<PyString>()
             || topic_filter.is_instance_of::<PyTuple>()
             || topic_filter.hasattr("filter")?
@@ -409,7 +428,8 @@ impl Client {
                 .collect::<PyResult<Vec<_>>>()?
         };
         let mut subscribe = Subscribe::new(0, filters);
-        subscribe.properties.subscription_identifier = subscription_identifier;
+        subscribe.properties.subscription_identifier =
+            opt_int(py, subscription_identifier, "subscription_identifier")?;
         if let Some(u) = user_properties {
             subscribe.properties.user_properties = user_properties_from_py(py, u)?;
         }
@@ -454,7 +474,7 @@ impl Client {
         &mut self,
         py: Python<'_>,
         reason_code: Option<&Bound<'_, PyAny>>,
-        session_expiry_interval: Option<u32>,
+        session_expiry_interval: Option<Int>,
         reason_string: Option<&Bound<'_, PyAny>>,
         user_properties: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,
@@ -465,7 +485,8 @@ impl Client {
             _ => ReasonCode::Success,
         };
         let mut d = Disconnect::new(code);
-        d.properties.session_expiry_interval = session_expiry_interval;
+        d.properties.session_expiry_interval =
+            opt_int(py, session_expiry_interval, "session_expiry_interval")?;
         if let Some(r) = reason_string.filter(|r| !r.is_none()) {
             d.properties.reason_string = Some(mqtt_string_from_py(py, r)?);
         }
@@ -508,9 +529,10 @@ impl Client {
     /// ``manual_ack=True``). Acknowledgements leave in the order the
     /// messages arrived: an early one waits for those before it.
     #[pyo3(signature = (ack_token, *, now = None))]
-    fn acknowledge(&mut self, py: Python<'_>, ack_token: u64, now: Option<f64>) -> PyResult<()> {
+    fn acknowledge(&mut self, py: Python<'_>, ack_token: Int, now: Option<f64>) -> PyResult<()> {
         let now = self.at(now)?;
-        self.inner.acknowledge(now, AckToken(ack_token)).py_err(py)
+        let token = ack_token.get(py, "ack_token")?;
+        self.inner.acknowledge(now, AckToken(token)).py_err(py)
     }
 
     // ----- outputs -----------------------------------------------------

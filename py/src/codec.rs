@@ -12,7 +12,7 @@ use mqtt_core::codec::{
 
 use crate::convert::{
     packet_from_py, packet_to_py, publish_props_from_py, publish_ref_to_py, qos_from_int,
-    version_from_int,
+    version_from_int, Int,
 };
 use crate::errors::{codec_error, mqtt_error, IntoPyResult};
 use crate::types::types;
@@ -31,15 +31,16 @@ use crate::types::types;
 /// :class:`PacketTooLarge` (0x95); ... For a byte stream use
 /// :class:`Decoder`.
 #[pyfunction]
-#[pyo3(signature = (data, version = 5, *, max_packet_size = 0))]
+#[pyo3(signature = (data, version = Int(5), *, max_packet_size = Int(0)))]
+#[pyo3(text_signature = "(data, version=5, *, max_packet_size=0)")]
 pub(crate) fn decode<'py>(
     py: Python<'py>,
     data: &[u8],
-    version: u8,
-    max_packet_size: u32,
+    version: Int,
+    max_packet_size: Int,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let options =
-        DecodeOptions::new(version_from_int(version)?).with_max_packet_size(max_packet_size);
+    let options = DecodeOptions::new(version_from_int(py, version, "version")?)
+        .with_max_packet_size(max_packet_size.get(py, "max_packet_size")?);
     // Decoded in place from the caller's `bytes` (no copy of the input):
     // a PUBLISH's payload is copied once, into its own `bytes`.
     match PacketRef::decode(data, &options).py_err(py)? {
@@ -67,13 +68,14 @@ pub(crate) fn decode<'py>(
 /// a wildcard :class:`TopicNameInvalid`, a property the packet may not
 /// carry or any property in 3.1.1 :class:`ProtocolError`, ...
 #[pyfunction]
-#[pyo3(signature = (packet, version = 5))]
+#[pyo3(signature = (packet, version = Int(5)))]
+#[pyo3(text_signature = "(packet, version=5)")]
 pub(crate) fn encode<'py>(
     py: Python<'py>,
     packet: &Bound<'py, PyAny>,
-    version: u8,
+    version: Int,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let version = version_from_int(version)?;
+    let version = version_from_int(py, version, "version")?;
     if let Ok(publish) = packet.cast::<crate::packets::Publish>() {
         // The hot path: a view borrowing the payload, written straight
         // into the new bytes object (one copy). The topic's UTF-8 is cached
@@ -99,7 +101,7 @@ pub(crate) fn encode<'py>(
         let payload = p.payload.bind(py).as_bytes();
         let view = PacketRef::Publish(PublishRef {
             dup: p.dup,
-            qos: qos_from_int(py, p.qos)?,
+            qos: qos_from_int(py, Int(p.qos.into()))?,
             retain: p.retain,
             topic: MqttStr::new(topic).py_err(py)?,
             packet_id: p.packet_id,
@@ -170,12 +172,13 @@ pub(crate) struct Decoder {
 #[pymethods]
 impl Decoder {
     #[new]
-    #[pyo3(signature = (version = 5, *, max_packet_size = 0))]
-    fn new(version: u8, max_packet_size: u32) -> PyResult<Self> {
+    #[pyo3(signature = (version = Int(5), *, max_packet_size = Int(0)))]
+    #[pyo3(text_signature = "(version=5, *, max_packet_size=0)")]
+    fn new(py: Python<'_>, version: Int, max_packet_size: Int) -> PyResult<Self> {
         Ok(Decoder {
             inner: core_codec::Decoder::new(
-                DecodeOptions::new(version_from_int(version)?)
-                    .with_max_packet_size(max_packet_size),
+                DecodeOptions::new(version_from_int(py, version, "version")?)
+                    .with_max_packet_size(max_packet_size.get(py, "max_packet_size")?),
             ),
         })
     }
@@ -195,14 +198,17 @@ impl Decoder {
     }
 
     /// Changes the protocol version (4 or 5) for packets not yet decoded.
-    fn set_version(&mut self, version: u8) -> PyResult<()> {
-        self.inner.set_version(version_from_int(version)?);
+    fn set_version(&mut self, py: Python<'_>, version: Int) -> PyResult<()> {
+        self.inner
+            .set_version(version_from_int(py, version, "version")?);
         Ok(())
     }
 
     /// Changes the maximum packet size (0: no limit).
-    fn set_max_packet_size(&mut self, max_packet_size: u32) {
-        self.inner.set_max_packet_size(max_packet_size);
+    fn set_max_packet_size(&mut self, py: Python<'_>, max_packet_size: Int) -> PyResult<()> {
+        self.inner
+            .set_max_packet_size(max_packet_size.get(py, "max_packet_size")?);
+        Ok(())
     }
 
     /// Bytes buffered and not yet decoded.

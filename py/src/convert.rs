@@ -3,7 +3,7 @@
 //! them back (validating as the core does).
 
 use bytes::Bytes;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -17,28 +17,174 @@ use mqtt_core::codec::{
     UnsubAck, Unsubscribe, UnsubscribeProperties, UserProperty, Will, WillProperties,
 };
 
-use crate::errors::{codec_error, mqtt_error, IntoPyResult};
+use crate::errors::{codec_error, invalid_argument, mqtt_error, IntoPyResult};
 use crate::types::{types, Types};
 
 // ----- scalars ---------------------------------------------------------
 
-/// The protocol version for a Python `version` argument (4 or 5).
-pub(crate) fn version_from_int(version: u8) -> PyResult<ProtocolVersion> {
-    ProtocolVersion::from_level(version).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "version must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not {version}"
-        ))
+/// A Python `int` of any size (saturated to `i128`) taken as it is, so that
+/// the range of its field is checked by [`Int::get`], which names the
+/// field in the library's `InvalidArgument` (PyO3's own extraction of a
+/// `u16` raises a bare `OverflowError` naming nothing).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Int(pub i128);
+
+/// An integer type an [`Int`] may become.
+pub(crate) trait IntField: Copy {
+    const MIN: i128;
+    const MAX: i128;
+    fn from_i128(v: i128) -> Self;
+}
+
+macro_rules! int_field {
+    ($($t:ty),*) => {$(
+        impl IntField for $t {
+            const MIN: i128 = <$t>::MIN as i128;
+            const MAX: i128 = <$t>::MAX as i128;
+            fn from_i128(v: i128) -> Self {
+                v as $t
+            }
+        }
+    )*};
+}
+int_field!(u8, u16, u32, u64, usize);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Int {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i128>() {
+            Ok(v) => Ok(Int(v)),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                Ok(Int(if obj.lt(0)? { i128::MIN } else { i128::MAX }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Int {
+    /// The value as `T`, or `InvalidArgument` naming `field` and its range.
+    pub(crate) fn get<T: IntField>(self, py: Python<'_>, field: &str) -> PyResult<T> {
+        if self.0 < T::MIN || self.0 > T::MAX {
+            let given = match self.0 {
+                i128::MIN => "a number below -2**127".to_owned(),
+                i128::MAX => "a number above 2**127".to_owned(),
+                v => v.to_string(),
+            };
+            return Err(invalid_argument(
+                py,
+                field,
+                "OutOfRange",
+                format!(
+                    "{field} must be an integer from {} to {}, not {given}",
+                    T::MIN,
+                    T::MAX
+                ),
+            ));
+        }
+        Ok(T::from_i128(self.0))
+    }
+}
+
+/// An optional [`Int`] argument as `T`.
+pub(crate) fn opt_int<T: IntField>(
+    py: Python<'_>,
+    v: Option<Int>,
+    field: &str,
+) -> PyResult<Option<T>> {
+    v.map(|v| v.get(py, field)).transpose()
+}
+
+/// `obj` as an [`Int`], a `TypeError` naming `field` when it is no `int`.
+pub(crate) fn int_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Int> {
+    obj.extract().map_err(|e: PyErr| {
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(format!("{field}: {}", e.value(py)))
+        } else {
+            e
+        }
     })
 }
 
-/// The QoS for an int; 3 and above are [`Error::InvalidQoS`].
-pub(crate) fn qos_from_int(py: Python<'_>, qos: u8) -> PyResult<QoS> {
-    QoS::from_u8(qos).ok_or_else(|| codec_error(py, &Error::InvalidQoS))
+/// An attribute or item `obj` as the integer field `field`: a `TypeError`
+/// naming the field when it is no `int`, `InvalidArgument` when out of
+/// range.
+pub(crate) fn int_from_py<T: IntField>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    field: &str,
+) -> PyResult<T> {
+    int_arg(py, obj, field)?.get(py, field)
+}
+
+/// The protocol version for a Python `version` argument (4 or 5).
+pub(crate) fn version_from_int(
+    py: Python<'_>,
+    version: Int,
+    field: &str,
+) -> PyResult<ProtocolVersion> {
+    u8::try_from(version.0)
+        .ok()
+        .and_then(ProtocolVersion::from_level)
+        .ok_or_else(|| {
+            invalid_argument(
+                py,
+                field,
+                "InvalidVersion",
+                format!(
+                    "{field} must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not {}",
+                    version.0
+                ),
+            )
+        })
+}
+
+/// The QoS for an int; 3 to 255 are [`Error::InvalidQoS`], other
+/// integers the same exception with their value in the message.
+pub(crate) fn qos_from_int(py: Python<'_>, qos: Int) -> PyResult<QoS> {
+    match u8::try_from(qos.0) {
+        Ok(q) => QoS::from_u8(q).ok_or_else(|| codec_error(py, &Error::InvalidQoS)),
+        Err(_) => Err(like_codec_error(
+            py,
+            &Error::InvalidQoS,
+            format!("qos must be 0, 1 or 2, not {}", qos.0),
+        )),
+    }
+}
+
+/// The Retain Handling option for an int (0, 1 or 2), else the codec's
+/// [`Error::InvalidRetainHandling`].
+pub(crate) fn retain_handling_from_int(py: Python<'_>, v: Int) -> PyResult<RetainHandling> {
+    match u8::try_from(v.0) {
+        Ok(h) => {
+            RetainHandling::from_u8(h).ok_or_else(|| codec_error(py, &Error::InvalidRetainHandling))
+        }
+        Err(_) => Err(like_codec_error(
+            py,
+            &Error::InvalidRetainHandling,
+            format!("retain_handling must be 0, 1 or 2, not {}", v.0),
+        )),
+    }
+}
+
+/// The exception of codec error `e` (its class, reason code and kind)
+/// with another message.
+fn like_codec_error(py: Python<'_>, e: &Error, message: String) -> PyErr {
+    let err = codec_error(py, e);
+    let class = err.get_type(py);
+    let name = class.name().map(|n| n.to_string()).unwrap_or_default();
+    let kind = err
+        .value(py)
+        .getattr("kind")
+        .and_then(|k| k.extract::<String>())
+        .unwrap_or_default();
+    mqtt_error(py, &name, message, Some(e.reason_code()), &kind)
 }
 
 /// A reason code from an int (or a `ReasonCode`).
 pub(crate) fn reason_code_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<ReasonCode> {
-    let v: u8 = obj.extract()?;
+    let v: u8 = int_from_py(py, obj, "reason_code")?;
     ReasonCode::from_u8(v).ok_or_else(|| {
         mqtt_error(
             py,
@@ -140,7 +286,8 @@ fn py_opt_bytes<'py>(py: Python<'py>, b: &Option<Bytes>) -> Bound<'py, PyAny> {
 /// How one property value crosses between Rust and Python.
 trait PropConv: Sized {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>>;
-    fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Self>;
+    /// `field` names the property in errors.
+    fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Self>;
 }
 
 macro_rules! prop_conv_int {
@@ -149,20 +296,29 @@ macro_rules! prop_conv_int {
             fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 (*self).into_bound_py_any(py)
             }
-            fn from_py(_py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-                obj.extract()
+            fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Self> {
+                int_from_py(py, obj, field)
             }
         }
     )*};
 }
-prop_conv_int!(bool, u16, u32);
+prop_conv_int!(u16, u32);
+
+impl PropConv for bool {
+    fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        (*self).into_bound_py_any(py)
+    }
+    fn from_py(_py: Python<'_>, obj: &Bound<'_, PyAny>, _field: &str) -> PyResult<Self> {
+        obj.extract()
+    }
+}
 
 impl PropConv for QoS {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.as_u8().into_bound_py_any(py)
     }
-    fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-        qos_from_int(py, obj.extract()?)
+    fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Self> {
+        qos_from_int(py, int_arg(py, obj, field)?)
     }
 }
 
@@ -170,7 +326,7 @@ impl PropConv for MqttString {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(py_str(py, self))
     }
-    fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn from_py(py: Python<'_>, obj: &Bound<'_, PyAny>, _field: &str) -> PyResult<Self> {
         mqtt_string_from_py(py, obj)
     }
 }
@@ -179,7 +335,7 @@ impl PropConv for Bytes {
     fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(PyBytes::new(py, self).into_any())
     }
-    fn from_py(_py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn from_py(_py: Python<'_>, obj: &Bound<'_, PyAny>, _field: &str) -> PyResult<Self> {
         bytes_from_py(obj)
     }
 }
@@ -313,13 +469,16 @@ macro_rules! properties_conv {
             $(
                 let v = obj.getattr(intern!(py, stringify!($f)))?;
                 if !v.is_none() {
-                    out.$f = Some(PropConv::from_py(py, &v)?);
+                    out.$f = Some(PropConv::from_py(py, &v, stringify!($f))?);
                 }
             )*
             $(
                 let v = obj.getattr(intern!(py, stringify!($sid)))?;
                 if !v.is_none() {
-                    out.$sid = v.extract::<Vec<u32>>()?;
+                    out.$sid = v
+                        .try_iter()?
+                        .map(|i| int_from_py::<u32>(py, &i?, stringify!($sid)))
+                        .collect::<PyResult<Vec<u32>>>()?;
                 }
             )?
             out.user_properties = user_properties_from_py(py, &obj.getattr(intern!(py, "user_properties"))?)?;
@@ -644,24 +803,30 @@ pub(crate) fn filter_from_py(
         });
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
-        let (f, q): (Bound<'_, PyAny>, u8) = tuple.extract()?;
+        let (f, q): (Bound<'_, PyAny>, Bound<'_, PyAny>) = tuple.extract()?;
         let mut options = default;
-        options.qos = qos_from_int(py, q)?;
+        options.qos = qos_from_int(py, int_arg(py, &q, "qos")?)?;
         return Ok(SubscribeFilter {
             filter: mqtt_string_from_py(py, &f)?,
             options,
         });
     }
     let filter = mqtt_string_from_py(py, &attr(obj, intern!(py, "filter"))?)?;
-    let handling: u8 = attr(obj, intern!(py, "retain_handling"))?.extract()?;
-    let options =
-        SubscriptionOptions::new(qos_from_int(py, attr(obj, intern!(py, "qos"))?.extract()?)?)
-            .with_no_local(attr(obj, intern!(py, "no_local"))?.extract()?)
-            .with_retain_as_published(attr(obj, intern!(py, "retain_as_published"))?.extract()?)
-            .with_retain_handling(
-                RetainHandling::from_u8(handling)
-                    .ok_or_else(|| codec_error(py, &Error::InvalidRetainHandling))?,
-            );
+    let handling = retain_handling_from_int(
+        py,
+        int_arg(
+            py,
+            &attr(obj, intern!(py, "retain_handling"))?,
+            "retain_handling",
+        )?,
+    )?;
+    let options = SubscriptionOptions::new(qos_from_int(
+        py,
+        int_arg(py, &attr(obj, intern!(py, "qos"))?, "qos")?,
+    )?)
+    .with_no_local(attr(obj, intern!(py, "no_local"))?.extract()?)
+    .with_retain_as_published(attr(obj, intern!(py, "retain_as_published"))?.extract()?)
+    .with_retain_handling(handling);
     Ok(SubscribeFilter { filter, options })
 }
 
@@ -669,7 +834,7 @@ pub(crate) fn filter_from_py(
 pub(crate) fn will_from_py(py: Python<'_>, t: &Types, obj: &Bound<'_, PyAny>) -> PyResult<Will> {
     let topic = mqtt_string_from_py(py, &attr(obj, intern!(py, "topic"))?)?;
     let payload = bytes_from_py(&attr(obj, intern!(py, "payload"))?)?;
-    let qos = qos_from_int(py, attr(obj, intern!(py, "qos"))?.extract()?)?;
+    let qos = qos_from_int(py, int_arg(py, &attr(obj, intern!(py, "qos"))?, "qos")?)?;
     let mut will = Will::new(topic.as_str(), payload, qos).py_err(py)?;
     will.retain = attr(obj, intern!(py, "retain"))?.extract()?;
     will.properties = will_props_from_py(py, t, &attr(obj, intern!(py, "properties"))?)?;
@@ -687,7 +852,7 @@ pub(crate) fn publish_from_py(
     let mut out =
         Publish::new("-", Bytes::copy_from_slice(p.payload.bind(py).as_bytes())).py_err(py)?;
     out.topic = mqtt_string_from_py(py, p.topic.bind(py).as_any())?;
-    out.qos = qos_from_int(py, p.qos)?;
+    out.qos = qos_from_int(py, Int(p.qos.into()))?;
     out.retain = p.retain;
     out.dup = p.dup;
     out.packet_id = p.packet_id;
@@ -701,7 +866,7 @@ fn ack_parts(
     obj: &Bound<'_, PyAny>,
 ) -> PyResult<(u16, ReasonCode, AckProperties)> {
     Ok((
-        attr(obj, intern!(py, "packet_id"))?.extract()?,
+        int_from_py(py, &attr(obj, intern!(py, "packet_id"))?, "packet_id")?,
         reason_code_from_py(py, &attr(obj, intern!(py, "reason_code"))?)?,
         ack_props_from_py(py, t, &attr(obj, intern!(py, "properties"))?)?,
     ))
@@ -757,13 +922,17 @@ pub(crate) fn packet_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult
             Packet::PubComp(a)
         }
         "Connect" => {
-            let level: u8 = attr(obj, intern!(py, "protocol_version"))?.extract()?;
-            let version = version_from_int(level)?;
+            let level = int_arg(
+                py,
+                &attr(obj, intern!(py, "protocol_version"))?,
+                "protocol_version",
+            )?;
+            let version = version_from_int(py, level, "protocol_version")?;
             let client_id = mqtt_string_from_py(py, &attr(obj, intern!(py, "client_id"))?)?;
             let mut c = Connect::new(version, "").py_err(py)?;
             c.client_id = client_id;
             c.clean_start = attr(obj, intern!(py, "clean_start"))?.extract()?;
-            c.keep_alive = attr(obj, intern!(py, "keep_alive"))?.extract()?;
+            c.keep_alive = int_from_py(py, &attr(obj, intern!(py, "keep_alive"))?, "keep_alive")?;
             let will = attr(obj, intern!(py, "will"))?;
             c.will = if will.is_none() {
                 None
@@ -788,13 +957,16 @@ pub(crate) fn packet_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult
                 .try_iter()?
                 .map(|f| filter_from_py(py, &f?, SubscriptionOptions::new(QoS::AtMostOnce)))
                 .collect::<PyResult<Vec<_>>>()?;
-            let mut s = Subscribe::new(attr(obj, intern!(py, "packet_id"))?.extract()?, filters);
+            let mut s = Subscribe::new(
+                int_from_py(py, &attr(obj, intern!(py, "packet_id"))?, "packet_id")?,
+                filters,
+            );
             s.properties = subscribe_props_from_py(py, t, &props(obj)?)?;
             Packet::Subscribe(s)
         }
         "SubAck" => {
             let mut s = SubAck::new(
-                attr(obj, intern!(py, "packet_id"))?.extract()?,
+                int_from_py(py, &attr(obj, intern!(py, "packet_id"))?, "packet_id")?,
                 reason_codes_from_py(py, &attr(obj, intern!(py, "reason_codes"))?)?,
             );
             s.properties = ack_props_from_py(py, t, &props(obj)?)?;
@@ -805,13 +977,16 @@ pub(crate) fn packet_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult
                 .try_iter()?
                 .map(|f| mqtt_string_from_py(py, &f?))
                 .collect::<PyResult<Vec<_>>>()?;
-            let mut u = Unsubscribe::new(attr(obj, intern!(py, "packet_id"))?.extract()?, filters);
+            let mut u = Unsubscribe::new(
+                int_from_py(py, &attr(obj, intern!(py, "packet_id"))?, "packet_id")?,
+                filters,
+            );
             u.properties = unsubscribe_props_from_py(py, t, &props(obj)?)?;
             Packet::Unsubscribe(u)
         }
         "UnsubAck" => {
             let mut u = UnsubAck::new(
-                attr(obj, intern!(py, "packet_id"))?.extract()?,
+                int_from_py(py, &attr(obj, intern!(py, "packet_id"))?, "packet_id")?,
                 reason_codes_from_py(py, &attr(obj, intern!(py, "reason_codes"))?)?,
             );
             u.properties = ack_props_from_py(py, t, &props(obj)?)?;

@@ -1,8 +1,9 @@
 //! Core errors as Python exceptions of the `libmqtt.MQTTError` hierarchy
 //! (defined in `libmqtt/_errors.py`).
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use mqtt_core::client::ClientError;
 use mqtt_core::codec::{Error, ReasonCode};
@@ -34,6 +35,19 @@ pub(crate) fn mqtt_error(
         Ok(PyErr::from_value(exc))
     };
     make().unwrap_or_else(|e| PyRuntimeError::new_err(format!("{message} ({e})")))
+}
+
+/// `libmqtt.InvalidArgument` (a `ValueError` too): an argument out of its
+/// range; `field` names it (the message names it as well).
+pub(crate) fn invalid_argument(py: Python<'_>, field: &str, kind: &str, message: String) -> PyErr {
+    let make = || -> PyResult<PyErr> {
+        let cls = types(py)?.errors.bind(py).getattr("InvalidArgument")?;
+        let kw = PyDict::new(py);
+        kw.set_item("field", field)?;
+        let exc = cls.call((message.clone(), py.None(), kind), Some(&kw))?;
+        Ok(PyErr::from_value(exc))
+    };
+    make().unwrap_or_else(|e| PyValueError::new_err(format!("{message} ({e})")))
 }
 
 /// The exception for a codec error: the class follows its reason code.

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
-use crate::convert::bytes_from_py;
+use crate::convert::{bytes_from_py, opt_int, Int};
 use crate::types::types;
 
 /// PUBLISH (spec 3.3): an application message. ``packet_id`` is 0 for
@@ -65,7 +65,7 @@ impl Publish {
 #[pymethods]
 impl Publish {
     #[new]
-    #[pyo3(signature = (topic, payload = None, qos = 0, retain = false, dup = false, packet_id = 0, properties = None))]
+    #[pyo3(signature = (topic, payload = None, qos = Int(0), retain = false, dup = false, packet_id = Int(0), properties = None))]
     #[pyo3(
         text_signature = "(topic, payload=b'', qos=0, retain=False, dup=False, packet_id=0, properties=NO_PROPERTIES)"
     )]
@@ -74,12 +74,14 @@ impl Publish {
         py: Python<'_>,
         topic: Bound<'_, PyString>,
         payload: Option<&Bound<'_, PyAny>>,
-        qos: u8,
+        qos: Int,
         retain: bool,
         dup: bool,
-        packet_id: u16,
+        packet_id: Int,
         properties: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        let qos: u8 = qos.get(py, "qos")?;
+        let packet_id: u16 = packet_id.get(py, "packet_id")?;
         let payload = match payload {
             Some(p) if p.is_instance_of::<PyBytes>() => p.cast::<PyBytes>()?.clone().unbind(),
             Some(p) if !p.is_none() => PyBytes::new(py, &bytes_from_py(p)?).unbind(),
@@ -192,8 +194,9 @@ pub(crate) struct Message {
 impl Message {
     #[new]
     #[pyo3(signature = (publish, ack_token = None))]
-    fn new(publish: Py<Publish>, ack_token: Option<u64>) -> Self {
-        Message { publish, ack_token }
+    fn new(py: Python<'_>, publish: Py<Publish>, ack_token: Option<Int>) -> PyResult<Self> {
+        let ack_token = opt_int(py, ack_token, "ack_token")?;
+        Ok(Message { publish, ack_token })
     }
 
     /// Positional attributes for ``match`` patterns.

@@ -11,12 +11,13 @@ use mqtt_core::server::{
 };
 use mqtt_core::time::Instant;
 
-use crate::client::{to_instant, to_seconds};
+use crate::client::{seconds_to_ms, to_instant, to_seconds};
 use crate::convert::{
     ack_props_from_py, ack_props_to_py, auth_props_from_py, bytes_from_py, connack_props_from_py,
     connack_to_py, disconnect_props_from_py, disconnect_to_py, drain_py_events,
-    mqtt_string_from_py, next_py_event, packet_to_py, publish_from_py, publish_props_from_py,
-    publish_to_py, qos_from_int, reason_code_from_py, will_to_py, with_bytes,
+    mqtt_string_from_py, next_py_event, opt_int, packet_to_py, publish_from_py,
+    publish_props_from_py, publish_to_py, qos_from_int, reason_code_from_py, will_to_py,
+    with_bytes, Int,
 };
 use crate::errors::IntoPyResult;
 use crate::types::{types, Types};
@@ -89,51 +90,54 @@ fn reason_codes(py: Python<'_>, codes: &Bound<'_, PyAny>) -> PyResult<Vec<Reason
 #[pymethods]
 impl ServerConnection {
     #[new]
+    #[pyo3(
+        text_signature = "(*, receive_maximum=65535, maximum_packet_size=0, topic_alias_maximum=0, maximum_qos=2, retain_available=True, wildcard_subscription_available=True, subscription_identifiers_available=True, shared_subscription_available=True, server_keep_alive=None, connect_timeout=10.0, assign_client_ids=True, manual_ack=False, max_queued=1000, max_inflight=65535, outbound_topic_aliases=True, max_input_before_accept=1048576)"
+    )]
     #[pyo3(signature = (
-        *, receive_maximum = 65535, maximum_packet_size = 0, topic_alias_maximum = 0,
-        maximum_qos = 2, retain_available = true, wildcard_subscription_available = true,
+        *, receive_maximum = Int(65535), maximum_packet_size = Int(0), topic_alias_maximum = Int(0),
+        maximum_qos = Int(2), retain_available = true, wildcard_subscription_available = true,
         subscription_identifiers_available = true, shared_subscription_available = true,
         server_keep_alive = None, connect_timeout = 10.0, assign_client_ids = true,
-        manual_ack = false, max_queued = 1000, max_inflight = 65535,
-        outbound_topic_aliases = true, max_input_before_accept = 1048576
+        manual_ack = false, max_queued = Int(1000), max_inflight = Int(65535),
+        outbound_topic_aliases = true, max_input_before_accept = Int(1048576)
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        receive_maximum: u16,
-        maximum_packet_size: u32,
-        topic_alias_maximum: u16,
-        maximum_qos: u8,
+        receive_maximum: Int,
+        maximum_packet_size: Int,
+        topic_alias_maximum: Int,
+        maximum_qos: Int,
         retain_available: bool,
         wildcard_subscription_available: bool,
         subscription_identifiers_available: bool,
         shared_subscription_available: bool,
-        server_keep_alive: Option<u16>,
+        server_keep_alive: Option<Int>,
         connect_timeout: f64,
         assign_client_ids: bool,
         manual_ack: bool,
-        max_queued: usize,
-        max_inflight: u16,
+        max_queued: Int,
+        max_inflight: Int,
         outbound_topic_aliases: bool,
-        max_input_before_accept: usize,
+        max_input_before_accept: Int,
     ) -> PyResult<Self> {
         let mut o = ServerOptions::new();
-        o.receive_maximum = receive_maximum.max(1);
-        o.maximum_packet_size = maximum_packet_size;
-        o.topic_alias_maximum = topic_alias_maximum;
+        o.receive_maximum = receive_maximum.get::<u16>(py, "receive_maximum")?.max(1);
+        o.maximum_packet_size = maximum_packet_size.get(py, "maximum_packet_size")?;
+        o.topic_alias_maximum = topic_alias_maximum.get(py, "topic_alias_maximum")?;
         o.maximum_qos = qos_from_int(py, maximum_qos)?;
         o.retain_available = retain_available;
         o.wildcard_subscription_available = wildcard_subscription_available;
         o.subscription_identifiers_available = subscription_identifiers_available;
         o.shared_subscription_available = shared_subscription_available;
-        o.server_keep_alive = server_keep_alive;
-        o.connect_timeout = to_instant(connect_timeout)?;
+        o.server_keep_alive = opt_int(py, server_keep_alive, "server_keep_alive")?;
+        o.connect_timeout = seconds_to_ms(py, connect_timeout, "connect_timeout")?;
         o.assign_client_ids = assign_client_ids;
         o.manual_ack = manual_ack;
-        o.max_queued = max_queued;
-        o.max_inflight = max_inflight.max(1);
+        o.max_queued = max_queued.get(py, "max_queued")?;
+        o.max_inflight = max_inflight.get::<u16>(py, "max_inflight")?.max(1);
         o.outbound_topic_aliases = outbound_topic_aliases;
-        o.max_input_before_accept = max_input_before_accept;
+        o.max_input_before_accept = max_input_before_accept.get(py, "max_input_before_accept")?;
         Ok(ServerConnection {
             inner: core_server::ServerConnection::new(o),
             now: 0,
@@ -236,11 +240,12 @@ impl ServerConnection {
     fn acknowledge(
         &mut self,
         py: Python<'_>,
-        packet_id: u16,
+        packet_id: Int,
         reason_code: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,
     ) -> PyResult<()> {
         let now = self.at(now)?;
+        let packet_id: u16 = packet_id.get(py, "packet_id")?;
         let code = match reason_code {
             Some(c) if !c.is_none() => reason_code_from_py(py, c)?,
             _ => ReasonCode::Success,
@@ -253,12 +258,13 @@ impl ServerConnection {
     fn suback(
         &mut self,
         py: Python<'_>,
-        packet_id: u16,
+        packet_id: Int,
         reason_codes: &Bound<'_, PyAny>,
         properties: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,
     ) -> PyResult<()> {
         let now = self.at(now)?;
+        let packet_id: u16 = packet_id.get(py, "packet_id")?;
         let codes = self::reason_codes(py, reason_codes)?;
         let props = optional_ack_props(py, properties)?;
         self.inner
@@ -271,12 +277,13 @@ impl ServerConnection {
     fn unsuback(
         &mut self,
         py: Python<'_>,
-        packet_id: u16,
+        packet_id: Int,
         reason_codes: &Bound<'_, PyAny>,
         properties: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,
     ) -> PyResult<()> {
         let now = self.at(now)?;
+        let packet_id: u16 = packet_id.get(py, "packet_id")?;
         let codes = self::reason_codes(py, reason_codes)?;
         let props = optional_ack_props(py, properties)?;
         self.inner
@@ -287,14 +294,17 @@ impl ServerConnection {
     /// Sends (or queues) a message to the client: a ``Publish``, or
     /// ``topic`` with ``payload``, ``qos``, ``retain`` and ``properties``.
     /// Returns the packet identifier chosen (0 for QoS 0).
-    #[pyo3(signature = (topic, payload = None, qos = 0, retain = false, *, properties = None, now = None))]
+    #[pyo3(
+        text_signature = "($self, topic, payload=None, qos=0, retain=False, *, properties=None, now=None)"
+    )]
+    #[pyo3(signature = (topic, payload = None, qos = Int(0), retain = false, *, properties = None, now = None))]
     #[allow(clippy::too_many_arguments)]
     fn publish(
         &mut self,
         py: Python<'_>,
         topic: &Bound<'_, PyAny>,
         payload: Option<&Bound<'_, PyAny>>,
-        qos: u8,
+        qos: Int,
         retain: bool,
         properties: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,

@@ -18,6 +18,7 @@ Codec errors (from :func:`libmqtt.decode`, :func:`libmqtt.encode`,
     ├── TopicAliasInvalid            0x94
     ├── PacketTooLarge               0x95
     ├── PayloadFormatInvalid         0x99
+    ├── InvalidArgument              an argument out of range (also a ValueError)
     ├── ServerError                  a command the server role refused
     └── ClientError                  a command the client refused
         ├── QueueFull
@@ -32,7 +33,10 @@ Codec errors (from :func:`libmqtt.decode`, :func:`libmqtt.encode`,
 A command whose packet is invalid raises the codec's exception (a
 PUBLISH to ``"a/#"`` raises :class:`TopicNameInvalid`), and one larger than
 the server's Maximum Packet Size raises :class:`PacketTooLarge`, as
-:func:`libmqtt.encode` would.
+:func:`libmqtt.encode` would. An argument outside its field's range (a
+negative ``keep_alive``, a ``topic_alias`` above 65,535, a time below 0,
+...) raises :class:`InvalidArgument`, naming the field; an argument of the
+wrong type raises ``TypeError``.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ __all__ = [
     "FeatureNotSupported",
     "InvalidState",
     "UnknownAckToken",
+    "InvalidArgument",
     "ServerError",
 ]
 
@@ -183,6 +188,23 @@ class InvalidState(ClientError):
 
 class UnknownAckToken(ClientError):
     """The acknowledgement token is unknown or already used."""
+
+
+class InvalidArgument(MQTTError, ValueError):
+    """An argument is out of its range or not one of its allowed values: a
+    negative or too large integer (``keep_alive=-1``, ``topic_alias=70000``,
+    ``qos=-1`` raises :class:`MalformedPacket` as ``qos=3`` does), a
+    negative time, an unknown option name. A ``ValueError`` too. Nothing was
+    queued or sent.
+
+    Attributes:
+        field: the argument or property at fault (``"keep_alive"``,
+            ``"properties.topic_alias"``, ...), also named in the message.
+    """
+
+    def __init__(self, message: str = "", reason_code: Optional[int] = None, kind: str = "", field: str = "") -> None:
+        super().__init__(message, reason_code, kind)
+        self.field: str = field
 
 
 class ServerError(MQTTError):

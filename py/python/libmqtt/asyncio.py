@@ -18,6 +18,16 @@ Client::
         async for message in client.messages:
             print(message.topic, message.payload)
 
+The connection: ``await client.connect()`` returns the CONNACK's
+:class:`ConnectionInfo` (``client.connection_info``, replaced at every
+reconnection); ``client.connection_events`` is an async iterator of
+:class:`ConnectedEvent`, :class:`DisconnectedEvent` and
+:class:`ReconnectingEvent`. Incoming messages are bounded
+(``max_incoming_messages``: the socket is not read while the streams hold
+that many) and can be split by filter (:meth:`Client.filtered_messages`).
+Enhanced authentication: the ``authenticate`` hook answers the server's
+AUTH challenges; :meth:`Client.reauthenticate` re-authenticates.
+
 Broker::
 
     from libmqtt.asyncio import Broker
@@ -32,19 +42,34 @@ Logging goes to the ``libmqtt.asyncio`` logger.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import socket
 import ssl as _ssl
 import uuid
 from collections import deque
-from typing import Any, Deque, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 from urllib.parse import unquote
 
 from . import _core
 from ._enums import ReasonCode
-from ._errors import ClientError, MQTTError
+from ._errors import ClientError, InvalidArgument, InvalidState, MQTTError
 from ._events import (
+    AuthChallenge,
     Connected,
     Disconnected,
     DisconnectKind,
@@ -52,18 +77,28 @@ from ._events import (
     PublishCompleted,
     PublishDropped,
     PublishRequeued,
+    Reauthenticated,
+    Redirect,
     Subscribed,
     Unsubscribed,
 )
-from ._packets import Will
+from ._packets import NO_PROPERTIES, Auth, ConnAck, Disconnect, Properties, Will
 
 __all__ = [
     "Client",
     "Broker",
     "Messages",
+    "FilteredMessages",
+    "ConnectionInfo",
+    "ConnectionEvents",
+    "ConnectionEvent",
+    "ConnectedEvent",
+    "DisconnectedEvent",
+    "ReconnectingEvent",
     "ConnectError",
     "PublishError",
     "SubscribeError",
+    "AuthenticationError",
     "ConnectionClosed",
 ]
 
@@ -74,7 +109,20 @@ _READ_SIZE = 65536
 
 class ConnectError(MQTTError):
     """The connection could not be made: the server refused it (``reason_code``
-    is the CONNACK's) or the transport failed (``reason_code`` is ``None``)."""
+    is the CONNACK's, ``connack`` the packet) or the transport failed
+    (``reason_code`` is ``None``). ``redirect`` is the server's
+    :class:`libmqtt.Redirect` when it refused with 0x9C Use another server
+    or 0x9D Server moved and a Server Reference."""
+
+    connack: Optional[ConnAck] = None
+    redirect: Optional[Redirect] = None
+
+    @property
+    def server_reference(self) -> Optional[str]:
+        """The CONNACK's Server Reference (5.0), or ``None``."""
+        if self.connack is None:
+            return None
+        return self.connack.properties.server_reference
 
 
 class PublishError(MQTTError):
@@ -90,24 +138,247 @@ class SubscribeError(MQTTError):
     reason_codes: Tuple[ReasonCode, ...] = ()
 
 
+class AuthenticationError(MQTTError):
+    """Enhanced authentication (5.0 AUTH) failed: the server refused a
+    re-authentication (``reason_code`` is its DISCONNECT's), the connection
+    ended during one, or the ``authenticate`` hook raised or is missing
+    (the hook's exception is the ``__cause__``)."""
+
+
 class ConnectionClosed(ClientError):
     """The client was closed while the operation was waiting."""
 
 
-class Messages:
-    """The messages the server delivers, as an async iterator
-    (``client.messages``). Iteration ends when the client is closed.
-    Messages wait in memory until read; the server's flow control (Receive
-    Maximum, with ``manual_ack=True``) bounds what arrives unread."""
+# ------------------------------------------------------------ connection state
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """What the server said in the CONNACK that accepted a connection
+    (``client.connection_info``, returned by :meth:`Client.connect`).
+    Absent 5.0 properties take their specified defaults; 3.1.1 servers
+    send none of them."""
+
+    session_present: bool
+    """Whether the server resumed a session (``False``: it had none, so
+    subscriptions made before are gone unless the core re-subscribed:
+    option ``resubscribe_on_session_lost``, on by default)."""
+    reason_code: ReasonCode
+    """The CONNACK's reason code (Success; 0x00 in 3.1.1)."""
+    client_id: str
+    """The client identifier in use (the assigned one, if any)."""
+    assigned_client_identifier: Optional[str]
+    """The identifier the server assigned (when ours was empty), or ``None``."""
+    keep_alive: int
+    """The keep alive in force, in seconds (the server's if it sent one)."""
+    server_keep_alive: Optional[int]
+    """The Server Keep Alive the server imposed, or ``None``."""
+    receive_maximum: int
+    """QoS 1/2 publishes the server accepts in flight (default 65,535)."""
+    maximum_qos: int
+    """The highest QoS the server supports (default 2)."""
+    retain_available: bool
+    wildcard_subscription_available: bool
+    subscription_identifiers_available: bool
+    shared_subscription_available: bool
+    maximum_packet_size: Optional[int]
+    """The largest packet the server accepts, or ``None`` (no limit but the
+    protocol's)."""
+    topic_alias_maximum: int
+    """Topic aliases the server accepts from us (default 0)."""
+    session_expiry_interval: Optional[int]
+    """The Session Expiry Interval the server imposed, or ``None``."""
+    server_reference: Optional[str]
+    """Another server to use (5.0 Server Reference), or ``None``."""
+    response_information: Optional[str]
+    """The basis of response topics (asked with
+    ``request_response_information=True``), or ``None``."""
+    reason_string: Optional[str]
+    user_properties: Tuple[Tuple[str, str], ...]
+    authentication_data: Optional[bytes]
+    """The server's last Authentication Data (enhanced authentication)."""
+    connack: ConnAck
+    """The CONNACK itself."""
+    connection: int
+    """Which connection of this client it was (1 the first, 2 after the
+    first reconnect, ...)."""
+
+    @classmethod
+    def _from_event(cls, event: Connected, connection: int) -> "ConnectionInfo":
+        c = event.connack
+        p = c.properties
+        return cls(
+            session_present=event.session_present,
+            reason_code=ReasonCode(c.reason_code),
+            client_id=event.client_id,
+            assigned_client_identifier=p.assigned_client_identifier,
+            keep_alive=event.keep_alive,
+            server_keep_alive=p.server_keep_alive,
+            receive_maximum=65535 if p.receive_maximum is None else p.receive_maximum,
+            maximum_qos=2 if p.maximum_qos is None else int(p.maximum_qos),
+            retain_available=p.retain_available is not False,
+            wildcard_subscription_available=p.wildcard_subscription_available is not False,
+            subscription_identifiers_available=p.subscription_identifiers_available is not False,
+            shared_subscription_available=p.shared_subscription_available is not False,
+            maximum_packet_size=p.maximum_packet_size,
+            topic_alias_maximum=p.topic_alias_maximum or 0,
+            session_expiry_interval=p.session_expiry_interval,
+            server_reference=p.server_reference,
+            response_information=p.response_information,
+            reason_string=p.reason_string,
+            user_properties=p.user_properties,
+            authentication_data=p.authentication_data,
+            connack=c,
+            connection=connection,
+        )
+
+
+@dataclass(frozen=True)
+class ConnectedEvent:
+    """A connection was accepted (the first one or a reconnection)."""
+
+    info: ConnectionInfo
+
+
+@dataclass(frozen=True)
+class DisconnectedEvent:
+    """A connection ended (or, ``kind`` ``refused``, was refused)."""
+
+    kind: DisconnectKind
+    """Why: ``by_server`` (a 5.0 DISCONNECT), ``refused`` (CONNACK),
+    ``transport_closed``, ``keep_alive_timeout``, ``connect_timeout``,
+    ``protocol_violation`` or ``local`` (:meth:`Client.close`)."""
+    reason_code: Optional[ReasonCode]
+    """The server's reason code (DISCONNECT or CONNACK), the one we sent
+    on a violation, or ``None``."""
+    properties: Properties
+    """The server's DISCONNECT or refusing CONNACK properties (reason
+    string, user properties, server reference), else empty."""
+    redirect: Optional[Redirect]
+    """The server's redirection (0x9C / 0x9D with a Server Reference)."""
+    message: str
+    """What happened, for people."""
+    packet: Optional[Union[ConnAck, Disconnect]] = None
+    """The server's DISCONNECT or refusing CONNACK, if any."""
+
+
+@dataclass(frozen=True)
+class ReconnectingEvent:
+    """The client will try to connect again after ``delay`` seconds;
+    ``attempt`` counts the attempts since the last accepted connection
+    (1 the first)."""
+
+    attempt: int
+    delay: float
+
+
+#: A change of the connection's state, from ``client.connection_events``.
+ConnectionEvent = Union[ConnectedEvent, DisconnectedEvent, ReconnectingEvent]
+
+
+class ConnectionEvents:
+    """The client's connection state changes (``client.connection_events``)
+    as an async iterator of :class:`ConnectedEvent`,
+    :class:`DisconnectedEvent` and :class:`ReconnectingEvent`, in order,
+    from the client's creation on; iteration ends after the client is
+    closed. The last ``maxlen`` (100) unread changes are kept: a program
+    that never reads them holds at most that many (the current state is
+    always in ``client.is_connected`` and ``client.connection_info``)."""
+
+    maxlen = 100
 
     def __init__(self) -> None:
-        self._queue: Deque[Message] = deque()
+        self._queue: Deque[ConnectionEvent] = deque(maxlen=self.maxlen)
         self._waiter: Optional[asyncio.Future] = None
         self._closed = False
 
+    def _put(self, event: ConnectionEvent) -> None:
+        self._queue.append(event)
+        self._wake()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def __aiter__(self) -> "ConnectionEvents":
+        return self
+
+    async def __anext__(self) -> ConnectionEvent:
+        while not self._queue:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
+
+    async def get(self, timeout: Optional[float] = None) -> ConnectionEvent:
+        """The next change; raises ``asyncio.TimeoutError`` after ``timeout``
+        seconds and :class:`ConnectionClosed` once the client is closed and
+        every change was read."""
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except StopAsyncIteration:
+            raise ConnectionClosed("the client is closed") from None
+
+
+# -------------------------------------------------------------------- messages
+
+
+class _Inbox:
+    """The bound shared by a client's message streams: ``held`` messages
+    wait in them; at ``limit`` the client stops reading its socket until a
+    read brings ``held`` below it again (``resume``)."""
+
+    __slots__ = ("held", "limit", "resume")
+
+    def __init__(self, limit: Optional[int]) -> None:
+        self.held = 0
+        self.limit = limit if limit is not None else float("inf")
+        self.resume: Optional[asyncio.Future] = None
+
+    def wake(self) -> None:
+        fut, self.resume = self.resume, None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    @property
+    def full(self) -> bool:
+        return self.held >= self.limit
+
+
+class Messages:
+    """The messages the server delivers, as an async iterator
+    (``client.messages``, and the streams of
+    :meth:`Client.filtered_messages`). Iteration ends when the client is
+    closed (after the messages still held are read).
+
+    The streams of one client share its bound, ``max_incoming_messages``:
+    when they hold that many messages the client stops reading its socket
+    (TCP flow control then slows the server down) until one is read.
+    Nothing is ever dropped."""
+
+    def __init__(self, inbox: Optional[_Inbox] = None) -> None:
+        self._queue: Deque[Message] = deque()
+        self._waiter: Optional[asyncio.Future] = None
+        self._closed = False
+        self._inbox = inbox if inbox is not None else _Inbox(None)
+
     def _put(self, message: Message) -> None:
         self._queue.append(message)
-        self._wake()
+        self._inbox.held += 1
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _close(self) -> None:
         self._closed = True
@@ -132,15 +403,69 @@ class Messages:
                 await self._waiter
             finally:
                 self._waiter = None
+        inbox = self._inbox
+        inbox.held -= 1
+        if inbox.resume is not None and inbox.held < inbox.limit:
+            inbox.wake()
         return self._queue.popleft()
 
     async def get(self, timeout: Optional[float] = None) -> Message:
         """The next message; raises ``asyncio.TimeoutError`` after ``timeout``
-        seconds and :class:`ConnectionClosed` once the client is closed."""
+        seconds and :class:`ConnectionClosed` once the stream is closed and
+        empty."""
         try:
             return await asyncio.wait_for(self.__anext__(), timeout)
         except StopAsyncIteration:
-            raise ConnectionClosed("the client is closed") from None
+            raise ConnectionClosed("the message stream is closed") from None
+
+
+class FilteredMessages(Messages):
+    """The messages whose topic matches ``topic_filter``
+    (:meth:`Client.filtered_messages`); the others stay for the other
+    streams. An async context manager: leaving it (or :meth:`close`)
+    unregisters the stream and hands the messages it still holds to
+    ``client.messages``, so none is lost."""
+
+    def __init__(self, client: "Client", topic_filter: str) -> None:
+        super().__init__(client._inbox)
+        self.topic_filter = topic_filter
+        """The filter as given (a ``$share/{group}/`` prefix is allowed)."""
+        self._match = _core.topic_matches
+        self._pattern = _strip_share(topic_filter)
+        self._client = client
+
+    def _matches(self, topic: str) -> bool:
+        return self._match(self._pattern, topic)
+
+    def close(self) -> None:
+        """Unregisters the stream: new matching messages go to the other
+        streams, the ones it holds move to ``client.messages`` and its
+        iteration ends."""
+        if self._closed:
+            return
+        self._client._remove_stream(self)
+        main = self._client.messages
+        while self._queue:
+            message = self._queue.popleft()
+            self._inbox.held -= 1
+            main._put(message)
+        self._close()
+
+    async def __aenter__(self) -> "FilteredMessages":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _strip_share(topic_filter: str) -> str:
+    """The filter without a ``$share/{ShareName}/`` prefix (what topics are
+    matched against)."""
+    if topic_filter.startswith("$share/"):
+        parts = topic_filter.split("/", 2)
+        if len(parts) == 3:
+            return parts[2]
+    return topic_filter
 
 
 # ------------------------------------------------------------------ transports
@@ -423,11 +748,24 @@ class Client:
     ``ssl`` an :class:`ssl.SSLContext` (or ``True`` for the default
     context); ``server_hostname`` for TLS; ``manual_ack`` (acknowledge each
     message with :meth:`acknowledge`); ``reconnect`` (``False``: a dropped
-    connection ends the client); ``connect_timeout``; any other keyword
-    goes to :class:`libmqtt.Client` (``max_inflight``, ``max_queued``,
-    ``receive_maximum``, ``user_properties``, ...).
+    connection ends the client); ``connect_timeout``;
+    ``max_incoming_messages`` (default 1000; ``None``: no bound), the
+    messages the streams may hold before the client stops reading its
+    socket (see :class:`Messages`); ``authenticate``, the enhanced
+    authentication hook (with ``authentication_method`` and
+    ``authentication_data``): called with each AUTH challenge of the
+    server (a :class:`libmqtt.Auth`), it returns the Authentication Data
+    to answer with (``bytes`` or ``None``), or an awaitable of it; any
+    other keyword goes to :class:`libmqtt.Client` (``max_inflight``,
+    ``max_queued``, ``receive_maximum``, ``user_properties``, ...).
     :meth:`from_url` makes one from ``mqtt://``, ``mqtts://``, ``ws://`` or
     ``wss://`` URLs.
+
+    The connection as it is: :attr:`connection_info` (the last CONNACK's
+    information, also returned by :meth:`connect`), :attr:`is_connected`,
+    and :attr:`connection_events`, an async iterator of state changes
+    (connected, disconnected with the reason, reconnecting with the
+    attempt and delay).
     """
 
     def __init__(
@@ -453,10 +791,22 @@ class Client:
         transport: str = "tcp",
         websocket_path: str = "/mqtt",
         websocket_headers: Optional[Dict[str, str]] = None,
+        max_incoming_messages: Optional[int] = 1000,
+        authenticate: Optional[Callable[[Auth], Union[Optional[bytes], Awaitable[Optional[bytes]]]]] = None,
         **options: Any,
     ) -> None:
         if transport not in ("tcp", "websockets"):
             raise ValueError("transport is 'tcp' or 'websockets'")
+        if max_incoming_messages is not None and (
+            isinstance(max_incoming_messages, bool)
+            or not isinstance(max_incoming_messages, int)
+            or max_incoming_messages < 1
+        ):
+            raise InvalidArgument(
+                f"max_incoming_messages must be an int >= 1 or None, not {max_incoming_messages!r}",
+                kind="OutOfRange",
+                field="max_incoming_messages",
+            )
         self.host = host
         self._transport_kind = transport
         self._ws_path = websocket_path
@@ -481,7 +831,19 @@ class Client:
             connect_timeout=connect_timeout,
             **options,
         )
-        self.messages = Messages()
+        self._inbox = _Inbox(max_incoming_messages)
+        self.messages = Messages(self._inbox)
+        """The messages no :meth:`filtered_messages` stream takes."""
+        self._streams: List[FilteredMessages] = []
+        self.connection_events = ConnectionEvents()
+        """The connection's state changes (:class:`ConnectionEvents`)."""
+        self.connection_info: Optional[ConnectionInfo] = None
+        """The last accepted connection's CONNACK information
+        (:class:`ConnectionInfo`), ``None`` before the first; it stays
+        after a disconnection until the next CONNACK replaces it."""
+        self._auth_hook = authenticate
+        self._auth_tasks: set = set()
+        self._reauth: Optional[asyncio.Future] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._transport: Optional[_Transport] = None
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -559,9 +921,11 @@ class Client:
         """Whether the server has accepted the current connection."""
         return self._core.state == "connected"
 
-    async def connect(self) -> None:
-        """Connects (once); returns when the server has accepted. Raises
-        :class:`ConnectError` if the first attempt fails."""
+    async def connect(self) -> ConnectionInfo:
+        """Connects (once); returns the CONNACK's :class:`ConnectionInfo`
+        when the server has accepted (also in :attr:`connection_info`,
+        replaced at each reconnection). Raises :class:`ConnectError` if the
+        first attempt fails."""
         if self._runner is not None:
             raise ClientError("already connected or connecting", kind="InvalidState")
         self._loop = asyncio.get_running_loop()
@@ -569,7 +933,7 @@ class Client:
         self._first = self._loop.create_future()
         self._runner = self._loop.create_task(self._run(), name=f"libmqtt-client-{self.client_id}")
         try:
-            await self._first
+            return await self._first
         except BaseException:
             await self._shutdown()
             raise
@@ -587,6 +951,8 @@ class Client:
         if self._transport is not None:
             log.info("%s: dropping the connection abruptly", self.client_id)
             self._transport.abort()
+            self._transport = None  # a read loop paused by a full inbox reads on to the end
+            self._inbox.wake()
 
     async def close(self, *, abrupt: bool = False) -> None:
         """Ends the client: sends DISCONNECT (unless ``abrupt``, which just
@@ -634,11 +1000,18 @@ class Client:
         for fut in [*self._pending.values(), *self._acks.values(), *self._requests.values()]:
             if not fut.done():
                 fut.set_exception(closed)
+        if self._reauth is not None and not self._reauth.done():
+            self._reauth.set_exception(closed)
         self._pending.clear()
         self._acks.clear()
         self._requests.clear()
+        for task in list(self._auth_tasks):
+            task.cancel()
         self._wake_window(everyone=True)
         self.messages._close()
+        for stream in list(self._streams):
+            stream._close()
+        self.connection_events._close()
 
     # -------------------------------------------------------------- driving
 
@@ -695,7 +1068,7 @@ class Client:
                 log.warning("%s: cannot connect to %s:%s: %r", self.client_id, self.host, self.port, exc)
                 if not self._retry(ConnectError(f"cannot connect to {self.host}:{self.port}: {exc!r}")):
                     return
-                await asyncio.sleep(self._backoff.next_delay())
+                await self._reconnect_delay()
                 continue
             self._transport = writer
             self.connection_count += 1
@@ -703,12 +1076,16 @@ class Client:
             try:
                 self._core.connect(self._now())
                 self._process()
+                core = self._core
+                inbox = self._inbox
                 while True:
                     data = await writer.read()
                     if not data:
                         break
-                    self._core.receive_data(data, self._now())
+                    core.receive_data(data, self._now())
                     self._process()
+                    if inbox.held >= inbox.limit:
+                        await self._wait_for_room(writer)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 log.info("%s: transport error: %r", self.client_id, exc)
             finally:
@@ -728,11 +1105,29 @@ class Client:
                 err = ConnectError("the connection closed before CONNACK")
             if not self._retry(err):
                 return
-            delay = self._backoff.next_delay()
-            log.info("%s: reconnecting in %.2fs", self.client_id, delay)
-            await asyncio.sleep(delay)
+            await self._reconnect_delay()
 
     _refused: Optional[MQTTError] = None
+
+    async def _reconnect_delay(self) -> None:
+        """Reports the coming attempt (:class:`ReconnectingEvent`) and waits."""
+        delay = self._backoff.next_delay()
+        log.info("%s: reconnecting in %.2fs (attempt %d)", self.client_id, delay, self._backoff.attempts)
+        self.connection_events._put(ReconnectingEvent(self._backoff.attempts, delay))
+        await asyncio.sleep(delay)
+
+    async def _wait_for_room(self, writer: _Transport) -> None:
+        """Backpressure: the streams hold ``max_incoming_messages``, so the
+        socket is not read (the server's sends wait in the TCP buffers, then
+        in the server) until the application takes a message. Writing and
+        the timers go on. Only once connected: CONNACK is always read."""
+        inbox = self._inbox
+        if inbox.held >= inbox.limit and self._core.state == "connected" and self._transport is writer:
+            log.debug("%s: %d messages unread: reading paused", self.client_id, inbox.held)
+            # Woken when a message is taken below the bound, or when the
+            # connection ends or is dropped (the next read then sees it).
+            inbox.resume = self._loop.create_future()  # type: ignore[union-attr]
+            await inbox.resume
 
     def _retry(self, err: MQTTError) -> bool:
         """After a failed or ended connection: whether to try again."""
@@ -798,11 +1193,29 @@ class Client:
                 else:
                     log.debug("%s: a late or unknown response on %s dropped", self.client_id, event.topic)
                 return False
+            if self._streams:
+                topic = event.topic
+                taken = False
+                for stream in self._streams:
+                    if stream._matches(topic):
+                        stream._put(event)
+                        taken = True
+                if taken:
+                    return False
             self.messages._put(event)
         elif isinstance(event, PublishCompleted):
             fut = self._pending.pop(event.id, None)
             if fut is not None and not fut.done():
-                if event.reason_code >= 0x80:
+                code = event.reason_code
+                if code == ReasonCode.PACKET_IDENTIFIER_NOT_FOUND:
+                    # Only PUBCOMP may carry 0x92 (the codec refuses it in
+                    # PUBACK and PUBREC): the server answered our PUBREL,
+                    # resent after a reconnect, for an exchange it had
+                    # already completed. The PUBREC said it had the message:
+                    # delivered once, not an error (MQTT 5.0 3.7.2.1, 4.3.3).
+                    log.info("%s: PUBCOMP 0x92 for publish %d: it had completed before", self.client_id, event.id)
+                    fut.set_result(event)
+                elif code >= 0x80:
                     fut.set_exception(
                         PublishError(
                             f"publish refused: {ReasonCode(event.reason_code).name}",
@@ -819,10 +1232,13 @@ class Client:
                 self.port,
                 event.session_present,
             )
+            info = ConnectionInfo._from_event(event, self.connection_count)
+            self.connection_info = info
             self._backoff.reset()
             self._connected.set()  # type: ignore[union-attr]
+            self.connection_events._put(ConnectedEvent(info))
             if self._first is not None and not self._first.done():
-                self._first.set_result(event)
+                self._first.set_result(info)
         elif isinstance(event, (Subscribed, Unsubscribed)):
             fut = self._acks.pop(event.packet_id, None)
             if fut is not None and not fut.done():
@@ -838,12 +1254,43 @@ class Client:
         elif isinstance(event, Disconnected):
             log.info("%s: disconnected (%s) %s", self.client_id, event.kind.value, event.message)
             self._connected.clear()  # type: ignore[union-attr]
+            packet = event.packet
+            self.connection_events._put(
+                DisconnectedEvent(
+                    kind=event.kind,
+                    reason_code=event.reason_code,
+                    properties=packet.properties if packet is not None else NO_PROPERTIES,
+                    redirect=event.redirect,
+                    message=event.message,
+                    packet=packet,
+                )
+            )
             if event.kind == DisconnectKind.REFUSED:
-                self._refused = ConnectError(
+                refused = ConnectError(
                     f"connection refused: {event.message}",
                     reason_code=event.reason_code,
                 )
+                refused.connack = packet  # type: ignore[assignment]
+                refused.redirect = event.redirect
+                if self._refused is None:
+                    self._refused = refused
+            reauth = self._reauth
+            if reauth is not None and not reauth.done():
+                reauth.set_exception(
+                    AuthenticationError(
+                        f"the connection ended during the re-authentication: {event.message}",
+                        reason_code=event.reason_code,
+                    )
+                )
+            self._inbox.wake()  # a read loop paused by a full inbox sees the end
             return event.kind != DisconnectKind.TRANSPORT_CLOSED
+        elif isinstance(event, AuthChallenge):
+            self._answer_challenge(event.auth)
+        elif isinstance(event, Reauthenticated):
+            log.info("%s: re-authenticated", self.client_id)
+            reauth = self._reauth
+            if reauth is not None and not reauth.done():
+                reauth.set_result(event.auth)
         else:
             log.debug("%s: %r", self.client_id, event)
         return False
@@ -1047,6 +1494,121 @@ class Client:
         if props.correlation_data is not None:
             properties.setdefault("correlation_data", props.correlation_data)
         await self.publish(props.response_topic, payload, qos, **properties)
+
+    # -------------------------------------------------- per-filter streams
+
+    def filtered_messages(self, topic_filter: str) -> FilteredMessages:
+        """A stream (:class:`FilteredMessages`) of the messages whose topic
+        matches ``topic_filter`` (``+`` and ``#``; a ``$share/{group}/``
+        prefix is ignored). It does not subscribe: subscribe too. Each
+        message goes to every stream whose filter matches it, and to
+        ``client.messages`` when none does. The streams share the bound of
+        ``max_incoming_messages``: read every stream that can receive
+        messages (or close it), or the client stops reading the socket.
+        Use it as ``async with client.filtered_messages("a/#") as
+        stream:``, or call ``stream.close()``. Raises
+        :class:`libmqtt.TopicFilterInvalid` for an invalid filter."""
+        if self._closed:
+            raise ConnectionClosed("the client is closed")
+        _core.validate_topic_filter(topic_filter)
+        stream = FilteredMessages(self, topic_filter)
+        self._streams.append(stream)
+        return stream
+
+    def _remove_stream(self, stream: FilteredMessages) -> None:
+        try:
+            self._streams.remove(stream)
+        except ValueError:
+            pass
+
+    # ------------------------------------------------ enhanced authentication
+
+    def _answer_challenge(self, auth: Auth) -> None:
+        """The server's AUTH 0x18: asks the ``authenticate`` hook for the
+        answer (at once, or when its awaitable completes)."""
+        hook = self._auth_hook
+        if hook is None:
+            self._auth_failed(AuthenticationError("the server sent an AUTH challenge and no authenticate hook is set"))
+            return
+        try:
+            answer = hook(auth)
+        except Exception as exc:
+            self._auth_failed(exc)
+            return
+        if inspect.isawaitable(answer):
+            task = self._loop.create_task(self._answer_later(answer, self.connection_count))  # type: ignore[union-attr]
+            self._auth_tasks.add(task)
+            task.add_done_callback(self._auth_tasks.discard)
+        else:
+            self._send_auth(answer)
+
+    async def _answer_later(self, answer: Awaitable[Optional[bytes]], connection: int) -> None:
+        try:
+            data = await answer
+        except Exception as exc:
+            if connection == self.connection_count:
+                self._auth_failed(exc)
+                self._process()
+            return
+        if connection != self.connection_count or self._core.state == "disconnected":
+            log.debug("%s: an AUTH answer for an ended connection dropped", self.client_id)
+            return
+        self._send_auth(data)
+        self._process()
+
+    def _send_auth(self, data: Optional[bytes]) -> None:
+        try:
+            self._core.authenticate(data, now=self._now())
+        except MQTTError as exc:
+            self._auth_failed(exc)
+
+    def _auth_failed(self, exc: BaseException) -> None:
+        """The hook could not answer: the connection ends with DISCONNECT
+        0x80; a waiting :meth:`connect` raises :class:`ConnectError`, a
+        waiting :meth:`reauthenticate` :class:`AuthenticationError`."""
+        log.warning("%s: enhanced authentication failed: %r", self.client_id, exc)
+        err = exc if isinstance(exc, AuthenticationError) else AuthenticationError(f"the authenticate hook failed: {exc!r}")
+        if err is not exc:
+            err.__cause__ = exc
+        refused = ConnectError(f"enhanced authentication failed: {err}")
+        refused.__cause__ = err
+        self._refused = refused
+        reauth = self._reauth
+        if reauth is not None and not reauth.done():
+            reauth.set_exception(err)
+        if self._core.state != "disconnected":
+            try:
+                self._core.disconnect(ReasonCode.UNSPECIFIED_ERROR, now=self._now())
+            except MQTTError:
+                pass
+
+    async def reauthenticate(self, data: Optional[bytes] = None, *, timeout: Optional[float] = None) -> Auth:
+        """Re-authenticates (5.0, enhanced authentication): sends AUTH 0x19
+        with ``data`` as the Authentication Data (the method is the
+        ``authentication_method`` option); the server's challenges go to
+        the ``authenticate`` hook, as when connecting. Returns the server's
+        final AUTH (0x00 Success, a :class:`libmqtt.Auth`). Raises
+        :class:`AuthenticationError` when the server refuses (it then
+        disconnects, ``reason_code`` is its DISCONNECT's; the client
+        reconnects) or the connection ends, ``asyncio.TimeoutError`` after
+        ``timeout`` seconds, :class:`libmqtt.InvalidState` without an
+        authentication method or with a re-authentication under way, and
+        :class:`libmqtt.NotConnected` when not connected."""
+        self._check_open()
+        if self._reauth is not None and not self._reauth.done():
+            raise InvalidState("a re-authentication is under way", kind="InvalidState")
+        self._core.authenticate(data, now=self._now())
+        fut = self._loop.create_future()  # type: ignore[union-attr]
+        self._reauth = fut
+        self._process()
+        await self._drain()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        finally:
+            if fut.done() and not fut.cancelled():
+                fut.exception()  # retrieved: no "never retrieved" warning
+            if self._reauth is fut:
+                self._reauth = None
 
 
 # ---------------------------------------------------------------------- broker
