@@ -53,6 +53,11 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Int {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        // The common case first: an `i64` is one C call, while `i128`
+        // takes a slower path under the stable ABI (a QoS, an id, a flag).
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(Int(i128::from(v)));
+        }
         match obj.extract::<i128>() {
             Ok(v) => Ok(Int(v)),
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {

@@ -47,6 +47,7 @@ import logging
 import random
 import socket
 import ssl as _ssl
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -476,6 +477,9 @@ class _Transport:
     end), ``write`` (never blocks), ``drain``, ``close`` and ``abort``."""
 
     high_water = 1 << 20
+    blocked = True
+    """Whether a publisher must call ``drain`` (always, unless the
+    transport knows better)."""
 
     async def read(self) -> bytes:  # pragma: no cover - interface
         raise NotImplementedError
@@ -551,6 +555,130 @@ class _StreamTransport(_Transport):
 
     def peer(self) -> Any:
         return self.writer.get_extra_info("peername")
+
+
+class _ProtocolTransport(_Transport, asyncio.Protocol):
+    """TCP or TLS for the client, as an ``asyncio.Protocol``: the event loop
+    hands each read straight to the driver (``data_received`` calls
+    ``on_data``), with no StreamReader buffer, no awaited read and no task
+    switch per read. ``blocked`` tells publishers when to call ``drain``
+    (writing paused, or the transport closing)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.transport: Any = None
+        self.on_data: Optional[Callable[[bytes], None]] = None
+        self._early: List[bytes] = []  # data received before on_data was set
+        self.blocked = False
+        self._paused = False
+        self._drain_waiter: Optional[asyncio.Future] = None
+        self._lost: asyncio.Future = loop.create_future()  # result: connection_lost's exception
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        # As in _StreamTransport: 64 KiB reads, no mmap per read.
+        if isinstance(getattr(transport, "max_size", None), int):
+            transport.max_size = _READ_SIZE
+
+    def data_received(self, data: bytes) -> None:
+        on_data = self.on_data
+        if on_data is None:
+            self._early.append(data)
+        else:
+            on_data(data)
+
+    def eof_received(self) -> None:
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.blocked = True
+        if not self._lost.done():
+            self._lost.set_result(exc)
+        self._wake_drain()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        self.blocked = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self.blocked = self._lost.done() or self.transport.is_closing()
+        self._wake_drain()
+
+    def _wake_drain(self) -> None:
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- the driver's side
+
+    async def run(self, on_data: Callable[[bytes], None]) -> Optional[Exception]:
+        """Feeds every read to ``on_data`` until the connection is lost;
+        returns the transport's error (``None`` at a clean end)."""
+        self.on_data = on_data
+        early, self._early = self._early, []
+        for data in early:
+            on_data(data)
+        return await asyncio.shield(self._lost)
+
+    async def read(self) -> bytes:  # pragma: no cover - the client uses run()
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        transport.write(data)
+        if transport.is_closing():
+            self.blocked = True
+
+    async def drain(self) -> None:
+        # As StreamWriter.drain: yield once on a closing transport (so
+        # connection_lost can run), fail once lost, wait while paused.
+        if self.transport.is_closing():
+            await asyncio.sleep(0)
+        if self._lost.done():
+            raise ConnectionResetError("Connection lost")
+        if not self._paused:
+            return
+        waiter = self._drain_waiter
+        if waiter is None or waiter.done():
+            waiter = self._drain_waiter = self._loop.create_future()
+        await asyncio.shield(waiter)
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def pause_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            try:
+                self.transport.resume_reading()
+            except RuntimeError:  # pragma: no cover - not paused
+                pass
+
+    def close(self) -> None:
+        self.blocked = True
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.blocked = True
+        self.transport.abort()
+
+    async def _closed(self) -> None:
+        await asyncio.shield(self._lost)
+
+    def peer(self) -> Any:
+        return self.transport.get_extra_info("peername")
 
 
 class _WebSocketTransport(_Transport):
@@ -928,7 +1056,10 @@ class Client:
         first attempt fails."""
         if self._runner is not None:
             raise ClientError("already connected or connecting", kind="InvalidState")
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
+        # loop.time() is time.monotonic() in asyncio's own loops: called
+        # directly on the hot paths (a Python method call less).
+        self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
         self._connected = asyncio.Event()
         self._first = self._loop.create_future()
         self._runner = self._loop.create_task(self._run(), name=f"libmqtt-client-{self.client_id}")
@@ -1019,6 +1150,8 @@ class Client:
         assert self._loop is not None
         return self._loop.time()
 
+    _clock: Callable[[], float] = staticmethod(time.monotonic)  # loop.time, set by connect()
+
     async def _open(self) -> _Transport:
         ctx = self._ssl
         if ctx is True:
@@ -1044,10 +1177,12 @@ class Client:
                 **kwargs,
             )
             return _WebSocketTransport(ws)
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, limit=_READ_SIZE, **kwargs), self._connect_timeout
+        loop = asyncio.get_running_loop()
+        protocol = _ProtocolTransport(loop)
+        await asyncio.wait_for(
+            loop.create_connection(lambda: protocol, self.host, self.port, **kwargs), self._connect_timeout
         )
-        return _StreamTransport(reader, writer)
+        return protocol
 
     async def _run(self) -> None:
         """The whole life; a bug surfaces in ``connect()`` or the log."""
@@ -1076,16 +1211,26 @@ class Client:
             try:
                 self._core.connect(self._now())
                 self._process()
-                core = self._core
-                inbox = self._inbox
-                while True:
-                    data = await writer.read()
-                    if not data:
-                        break
-                    core.receive_data(data, self._now())
-                    self._process()
-                    if inbox.held >= inbox.limit:
-                        await self._wait_for_room(writer)
+                if isinstance(writer, _ProtocolTransport):
+                    # Each read is handled in data_received (_on_data).
+                    self._failure = None
+                    lost = await writer.run(self._on_data)
+                    failure, self._failure = self._failure, None
+                    if failure is not None:
+                        raise failure
+                    if lost is not None:
+                        raise lost
+                else:
+                    core = self._core
+                    inbox = self._inbox
+                    while True:
+                        data = await writer.read()
+                        if not data:
+                            break
+                        core.receive_data(data, self._now())
+                        self._process()
+                        if inbox.held >= inbox.limit:
+                            await self._wait_for_room(writer)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 log.info("%s: transport error: %r", self.client_id, exc)
             finally:
@@ -1108,6 +1253,38 @@ class Client:
             await self._reconnect_delay()
 
     _refused: Optional[MQTTError] = None
+    _failure: Optional[BaseException] = None
+
+    def _on_data(self, data: bytes) -> None:
+        """One read of a :class:`_ProtocolTransport` (called by the event
+        loop): into the core, then drained; reading pauses while the
+        streams are full. A failure here (a bug) ends the connection and
+        surfaces from the read loop, as an exception in a read would."""
+        try:
+            self._core.receive_data(data, self._clock())
+            self._process()
+            inbox = self._inbox
+            if inbox.held >= inbox.limit:
+                self._pause_for_room()
+        except Exception as exc:
+            if self._failure is None:
+                self._failure = exc
+            writer = self._transport
+            if writer is not None:
+                writer.abort()
+
+    def _pause_for_room(self) -> None:
+        """Backpressure of a :class:`_ProtocolTransport` (see
+        :meth:`_wait_for_room`): reading pauses until a message is taken
+        below the bound, or the connection ends."""
+        inbox = self._inbox
+        writer = self._transport
+        if inbox.resume is not None or self._core.state != "connected" or not isinstance(writer, _ProtocolTransport):
+            return
+        log.debug("%s: %d messages unread: reading paused", self.client_id, inbox.held)
+        writer.pause_reading()
+        resume = inbox.resume = self._loop.create_future()  # type: ignore[union-attr]
+        resume.add_done_callback(lambda _: writer.resume_reading())
 
     async def _reconnect_delay(self) -> None:
         """Reports the coming attempt (:class:`ReconnectingEvent`) and waits."""
@@ -1148,12 +1325,24 @@ class Client:
         if data and self._transport is not None:
             self._transport.write(data)
         close = False
-        while True:
-            event = core.next_event()
-            if event is None:
-                break
-            if self._dispatch(event):
-                close = True
+        events = core.events()
+        while events:
+            # The common delivery inline: no response topic, no filtered
+            # streams (else _dispatch routes each message).
+            put = self.messages._put if self._response_topic is None and not self._streams else None
+            pending = self._pending
+            for event in events:
+                kind = event.__class__
+                if kind is Message and put is not None:
+                    put(event)
+                elif kind is PublishCompleted and event.reason_code < 0x80:
+                    # An acknowledged publish (the common completion, inline).
+                    fut = pending.pop(event.id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(event)
+                elif self._dispatch(event):
+                    close = True
+            events = core.events()  # those the dispatch caused, if any
         data = core.data_to_send()
         if data and self._transport is not None:
             self._transport.write(data)
@@ -1207,7 +1396,9 @@ class Client:
             fut = self._pending.pop(event.id, None)
             if fut is not None and not fut.done():
                 code = event.reason_code
-                if code == ReasonCode.PACKET_IDENTIFIER_NOT_FOUND:
+                if code < 0x80:
+                    fut.set_result(event)
+                elif code == 0x92:  # ReasonCode.PACKET_IDENTIFIER_NOT_FOUND
                     # Only PUBCOMP may carry 0x92 (the codec refuses it in
                     # PUBACK and PUBREC): the server answered our PUBREL,
                     # resent after a reconnect, for an exchange it had
@@ -1215,15 +1406,13 @@ class Client:
                     # delivered once, not an error (MQTT 5.0 3.7.2.1, 4.3.3).
                     log.info("%s: PUBCOMP 0x92 for publish %d: it had completed before", self.client_id, event.id)
                     fut.set_result(event)
-                elif code >= 0x80:
+                else:
                     fut.set_exception(
                         PublishError(
                             f"publish refused: {ReasonCode(event.reason_code).name}",
                             reason_code=event.reason_code,
                         )
                     )
-                else:
-                    fut.set_result(event)
         elif isinstance(event, Connected):
             log.info(
                 "%s: connected to %s:%s (session present: %s)",
@@ -1295,15 +1484,22 @@ class Client:
             log.debug("%s: %r", self.client_id, event)
         return False
 
+    _timer_when = 0.0
+
     def _arm_timer(self) -> None:
+        # A timer due no later than the core's deadline stays: firing early
+        # is harmless (handle_timeout does nothing, _on_timer re-arms), and
+        # the keep alive deadline moves later at every packet sent, which
+        # would otherwise cost a cancel and a new timer per write.
         deadline = self._core.next_timeout()
         if self._timer is not None:
-            if deadline is not None and self._timer.when() == deadline:
+            if deadline is not None and self._timer_when <= deadline:
                 return
             self._timer.cancel()
             self._timer = None
         if deadline is not None and not self._closed and self._loop is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_when = deadline
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -1369,7 +1565,33 @@ class Client:
         keywords: ``user_properties``, ``response_topic``,
         ``correlation_data``, ``content_type``, ``message_expiry_interval``,
         ``payload_format_indicator`` or ``properties=``."""
-        self._check_open()
+        if self._closed or self._runner is None:
+            self._check_open()  # raises
+        core = self._core
+        if self._window_waiters or not core.can_queue or (qos > 0 and core.send_quota == 0 and core.state == "connected"):
+            await self._wait_for_publish_room(qos)
+        ident = core.publish(topic, payload, qos, retain, now=self._clock(), **properties)
+        fut = None
+        if qos > 0:
+            fut = self._loop.create_future()  # type: ignore[union-attr]
+            self._pending[ident] = fut
+        # _flush_soon(), inline
+        self._unflushed += 1
+        if self._unflushed >= self._FLUSH_EVERY:
+            self._process()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush_cb)  # type: ignore[union-attr]
+        transport = self._transport
+        if transport is not None and transport.blocked:
+            await self._drain()
+        if fut is None:
+            return None
+        return await fut
+
+    async def _wait_for_publish_room(self, qos: int) -> None:
+        """A publish waits (FIFO) while others wait, while the core's queue
+        is full, or (QoS 1 and 2) while the inflight window is."""
         core = self._core
         woken = False
         while (
@@ -1378,16 +1600,6 @@ class Client:
             await self._wait_window(first=woken)
             woken = True
             self._check_open()
-        ident = core.publish(topic, payload, qos, retain, now=self._now(), **properties)
-        fut = None
-        if qos > 0:
-            fut = self._loop.create_future()  # type: ignore[union-attr]
-            self._pending[ident] = fut
-        self._flush_soon()
-        await self._drain()
-        if fut is None:
-            return None
-        return await fut
 
     async def subscribe(
         self,
