@@ -350,8 +350,30 @@ impl Client {
         user_properties: Option<&Bound<'_, PyAny>>,
         now: Option<f64>,
     ) -> PyResult<u64> {
-        let t = types(py)?;
         let now = self.at(now)?;
+        let no_properties = properties.is_none()
+            && message_expiry_interval.is_none()
+            && content_type.is_none()
+            && response_topic.is_none()
+            && correlation_data.is_none()
+            && payload_format_indicator.is_none()
+            && user_properties.is_none();
+        if no_properties {
+            // The common message: topic and payload borrowed from the
+            // Python objects (no copy when it goes out at once).
+            if let (Ok(t), Some(Ok(p))) = (
+                topic.cast::<PyString>(),
+                payload.map(|p| p.cast::<PyBytes>()),
+            ) {
+                let qos = qos_from_int(py, qos)?;
+                return self
+                    .inner
+                    .publish_slice(now, t.to_str()?, p.as_bytes(), qos, retain)
+                    .py_err(py)
+                    .map(|id| id.0);
+            }
+        }
+        let t = types(py)?;
         let topic = mqtt_string_from_py(py, topic)?;
         let payload = match payload {
             Some(p) if !p.is_none() => bytes_from_py(p)?,
