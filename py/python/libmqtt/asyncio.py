@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import random
 import socket
 import ssl as _ssl
 import time
@@ -67,6 +66,7 @@ from typing import (
 from urllib.parse import unquote
 
 from . import _core
+from ._backoff import Backoff as _Backoff
 from ._enums import ReasonCode
 from ._errors import ClientError, InvalidArgument, InvalidState, MQTTError
 from ._events import (
@@ -277,25 +277,15 @@ class ReconnectingEvent:
 ConnectionEvent = Union[ConnectedEvent, DisconnectedEvent, ReconnectingEvent]
 
 
-class ConnectionEvents:
-    """The client's connection state changes (``client.connection_events``)
-    as an async iterator of :class:`ConnectedEvent`,
-    :class:`DisconnectedEvent` and :class:`ReconnectingEvent`, in order,
-    from the client's creation on; iteration ends after the client is
-    closed. The last ``maxlen`` (100) unread changes are kept: a program
-    that never reads them holds at most that many (the current state is
-    always in ``client.is_connected`` and ``client.connection_info``)."""
+class _Stream:
+    """An async iterator over a deque that the client fills (``_put``) and
+    closes (``_close``); iteration ends once it is closed and empty. The
+    base of :class:`ConnectionEvents` and :class:`Messages`."""
 
-    maxlen = 100
-
-    def __init__(self) -> None:
-        self._queue: Deque[ConnectionEvent] = deque(maxlen=self.maxlen)
+    def __init__(self, queue: Deque[Any]) -> None:
+        self._queue = queue
         self._waiter: Optional[asyncio.Future] = None
         self._closed = False
-
-    def _put(self, event: ConnectionEvent) -> None:
-        self._queue.append(event)
-        self._wake()
 
     def _close(self) -> None:
         self._closed = True
@@ -308,10 +298,12 @@ class ConnectionEvents:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def __aiter__(self) -> "ConnectionEvents":
+    def __aiter__(self) -> "_Stream":
         return self
 
-    async def __anext__(self) -> ConnectionEvent:
+    async def _wait(self) -> None:
+        """Returns once the queue holds an item; raises
+        ``StopAsyncIteration`` when it is closed and empty."""
         while not self._queue:
             if self._closed:
                 raise StopAsyncIteration
@@ -320,6 +312,31 @@ class ConnectionEvents:
                 await self._waiter
             finally:
                 self._waiter = None
+
+
+class ConnectionEvents(_Stream):
+    """The client's connection state changes (``client.connection_events``)
+    as an async iterator of :class:`ConnectedEvent`,
+    :class:`DisconnectedEvent` and :class:`ReconnectingEvent`, in order,
+    from the client's creation on; iteration ends after the client is
+    closed. The last ``maxlen`` (100) unread changes are kept: a program
+    that never reads them holds at most that many (the current state is
+    always in ``client.is_connected`` and ``client.connection_info``)."""
+
+    maxlen = 100
+
+    def __init__(self) -> None:
+        super().__init__(deque(maxlen=self.maxlen))
+
+    def _put(self, event: ConnectionEvent) -> None:
+        self._queue.append(event)
+        self._wake()
+
+    def __aiter__(self) -> "ConnectionEvents":
+        return self
+
+    async def __anext__(self) -> ConnectionEvent:
+        await self._wait()
         return self._queue.popleft()
 
     async def get(self, timeout: Optional[float] = None) -> ConnectionEvent:
@@ -357,7 +374,7 @@ class _Inbox:
         return self.held >= self.limit
 
 
-class Messages:
+class Messages(_Stream):
     """The messages the server delivers, as an async iterator
     (``client.messages``, and the streams of
     :meth:`Client.filtered_messages`). Iteration ends when the client is
@@ -369,41 +386,20 @@ class Messages:
     Nothing is ever dropped."""
 
     def __init__(self, inbox: Optional[_Inbox] = None) -> None:
-        self._queue: Deque[Message] = deque()
-        self._waiter: Optional[asyncio.Future] = None
-        self._closed = False
+        super().__init__(deque())
         self._inbox = inbox if inbox is not None else _Inbox(None)
 
     def _put(self, message: Message) -> None:
         self._queue.append(message)
         self._inbox.held += 1
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _close(self) -> None:
-        self._closed = True
         self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def __len__(self) -> int:
-        return len(self._queue)
 
     def __aiter__(self) -> "Messages":
         return self
 
     async def __anext__(self) -> Message:
-        while not self._queue:
-            if self._closed:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        if not self._queue:
+            await self._wait()
         inbox = self._inbox
         inbox.held -= 1
         if inbox.resume is not None and inbox.held < inbox.limit:
@@ -768,24 +764,6 @@ def _ws_errors() -> Tuple[type, ...]:
     except ImportError:  # pragma: no cover - websockets not installed
         return ()
     return (InvalidHandshake, InvalidURI)
-
-
-class _Backoff:
-    """Exponential backoff with full jitter: ``random(0, min(cap, base * 2**n))``,
-    at least ``base / 2``."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        self.base = base
-        self.cap = cap
-        self.attempts = 0
-
-    def reset(self) -> None:
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * (2 ** min(self.attempts, 30)))
-        self.attempts += 1
-        return max(self.base / 2, random.uniform(0, ceiling))
 
 
 class _URL(NamedTuple):

@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import random
 import select
 import socket
 import ssl as _ssl
@@ -82,6 +81,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, NamedTu
 
 from . import _core
 from ._enums import ReasonCode
+from ._backoff import Backoff as _Backoff
 from ._errors import ClientError, InvalidArgument, InvalidState, MQTTError, NotConnected, QueueFull, UnsupportedProtocolVersion
 from ._events import (
     Connected,
@@ -700,24 +700,6 @@ class _WebSocketTransport:
             self.conn.close()
         except Exception:  # noqa: BLE001 - closing anyway
             pass
-
-
-class _Backoff:
-    """Exponential backoff with jitter: ``uniform(d/2, d)`` with
-    ``d = min(max_delay, min_delay * 2**n)``."""
-
-    def __init__(self, min_delay: float, max_delay: float) -> None:
-        self.min_delay = min_delay
-        self.max_delay = max_delay
-        self.attempts = 0
-
-    def reset(self) -> None:
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        d = min(self.max_delay, self.min_delay * (2 ** min(self.attempts, 30)))
-        self.attempts += 1
-        return random.uniform(d / 2, d)
 
 
 def _payload_bytes(payload: Any) -> bytes:
