@@ -1,20 +1,21 @@
 //! [`PacketIds`]: packet identifiers in use, so that none is reused while
 //! its exchange is open [MQTT-2.2.1-3].
 
-use alloc::vec::Vec;
+use alloc::collections::VecDeque;
 
 /// The identifiers in use, sorted, and a cursor that hands out identifiers
 /// in increasing order, skipping those in use.
 ///
 /// Memory is two bytes per identifier in use (so it follows the inflight
 /// window and the queue, not the 65,535 possible identifiers: a device with
-/// 20 messages in flight holds 40 bytes). Allocation appends in the common
-/// case; lookup is a binary search; release moves the identifiers above the
-/// released one, few when the window is small. The vector keeps its
-/// capacity, so the steady state allocates nothing.
+/// 20 messages in flight holds 40 bytes). In the common case identifiers
+/// are allocated in increasing order and released oldest first, which is a
+/// push at the back and a pop at the front of the deque: O(1). Otherwise a
+/// binary search, and an insert or remove that moves the shorter side. The
+/// deque keeps its capacity, so the steady state allocates nothing.
 #[derive(Clone, Default)]
 pub(crate) struct PacketIds {
-    used: Vec<u16>,
+    used: VecDeque<u16>,
     next: u16,
 }
 
@@ -30,7 +31,7 @@ impl core::fmt::Debug for PacketIds {
 impl PacketIds {
     pub(crate) fn new() -> Self {
         PacketIds {
-            used: Vec::new(),
+            used: VecDeque::new(),
             next: 1,
         }
     }
@@ -46,8 +47,8 @@ impl PacketIds {
             return false;
         }
         // The common case: above every identifier in use.
-        if self.used.last().is_none_or(|&last| last < id) {
-            self.used.push(id);
+        if self.used.back().is_none_or(|&last| last < id) {
+            self.used.push_back(id);
             return true;
         }
         match self.used.binary_search(&id) {
@@ -74,7 +75,9 @@ impl PacketIds {
     }
 
     pub(crate) fn release(&mut self, id: u16) {
-        if let Ok(at) = self.used.binary_search(&id) {
+        if self.used.front() == Some(&id) {
+            self.used.pop_front();
+        } else if let Ok(at) = self.used.binary_search(&id) {
             self.used.remove(at);
         }
     }
@@ -110,7 +113,7 @@ mod tests {
         // Wrap-around: identifiers below the cursor that are in use are
         // skipped, those released are handed out again.
         let mut ids = PacketIds::new();
-        let all: Vec<u16> = (0..u16::MAX).map(|_| ids.allocate().unwrap()).collect();
+        let all: alloc::vec::Vec<u16> = (0..u16::MAX).map(|_| ids.allocate().unwrap()).collect();
         assert_eq!(all.first(), Some(&1));
         assert_eq!(all.last(), Some(&u16::MAX));
         for id in [7u16, 3, 60_000] {

@@ -127,14 +127,17 @@ impl Client {
         if retain && !self.server.retain_available {
             return Err(ClientError::RetainNotSupported);
         }
-        let mut properties = PublishProperties {
-            topic_alias: Some(1),
-            ..PublishProperties::default()
-        };
-        let alias = self.choose_alias(slice_view(topic, payload, retain, &properties));
-        properties.topic_alias = match alias {
-            OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
-            OutboundAlias::None => None,
+        let mut properties = PublishProperties::default();
+        let alias = if self.aliasing() {
+            properties.topic_alias = Some(1);
+            let alias = self.choose_alias(slice_view(topic, payload, retain, &properties));
+            properties.topic_alias = match alias {
+                OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
+                OutboundAlias::None => None,
+            };
+            alias
+        } else {
+            OutboundAlias::None
         };
         self.send_publish(slice_view(topic, payload, retain, &properties), alias)?;
         let t = self.next_token;

@@ -150,11 +150,16 @@ impl Client {
                     self.drop_outgoing(o, DropReason::NotSupported);
                     return Ok(());
                 }
-                publish.properties.topic_alias = Some(1);
-                let alias = self.choose_alias(publish.as_view());
-                publish.properties.topic_alias = match alias {
-                    OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
-                    OutboundAlias::None => None,
+                let alias = if self.aliasing() {
+                    publish.properties.topic_alias = Some(1);
+                    let alias = self.choose_alias(publish.as_view());
+                    publish.properties.topic_alias = match alias {
+                        OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
+                        OutboundAlias::None => None,
+                    };
+                    alias
+                } else {
+                    OutboundAlias::None
                 };
                 let encoded = self.send_publish(publish.as_view(), alias);
                 publish.properties.topic_alias = None;
@@ -204,23 +209,24 @@ impl Client {
         Ok(())
     }
 
-    /// The outbound Topic Alias for a PUBLISH (5.0, with
-    /// `auto_topic_alias`, when the server allows aliases). `probe` is the
-    /// PUBLISH with a Topic Alias property already in it, to size it: one
-    /// that fits the server's Maximum Packet Size only without the alias is
-    /// sent without it [MQTT-3.2.2-15], and no mapping the server never saw
-    /// is recorded.
+    /// Whether outbound Topic Aliases are chosen on this connection (5.0,
+    /// `auto_topic_alias`, and the server allows some).
+    pub(super) fn aliasing(&self) -> bool {
+        self.version.is_v5() && self.opts.auto_topic_alias && self.out_aliases.maximum() > 0
+    }
+
+    /// The outbound Topic Alias for a PUBLISH, when [`aliasing`]. `probe`
+    /// is the PUBLISH with a Topic Alias property already in it, to size
+    /// it: one that fits the server's Maximum Packet Size only without the
+    /// alias is sent without it [MQTT-3.2.2-15], and no mapping the server
+    /// never saw is recorded.
+    ///
+    /// [`aliasing`]: Self::aliasing
     pub(super) fn choose_alias(&mut self, probe: PublishRef<'_>) -> OutboundAlias {
-        let fits = |c: &Self| {
-            PacketRef::Publish(probe)
-                .encoded_len(c.version)
-                .is_ok_and(|size| size <= c.server.maximum_packet_size as usize)
-        };
-        if self.version.is_v5()
-            && self.opts.auto_topic_alias
-            && self.out_aliases.maximum() > 0
-            && fits(self)
-        {
+        let fits = PacketRef::Publish(probe)
+            .encoded_len(self.version)
+            .is_ok_and(|size| size <= self.server.maximum_packet_size as usize);
+        if fits {
             self.out_aliases.alias_for(probe.topic.as_str())
         } else {
             OutboundAlias::None
