@@ -4,6 +4,7 @@ asyncio broker, each on a free 127.0.0.1 port, stopped at teardown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -39,21 +40,33 @@ def wait_listening(port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A mosquitto broker on a free loopback port; yields the port."""
-    if not os.access(MOSQUITTO, os.X_OK):
-        pytest.skip("mosquitto is not installed (make setup installs it)")
-    port = free_port()
-    conf = tmp_path_factory.mktemp("mosquitto") / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@contextlib.contextmanager
+def serving(args: list, port: int) -> Iterator[int]:
+    """Runs the broker command ``args`` (listening on 127.0.0.1:``port``)
+    until the block ends; yields the port once it accepts connections."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port)
         yield port
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def run_mosquitto(conf: Path, port: int, extra: str = "") -> "contextlib.AbstractContextManager[int]":
+    """mosquitto on 127.0.0.1:``port``, no persistence, anonymous clients
+    allowed, with the ``extra`` configuration lines; the file is ``conf``."""
+    if not os.access(MOSQUITTO, os.X_OK):
+        pytest.skip("mosquitto is not installed (make setup installs it)")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}")
+    return serving([MOSQUITTO, "-c", str(conf)], port)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A mosquitto broker on a free loopback port; yields the port."""
+    with run_mosquitto(tmp_path_factory.mktemp("mosquitto") / "mosquitto.conf", free_port()) as port:
+        yield port
 
 
 class ThreadBroker:
@@ -169,39 +182,20 @@ def test_ca() -> Iterator[dict]:
 @pytest.fixture(scope="session")
 def mosquitto_tls(test_ca: dict) -> Iterator[int]:
     """mosquitto with a TLS listener on a free loopback port (test CA)."""
-    if not os.access(MOSQUITTO, os.X_OK):
-        pytest.skip("mosquitto is not installed (make setup installs it)")
-    port = free_port()
     conf = Path(test_ca["ca"]).parent / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        f"cafile {test_ca['ca']}\ncertfile {test_ca['cert']}\nkeyfile {test_ca['key']}\n"
-    )
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port)
+    with run_mosquitto(conf, free_port(), _tls_lines(test_ca)) as port:
         yield port
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def mosquitto_tls_client_cert(test_ca: dict) -> Iterator[int]:
     """mosquitto with a TLS listener that requires a client certificate
     signed by the test CA (``require_certificate true``)."""
-    if not os.access(MOSQUITTO, os.X_OK):
-        pytest.skip("mosquitto is not installed (make setup installs it)")
-    port = free_port()
     conf = Path(test_ca["ca"]).parent / "mosquitto-client-cert.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        f"cafile {test_ca['ca']}\ncertfile {test_ca['cert']}\nkeyfile {test_ca['key']}\nrequire_certificate true\n"
-    )
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port)
+    with run_mosquitto(conf, free_port(), _tls_lines(test_ca) + "require_certificate true\n") as port:
         yield port
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+
+
+def _tls_lines(test_ca: dict) -> str:
+    """mosquitto's TLS lines for the test CA's server certificate."""
+    return f"cafile {test_ca['ca']}\ncertfile {test_ca['cert']}\nkeyfile {test_ca['key']}\n"

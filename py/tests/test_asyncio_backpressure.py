@@ -39,20 +39,11 @@ def separate_broker(request: pytest.FixtureRequest) -> Iterator[int]:
     if request.param == "mosquitto":
         yield request.getfixturevalue("mosquitto")
         return
-    from conftest import free_port, wait_listening
+    from conftest import free_port, serving
 
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "libmqtt", "broker", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_listening(port)
+    with serving([sys.executable, "-m", "libmqtt", "broker", "--port", str(port)], port):
         yield port
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 PUBLISHER = textwrap.dedent(

@@ -34,17 +34,13 @@ impl Client {
                 "a client PUBLISH carries no Subscription Identifier [MQTT-3.3.4-6]",
             ));
         }
-        self.check_supported(&publish)?;
+        self.check_supported(publish.qos, publish.retain)?;
         publish.dup = false;
         let qos0 = publish.qos == QoS::AtMostOnce;
         publish.packet_id = if qos0 { 0 } else { 1 };
-        // The fast path: connected, nothing queued ahead, room in the
-        // window and in the transmit buffer. There the one encode below
-        // validates and sizes the message; a queued one is checked here.
-        let can_send_now = self.state == ConnectionState::Connected
-            && self.pending.is_empty()
-            && self.out.len() < self.opts.max_transmit_buffer
-            && (qos0 || self.inflight_publishes < self.window());
+        // The fast path: there the one encode below validates and sizes the
+        // message; a queued one is checked here.
+        let can_send_now = self.can_send_now(publish.qos);
         if !can_send_now {
             let size = PacketRef::Publish(publish.as_view()).encoded_len(self.version)?;
             if size > self.server.maximum_packet_size as usize {
@@ -111,11 +107,7 @@ impl Client {
         qos: QoS,
         retain: bool,
     ) -> Result<PublishId, ClientError> {
-        let direct = qos == QoS::AtMostOnce
-            && self.state == ConnectionState::Connected
-            && self.pending.is_empty()
-            && self.out.len() < self.opts.max_transmit_buffer;
-        if !direct {
+        if qos != QoS::AtMostOnce || !self.can_send_now(qos) {
             let publish = Publish::new(topic, Bytes::copy_from_slice(payload))?
                 .with_qos(qos, 1)
                 .with_retain(retain);
@@ -124,22 +116,25 @@ impl Client {
         self.now = now;
         crate::topic::validate_topic_name(topic)
             .map_err(|e| ClientError::Invalid(crate::codec::Error::InvalidTopicName(e)))?;
-        if retain && !self.server.retain_available {
-            return Err(ClientError::RetainNotSupported);
-        }
+        self.check_supported(qos, retain)?;
         let mut properties = PublishProperties::default();
-        let alias = if self.aliasing() {
-            properties.topic_alias = Some(1);
-            let alias = self.choose_alias(slice_view(topic, payload, retain, &properties));
-            properties.topic_alias = match alias {
-                OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
-                OutboundAlias::None => None,
-            };
-            alias
-        } else {
-            OutboundAlias::None
+        let base = PublishRef {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain,
+            topic: MqttStr::new(topic)?,
+            packet_id: 0,
+            properties: Default::default(),
+            payload,
         };
-        self.send_publish(slice_view(topic, payload, retain, &properties), alias)?;
+        let alias = self.set_alias(&mut properties, base);
+        self.send_publish(
+            PublishRef {
+                properties: properties.as_view(),
+                ..base
+            },
+            alias,
+        )?;
         let t = self.next_token;
         self.next_token += 1;
         Ok(PublishId(t))
@@ -314,13 +309,22 @@ impl Client {
         Ok(())
     }
 
-    pub(super) fn check_supported(&self, publish: &Publish) -> Result<(), ClientError> {
-        if publish.qos > self.server.maximum_qos {
+    /// Connected, nothing queued ahead, room in the transmit buffer and,
+    /// for QoS 1 and 2, in the inflight window: a PUBLISH goes out at once.
+    pub(super) fn can_send_now(&self, qos: QoS) -> bool {
+        self.state == ConnectionState::Connected
+            && self.pending.is_empty()
+            && self.out.len() < self.opts.max_transmit_buffer
+            && (qos == QoS::AtMostOnce || self.inflight_publishes < self.window())
+    }
+
+    pub(super) fn check_supported(&self, qos: QoS, retain: bool) -> Result<(), ClientError> {
+        if qos > self.server.maximum_qos {
             return Err(ClientError::QoSNotSupported {
                 maximum: self.server.maximum_qos,
             });
         }
-        if publish.retain && !self.server.retain_available {
+        if retain && !self.server.retain_available {
             return Err(ClientError::RetainNotSupported);
         }
         Ok(())
@@ -394,23 +398,5 @@ impl Client {
             self.pending.push_back(entry);
         }
         Ok(pid)
-    }
-}
-
-/// A QoS 0 PUBLISH view of borrowed parts (`topic` already validated).
-fn slice_view<'a>(
-    topic: &'a str,
-    payload: &'a [u8],
-    retain: bool,
-    properties: &'a PublishProperties,
-) -> PublishRef<'a> {
-    PublishRef {
-        dup: false,
-        qos: QoS::AtMostOnce,
-        retain,
-        topic: MqttStr::new(topic).unwrap_or_default(),
-        packet_id: 0,
-        properties: properties.as_view(),
-        payload,
     }
 }

@@ -3,7 +3,7 @@
 //! PUBLISH, SUBSCRIBE and UNSUBSCRIBE packets.
 
 use super::*;
-use crate::codec::PublishRef;
+use crate::codec::{PublishProperties, PublishRef};
 
 impl Client {
     pub(super) fn drop_outgoing(&mut self, o: Outgoing, reason: DropReason) {
@@ -150,17 +150,25 @@ impl Client {
                     self.drop_outgoing(o, DropReason::NotSupported);
                     return Ok(());
                 }
-                let alias = if self.aliasing() {
-                    publish.properties.topic_alias = Some(1);
-                    let alias = self.choose_alias(publish.as_view());
-                    publish.properties.topic_alias = match alias {
-                        OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
-                        OutboundAlias::None => None,
-                    };
-                    alias
-                } else {
-                    OutboundAlias::None
+                let Publish {
+                    dup,
+                    qos,
+                    retain,
+                    topic,
+                    packet_id,
+                    properties,
+                    payload,
+                } = publish;
+                let base = PublishRef {
+                    dup: *dup,
+                    qos: *qos,
+                    retain: *retain,
+                    topic: topic.as_mqtt_str(),
+                    packet_id: *packet_id,
+                    properties: Default::default(),
+                    payload,
                 };
+                let alias = self.set_alias(properties, base);
                 let encoded = self.send_publish(publish.as_view(), alias);
                 publish.properties.topic_alias = None;
                 if let Err(e) = encoded {
@@ -209,28 +217,38 @@ impl Client {
         Ok(())
     }
 
-    /// Whether outbound Topic Aliases are chosen on this connection (5.0,
-    /// `auto_topic_alias`, and the server allows some).
-    pub(super) fn aliasing(&self) -> bool {
-        self.version.is_v5() && self.opts.auto_topic_alias && self.out_aliases.maximum() > 0
-    }
-
-    /// The outbound Topic Alias for a PUBLISH, when [`aliasing`]. `probe`
-    /// is the PUBLISH with a Topic Alias property already in it, to size
-    /// it: one that fits the server's Maximum Packet Size only without the
-    /// alias is sent without it [MQTT-3.2.2-15], and no mapping the server
-    /// never saw is recorded.
-    ///
-    /// [`aliasing`]: Self::aliasing
-    pub(super) fn choose_alias(&mut self, probe: PublishRef<'_>) -> OutboundAlias {
+    /// Chooses the outbound Topic Alias of a PUBLISH about to be sent (5.0,
+    /// `auto_topic_alias`, and the server allows some) and writes it into
+    /// its `properties`. `base` is the PUBLISH without its properties, to
+    /// size it with the alias: one that fits the server's Maximum Packet
+    /// Size only without the alias is sent without it [MQTT-3.2.2-15], and
+    /// no mapping the server never saw is recorded.
+    pub(super) fn set_alias(
+        &mut self,
+        properties: &mut PublishProperties,
+        base: PublishRef<'_>,
+    ) -> OutboundAlias {
+        if !(self.version.is_v5() && self.opts.auto_topic_alias && self.out_aliases.maximum() > 0) {
+            return OutboundAlias::None;
+        }
+        properties.topic_alias = Some(1);
+        let probe = PublishRef {
+            properties: properties.as_view(),
+            ..base
+        };
         let fits = PacketRef::Publish(probe)
             .encoded_len(self.version)
             .is_ok_and(|size| size <= self.server.maximum_packet_size as usize);
-        if fits {
+        let alias = if fits {
             self.out_aliases.alias_for(probe.topic.as_str())
         } else {
             OutboundAlias::None
-        }
+        };
+        properties.topic_alias = match alias {
+            OutboundAlias::Assign(a) | OutboundAlias::Use(a) => Some(a),
+            OutboundAlias::None => None,
+        };
+        alias
     }
 
     /// Encodes a PUBLISH to send now (its properties carrying `alias`, if
