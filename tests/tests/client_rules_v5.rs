@@ -276,3 +276,144 @@ fn reauthentication_sheds_reason_string_and_user_properties_beyond_the_servers_m
     let bytes = sc.sent_bytes();
     assert!(bytes.len() <= 40, "{} bytes", bytes.len());
 }
+
+// ----- sessions ------------------------------------------------------------------------
+
+#[test]
+fn clean_start_1_discards_the_clients_session() {
+    // [MQTT-3.1.2-4] a client holding session state (here imported: an
+    // inbound QoS 2 message answered with PUBREC, id 9) that connects with
+    // Clean Start 1 starts a new session: a PUBREL for id 9 is then
+    // unknown (PUBCOMP 0x92), and a PUBLISH with id 9 is a new message.
+    let mut a = connected();
+    let m = Publish::new("in", &b"x"[..])
+        .unwrap()
+        .with_qos(QoS::ExactlyOnce, 9);
+    a.server_sends(m.clone());
+    assert_eq!(a.sent(), vec![Packet::PubRec(PubRec::new(9))]);
+    let _ = a.events();
+    let mut state = a.client.export_session();
+    assert_eq!(state.inbound_qos2.len(), 1);
+    state.connected_before = false; // a first CONNECT of this program
+    let mut b = Scripted::new(opts().with_clean_start(true));
+    b.client.import_session(0, state).unwrap();
+    b.connect();
+    match b.sent_one() {
+        Packet::Connect(c) => assert!(c.clean_start),
+        other => panic!("{other:?}"),
+    }
+    b.server_sends(ConnAck::new(false, ReasonCode::Success));
+    let _ = b.events();
+    b.server_sends(PubRel::new(9));
+    assert_eq!(
+        b.sent(),
+        vec![Packet::PubComp(
+            mqtt_core::codec::PubComp::new(9)
+                .with_reason_code(ReasonCode::PacketIdentifierNotFound)
+        )]
+    );
+    b.server_sends(m);
+    assert!(
+        matches!(&b.events()[..], [Event::Message(_)]),
+        "delivered as a new message"
+    );
+}
+
+#[test]
+fn the_client_keeps_its_session_state_while_connected() {
+    // [MQTT-4.1.0-1] a QoS 1 message waits for its PUBACK through ten
+    // minutes of an open connection (PINGREQ answered on time) with a
+    // Session Expiry Interval of 1 s: it is neither dropped nor resent,
+    // and the late PUBACK completes it.
+    let mut sc = connected_with(
+        opts().with_session_expiry_interval(1).with_keep_alive(30),
+        ConnAck::new(false, ReasonCode::Success),
+    );
+    let p = Publish::new("t", &b"p"[..])
+        .unwrap()
+        .with_qos(QoS::AtLeastOnce, 0);
+    sc.client.publish(sc.now, p).unwrap();
+    let id = match sc.sent_one() {
+        Packet::Publish(p) => p.packet_id,
+        other => panic!("{other:?}"),
+    };
+    for _ in 0..20 {
+        sc.advance(30_000);
+        assert_eq!(sc.sent(), vec![Packet::PingReq]);
+        sc.server_sends(Packet::PingResp);
+    }
+    assert_eq!(sc.client.stats().inflight, 1);
+    let _ = sc.events();
+    sc.server_sends(mqtt_core::codec::PubAck::new(id));
+    assert!(
+        matches!(
+            &sc.events()[..],
+            [Event::PublishCompleted {
+                reason_code: ReasonCode::Success,
+                ..
+            }]
+        ),
+        "completed"
+    );
+    assert_eq!(sc.client.stats().inflight, 0);
+}
+
+#[test]
+fn the_client_finishes_a_qos2_exchange_after_the_message_expired() {
+    // [MQTT-4.3.3-13] an inbound QoS 2 message with a Message Expiry
+    // Interval of 1 s is answered with PUBREC; its PUBREL comes 10 s
+    // later: still PUBCOMP 0x00, and the message was delivered once.
+    let mut sc = connected();
+    let mut m = Publish::new("e", &b"x"[..])
+        .unwrap()
+        .with_qos(QoS::ExactlyOnce, 5);
+    m.properties.message_expiry_interval = Some(1);
+    sc.server_sends(m);
+    assert_eq!(sc.sent(), vec![Packet::PubRec(PubRec::new(5))]);
+    assert!(matches!(&sc.events()[..], [Event::Message(_)]));
+    sc.advance(10_000);
+    sc.server_sends(PubRel::new(5));
+    assert_eq!(
+        sc.sent(),
+        vec![Packet::PubComp(mqtt_core::codec::PubComp::new(5))]
+    );
+    assert!(sc.events().is_empty());
+}
+
+#[test]
+fn a_qos2_message_the_client_already_sent_is_not_expired() {
+    // [MQTT-4.3.3-7] a QoS 2 PUBLISH with a Message Expiry Interval of
+    // 5 s went out unanswered; a minute later the session is resumed: the
+    // message goes again (DUP 1, same identifier) instead of expiring.
+    let mut sc = connected_with(
+        opts()
+            .with_clean_start(false)
+            .with_session_expiry_interval(600),
+        ConnAck::new(false, ReasonCode::Success),
+    );
+    let mut m = Publish::new("t", &b"p"[..])
+        .unwrap()
+        .with_qos(QoS::ExactlyOnce, 0);
+    m.properties.message_expiry_interval = Some(5);
+    sc.client.publish(sc.now, m).unwrap();
+    let id = match sc.sent_one() {
+        Packet::Publish(p) => p.packet_id,
+        other => panic!("{other:?}"),
+    };
+    sc.client.handle_transport_closed(sc.now);
+    let _ = sc.events();
+    sc.now += 60_000;
+    sc.connect();
+    assert!(matches!(sc.sent_one(), Packet::Connect(_)));
+    sc.server_sends(ConnAck::new(true, ReasonCode::Success));
+    let sent = sc.sent();
+    assert!(
+        matches!(&sent[..], [Packet::Publish(p)] if p.dup && p.packet_id == id
+            && p.payload.as_ref() == b"p"),
+        "{sent:?}"
+    );
+    assert!(!sc
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::PublishDropped { .. })));
+}

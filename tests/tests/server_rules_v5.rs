@@ -239,6 +239,8 @@ struct Wired {
     clients: Vec<(Client, Option<ConnectionId>, Vec<Event>)>,
     /// Every byte the broker sent each client, in order.
     received: Vec<Vec<u8>>,
+    /// Bytes the broker sent connections driven by hand (no [`Client`]).
+    raw: Vec<(ConnectionId, Vec<u8>)>,
 }
 
 impl Wired {
@@ -248,6 +250,7 @@ impl Wired {
             now: 0,
             clients: Vec::new(),
             received: Vec::new(),
+            raw: Vec::new(),
         }
     }
 
@@ -279,6 +282,8 @@ impl Wired {
                 if let Some(i) = self.clients.iter().position(|c| c.1 == Some(conn)) {
                     self.received[i].extend_from_slice(&bytes);
                     self.clients[i].0.handle_input(now, &bytes);
+                } else {
+                    self.raw.push((conn, bytes.to_vec()));
                 }
             }
             while let Some(conn) = self.broker.poll_close() {
@@ -746,4 +751,251 @@ fn a_shared_message_of_an_ended_session_goes_to_no_other_member() {
     assert_eq!(w.broker.session_count(), 2, "a's session ended");
     let got: Vec<Vec<u8>> = w.messages(b).iter().map(|m| m.payload.to_vec()).collect();
     assert!(!got.contains(&payload), "{got:?}");
+}
+
+#[test]
+fn a_shared_message_refused_by_its_member_goes_to_no_other() {
+    // [MQTT-4.8.2-6] a member answers a shared message with PUBACK 0x80:
+    // the server drops the message; the other member never gets it.
+    let mut w = Wired::new();
+    let b = w.join(client_opts("b"));
+    // Member "r" is driven by hand: CONNECT, then SUBSCRIBE
+    // "$share/g/s" at QoS 1.
+    let r = w.broker.connection_opened(w.now);
+    w.broker
+        .handle_input(r, w.now, &connect_bytes(0, "00 01 72"));
+    w.settle();
+    w.broker.handle_input(
+        r,
+        w.now,
+        &hex("82 10 00 01 00 00 0A 24 73 68 61 72 65 2F 67 2F 73 01"),
+    );
+    w.subscribe(b, sub_to(1, "$share/g/s", QoS::AtLeastOnce));
+    let p = w.join(client_opts("pub"));
+    let mut decoder = mqtt_core::codec::Decoder::new(mqtt_core::codec::DecodeOptions::new(V5));
+    let mut refused = None;
+    for i in 0..4u8 {
+        w.publish(p, msg("s", &[i], QoS::AtLeastOnce));
+        for (_, bytes) in std::mem::take(&mut w.raw) {
+            decoder.feed(&bytes);
+        }
+        while let Some(packet) = decoder.next_packet().unwrap() {
+            if let Packet::Publish(m) = packet {
+                refused = Some((m.packet_id, m.payload.to_vec()));
+            }
+        }
+        if refused.is_some() {
+            break;
+        }
+    }
+    let (id, payload) = refused.expect("a message reached r");
+    let mut puback = vec![0x40, 0x03];
+    puback.extend(id.to_be_bytes());
+    puback.push(0x80);
+    w.broker.handle_input(r, w.now, &puback);
+    w.settle();
+    for i in 10..14u8 {
+        w.publish(p, msg("s", &[i], QoS::AtLeastOnce));
+    }
+    let got: Vec<Vec<u8>> = w.messages(b).iter().map(|m| m.payload.to_vec()).collect();
+    assert!(!got.contains(&payload), "{got:?}");
+    assert!(
+        got.contains(&vec![10]) || got.contains(&vec![11]),
+        "b still gets its share: {got:?}"
+    );
+    // r is still connected and was not sent the refused message again.
+    for (_, bytes) in std::mem::take(&mut w.raw) {
+        decoder.feed(&bytes);
+    }
+    while let Some(packet) = decoder.next_packet().unwrap() {
+        assert!(
+            !matches!(&packet, Packet::Publish(m) if m.payload.as_ref() == &payload[..]),
+            "{packet:?}"
+        );
+        assert!(!matches!(packet, Packet::Disconnect(_)), "{packet:?}");
+    }
+}
+
+#[test]
+fn an_unsubscribe_finishes_deliveries_already_started() {
+    // [MQTT-3.10.4-3] a QoS 2 message is on its way to the subscriber
+    // (its PUBREC held by the application) when it unsubscribes: the
+    // exchange still completes (PUBREL 0x00, not 0x92), and
+    // [MQTT-3.10.4-2] nothing new comes for the filter afterwards.
+    let mut w = Wired::new();
+    let s = w.join(client_opts("s").with_manual_ack(true));
+    w.subscribe(s, sub_to(1, "u", QoS::ExactlyOnce));
+    let p = w.join(client_opts("pub"));
+    w.publish(p, msg("u", b"started", QoS::ExactlyOnce));
+    let got = w.tokened(s);
+    assert_eq!(got.len(), 1);
+    let token = got[0].1.expect("manual ack");
+    let id = got[0].0.packet_id;
+    let _ = w.packets_to(s);
+    w.clients[s]
+        .0
+        .unsubscribe(w.now, Unsubscribe::new(0, vec![s_("u")]))
+        .unwrap();
+    w.settle();
+    assert_eq!(w.acks(s).last(), Some(&vec![ReasonCode::Success]));
+    w.publish(p, msg("u", b"after", QoS::ExactlyOnce));
+    w.clients[s].0.acknowledge(w.now, token).unwrap();
+    w.settle();
+    let after: Vec<Packet> = w
+        .packets_to(s)
+        .into_iter()
+        .filter(|p| !matches!(p, Packet::UnsubAck(_)))
+        .collect();
+    assert_eq!(
+        after,
+        vec![Packet::PubRel(mqtt_core::codec::PubRel::new(id))]
+    );
+    assert!(w.tokened(s).is_empty());
+}
+
+#[test]
+fn a_session_lives_as_long_as_its_connection() {
+    // [MQTT-4.1.0-1] a session with a Session Expiry Interval of 1 s
+    // stays while its connection is open, however long (10 minutes of
+    // virtual time, the broker's timers running); [MQTT-4.1.0-2] once the
+    // connection is gone it ends after the interval.
+    let mut w = Wired::new();
+    let s = w.join(
+        client_opts("s")
+            .with_clean_start(false)
+            .with_session_expiry_interval(1)
+            .with_keep_alive(30),
+    );
+    w.subscribe(s, sub_to(1, "k", QoS::AtLeastOnce));
+    let p = w.join(client_opts("pub").with_keep_alive(30));
+    for _ in 0..600 {
+        w.now += 1_000;
+        for (client, _, _) in &mut w.clients {
+            client.handle_timeout(w.now);
+        }
+        w.broker.handle_timeout(w.now);
+        w.settle();
+    }
+    assert_eq!(w.broker.session_count(), 2);
+    w.publish(p, msg("k", b"still here", QoS::AtLeastOnce));
+    assert_eq!(payloads(&w.messages(s)), vec![&b"still here"[..]]);
+    w.cut(s);
+    w.now += 1_001;
+    w.broker.handle_timeout(w.now);
+    w.settle();
+    assert_eq!(w.broker.session_count(), 1);
+}
+
+#[test]
+fn the_broker_forwards_message_properties_unaltered() {
+    // [MQTT-3.3.2-4] Payload Format Indicator, [MQTT-3.3.2-15] Response
+    // Topic, [MQTT-3.3.2-16] Correlation Data, [MQTT-3.3.2-17] every User
+    // Property, [MQTT-3.3.2-18] in order, and [MQTT-3.3.2-20] Content Type
+    // reach the subscriber as the publisher sent them, through the broker.
+    let mut w = Wired::new();
+    let s = w.join(client_opts("s"));
+    w.subscribe(s, sub_to(1, "p/#", QoS::AtLeastOnce));
+    let p = w.join(client_opts("pub"));
+    let mut m = msg("p/x", "héllo".as_bytes(), QoS::AtLeastOnce);
+    m.properties.payload_format_indicator = Some(true);
+    m.properties.response_topic = Some(s_("reply/here"));
+    m.properties.correlation_data = Some(bytes::Bytes::from_static(&[0, 1, 2, 0xFF]));
+    m.properties.content_type = Some(s_("text/plain; charset=utf-8"));
+    for (k, v) in [("z", "1"), ("a", "2"), ("z", "3")] {
+        m.properties
+            .user_properties
+            .push(UserProperty::new(k, v).unwrap());
+    }
+    w.publish(p, m.clone());
+    let got = w.messages(s);
+    assert_eq!(got.len(), 1);
+    let q = &got[0].properties;
+    assert_eq!(q.payload_format_indicator, Some(true));
+    assert_eq!(q.response_topic, m.properties.response_topic);
+    assert_eq!(q.correlation_data, m.properties.correlation_data);
+    assert_eq!(q.content_type, m.properties.content_type);
+    assert_eq!(q.user_properties, m.properties.user_properties);
+}
+
+#[test]
+fn a_qos2_message_already_sent_is_not_expired() {
+    // [MQTT-4.3.3-7] a QoS 2 message with a Message Expiry Interval of
+    // 5 s has gone out to the subscriber, whose PUBREC is held; the
+    // subscriber is away for a minute: on its return the message is sent
+    // again (DUP) rather than expired, and the exchange completes.
+    let mut w = Wired::new();
+    let s = w.join(
+        client_opts("s")
+            .with_manual_ack(true)
+            .with_clean_start(false)
+            .with_session_expiry_interval(600),
+    );
+    w.subscribe(s, sub_to(1, "e", QoS::ExactlyOnce));
+    let p = w.join(client_opts("pub"));
+    let mut m = msg("e", b"short-lived", QoS::ExactlyOnce);
+    m.properties.message_expiry_interval = Some(5);
+    w.publish(p, m);
+    let got = w.tokened(s);
+    assert_eq!(got.len(), 1);
+    let token = got[0].1.expect("manual ack");
+    let _ = w.packets_to(s);
+    w.cut(s);
+    w.now += 60_000;
+    w.broker.handle_timeout(w.now);
+    w.settle();
+    w.reconnect(s);
+    let resent: Vec<Publish> = w
+        .packets_to(s)
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    assert!(resent[0].dup);
+    assert_eq!(resent[0].payload.as_ref(), b"short-lived");
+    w.clients[s].0.acknowledge(w.now, token).unwrap();
+    w.settle();
+    assert!(
+        matches!(&w.packets_to(s)[..], [Packet::PubRel(r)] if r.reason_code == ReasonCode::Success)
+    );
+}
+
+#[test]
+fn the_server_finishes_a_qos2_exchange_after_the_message_expired() {
+    // [MQTT-4.3.3-13] the server received a QoS 2 message with a Message
+    // Expiry Interval of 1 s; the PUBREL comes 10 s later: it is still
+    // answered with PUBCOMP 0x00.
+    let mut w = Wired::new();
+    let p = w.join(client_opts("pub"));
+    let mut m = msg("e", b"x", QoS::ExactlyOnce);
+    m.properties.message_expiry_interval = Some(1);
+    w.clients[p].0.publish(w.now, m).unwrap();
+    // Deliver the PUBLISH, hold the PUBREC for 10 s.
+    let conn = w.clients[p].1.unwrap();
+    let out = w.clients[p].0.take_transmit();
+    w.broker.handle_input(conn, w.now, &out);
+    let mut held = Vec::new();
+    while let Some((_, bytes)) = w.broker.poll_output() {
+        held.extend_from_slice(&bytes);
+    }
+    assert!(!held.is_empty(), "PUBREC");
+    w.now += 10_000;
+    w.broker.handle_timeout(w.now);
+    w.clients[p].0.handle_input(w.now, &held);
+    w.settle();
+    let completions: Vec<ReasonCode> = w.clients[p]
+        .2
+        .iter()
+        .filter_map(|e| match e {
+            Event::PublishCompleted { reason_code, .. } => Some(*reason_code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(completions, vec![ReasonCode::Success]);
+    assert_eq!(
+        w.packets_to(p).last(),
+        Some(&Packet::PubComp(mqtt_core::codec::PubComp::new(1)))
+    );
 }
