@@ -417,3 +417,27 @@ fn a_qos2_message_the_client_already_sent_is_not_expired() {
         .iter()
         .any(|e| matches!(e, Event::PublishDropped { .. })));
 }
+
+#[test]
+fn after_puback_the_same_identifier_is_a_new_message() {
+    // [MQTT-4.3.2-5] once the client has answered a QoS 1 PUBLISH with
+    // PUBACK, a PUBLISH with the same identifier is a new message, DUP or
+    // not: delivered and acknowledged again.
+    let mut sc = connected();
+    for (payload, dup) in [(&b"one"[..], false), (b"two", true), (b"three", false)] {
+        let mut m = Publish::new("q", payload)
+            .unwrap()
+            .with_qos(QoS::AtLeastOnce, 3);
+        m.dup = dup;
+        sc.server_sends(m);
+        let events = sc.events();
+        assert!(
+            matches!(&events[..], [Event::Message(got)] if got.publish.payload.as_ref() == payload),
+            "{events:?}"
+        );
+        assert_eq!(
+            sc.sent(),
+            vec![Packet::PubAck(mqtt_core::codec::PubAck::new(3))]
+        );
+    }
+}

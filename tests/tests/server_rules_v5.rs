@@ -999,3 +999,39 @@ fn the_server_finishes_a_qos2_exchange_after_the_message_expired() {
         Some(&Packet::PubComp(mqtt_core::codec::PubComp::new(1)))
     );
 }
+
+#[test]
+fn unsubscribe_removes_only_the_identical_filter_and_is_always_answered() {
+    // [MQTT-3.10.4-1] UNSUBSCRIBE filters are compared character by
+    // character: "a/+" and "A/#" do not remove "a/#"; "a/#" does.
+    // [MQTT-3.10.4-5] every UNSUBSCRIBE gets its UNSUBACK, also when it
+    // deleted nothing (0x11 No subscription existed).
+    let mut w = Wired::new();
+    let p = w.join(client_opts("pub"));
+    let s = w.join(client_opts("s"));
+    w.subscribe(s, sub_to(1, "a/#", QoS::AtLeastOnce));
+    for (filter, code) in [
+        ("a/+", ReasonCode::NoSubscriptionExisted),
+        ("A/#", ReasonCode::NoSubscriptionExisted),
+    ] {
+        let before = w.acks(s).len();
+        w.clients[s]
+            .0
+            .unsubscribe(w.now, Unsubscribe::new(0, vec![s_(filter)]))
+            .unwrap();
+        w.settle();
+        let acks = w.acks(s);
+        assert_eq!(acks.len(), before + 1, "{filter}");
+        assert_eq!(acks.last(), Some(&vec![code]), "{filter}");
+        w.publish(p, msg("a/x", b"still", QoS::AtLeastOnce));
+        assert_eq!(payloads(&w.messages(s)), vec![&b"still"[..]], "{filter}");
+    }
+    w.clients[s]
+        .0
+        .unsubscribe(w.now, Unsubscribe::new(0, vec![s_("a/#")]))
+        .unwrap();
+    w.settle();
+    assert_eq!(w.acks(s).last(), Some(&vec![ReasonCode::Success]));
+    w.publish(p, msg("a/x", b"gone", QoS::AtLeastOnce));
+    assert!(w.messages(s).is_empty());
+}
