@@ -2,9 +2,6 @@
 //! conformance map (`tests/conformance/mqtt-5.0.map`): each test names the
 //! statements it checks. The test plays the server with [`Scripted`] (exact
 //! packets in and out, virtual time).
-//!
-//! A statement the client does not honour yet has its test here too,
-//! ignored with the reason, so that it is found and turned on with the fix.
 
 use bytes::Bytes;
 use mqtt_core::client::{
@@ -231,9 +228,6 @@ fn sent_disconnect(sc: &mut Scripted) -> (Disconnect, usize) {
 }
 
 #[test]
-#[ignore = "defect: the client sends a DISCONNECT whose Reason String or User Properties \
-            take it over the server's Maximum Packet Size (Client::disconnect does not \
-            check the limit)"]
 fn disconnect_sheds_reason_string_and_user_properties_beyond_the_servers_maximum() {
     // [MQTT-3.14.2-3] [MQTT-3.14.2-4] the server allows 32 bytes: the
     // DISCONNECT goes without the Reason String and User Property that
@@ -255,9 +249,6 @@ fn disconnect_sheds_reason_string_and_user_properties_beyond_the_servers_maximum
 }
 
 #[test]
-#[ignore = "defect: the client sends an AUTH whose Reason String or User Properties \
-            take it over the server's Maximum Packet Size (Client::authenticate does not \
-            check the limit)"]
 fn reauthentication_sheds_reason_string_and_user_properties_beyond_the_servers_maximum() {
     // [MQTT-3.15.2-2] [MQTT-3.15.2-3] the server allows 40 bytes: the
     // AUTH starting a re-authentication leaves out what would not fit.

@@ -222,7 +222,15 @@ impl Client {
                 "a session that expired at close cannot be given an expiry in DISCONNECT",
             ));
         }
-        self.encode_packet(PacketRef::Disconnect(disconnect.as_view()))?;
+        let mut disconnect = disconnect;
+        let max = self.server.maximum_packet_size as usize;
+        if PacketRef::Disconnect(disconnect.as_view()).encoded_len(self.version)? > max {
+            // [MQTT-3.14.2-3] [MQTT-3.14.2-4] Reason String and User
+            // Properties are left out rather than exceed the server's limit.
+            disconnect.properties.reason_string = None;
+            disconnect.properties.user_properties.clear();
+        }
+        self.encode_packet_within(PacketRef::Disconnect(disconnect.as_view()), max as u32)?;
         self.teardown(DisconnectReason::Local);
         Ok(())
     }
@@ -263,7 +271,14 @@ impl Client {
         auth.properties = properties;
         auth.properties.authentication_method = Some(method);
         auth.properties.authentication_data = data;
-        self.encode_packet(PacketRef::Auth(auth.as_view()))?;
+        let max = self.server.maximum_packet_size;
+        if PacketRef::Auth(auth.as_view()).encoded_len(self.version)? > max as usize {
+            // [MQTT-3.15.2-2] [MQTT-3.15.2-3] Reason String and User
+            // Properties are left out rather than exceed the server's limit.
+            auth.properties.reason_string = None;
+            auth.properties.user_properties.clear();
+        }
+        self.encode_packet_within(PacketRef::Auth(auth.as_view()), max)?;
         self.auth_challenged = false;
         if reason_code == ReasonCode::ReAuthenticate {
             self.reauthenticating = true;
