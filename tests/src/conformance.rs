@@ -259,10 +259,7 @@ pub fn parse(version: &str, file: &Path, text: &str) -> (Map, Vec<Problem>) {
                 }
             }
             Status::Tested if evidence.is_empty() => {
-                problems.push(problem(
-                    line,
-                    format!("{id}: a tested entry names no test"),
-                ));
+                problems.push(problem(line, format!("{id}: a tested entry names no test")));
             }
             _ => {}
         }
@@ -579,7 +576,10 @@ pub fn check(root: &Path) -> Report {
     let any_placeholder = VERSIONS.iter().any(|v| placeholder(v));
     let mut unchecked = 0usize;
     for c in all_citations(root) {
-        let known = |v: &str| maps.iter().any(|m| m.version == v && m.get(&c.id).is_some());
+        let known = |v: &str| {
+            maps.iter()
+                .any(|m| m.version == v && m.get(&c.id).is_some())
+        };
         let found = match c.version {
             Some(v) => known(v),
             None => VERSIONS.iter().any(|v| known(v)),
@@ -691,9 +691,16 @@ mod tests {
         let ids: Vec<&str> = map.entries.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(
             ids,
-            vec!["MQTT-1.1.1-1", "MQTT-1.1.1-2", "MQTT-1.1.1-5", "MQTT-1.1.1-6"]
+            vec![
+                "MQTT-1.1.1-1",
+                "MQTT-1.1.1-2",
+                "MQTT-1.1.1-5",
+                "MQTT-1.1.1-6"
+            ]
         );
-        assert!(problems[0].to_string().starts_with("m.map:4: MQTT-1.1.1-1: duplicated"));
+        assert!(problems[0]
+            .to_string()
+            .starts_with("m.map:4: MQTT-1.1.1-1: duplicated"));
     }
 
     #[test]
@@ -718,8 +725,7 @@ mod tests {
             Path::new("f.rs"),
             "// [MQTT-3.1.2-4..6] and 3.1.1 [MQTT-3.8.3-4], 5.0: MQTT-3.3.2-20.\n",
         );
-        let got: Vec<(&str, Option<&str>)> =
-            c.iter().map(|c| (c.id.as_str(), c.version)).collect();
+        let got: Vec<(&str, Option<&str>)> = c.iter().map(|c| (c.id.as_str(), c.version)).collect();
         assert_eq!(
             got,
             vec![

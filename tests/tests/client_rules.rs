@@ -14,8 +14,8 @@ use mqtt_core::client::{
     SessionLostPolicy,
 };
 use mqtt_core::codec::{
-    ConnAck, Disconnect, MqttString, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
-    ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions, Unsubscribe, Will,
+    ConnAck, Disconnect, MqttString, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
+    Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions, Unsubscribe, Will,
 };
 use mqtt_tests::hex;
 use mqtt_tests::scripted::Scripted;
@@ -64,11 +64,7 @@ fn messages(events: &[Event]) -> Vec<&Publish> {
 /// [MQTT-3.1.3-6]), so the 5.0 client sends it.
 #[test]
 fn empty_client_id_requires_clean_session() {
-    let mut s = Scripted::new(
-        ClientOptions::new(V3, "")
-            .unwrap()
-            .with_clean_start(false),
-    );
+    let mut s = Scripted::new(ClientOptions::new(V3, "").unwrap().with_clean_start(false));
     match s.client.connect(0) {
         Err(ClientError::InvalidState(why)) => {
             assert!(why.contains("MQTT-3.1.3-7"), "{why}")
@@ -128,17 +124,18 @@ fn connect_flags_and_payload_order_on_the_wire() {
     // Fixed header 0x10, remaining length, "MQTT", level 4, flags
     // 1110_1110: user name, password, will retain, will QoS 1, will, clean
     // session; keep alive 10; then the payload fields in order.
-    let expected = hex(
-        "10 1F 0004 4D515454 04 EE 000A
-         0002 6964  0003 772F74  0004 676F6E65  0001 75  0001 70",
-    );
+    let expected = hex("10 1F 0004 4D515454 04 EE 000A
+         0002 6964  0003 772F74  0004 676F6E65  0001 75  0001 70");
     assert_eq!(bytes, expected);
 
     // No will, no credentials: every will, user name and password flag 0
     // and none of those fields present.
     let mut s = Scripted::new(ClientOptions::new(V3, "id").unwrap().with_keep_alive(10));
     s.client.connect(0).unwrap();
-    assert_eq!(s.sent_bytes(), hex("10 0E 0004 4D515454 04 02 000A 0002 6964"));
+    assert_eq!(
+        s.sent_bytes(),
+        hex("10 0E 0004 4D515454 04 02 000A 0002 6964")
+    );
 }
 
 /// 3.1.1 [MQTT-2.3.1-1], [MQTT-2.3.1-2], [MQTT-3.8.1-1], [MQTT-3.10.1-1],
@@ -150,10 +147,16 @@ fn connect_flags_and_payload_order_on_the_wire() {
 fn subscribe_and_unsubscribe_carry_fresh_ids_and_reserved_flags() {
     for v in BOTH {
         let mut s = connected(opts(v));
-        let a = s.client.subscribe(s.now, sub("a/+", QoS::AtLeastOnce)).unwrap();
+        let a = s
+            .client
+            .subscribe(s.now, sub("a/+", QoS::AtLeastOnce))
+            .unwrap();
         let b = s
             .client
-            .unsubscribe(s.now, Unsubscribe::new(0, vec![MqttString::from_str("a/+").unwrap()]))
+            .unsubscribe(
+                s.now,
+                Unsubscribe::new(0, vec![MqttString::from_str("a/+").unwrap()]),
+            )
             .unwrap();
         assert_ne!(a, 0);
         assert_ne!(b, 0);
@@ -308,7 +311,11 @@ fn malformed_input_from_the_server_closes_the_connection() {
             "30 05 0002 C328 78",
             "30 06 0002 C328 00 78",
         ),
-        ("U+0000 in a topic", "30 05 0002 6100 78", "30 06 0002 6100 00 78"),
+        (
+            "U+0000 in a topic",
+            "30 05 0002 6100 78",
+            "30 06 0002 6100 00 78",
+        ),
         (
             "a surrogate (U+D800) in a topic",
             "30 06 0003 EDA080 78",
@@ -383,7 +390,9 @@ fn a_byte_order_mark_in_a_topic_is_kept() {
 fn nothing_follows_a_disconnect() {
     for v in BOTH {
         let mut s = connected(opts(v).with_keep_alive(5));
-        s.client.disconnect(s.now, Disconnect::new(ReasonCode::Success)).unwrap();
+        s.client
+            .disconnect(s.now, Disconnect::new(ReasonCode::Success))
+            .unwrap();
         assert!(
             matches!(s.sent_one(), Packet::Disconnect(_)),
             "{v:?}: DISCONNECT first"
@@ -453,7 +462,10 @@ fn clean_session_1_reuses_nothing_of_the_previous_session() {
 #[test]
 fn clean_session_0_keeps_an_unacknowledged_subscribe() {
     let mut s = connected(opts(V3).with_clean_start(false));
-    let id = s.client.subscribe(s.now, sub("a/#", QoS::AtMostOnce)).unwrap();
+    let id = s
+        .client
+        .subscribe(s.now, sub("a/#", QoS::AtMostOnce))
+        .unwrap();
     let first = s.sent_one();
     s.client.handle_transport_closed(s.now);
     let _ = s.events();

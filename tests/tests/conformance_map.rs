@@ -82,5 +82,8 @@ fn the_3_1_1_map_lists_every_statement() {
         }
     }
     let got: Vec<String> = map.entries.iter().map(|e| e.id.clone()).collect();
-    assert_eq!(got, want, "the 3.1.1 map's ids, in the specification's order");
+    assert_eq!(
+        got, want,
+        "the 3.1.1 map's ids, in the specification's order"
+    );
 }
