@@ -500,3 +500,48 @@ fn connect_goes_first_even_with_queued_commands() {
         assert_eq!(after.len(), 2, "{v:?}: the queued commands follow CONNACK");
     }
 }
+
+/// 5.0 [MQTT-3.3.2-14] (and [MQTT-4.7.1-1]): a Response Topic is a topic
+/// name, so a wildcard in it is refused locally with the codec's reason
+/// and nothing is sent; a plain one goes out.
+#[test]
+fn a_response_topic_with_a_wildcard_is_refused_locally() {
+    let mut s = connected(opts(V5));
+    let mut p = publish("req", b"x", QoS::AtMostOnce, 0);
+    p.properties.response_topic = Some(MqttString::from_str("reply/#").unwrap());
+    assert!(matches!(
+        s.client.publish(s.now, p),
+        Err(ClientError::Invalid(_))
+    ));
+    assert_eq!(s.sent(), vec![]);
+    let mut p = publish("req", b"x", QoS::AtMostOnce, 0);
+    p.properties.response_topic = Some(MqttString::from_str("reply/me").unwrap());
+    s.client.publish(s.now, p).unwrap();
+    match s.sent_one() {
+        Packet::Publish(p) => assert_eq!(
+            p.properties.response_topic.as_ref().map(|t| t.as_str()),
+            Some("reply/me")
+        ),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+}
+
+/// 5.0 [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol
+/// Error, so the client refuses to send it (nothing goes out); without No
+/// Local the shared subscription is sent.
+#[test]
+fn no_local_on_a_shared_subscription_is_refused_locally() {
+    let mut s = connected(opts(V5));
+    let mut options = SubscriptionOptions::new(QoS::AtLeastOnce);
+    options.no_local = true;
+    let bad = Subscribe::new(
+        0,
+        vec![SubscribeFilter::new("$share/g/t", options).unwrap()],
+    );
+    assert!(s.client.subscribe(s.now, bad).is_err());
+    assert_eq!(s.sent(), vec![]);
+    s.client
+        .subscribe(s.now, sub("$share/g/t", QoS::AtLeastOnce))
+        .unwrap();
+    assert!(matches!(s.sent_one(), Packet::Subscribe(_)));
+}
