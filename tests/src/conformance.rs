@@ -14,8 +14,9 @@
 //! id, role (`client`, `server`, `both`, `codec`), status (`tested`, `n/a`,
 //! `todo`), a paraphrase in our words, and the evidence: for `tested` a
 //! comma-separated list of tests (`<stem>::<fn>` for `tests/tests/<stem>.rs`,
-//! nested modules allowed, or `mqtt-core::<module path>::<fn>` for a unit
-//! test in `core/src`), for `n/a` a reason (`na: why`), for `todo` a note
+//! nested modules allowed, `mqtt-core::<module path>::<fn>` for a unit
+//! test in `core/src`, or `py::<stem>::<fn>` for a pytest function in
+//! `py/tests/<stem>.py`), for `n/a` a reason (`na: why`), for `todo` a note
 //! or nothing. Lines starting with `#` and blank lines are comments.
 //! Dependency-free on purpose: plain string handling.
 
@@ -366,10 +367,33 @@ pub fn check_test_exists(root: &Path, test: &str) -> Result<(), String> {
     let segments: Vec<&str> = test.split("::").collect();
     if segments.len() < 2 || segments.iter().any(|s| s.is_empty()) {
         return Err(format!(
-            "{test:?} is not <stem>::<fn> or mqtt-core::<path>::<fn>"
+            "{test:?} is not <stem>::<fn>, mqtt-core::<path>::<fn> or py::<stem>::<fn>"
         ));
     }
     let (name, path) = segments.split_last().expect("two or more");
+    if path[0] == "py" {
+        // A pytest function in py/tests/<stem>.py.
+        let [_, stem] = path else {
+            return Err(format!("{test:?} is not py::<file stem>::<fn>"));
+        };
+        let rel = PathBuf::from(format!("py/tests/{stem}.py"));
+        let source = std::fs::read_to_string(root.join(&rel))
+            .map_err(|_| format!("{test}: no test file {}", rel.display()))?;
+        let def = format!("def {name}(");
+        let found = name.starts_with("test")
+            && source.lines().any(|l| {
+                let t = l.trim_start();
+                t.strip_prefix("async ").unwrap_or(t).starts_with(&def)
+            });
+        return if found {
+            Ok(())
+        } else {
+            Err(format!(
+                "{test}: no pytest test {name} in {}",
+                rel.display()
+            ))
+        };
+    }
     if path[0] == "mqtt-core" {
         let mut dir = root.join("core/src");
         let mut file = dir.join("lib.rs");
@@ -720,6 +744,29 @@ mod tests {
         assert!(source_has_test(src, &[], "prop"));
         assert!(source_has_test(src, &[], "io"));
         assert!(!source_has_test(src, &[], "missing"));
+    }
+
+    #[test]
+    fn named_tests_are_found_in_every_kind_of_place() {
+        let root = repo_root();
+        for ok in [
+            "conformance_map::maps_agree_with_the_sources",
+            "mqtt-core::topic::name::tests::empty_name_is_rejected_mqtt_4_7_3_1",
+            "py::test_asyncio_transports::test_websocket_client_and_broker",
+        ] {
+            assert_eq!(check_test_exists(&root, ok), Ok(()), "{ok}");
+        }
+        for missing in [
+            "conformance_map::no_such_test",
+            "no_such_file::a_test",
+            "mqtt-core::topic::name::tests::no_such_test",
+            "mqtt-core::topic::name::no_such_module::empty_name_is_rejected_mqtt_4_7_3_1",
+            "py::test_asyncio_transports::run",
+            "py::a::b::c",
+            "lonely",
+        ] {
+            assert!(check_test_exists(&root, missing).is_err(), "{missing}");
+        }
     }
 
     #[test]
