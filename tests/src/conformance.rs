@@ -14,7 +14,8 @@
 //! id, role (`client`, `server`, `both`, `codec`), status (`tested`, `n/a`,
 //! `todo`), a paraphrase in our words, and the evidence: for `tested` a
 //! comma-separated list of tests (`<stem>::<fn>` for `tests/tests/<stem>.rs`,
-//! nested modules allowed, `mqtt-core::<module path>::<fn>` for a unit
+//! nested modules allowed, also the `v311::`/`v5::` tests `both_versions!`
+//! makes, `mqtt-core::<module path>::<fn>` for a unit
 //! test in `core/src`, or `py::<stem>::<fn>` for a pytest function in
 //! `py/tests/<stem>.py`), for `n/a` a reason (`na: why`), for `todo` a note
 //! or nothing. Lines starting with `#` and blank lines are comments.
@@ -299,9 +300,15 @@ pub fn load(root: &Path, version: &str) -> Result<(Map, Vec<Problem>), String> {
 /// Whether a Rust source names a test `fn name` at module path `modules`
 /// (inline `mod` blocks, outermost first): the function is annotated
 /// `#[test]` (or another `...test]` attribute), or sits inside a
-/// `proptest!` block. A textual check: it finds each `mod` in turn and the
+/// `proptest!` block, or is made by `both_versions!` (modules `v311`, `v5`).
+/// A textual check: it finds each `mod` in turn and the
 /// function after the last.
 pub fn source_has_test(source: &str, modules: &[&str], name: &str) -> bool {
+    if let ["v311" | "v5"] = modules {
+        if in_both_versions(source, name) {
+            return true;
+        }
+    }
     let lines: Vec<&str> = source.lines().collect();
     let mut start = 0;
     for m in modules {
@@ -337,6 +344,25 @@ pub fn source_has_test(source: &str, modules: &[&str], name: &str) -> bool {
             .take_while(|l| l.is_empty() || l.starts_with("#[") || l.starts_with("//"))
             .any(|l| l.starts_with("#[") && l.ends_with("test]"))
     })
+}
+
+/// Whether `name` is listed in a `both_versions!(...)` invocation
+/// (`mqtt_tests::both_versions`), which makes the tests `v311::name` and
+/// `v5::name`.
+fn in_both_versions(source: &str, name: &str) -> bool {
+    let mut rest = source;
+    while let Some(p) = rest.find("both_versions!(") {
+        let body = &rest[p + "both_versions!(".len()..];
+        let end = body.find(')').unwrap_or(body.len());
+        if body[..end]
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .any(|t| t == name)
+        {
+            return true;
+        }
+        rest = &body[end..];
+    }
+    false
 }
 
 /// For each line, whether it lies inside a `proptest! { ... }` block.
@@ -744,6 +770,11 @@ mod tests {
         assert!(source_has_test(src, &[], "prop"));
         assert!(source_has_test(src, &[], "io"));
         assert!(!source_has_test(src, &[], "missing"));
+        let generated = "both_versions!(\n    first,\n    second_one,\n);\n";
+        assert!(source_has_test(generated, &["v311"], "second_one"));
+        assert!(source_has_test(generated, &["v5"], "first"));
+        assert!(!source_has_test(generated, &["v5"], "second"));
+        assert!(!source_has_test(generated, &[], "first"));
     }
 
     #[test]
