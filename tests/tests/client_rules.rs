@@ -142,7 +142,8 @@ fn connect_flags_and_payload_order_on_the_wire() {
 /// [MQTT-3.8.3-1], [MQTT-3.10.3-1]: SUBSCRIBE and UNSUBSCRIBE go out with
 /// the reserved flags 0010, non-zero identifiers that are not in use, and
 /// their filters as length-prefixed strings; the identifiers are checked
-/// on the raw bytes. Both versions.
+/// on the raw bytes. Both versions (5.0 [MQTT-2.2.1-3], [MQTT-2.1.3-1],
+/// [MQTT-3.8.1-1], [MQTT-3.10.1-1]).
 #[test]
 fn subscribe_and_unsubscribe_carry_fresh_ids_and_reserved_flags() {
     for v in BOTH {
@@ -235,7 +236,9 @@ fn outbound_qos_flows_in_3_1_1() {
 /// [MQTT-2.3.1-6]: every inbound PUBLISH is answered as its QoS says, with
 /// its own identifier: nothing for QoS 0, PUBACK for QoS 1, PUBREC then
 /// (on PUBREL) PUBCOMP for QoS 2; a QoS 1 identifier is new again right
-/// after the PUBACK, a QoS 2 one after the PUBCOMP.
+/// after the PUBACK, a QoS 2 one after the PUBCOMP. Both versions (5.0
+/// [MQTT-2.2.1-5], [MQTT-3.3.4-1], [MQTT-4.3.2-4], [MQTT-4.3.2-5],
+/// [MQTT-4.3.3-8], [MQTT-4.3.3-11], [MQTT-4.3.3-12]).
 #[test]
 fn inbound_publishes_are_answered_by_their_qos() {
     for v in BOTH {
@@ -295,7 +298,8 @@ fn pubrel_follows_the_order_of_pubrec() {
 }
 
 /// 3.1.1 [MQTT-1.5.3-1], [MQTT-1.5.3-2], [MQTT-2.2.2-2], [MQTT-3.3.1-4],
-/// [MQTT-4.8.0-1] (5.0 [MQTT-1.5.4-1], [MQTT-1.5.4-2], [MQTT-4.13.1-1]):
+/// [MQTT-4.8.0-1] (5.0 [MQTT-1.5.4-1], [MQTT-1.5.4-2], [MQTT-2.1.3-1],
+/// [MQTT-3.3.1-4], [MQTT-4.13.1-1]):
 /// a malformed packet from the server (ill-formed UTF-8, U+0000 or an
 /// encoded surrogate in a string, reserved flags wrong, PUBLISH with QoS 3)
 /// ends the connection: reported as a protocol violation, nothing
@@ -383,9 +387,10 @@ fn a_byte_order_mark_in_a_topic_is_kept() {
     }
 }
 
-/// 3.1.1 [MQTT-3.14.4-1], [MQTT-3.14.4-2]: after its DISCONNECT the client
-/// is disconnected (the driver closes the transport) and sends nothing
-/// more: publishes are refused, timers stop, input is ignored.
+/// 3.1.1 [MQTT-3.14.4-1], [MQTT-3.14.4-2] (5.0 the same ids): after its
+/// DISCONNECT the client is disconnected (the driver closes the transport)
+/// and sends nothing more: publishes are refused, timers stop, input is
+/// ignored.
 #[test]
 fn nothing_follows_a_disconnect() {
     for v in BOTH {
