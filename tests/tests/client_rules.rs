@@ -550,3 +550,32 @@ fn no_local_on_a_shared_subscription_is_refused_locally() {
         .unwrap();
     assert!(matches!(s.sent_one(), Packet::Subscribe(_)));
 }
+
+/// 5.0 [MQTT-3.14.2-1]: the client's DISCONNECT carries a DISCONNECT
+/// reason code only: one of another packet (0x01 Granted QoS 1, 0x87 Not
+/// authorized ... is CONNACK's too) is refused locally, nothing is sent and
+/// the connection stays up; a DISCONNECT code goes out.
+#[test]
+fn disconnect_takes_disconnect_reason_codes_only() {
+    let mut s = connected(opts(V5));
+    for bad in [ReasonCode::GrantedQoS1, ReasonCode::NoSubscriptionExisted] {
+        assert!(
+            s.client.disconnect(s.now, Disconnect::new(bad)).is_err(),
+            "{bad:?}"
+        );
+        assert_eq!(s.sent(), vec![]);
+        assert_eq!(s.client.state(), ConnectionState::Connected);
+    }
+    s.client
+        .disconnect(
+            s.now,
+            Disconnect::new(ReasonCode::DisconnectWithWillMessage),
+        )
+        .unwrap();
+    match s.sent_one() {
+        Packet::Disconnect(d) => {
+            assert_eq!(d.reason_code, ReasonCode::DisconnectWithWillMessage)
+        }
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+}
