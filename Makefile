@@ -5,13 +5,14 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := decode_stream roundtrip encode_structured client server broker ffi
 
-.PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus bench help
+.PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus bench help conformance
 
 all: test
 
 help:
 	@echo "make demo        show libmqtt working (Python asyncio client and broker; BROKER=host:port to use yours)"
 	@echo "make test        the whole test suite (installs what it needs)"
+	@echo "make conformance  coverage of the MQTT 3.1.1 and 5.0 normative statements per role (tests/conformance/*.map)"
 	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
@@ -93,6 +94,16 @@ docs:
 unit:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+
+## conformance: the coverage of the conformance maps
+## (tests/conformance/mqtt-3.1.1.map, mqtt-5.0.map: every normative
+## statement with its role, status and tests): per version and role, the
+## statements tested, not applicable and still to do, and tested / (tested +
+## todo). Fails if the maps are inconsistent (the same checks as
+## tests/tests/conformance_map.rs, which `make test` runs). TODO=1 also
+## lists the statements still to do.
+conformance:
+	$(CARGO) run --quiet -p mqtt-tests --bin conformance-report -- $(if $(TODO),--todo)
 
 ## fuzz-smoke: each cargo-fuzz target for FUZZ_SECONDS on nightly; fails on any crash.
 fuzz-smoke: fuzz-corpus

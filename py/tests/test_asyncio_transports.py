@@ -105,6 +105,55 @@ def test_websocket_broker_refuses_other_subprotocol() -> None:
     run(main())
 
 
+def test_websocket_text_frame_closes_the_connection() -> None:
+    """[MQTT-6.0.0-1] MQTT travels in binary frames: the broker closes a
+    WebSocket connection on which a text frame arrives, even one between
+    valid packets; the binary CONNECT before it was answered."""
+    from websockets.asyncio.client import connect
+
+    async def main() -> None:
+        async with Broker(port=0, transport="websockets") as broker:
+            async with connect(f"ws://127.0.0.1:{broker.port}/mqtt", proxy=None, subprotocols=["mqtt"]) as ws:
+                # CONNECT, 3.1.1, clean session, keep alive 60, client id "t"
+                await ws.send(bytes.fromhex("100d00044d5154540402003c000174"))
+                assert await asyncio.wait_for(ws.recv(), 5) == bytes.fromhex("20020000")
+                # A valid QoS 0 PUBLISH whose bytes are also valid UTF-8,
+                # sent as text: taken as binary it would be accepted and the
+                # connection would stay open (a timeout, not a close).
+                await ws.send(bytes.fromhex("30050001747879").decode())
+                with pytest.raises(websockets.ConnectionClosed):
+                    await asyncio.wait_for(ws.recv(), 5)
+
+    run(main())
+
+
+def test_websocket_client_closes_on_a_text_frame() -> None:
+    """[MQTT-6.0.0-1], the client side: a server answering CONNECT with a
+    text frame holding a valid CONNACK's bytes (valid UTF-8 too) is not
+    connected to; the client closes."""
+    from websockets.asyncio.server import serve
+
+    closed = asyncio.Event()
+
+    async def handler(ws) -> None:
+        await ws.recv()  # CONNECT
+        await ws.send(bytes.fromhex("20020000").decode())
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed:
+            closed.set()
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", 0, subprotocols=["mqtt"]) as server:
+            port = server.sockets[0].getsockname()[1]
+            with pytest.raises(ConnectError):
+                async with Client("127.0.0.1", port, version=4, client_id="t", transport="websockets", reconnect=False):
+                    pass
+            await asyncio.wait_for(closed.wait(), 5)
+
+    run(main())
+
+
 def test_websocket_reconnect_and_will(test_ca: dict) -> None:
     """Will on an abrupt WebSocket close; the reconnecting client resumes."""
 

@@ -4,11 +4,12 @@
 //! server tests ([`server`]), a blocking `std::net` driver for tests against a
 //! real broker ([`net`]), a seeded simulation of several clients against the
 //! broker engine ([`broker_sim`]) over a simulated link ([`link`]), a
-//! runner for the example broker and other processes ([`broker_proc`]) and
-//! small helpers.
+//! runner for the example broker and other processes ([`broker_proc`]), the
+//! conformance maps' parser and checks ([`conformance`]) and small helpers.
 
 pub mod broker_proc;
 pub mod broker_sim;
+pub mod conformance;
 pub mod golden;
 pub mod link;
 pub mod net;

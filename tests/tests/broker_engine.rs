@@ -17,8 +17,8 @@ use mqtt_core::broker::{
 };
 use mqtt_core::client::{Client, ClientOptions, DisconnectReason, Event};
 use mqtt_core::codec::{
-    AuthProperties, Disconnect, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling,
-    Subscribe, SubscribeFilter, SubscriptionOptions, Will,
+    AuthProperties, Disconnect, MqttString, ProtocolVersion, Publish, QoS, ReasonCode,
+    RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions, Unsubscribe, Will,
 };
 
 const V3: ProtocolVersion = ProtocolVersion::V311;
@@ -1392,4 +1392,220 @@ fn full_offline_queue_purges_expired_messages_first_mqtt_3_3_2_5() {
         payloads(&net.messages(s)),
         vec![b"kept".to_vec(), b"new".to_vec()]
     );
+}
+
+// ----- statements checked through the engine (both versions) ----------------
+// Ids are 3.1.1 numbering where marked "3.1.1"; see the conformance maps.
+
+/// 3.1.1 [MQTT-3.1.2-7]: retained messages are not part of a session: the
+/// publisher's session ends (DISCONNECT, clean session) and a later
+/// subscriber still gets the retained message.
+#[test]
+fn retained_messages_outlive_the_publishers_session() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let publ = net.add(opts(version, "pub"));
+        net.publish(publ, "r/kept", b"kept", QoS::AtLeastOnce, true);
+        net.peers[publ]
+            .client
+            .disconnect(net.now, Disconnect::new(ReasonCode::Success))
+            .unwrap();
+        net.drive();
+        assert_eq!(net.broker.session_count(), 0, "{version:?}: session ended");
+        let late = net.add(opts(version, "late"));
+        net.subscribe(late, Subscribe::single(1, "r/#", QoS::AtLeastOnce).unwrap());
+        let m = net.messages(late);
+        assert_eq!(payloads(&m), vec![b"kept".to_vec()], "{version:?}");
+        assert!(m[0].retain);
+    }
+}
+
+/// 3.1.1 [MQTT-3.1.2-12]: a connection without a will ends abnormally and
+/// nothing is published for it.
+#[test]
+fn no_will_is_published_without_the_will_flag() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let watcher = net.add(opts(version, "watcher"));
+        net.subscribe(
+            watcher,
+            Subscribe::single(1, "#", QoS::AtLeastOnce).unwrap(),
+        );
+        let plain = net.add(opts(version, "plain"));
+        net.cut(plain);
+        assert!(net.messages(watcher).is_empty(), "{version:?}");
+        assert_eq!(net.broker.connection_count(), 1);
+    }
+}
+
+/// 3.1.1 [MQTT-3.1.2-16], [MQTT-3.1.2-17]: a will is published retained
+/// exactly when Will Retain is 1: only that one is kept for a later
+/// subscriber, which gets it with RETAIN 1.
+#[test]
+fn a_will_is_retained_only_when_will_retain_is_set() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let watcher = net.add(opts(version, "watcher"));
+        net.subscribe(
+            watcher,
+            Subscribe::single(1, "wills/#", QoS::AtMostOnce).unwrap(),
+        );
+        let kept = Will::new("wills/kept", b"k".to_vec(), QoS::AtMostOnce)
+            .unwrap()
+            .with_retain(true);
+        let plain = Will::new("wills/plain", b"p".to_vec(), QoS::AtMostOnce).unwrap();
+        let a = net.add(opts(version, "a").with_will(kept));
+        let b = net.add(opts(version, "b").with_will(plain));
+        net.cut(a);
+        net.cut(b);
+        assert_eq!(
+            net.messages(watcher).len(),
+            2,
+            "{version:?}: both published"
+        );
+        assert_eq!(net.broker.retained().len(), 1, "{version:?}");
+        let late = net.add(opts(version, "late"));
+        net.subscribe(
+            late,
+            Subscribe::single(1, "wills/#", QoS::AtMostOnce).unwrap(),
+        );
+        let m = net.messages(late);
+        assert_eq!(payloads(&m), vec![b"k".to_vec()], "{version:?}");
+        assert!(m[0].retain);
+    }
+}
+
+/// 3.1.1 [MQTT-3.3.1-12]: a PUBLISH with RETAIN 0 neither becomes the
+/// retained message nor removes or replaces the one there is; it is
+/// delivered to the live subscriber.
+#[test]
+fn retain_0_neither_stores_nor_clears() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let publ = net.add(opts(version, "pub"));
+        let live = net.add(opts(version, "live"));
+        net.subscribe(live, Subscribe::single(1, "r", QoS::AtMostOnce).unwrap());
+        net.publish(publ, "r", b"retained", QoS::AtMostOnce, true);
+        net.publish(publ, "r", b"live", QoS::AtMostOnce, false);
+        net.publish(publ, "r", b"", QoS::AtMostOnce, false);
+        assert_eq!(
+            payloads(&net.messages(live)),
+            vec![b"retained".to_vec(), b"live".to_vec(), b"".to_vec()],
+            "{version:?}"
+        );
+        assert_eq!(net.broker.retained().len(), 1, "{version:?}");
+        let late = net.add(opts(version, "late"));
+        net.subscribe(late, Subscribe::single(1, "r", QoS::AtMostOnce).unwrap());
+        assert_eq!(
+            payloads(&net.messages(late)),
+            vec![b"retained".to_vec()],
+            "{version:?}"
+        );
+    }
+}
+
+/// 3.1.1 [MQTT-3.10.4-1], [MQTT-3.10.4-2], [MQTT-3.10.4-4] to
+/// [MQTT-3.10.4-6]: one UNSUBSCRIBE with several filters gets one UNSUBACK
+/// with its identifier, also for filters that match nothing; filters are
+/// compared byte for byte ("A/+" is not "a/+"); after it no new message
+/// for a removed filter is sent, while the other subscription still works.
+#[test]
+fn unsubscribe_compares_filters_exactly_and_stops_new_messages() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let publ = net.add(opts(version, "pub"));
+        let s = net.add(opts(version, "s"));
+        net.subscribe(s, subscribe_all(1, &["a/+", "b"], QoS::AtLeastOnce));
+        let id = net.peers[s]
+            .client
+            .unsubscribe(
+                net.now,
+                Unsubscribe::new(
+                    0,
+                    vec![
+                        MqttString::from_str("A/+").unwrap(),
+                        MqttString::from_str("nothing").unwrap(),
+                    ],
+                ),
+            )
+            .unwrap();
+        net.drive();
+        let acks = net.events(s, |e| match e {
+            Event::Unsubscribed {
+                packet_id,
+                reason_codes,
+                ..
+            } => Some((*packet_id, reason_codes.len())),
+            _ => None,
+        });
+        assert_eq!(acks, vec![(id, 2)], "{version:?}: one UNSUBACK, its id");
+        net.publish(publ, "a/x", b"still", QoS::AtLeastOnce, false);
+        assert_eq!(payloads(&net.messages(s)), vec![b"still".to_vec()]);
+
+        let id2 = net.peers[s]
+            .client
+            .unsubscribe(net.now, Unsubscribe::single(0, "a/+").unwrap())
+            .unwrap();
+        net.drive();
+        assert_ne!(id2, 0);
+        net.publish(publ, "a/x", b"gone", QoS::AtLeastOnce, false);
+        net.publish(publ, "b", b"b", QoS::AtLeastOnce, false);
+        assert_eq!(
+            payloads(&net.messages(s)),
+            vec![b"still".to_vec(), b"b".to_vec()],
+            "{version:?}: nothing new for a/+"
+        );
+    }
+}
+
+/// 3.1.1 [MQTT-3.10.4-3]: a QoS 1 delivery already started when the
+/// subscription is removed is still completed: the subscriber (manual
+/// acknowledgement, so it has not answered) unsubscribes, loses the
+/// connection and resumes its session; the message comes again with DUP 1.
+#[test]
+fn unsubscribe_completes_deliveries_already_started() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let s = net.add(persistent(version, "s", 600).with_manual_ack(true));
+        net.subscribe(s, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
+        let publ = net.add(opts(version, "pub"));
+        net.publish(publ, "t", b"m", QoS::AtLeastOnce, false);
+        assert_eq!(net.messages(s).len(), 1, "{version:?}: delivery started");
+        net.peers[s]
+            .client
+            .unsubscribe(net.now, Unsubscribe::single(0, "t").unwrap())
+            .unwrap();
+        net.drive();
+        net.cut(s);
+        net.connect(s);
+        let m = net.messages(s);
+        assert_eq!(
+            payloads(&m),
+            vec![b"m".to_vec(), b"m".to_vec()],
+            "{version:?}"
+        );
+        assert!(m[1].dup, "{version:?}: the same delivery, resent");
+    }
+}
+
+/// 3.1.1 [MQTT-4.6.0-5], [MQTT-4.6.0-6]: topics are ordered: the messages
+/// of one publisher on one topic reach the subscriber in the order sent,
+/// at each QoS, through a window smaller than the burst.
+#[test]
+fn one_publishers_messages_arrive_in_order() {
+    for version in [V3, V5] {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let mut net = Net::new(BrokerOptions::new());
+            let s = net.add(opts(version, "s").with_max_inflight(3));
+            net.subscribe(s, Subscribe::single(1, "t", QoS::ExactlyOnce).unwrap());
+            let publ = net.add(opts(version, "pub").with_max_inflight(4));
+            let sent: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i]).collect();
+            for p in &sent {
+                let msg = Publish::new("t", p.clone()).unwrap().with_qos(qos, 0);
+                net.peers[publ].client.publish(net.now, msg).unwrap();
+            }
+            net.drive();
+            assert_eq!(payloads(&net.messages(s)), sent, "{version:?} {qos:?}");
+        }
+    }
 }

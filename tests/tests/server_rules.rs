@@ -1,153 +1,15 @@
-//! The server-side normative statements of MQTT 5.0 and 3.1.1 that
-//! concern one server connection (`mqtt_core::server::ServerConnection`),
-//! each with the test that checks it: the checklist below, then
-//! scripted-peer tests (the test plays the client, packets in, exact
-//! packets out) for those not checked elsewhere.
+//! Scripted-peer tests of the server-side normative statements of MQTT 5.0
+//! and 3.1.1 that concern one server connection
+//! (`mqtt_core::server::ServerConnection`) and are not checked elsewhere:
+//! the test plays the client, packets in, exact packets out. Identifiers
+//! are 5.0 numbering unless marked "3.1.1".
 //!
-//! Identifiers are 5.0 numbering unless marked "3.1.1"; a 3.1.1 statement
-//! is listed separately only where its number or meaning differs. Where:
-//! a test name in this file; `conn::name` is `server_connection.rs`,
-//! `qos::name` is `server_qos.rs`, `pair::name` is `server_client_pair.rs`;
-//! "codec" means the decoder refuses the packet (one test per rule in
-//! `validation_rules.rs`) and the server closes as for any malformed packet
-//! (`conn::malformed_input_is_0x81`); "broker" means the rule belongs to
-//! the broker above the connection (routing, retained messages, session
-//! storage: `broker_engine.rs`); "client" means it binds the client only.
-//!
-//! | id | rule, in short | where |
-//! |---|---|---|
-//! | MQTT-1.5.4-1..3, 1.5.5-1, 1.5.7-1 | strings and integers well formed | codec |
-//! | MQTT-2.1.3-1 | reserved fixed-header flags | codec |
-//! | MQTT-2.2.1-2 | no packet id at QoS 0 | codec |
-//! | MQTT-2.2.1-3 | client: fresh non-zero ids | client |
-//! | MQTT-2.2.1-4 | server: a new QoS>0 PUBLISH takes an unused non-zero id | `new_outbound_packet_identifiers_are_unused_and_non_zero` |
-//! | MQTT-2.2.1-5 | acks carry the PUBLISH's id | `qos1_identifier_is_free_again_after_puback`, qos::qos2_is_delivered_once_until_pubrel |
-//! | MQTT-2.2.1-6 | SUBACK/UNSUBACK carry the request's id | qos::subscribe_is_answered_by_the_application_with_one_code_per_filter, qos::unsubscribe_is_answered_by_the_application |
-//! | MQTT-2.2.2-1 | property length 0 when none | codec |
-//! | MQTT-3.1.0-1 | first packet is CONNECT, else close | conn::first_packet_other_than_connect_closes_without_a_reply |
-//! | MQTT-3.1.0-2 | second CONNECT: protocol error, close | conn::second_connect_is_a_protocol_error |
-//! | MQTT-3.1.2-1 | protocol name "MQTT" or close | `a_wrong_protocol_name_closes_without_a_reply` |
-//! | MQTT-3.1.2-2 | unsupported level: CONNACK 0x84 (3.1.1: 0x01), close | conn::unsupported_protocol_level_is_refused_with_return_code_1 |
-//! | MQTT-3.1.2-3 | reserved connect flag 0 | conn::reserved_connect_flag_closes_the_connection |
-//! | MQTT-3.1.2-4..6 | Clean Start: discard or resume the session | broker (session choice); `session_present_follows_the_stored_session`, qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
-//! | MQTT-3.1.2-7, -8, -10 | will stored, published on an abnormal end, dropped on DISCONNECT 0x00 | conn::abnormal_close_publishes_the_will, conn::normal_disconnect_discards_the_will, conn::disconnect_with_will_message_publishes_it; will delay: broker |
-//! | MQTT-3.1.2-9, -11, -12, -13 | will flags consistent (no QoS/retain without a will; QoS 3 never) | `will_flags_without_a_will_are_malformed` |
-//! | MQTT-3.1.2-14, -15 | will published retained or not as flagged | broker (the will is handed over as flagged: conn::abnormal_close_publishes_the_will) |
-//! | MQTT-3.1.2-16..19 | user name and password present as flagged | codec; `password_without_user_name_is_malformed_in_3_1_1_only` |
-//! | 3.1.1 MQTT-3.1.2-22 | password flag needs the user name flag | `password_without_user_name_is_malformed_in_3_1_1_only` |
-//! | MQTT-3.1.2-20 | client sends PINGREQ | client |
-//! | MQTT-3.1.2-21, 3.2.2-21 | Server Keep Alive replaces the client's | conn::connack_announces_the_servers_limits, pair::server_keep_alive_is_adopted_by_the_client |
-//! | MQTT-3.1.2-22 (3.1.1 MQTT-3.1.2-24) | silence for 1.5 x keep alive closes | conn::keep_alive_is_enforced_at_one_and_a_half_times, conn::keep_alive_0_turns_the_check_off |
-//! | MQTT-3.1.2-23, 3.1.2-25 (3.1.1 3.1.2-4) | session kept after the connection | broker; the connection hands it over: `inbound_qos2_reported_but_not_acknowledged_survives_a_reconnect` |
-//! | MQTT-3.1.2-24 | nothing larger than the client's Maximum Packet Size | qos::a_message_larger_than_the_clients_maximum_packet_size_is_not_sent, `connack_and_disconnect_shed_optional_properties_to_fit` |
-//! | MQTT-3.1.2-25 | too large: discarded as if delivered | qos::a_message_larger_than_the_clients_maximum_packet_size_is_not_sent, qos::a_resumed_message_too_large_for_the_new_connection_is_dropped |
-//! | MQTT-3.1.2-26, -27 | outbound Topic Alias within the client's maximum, none if 0 | qos::outbound_topic_aliases_stay_within_the_clients_maximum |
-//! | MQTT-3.1.2-28 | no Response Information unless requested | `response_information_only_when_requested` |
-//! | MQTT-3.1.2-29 | Request Problem Information 0: no Reason String / User Property except PUBLISH, CONNACK, DISCONNECT | conn::reason_strings_are_left_out_when_the_client_asks_for_no_problem_information |
-//! | MQTT-3.1.2-30 | with an auth method, client sends only AUTH or DISCONNECT before CONNACK | `disconnect_during_authentication_ends_it_quietly`, conn::auth_out_of_turn_or_with_another_method_is_a_protocol_error |
-//! | MQTT-3.1.3-1..4 | payload order, client id present, UTF-8 | codec |
-//! | MQTT-3.1.3-2 | client id names the session | broker |
-//! | MQTT-3.1.3-5 | ids of 1..23 alphanumerics allowed | `a_client_identifier_of_23_alphanumerics_is_allowed` |
-//! | MQTT-3.1.3-6, -7, 3.2.2-16 | empty id: assign one, return it in CONNACK | conn::empty_client_id_gets_the_assigned_client_identifier (uniqueness: broker) |
-//! | MQTT-3.1.3-8 (3.1.1 3.1.3-8, -9) | refused id: CONNACK 0x85 (3.1.1: 0x02), close | conn::empty_client_id_is_refused_when_not_allowed |
-//! | MQTT-3.1.3-9 | no will after a reconnect within the delay | broker |
-//! | MQTT-3.1.3-10 | will user properties kept in order | codec (decoded in order, handed over unchanged) |
-//! | MQTT-3.1.3-11, -12 | will topic, user name UTF-8 | codec |
-//! | MQTT-3.1.4-1 | invalid CONNECT: close | conn::reserved_connect_flag_closes_the_connection, `will_flags_without_a_will_are_malformed` |
-//! | MQTT-3.1.4-2 | authentication and authorization checks | the application (`reject`): conn::reject_sends_the_reason_code_and_never_the_will |
-//! | MQTT-3.1.4-3 (3.1.1 3.1.4-2) | take over an existing connection (0x8E) | broker |
-//! | MQTT-3.1.4-4 | Clean Start processing | broker |
-//! | MQTT-3.1.4-5 (3.1.1 3.1.4-4) | accept with CONNACK 0x00 | conn::defaults_announce_nothing_and_3_1_1_connack_is_plain |
-//! | MQTT-3.1.4-6 (3.1.1 3.1.4-5) | nothing after CONNECT handled before acceptance (but AUTH), nothing at all after a rejection | conn::nothing_but_auth_is_handled_before_the_connection_is_accepted, `nothing_after_a_rejected_connect_is_handled`, `input_held_before_acceptance_is_bounded` |
-//! | MQTT-3.2.0-1 (3.1.1 3.2.0-1) | CONNACK 0x00 first (only AUTH before) | qos::nothing_is_published_before_the_connection_is_accepted, `no_disconnect_before_connack` |
-//! | MQTT-3.2.0-2 | one CONNACK at most | `one_connack_at_most` |
-//! | MQTT-3.2.2-1 | CONNACK reserved flags 0 | codec (encoder) |
-//! | MQTT-3.2.2-2 (3.1.1 3.2.2-1) | Session Present 0 with Clean Start 1 | conn::session_present_answers_clean_start_0_only |
-//! | MQTT-3.2.2-3 (3.1.1 3.2.2-2, -3) | Session Present as stored | `session_present_follows_the_stored_session` |
-//! | MQTT-3.2.2-4, -5 | client's reaction to Session Present | client |
-//! | MQTT-3.2.2-6 (3.1.1 3.2.2-4) | refused: Session Present 0 | `session_present_follows_the_stored_session` |
-//! | MQTT-3.2.2-7 (3.1.1 3.2.2-5) | refused (>= 0x80): close | conn::reject_sends_the_reason_code_and_never_the_will |
-//! | MQTT-3.2.2-8 | CONNACK reason codes only | `reject_takes_connack_codes_only` |
-//! | 3.1.1 MQTT-3.2.2-6 | no return code applies: close without CONNACK | conn::reject_sends_the_reason_code_and_never_the_will (mapped to 0x03) |
-//! | MQTT-3.2.2-9 | Maximum QoS announced when below 2 | conn::connack_announces_the_servers_limits |
-//! | MQTT-3.2.2-10 | Maximum QoS below 2: SUBSCRIBE at any QoS still accepted | `maximum_qos_0_still_accepts_subscribe_at_qos_2` |
-//! | MQTT-3.2.2-11 | client: no QoS above Maximum QoS (we close with 0x9B) | qos::qos_above_our_maximum_is_0x9b |
-//! | MQTT-3.2.2-12, -13 | will QoS / will retain beyond us: refuse 0x9B / 0x9A | conn::a_will_beyond_our_capabilities_is_refused |
-//! | MQTT-3.2.2-14 | client: no retain when unavailable (we close with 0x9A) | qos::retain_when_not_available_is_0x9a |
-//! | MQTT-3.2.2-15 | client: within our Maximum Packet Size (we close with 0x95) | conn::a_packet_above_our_maximum_packet_size_is_0x95 |
-//! | MQTT-3.2.2-17, -18 | client: aliases within our maximum (we close with 0x94) | qos::topic_alias_above_our_maximum_is_0x94_and_unknown_is_0x82 |
-//! | MQTT-3.2.2-19, -20 | CONNACK Reason String / User Property only if they fit | `connack_and_disconnect_shed_optional_properties_to_fit` |
-//! | MQTT-3.2.2-22 | no Server Keep Alive: the client's keep alive | `without_server_keep_alive_the_clients_keep_alive_holds` |
-//! | MQTT-3.3.1-1 | DUP 1 on a resend | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
-//! | MQTT-3.3.1-2 | DUP 0 at QoS 0 | codec; `qos0_with_dup_is_malformed` |
-//! | MQTT-3.3.1-3 | outbound DUP set only by our own resend | `outbound_dup_is_ours_alone` |
-//! | MQTT-3.3.1-4 | QoS 3 is malformed | codec |
-//! | MQTT-3.3.1-5..13 | retained messages, RETAIN flag on delivery | broker |
-//! | MQTT-3.3.2-1, -2 | topic name present, no wildcards | codec |
-//! | MQTT-3.3.2-3 | delivered topic matches the filter | broker |
-//! | MQTT-3.3.2-4, -15..-20 | properties forwarded unaltered | broker; the connection passes them through: `outbound_properties_pass_unaltered` |
-//! | MQTT-3.3.2-5, -6 | expired messages not sent; expiry reduced by the wait | qos::a_queued_message_expires_and_is_sent_with_what_is_left |
-//! | MQTT-3.3.2-7 | aliases do not outlive the connection | `topic_aliases_do_not_outlive_the_connection` |
-//! | MQTT-3.3.2-8 | alias 0 never sent | qos::outbound_topic_aliases_stay_within_the_clients_maximum |
-//! | MQTT-3.3.2-9, -10 | client side of aliases | client (we check: qos::topic_alias_above_our_maximum_is_0x94_and_unknown_is_0x82) |
-//! | MQTT-3.3.2-11 | outbound alias within the client's maximum | qos::outbound_topic_aliases_stay_within_the_clients_maximum |
-//! | MQTT-3.3.2-12 | every alias 1..our maximum accepted | `every_topic_alias_up_to_our_maximum_is_accepted` |
-//! | MQTT-3.3.2-13, -14, -19 | Response Topic, Content Type well formed | codec |
-//! | MQTT-3.3.4-1 | answer PUBLISH per its QoS | qos::qos0_is_delivered_without_an_answer, qos::qos1_is_delivered_and_acknowledged_with_puback, qos::qos2_is_delivered_once_until_pubrel |
-//! | MQTT-3.3.4-2..5 | overlapping subscriptions, Subscription Identifiers | broker |
-//! | MQTT-3.3.4-6 | no Subscription Identifier from the client | `subscription_identifier_from_the_client_is_a_protocol_error` |
-//! | MQTT-3.3.4-7, -8 | client within our Receive Maximum (we close with 0x93) | qos::our_receive_maximum_is_enforced_with_0x93, `resumed_qos2_messages_do_not_count_against_the_new_receive_maximum` |
-//! | MQTT-3.3.4-9 | server within the client's Receive Maximum | qos::the_clients_receive_maximum_is_respected, qos::a_resumed_session_keeps_within_the_new_receive_maximum |
-//! | MQTT-3.3.4-10, 4.9.0-3 | a full window delays nothing but PUBLISH | `a_full_window_delays_nothing_but_publish` |
-//! | 3.1.1 MQTT-3.3.5-2 | unauthorized PUBLISH: positive ack or close | `a_3_1_1_refusal_is_a_positive_acknowledgement` |
-//! | MQTT-3.4.2-1, 3.5.2-1 | PUBACK / PUBREC reason codes of their packet | `acknowledge_takes_codes_of_the_packet_only` |
-//! | MQTT-3.6.2-1, 3.7.2-1 | PUBREL / PUBCOMP reason codes | qos::pubrel_for_an_unknown_identifier_gets_pubcomp_0x92, qos::acknowledgements_for_nothing_in_flight |
-//! | MQTT-3.4.2-2, -3 etc. (3.5.2-2, 3.6.2-2, 3.7.2-2, 3.9.2-1, 3.11.2-1, 3.14.2-3, 3.15.2-2 and their -3) | optional properties only if they fit | `connack_and_disconnect_shed_optional_properties_to_fit` (our acks carry none but SUBACK/UNSUBACK/AUTH, shed the same way) |
-//! | MQTT-3.6.1-1 | PUBREL reserved flags | codec |
-//! | MQTT-3.8.1-1, 3.8.3-1..5 | SUBSCRIBE well formed, No Local on shared | codec; qos::no_local_on_a_shared_subscription_is_a_protocol_error |
-//! | MQTT-3.8.4-1, -2 | SUBACK with the same id | qos::subscribe_is_answered_by_the_application_with_one_code_per_filter |
-//! | MQTT-3.8.4-3..5, -8 | replace, retained on subscribe, QoS downgrade | broker |
-//! | MQTT-3.8.4-6, -7, 3.9.3-1 | one code per filter, in order | qos::subscribe_is_answered_by_the_application_with_one_code_per_filter |
-//! | MQTT-3.9.3-2 (3.1.1 3.9.3-2) | SUBACK codes only (3.1.1: 0,1,2,0x80) | `suback_and_unsuback_take_codes_of_their_packet_only` |
-//! | MQTT-3.10.1-1, 3.10.3-1, -2 | UNSUBSCRIBE well formed | codec |
-//! | MQTT-3.10.4-1..3, -6 | delete subscriptions, finish deliveries | broker |
-//! | MQTT-3.10.4-4, -5 | UNSUBACK with the same id, even when nothing was deleted | qos::unsubscribe_is_answered_by_the_application |
-//! | MQTT-3.11.3-1, -2 | UNSUBACK: one code per filter, in order, of its own set | `suback_and_unsuback_take_codes_of_their_packet_only` |
-//! | MQTT-3.12.4-1 | PINGREQ gets PINGRESP | `pingreq_gets_pingresp` |
-//! | MQTT-3.14.0-1 | no DISCONNECT before a successful CONNACK | `no_disconnect_before_connack` |
-//! | MQTT-3.14.1-1 | DISCONNECT reserved bits | codec |
-//! | MQTT-3.14.2-1 | DISCONNECT reason codes only | `disconnect_takes_disconnect_codes_only` |
-//! | MQTT-3.14.2-2 | no Session Expiry from the server; none after 0 from the client | `the_server_never_sends_session_expiry_in_disconnect`, conn::session_expiry_set_in_disconnect_after_zero_is_a_protocol_error |
-//! | MQTT-3.14.4-1, -2 | after DISCONNECT nothing more is sent | `nothing_is_sent_or_handled_after_a_disconnect` |
-//! | MQTT-3.14.4-3 (3.1.1 3.14.4-3) | DISCONNECT 0x00: will discarded | conn::normal_disconnect_discards_the_will |
-//! | MQTT-3.15.1-1 | AUTH reserved bits | codec |
-//! | MQTT-3.15.2-1 | AUTH reason codes | `auth_takes_its_codes_only` |
-//! | MQTT-3.15.2-2, -3 | AUTH Reason String / User Property only if they fit | `auth_sheds_optional_properties_to_fit` |
-//! | MQTT-4.1.0-1, -2 | session kept while connected, discarded at expiry | broker |
-//! | MQTT-4.3.1-1 | QoS 0 sent once, DUP 0 | `outbound_dup_is_ours_alone` |
-//! | MQTT-4.3.2-1..3, 4.3.3-1..3 | outbound QoS 1/2: fresh id, DUP 0, unacknowledged until PUBACK/PUBREC | qos::outbound_qos1_and_qos2_flows_complete |
-//! | MQTT-4.3.2-4 | inbound QoS 1: PUBACK | qos::qos1_is_delivered_and_acknowledged_with_puback |
-//! | MQTT-4.3.2-5 | after PUBACK the id is new again | `qos1_identifier_is_free_again_after_puback` |
-//! | MQTT-4.3.3-4, 4.6.0-4 | PUBREL for PUBREC (< 0x80), in PUBREC order | `pubrel_answers_pubrec_in_order` |
-//! | MQTT-4.3.3-5, -6 | PUBREL until PUBCOMP; no PUBLISH resend after PUBREL | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
-//! | MQTT-4.3.3-7, -13 | expiry not applied once sent; flow continues | qos::a_queued_message_expires_and_is_sent_with_what_is_left (in flight messages never expire) |
-//! | MQTT-4.3.3-8..12 | inbound QoS 2: PUBREC, once, PUBCOMP; new after PUBCOMP or an error PUBREC | qos::qos2_is_delivered_once_until_pubrel, qos::an_error_in_pubrec_ends_the_qos2_exchange, `inbound_qos2_reported_but_not_acknowledged_survives_a_reconnect` |
-//! | MQTT-4.4.0-1 | resend on a resumed session only, original ids | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
-//! | MQTT-4.4.0-2 | error PUBACK/PUBREC: acknowledged, not resent | qos::pubrec_with_an_error_completes_without_pubrel |
-//! | MQTT-4.5.0-1 | add to matching sessions | broker |
-//! | MQTT-4.6.0-1 | resends in original order | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
-//! | MQTT-4.6.0-2, -3 | PUBACK, PUBREC in arrival order | qos::manual_acknowledgements_go_out_in_arrival_order |
-//! | MQTT-4.6.0-5, -6 | ordered topics | broker (one connection sends in the order it is given: qos::the_clients_receive_maximum_is_respected) |
-//! | MQTT-4.7.x | topic names and filters | codec, topic module |
-//! | MQTT-4.8.2-x | shared subscriptions | broker |
-//! | MQTT-4.9.0-1, -2 | send quota: no QoS>0 PUBLISH at 0 | qos::the_clients_receive_maximum_is_respected |
-//! | MQTT-4.12.0-1, -4 | refuse a method or an exchange: CONNACK >= 0x80, close | the application (`reject`): conn::reject_sends_the_reason_code_and_never_the_will |
-//! | MQTT-4.12.0-2, -3 | AUTH 0x18 during the exchange | conn::enhanced_authentication_during_connect |
-//! | MQTT-4.12.0-5 | AUTH and successful CONNACK carry CONNECT's method | `authentication_method_rules_in_connack_and_auth`, conn::enhanced_authentication_during_connect |
-//! | MQTT-4.12.0-6 | no method in CONNECT: no AUTH, no method in CONNACK | `authentication_method_rules_in_connack_and_auth` |
-//! | MQTT-4.12.0-7 | client: no AUTH without a method (we close) | conn::auth_out_of_turn_or_with_another_method_is_a_protocol_error |
-//! | MQTT-4.12.1-1, -2 | re-authentication, same method; failure closes | conn::re_authentication |
-//! | MQTT-4.13.1-1 | malformed / protocol error: DISCONNECT with the code, close | conn::malformed_input_is_0x81, conn::packets_a_client_never_sends_are_protocol_errors |
+//! Which test checks which statement, for every statement of both
+//! versions and both roles, is kept in the conformance maps,
+//! `tests/conformance/mqtt-3.1.1.map` and `tests/conformance/mqtt-5.0.map`
+//! (one line per statement: role, status, paraphrase, the tests), checked
+//! by `tests/tests/conformance_map.rs`; `make conformance` prints the
+//! coverage per role and version.
 //!
 //! Decisions where the specifications leave a choice, each tested here:
 //! a PUBACK or PUBCOMP for nothing in flight (or for a message of the
@@ -1430,4 +1292,55 @@ fn nothing_is_sent_or_handled_after_a_disconnect() {
         assert_eq!(ev.len(), 1, "{ev:?}");
         assert!(matches!(closed_with(&ev), CloseReason::ByClient(_)));
     }
+}
+
+/// 3.1.1 [MQTT-1.5.3-1], [MQTT-1.5.3-2], [MQTT-2.2.2-2], [MQTT-3.3.1-2],
+/// [MQTT-3.3.1-4], [MQTT-4.8.0-1]: a 3.1.1 client's malformed packet
+/// (ill-formed UTF-8 or U+0000 in a topic, wrong reserved flags, QoS 3,
+/// DUP at QoS 0) or a packet only a server sends closes the connection; a
+/// 3.1.1 server has no DISCONNECT to send, so nothing goes out, and the
+/// message is not delivered.
+#[test]
+fn v311_violations_close_without_a_packet() {
+    let cases = [
+        ("ill-formed UTF-8 in a topic", "30 05 0002 C328 78"),
+        ("U+0000 in a topic", "30 05 0002 6100 78"),
+        ("PUBREL with flags 0000", "60 02 0001"),
+        ("PUBLISH with QoS 3", "36 06 0001 74 0001 78"),
+        ("DUP at QoS 0", "38 04 0001 74 78"),
+        ("PINGRESP from a client", "D0 00"),
+    ];
+    for (what, bytes) in cases {
+        let mut c = connected(V3);
+        c.client_sends_bytes(&hex(bytes));
+        assert!(c.sent_bytes().is_empty(), "{what}: nothing sent in 3.1.1");
+        let ev = c.events();
+        assert!(messages(&ev).is_empty(), "{what}: {ev:?}");
+        assert!(
+            matches!(closed_with(&ev), CloseReason::ProtocolViolation(_)),
+            "{what}: {ev:?}"
+        );
+    }
+}
+
+/// 3.1.1 [MQTT-3.2.0-1], [MQTT-3.2.2-1], [MQTT-3.1.2-6]: nothing goes out
+/// before CONNACK; a Clean Session 1 connection cannot be accepted with
+/// Session Present 1 (it starts a new session), and its CONNACK is
+/// `20 02 00 00`.
+#[test]
+fn v311_connack_comes_first_and_a_clean_session_is_never_present() {
+    let mut c = ScriptedClient::new(ServerOptions::new(), V3);
+    let connect = c.connect("early");
+    assert!(connect.clean_start);
+    assert_eq!(
+        c.conn.publish(0, publish("t", b"x", QoS::AtMostOnce, 0)),
+        Err(ServerError::NotConnected)
+    );
+    assert!(c.sent_bytes().is_empty());
+    assert!(matches!(
+        c.conn.accept(0, Accept::new().with_session_present(true)),
+        Err(ServerError::InvalidState(_))
+    ));
+    c.conn.accept(0, Accept::new()).unwrap();
+    assert_eq!(c.sent_bytes(), hex("20 02 00 00"));
 }

@@ -377,6 +377,9 @@ impl Client {
     /// Starts a connection on a fresh transport: queues CONNECT (send it
     /// with [`poll_transmit`](Self::poll_transmit)) and arms the CONNACK
     /// timer. Commands queued while disconnected go out after CONNACK.
+    /// Refused with [`ClientError::InvalidState`], nothing sent, for a
+    /// 3.1.1 client with an empty client identifier and Clean Session 0
+    /// [MQTT-3.1.3-7].
     pub fn connect(&mut self, now: Instant) -> Result<(), ClientError> {
         if self.state != ConnectionState::Disconnected {
             return Err(ClientError::InvalidState("already connected or connecting"));
@@ -388,6 +391,11 @@ impl Client {
         } else {
             self.opts.clean_start
         };
+        if !v5 && !clean_start && self.client_id.is_empty() {
+            return Err(ClientError::InvalidState(
+                "3.1.1: an empty client identifier needs clean session 1 [MQTT-3.1.3-7]",
+            ));
+        }
         let mut connect = Connect::new(self.version, "")?;
         connect.client_id = self.client_id.clone();
         connect.clean_start = clean_start;
