@@ -169,7 +169,8 @@ pub fn map_path(version: &str) -> PathBuf {
 }
 
 /// Whether `s` is a statement id: `MQTT-` then three dot-separated numbers,
-/// a dash and a number (`MQTT-3.1.3-7`).
+/// a dash and a number (`MQTT-3.1.3-7`); two numbers occur once, in 5.0
+/// section 4.2 (`MQTT-4.2-1`, as the spec's body prints it).
 pub fn is_statement_id(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("MQTT-") else {
         return false;
@@ -179,7 +180,7 @@ pub fn is_statement_id(s: &str) -> bool {
     };
     let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     let parts: Vec<&str> = section.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| numeric(p)) && numeric(n)
+    (parts.len() == 3 || section == "4.2") && parts.iter().all(|p| numeric(p)) && numeric(n)
 }
 
 /// Parses a map's text; `file` is used in the problems' places. Returns the
@@ -722,6 +723,7 @@ mod tests {
         assert!(is_statement_id("MQTT-4.12.0-1"));
         assert!(!is_statement_id("MQTT-3.1.3"));
         assert!(!is_statement_id("MQTT-3.1-7"));
+        assert!(is_statement_id("MQTT-4.2-1"));
         assert!(!is_statement_id("MQTT-3.1.3-"));
         assert!(!is_statement_id("[MQTT-3.1.3-7]"));
     }

@@ -895,7 +895,9 @@ fn authenticator_sees_plain_connects_and_no_auth_without_method_mqtt_4_12_0_6() 
         let expected = if version == V5 {
             ReasonCode::BadAuthenticationMethod
         } else {
-            ReasonCode::ServerUnavailable // no 3.1.1 return code for 0x8C
+            // 3.1.1 [MQTT-3.2.2-6]: 0x8C goes out as the nearest return
+            // code, 5 Not authorized.
+            ReasonCode::NotAuthorized
         };
         assert_eq!(net.refused(c), Some(expected));
         assert!(challenges(&net, c).is_empty());

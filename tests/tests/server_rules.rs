@@ -1344,3 +1344,45 @@ fn v311_connack_comes_first_and_a_clean_session_is_never_present() {
     c.conn.accept(0, Accept::new()).unwrap();
     assert_eq!(c.sent_bytes(), hex("20 02 00 00"));
 }
+
+/// 3.1.1 [MQTT-3.2.2-6]: a refusal is sent with the 3.1.1 return code that
+/// fits it (the server's own conditions as 0x03 Server unavailable, a ban
+/// as 0x05 Not authorized); a refusal no return code fits (a fault of the
+/// client's packet) closes the connection without a CONNACK.
+#[test]
+fn v311_refusal_without_a_fitting_return_code_closes_without_connack() {
+    let fitting = [
+        (ReasonCode::ServerBusy, 3u8),
+        (ReasonCode::QuotaExceeded, 3),
+        (ReasonCode::UnspecifiedError, 3),
+        (ReasonCode::Banned, 5),
+        (ReasonCode::BadUserNameOrPassword, 4),
+    ];
+    for (code, v311) in fitting {
+        let mut c = ScriptedClient::new(ServerOptions::new(), V3);
+        c.connect("r");
+        c.conn
+            .reject(0, code, ConnAckProperties::default())
+            .unwrap();
+        assert_eq!(c.sent_bytes(), vec![0x20, 0x02, 0x00, v311], "{code:?}");
+    }
+    for code in [
+        ReasonCode::MalformedPacket,
+        ReasonCode::ProtocolError,
+        ReasonCode::PacketTooLarge,
+        ReasonCode::TopicNameInvalid,
+        ReasonCode::QoSNotSupported,
+    ] {
+        let mut c = ScriptedClient::new(ServerOptions::new(), V3);
+        c.connect("r");
+        c.conn
+            .reject(0, code, ConnAckProperties::default())
+            .unwrap();
+        assert!(c.sent_bytes().is_empty(), "{code:?}: no CONNACK");
+        let ev = c.events();
+        assert!(
+            matches!(closed_with(&ev), CloseReason::Rejected(_)),
+            "{code:?}: {ev:?}"
+        );
+    }
+}

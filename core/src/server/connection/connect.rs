@@ -212,7 +212,15 @@ impl ServerConnection {
         if self.version.is_v5() {
             connack.properties = properties;
         } else if reason_code.to_v311_connack().is_none() {
-            connack.reason_code = ReasonCode::ServerUnavailable;
+            match v311_refusal(reason_code) {
+                Some(code) => connack.reason_code = code,
+                None => {
+                    // [MQTT-3.2.2-6] no 3.1.1 return code fits: close
+                    // without a CONNACK.
+                    self.close(CloseReason::Rejected(connack));
+                    return Ok(());
+                }
+            }
         }
         if self.encode(PacketRef::ConnAck(connack.as_view())).is_err() {
             connack.properties = ConnAckProperties::default();
@@ -354,5 +362,27 @@ impl ServerConnection {
             }
             self.queued.push_back((p, self.now));
         }
+    }
+}
+
+/// The 3.1.1 return code that fits a 5.0 refusal 3.1.1 cannot spell, or
+/// `None` when none does ([MQTT-3.2.2-6]: then no CONNACK is sent). The
+/// server's own conditions (busy, quota, rate, moved, an unspecified or
+/// implementation-specific error) are "Server unavailable" for this
+/// client; bans and a refused authentication method are "Not authorized".
+/// Faults of the client's packet (malformed, protocol error, too large, an
+/// invalid will topic or payload, an unsupported will QoS or retain) have
+/// no 3.1.1 return code: a 3.1.1 server closes on them without answering.
+fn v311_refusal(reason_code: ReasonCode) -> Option<ReasonCode> {
+    match reason_code {
+        ReasonCode::UnspecifiedError
+        | ReasonCode::ImplementationSpecificError
+        | ReasonCode::ServerBusy
+        | ReasonCode::QuotaExceeded
+        | ReasonCode::ConnectionRateExceeded
+        | ReasonCode::UseAnotherServer
+        | ReasonCode::ServerMoved => Some(ReasonCode::ServerUnavailable),
+        ReasonCode::Banned | ReasonCode::BadAuthenticationMethod => Some(ReasonCode::NotAuthorized),
+        _ => None,
     }
 }
