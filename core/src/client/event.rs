@@ -49,7 +49,8 @@ pub struct Message {
 /// The server accepted the connection (CONNACK with Success).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connected {
-    /// Session Present: the server resumed a session.
+    /// Session Present: the server resumed a session. A 3.1 CONNACK has
+    /// no such flag: there it is taken as true after Clean Session 0.
     pub session_present: bool,
     /// The CONNACK as received (all its 5.0 properties).
     pub connack: ConnAck,

@@ -65,6 +65,10 @@ properties! {
 /// ([`ReasonCode::to_v311_connack`]), and there are no properties. Session
 /// Present must be false unless the code is Success [MQTT-3.2.2-6].
 ///
+/// A 3.1 CONNACK has no Session Present flag: its first byte is reserved
+/// (sent as 0, ignored when received), so `session_present` must be false
+/// to encode it and is false when decoded. The return codes are 3.1.1's.
+///
 /// ```
 /// use bytes::BytesMut;
 /// use mqtt_core::codec::{ConnAck, Packet, ProtocolVersion, ReasonCode};
@@ -119,6 +123,9 @@ impl<'a> ConnAckRef<'a> {
         let v5 = opts.version().is_v5();
         let mut r = Reader::new(body);
         let flags = r.u8()?;
+        // 3.1: the byte is reserved ("topic name compression response",
+        // not used); it carries no Session Present.
+        let flags = if opts.version().is_v31() { 0 } else { flags };
         if flags & !SESSION_PRESENT != 0 {
             return Err(Error::InvalidConnAckFlags); // [MQTT-3.2.2-1]
         }
@@ -160,6 +167,10 @@ impl<'a> ConnAckRef<'a> {
             });
         }
         check_session_present(self.session_present, self.reason_code)?;
+        if self.session_present && version.is_v31() {
+            // 3.1 has no Session Present flag.
+            return Err(Error::InvalidConnAckFlags);
+        }
         if !version.is_v5() {
             if !self.properties.is_empty() {
                 return Err(Error::PropertiesInV311);

@@ -86,7 +86,7 @@ pub use subscribe::*;
 pub use unsuback::*;
 pub use unsubscribe::*;
 pub use user_property::{UserPropertiesIter, UserPropertiesRef, UserProperty};
-pub use version::{ProtocolVersion, QoS};
+pub use version::{is_valid_v31_client_id, ProtocolVersion, QoS, V31_MAX_CLIENT_ID_CHARS};
 pub use wire::MAX_VARIABLE_INTEGER;
 
 use bytes::Bytes;

@@ -36,12 +36,15 @@ impl Default for CodesRepr<'_> {
 
 /// Whether `code` may appear in the payload of `packet` (SUBACK or
 /// UNSUBACK) in `version`. 3.1.1 SUBACK return codes are 0x00, 0x01, 0x02
-/// and 0x80 only [MQTT-3.9.3-2 (3.1.1)]; a 3.1.1 UNSUBACK has no payload.
+/// and 0x80 only [MQTT-3.9.3-2 (3.1.1)]; 3.1 has only the granted QoS
+/// (0x00 to 0x02), no Failure code; a 3.1.1 or 3.1 UNSUBACK has no payload.
 fn code_allowed(code: u8, packet: PacketType, version: ProtocolVersion) -> bool {
-    if version.is_v5() {
-        ReasonCode::from_u8(code).is_some_and(|rc| rc.allowed_in(packet))
-    } else {
-        packet == PacketType::SubAck && matches!(code, 0x00 | 0x01 | 0x02 | 0x80)
+    match version {
+        ProtocolVersion::V5 => ReasonCode::from_u8(code).is_some_and(|rc| rc.allowed_in(packet)),
+        ProtocolVersion::V311 => {
+            packet == PacketType::SubAck && matches!(code, 0x00 | 0x01 | 0x02 | 0x80)
+        }
+        ProtocolVersion::V31 => packet == PacketType::SubAck && code <= 0x02,
     }
 }
 
