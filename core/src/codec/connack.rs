@@ -540,4 +540,42 @@ mod tests {
             Err(Error::InvalidPropertyValue(PropertyId::MaximumQoS))
         );
     }
+
+    #[test]
+    fn v31_connack_has_no_session_present_and_3_1_1_return_codes() {
+        // MQTT 3.1 CONNACK: byte 1 reserved (not used), byte 2 the return
+        // code 0 to 5 as in 3.1.1.
+        let v = ProtocolVersion::V31;
+        for code in 0..=5u8 {
+            let rc = ReasonCode::from_v311_connack(code).unwrap();
+            let connack = ConnAck::new(false, rc);
+            let bytes = [0x20, 0x02, 0x00, code];
+            assert_eq!(encode(&connack, v).unwrap(), bytes);
+            assert_eq!(decode::<ConnAck>(&bytes, v).unwrap(), connack);
+        }
+        // The first byte is ignored whatever it holds: no Session Present.
+        for first in [0x01, 0x80, 0xFF] {
+            let c = decode::<ConnAck>(&[0x20, 0x02, first, 0x00], v).unwrap();
+            assert!(!c.session_present);
+        }
+        // Return codes above 5 are reserved.
+        assert_err(
+            &[0x20, 0x02, 0x00, 0x06],
+            v,
+            Error::InvalidReasonCode {
+                packet: PacketType::ConnAck,
+                code: 6,
+            },
+            ReasonCode::MalformedPacket,
+        );
+        // Session Present cannot be sent in 3.1, nor can properties or a
+        // 5.0-only code.
+        assert_eq!(
+            encode(&ConnAck::new(true, ReasonCode::Success), v),
+            Err(Error::InvalidConnAckFlags)
+        );
+        assert!(encode(&ConnAck::new(false, ReasonCode::QuotaExceeded), v).is_err());
+        let (v5, _) = v5_full();
+        assert!(encode(&v5, v).is_err());
+    }
 }

@@ -724,11 +724,11 @@ mod tests {
 
     #[test]
     fn wrong_protocol_name_is_rejected() {
-        // [MQTT-3.1.2-1] "MQIsdp" (MQTT 3.1).
+        // [MQTT-3.1.2-1] neither "MQTT" nor 3.1's "MQIsdp".
         let body = [
             &[0x00, 0x06][..],
-            b"MQIsdp",
-            &[0x03, 0x02, 0x00, 0x3C, 0x00, 0x00],
+            b"MQIsdq",
+            &[0x03, 0x02, 0x00, 0x3C, 0x00, 0x01, b'c'],
         ]
         .concat();
         assert_err(
@@ -744,6 +744,117 @@ mod tests {
             Error::InvalidProtocolName,
             ReasonCode::UnsupportedProtocolVersion,
         );
+    }
+
+    /// A 3.1 CONNECT: "MQIsdp", level 3, Clean Session, keep alive 60,
+    /// client identifier "c".
+    const V31_MINIMAL: [u8; 17] = [
+        0x10, 0x0F, // CONNECT, remaining length 15
+        0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', // protocol name
+        0x03, // protocol level 3
+        0x02, // Clean Session
+        0x00, 0x3C, // keep alive 60
+        0x00, 0x01, b'c', // client identifier
+    ];
+
+    #[test]
+    fn v31_minimal_matches_golden_bytes() {
+        // MQTT 3.1, CONNECT variable header: protocol name "MQIsdp",
+        // protocol version 3.
+        let connect = Connect::new(ProtocolVersion::V31, "c").unwrap();
+        assert_eq!(encode(&connect).unwrap(), V31_MINIMAL);
+        assert_eq!(decode(&V31_MINIMAL).unwrap(), connect);
+        round_trip(&connect);
+        // Decoded by its own name and level whatever the options say.
+        let c = decode_with::<Connect>(&V31_MINIMAL, &DecodeOptions::new(ProtocolVersion::V5))
+            .unwrap();
+        assert_eq!(c.protocol_version, ProtocolVersion::V31);
+    }
+
+    #[test]
+    fn v31_every_field_round_trips() {
+        let connect = Connect::new(ProtocolVersion::V31, "c1")
+            .unwrap()
+            .with_clean_start(false)
+            .with_keep_alive(300)
+            .with_will(
+                Will::new("w/t", &b"bye"[..], QoS::ExactlyOnce)
+                    .unwrap()
+                    .with_retain(true),
+            )
+            .with_username("u")
+            .unwrap()
+            .with_password(&b"pw"[..]);
+        let bytes = [
+            &[0x10, 0x21][..], // CONNECT, remaining length 33
+            &[0x00, 0x06],
+            b"MQIsdp",
+            &[0x03],       // level 3
+            &[0xF4],       // user name, password, will retain, will QoS 2, will
+            &[0x01, 0x2C], // keep alive 300
+            &[0x00, 0x02, b'c', b'1'],
+            &[0x00, 0x03, b'w', b'/', b't'],
+            &[0x00, 0x03, b'b', b'y', b'e'],
+            &[0x00, 0x01, b'u'],
+            &[0x00, 0x02, b'p', b'w'],
+        ]
+        .concat();
+        assert_eq!(encode(&connect).unwrap(), bytes);
+        round_trip(&connect);
+    }
+
+    #[test]
+    fn v31_name_and_level_must_agree() {
+        // "MQIsdp" with level 4 and "MQTT" with level 3: a level that
+        // name does not use, answered as an unacceptable protocol version
+        // [MQTT-3.1.2-2].
+        let mut bytes = V31_MINIMAL;
+        bytes[10] = 4;
+        assert_err(
+            &bytes,
+            Error::UnsupportedProtocolVersion(4),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+        let mut bytes = V311_MINIMAL;
+        bytes[8] = 3;
+        assert_err(
+            &bytes,
+            Error::UnsupportedProtocolVersion(3),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+    }
+
+    #[test]
+    fn v31_rules_3_1_1_added_are_not_applied() {
+        // MQTT 3.1 leaves Connect Flags bit 0 unused and has no rule for
+        // Will QoS / Will Retain without a will: both are ignored.
+        for flags in [0x03, 0x02 | 0x08, 0x02 | 0x20] {
+            let mut bytes = V31_MINIMAL;
+            bytes[11] = flags;
+            let c = decode(&bytes).unwrap();
+            assert!(c.clean_start);
+            assert_eq!(c.will, None);
+        }
+        // Will QoS 3 stays malformed, and so does a password without a
+        // user name (3.1's CONNECT: password only after a user name).
+        let mut bytes = V31_MINIMAL;
+        bytes[11] = 0x02 | 0x04 | 0x18;
+        assert_err(
+            &bytes,
+            Error::InvalidWillFlags,
+            ReasonCode::MalformedPacket,
+        );
+        let body = [&V31_MINIMAL[2..], &[0x00, 0x01, b'p']].concat();
+        let mut bytes = packet(&body);
+        bytes[11] = 0x02 | 0x40;
+        assert_eq!(
+            decode(&bytes).unwrap_err(),
+            Error::PasswordWithoutUserName
+        );
+        // The 3.1 codec leaves the identifier's length to the server role
+        // (it answers return code 2): empty and long ones decode.
+        let body = [&V31_MINIMAL[2..14], &[0x00, 0x00]].concat();
+        assert_eq!(decode(&packet(&body)).unwrap().client_id, "");
     }
 
     #[test]

@@ -279,4 +279,28 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn v31_flags_of_packets_other_than_publish_are_not_checked() {
+        // MQTT 3.1 calls these flags unused and sets DUP on PUBREL,
+        // SUBSCRIBE and UNSUBSCRIBE sent again: 3.1 accepts them; 3.1.1
+        // and 5.0 still refuse [MQTT-2.1.3-1].
+        for first in [0x6A, 0x8A, 0xAA, 0x80, 0x41, 0xC8] {
+            let h = FixedHeader::parse_in(&[first, 0x00], ProtocolVersion::V31)
+                .unwrap()
+                .unwrap();
+            assert_eq!(h.flags, first & 0x0F);
+            for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+                assert!(matches!(
+                    FixedHeader::parse_in(&[first, 0x00], version),
+                    Err(Error::ReservedFlags { .. })
+                ));
+            }
+        }
+        // AUTH does not exist in 3.1.
+        assert_eq!(
+            FixedHeader::parse_in(&[0xF0, 0x00], ProtocolVersion::V31),
+            Err(Error::InvalidPacketType(15))
+        );
+    }
 }

@@ -558,4 +558,38 @@ mod tests {
         assert_encode_err(&ack, V311, Error::PropertiesInV311);
         assert!(encode(&ack, V5).is_ok());
     }
+
+    #[test]
+    fn v31_suback_has_granted_qos_only() {
+        // MQTT 3.1 SUBACK: one Granted QoS (0 to 2) per topic; no Failure
+        // code 0x80.
+        let ack = SubAck::new(
+            7,
+            vec![
+                SubAck::granted(QoS::AtMostOnce),
+                SubAck::granted(QoS::AtLeastOnce),
+                SubAck::granted(QoS::ExactlyOnce),
+            ],
+        );
+        golden(&ack, ProtocolVersion::V31, &[0x90, 0x05, 0x00, 0x07, 0x00, 0x01, 0x02]);
+        assert_err(
+            &packet(&[0x00, 0x07, 0x00, 0x80]),
+            ProtocolVersion::V31,
+            Error::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x80,
+            },
+            ReasonCode::MalformedPacket,
+        );
+        // The same bytes are a valid 3.1.1 SUBACK.
+        assert!(testing::decode::<SubAck>(&packet(&[0x00, 0x07, 0x00, 0x80]), V311).is_ok());
+        assert_encode_err(
+            &SubAck::new(7, vec![ReasonCode::UnspecifiedError]),
+            ProtocolVersion::V31,
+            Error::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x80,
+            },
+        );
+    }
 }
