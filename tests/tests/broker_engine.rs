@@ -1430,7 +1430,10 @@ fn mqtt_3_1_3_1_1_and_5_0_clients_exchange_messages() {
     assert_eq!(net.messages(old).last().unwrap().payload.as_ref(), b"five");
     // The 3.1 retained message reaches a late 5.0 subscriber.
     let late = net.add(opts(V5, "late"));
-    net.subscribe(late, Subscribe::single(1, "m/old", QoS::AtLeastOnce).unwrap());
+    net.subscribe(
+        late,
+        Subscribe::single(1, "m/old", QoS::AtLeastOnce).unwrap(),
+    );
     let m = net.messages(late);
     assert_eq!(payloads(&m), vec![vec![2]]);
     assert!(m[0].retain);

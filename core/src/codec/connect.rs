@@ -766,8 +766,8 @@ mod tests {
         assert_eq!(decode(&V31_MINIMAL).unwrap(), connect);
         round_trip(&connect);
         // Decoded by its own name and level whatever the options say.
-        let c = decode_with::<Connect>(&V31_MINIMAL, &DecodeOptions::new(ProtocolVersion::V5))
-            .unwrap();
+        let c =
+            decode_with::<Connect>(&V31_MINIMAL, &DecodeOptions::new(ProtocolVersion::V5)).unwrap();
         assert_eq!(c.protocol_version, ProtocolVersion::V31);
     }
 
@@ -839,18 +839,11 @@ mod tests {
         // user name (3.1's CONNECT: password only after a user name).
         let mut bytes = V31_MINIMAL;
         bytes[11] = 0x02 | 0x04 | 0x18;
-        assert_err(
-            &bytes,
-            Error::InvalidWillFlags,
-            ReasonCode::MalformedPacket,
-        );
+        assert_err(&bytes, Error::InvalidWillFlags, ReasonCode::MalformedPacket);
         let body = [&V31_MINIMAL[2..], &[0x00, 0x01, b'p']].concat();
         let mut bytes = packet(&body);
         bytes[11] = 0x02 | 0x40;
-        assert_eq!(
-            decode(&bytes).unwrap_err(),
-            Error::PasswordWithoutUserName
-        );
+        assert_eq!(decode(&bytes).unwrap_err(), Error::PasswordWithoutUserName);
         // The 3.1 codec leaves the identifier's length to the server role
         // (it answers return code 2): empty and long ones decode.
         let body = [&V31_MINIMAL[2..14], &[0x00, 0x00]].concat();

@@ -571,7 +571,11 @@ mod tests {
                 SubAck::granted(QoS::ExactlyOnce),
             ],
         );
-        golden(&ack, ProtocolVersion::V31, &[0x90, 0x05, 0x00, 0x07, 0x00, 0x01, 0x02]);
+        golden(
+            &ack,
+            ProtocolVersion::V31,
+            &[0x90, 0x05, 0x00, 0x07, 0x00, 0x01, 0x02],
+        );
         assert_err(
             &packet(&[0x00, 0x07, 0x00, 0x80]),
             ProtocolVersion::V31,

@@ -296,10 +296,7 @@ impl ServerConnection {
         self.set_now(now);
         let i = self.answerable(&self.pending_subscribes, packet_id, reason_codes.len())?;
         let v5 = self.version.is_v5();
-        let requested = self
-            .v31_requested
-            .iter()
-            .position(|(p, _)| *p == packet_id);
+        let requested = self.v31_requested.iter().position(|(p, _)| *p == packet_id);
         let mut codes = Vec::with_capacity(reason_codes.len());
         for (n, &c) in reason_codes.iter().enumerate() {
             if !c.allowed_in(PacketType::SubAck) {
