@@ -1,8 +1,8 @@
 //! Interop: the example broker (`core/examples/broker.rs`: the sans-IO
 //! engine behind a `mio` socket loop) against real third-party clients,
 //! over TCP on 127.0.0.1, for MQTT 3.1.1 and 5.0, and with the
-//! mosquitto clients and our own for MQTT 3.1 too (`-V mqttv31`), mixed
-//! with the other versions.
+//! mosquitto clients (`-V mqttv31`), paho and our own for MQTT 3.1 too,
+//! mixed with the other versions.
 //!
 //! Every test starts its own broker on a free port (`--port 0`; the binary
 //! is built first, see `mqtt_tests::broker_proc`) and kills it when done.
@@ -79,6 +79,22 @@ mod v31 {
     #[test]
     fn own_client_qos_2_round_trip() {
         super::own_client_qos_2_round_trip(V31)
+    }
+    #[test]
+    fn paho_qos_0_1_2_round_trips() {
+        super::paho_qos_0_1_2_round_trips(V31)
+    }
+    #[test]
+    fn paho_retained_message_until_cleared() {
+        super::paho_retained_message_until_cleared(V31)
+    }
+    #[test]
+    fn paho_will_on_abrupt_close() {
+        super::paho_will_on_abrupt_close(V31)
+    }
+    #[test]
+    fn paho_persistent_session_queues_while_offline() {
+        super::paho_persistent_session_queues_while_offline(V31)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The MQTT 3.1.1 and 5.0 codec: every control packet, property and reason
-//! code, with strict validation and zero-copy decoding.
+//! The MQTT 3.1.1 and 5.0 codec (and MQTT 3.1: see [`ProtocolVersion::V31`]):
+//! every control packet, property and reason code, with strict validation
+//! and zero-copy decoding.
 //!
 //! # Two representations
 //!
