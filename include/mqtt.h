@@ -162,6 +162,13 @@
 #define MQTT_NO_DEADLINE UINT64_MAX
 
 /**
+ * MQTT 3.1 (protocol name `MQIsdp`, level 3), for
+ * `mqtt_client_options.version`: as 3.1.1, with a Client Identifier of 1
+ * to 23 characters, no Session Present in CONNACK, no SUBACK failure code.
+ */
+#define MQTT_VERSION_3_1 3
+
+/**
  * MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
  */
 #define MQTT_VERSION_3_1_1 4
@@ -1105,7 +1112,8 @@ typedef struct mqtt_will {
  */
 typedef struct mqtt_client_options {
   /**
-   * `MQTT_VERSION_3_1_1` or `MQTT_VERSION_5` (default 5).
+   * `MQTT_VERSION_3_1`, `MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`
+   * (default 5).
    */
   uint8_t version;
   /**
@@ -2307,7 +2315,7 @@ mqtt_status mqtt_client_get_stats(struct mqtt_client *c, struct mqtt_client_stat
 
 /**
  * Decodes one packet from the front of `data` (`len` bytes) as protocol
- * `version` (`MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`; a CONNECT is read
+ * `version` (`MQTT_VERSION_3_1`, `MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`; a CONNECT is read
  * by the version it names). `max_packet_size` limits the packet (0: the
  * protocol's limit), checked from the fixed header alone.
  *

@@ -1,4 +1,4 @@
-//! An MQTT 3.1.1 and 5.0 broker in one file: the sans-IO [`Broker`]
+//! An MQTT 3.1, 3.1.1 and 5.0 broker in one file: the sans-IO [`Broker`]
 //! engine plus a socket driver that only moves bytes and time.
 //!
 //! ```text

@@ -1,7 +1,8 @@
 //! # mqtt-core
 //!
-//! The sans-IO heart of libmqtt: an MQTT 3.1.1 and 5.0 protocol core with no
-//! sockets, no clocks, no threads and no randomness inside.
+//! The sans-IO heart of libmqtt: an MQTT 3.1.1 and 5.0 protocol core (and
+//! MQTT 3.1, `MQIsdp`, for older devices) with no sockets, no clocks, no
+//! threads and no randomness inside.
 //!
 //! Everything here is a pure function of its inputs: bytes that arrived,
 //! commands from the application and the current time (a number the caller

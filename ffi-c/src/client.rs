@@ -131,7 +131,8 @@ pub struct mqtt_will {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct mqtt_client_options {
-    /// `MQTT_VERSION_3_1_1` or `MQTT_VERSION_5` (default 5).
+    /// `MQTT_VERSION_3_1`, `MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`
+    /// (default 5).
     pub version: u8,
     /// The Client Identifier (default empty: the server assigns one; in
     /// 3.1.1 that needs `clean_start`).
@@ -250,9 +251,10 @@ pub unsafe extern "C" fn mqtt_client_options_default(out: *mut mqtt_client_optio
 /// Every view and pointer in `o` as [`slice_arg`].
 unsafe fn client_options(o: &mqtt_client_options) -> Result<ClientOptions, Failure> {
     let version = match o.version {
+        MQTT_VERSION_3_1 => ProtocolVersion::V31,
         MQTT_VERSION_3_1_1 => ProtocolVersion::V311,
         MQTT_VERSION_5 => ProtocolVersion::V5,
-        v => return Err(invalid(text!("version {v} is not 4 (3.1.1) or 5"))),
+        v => return Err(invalid(text!("version {v} is not 3 (3.1), 4 (3.1.1) or 5"))),
     };
     // SAFETY (every block below): the views come from `o`, valid by the
     // caller's promise.

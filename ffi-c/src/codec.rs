@@ -212,6 +212,7 @@ pub(crate) fn mqtt_packet_view_none() -> mqtt_packet_view {
 
 fn version_arg(version: u8) -> Result<ProtocolVersion, mqtt_status> {
     match version {
+        MQTT_VERSION_3_1 => Ok(ProtocolVersion::V31),
         MQTT_VERSION_3_1_1 => Ok(ProtocolVersion::V311),
         MQTT_VERSION_5 => Ok(ProtocolVersion::V5),
         _ => Err(mqtt_status::MQTT_STATUS_INVALID_ARGUMENT),
@@ -376,7 +377,7 @@ pub(crate) fn view_of(p: &PacketRef<'_>, version: ProtocolVersion, raw: &[u8]) -
 }
 
 /// Decodes one packet from the front of `data` (`len` bytes) as protocol
-/// `version` (`MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`; a CONNECT is read
+/// `version` (`MQTT_VERSION_3_1`, `MQTT_VERSION_3_1_1` or `MQTT_VERSION_5`; a CONNECT is read
 /// by the version it names). `max_packet_size` limits the packet (0: the
 /// protocol's limit), checked from the fixed header alone.
 ///

@@ -275,6 +275,10 @@ impl mqtt_properties {
 /// `*deadline` when there is no deadline.
 pub const MQTT_NO_DEADLINE: u64 = u64::MAX;
 
+/// MQTT 3.1 (protocol name `MQIsdp`, level 3), for
+/// `mqtt_client_options.version`: as 3.1.1, with a Client Identifier of 1
+/// to 23 characters, no Session Present in CONNACK, no SUBACK failure code.
+pub const MQTT_VERSION_3_1: u8 = 3;
 /// MQTT 3.1.1 (protocol level 4), for `mqtt_client_options.version`.
 pub const MQTT_VERSION_3_1_1: u8 = 4;
 /// MQTT 5.0 (protocol level 5), for `mqtt_client_options.version`.

@@ -115,11 +115,11 @@ static void test_null_and_invalid_arguments(void) {
     EXPECT(mqtt_client_authenticate(NULL, o.client_id, o.client_id, o.user_properties, 0), MQTT_STATUS_NULL_ARGUMENT);
 
     /* invalid options: the handle pointer is cleared, the reason given */
-    o.version = 3;
+    o.version = 6;
     EXPECT(mqtt_client_new(&o, &bad), MQTT_STATUS_INVALID_ARGUMENT);
     CHECK(bad == NULL);
     EXPECT(mqtt_client_options_check(&o, why, sizeof why), MQTT_STATUS_INVALID_ARGUMENT);
-    CHECK(strstr(why, "version 3") != NULL);
+    CHECK(strstr(why, "version 6") != NULL);
     o.version = MQTT_VERSION_5;
     o.client_id.ptr = NULL;
     o.client_id.len = 3; /* NULL with a length */

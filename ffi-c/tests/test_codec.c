@@ -65,7 +65,7 @@ static void test_arguments(void) {
     CHECK(used == 0 && v.packet_type == 0);
     EXPECT(mqtt_decode(NULL, 0, MQTT_VERSION_5, 0, &v, &used), MQTT_STATUS_OK);
     CHECK(used == 0 && v.packet_type == 0);
-    EXPECT(mqtt_decode(ping, 2, 3, 0, &v, &used), MQTT_STATUS_INVALID_ARGUMENT);
+    EXPECT(mqtt_decode(ping, 2, 6, 0, &v, &used), MQTT_STATUS_INVALID_ARGUMENT);
     EXPECT(mqtt_decode(ping, SIZE_MAX, MQTT_VERSION_5, 0, &v, &used),
            MQTT_STATUS_INVALID_ARGUMENT);
 
@@ -516,6 +516,44 @@ static void test_malformed(void) {
     CHECK(used == 0); /* without the limit: just incomplete */
 }
 
+/* MQTT 3.1: a client with MQTT_VERSION_3_1 writes "MQIsdp" level 3; the
+   codec reads it back as version 3; the client refuses an identifier
+   outside 1 to 23 characters; a 3.1 SUBACK has no failure code. */
+static void test_mqtt_3_1(void) {
+    static const uint8_t expected[] = {0x10, 0x0F, 0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p',
+                                       0x03, 0x02, 0x00, 0x3C, 0x00, 0x01, 'c'};
+    static const uint8_t suback_failure[] = {0x90, 0x03, 0x00, 0x01, 0x80};
+    mqtt_client_options o;
+    mqtt_client *c = NULL;
+    mqtt_packet_view v;
+    static uint8_t out[64];
+    size_t n = 0, used = 0;
+
+    EXPECT(mqtt_client_options_default(&o), MQTT_STATUS_OK);
+    o.version = MQTT_VERSION_3_1;
+    o.client_id = str_view("c");
+    o.keep_alive = 60;
+    EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_connect(c, 0), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_poll_transmit(c, out, sizeof out, &n), MQTT_STATUS_OK);
+    mqtt_client_free(c);
+    CHECK(n == sizeof expected && memcmp(out, expected, n) == 0);
+    EXPECT(mqtt_decode(out, n, MQTT_VERSION_5, 0, &v, &used), MQTT_STATUS_OK);
+    CHECK(used == n && v.packet_type == MQTT_PACKET_CONNECT && v.version == MQTT_VERSION_3_1);
+    CHECK(view_eq(v.client_id, "c"));
+
+    o.client_id = str_view("");
+    c = NULL;
+    EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_OK);
+    CHECK(mqtt_client_connect(c, 0) != MQTT_STATUS_OK);
+    mqtt_client_free(c);
+
+    CHECK(mqtt_decode(suback_failure, sizeof suback_failure, MQTT_VERSION_3_1, 0, &v, &used) !=
+          MQTT_STATUS_OK);
+    EXPECT(mqtt_decode(suback_failure, sizeof suback_failure, MQTT_VERSION_3_1_1, 0, &v, &used),
+           MQTT_STATUS_OK);
+}
+
 int main(void) {
     test_arguments();
     test_exact_bytes();
@@ -525,6 +563,7 @@ int main(void) {
     test_connect_from_client();
     test_framing();
     test_malformed();
+    test_mqtt_3_1();
     if (failures) {
         fprintf(stderr, "test_codec: %d of %d checks failed\n", failures, checks);
         return 1;

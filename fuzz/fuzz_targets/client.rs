@@ -78,7 +78,10 @@ fn reason(u: &mut Unstructured<'_>, usual: ReasonCode) -> R<ReasonCode> {
 }
 
 fn options(u: &mut Unstructured<'_>, version: ProtocolVersion) -> R<ClientOptions> {
-    let mut o = ClientOptions::new(version, if u.arbitrary()? { "fuzz" } else { "" })
+    // 3.1 needs an identifier of 1 to 23 characters (`connect` refuses
+    // others, checked by the tests).
+    let empty = u.arbitrary()? && !version.is_v31();
+    let mut o = ClientOptions::new(version, if empty { "" } else { "fuzz" })
         .expect("valid client id")
         .with_clean_start(u.arbitrary()?)
         .with_keep_alive(u.int_in_range(0u16..=3)?)
@@ -208,7 +211,9 @@ impl World {
         let v5 = self.version.is_v5();
         let pkt: Packet = match u.int_in_range(0u8..=11)? {
             0 => {
-                let mut c = ConnAck::new(u.arbitrary()?, reason(u, ReasonCode::Success)?);
+                // 3.1 has no Session Present flag.
+                let present = u.arbitrary()? && !self.version.is_v31();
+                let mut c = ConnAck::new(present, reason(u, ReasonCode::Success)?);
                 if v5 {
                     let p = &mut c.properties;
                     if u.arbitrary()? {
@@ -352,7 +357,11 @@ impl World {
                         retain: p.retain_available.unwrap_or(true),
                         receive_max: p.receive_maximum.unwrap_or(u16::MAX),
                     });
-                    if !c.session_present {
+                    // 3.1 has no Session Present: after Clean Session 0
+                    // the client keeps its state as if resumed.
+                    let resumed = c.session_present
+                        || (self.version.is_v31() && !self.opts.clean_start);
+                    if !resumed {
                         // The server has none of our state; what was in
                         // flight is requeued (new ids) or dropped.
                         self.on_wire.clear();
@@ -706,10 +715,10 @@ impl World {
 }
 
 fn run(u: &mut Unstructured<'_>) -> R<()> {
-    let version = if u.arbitrary()? {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
+    let version = match u.int_in_range(0u8..=3)? {
+        0 => ProtocolVersion::V31,
+        1 => ProtocolVersion::V311,
+        _ => ProtocolVersion::V5,
     };
     let opts = options(u, version)?;
     if trace() {

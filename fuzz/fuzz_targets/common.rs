@@ -18,12 +18,12 @@ pub fn qos(u: &mut Unstructured<'_>) -> R<QoS> {
     })
 }
 
-/// 5.0 or 3.1.1, drawn from the input.
+/// 5.0, 3.1.1 or 3.1, drawn from the input (half of the draws 5.0).
 pub fn version(u: &mut Unstructured<'_>) -> R<ProtocolVersion> {
-    Ok(if u.arbitrary()? {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
+    Ok(match u.int_in_range(0u8..=3)? {
+        0 => ProtocolVersion::V31,
+        1 => ProtocolVersion::V311,
+        _ => ProtocolVersion::V5,
     })
 }
 

@@ -14,7 +14,13 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
         return;
     }
-    let version = if data[0] & 1 == 0 { ProtocolVersion::V311 } else { ProtocolVersion::V5 };
+    // Bit 0 set: 5.0; else bits 1 and 2 set: 3.1; else 3.1.1 (the seed
+    // corpus writes 1, 6 and 0).
+    let version = match data[0] & 0b111 {
+        0b110 => ProtocolVersion::V31,
+        b if b & 1 == 0 => ProtocolVersion::V311,
+        _ => ProtocolVersion::V5,
+    };
     let max = u32::from(u16::from_be_bytes([data[1], data[2]])).max(5);
     let options = DecodeOptions::new(version).with_max_packet_size(max);
     let chunk_seed = data[0] >> 1;

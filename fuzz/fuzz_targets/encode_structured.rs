@@ -71,12 +71,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
 });
 
+/// 5.0, 3.1.1 or 3.1 (half of the draws 5.0).
+fn gen_version(u: &mut Unstructured<'_>) -> R<ProtocolVersion> {
+    Ok(match u.int_in_range(0u8..=3)? {
+        0 => ProtocolVersion::V31,
+        1 => ProtocolVersion::V311,
+        _ => ProtocolVersion::V5,
+    })
+}
+
 fn run(u: &mut Unstructured<'_>) -> R<()> {
-    let version = if u.arbitrary()? {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
-    };
+    let version = gen_version(u)?;
     let via = if u.arbitrary()? { Via::Bytes } else { Via::Str };
     let mut g = Gen { budget: BIG };
     check_string_constructors(gen_probe(u)?);
@@ -381,7 +386,7 @@ fn decode_checked(view: &PacketRef<'_>, bytes: &[u8], v: ProtocolVersion, canoni
     if let PacketRef::Connect(c) = view {
         let other = match c.protocol_version {
             ProtocolVersion::V5 => ProtocolVersion::V311,
-            ProtocolVersion::V311 => ProtocolVersion::V5,
+            ProtocolVersion::V311 | ProtocolVersion::V31 => ProtocolVersion::V5,
         };
         assert_eq!(
             PacketRef::decode(bytes, &DecodeOptions::new(other)),
@@ -1265,11 +1270,7 @@ struct Gen {
 fn gen_model<'a>(u: &mut Unstructured<'a>, g: &mut Gen) -> R<Model<'a>> {
     Ok(match u.int_in_range(1u8..=15)? {
         1 => Model::Connect(MConnect {
-            protocol_version: if u.arbitrary()? {
-                ProtocolVersion::V5
-            } else {
-                ProtocolVersion::V311
-            },
+            protocol_version: gen_version(u)?,
             clean_start: u.arbitrary()?,
             keep_alive: gen_u16(u, g)?,
             client_id: gen_str(u, g)?,

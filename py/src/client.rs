@@ -95,8 +95,8 @@ pub(crate) fn seconds_to_ms(py: Python<'_>, seconds: f64, what: &str) -> PyResul
 ///     client.publish("sensors/7/temp", b"21.5", qos=1)
 ///     sock.sendall(client.data_to_send())
 ///
-/// Options (keyword-only; the core's ``ClientOptions``): ``version`` 4
-/// (3.1.1) or 5; ``keep_alive`` seconds (0: off); ``clean_start`` for the
+/// Options (keyword-only; the core's ``ClientOptions``): ``version`` 3
+/// (3.1), 4 (3.1.1) or 5; ``keep_alive`` seconds (0: off); ``clean_start`` for the
 /// first connection; ``session_expiry_interval`` seconds (5.0);
 /// ``username``, ``password``, ``will`` (a :class:`Will`);
 /// ``receive_maximum``, ``maximum_packet_size`` (0: none),
@@ -597,7 +597,7 @@ impl Client {
         }
     }
 
-    /// The protocol version: 4 (3.1.1) or 5.
+    /// The protocol version: 3 (3.1), 4 (3.1.1) or 5.
     #[getter]
     fn version(&self) -> u8 {
         self.inner.version().level()

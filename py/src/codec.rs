@@ -20,7 +20,7 @@ use crate::types::types;
 /// Decodes one whole MQTT control packet from ``data`` into its packet
 /// object (:class:`Publish`, :class:`ConnAck`, ...).
 ///
-/// ``version`` is 4 (MQTT 3.1.1) or 5 (MQTT 5.0); a CONNECT is always read
+/// ``version`` is 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0); a CONNECT is always read
 /// by the version it names. ``max_packet_size`` (0: none beyond the
 /// protocol's) is checked from the fixed header first.
 ///

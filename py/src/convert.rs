@@ -123,7 +123,7 @@ pub(crate) fn int_from_py<T: IntField>(
     int_arg(py, obj, field)?.get(py, field)
 }
 
-/// The protocol version for a Python `version` argument (4 or 5).
+/// The protocol version for a Python `version` argument (3, 4 or 5).
 pub(crate) fn version_from_int(
     py: Python<'_>,
     version: Int,
@@ -138,7 +138,7 @@ pub(crate) fn version_from_int(
                 field,
                 "InvalidVersion",
                 format!(
-                    "{field} must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not {}",
+                    "{field} must be 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not {}",
                     version.0
                 ),
             )

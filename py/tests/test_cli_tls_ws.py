@@ -210,6 +210,19 @@ def test_url_mqtt_topic_is_the_path(our_broker: int) -> None:
     assert len(lines) == 1 and lines[0].startswith(f"{t}/") and " url " in lines[0], lines
 
 
+@pytest.mark.parametrize("pub_version", ["31", "5"])
+def test_cli_mqtt_3_1(broker_port: int, pub_version: str) -> None:
+    """-V 31 (MQTT 3.1, "MQIsdp"; a client id of at most 23 characters is
+    made up when none is given) against mosquitto and our broker: a 3.1
+    subscriber gets a 3.1 and a 5.0 publisher's QoS 1 messages."""
+    t = topic()
+    lines = exchange(
+        ["-p", str(broker_port), "-V", "31", "-t", f"{t}/#", "-v", "-q", "1"],
+        lambda n: ["-p", str(broker_port), "-V", pub_version, "-t", f"{t}/{n}", "-m", f"v{pub_version}", "-q", "1"],
+    )
+    assert len(lines) == 1 and lines[0].startswith(f"{t}/") and lines[0].endswith(f" v{pub_version}"), lines
+
+
 def test_url_mqtts(mosquitto_tls: int, test_ca: dict) -> None:
     """-L mqtts:// with --cafile against mosquitto's TLS listener."""
     t = topic()

@@ -121,6 +121,21 @@ def test_connect_round_trips_in_3_1_1_by_its_own_level():
     assert decode(wire, 5) == packet
 
 
+def test_connect_in_3_1_names_mqisdp_level_3():
+    # MQTT 3.1: protocol name "MQIsdp", level 3; read by its own name and
+    # level whatever version is given.
+    packet = Connect("c", protocol_version=3, keep_alive=60, will=Will("w", b"x"), username="u", password=b"p")
+    wire = encode(packet, 3)
+    assert wire[:11] == b"\x10" + bytes([len(wire) - 2]) + b"\x00\x06MQIsdp\x03"
+    assert decode(wire, 5) == packet
+    # A 3.1 CONNACK has no Session Present; a 3.1 SUBACK no failure code.
+    assert decode(b"\x20\x02\x01\x00", 3) == ConnAck()
+    with pytest.raises(libmqtt.MQTTError):
+        decode(b"\x90\x03\x00\x01\x80", 3)
+    with pytest.raises(libmqtt.MQTTError):
+        encode(ConnAck(session_present=True), 3)
+
+
 def test_golden_bytes():
     assert encode(PingReq()) == b"\xc0\x00"
     assert encode(PingResp(), 4) == b"\xd0\x00"

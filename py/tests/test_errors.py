@@ -133,7 +133,7 @@ def test_arguments_that_are_not_mqtt():
     with pytest.raises(TypeError):
         encode("not a packet")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        decode(b"\xc0\x00", 3)
+        decode(b"\xc0\x00", 6)
     with pytest.raises(TypeError):
         encode(Publish(17))  # type: ignore[arg-type]
 

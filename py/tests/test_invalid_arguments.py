@@ -62,7 +62,7 @@ def test_client_times(field: str) -> None:
 
 def test_client_enumerations_and_version() -> None:
     check(lambda: libmqtt.Client("c", version=-1), "version")
-    check(lambda: libmqtt.Client("c", version=3), "version")
+    check(lambda: libmqtt.Client("c", version=6), "version")
     check(lambda: libmqtt.Client("c", queue_full="never"), "queue_full")
     check(lambda: libmqtt.Client("c", session_lost="maybe"), "session_lost")
 

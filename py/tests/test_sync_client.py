@@ -371,7 +371,7 @@ def test_publish_refused_raises_publish_error() -> None:
 
 def test_bad_arguments_raise_typed_errors() -> None:
     with pytest.raises(libmqtt.UnsupportedProtocolVersion):
-        mqtt.Client(protocol=mqtt.MQTTv31)
+        mqtt.Client(protocol=6)
     with pytest.raises(libmqtt.InvalidArgument) as e:
         mqtt.Client(mqtt.CallbackAPIVersion.VERSION1)
     assert e.value.field == "callback_api_version"
@@ -794,3 +794,50 @@ def run_in(tb: ThreadBroker, coro) -> None:
     import asyncio
 
     asyncio.run_coroutine_threadsafe(coro, tb._loop).result(WAIT)
+
+
+# ------------------------------------------------------------------ MQTT 3.1
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_mqtt_3_1_qos_both_ways(broker_port: int, qos: int) -> None:
+    """MQTTv31 ("MQIsdp", level 3) clients against mosquitto and our
+    broker: the same QoS flows as 3.1.1."""
+    test_qos_both_ways_wait_for_publish(broker_port, mqtt.MQTTv31, qos)
+
+
+def test_mqtt_3_1_publisher_and_5_0_subscriber(broker_port: int) -> None:
+    """Mixed versions: a 3.1 publisher (no client id given: one of at most
+    23 characters is made up, as paho does) reaches a 5.0 subscriber,
+    retained message included; a 3.1 CONNACK has no session present."""
+    topic = uid("mix")
+    inbox = Inbox()
+    sub = mqtt.Client(uid("s5"), protocol=mqtt.MQTTv5)
+    sub.on_message = inbox
+    pub = mqtt.Client(protocol=mqtt.MQTTv31)
+    assert pub.protocol == mqtt.MQTTv31 and 1 <= len(pub._client_id) <= 23
+    flags_seen = []
+    pub.on_connect = lambda client, ud, flags, rc, props: flags_seen.append(flags.session_present)
+    started(sub, broker_port)
+    started(pub, broker_port)
+    try:
+        assert flags_seen == [False]
+        assert subscribe_and_wait(sub, topic + "/#", 2) == [libmqtt.ReasonCode.GRANTED_QOS_2]
+        for qos in (0, 1, 2):
+            assert pub.publish(f"{topic}/{qos}", b"from 3.1", qos).wait_for_publish(WAIT)
+        got = inbox.wait(3)
+        assert [(m.topic, m.qos, m.payload) for m in got] == [(f"{topic}/{q}", q, b"from 3.1") for q in (0, 1, 2)]
+        assert pub.publish(f"{topic}/kept", b"kept", 1, retain=True).wait_for_publish(WAIT)
+        late_inbox = Inbox()
+        late = mqtt.Client(uid("late"), protocol=mqtt.MQTTv5)
+        late.on_message = late_inbox
+        started(late, broker_port)
+        try:
+            subscribe_and_wait(late, f"{topic}/kept", 1)
+            (m,) = late_inbox.wait(1)
+            assert m.retain and m.payload == b"kept"
+            late.publish(f"{topic}/kept", b"", 1, retain=True).wait_for_publish(WAIT)
+        finally:
+            stop(late)
+    finally:
+        stop(pub, sub)

@@ -1,4 +1,4 @@
-//! Golden byte vectors for every MQTT control packet in both versions,
+//! Golden byte vectors for every MQTT control packet in every version,
 //! derived by hand from the specifications' field layouts, from the
 //! smallest legal form to forms with every optional part. Each is in the
 //! encoder's canonical form (properties in the order our property structs
@@ -19,6 +19,7 @@ pub struct Golden {
     pub hex: &'static str,
 }
 
+const V31: ProtocolVersion = ProtocolVersion::V31;
 const V3: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
@@ -56,6 +57,28 @@ golden! {
     "v311_pingreq", V3, PingReq, "C0 00";
     "v311_pingresp", V3, PingResp, "D0 00";
     "v311_disconnect", V3, Disconnect, "E0 00";
+
+    // ---- MQTT 3.1 (IBM's specification: "MQIsdp", level 3) ----
+    // CONNECT, client id "c" (3.1 needs 1 to 23 characters), clean session.
+    "v31_connect_min", V31, Connect, "10 0F 00 06 4D 51 49 73 64 70 03 02 00 3C 00 01 63";
+    // CONNECT with will (QoS 2, retain), user name and password.
+    "v31_connect_full", V31, Connect, "10 21 00 06 4D 51 49 73 64 70 03 F4 01 2C 00 02 63 31 00 03 77 2F 74 00 03 62 79 65 00 01 75 00 02 70 77";
+    // CONNACK: first byte reserved (no Session Present), return codes 0-5.
+    "v31_connack_accepted", V31, ConnAck, "20 02 00 00";
+    "v31_connack_identifier_rejected", V31, ConnAck, "20 02 00 02";
+    "v31_publish_qos1_retain", V31, Publish, "33 09 00 03 61 2F 62 00 0A 68 69";
+    "v31_puback", V31, PubAck, "40 02 00 0A";
+    "v31_pubrec", V31, PubRec, "50 02 00 0A";
+    "v31_pubrel", V31, PubRel, "62 02 00 0A";
+    "v31_pubcomp", V31, PubComp, "70 02 00 0A";
+    "v31_subscribe_two", V31, Subscribe, "82 0E 00 02 00 03 61 2F 62 00 00 03 63 2F 2B 02";
+    // SUBACK: granted QoS only, no Failure code.
+    "v31_suback", V31, SubAck, "90 05 00 02 00 01 02";
+    "v31_unsubscribe", V31, Unsubscribe, "A2 07 00 03 00 03 61 2F 62";
+    "v31_unsuback", V31, UnsubAck, "B0 02 00 03";
+    "v31_pingreq", V31, PingReq, "C0 00";
+    "v31_pingresp", V31, PingResp, "D0 00";
+    "v31_disconnect", V31, Disconnect, "E0 00";
 
     // ---- MQTT 5.0 ----
     "v5_connect_min", V5, Connect, "10 0D 00 04 4D 51 54 54 05 02 00 3C 00 00 00";

@@ -429,12 +429,13 @@ fn real_now() -> RealInstant {
     RealInstant::now()
 }
 
-/// A short name of `v` (`v311`, `v5`) to keep topics and client
-/// identifiers of the two versions' runs of a test apart.
+/// A short name of `v` (`v31`, `v311`, `v5`) to keep topics and client
+/// identifiers of the versions' runs of a test apart.
 pub fn version_tag(v: ProtocolVersion) -> &'static str {
     match v {
+        ProtocolVersion::V31 => "v31",
         ProtocolVersion::V311 => "v311",
-        _ => "v5",
+        ProtocolVersion::V5 => "v5",
     }
 }
 

@@ -21,6 +21,7 @@ use mqtt_core::codec::{
     RetainHandling, Subscribe, SubscribeFilter, SubscriptionOptions, Unsubscribe, Will,
 };
 
+const V31: ProtocolVersion = ProtocolVersion::V31;
 const V3: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
@@ -244,7 +245,7 @@ fn payloads(msgs: &[Publish]) -> Vec<Vec<u8>> {
 
 #[test]
 fn pub_sub_every_qos_with_downgrade() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut net = Net::new(BrokerOptions::new());
         let sub2 = net.add(opts(version, "sub2"));
         let sub1 = net.add(opts(version, "sub1"));
@@ -319,7 +320,7 @@ fn subscription_identifiers_and_no_local() {
 
 #[test]
 fn retained_messages() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut net = Net::new(BrokerOptions::new());
         let publ = net.add(opts(version, "pub"));
         net.publish(publ, "r/1", b"one", QoS::AtLeastOnce, true);
@@ -349,7 +350,7 @@ fn retained_messages() {
 
 #[test]
 fn will_on_cut_not_on_disconnect() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut net = Net::new(BrokerOptions::new());
         let watcher = net.add(opts(version, "watcher"));
         net.subscribe(
@@ -379,7 +380,7 @@ fn will_on_cut_not_on_disconnect() {
 
 #[test]
 fn session_resume_with_offline_queue() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut limits = BrokerLimits::default();
         limits.max_queued_messages = 3;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
@@ -392,7 +393,8 @@ fn session_resume_with_offline_queue() {
         assert_eq!(net.broker.queued_for("s"), 3, "bounded, oldest kept");
         assert_eq!(net.broker.dropped_messages(), 2);
         net.connect(s);
-        assert_eq!(net.connected(s), vec![false, true]);
+        // 3.1's CONNACK has no Session Present.
+        assert_eq!(net.connected(s), vec![false, version != V31]);
         assert_eq!(payloads(&net.messages(s)), vec![vec![0], vec![1], vec![2]]);
         assert_eq!(net.broker.queued_for("s"), 0);
         // Subscriptions survived: live delivery works.
@@ -422,7 +424,7 @@ fn clean_start_discards_the_session() {
 
 #[test]
 fn session_takeover() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut net = Net::new(BrokerOptions::new());
         let first = net.add(persistent(version, "same", 60));
         net.subscribe(first, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
@@ -436,10 +438,10 @@ fn session_takeover() {
             Some(DisconnectReason::ByServer(d)) if version == V5 => {
                 assert_eq!(d.reason_code, ReasonCode::SessionTakenOver)
             }
-            Some(DisconnectReason::TransportClosed) if version == V3 => {}
+            Some(DisconnectReason::TransportClosed) if version != V5 => {}
             other => panic!("unexpected end {other:?}"),
         }
-        assert_eq!(net.connected(second), vec![true]);
+        assert_eq!(net.connected(second), vec![version != V31]);
         assert_eq!(net.broker.connection_count(), 1);
         assert_eq!(net.broker.session_count(), 1);
         let publ = net.add(opts(version, "pub"));
@@ -882,7 +884,7 @@ fn authenticator_sees_plain_connects_and_no_auth_without_method_mqtt_4_12_0_6() 
             AuthDecision::Continue(None)
         }
     }
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let (mut net, _) = challenge_net(false);
         let ok = net.add(opts(version, "ok").with_username("plain").unwrap());
         let bad = net.add(opts(version, "bad").with_username("other").unwrap());
@@ -1156,7 +1158,7 @@ fn refused_publish_in_311_is_acknowledged_and_dropped_mqtt_3_3_5_2() {
 /// code 3); a takeover at the limit is allowed; a freed slot is reused.
 #[test]
 fn connection_limit_refuses_with_quota_exceeded() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut limits = BrokerLimits::default();
         limits.max_connections = 2;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
@@ -1185,7 +1187,7 @@ fn connection_limit_refuses_with_quota_exceeded() {
 /// 0x89 Server busy (3.1.1: return code 3); resuming a kept one is not.
 #[test]
 fn session_limit_refuses_with_server_busy() {
-    for version in [V3, V5] {
+    for version in [V31, V3, V5] {
         let mut limits = BrokerLimits::default();
         limits.max_sessions = 1;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
@@ -1199,7 +1201,8 @@ fn session_limit_refuses_with_server_busy() {
         };
         assert_eq!(net.refused(other), Some(expected));
         net.connect(s);
-        assert_eq!(net.connected(s), vec![false, true]);
+        // 3.1's CONNACK has no Session Present.
+        assert_eq!(net.connected(s), vec![false, version != V31]);
     }
 }
 
@@ -1610,4 +1613,78 @@ fn one_publishers_messages_arrive_in_order() {
             assert_eq!(payloads(&net.messages(s)), sent, "{version:?} {qos:?}");
         }
     }
+}
+
+#[test]
+fn mqtt_3_1_3_1_1_and_5_0_clients_exchange_messages() {
+    // A 3.1 publisher, subscribers of every version; then a 5.0 publisher
+    // to a 3.1 subscriber: the broker carries messages across versions,
+    // retained ones and wills included.
+    let mut net = Net::new(BrokerOptions::new());
+    let old = net.add(opts(V31, "old"));
+    let mid = net.add(opts(V3, "mid"));
+    let new = net.add(opts(V5, "new"));
+    for (i, id) in [(old, 1), (mid, 2), (new, 3)] {
+        net.subscribe(i, Subscribe::single(id, "m/#", QoS::ExactlyOnce).unwrap());
+        assert_eq!(net.suback_codes(i), vec![ReasonCode::GrantedQoS2]);
+    }
+    for (n, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+        .into_iter()
+        .enumerate()
+    {
+        net.publish(old, "m/old", &[n as u8], qos, n == 2);
+    }
+    assert_eq!(net.completions(old), vec![ReasonCode::Success; 2]);
+    for i in [old, mid, new] {
+        let m = net.messages(i);
+        assert_eq!(payloads(&m), vec![vec![0], vec![1], vec![2]]);
+        let qos: Vec<QoS> = m.iter().map(|p| p.qos).collect();
+        assert_eq!(
+            qos,
+            vec![QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+        );
+    }
+    net.publish(new, "m/new", b"five", QoS::ExactlyOnce, false);
+    assert_eq!(net.messages(old).last().unwrap().payload.as_ref(), b"five");
+    // The 3.1 retained message reaches a late 5.0 subscriber.
+    let late = net.add(opts(V5, "late"));
+    net.subscribe(
+        late,
+        Subscribe::single(1, "m/old", QoS::AtLeastOnce).unwrap(),
+    );
+    let m = net.messages(late);
+    assert_eq!(payloads(&m), vec![vec![2]]);
+    assert!(m[0].retain);
+    // A 3.1 client's will goes to a 5.0 subscriber.
+    let will = Will::new("m/will", b"gone".to_vec(), QoS::AtLeastOnce).unwrap();
+    let dying = net.add(opts(V31, "dying").with_will(will));
+    net.cut(dying);
+    assert_eq!(net.messages(new).last().unwrap().payload.as_ref(), b"gone");
+}
+
+#[test]
+fn a_refused_3_1_subscription_is_acknowledged_with_the_requested_qos() {
+    // 3.1 SUBACK has no failure code: as mosquitto does, the refused
+    // filter is answered with the QoS it asked for and nothing is
+    // subscribed; 3.1.1 gets 0x80 for the same refusal.
+    let acl = Acl::parse("topic read in/#\ntopic write in/#\n").unwrap();
+    let mut net = Net::new(BrokerOptions::new().with_acl(acl));
+    let old = net.add(opts(V31, "old"));
+    let mid = net.add(opts(V3, "mid"));
+    let publ = net.add(opts(V5, "pub"));
+    for i in [old, mid] {
+        net.subscribe(i, subscribe_all(1, &["in/#", "secret/#"], QoS::AtLeastOnce));
+    }
+    assert_eq!(
+        net.suback_codes(old),
+        vec![ReasonCode::GrantedQoS1, ReasonCode::GrantedQoS1]
+    );
+    assert_eq!(
+        net.suback_codes(mid),
+        vec![ReasonCode::GrantedQoS1, ReasonCode::UnspecifiedError]
+    );
+    net.publish(publ, "secret/x", b"no", QoS::AtMostOnce, false);
+    net.publish(publ, "in/x", b"yes", QoS::AtMostOnce, false);
+    assert_eq!(payloads(&net.messages(old)), vec![b"yes".to_vec()]);
+    assert_eq!(payloads(&net.messages(mid)), vec![b"yes".to_vec()]);
 }

@@ -1,6 +1,7 @@
-//! Golden byte vectors for every packet type of both versions: each decodes
-//! to the right packet type, in any chunking, and re-encodes to the same
-//! bytes; plus the largest legal forms, built in the test.
+//! Golden byte vectors for every packet type of every version (3.1, 3.1.1,
+//! 5.0): each decodes to the right packet type, in any chunking, and
+//! re-encodes to the same bytes; plus the largest legal forms, built in
+//! the test.
 
 use bytes::{Bytes, BytesMut};
 use mqtt_core::codec::{
@@ -28,8 +29,12 @@ fn every_packet_type_has_golden_vectors_in_both_versions() {
         let v3 = GOLDEN
             .iter()
             .any(|g| g.packet_type == t && g.version == ProtocolVersion::V311);
+        let v31 = GOLDEN
+            .iter()
+            .any(|g| g.packet_type == t && g.version == ProtocolVersion::V31);
         assert!(v5, "no 5.0 vector for {t}");
         assert!(v3 || t == PacketType::Auth, "no 3.1.1 vector for {t}");
+        assert!(v31 || t == PacketType::Auth, "no 3.1 vector for {t}");
     }
 }
 
@@ -63,7 +68,11 @@ fn golden_vectors_decode_and_reencode_byte_for_byte() {
 #[test]
 fn golden_vectors_decode_the_same_one_byte_at_a_time() {
     // All vectors of one version back to back, fed a byte at a time.
-    for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+    for version in [
+        ProtocolVersion::V31,
+        ProtocolVersion::V311,
+        ProtocolVersion::V5,
+    ] {
         let vectors: Vec<_> = GOLDEN.iter().filter(|g| g.version == version).collect();
         let stream: Vec<u8> = vectors.iter().flat_map(|g| g.bytes()).collect();
         let mut decoder = Decoder::new(DecodeOptions::new(version));

@@ -1,6 +1,8 @@
 //! Interop: the example broker (`core/examples/broker.rs`: the sans-IO
 //! engine behind a `mio` socket loop) against real third-party clients,
-//! over TCP on 127.0.0.1, for MQTT 3.1.1 and 5.0.
+//! over TCP on 127.0.0.1, for MQTT 3.1.1 and 5.0, and with the
+//! mosquitto clients (`-V mqttv31`), paho and our own for MQTT 3.1 too,
+//! mixed with the other versions.
 //!
 //! Every test starts its own broker on a free port (`--port 0`; the binary
 //! is built first, see `mqtt_tests::broker_proc`) and kills it when done.
@@ -50,6 +52,83 @@ both_versions!(
     own_client_qos_2_round_trip,
 );
 
+/// The same scenarios with MQTT 3.1 (`MQIsdp`, level 3) clients.
+mod v31 {
+    use mqtt_core::codec::ProtocolVersion::V31;
+
+    #[test]
+    fn mosquitto_clients_qos_0_1_2_round_trips() {
+        super::mosquitto_clients_qos_0_1_2_round_trips(V31)
+    }
+    #[test]
+    fn mosquitto_clients_retained_message_until_cleared() {
+        super::mosquitto_clients_retained_message_until_cleared(V31)
+    }
+    #[test]
+    fn mosquitto_clients_will_on_abrupt_close_only() {
+        super::mosquitto_clients_will_on_abrupt_close_only(V31)
+    }
+    #[test]
+    fn mosquitto_clients_persistent_session_queues_while_offline() {
+        super::mosquitto_clients_persistent_session_queues_while_offline(V31)
+    }
+    #[test]
+    fn mosquitto_clients_password_file_and_acl() {
+        super::mosquitto_clients_password_file_and_acl(V31)
+    }
+    #[test]
+    fn own_client_qos_2_round_trip() {
+        super::own_client_qos_2_round_trip(V31)
+    }
+    #[test]
+    fn paho_qos_0_1_2_round_trips() {
+        super::paho_qos_0_1_2_round_trips(V31)
+    }
+    #[test]
+    fn paho_retained_message_until_cleared() {
+        super::paho_retained_message_until_cleared(V31)
+    }
+    #[test]
+    fn paho_will_on_abrupt_close() {
+        super::paho_will_on_abrupt_close(V31)
+    }
+    #[test]
+    fn paho_persistent_session_queues_while_offline() {
+        super::paho_persistent_session_queues_while_offline(V31)
+    }
+}
+
+/// Messages cross versions: `mosquitto_pub -V mqttv31` to a 5.0 and a
+/// 3.1.1 `mosquitto_sub`, and a 5.0 `mosquitto_pub` to a 3.1
+/// `mosquitto_sub`, at QoS 0, 1 and 2, retained included.
+#[test]
+fn mosquitto_clients_of_3_1_and_5_0_exchange_messages() {
+    use ProtocolVersion::{V31, V311, V5};
+    let broker = ExampleBroker::start(&[]);
+    let mut subs = [
+        Sub::start(&broker, V5, &["-q", "2", "-t", "mixed/#"]),
+        Sub::start(&broker, V311, &["-q", "2", "-t", "mixed/#"]),
+        Sub::start(&broker, V31, &["-q", "2", "-t", "mixed/#"]),
+    ];
+    for (from, tag) in [(V31, "from-31"), (V5, "from-5")] {
+        for qos in ["0", "1", "2"] {
+            let topic = format!("mixed/{tag}/{qos}");
+            mosquitto_pub(&broker, from, &["-q", qos, "-t", &topic, "-m", tag]);
+            for sub in &mut subs {
+                assert_eq!(sub.next(), msg(false, qos.parse().unwrap(), &topic, tag));
+            }
+        }
+    }
+    // Retained by a 3.1 client, received by a new 5.0 subscriber.
+    mosquitto_pub(
+        &broker,
+        V31,
+        &["-q", "1", "-r", "-t", "kept/31", "-m", "old"],
+    );
+    let mut late = Sub::start(&broker, V5, &["-q", "1", "-t", "kept/#"]);
+    assert_eq!(late.next(), msg(true, 1, "kept/31", "old"));
+}
+
 // ----- mosquitto_pub / mosquitto_sub --------------------------------------------
 
 /// A mosquitto client program, or a failure saying how to install it.
@@ -70,8 +149,9 @@ fn mosquitto_cmd(tool: &str, broker: &ExampleBroker, v: ProtocolVersion) -> Comm
     cmd.arg("-oL").arg(mosquitto_tool(tool));
     let port = broker.port().to_string();
     let version = match v {
+        ProtocolVersion::V31 => "mqttv31",
         ProtocolVersion::V311 => "mqttv311",
-        _ => "mqttv5",
+        ProtocolVersion::V5 => "mqttv5",
     };
     cmd.args(["-h", "127.0.0.1", "-p", &port, "-V", version]);
     cmd.stdin(Stdio::null());
@@ -452,8 +532,9 @@ fn paho(scenario: &str, v: ProtocolVersion) {
     );
     let broker = ExampleBroker::start(&[]);
     let version = match v {
+        ProtocolVersion::V31 => "31",
         ProtocolVersion::V311 => "311",
-        _ => "5",
+        ProtocolVersion::V5 => "5",
     };
     let port = broker.port().to_string();
     let mut cmd = Command::new(&python);

@@ -1,5 +1,5 @@
-//! Property tests: for arbitrary valid packets of every type and both
-//! versions, encode → decode gives the packet back (owned and borrowed
+//! Property tests: for arbitrary valid packets of every type and every
+//! version (3.1, 3.1.1, 5.0), encode → decode gives the packet back (owned and borrowed
 //! paths, any chunking), `encoded_len` is exact, and the decoded packet
 //! re-encodes byte for byte.
 
@@ -381,8 +381,9 @@ fn connack(v: ProtocolVersion) -> BoxedStrategy<ConnAck> {
                 (ri, sr, am, ad, users),
             )| {
                 let rc = if v.is_v5() { rc5 } else { rc3 };
-                // Session Present only with Success [MQTT-3.2.2-6].
-                let mut c = ConnAck::new(sp && rc == ReasonCode::Success, rc);
+                // Session Present only with Success [MQTT-3.2.2-6]; 3.1
+                // has no such flag.
+                let mut c = ConnAck::new(sp && rc == ReasonCode::Success && !v.is_v31(), rc);
                 if v.is_v5() {
                     let p = &mut c.properties;
                     p.session_expiry_interval = sei;
@@ -458,8 +459,10 @@ fn subscribe(v: ProtocolVersion) -> BoxedStrategy<Subscribe> {
 }
 
 fn suback(v: ProtocolVersion) -> BoxedStrategy<SubAck> {
+    // 3.1 has no Failure code 0x80.
     let v3: Vec<ReasonCode> = [0x00, 0x01, 0x02, 0x80]
         .iter()
+        .filter(|&&c| c != 0x80 || !v.is_v31())
         .map(|&c| ReasonCode::from_u8(c).unwrap())
         .collect();
     (
@@ -590,7 +593,11 @@ macro_rules! round_trip_tests {
     };
 }
 
-const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
+const BOTH: [ProtocolVersion; 3] = [
+    ProtocolVersion::V31,
+    ProtocolVersion::V311,
+    ProtocolVersion::V5,
+];
 const V5_ONLY: [ProtocolVersion; 1] = [ProtocolVersion::V5];
 
 round_trip_tests! {

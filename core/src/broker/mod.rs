@@ -1,4 +1,4 @@
-//! The sans-IO broker engine (MQTT 3.1.1 and 5.0) and its building blocks.
+//! The sans-IO broker engine (MQTT 3.1, 3.1.1 and 5.0) and its building blocks.
 //!
 //! The engine, [`Broker`] (many connections, sessions with offline queues
 //! and message expiry, retained messages, wills, pluggable authentication

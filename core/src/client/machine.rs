@@ -384,6 +384,12 @@ impl Client {
         if self.state != ConnectionState::Disconnected {
             return Err(ClientError::InvalidState("already connected or connecting"));
         }
+        if self.version.is_v31() && !crate::codec::is_valid_v31_client_id(self.client_id.as_str()) {
+            // A 3.1 server answers any other with Identifier Rejected.
+            return Err(ClientError::InvalidState(
+                "MQTT 3.1 needs a Client Identifier of 1 to 23 characters",
+            ));
+        }
         self.now = now;
         let v5 = self.version.is_v5();
         let clean_start = if v5 && self.connected_once {

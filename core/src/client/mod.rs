@@ -1,4 +1,4 @@
-//! The client role: a sans-IO MQTT 3.1.1 and 5.0 client state machine.
+//! The client role: a sans-IO MQTT 3.1, 3.1.1 and 5.0 client state machine.
 //!
 //! [`Client`] is one client session across any number of network
 //! connections. It takes bytes received, commands and the current time,

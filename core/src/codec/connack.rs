@@ -65,6 +65,10 @@ properties! {
 /// ([`ReasonCode::to_v311_connack`]), and there are no properties. Session
 /// Present must be false unless the code is Success [MQTT-3.2.2-6].
 ///
+/// A 3.1 CONNACK has no Session Present flag: its first byte is reserved
+/// (sent as 0, ignored when received), so `session_present` must be false
+/// to encode it and is false when decoded. The return codes are 3.1.1's.
+///
 /// ```
 /// use bytes::BytesMut;
 /// use mqtt_core::codec::{ConnAck, Packet, ProtocolVersion, ReasonCode};
@@ -119,6 +123,9 @@ impl<'a> ConnAckRef<'a> {
         let v5 = opts.version().is_v5();
         let mut r = Reader::new(body);
         let flags = r.u8()?;
+        // 3.1: the byte is reserved ("topic name compression response",
+        // not used); it carries no Session Present.
+        let flags = if opts.version().is_v31() { 0 } else { flags };
         if flags & !SESSION_PRESENT != 0 {
             return Err(Error::InvalidConnAckFlags); // [MQTT-3.2.2-1]
         }
@@ -160,6 +167,10 @@ impl<'a> ConnAckRef<'a> {
             });
         }
         check_session_present(self.session_present, self.reason_code)?;
+        if self.session_present && version.is_v31() {
+            // 3.1 has no Session Present flag.
+            return Err(Error::InvalidConnAckFlags);
+        }
         if !version.is_v5() {
             if !self.properties.is_empty() {
                 return Err(Error::PropertiesInV311);
@@ -528,5 +539,43 @@ mod tests {
             encode(&connack, ProtocolVersion::V5),
             Err(Error::InvalidPropertyValue(PropertyId::MaximumQoS))
         );
+    }
+
+    #[test]
+    fn v31_connack_has_no_session_present_and_3_1_1_return_codes() {
+        // MQTT 3.1 CONNACK: byte 1 reserved (not used), byte 2 the return
+        // code 0 to 5 as in 3.1.1.
+        let v = ProtocolVersion::V31;
+        for code in 0..=5u8 {
+            let rc = ReasonCode::from_v311_connack(code).unwrap();
+            let connack = ConnAck::new(false, rc);
+            let bytes = [0x20, 0x02, 0x00, code];
+            assert_eq!(encode(&connack, v).unwrap(), bytes);
+            assert_eq!(decode::<ConnAck>(&bytes, v).unwrap(), connack);
+        }
+        // The first byte is ignored whatever it holds: no Session Present.
+        for first in [0x01, 0x80, 0xFF] {
+            let c = decode::<ConnAck>(&[0x20, 0x02, first, 0x00], v).unwrap();
+            assert!(!c.session_present);
+        }
+        // Return codes above 5 are reserved.
+        assert_err(
+            &[0x20, 0x02, 0x00, 0x06],
+            v,
+            Error::InvalidReasonCode {
+                packet: PacketType::ConnAck,
+                code: 6,
+            },
+            ReasonCode::MalformedPacket,
+        );
+        // Session Present cannot be sent in 3.1, nor can properties or a
+        // 5.0-only code.
+        assert_eq!(
+            encode(&ConnAck::new(true, ReasonCode::Success), v),
+            Err(Error::InvalidConnAckFlags)
+        );
+        assert!(encode(&ConnAck::new(false, ReasonCode::QuotaExceeded), v).is_err());
+        let (v5, _) = v5_full();
+        assert!(encode(&v5, v).is_err());
     }
 }

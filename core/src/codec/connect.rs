@@ -18,8 +18,10 @@ use super::version::{ProtocolVersion, QoS};
 use super::wire::{binary_len, put_binary, string_len, Reader};
 use crate::topic::{check_topic_name_bytes, validate_topic_name};
 
-/// The protocol name every CONNECT carries [MQTT-3.1.2-1].
+/// The protocol name 3.1.1 and 5.0 CONNECT carries [MQTT-3.1.2-1].
 const PROTOCOL_NAME: &[u8] = b"MQTT";
+/// The protocol name of MQTT 3.1 (protocol level 3).
+const PROTOCOL_NAME_V31: &[u8] = b"MQIsdp";
 
 /// Connect Flags bits (spec 3.1.2.3).
 const RESERVED: u8 = 0b0000_0001;
@@ -31,7 +33,8 @@ const WILL_RETAIN: u8 = 0b0010_0000;
 const PASSWORD: u8 = 0b0100_0000;
 const USER_NAME: u8 = 0b1000_0000;
 
-/// Protocol name (2 + 4), level (1), flags (1), keep alive (2).
+/// Protocol name (2 + 4), level (1), flags (1), keep alive (2); 3.1's
+/// name is two bytes longer.
 const FIXED_PART_LEN: usize = 10;
 
 properties! {
@@ -85,7 +88,8 @@ properties! {
 /// A CONNECT packet.
 ///
 /// The packet names its own protocol version: it is decoded by its protocol
-/// level byte (4 for 3.1.1, 5 for 5.0) and encoded in `protocol_version`;
+/// name and level byte (`MQIsdp` 3 for 3.1, `MQTT` 4 for 3.1.1, `MQTT` 5
+/// for 5.0) and encoded in `protocol_version`;
 /// the version passed to [`Packet::encode`](super::Packet::encode) is not
 /// used for CONNECT. Strings and binary fields of a decoded packet share the
 /// input buffer.
@@ -107,7 +111,8 @@ pub struct Connect {
     /// Keep Alive in seconds; 0 turns the mechanism off.
     pub keep_alive: u16,
     /// Client Identifier; may be empty (the server decides whether to
-    /// accept that).
+    /// accept that; 3.1 requires 1 to 23 characters, which the server role
+    /// checks, answering Identifier Rejected).
     pub client_id: MqttString,
     /// The will message, published if the connection ends abnormally.
     pub will: Option<Will>,
@@ -289,24 +294,33 @@ impl<'a> ConnectRef<'a> {
     /// `opts.version()` is not used.
     pub(crate) fn decode(body: &'a [u8], opts: &DecodeOptions) -> Result<Self, Error> {
         let mut r = Reader::new(body);
-        if r.binary()? != PROTOCOL_NAME {
-            return Err(Error::InvalidProtocolName); // [MQTT-3.1.2-1]
-        }
+        let name = r.binary()?;
         let level = r.u8()?;
-        // [MQTT-3.1.2-2]
-        let protocol_version =
-            ProtocolVersion::from_level(level).ok_or(Error::UnsupportedProtocolVersion(level))?;
+        // [MQTT-3.1.2-1] the name; [MQTT-3.1.2-2] a level we speak, under
+        // the name of its version (`MQIsdp` 3, `MQTT` 4 and 5).
+        let protocol_version = match (name, ProtocolVersion::from_level(level)) {
+            (PROTOCOL_NAME_V31, Some(v @ ProtocolVersion::V31)) => v,
+            (PROTOCOL_NAME, Some(v)) if !v.is_v31() => v,
+            (PROTOCOL_NAME | PROTOCOL_NAME_V31, _) => {
+                return Err(Error::UnsupportedProtocolVersion(level))
+            }
+            _ => return Err(Error::InvalidProtocolName),
+        };
         let v5 = protocol_version.is_v5();
+        let v31 = protocol_version.is_v31();
 
         let flags = r.u8()?;
-        if flags & RESERVED != 0 {
+        // 3.1 leaves bit 0 unused and states no rule for it.
+        if flags & RESERVED != 0 && !v31 {
             return Err(Error::ReservedConnectFlag); // [MQTT-3.1.2-3]
         }
         let will_flag = flags & WILL_FLAG != 0;
         let will_qos_bits = (flags & WILL_QOS_MASK) >> WILL_QOS_SHIFT;
         let will_retain = flags & WILL_RETAIN != 0;
-        // 5.0: [MQTT-3.1.2-11] [MQTT-3.1.2-13]; 3.1.1: [MQTT-3.1.2-13] [MQTT-3.1.2-15].
-        if !will_flag && (will_qos_bits != 0 || will_retain) {
+        // 5.0: [MQTT-3.1.2-11] [MQTT-3.1.2-13]; 3.1.1: [MQTT-3.1.2-13]
+        // [MQTT-3.1.2-15]. 3.1 states no such rule: the bits are ignored
+        // without a will.
+        if !will_flag && (will_qos_bits != 0 || will_retain) && !v31 {
             return Err(Error::InvalidWillFlags);
         }
         // 5.0: [MQTT-3.1.2-12]; 3.1.1: [MQTT-3.1.2-14].
@@ -379,6 +393,9 @@ impl<'a> ConnectRef<'a> {
         }
         let mut sizes = Sizes::default();
         let mut remaining = FIXED_PART_LEN;
+        if self.protocol_version.is_v31() {
+            remaining += PROTOCOL_NAME_V31.len() - PROTOCOL_NAME.len();
+        }
         let (props, props_len) = self.properties.sized_for(self.protocol_version)?;
         sizes.props = props;
         remaining += props_len;
@@ -408,7 +425,7 @@ impl<'a> ConnectRef<'a> {
     /// `self.protocol_version`.
     pub(crate) fn put<B: BufMut>(&self, _version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
         let v5 = self.protocol_version.is_v5();
-        put_binary(buf, PROTOCOL_NAME);
+        put_binary(buf, self.protocol_version.protocol_name().as_bytes());
         buf.put_u8(self.protocol_version.level());
         buf.put_u8(self.flags());
         buf.put_u16(self.keep_alive);
@@ -707,11 +724,11 @@ mod tests {
 
     #[test]
     fn wrong_protocol_name_is_rejected() {
-        // [MQTT-3.1.2-1] "MQIsdp" (MQTT 3.1).
+        // [MQTT-3.1.2-1] neither "MQTT" nor 3.1's "MQIsdp".
         let body = [
             &[0x00, 0x06][..],
-            b"MQIsdp",
-            &[0x03, 0x02, 0x00, 0x3C, 0x00, 0x00],
+            b"MQIsdq",
+            &[0x03, 0x02, 0x00, 0x3C, 0x00, 0x01, b'c'],
         ]
         .concat();
         assert_err(
@@ -727,6 +744,110 @@ mod tests {
             Error::InvalidProtocolName,
             ReasonCode::UnsupportedProtocolVersion,
         );
+    }
+
+    /// A 3.1 CONNECT: "MQIsdp", level 3, Clean Session, keep alive 60,
+    /// client identifier "c".
+    const V31_MINIMAL: [u8; 17] = [
+        0x10, 0x0F, // CONNECT, remaining length 15
+        0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', // protocol name
+        0x03, // protocol level 3
+        0x02, // Clean Session
+        0x00, 0x3C, // keep alive 60
+        0x00, 0x01, b'c', // client identifier
+    ];
+
+    #[test]
+    fn v31_minimal_matches_golden_bytes() {
+        // MQTT 3.1, CONNECT variable header: protocol name "MQIsdp",
+        // protocol version 3.
+        let connect = Connect::new(ProtocolVersion::V31, "c").unwrap();
+        assert_eq!(encode(&connect).unwrap(), V31_MINIMAL);
+        assert_eq!(decode(&V31_MINIMAL).unwrap(), connect);
+        round_trip(&connect);
+        // Decoded by its own name and level whatever the options say.
+        let c =
+            decode_with::<Connect>(&V31_MINIMAL, &DecodeOptions::new(ProtocolVersion::V5)).unwrap();
+        assert_eq!(c.protocol_version, ProtocolVersion::V31);
+    }
+
+    #[test]
+    fn v31_every_field_round_trips() {
+        let connect = Connect::new(ProtocolVersion::V31, "c1")
+            .unwrap()
+            .with_clean_start(false)
+            .with_keep_alive(300)
+            .with_will(
+                Will::new("w/t", &b"bye"[..], QoS::ExactlyOnce)
+                    .unwrap()
+                    .with_retain(true),
+            )
+            .with_username("u")
+            .unwrap()
+            .with_password(&b"pw"[..]);
+        let bytes = [
+            &[0x10, 0x21][..], // CONNECT, remaining length 33
+            &[0x00, 0x06],
+            b"MQIsdp",
+            &[0x03],       // level 3
+            &[0xF4],       // user name, password, will retain, will QoS 2, will
+            &[0x01, 0x2C], // keep alive 300
+            &[0x00, 0x02, b'c', b'1'],
+            &[0x00, 0x03, b'w', b'/', b't'],
+            &[0x00, 0x03, b'b', b'y', b'e'],
+            &[0x00, 0x01, b'u'],
+            &[0x00, 0x02, b'p', b'w'],
+        ]
+        .concat();
+        assert_eq!(encode(&connect).unwrap(), bytes);
+        round_trip(&connect);
+    }
+
+    #[test]
+    fn v31_name_and_level_must_agree() {
+        // "MQIsdp" with level 4 and "MQTT" with level 3: a level that
+        // name does not use, answered as an unacceptable protocol version
+        // [MQTT-3.1.2-2].
+        let mut bytes = V31_MINIMAL;
+        bytes[10] = 4;
+        assert_err(
+            &bytes,
+            Error::UnsupportedProtocolVersion(4),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+        let mut bytes = V311_MINIMAL;
+        bytes[8] = 3;
+        assert_err(
+            &bytes,
+            Error::UnsupportedProtocolVersion(3),
+            ReasonCode::UnsupportedProtocolVersion,
+        );
+    }
+
+    #[test]
+    fn v31_rules_3_1_1_added_are_not_applied() {
+        // MQTT 3.1 leaves Connect Flags bit 0 unused and has no rule for
+        // Will QoS / Will Retain without a will: both are ignored.
+        for flags in [0x03, 0x02 | 0x08, 0x02 | 0x20] {
+            let mut bytes = V31_MINIMAL;
+            bytes[11] = flags;
+            let c = decode(&bytes).unwrap();
+            assert!(c.clean_start);
+            assert_eq!(c.will, None);
+        }
+        // Will QoS 3 stays malformed, and so does a password without a
+        // user name (3.1's CONNECT: password only after a user name).
+        let mut bytes = V31_MINIMAL;
+        bytes[11] = 0x02 | 0x04 | 0x18;
+        assert_err(&bytes, Error::InvalidWillFlags, ReasonCode::MalformedPacket);
+        let body = [&V31_MINIMAL[2..], &[0x00, 0x01, b'p']].concat();
+        let mut bytes = packet(&body);
+        bytes[11] = 0x02 | 0x40;
+        assert_eq!(decode(&bytes).unwrap_err(), Error::PasswordWithoutUserName);
+        // The 3.1 codec leaves the identifier's length to the server role
+        // (it answers return code 2): empty and long ones decode.
+        let body = [&V31_MINIMAL[2..14], &[0x00, 0x00]].concat();
+        assert_eq!(decode(&packet(&body)).unwrap().client_id, "");
     }
 
     #[test]

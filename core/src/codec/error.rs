@@ -217,8 +217,10 @@ impl core::fmt::Display for Error {
             PropertyNotAllowed { property, packet } => write!(f, "property {property} not allowed in {packet}"),
             DuplicateProperty(p) => write!(f, "property {p} included more than once"),
             InvalidPropertyValue(p) => write!(f, "invalid value for property {p}"),
-            PropertiesInV311 => f.write_str("MQTT 3.1.1 packets carry no properties or reason codes"),
-            InvalidProtocolName => f.write_str("protocol name is not \"MQTT\" [MQTT-3.1.2-1]"),
+            PropertiesInV311 => f.write_str("MQTT 3.1.1 and 3.1 packets carry no properties or reason codes"),
+            InvalidProtocolName => {
+                f.write_str("protocol name is not \"MQTT\" (nor 3.1's \"MQIsdp\") [MQTT-3.1.2-1]")
+            }
             UnsupportedProtocolVersion(l) => write!(f, "unsupported protocol level {l} [MQTT-3.1.2-2]"),
             ReservedConnectFlag => f.write_str("CONNECT reserved flag set [MQTT-3.1.2-3]"),
             InvalidWillFlags => f.write_str("will QoS/retain inconsistent with the will flag [MQTT-3.1.2-11..13]"),

@@ -2,6 +2,7 @@
 //! length, read from at most five bytes.
 
 use super::error::Error;
+use super::version::ProtocolVersion;
 
 /// The largest remaining length a four-byte variable byte integer carries.
 pub const MAX_REMAINING_LENGTH: u32 = 268_435_455;
@@ -131,6 +132,21 @@ impl FixedHeader {
     /// reserved.
     #[inline]
     pub fn parse(buf: &[u8], v5: bool) -> Result<Option<FixedHeader>, Error> {
+        let version = if v5 {
+            ProtocolVersion::V5
+        } else {
+            ProtocolVersion::V311
+        };
+        Self::parse_in(buf, version)
+    }
+
+    /// [`parse`](Self::parse) for a connection speaking `version`. In 3.1
+    /// the flags of packets other than PUBLISH are not checked: that
+    /// specification calls them unused, and sets DUP on PUBREL, SUBSCRIBE
+    /// and UNSUBSCRIBE sent again.
+    #[inline]
+    pub fn parse_in(buf: &[u8], version: ProtocolVersion) -> Result<Option<FixedHeader>, Error> {
+        let v5 = version.is_v5();
         let Some(&first) = buf.first() else {
             return Ok(None);
         };
@@ -141,7 +157,7 @@ impl FixedHeader {
         };
         let flags = first & 0x0F;
         if let Some(required) = packet_type.required_flags() {
-            if flags != required {
+            if flags != required && !version.is_v31() {
                 return Err(Error::ReservedFlags { packet_type, flags });
             }
         }
@@ -262,5 +278,29 @@ mod tests {
                 assert!(matches!(r, Err(Error::ReservedFlags { .. })));
             }
         }
+    }
+
+    #[test]
+    fn v31_flags_of_packets_other_than_publish_are_not_checked() {
+        // MQTT 3.1 calls these flags unused and sets DUP on PUBREL,
+        // SUBSCRIBE and UNSUBSCRIBE sent again: 3.1 accepts them; 3.1.1
+        // and 5.0 still refuse [MQTT-2.1.3-1].
+        for first in [0x6A, 0x8A, 0xAA, 0x80, 0x41, 0xC8] {
+            let h = FixedHeader::parse_in(&[first, 0x00], ProtocolVersion::V31)
+                .unwrap()
+                .unwrap();
+            assert_eq!(h.flags, first & 0x0F);
+            for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+                assert!(matches!(
+                    FixedHeader::parse_in(&[first, 0x00], version),
+                    Err(Error::ReservedFlags { .. })
+                ));
+            }
+        }
+        // AUTH does not exist in 3.1.
+        assert_eq!(
+            FixedHeader::parse_in(&[0xF0, 0x00], ProtocolVersion::V31),
+            Err(Error::InvalidPacketType(15))
+        );
     }
 }

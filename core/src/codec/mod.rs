@@ -1,5 +1,6 @@
-//! The MQTT 3.1.1 and 5.0 codec: every control packet, property and reason
-//! code, with strict validation and zero-copy decoding.
+//! The MQTT 3.1.1 and 5.0 codec (and MQTT 3.1: see [`ProtocolVersion::V31`]):
+//! every control packet, property and reason code, with strict validation
+//! and zero-copy decoding.
 //!
 //! # Two representations
 //!
@@ -86,7 +87,7 @@ pub use subscribe::*;
 pub use unsuback::*;
 pub use unsubscribe::*;
 pub use user_property::{UserPropertiesIter, UserPropertiesRef, UserProperty};
-pub use version::{ProtocolVersion, QoS};
+pub use version::{is_valid_v31_client_id, ProtocolVersion, QoS, V31_MAX_CLIENT_ID_CHARS};
 pub use wire::MAX_VARIABLE_INTEGER;
 
 use bytes::Bytes;

@@ -447,7 +447,7 @@ pub(crate) fn check_header(
     buf: &[u8],
     options: &DecodeOptions,
 ) -> Result<Option<FixedHeader>, Error> {
-    let Some(header) = FixedHeader::parse(buf, options.version().is_v5())? else {
+    let Some(header) = FixedHeader::parse_in(buf, options.version())? else {
         return Ok(None);
     };
     let size = header.packet_len();

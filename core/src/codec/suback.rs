@@ -36,12 +36,15 @@ impl Default for CodesRepr<'_> {
 
 /// Whether `code` may appear in the payload of `packet` (SUBACK or
 /// UNSUBACK) in `version`. 3.1.1 SUBACK return codes are 0x00, 0x01, 0x02
-/// and 0x80 only [MQTT-3.9.3-2 (3.1.1)]; a 3.1.1 UNSUBACK has no payload.
+/// and 0x80 only [MQTT-3.9.3-2 (3.1.1)]; 3.1 has only the granted QoS
+/// (0x00 to 0x02), no Failure code; a 3.1.1 or 3.1 UNSUBACK has no payload.
 fn code_allowed(code: u8, packet: PacketType, version: ProtocolVersion) -> bool {
-    if version.is_v5() {
-        ReasonCode::from_u8(code).is_some_and(|rc| rc.allowed_in(packet))
-    } else {
-        packet == PacketType::SubAck && matches!(code, 0x00 | 0x01 | 0x02 | 0x80)
+    match version {
+        ProtocolVersion::V5 => ReasonCode::from_u8(code).is_some_and(|rc| rc.allowed_in(packet)),
+        ProtocolVersion::V311 => {
+            packet == PacketType::SubAck && matches!(code, 0x00 | 0x01 | 0x02 | 0x80)
+        }
+        ProtocolVersion::V31 => packet == PacketType::SubAck && code <= 0x02,
     }
 }
 
@@ -554,5 +557,43 @@ mod tests {
         ack.properties.reason_string = Some(MqttString::from_str("x").unwrap());
         assert_encode_err(&ack, V311, Error::PropertiesInV311);
         assert!(encode(&ack, V5).is_ok());
+    }
+
+    #[test]
+    fn v31_suback_has_granted_qos_only() {
+        // MQTT 3.1 SUBACK: one Granted QoS (0 to 2) per topic; no Failure
+        // code 0x80.
+        let ack = SubAck::new(
+            7,
+            vec![
+                SubAck::granted(QoS::AtMostOnce),
+                SubAck::granted(QoS::AtLeastOnce),
+                SubAck::granted(QoS::ExactlyOnce),
+            ],
+        );
+        golden(
+            &ack,
+            ProtocolVersion::V31,
+            &[0x90, 0x05, 0x00, 0x07, 0x00, 0x01, 0x02],
+        );
+        assert_err(
+            &packet(&[0x00, 0x07, 0x00, 0x80]),
+            ProtocolVersion::V31,
+            Error::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x80,
+            },
+            ReasonCode::MalformedPacket,
+        );
+        // The same bytes are a valid 3.1.1 SUBACK.
+        assert!(testing::decode::<SubAck>(&packet(&[0x00, 0x07, 0x00, 0x80]), V311).is_ok());
+        assert_encode_err(
+            &SubAck::new(7, vec![ReasonCode::UnspecifiedError]),
+            ProtocolVersion::V31,
+            Error::InvalidReasonCode {
+                packet: PacketType::SubAck,
+                code: 0x80,
+            },
+        );
     }
 }

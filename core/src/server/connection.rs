@@ -181,6 +181,9 @@ pub struct ServerConnection {
     out_aliases: OutboundTopicAliases,
     pending_subscribes: Vec<(u16, usize)>,
     pending_unsubscribes: Vec<(u16, usize)>,
+    /// 3.1 only: the QoS each pending SUBSCRIBE requested per filter, the
+    /// answer to a refused filter (3.1 has no Failure code).
+    v31_requested: Vec<(u16, Vec<QoS>)>,
 }
 
 impl ServerConnection {
@@ -218,6 +221,7 @@ impl ServerConnection {
             out_aliases: OutboundTopicAliases::new(0),
             pending_subscribes: Vec::new(),
             pending_unsubscribes: Vec::new(),
+            v31_requested: Vec::new(),
             opts: options,
         }
     }
@@ -629,6 +633,7 @@ impl ServerConnection {
         self.out_aliases.clear();
         self.pending_subscribes.clear();
         self.pending_unsubscribes.clear();
+        self.v31_requested.clear();
         // Unacknowledged QoS 1 messages will be resent by the client and
         // delivered again (at least once). QoS 2 messages reported to the
         // application stay held, with their pending acknowledgements, so

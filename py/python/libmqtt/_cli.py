@@ -45,9 +45,9 @@ from . import Decoder, MQTTError, Will
 
 
 def _version(text: str) -> int:
-    table = {"5": 5, "mqttv5": 5, "311": 4, "4": 4, "mqttv311": 4, "3.1.1": 4}
+    table = {"5": 5, "mqttv5": 5, "311": 4, "4": 4, "mqttv311": 4, "3.1.1": 4, "31": 3, "3": 3, "mqttv31": 3, "3.1": 3}
     if text.lower() not in table:
-        raise argparse.ArgumentTypeError("the protocol version is 5 or 311")
+        raise argparse.ArgumentTypeError("the protocol version is 5, 311 or 31")
     return table[text.lower()]
 
 
@@ -66,7 +66,7 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-L", "--url", help="mqtt(s)://[user[:password]@]host[:port]/topic or ws(s)://[user[:password]@]host[:port][/path]")
     p.add_argument("-h", "--host", help="broker host (default 127.0.0.1)")
     p.add_argument("-p", "--port", type=int, help="broker port (default 1883, 8883 with TLS; 80 / 443 over WebSocket)")
-    p.add_argument("-V", "--protocol-version", dest="version", type=_version, default=5, help="5 (default) or 311")
+    p.add_argument("-V", "--protocol-version", dest="version", type=_version, default=5, help="5 (default), 311 or 31 (MQTT 3.1)")
     p.add_argument("-i", "--id", dest="client_id", default="", help="client identifier (default: the server assigns one)")
     p.add_argument("-u", "--username")
     p.add_argument("-P", "--pw", dest="password")
@@ -271,11 +271,15 @@ def _client(args: argparse.Namespace, **extra: object):
     from .asyncio import Client
 
     ws = {"websocket_path": args.ws_path} if args.ws_path is not None else {}
+    client_id = args.client_id
+    if args.version == 3 and not client_id:
+        # MQTT 3.1 has no server-assigned identifiers: 1 to 23 characters.
+        client_id = "libmqtt-" + os.urandom(6).hex()
     return Client(
         args.host,
         args.port,
         version=args.version,
-        client_id=args.client_id,
+        client_id=client_id,
         username=args.username,
         password=args.password,
         keep_alive=args.keepalive,

@@ -135,7 +135,7 @@ class SubscribeFilter:
 
 @_frozen
 class Connect:
-    """CONNECT (spec 3.1). ``protocol_version`` is 4 (3.1.1) or 5."""
+    """CONNECT (spec 3.1). ``protocol_version`` is 3 (3.1), 4 (3.1.1) or 5."""
 
     client_id: str = ""
     protocol_version: int = 5

@@ -844,7 +844,8 @@ class Client:
     ``session_expiry`` above 0, or ``clean_start=False`` in 3.1.1, so the
     server keeps the session too).
 
-    Options: ``version`` 4 (3.1.1) or 5; ``client_id``; ``username``,
+    Options: ``version`` 3 (3.1: ``client_id`` of 1 to 23 characters), 4
+    (3.1.1) or 5; ``client_id``; ``username``,
     ``password``; ``will`` (a :class:`libmqtt.Will`); ``keep_alive``
     seconds; ``clean_start``; ``session_expiry`` seconds (5.0);
     ``ssl`` an :class:`ssl.SSLContext` (or ``True`` for the default

@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import select
 import socket
 import ssl as _ssl
@@ -153,8 +154,8 @@ _WS_POLL = 0.1  # longest WebSocket read wait (commands wake a TCP loop at once)
 
 # --------------------------------------------------------------- constants
 
-#: MQTT 3.1 (paho's constant; not supported: connecting raises
-#: :class:`libmqtt.UnsupportedProtocolVersion`).
+#: MQTT 3.1 (protocol name ``MQIsdp``; ``31`` is accepted too). Without
+#: a client id one is made up, as paho does: 3.1 needs 1 to 23 characters.
 MQTTv31 = 3
 #: MQTT 3.1.1 (paho's value; ``311`` is accepted too).
 MQTTv311 = 4
@@ -716,11 +717,13 @@ def _payload_bytes(payload: Any) -> bytes:
 
 def _version(protocol: Any) -> int:
     p = int(protocol)
+    if p in (3, 31):
+        return 3
     if p in (4, 311):
         return 4
     if p == 5:
         return 5
-    raise UnsupportedProtocolVersion(f"protocol {protocol!r} is not supported (MQTTv311 or MQTTv5)")
+    raise UnsupportedProtocolVersion(f"protocol {protocol!r} is not supported (MQTTv31, MQTTv311 or MQTTv5)")
 
 
 def topic_matches_sub(sub: str, topic: str) -> bool:
@@ -735,7 +738,7 @@ _Callback = Optional[Callable[..., Any]]
 
 
 class Client:
-    """An MQTT 3.1.1 / 5.0 client with paho-mqtt 2.x's API, thread-safe, on
+    """An MQTT 3.1 / 3.1.1 / 5.0 client with paho-mqtt 2.x's API, thread-safe, on
     the sans-IO core.
 
     ``Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="",
@@ -743,8 +746,9 @@ class Client:
     reconnect_on_failure=True, manual_ack=False, *, max_inflight_messages=None,
     max_queued_messages=1024, max_incoming_messages=0, connect_timeout=10.0,
     **core_options)``. The first argument may be left out (``Client("id")``
-    or ``Client(client_id="id")``). ``protocol``: ``MQTTv311`` (4, or 311)
-    or ``MQTTv5`` (5). ``clean_session`` (3.1.1) is ``True`` by default;
+    or ``Client(client_id="id")``). ``protocol``: ``MQTTv31`` (3, or 31),
+    ``MQTTv311`` (4, or 311) or ``MQTTv5`` (5). ``clean_session`` (3.1 and
+    3.1.1) is ``True`` by default;
     in 5.0 use ``connect(clean_start=...)``. ``transport``: ``"tcp"`` or
     ``"websockets"`` (``pip install libmqtt[websockets]``). Other keywords
     go to :class:`libmqtt.Client` (``receive_maximum``,
@@ -799,6 +803,9 @@ class Client:
         self._clean_start = True if clean_start is None else bool(clean_start)
         if not client_id and not self._clean_start and self._version == 4:
             raise InvalidArgument("a client id is required with clean_session=False", field="client_id")
+        if not client_id and self._version == 3:
+            # MQTT 3.1: 1 to 23 characters, never assigned by the server.
+            client_id = "paho-" + os.urandom(8).hex()
         self._client_id = client_id or ""
         self._userdata = userdata
         self._transport_kind = transport
@@ -903,7 +910,7 @@ class Client:
 
     @property
     def protocol(self) -> int:
-        """``MQTTv311`` (4) or ``MQTTv5`` (5)."""
+        """``MQTTv31`` (3), ``MQTTv311`` (4) or ``MQTTv5`` (5)."""
         return self._version
 
     @property

@@ -60,13 +60,18 @@ impl Client {
         self.connected_once = true;
         self.stats.connections += 1;
         let session_present = connack.session_present;
+        // A 3.1 CONNACK has no Session Present flag (reported as 0): with
+        // Clean Session 0 the server keeps the session, so what is in
+        // flight is kept and goes again (PUBLISH with DUP, PUBREL); a
+        // server that lost it takes those as new.
+        let resume = session_present || (self.version.is_v31() && !self.clean_start_sent);
         self.events.push_back(Event::Connected(Connected {
             session_present,
             client_id: self.client_id.clone(),
             keep_alive: self.keep_alive,
             connack,
         }));
-        if session_present {
+        if resume {
             self.resume_session();
         } else {
             self.session_lost();

@@ -27,7 +27,14 @@ impl ServerConnection {
             self.auth_method = p.authentication_method.clone();
         }
         self.state = ServerState::Connecting;
-        if c.client_id.is_empty() && (!self.opts.assign_client_ids || (!v5 && !c.clean_start)) {
+        let id_rejected = if self.version.is_v31() {
+            // 3.1: the identifier has 1 to 23 characters; otherwise return
+            // code 2, Identifier Rejected.
+            !crate::codec::is_valid_v31_client_id(c.client_id.as_str())
+        } else {
+            c.client_id.is_empty() && (!self.opts.assign_client_ids || (!v5 && !c.clean_start))
+        };
+        if id_rejected {
             // [MQTT-3.1.3-8] (3.1.1: an empty identifier needs Clean
             // Session 1 [MQTT-3.1.3-7]); 0x85, return code 2.
             let connack = ConnAck::new(false, ReasonCode::ClientIdentifierNotValid);
@@ -86,7 +93,11 @@ impl ServerConnection {
                 .clone()
                 .ok_or(ServerError::MissingClientId)?;
         }
-        let mut connack = ConnAck::new(accept.session_present, ReasonCode::Success);
+        // A 3.1 CONNACK has no Session Present flag.
+        let mut connack = ConnAck::new(
+            accept.session_present && !self.version.is_v31(),
+            ReasonCode::Success,
+        );
         let mut keep_alive = self.keep_alive;
         if v5 {
             let o = &self.opts;

@@ -250,6 +250,10 @@ impl ServerConnection {
             return;
         }
         self.pending_subscribes.push((s.packet_id, s.filters.len()));
+        if self.version.is_v31() {
+            let requested = s.filters.iter().map(|f| f.options.qos).collect();
+            self.v31_requested.push((s.packet_id, requested));
+        }
         self.events.push_back(ServerEvent::Subscribe(s));
     }
 
@@ -266,7 +270,9 @@ impl ServerConnection {
     /// Answers a SUBSCRIBE ([`ServerEvent::Subscribe`]) with one reason
     /// code per filter, in order [MQTT-3.9.3-1]: the granted QoS
     /// ([`SubAck::granted`]) or an error. In 3.1.1 every error is sent as
-    /// 0x80 Failure.
+    /// 0x80 Failure. 3.1 has no failure code: a refused filter is answered,
+    /// as mosquitto does, with the QoS it requested (at most our Maximum
+    /// QoS), and no messages follow since it was not subscribed.
     pub fn suback(
         &mut self,
         now: Instant,
@@ -290,15 +296,19 @@ impl ServerConnection {
         self.set_now(now);
         let i = self.answerable(&self.pending_subscribes, packet_id, reason_codes.len())?;
         let v5 = self.version.is_v5();
+        let requested = self.v31_requested.iter().position(|(p, _)| *p == packet_id);
         let mut codes = Vec::with_capacity(reason_codes.len());
-        for &c in reason_codes {
+        for (n, &c) in reason_codes.iter().enumerate() {
             if !c.allowed_in(PacketType::SubAck) {
                 return Err(ServerError::InvalidReasonCode(c));
             }
-            codes.push(if !v5 && c.is_error() {
-                ReasonCode::UnspecifiedError
-            } else {
-                c
+            codes.push(match requested {
+                Some(r) if c.is_error() => {
+                    let qos = self.v31_requested[r].1.get(n).copied();
+                    SubAck::granted(qos.unwrap_or(QoS::AtMostOnce).min(self.opts.maximum_qos))
+                }
+                _ if !v5 && c.is_error() => ReasonCode::UnspecifiedError,
+                _ => c,
             });
         }
         let mut ack = SubAck::new(packet_id, codes);
@@ -313,6 +323,9 @@ impl ServerConnection {
             self.encode(PacketRef::SubAck(ack.as_view()))?;
         }
         self.pending_subscribes.swap_remove(i);
+        if let Some(r) = requested {
+            self.v31_requested.swap_remove(r);
+        }
         Ok(())
     }
 
