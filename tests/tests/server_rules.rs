@@ -132,7 +132,7 @@
 //! | MQTT-4.3.3-5, -6 | PUBREL until PUBCOMP; no PUBLISH resend after PUBREL | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
 //! | MQTT-4.3.3-7, -13 | expiry not applied once sent; flow continues | qos::a_queued_message_expires_and_is_sent_with_what_is_left (in flight messages never expire) |
 //! | MQTT-4.3.3-8..12 | inbound QoS 2: PUBREC, once, PUBCOMP; new after PUBCOMP or an error PUBREC | qos::qos2_is_delivered_once_until_pubrel, qos::an_error_in_pubrec_ends_the_qos2_exchange, `inbound_qos2_reported_but_not_acknowledged_survives_a_reconnect` |
-//! | MQTT-4.4.0-1 | resend on a resumed session only, original ids | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |
+//! | MQTT-4.4.0-1 | resend on a resumed session only, original ids, only what is unacknowledged | qos::a_resumed_session_resends_publish_with_dup_and_pubrel, qos::acknowledgements_sent_before_connack_are_handled_before_the_session_is_resent |
 //! | MQTT-4.4.0-2 | error PUBACK/PUBREC: acknowledged, not resent | qos::pubrec_with_an_error_completes_without_pubrel |
 //! | MQTT-4.5.0-1 | add to matching sessions | broker |
 //! | MQTT-4.6.0-1 | resends in original order | qos::a_resumed_session_resends_publish_with_dup_and_pubrel |

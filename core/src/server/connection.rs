@@ -181,6 +181,10 @@ pub struct ServerConnection {
     out_aliases: OutboundTopicAliases,
     pending_subscribes: Vec<(u16, usize)>,
     pending_unsubscribes: Vec<(u16, usize)>,
+    /// Packet identifiers of a resumed session's messages in flight, in
+    /// order, to resend once what the client sent before CONNACK is
+    /// handled (see [`accept`](Self::accept)).
+    resend: Vec<u16>,
 }
 
 impl ServerConnection {
@@ -218,6 +222,7 @@ impl ServerConnection {
             out_aliases: OutboundTopicAliases::new(0),
             pending_subscribes: Vec::new(),
             pending_unsubscribes: Vec::new(),
+            resend: Vec::new(),
             opts: options,
         }
     }
@@ -508,6 +513,7 @@ impl ServerConnection {
                 }
             }
         }
+        self.resend_resumed();
         self.flush_queued();
     }
 
