@@ -29,13 +29,16 @@
 //!   messages carry tokens exactly under manual acknowledgement;
 //! - an exported session round-trips through bytes, imports into a new
 //!   client and exports again to the same commands and subscriptions.
-#![no_main]
+//!
+//! The `client` target runs [`run`] on every input; the test
+//! `tests/tests/fuzz_regressions.rs` runs it on the inputs kept in
+//! `fuzz/regressions/client/` (this file is included there with
+//! `#[path]`).
 
 use std::collections::BTreeSet;
 
+use arbitrary::Unstructured;
 use bytes::{Bytes, BytesMut};
-use libfuzzer_sys::arbitrary::{self, Unstructured};
-use libfuzzer_sys::fuzz_target;
 use mqtt_core::client::{
     AckToken, Client, ClientOptions, ConnectionState, Event, PublishId, QueueFullPolicy,
     SessionLostPolicy, SessionState, Stats,
@@ -50,10 +53,6 @@ type R<T> = arbitrary::Result<T>;
 
 const TOPICS: [&str; 5] = ["a", "a/b", "t/1", "t/2", "long/topic/name/x"];
 const FILTERS: [&str; 5] = ["a", "a/+", "#", "$share/g/t/+", "t/#"];
-
-fuzz_target!(|data: &[u8]| {
-    let _ = run(&mut Unstructured::new(data));
-});
 
 /// `CLIENT_FUZZ_TRACE=1` prints every operation, event and packet sent
 /// (for reading a crash).
@@ -705,7 +704,9 @@ impl World {
     }
 }
 
-fn run(u: &mut Unstructured<'_>) -> R<()> {
+/// Drives a client with the operations drawn from `u`, checking the
+/// invariants above after each; panics when one fails.
+pub fn run(u: &mut Unstructured<'_>) -> R<()> {
     let version = if u.arbitrary()? {
         ProtocolVersion::V5
     } else {
@@ -830,15 +831,26 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
             13 => {
                 if !w.tokens.is_empty() && u.ratio(7, 8)? {
                     let t = w.tokens.remove(u.choose_index(w.tokens.len())?);
+                    if trace() {
+                        eprintln!("  acknowledge {t:?} (delivered)");
+                    }
                     assert_eq!(
                         w.client.acknowledge(w.now, t),
                         Ok(()),
                         "first acknowledgement of {t:?}"
                     );
                 } else {
-                    let _ = w
-                        .client
-                        .acknowledge(w.now, AckToken(u.int_in_range(0u64..=8)?));
+                    // An arbitrary token can be one delivered and not yet
+                    // acknowledged: that is its first acknowledgement.
+                    let t = AckToken(u.int_in_range(0u64..=8)?);
+                    let r = w.client.acknowledge(w.now, t);
+                    if trace() {
+                        eprintln!("  acknowledge {t:?} (arbitrary) -> {r:?}");
+                    }
+                    if let Some(i) = w.tokens.iter().position(|d| *d == t) {
+                        w.tokens.remove(i);
+                        assert_eq!(r, Ok(()), "first acknowledgement of {t:?}");
+                    }
                 }
             }
             14 => {

@@ -17,13 +17,16 @@
 //!   stay within the client's Receive Maximum and our `max_inflight`;
 //! - no event follows `Disconnected`, after which the state is `Closed`;
 //! - `poll_timeout` is never in the past after `handle_timeout`.
-#![no_main]
+//!
+//! The `server` target runs [`run`] on every input; the test
+//! `tests/tests/fuzz_regressions.rs` runs it on the inputs kept in
+//! `fuzz/regressions/server/` (this file is included there with
+//! `#[path]`, beside `common.rs`).
 
 use std::collections::BTreeSet;
 
+use arbitrary::Unstructured;
 use bytes::BytesMut;
-use libfuzzer_sys::arbitrary::Unstructured;
-use libfuzzer_sys::fuzz_target;
 use mqtt_core::codec::{
     Auth, ConnAckProperties, Connect, DecodeOptions, Decoder, Disconnect, DisconnectProperties,
     MqttString, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
@@ -33,16 +36,17 @@ use mqtt_core::server::{
     Accept, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
 };
 
-mod common;
-
-use common::{damage, in_chunks, qos, R};
+use super::common::{self, damage, in_chunks, qos, R};
 
 const TOPICS: [&str; 4] = ["a", "a/b", "t/1", "long/topic/name/x"];
 const FILTERS: [&str; 4] = ["a", "a/+", "#", "$share/g/t/+"];
 
-fuzz_target!(|data: &[u8]| {
-    let _ = run(&mut Unstructured::new(data));
-});
+/// `SERVER_FUZZ_TRACE=1` prints every operation, event and packet sent
+/// (for reading a crash).
+fn trace() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("SERVER_FUZZ_TRACE").is_some())
+}
 
 fn s(text: &str) -> MqttString {
     MqttString::from_str(text).expect("valid")
@@ -180,13 +184,25 @@ impl World {
     }
 
     fn step(&mut self, u: &mut Unstructured<'_>) -> R<()> {
-        match u.int_in_range(0u8..=12)? {
+        let op = u.int_in_range(0u8..=12)?;
+        if trace() {
+            eprintln!(
+                "op {op} at {} ({:?}), open {:?}",
+                self.now,
+                self.conn.state(),
+                self.open
+            );
+        }
+        match op {
             0 => {
                 let raw: Vec<u8> = u.arbitrary()?;
                 self.feed(u, raw)?;
             }
             1..=4 => {
                 if let Some(p) = self.client_packet(u)? {
+                    if trace() {
+                        eprintln!("  client sends {p:?}");
+                    }
                     if let Some(bytes) = self.encode(&p) {
                         self.feed(u, bytes)?;
                     }
@@ -199,7 +215,10 @@ impl World {
                         a = a.with_session(sess);
                     }
                 }
-                let _ = self.conn.accept(self.now, a);
+                let r = self.conn.accept(self.now, a);
+                if trace() {
+                    eprintln!("  accept -> {r:?}");
+                }
             }
             6 => {
                 let _ = self.conn.reject(
@@ -216,11 +235,10 @@ impl World {
                 )
                 .expect("valid")
                 .with_qos(q, 0);
-                if let Ok(id) = self.conn.publish(self.now, p) {
-                    if q != QoS::AtMostOnce {
-                        // Queued ones count once sent; see `drain`.
-                        let _ = id;
-                    }
+                // Queued ones count once sent; see `check_wire`.
+                let r = self.conn.publish(self.now, p);
+                if trace() {
+                    eprintln!("  publish {q:?} -> {r:?}");
                 }
             }
             8 => {
@@ -232,7 +250,10 @@ impl World {
                     } else {
                         ReasonCode::NotAuthorized
                     };
-                    let _ = self.conn.acknowledge(self.now, id, code);
+                    let r = self.conn.acknowledge(self.now, id, code);
+                    if trace() {
+                        eprintln!("  acknowledge {id} {code:?} -> {r:?}");
+                    }
                 }
             }
             9 => {
@@ -258,6 +279,9 @@ impl World {
                 self.conn.handle_transport_closed(self.now);
                 self.drain_events();
                 if let Ok(sess) = self.conn.take_session() {
+                    if trace() {
+                        eprintln!("  took session {sess:?}");
+                    }
                     self.session = Some(sess);
                 }
                 self.fresh();
@@ -283,6 +307,9 @@ impl World {
 
     fn drain_events(&mut self) {
         while let Some(e) = self.conn.poll_event() {
+            if trace() {
+                eprintln!("  event {e:?}");
+            }
             assert!(!self.closed, "event after Disconnected: {e:?}");
             match e {
                 ServerEvent::ConnectRequested(c) => {
@@ -297,10 +324,8 @@ impl World {
                     }
                     self.wire = Decoder::new(DecodeOptions::new(self.version));
                 }
-                ServerEvent::Message(p) => {
-                    if self.opts.manual_ack && p.qos != QoS::AtMostOnce {
-                        self.pending_acks.push(p.packet_id);
-                    }
+                ServerEvent::Message(p) if self.opts.manual_ack && p.qos != QoS::AtMostOnce => {
+                    self.pending_acks.push(p.packet_id);
                 }
                 ServerEvent::Subscribe(sub) => {
                     self.pending_subs.push((sub.packet_id, sub.filters.len()))
@@ -336,6 +361,9 @@ impl World {
             .next_packet()
             .expect("the server sends valid packets")
         {
+            if trace() {
+                eprintln!("  sent {p:?}");
+            }
             if !self.acked {
                 assert!(
                     matches!(p, Packet::ConnAck(_) | Packet::Auth(_)),
@@ -373,7 +401,9 @@ impl World {
     }
 }
 
-fn run(u: &mut Unstructured<'_>) -> R<()> {
+/// Drives a server connection with the operations drawn from `u`,
+/// checking the invariants above after each; panics when one fails.
+pub fn run(u: &mut Unstructured<'_>) -> R<()> {
     let opts = ServerOptions::new()
         .with_receive_maximum(u.int_in_range(1u16..=4)?)
         .with_maximum_packet_size(if u.arbitrary()? {
