@@ -728,7 +728,11 @@ pub fn run(u: &mut Unstructured<'_>) -> R<()> {
         match op {
             // A transport opens.
             0 | 1 => {
-                if w.client.state() == ConnectionState::Disconnected {
+                if let Err(e) = w.opts.check() {
+                    // [MQTT-3.1.3-7]: 3.1.1, empty id, Clean Session 0:
+                    // refused, nothing sent (checked by `drain`).
+                    assert_eq!(w.client.connect(w.now), Err(e), "refused options");
+                } else if w.client.state() == ConnectionState::Disconnected {
                     w.client.connect(w.now).expect("connect while disconnected");
                     w.transport = true;
                     w.sent_on_transport = 0;

@@ -377,17 +377,23 @@ impl Client {
     /// Starts a connection on a fresh transport: queues CONNECT (send it
     /// with [`poll_transmit`](Self::poll_transmit)) and arms the CONNACK
     /// timer. Commands queued while disconnected go out after CONNACK.
+    ///
+    /// A 3.1.1 client with an empty Client Identifier and Clean Session 0
+    /// is refused, nothing sent: [`ClientError::InvalidState`] with
+    /// [`EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION`](super::EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION)
+    /// [MQTT-3.1.3-7] (see [`ClientOptions::check`]).
     pub fn connect(&mut self, now: Instant) -> Result<(), ClientError> {
         if self.state != ConnectionState::Disconnected {
             return Err(ClientError::InvalidState("already connected or connecting"));
         }
-        self.now = now;
         let v5 = self.version.is_v5();
         let clean_start = if v5 && self.connected_once {
             false
         } else {
             self.opts.clean_start
         };
+        super::options::check_client_id(self.version, &self.client_id, clean_start)?;
+        self.now = now;
         let mut connect = Connect::new(self.version, "")?;
         connect.client_id = self.client_id.clone();
         connect.clean_start = clean_start;
@@ -639,12 +645,7 @@ impl Client {
                 if d.properties.session_expiry_interval.is_some() {
                     // [MQTT-3.14.2-2] a server never sends Session Expiry
                     // Interval in DISCONNECT.
-                    self.violation(ProtocolViolation::Decode(
-                        crate::codec::Error::PropertyNotAllowed {
-                            property: crate::codec::PropertyId::SessionExpiryInterval,
-                            packet: PacketType::Disconnect,
-                        },
-                    ));
+                    self.violation(ProtocolViolation::SessionExpiryInServerDisconnect);
                 } else {
                     self.teardown(DisconnectReason::ByServer(d));
                 }
