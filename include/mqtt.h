@@ -1118,7 +1118,8 @@ typedef struct mqtt_client_options {
   uint8_t version;
   /**
    * The Client Identifier (default empty: the server assigns one; in
-   * 3.1.1 that needs `clean_start`).
+   * 3.1.1 that needs `clean_start`, else `mqtt_client_new` refuses the
+   * options with `MQTT_STATUS_INVALID_ARGUMENT` [MQTT-3.1.3-7]).
    */
   struct mqtt_bytes_view client_id;
   /**

@@ -135,7 +135,8 @@ pub struct mqtt_client_options {
     /// (default 5).
     pub version: u8,
     /// The Client Identifier (default empty: the server assigns one; in
-    /// 3.1.1 that needs `clean_start`).
+    /// 3.1.1 that needs `clean_start`, else `mqtt_client_new` refuses the
+    /// options with `MQTT_STATUS_INVALID_ARGUMENT` [MQTT-3.1.3-7]).
     pub client_id: mqtt_bytes_view,
     /// Keep Alive, seconds; 0 turns it off (default 60).
     pub keep_alive: u16,
@@ -272,7 +273,7 @@ unsafe fn client_options(o: &mqtt_client_options) -> Result<ClientOptions, Failu
         opts.will = Some(unsafe { will_arg(w) }?);
     }
     if o.receive_maximum == 0 {
-        // [MQTT-3.1.2.11.3] Receive Maximum 0 is a Protocol Error.
+        // Receive Maximum 0 is a Protocol Error (5.0 3.1.2.11.3).
         return Err(invalid("receive_maximum must be at least 1"));
     }
     opts.receive_maximum = o.receive_maximum;
@@ -311,6 +312,14 @@ unsafe fn client_options(o: &mqtt_client_options) -> Result<ClientOptions, Failu
     opts.ping_timeout = o.ping_timeout_ms;
     opts.max_transmit_buffer = o.max_transmit_buffer;
     opts.leniency.ignore_unknown_acks = o.ignore_unknown_acks;
+    // Options that could never connect are refused here, with the core's
+    // reason ([MQTT-3.1.3-7]: 3.1.1, empty client id, clean_start false).
+    if let Err(e) = opts.check() {
+        return Err(invalid(match e {
+            ClientError::InvalidState(why) => why,
+            _ => "options refused",
+        }));
+    }
     Ok(opts)
 }
 

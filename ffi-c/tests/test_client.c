@@ -146,6 +146,22 @@ static void test_null_and_invalid_arguments(void) {
     EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_INVALID_ARGUMENT);
     o.user_properties.ptr = NULL;
     o.user_properties.len = 0;
+    /* [MQTT-3.1.3-7] 3.1.1: an empty client id needs clean_start, refused
+     * before anything is sent; 5.0 allows it. */
+    o.version = MQTT_VERSION_3_1_1;
+    o.client_id = str_view("");
+    o.clean_start = false;
+    EXPECT(mqtt_client_new(&o, &bad), MQTT_STATUS_INVALID_ARGUMENT);
+    CHECK(bad == NULL);
+    EXPECT(mqtt_client_options_check(&o, why, sizeof why), MQTT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(why, "[MQTT-3.1.3-7]") != NULL);
+    o.clean_start = true;
+    EXPECT(mqtt_client_options_check(&o, why, sizeof why), MQTT_STATUS_OK);
+    o.version = MQTT_VERSION_5;
+    o.clean_start = false;
+    EXPECT(mqtt_client_options_check(&o, why, sizeof why), MQTT_STATUS_OK);
+    o.clean_start = true;
+    o.client_id = str_view("ok-id");
     EXPECT(mqtt_client_options_check(&o, why, sizeof why), MQTT_STATUS_OK);
     CHECK(why[0] == '\0');
     EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_OK);

@@ -1,9 +1,9 @@
 //! Small builders shared by the `broker` and `server` fuzz targets
-//! (`mod common;` in each): drawing a QoS or a protocol version, and
-//! feeding encoded bytes the way a network would, in arbitrary chunks and
-//! sometimes damaged.
+//! (`mod common;` in each, and in `tests/tests/fuzz_regressions.rs`):
+//! drawing a QoS or a protocol version, and feeding encoded bytes the way
+//! a network would, in arbitrary chunks and sometimes damaged.
 
-use libfuzzer_sys::arbitrary::{self, Unstructured};
+use arbitrary::Unstructured;
 use mqtt_core::codec::{ProtocolVersion, QoS};
 
 /// What drawing from the fuzzer's input returns.

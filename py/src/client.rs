@@ -97,7 +97,9 @@ pub(crate) fn seconds_to_ms(py: Python<'_>, seconds: f64, what: &str) -> PyResul
 ///
 /// Options (keyword-only; the core's ``ClientOptions``): ``version`` 3
 /// (3.1), 4 (3.1.1) or 5; ``keep_alive`` seconds (0: off); ``clean_start`` for the
-/// first connection; ``session_expiry_interval`` seconds (5.0);
+/// first connection (in 3.1.1 an empty ``client_id`` needs it: else
+/// :class:`InvalidArgument` [MQTT-3.1.3-7]); ``session_expiry_interval``
+/// seconds (5.0);
 /// ``username``, ``password``, ``will`` (a :class:`Will`);
 /// ``receive_maximum``, ``maximum_packet_size`` (0: none),
 /// ``topic_alias_maximum``, ``request_response_information``,
@@ -268,6 +270,17 @@ impl Client {
         let mut leniency = Leniency::default();
         leniency.ignore_unknown_acks = ignore_unknown_acks;
         o = o.with_leniency(leniency);
+        // Options that could never connect ([MQTT-3.1.3-7]: 3.1.1, empty
+        // client id, clean_start=False) are refused here, with the core's
+        // reason, rather than at every connect.
+        if let Err(e) = o.check() {
+            return Err(invalid_argument(
+                py,
+                "client_id",
+                "InvalidValue",
+                e.to_string(),
+            ));
+        }
         Ok(Client {
             inner: core_client::Client::new(o),
             now: 0,

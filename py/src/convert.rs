@@ -145,17 +145,21 @@ pub(crate) fn version_from_int(
         })
 }
 
-/// The QoS for an int; 3 to 255 are [`Error::InvalidQoS`], other
-/// integers the same exception with their value in the message.
+/// The QoS for an int; any other than 0, 1 and 2 raises the exception of
+/// [`Error::InvalidQoS`] with its value in the message (not the codec's,
+/// which cites the PUBLISH rule: this QoS may be a subscription's or a
+/// will's).
 pub(crate) fn qos_from_int(py: Python<'_>, qos: Int) -> PyResult<QoS> {
-    match u8::try_from(qos.0) {
-        Ok(q) => QoS::from_u8(q).ok_or_else(|| codec_error(py, &Error::InvalidQoS)),
-        Err(_) => Err(like_codec_error(
-            py,
-            &Error::InvalidQoS,
-            format!("qos must be 0, 1 or 2, not {}", qos.0),
-        )),
-    }
+    u8::try_from(qos.0)
+        .ok()
+        .and_then(QoS::from_u8)
+        .ok_or_else(|| {
+            like_codec_error(
+                py,
+                &Error::InvalidQoS,
+                format!("qos must be 0, 1 or 2, not {}", qos.0),
+            )
+        })
 }
 
 /// The Retain Handling option for an int (0, 1 or 2), else the codec's
@@ -413,8 +417,8 @@ fn is_unset(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(obj.is_none() || (obj.is_instance_of::<PyTuple>() && obj.len()? == 0))
 }
 
-/// Raises ProtocolError (PropertyNotAllowed) if `obj` sets a property
-/// outside `allowed`.
+/// Raises MalformedPacket (PropertyNotAllowed, as the core: spec 2.2.2.2)
+/// if `obj` sets a property outside `allowed`.
 fn check_allowed(
     py: Python<'_>,
     obj: &Bound<'_, PyAny>,
@@ -428,9 +432,9 @@ fn check_allowed(
         if !is_unset(&obj.getattr(*name)?)? {
             return Err(mqtt_error(
                 py,
-                "ProtocolError",
+                "MalformedPacket",
                 format!("property {name} not allowed in {packet}"),
-                Some(ReasonCode::ProtocolError),
+                Some(ReasonCode::MalformedPacket),
                 "PropertyNotAllowed",
             ));
         }

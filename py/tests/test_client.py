@@ -281,6 +281,21 @@ def test_mqtt_3_1_1_client():
     assert client.events() == [PublishCompleted(pid)]
 
 
+def test_mqtt_3_1_1_empty_client_id_needs_clean_session():
+    """[MQTT-3.1.3-7] (3.1.1) a zero-byte Client Identifier needs Clean
+    Session 1: the options are refused (InvalidArgument, a ValueError,
+    naming the rule) before anything is sent; 5.0 allows them."""
+    with pytest.raises(libmqtt.InvalidArgument) as info:
+        Client("", version=4, clean_start=False)
+    assert info.value.field == "client_id" and isinstance(info.value, ValueError)
+    assert "[MQTT-3.1.3-7]" in str(info.value)
+    for version, clean_start in [(4, True), (5, False)]:
+        client = Client("", version=version, clean_start=clean_start)
+        client.connect(0.0)
+        (connect,) = Server(client, version).received()
+        assert connect.client_id == "" and connect.clean_start == clean_start
+
+
 def test_command_errors():
     client = Client("c")
     with pytest.raises(libmqtt.NotConnected):

@@ -28,6 +28,8 @@ MALFORMED = [
     (b"\xc0\x01\x00", 4, "TrailingBytes", "PINGREQ with a body"),
     (b"\x40\x01\x00", 4, "Truncated", "PUBACK cut short"),
     (b"\x30\x06\x00\x01t\x02\x7f\x00", 5, "UnknownProperty", "undefined property 0x7F"),
+    (b"\x40\x08\x00\x01\x00\x04\x03\x00\x01x", 5, "PropertyNotAllowed", "spec 2.2.2.2 Content Type in PUBACK"),
+    (b"\x30\x09\x00\x01t\x05\x11\x00\x00\x00\x01", 5, "PropertyNotAllowed", "spec 2.2.2.2 Session Expiry in PUBLISH"),
 ]
 
 
@@ -60,7 +62,6 @@ PROTOCOL_ERRORS = [
     (b"\x82\x03\x00\x01\x00", "EmptySubscribe", "[MQTT-3.8.3-2] SUBSCRIBE without a filter"),
     (b"\x30\x03\x00\x00\x00", "EmptyTopicWithoutAlias", "[MQTT-3.3.2-1] empty topic, no alias"),
     (b"\x32\x05\x00\x01t\x00\x00", "InvalidPacketIdentifier", "[MQTT-2.2.1-3] packet id 0 on QoS 1"),
-    (b"\x40\x08\x00\x01\x00\x04\x03\x00\x01x", "PropertyNotAllowed", "Content Type in PUBACK"),
     (b"\x82\x07\x00\x01\x00\x00\x01a\x03", "InvalidSubscriptionQoS", "Maximum QoS 3 in 5.0 options"),
 ]
 
@@ -108,8 +109,10 @@ def test_encoding_checks_the_same_rules():
     with pytest.raises(libmqtt.ProtocolError) as info:
         encode(Subscribe(1, ()))
     assert info.value.kind == "EmptySubscribe"
-    with pytest.raises(libmqtt.ProtocolError) as info:
+    # Spec 2.2.2.2: a property not valid for the packet type is malformed.
+    with pytest.raises(libmqtt.MalformedPacket) as info:
         encode(PubAck(1, properties=Properties(content_type="text/plain")))
+    assert info.value.reason_code == 0x81
     assert info.value.kind == "PropertyNotAllowed"
     with pytest.raises(libmqtt.ProtocolError) as info:
         encode(PubAck(1, properties=Properties(reason_string="r")), 4)

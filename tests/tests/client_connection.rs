@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use mqtt_core::client::{
     ClientError, ClientOptions, Connected, ConnectionState, DisconnectReason, DropReason, Event,
-    ProtocolViolation, Redirect,
+    ProtocolViolation, Redirect, EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION,
 };
 use mqtt_core::codec::{
     Auth, AuthProperties, ConnAck, Connect, ConnectProperties, Disconnect, Error, MqttString,
@@ -2330,10 +2330,7 @@ fn v5_server_disconnect_with_a_session_expiry_is_a_protocol_error() {
     assert_eq!(
         sc.events(),
         vec![Event::Disconnected(DisconnectReason::ProtocolViolation(
-            ProtocolViolation::Decode(Error::PropertyNotAllowed {
-                property: PropertyId::SessionExpiryInterval,
-                packet: PacketType::Disconnect,
-            })
+            ProtocolViolation::SessionExpiryInServerDisconnect
         ))]
     );
     assert_eq!(
@@ -2367,6 +2364,34 @@ fn v5_connack_without_an_assigned_id_for_an_empty_client_id_is_a_protocol_error(
     let _ = sent_connect(&mut sc);
     sc.server_sends(connack_ok());
     assert!(matches!(sc.events()[..], [Event::Connected(_)]));
+}
+
+// [MQTT-3.1.3-7] (3.1.1) A client that supplies a zero-byte Client
+// Identifier MUST also set Clean Session 1: the client refuses it itself,
+// before sending anything (`connect` and `ClientOptions::check`). 5.0 has
+// no such rule (the server assigns an identifier), and a non-empty
+// identifier or Clean Session 1 is fine.
+#[test]
+fn v311_empty_client_id_with_clean_session_0_is_refused_locally() {
+    let refused = ClientOptions::new(V3, "").unwrap().with_clean_start(false);
+    let expected = ClientError::InvalidState(EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION);
+    assert_eq!(refused.check(), Err(expected.clone()));
+    assert!(expected.to_string().contains("[MQTT-3.1.3-7]"));
+    let mut sc = Scripted::new(refused);
+    assert_eq!(sc.client.connect(sc.now), Err(expected));
+    assert!(sc.sent_bytes().is_empty(), "no CONNECT goes out");
+    assert_eq!(sc.events(), vec![]);
+    assert_eq!(sc.client.state(), ConnectionState::Disconnected);
+    assert_eq!(sc.client.poll_timeout(), None, "no CONNACK timer");
+
+    for (v, id, clean) in [(V3, "", true), (V3, "c", false), (V5, "", false)] {
+        let o = ClientOptions::new(v, id).unwrap().with_clean_start(clean);
+        assert_eq!(o.check(), Ok(()), "{v:?} {id:?} clean {clean}");
+        let mut sc = Scripted::new(o);
+        sc.connect();
+        let c = sent_connect(&mut sc);
+        assert_eq!((c.client_id.as_str(), c.clean_start), (id, clean));
+    }
 }
 
 // [MQTT-3.1.2-29] With Request Problem Information 0 the server may put a

@@ -1020,6 +1020,43 @@ fn acknowledging_an_unknown_or_already_used_token_is_refused() {
     assert_eq!(s.sent(), vec![]);
 }
 
+/// The `client` fuzz target's kept input (`fuzz/regressions/client/`), at
+/// the API level: the server delivers the same QoS 1 message (id 2) on
+/// three connections, none resuming the session; the tokens of the first
+/// two are accepted and do nothing (the connection they came on is gone),
+/// the third acknowledges once: one PUBACK [MQTT-4.3.2-4] (3.1.1:
+/// [MQTT-4.3.2-2]); the same token again is `UnknownAckToken` and sends
+/// nothing, whichever way the application came by it.
+#[test]
+fn a_token_acknowledged_once_is_unknown_afterwards_across_reconnects() {
+    for v in BOTH {
+        let opts = options(v).with_manual_ack(true).with_clean_start(false);
+        let mut s = Scripted::new(opts);
+        let m = inbound("a", b"", QoS::AtLeastOnce, 2);
+        for token in 1..=3 {
+            if token > 1 {
+                s.client.handle_transport_closed(s.now);
+                let _ = s.events();
+            }
+            s.connect_ok(false);
+            s.server_sends(m.clone());
+            assert_eq!(s.events(), vec![delivered(m.clone(), Some(token))]);
+        }
+        for old in [1, 2] {
+            assert_eq!(s.client.acknowledge(s.now, AckToken(old)), Ok(()));
+        }
+        assert_eq!(s.sent(), vec![], "{v:?}: no PUBACK for a closed connection");
+        assert_eq!(s.client.acknowledge(s.now, AckToken(3)), Ok(()));
+        assert_eq!(s.sent(), vec![Packet::PubAck(PubAck::new(2))], "{v:?}");
+        assert_eq!(
+            s.client.acknowledge(s.now, AckToken(3)),
+            Err(ClientError::UnknownAckToken),
+            "{v:?}"
+        );
+        assert_eq!(s.sent(), vec![], "{v:?}: one PUBACK per PUBLISH");
+    }
+}
+
 /// Without manual acknowledgement there are no tokens to acknowledge.
 #[test]
 fn without_manual_ack_messages_have_no_token_and_acknowledge_is_refused() {

@@ -632,6 +632,75 @@ fn a_resumed_session_resends_publish_with_dup_and_pubrel() {
     }
 }
 
+/// Found by the `server` fuzz target (`fuzz/regressions/server/`):
+/// acknowledgements the client sent after CONNECT, before it could see
+/// CONNACK, answer the previous connection's deliveries. They are handled
+/// before the session is resent, so a message acknowledged meanwhile is
+/// not resent ([MQTT-4.4.0-1] resends only what is unacknowledged) and a
+/// PUBREC gets its PUBREL once. Before, PUBLISH 1 went out again with DUP,
+/// the early PUBACK completed it, and a new message took identifier 1
+/// while the client's PUBACK for the copy was still to come: that PUBACK
+/// then completed the new message before the client had it
+/// ([MQTT-2.2.1-4]: a new PUBLISH takes an identifier not in use).
+#[test]
+fn acknowledgements_sent_before_connack_are_handled_before_the_session_is_resent() {
+    for v in BOTH {
+        let mut c = connected(v);
+        for payload in [b"1", b"2"] {
+            c.conn
+                .publish(0, publish("s", payload, QoS::AtLeastOnce, 0))
+                .unwrap();
+        }
+        for payload in [b"3", b"4"] {
+            c.conn
+                .publish(0, publish("s", payload, QoS::ExactlyOnce, 0))
+                .unwrap();
+        }
+        let _ = c.sent();
+        c.conn.handle_transport_closed(1);
+        let session = c.conn.take_session().unwrap();
+        assert_eq!(session.inflight.len(), 4);
+
+        let mut c = ScriptedClient::new(ServerOptions::new(), v);
+        c.connect_with(Connect::new(v, "test").unwrap().with_clean_start(false));
+        // Right behind CONNECT: PUBACK 1 and PUBREC 3 for the first
+        // connection's deliveries.
+        c.client_sends(PubAck::new(1));
+        c.client_sends(PubRec::new(3));
+        assert!(c.sent().is_empty(), "{v:?}: nothing before the decision");
+        c.conn
+            .accept(2, Accept::new().with_session(session))
+            .unwrap();
+        let sent = c.sent();
+        assert!(matches!(&sent[0], Packet::ConnAck(a) if a.session_present));
+        let rest: Vec<(u8, u16, bool)> = sent[1..]
+            .iter()
+            .map(|p| match p {
+                Packet::Publish(p) => (p.payload[0], p.packet_id, p.dup),
+                Packet::PubRel(r) => (b'R', r.packet_id, false),
+                other => panic!("{v:?}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            rest,
+            vec![(b'R', 3, false), (b'2', 2, true), (b'4', 4, true)],
+            "{v:?}: PUBREL 3 once, then only the unacknowledged PUBLISHes"
+        );
+        assert!(matches!(
+            c.events()[..],
+            [ServerEvent::PublishCompleted { packet_id: 1, .. }]
+        ));
+        // Identifier 1 is free: a new message may take it, and no second
+        // acknowledgement of the first connection's message 1 is coming.
+        let id = c
+            .conn
+            .publish(3, publish("s", b"5", QoS::AtLeastOnce, 0))
+            .unwrap();
+        assert!(![2, 3, 4].contains(&id), "{v:?}: {id} in use");
+        assert!(matches!(&c.sent_one(), Packet::Publish(p) if !p.dup && p.packet_id == id));
+    }
+}
+
 #[test]
 fn a_resumed_message_too_large_for_the_new_connection_is_dropped() {
     let mut session = ServerSession::new();

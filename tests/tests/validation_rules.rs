@@ -185,7 +185,8 @@ fn cases() -> Vec<Case> {
                 property: PropertyId::SessionExpiryInterval,
                 packet: PacketType::Publish,
             },
-            R::ProtocolError,
+            // Spec 2.2.2.2: an identifier not valid for its packet type.
+            R::MalformedPacket,
         ),
         c(
             "Message Expiry Interval twice",

@@ -199,6 +199,10 @@ pub enum ProtocolViolation {
     /// A PUBREL for a QoS 2 message we have not answered with PUBREC yet
     /// (the server cannot have received a PUBREC for it).
     UnexpectedPubRel(u16),
+    /// A DISCONNECT from the server with a Session Expiry Interval
+    /// [MQTT-3.14.2-2]: the property is valid in DISCONNECT (so the packet
+    /// is not malformed), but only the client may send it.
+    SessionExpiryInServerDisconnect,
 }
 
 impl ProtocolViolation {
@@ -247,6 +251,9 @@ impl core::fmt::Display for ProtocolViolation {
             ProtocolViolation::UnexpectedPubRel(id) => {
                 write!(f, "PUBREL for packet identifier {id} before our PUBREC")
             }
+            ProtocolViolation::SessionExpiryInServerDisconnect => f.write_str(
+                "Session Expiry Interval in a DISCONNECT from the server [MQTT-3.14.2-2]",
+            ),
         }
     }
 }

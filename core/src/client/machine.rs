@@ -377,31 +377,24 @@ impl Client {
     /// Starts a connection on a fresh transport: queues CONNECT (send it
     /// with [`poll_transmit`](Self::poll_transmit)) and arms the CONNACK
     /// timer. Commands queued while disconnected go out after CONNACK.
-    /// Refused with [`ClientError::InvalidState`], nothing sent, for a
-    /// 3.1.1 client with an empty client identifier and Clean Session 0
-    /// [MQTT-3.1.3-7].
+    ///
+    /// A 3.1.1 client with an empty Client Identifier and Clean Session 0
+    /// is refused, nothing sent: [`ClientError::InvalidState`] with
+    /// [`EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION`](super::EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION)
+    /// [MQTT-3.1.3-7] (see [`ClientOptions::check`]); so is a 3.1 client
+    /// whose identifier is not 1 to 23 characters.
     pub fn connect(&mut self, now: Instant) -> Result<(), ClientError> {
         if self.state != ConnectionState::Disconnected {
             return Err(ClientError::InvalidState("already connected or connecting"));
         }
-        if self.version.is_v31() && !crate::codec::is_valid_v31_client_id(self.client_id.as_str()) {
-            // A 3.1 server answers any other with Identifier Rejected.
-            return Err(ClientError::InvalidState(
-                "MQTT 3.1 needs a Client Identifier of 1 to 23 characters",
-            ));
-        }
-        self.now = now;
         let v5 = self.version.is_v5();
         let clean_start = if v5 && self.connected_once {
             false
         } else {
             self.opts.clean_start
         };
-        if !v5 && !clean_start && self.client_id.is_empty() {
-            return Err(ClientError::InvalidState(
-                "3.1.1: an empty client identifier needs clean session 1 [MQTT-3.1.3-7]",
-            ));
-        }
+        super::options::check_client_id(self.version, &self.client_id, clean_start)?;
+        self.now = now;
         let mut connect = Connect::new(self.version, "")?;
         connect.client_id = self.client_id.clone();
         connect.clean_start = clean_start;
@@ -653,12 +646,7 @@ impl Client {
                 if d.properties.session_expiry_interval.is_some() {
                     // [MQTT-3.14.2-2] a server never sends Session Expiry
                     // Interval in DISCONNECT.
-                    self.violation(ProtocolViolation::Decode(
-                        crate::codec::Error::PropertyNotAllowed {
-                            property: crate::codec::PropertyId::SessionExpiryInterval,
-                            packet: PacketType::Disconnect,
-                        },
-                    ));
+                    self.violation(ProtocolViolation::SessionExpiryInServerDisconnect);
                 } else {
                     self.teardown(DisconnectReason::ByServer(d));
                 }

@@ -29,6 +29,9 @@ pub use event::{
     ProtocolViolation, PublishId, Redirect,
 };
 pub use machine::{Client, ConnectionState};
-pub use options::{ClientOptions, Leniency, QueueFullPolicy, SessionLostPolicy};
+pub use options::{
+    ClientOptions, Leniency, QueueFullPolicy, SessionLostPolicy,
+    EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION,
+};
 pub use session::{SessionState, StoredOutgoing, StoredQos2, Subscription};
 pub use stats::Stats;

@@ -3,8 +3,38 @@
 
 use bytes::Bytes;
 
+use super::ClientError;
 use crate::codec::{ConnectProperties, Error, MqttString, ProtocolVersion, UserProperty, Will};
 use crate::time::Duration;
+
+/// Why [`Client::connect`](super::Client::connect) (and
+/// [`ClientOptions::check`]) refuses a 3.1.1 client with an empty Client
+/// Identifier and Clean Session 0.
+pub const EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION: &str =
+    "MQTT 3.1.1: an empty Client Identifier needs Clean Session 1 [MQTT-3.1.3-7]";
+
+/// [MQTT-3.1.3-7] (3.1.1): a client that sends a zero-byte Client
+/// Identifier must also set Clean Session 1 (5.0 has no such rule: the
+/// server assigns an identifier and the session can resume with it).
+/// MQTT 3.1 takes 1 to 23 characters only (a 3.1 server answers any other
+/// with Identifier Rejected).
+pub(crate) fn check_client_id(
+    version: ProtocolVersion,
+    client_id: &MqttString,
+    clean_start: bool,
+) -> Result<(), ClientError> {
+    if version.is_v31() && !crate::codec::is_valid_v31_client_id(client_id.as_str()) {
+        return Err(ClientError::InvalidState(
+            "MQTT 3.1 needs a Client Identifier of 1 to 23 characters",
+        ));
+    }
+    if !version.is_v5() && client_id.is_empty() && !clean_start {
+        return Err(ClientError::InvalidState(
+            EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION,
+        ));
+    }
+    Ok(())
+}
 
 /// What a command does when the queue of messages waiting to be sent is
 /// full ([`ClientOptions::max_queued`]).
@@ -315,6 +345,24 @@ impl ClientOptions {
     pub fn with_leniency(mut self, leniency: Leniency) -> Self {
         self.leniency = leniency;
         self
+    }
+
+    /// Checks the rules between options that
+    /// [`Client::connect`](super::Client::connect) enforces, so that a
+    /// configuration that can never connect is refused where it is made:
+    /// in 3.1.1 an empty Client Identifier needs Clean Session 1
+    /// [MQTT-3.1.3-7] ([`ClientError::InvalidState`] with
+    /// [`EMPTY_CLIENT_ID_NEEDS_CLEAN_SESSION`]).
+    ///
+    /// ```
+    /// use mqtt_core::client::ClientOptions;
+    /// use mqtt_core::codec::ProtocolVersion;
+    /// let o = ClientOptions::new(ProtocolVersion::V311, "").unwrap();
+    /// assert!(o.check().is_ok());
+    /// assert!(o.with_clean_start(false).check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), ClientError> {
+        check_client_id(self.version, &self.client_id, self.clean_start)
     }
 
     /// The CONNECT properties these options produce (5.0).

@@ -505,8 +505,9 @@ mod tests {
         );
     }
 
+    // 5.0 2.2.2.2: a property not valid for CONNACK is a Malformed Packet.
     #[test]
-    fn properties_outside_connack_are_protocol_errors() {
+    fn properties_outside_connack_are_malformed() {
         // Topic Alias (a PUBLISH property) in CONNACK.
         let err = decode::<ConnAck>(
             &[0x20, 0x06, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01],
@@ -520,7 +521,7 @@ mod tests {
                 packet: PacketType::ConnAck,
             }
         );
-        assert_eq!(err.reason_code(), ReasonCode::ProtocolError);
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
     }
 
     #[test]

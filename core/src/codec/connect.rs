@@ -1033,8 +1033,10 @@ mod tests {
         assert_err(&bytes, Error::Truncated, ReasonCode::MalformedPacket);
     }
 
+    // 5.0 2.2.2.2: a property not valid where it stands is a Malformed
+    // Packet.
     #[test]
-    fn misplaced_properties_are_protocol_errors() {
+    fn misplaced_properties_are_malformed() {
         // Will Delay Interval among the CONNECT properties.
         let body = [
             &var_header(5, 0x02)[..],
@@ -1048,7 +1050,7 @@ mod tests {
                 property: PropertyId::WillDelayInterval,
                 packet: PacketType::Connect,
             },
-            ReasonCode::ProtocolError,
+            ReasonCode::MalformedPacket,
         );
         // Session Expiry Interval among the will properties.
         let body = [
@@ -1066,7 +1068,7 @@ mod tests {
                 property: PropertyId::SessionExpiryInterval,
                 packet: PacketType::Connect,
             },
-            ReasonCode::ProtocolError,
+            ReasonCode::MalformedPacket,
         );
     }
 

@@ -29,7 +29,9 @@ pub enum Error {
         /// The flags found.
         flags: u8,
     },
-    /// A QoS field holds 3 [MQTT-3.3.1-4]. (0x81)
+    /// A PUBLISH's QoS field holds 3 [MQTT-3.3.1-4]. (0x81) (QoS 3 in
+    /// SUBSCRIBE options is [`Error::InvalidSubscriptionOptions`] in 3.1.1
+    /// and [`Error::InvalidSubscriptionQoS`] in 5.0.)
     InvalidQoS,
     /// DUP is set on a QoS 0 PUBLISH [MQTT-3.3.1-2]. (0x81)
     DupWithQoS0,
@@ -70,7 +72,10 @@ pub enum Error {
     EmptyReasonCodes,
     /// A property identifier the specification does not define. (0x81)
     UnknownProperty(u8),
-    /// A property that may not appear in this packet. (0x82)
+    /// A property that may not appear in this packet type: a Malformed
+    /// Packet (5.0 2.2.2.2: "A Control Packet which contains an Identifier
+    /// which is not valid for its packet type ... is a Malformed Packet").
+    /// (0x81)
     PropertyNotAllowed {
         /// The property.
         property: PropertyId,
@@ -107,7 +112,10 @@ pub enum Error {
     /// A CONNACK's Session Present flag set with a failure code
     /// [MQTT-3.2.2-6], or its reserved flag bits set [MQTT-3.2.2-1]. (0x81)
     InvalidConnAckFlags,
-    /// Subscription options with reserved bits set [MQTT-3.8.3-5]. (0x81)
+    /// Subscription options with reserved bits set [MQTT-3.8.3-5]; in
+    /// 3.1.1 also a requested QoS of 3 (3.1.1 [MQTT-3.8.3-4]: reserved
+    /// bits, or a QoS other than 0, 1 or 2, make SUBSCRIBE malformed).
+    /// (0x81)
     InvalidSubscriptionOptions,
     /// A Retain Handling of 3 in subscription options. (0x82)
     InvalidRetainHandling,
@@ -162,6 +170,7 @@ impl Error {
             | InvalidReasonCode { .. }
             | InvalidConnAckFlags
             | EmptyReasonCodes
+            | PropertyNotAllowed { .. }
             | InvalidSubscriptionOptions => ReasonCode::MalformedPacket,
             InvalidTopicName(_) => ReasonCode::TopicNameInvalid,
             InvalidTopicFilter(_) => ReasonCode::TopicFilterInvalid,
@@ -171,7 +180,6 @@ impl Error {
             | InvalidPacketIdentifier
             | EmptySubscribe
             | EmptyUnsubscribe
-            | PropertyNotAllowed { .. }
             | DuplicateProperty(_)
             | InvalidPropertyValue(_)
             | PropertiesInV311
@@ -198,7 +206,7 @@ impl core::fmt::Display for Error {
             ReservedFlags { packet_type, flags } => {
                 write!(f, "{packet_type} with reserved flags {flags:#06b} [MQTT-2.1.3-1]")
             }
-            InvalidQoS => f.write_str("QoS 3 is not a valid QoS [MQTT-3.3.1-4]"),
+            InvalidQoS => f.write_str("PUBLISH with QoS 3 [MQTT-3.3.1-4]"),
             DupWithQoS0 => f.write_str("DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]"),
             Truncated => f.write_str("packet content runs past its remaining length"),
             TrailingBytes => f.write_str("bytes left over after the packet's last field"),
@@ -214,7 +222,7 @@ impl core::fmt::Display for Error {
             EmptyUnsubscribe => f.write_str("UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]"),
             EmptyReasonCodes => f.write_str("SUBACK/UNSUBACK without a reason code"),
             UnknownProperty(id) => write!(f, "unknown property identifier {id:#04x}"),
-            PropertyNotAllowed { property, packet } => write!(f, "property {property} not allowed in {packet}"),
+            PropertyNotAllowed { property, packet } => write!(f, "property {property} not allowed in {packet} (spec 2.2.2.2: malformed)"),
             DuplicateProperty(p) => write!(f, "property {p} included more than once"),
             InvalidPropertyValue(p) => write!(f, "invalid value for property {p}"),
             PropertiesInV311 => f.write_str("MQTT 3.1.1 and 3.1 packets carry no properties or reason codes"),
@@ -227,7 +235,9 @@ impl core::fmt::Display for Error {
             PasswordWithoutUserName => f.write_str("password without user name in 3.1.1 [MQTT-3.1.2-22]"),
             InvalidReasonCode { packet, code } => write!(f, "reason code {code:#04x} not allowed in {packet}"),
             InvalidConnAckFlags => f.write_str("invalid CONNACK acknowledge flags [MQTT-3.2.2-1] [MQTT-3.2.2-6]"),
-            InvalidSubscriptionOptions => f.write_str("invalid subscription options [MQTT-3.8.3-5]"),
+            InvalidSubscriptionOptions => f.write_str(
+                "subscription options with reserved bits set [MQTT-3.8.3-5], or in 3.1.1 with reserved bits or QoS 3 (3.1.1 [MQTT-3.8.3-4])",
+            ),
             InvalidSubscriptionQoS => f.write_str("Maximum QoS 3 in subscription options"),
             InvalidRetainHandling => f.write_str("Retain Handling 3 is not a valid value"),
             NoLocalOnSharedSubscription => f.write_str("No Local on a shared subscription [MQTT-3.8.3-4]"),

@@ -308,8 +308,8 @@ const fn value_type(value: &PropertyValue<'_>) -> PropertyType {
 }
 
 /// Checks every property of a block (without its length prefix): known
-/// (0x81), allowed in `ctx` (0x82), not repeated unless it may be (0x82),
-/// value in range.
+/// (0x81), allowed in `ctx` (0x81, spec 2.2.2.2), not repeated unless it
+/// may be (0x82), value in range.
 pub(crate) fn check_block(block: &[u8], ctx: Context) -> Result<(), Error> {
     let mut br = Reader::new(block);
     let mut seen: u64 = 0;
@@ -1128,8 +1128,10 @@ mod tests {
         assert_eq!(e.reason_code(), crate::codec::ReasonCode::MalformedPacket);
     }
 
+    // 5.0 2.2.2.2: an identifier not valid for the packet type is a
+    // Malformed Packet (0x81), not a Protocol Error.
     #[test]
-    fn misplaced_property_is_a_protocol_error() {
+    fn misplaced_property_is_malformed() {
         // Session Expiry Interval in PUBLISH.
         let mut r = Reader::new(&[5, 0x11, 0, 0, 0, 1]);
         let e = read_block(&mut r, Context::packet(PacketType::Publish)).unwrap_err();
@@ -1140,7 +1142,7 @@ mod tests {
                 packet: PacketType::Publish
             }
         );
-        assert_eq!(e.reason_code(), crate::codec::ReasonCode::ProtocolError);
+        assert_eq!(e.reason_code(), crate::codec::ReasonCode::MalformedPacket);
     }
 
     #[test]

@@ -537,9 +537,10 @@ mod tests {
         }
     }
 
-    // 5.0 3.9.2.1: SUBACK carries only Reason String and User Property.
+    // 5.0 3.9.2.1: SUBACK carries only Reason String and User Property;
+    // 2.2.2.2: another is a Malformed Packet.
     #[test]
-    fn property_not_allowed_in_suback_is_a_protocol_error() {
+    fn property_not_allowed_in_suback_is_malformed() {
         assert_err(
             &packet(&[0, 1, 2, 0x0B, 0x01, 0x00]),
             V5,
@@ -547,7 +548,7 @@ mod tests {
                 property: PropertyId::SubscriptionIdentifier,
                 packet: PacketType::SubAck,
             },
-            ReasonCode::ProtocolError,
+            ReasonCode::MalformedPacket,
         );
     }
 

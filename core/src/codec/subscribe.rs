@@ -80,7 +80,7 @@ const RETAIN_HANDLING_SHIFT: u8 = 4;
 const RETAIN_HANDLING_MASK: u8 = 0b0011_0000;
 /// Bits 6 and 7, reserved in 5.0 [MQTT-3.8.3-5].
 const V5_RESERVED: u8 = 0b1100_0000;
-/// Bits 2 to 7, reserved in 3.1.1 [MQTT-3-8.3-4 (3.1.1)].
+/// Bits 2 to 7, reserved in 3.1.1 ([MQTT-3.8.3-4] of 3.1.1).
 const V311_RESERVED: u8 = 0b1111_1100;
 
 impl SubscriptionOptions {
@@ -116,10 +116,11 @@ impl SubscriptionOptions {
     /// Parses the options byte as `version` defines it.
     ///
     /// Reserved bits set give [`Error::InvalidSubscriptionOptions`]
-    /// (bits 2-7 in 3.1.1 [MQTT-3-8.3-4 (3.1.1)], bits 6-7 in 5.0
-    /// [MQTT-3.8.3-5]); a QoS of 3 gives [`Error::InvalidQoS`] in 3.1.1
-    /// and [`Error::InvalidSubscriptionQoS`] (a Protocol Error) in 5.0; a Retain
-    /// Handling of 3 gives [`Error::InvalidRetainHandling`].
+    /// (bits 2-7 in 3.1.1, [MQTT-3.8.3-4] of 3.1.1; bits 6-7 in 5.0,
+    /// [MQTT-3.8.3-5]); so does a QoS of 3 in 3.1.1 (the same 3.1.1
+    /// rule: malformed), while in 5.0 it is [`Error::InvalidSubscriptionQoS`]
+    /// (a Protocol Error, 5.0 3.8.3.1); a Retain Handling of 3 gives
+    /// [`Error::InvalidRetainHandling`].
     pub fn from_byte(byte: u8, version: ProtocolVersion) -> Result<Self, Error> {
         let reserved = if version.is_v5() {
             V5_RESERVED
@@ -132,7 +133,7 @@ impl SubscriptionOptions {
         let qos = QoS::from_u8(byte & QOS_MASK).ok_or(if version.is_v5() {
             Error::InvalidSubscriptionQoS
         } else {
-            Error::InvalidQoS
+            Error::InvalidSubscriptionOptions
         })?;
         let retain_handling =
             RetainHandling::from_u8((byte & RETAIN_HANDLING_MASK) >> RETAIN_HANDLING_SHIFT)
@@ -859,7 +860,7 @@ mod tests {
         }
     }
 
-    // [MQTT-3-8.3-4] (3.1.1): the upper six bits of the requested QoS byte
+    // [MQTT-3.8.3-4] (3.1.1): the upper six bits of the requested QoS byte
     // are reserved; 5.0's option bits are among them.
     #[test]
     fn v311_reserved_qos_bits_are_malformed_mqtt_3_8_3_4_v311() {
@@ -883,16 +884,20 @@ mod tests {
         }
     }
 
-    // QoS 3 in the options: malformed in 3.1.1 [MQTT-3-8.3-4], and not a
-    // QoS in 5.0 (3.8.3.1).
+    // QoS 3 in the options: malformed in 3.1.1 ([MQTT-3.8.3-4] of 3.1.1,
+    // the SUBSCRIBE rule, not the PUBLISH one [MQTT-3.3.1-4]), and a
+    // Protocol Error in 5.0 (3.8.3.1).
     #[test]
     fn qos_3_in_options_is_rejected() {
         assert_err(
             &packet(&[0, 1, 0, 1, b'a', 0x03]),
             V311,
-            Error::InvalidQoS,
+            Error::InvalidSubscriptionOptions,
             ReasonCode::MalformedPacket,
         );
+        let text = alloc::format!("{}", Error::InvalidSubscriptionOptions);
+        assert!(text.contains("3.1.1 [MQTT-3.8.3-4]"), "{text}");
+        assert!(!text.contains("3.3.1-4"), "{text}");
         assert_err(
             &packet(&[0, 1, 0, 0, 1, b'a', 0x03]),
             V5,
@@ -998,8 +1003,10 @@ mod tests {
         );
     }
 
+    // 5.0 2.2.2.2: a property not valid for SUBSCRIBE is a Malformed
+    // Packet.
     #[test]
-    fn property_not_allowed_in_subscribe_is_a_protocol_error() {
+    fn property_not_allowed_in_subscribe_is_malformed() {
         // Reason String (0x1F).
         assert_err(
             &packet(&[0, 1, 4, 0x1F, 0, 1, b'x', 0, 1, b'a', 0]),
@@ -1008,7 +1015,7 @@ mod tests {
                 property: PropertyId::ReasonString,
                 packet: PacketType::Subscribe,
             },
-            ReasonCode::ProtocolError,
+            ReasonCode::MalformedPacket,
         );
     }
 

@@ -296,9 +296,10 @@ mod tests {
         );
     }
 
-    // 5.0 3.11.2.1: UNSUBACK carries only Reason String and User Property.
+    // 5.0 3.11.2.1: UNSUBACK carries only Reason String and User Property;
+    // 2.2.2.2: another is a Malformed Packet.
     #[test]
-    fn property_not_allowed_in_unsuback_is_a_protocol_error() {
+    fn property_not_allowed_in_unsuback_is_malformed() {
         assert_err(
             &packet(&[0, 1, 5, 0x11, 0, 0, 0, 1, 0x00]),
             V5,
@@ -306,7 +307,7 @@ mod tests {
                 property: PropertyId::SessionExpiryInterval,
                 packet: PacketType::UnsubAck,
             },
-            ReasonCode::ProtocolError,
+            ReasonCode::MalformedPacket,
         );
     }
 }

@@ -497,9 +497,10 @@ mod tests {
         );
     }
 
-    // 5.0 3.10.2.1: UNSUBSCRIBE carries only User Properties.
+    // 5.0 3.10.2.1: UNSUBSCRIBE carries only User Properties; 2.2.2.2:
+    // another is a Malformed Packet.
     #[test]
-    fn property_not_allowed_in_unsubscribe_is_a_protocol_error() {
+    fn property_not_allowed_in_unsubscribe_is_malformed() {
         assert_err(
             &packet(&[0, 1, 2, 0x0B, 0x01, 0, 1, b'a']),
             V5,
@@ -507,7 +508,7 @@ mod tests {
                 property: PropertyId::SubscriptionIdentifier,
                 packet: PacketType::Unsubscribe,
             },
-            ReasonCode::ProtocolError,
+            ReasonCode::MalformedPacket,
         );
     }
 

@@ -85,8 +85,8 @@ pub enum QoS {
 }
 
 impl QoS {
-    /// The QoS for its two-bit value; `None` for 3, which is malformed
-    /// [MQTT-3.3.1-4].
+    /// The QoS for its two-bit value; `None` for 3, which no packet may
+    /// carry (in PUBLISH a Malformed Packet, [MQTT-3.3.1-4]).
     pub const fn from_u8(value: u8) -> Option<Self> {
         match value {
             0 => Some(QoS::AtMostOnce),

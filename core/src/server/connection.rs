@@ -184,6 +184,10 @@ pub struct ServerConnection {
     /// 3.1 only: the QoS each pending SUBSCRIBE requested per filter, the
     /// answer to a refused filter (3.1 has no Failure code).
     v31_requested: Vec<(u16, Vec<QoS>)>,
+    /// Packet identifiers of a resumed session's messages in flight, in
+    /// order, to resend once what the client sent before CONNACK is
+    /// handled (see [`accept`](Self::accept)).
+    resend: Vec<u16>,
 }
 
 impl ServerConnection {
@@ -222,6 +226,7 @@ impl ServerConnection {
             pending_subscribes: Vec::new(),
             pending_unsubscribes: Vec::new(),
             v31_requested: Vec::new(),
+            resend: Vec::new(),
             opts: options,
         }
     }
@@ -512,6 +517,7 @@ impl ServerConnection {
                 }
             }
         }
+        self.resend_resumed();
         self.flush_queued();
     }
 

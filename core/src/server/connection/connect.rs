@@ -69,9 +69,16 @@ impl ServerConnection {
 
     /// Accepts the connection: sends CONNACK (Success, Session Present,
     /// our limits from [`ServerOptions`] and `accept.properties`), resumes
-    /// `accept.session` when given (messages in flight are resent with
-    /// DUP, PUBREL again for those released [MQTT-4.4.0-1]), then handles
-    /// what the client sent meanwhile.
+    /// `accept.session` when given, handles what the client sent meanwhile,
+    /// then resends what is still unacknowledged of the session: messages
+    /// in flight with DUP, PUBREL again for those released [MQTT-4.4.0-1].
+    ///
+    /// What the client sent before it could see CONNACK answers the
+    /// previous connection's deliveries, so it is handled before the
+    /// resends: a message it acknowledged meanwhile is not sent again
+    /// (the client would acknowledge the copy too, and that second
+    /// acknowledgement would complete whichever new message reuses the
+    /// identifier [MQTT-2.2.1-4]; a PUBREC gets its PUBREL once).
     pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), ServerError> {
         self.set_now(now);
         if self.state != ServerState::Connecting {
@@ -325,7 +332,8 @@ impl ServerConnection {
         self.events.push_back(ServerEvent::AuthReceived(a));
     }
 
-    /// Puts a stored session back in flight after CONNACK.
+    /// Puts a stored session back in flight after CONNACK; the resends
+    /// wait for [`resend_resumed`](Self::resend_resumed).
     fn resume(&mut self, session: ServerSession) {
         for id in session.inbound_qos2 {
             if !self.inbound_qos2.iter().any(|q| q.packet_id == id) {
@@ -336,21 +344,55 @@ impl ServerConnection {
                 });
             }
         }
-        let mut deferred = Vec::new();
-        for mut d in session.inflight {
+        for d in session.inflight {
             let id = d.publish.packet_id;
             if d.publish.qos == QoS::AtMostOnce || !self.ids.claim(id) {
                 continue;
             }
+            // In flight at once: an acknowledgement the client sent before
+            // CONNACK finds it.
+            self.resend.push(id);
+            self.inflight.push_back(d);
+        }
+        for mut p in session.queued {
+            if p.qos != QoS::AtMostOnce && !self.ids.claim(p.packet_id) {
+                p.packet_id = 0; // allocated when sent
+            }
+            self.queued.push_back((p, self.now));
+        }
+    }
+
+    /// Resends the resumed session's messages still in flight, in their
+    /// order (after what the client sent before CONNACK was handled):
+    /// PUBREL for those released, the PUBLISH with DUP for the others
+    /// [MQTT-4.4.0-1]; beyond the client's (new) Receive Maximum a PUBLISH
+    /// waits ahead of the queue, keeping its identifier.
+    pub(super) fn resend_resumed(&mut self) {
+        if self.resend.is_empty() {
+            return;
+        }
+        let ids = core::mem::take(&mut self.resend);
+        if self.state != ServerState::Connected {
+            // Closed meanwhile: they stay in flight, for the session.
+            return;
+        }
+        // Out of flight, then back in as each goes out again (the window
+        // counts those resent).
+        let mut resumed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(i) = self.inflight.iter().position(|d| d.publish.packet_id == id) {
+                resumed.extend(self.inflight.remove(i));
+            }
+        }
+        let mut deferred = Vec::new();
+        for mut d in resumed {
+            let id = d.publish.packet_id;
             if d.released {
                 let rel = PubRel::new(id);
                 let _ = self.encode(PacketRef::PubRel(rel.as_view()));
                 self.inflight.push_back(d);
                 continue;
             }
-            // [MQTT-4.4.0-1] resent with DUP, its original identifier;
-            // beyond the client's (new) Receive Maximum it waits, ahead of
-            // the queue, keeping both.
             d.publish.dup = true;
             if !self.window_open() {
                 deferred.push((d.publish, self.now));
@@ -366,12 +408,8 @@ impl ServerConnection {
             }
             self.inflight.push_back(d);
         }
-        self.queued.extend(deferred);
-        for mut p in session.queued {
-            if p.qos != QoS::AtMostOnce && !self.ids.claim(p.packet_id) {
-                p.packet_id = 0; // allocated when sent
-            }
-            self.queued.push_back((p, self.now));
+        for p in deferred.into_iter().rev() {
+            self.queued.push_front(p);
         }
     }
 }

@@ -188,6 +188,8 @@ impl ServerConnection {
             Some(i) => {
                 self.inflight[i].released = true;
                 let _ = self.encode(PacketRef::PubRel(PubRel::new(pid).as_view()));
+                // Before CONNACK's resends: this PUBREL is its resend.
+                self.resend.retain(|&id| id != pid);
             }
             None => {
                 let code = if self.version.is_v5() {
