@@ -53,4 +53,7 @@ profdata=coverage/$t/coverage.profdata
 "$llvm_cov" export -summary-only "$bin" -instr-profile="$profdata" >"$out/coverage.json"
 printf 'target=%s\nseconds=%s\nexecutions=%s\nkept_files=%s\nkept_bytes=%s\n' \
   "$t" "$seconds" "${execs:-0}" "$files" "$bytes" >"$out/stats"
+if [ "$bytes" -gt 1048576 ]; then
+  echo "== $t: NOTE the kept corpus is over 1 MiB ($bytes bytes): consider -max_len for this target"
+fi
 echo "== $t: done (${execs:-?} executions, kept corpus $files files, $bytes bytes)"
