@@ -128,7 +128,7 @@ fuzz-long: fuzz-corpus fuzz-tools
 	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} \
 	  env CARGO=$(CARGO) nice -n 5 fuzz/campaign.sh {} $(or $(FUZZ_SECONDS),1800)
 	python3 fuzz/coverage-table.py fuzz/COVERAGE.md $(FUZZ_TARGETS)
-	@du -sh fuzz/corpus-kept/* | sed 's/^/kept corpus: /'
+	@du -sh --apparent-size fuzz/corpus-kept/* | sed 's/^/kept corpus: /'
 
 ## Seed corpus for the fuzzers, written from the golden byte vectors.
 fuzz-corpus:

@@ -1514,6 +1514,15 @@ fn classify(d: &Disagreement) -> Option<&'static str> {
             return Some("rumqttc-empty-login");
         }
     }
+    // 0x8C Bad authentication method in a DISCONNECT: Table 2-6 lists it
+    // for CONNACK and DISCONNECT, the DISCONNECT table (3.14.2.1) does not.
+    if v5
+        && ty == 14
+        && matches!(theirs, Outcome::Reject(_))
+        && matches!(ours, Outcome::Accept { fields, .. } if fields.get("code").is_some_and(|c| c == "140"))
+    {
+        return Some("disconnect-0x8c");
+    }
     if d.peer == Peer::Mpc
         && v5
         && ty == 15
