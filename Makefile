@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 CARGO ?= cargo
-FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := decode_stream roundtrip encode_structured client server broker ffi
+# Seconds per fuzz target: 60 for fuzz-smoke, 1800 for fuzz-long unless given.
+FUZZ_SECONDS ?=
+FUZZ_TARGETS ?= decode_stream roundtrip encode_structured client server broker ffi differential
+# fuzz-long: how many targets run at once.
+FUZZ_JOBS ?= 1
 
-.PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus bench help conformance
+.PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus fuzz-tools fuzz-long bench help conformance
 
 all: test
 
@@ -13,7 +16,9 @@ help:
 	@echo "make demo        show libmqtt working (Python asyncio client and broker; BROKER=host:port to use yours)"
 	@echo "make test        the whole test suite (installs what it needs)"
 	@echo "make conformance  coverage of the MQTT 3.1.1 and 5.0 normative statements per role (tests/conformance/*.map)"
-	@echo "make fuzz-smoke  every fuzz target for $(FUZZ_SECONDS)s on nightly"
+	@echo "make fuzz-smoke  every fuzz target for $(or $(FUZZ_SECONDS),60)s on nightly, from the kept corpus"
+	@echo "make fuzz-long   fuzz campaigns: every target for $(or $(FUZZ_SECONDS),1800)s (FUZZ_SECONDS, FUZZ_TARGETS, FUZZ_JOBS),"
+	@echo "                 corpus minimised into fuzz/corpus-kept, coverage table in fuzz/COVERAGE.md"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
@@ -105,17 +110,36 @@ unit:
 conformance:
 	$(CARGO) run --quiet -p mqtt-tests --bin conformance-report -- $(if $(TODO),--todo)
 
-## fuzz-smoke: each cargo-fuzz target for FUZZ_SECONDS on nightly; fails on any crash.
-fuzz-smoke: fuzz-corpus
-	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+## fuzz-smoke: each cargo-fuzz target for FUZZ_SECONDS (60) on nightly,
+## starting from the kept corpus (fuzz/corpus-kept/<target>, in the
+## repository) and the golden vectors; fails on any crash.
+fuzz-smoke: fuzz-corpus fuzz-tools
 	cd fuzz && $(CARGO) +nightly fuzz build -O
 	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p fuzz/corpus/$$t; \
-	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
-	  (cd fuzz && $(CARGO) +nightly fuzz run -O $$t corpus/$$t corpus/seed -- \
-	     -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | tail -n 12) || exit 1; \
+	  mkdir -p fuzz/corpus/$$t fuzz/corpus-kept/$$t; \
+	  echo "== fuzz $$t for $(or $(FUZZ_SECONDS),60)s"; \
+	  (cd fuzz && $(CARGO) +nightly fuzz run -O $$t corpus/$$t corpus-kept/$$t corpus/seed -- \
+	     -max_total_time=$(or $(FUZZ_SECONDS),60) -print_final_stats=1 2>&1 | tail -n 12) || exit 1; \
 	done
+
+fuzz-tools:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+
+## fuzz-long: a campaign per target (fuzz/campaign.sh): FUZZ_SECONDS (1800)
+## on the persistent working corpus fuzz/corpus/<target> (gitignored),
+## seeded from the kept corpus; then `cargo fuzz cmin` back into
+## fuzz/corpus-kept/<target> (commit it), and the coverage of that corpus
+## (`cargo fuzz coverage`, llvm-cov from nightly's llvm-tools-preview).
+## FUZZ_JOBS targets run at once. Writes fuzz/COVERAGE.md.
+fuzz-long: fuzz-corpus fuzz-tools
+	@rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^llvm-tools' || \
+	  rustup component add llvm-tools-preview --toolchain nightly
+	cd fuzz && $(CARGO) +nightly fuzz build -O
+	printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} \
+	  env CARGO=$(CARGO) nice -n 5 fuzz/campaign.sh {} $(or $(FUZZ_SECONDS),1800)
+	python3 fuzz/coverage-table.py fuzz/COVERAGE.md $(FUZZ_TARGETS)
+	@du -sh --apparent-size fuzz/corpus-kept/* | sed 's/^/kept corpus: /'
 
 ## Seed corpus for the fuzzers, written from the golden byte vectors.
 fuzz-corpus:
