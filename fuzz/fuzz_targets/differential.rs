@@ -384,10 +384,10 @@ fn our_fields(p: &Packet) -> Fields {
         Packet::Connect(c) => {
             f.insert(
                 "level",
-                (if c.protocol_version == ProtocolVersion::V5 {
-                    5
-                } else {
-                    4
+                (match c.protocol_version {
+                    ProtocolVersion::V5 => 5,
+                    ProtocolVersion::V31 => 3,
+                    _ => 4,
                 })
                 .to_string(),
             );
@@ -1455,6 +1455,15 @@ fn classify(d: &Disagreement) -> Option<&'static str> {
     // for the whole frame. Only when the frame is not all there.
     if matches!(ours, Outcome::Reject(_)) && theirs_incomplete && !frame_complete(d.input) {
         return Some("early-header-reject");
+    }
+    // MQTT 3.1 (protocol name "MQIsdp", level 3): we accept it, as
+    // mosquitto, HiveMQ and EMQX do; both peers speak 3.1.1 and 5.0 only.
+    if ty == 1
+        && !theirs_accept
+        && matches!(ours, Outcome::Accept { fields, .. }
+            if fields.get("level").is_some_and(|l| l == "3"))
+    {
+        return Some("mqtt31-connect");
     }
     // rumqttc 5.0 reads a variable byte integer (a Property Length) past
     // the end of a complete frame and asks for more bytes: the short forms
