@@ -542,11 +542,14 @@ static void test_mqtt_3_1(void) {
     CHECK(used == n && v.packet_type == MQTT_PACKET_CONNECT && v.version == MQTT_VERSION_3_1);
     CHECK(view_eq(v.client_id, "c"));
 
+    /* 3.1 takes 1 to 23 characters: refused with the options. */
     o.client_id = str_view("");
     c = NULL;
-    EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_OK);
-    CHECK(mqtt_client_connect(c, 0) != MQTT_STATUS_OK);
-    mqtt_client_free(c);
+    EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_INVALID_ARGUMENT);
+    CHECK(c == NULL);
+    o.client_id = str_view("abcdefghijklmnopqrstuvwx"); /* 24 */
+    EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_INVALID_ARGUMENT);
+    CHECK(c == NULL);
 
     CHECK(mqtt_decode(suback_failure, sizeof suback_failure, MQTT_VERSION_3_1, 0, &v, &used) !=
           MQTT_STATUS_OK);
