@@ -57,7 +57,8 @@ use mqtt_core::codec::{
     Connect, ConnectProperties, ConnectRef, DecodeOptions, MqttStr, MqttString, Packet, PacketRef,
     ProtocolVersion, Publish, PublishProperties, PublishPropertiesRef, PublishRef, QoS, Subscribe,
     SubscribeFilter, SubscribeFilterRef, SubscribeFiltersRef, SubscribePropertiesRef, SubscribeRef,
-    SubscriptionOptions, UserPropertiesRef, UserProperty, Will, WillProperties, WillRef,
+    SubscriptionOptions, TopicFilterRef, TopicNameRef, UserPropertiesRef, UserProperty, Will,
+    WillProperties, WillRef,
 };
 
 use crate::fixtures::{self as fx, Case, Version};
@@ -197,7 +198,7 @@ fn build_ref(case: Case) -> PacketRef<'static> {
                 dup: false,
                 qos: QoS::AtLeastOnce,
                 retain: false,
-                topic: mqtt_str(fx::TOPIC),
+                topic: TopicNameRef::new(fx::TOPIC).expect("topic"),
                 packet_id: fx::PACKET_ID,
                 properties,
                 payload: leak_slice(fx::payload(case.payload_len())),
@@ -206,7 +207,10 @@ fn build_ref(case: Case) -> PacketRef<'static> {
         Case::Subscribe10(_) => {
             let filters: Vec<SubscribeFilterRef<'static>> = fx::subscribe_filters()
                 .into_iter()
-                .map(|f| SubscribeFilterRef::new(mqtt_str(Box::leak(f.into_boxed_str())), qos1()))
+                .map(|f| {
+                    let f = TopicFilterRef::new(Box::leak(f.into_boxed_str())).expect("filter");
+                    SubscribeFilterRef::new(f, qos1())
+                })
                 .collect();
             PacketRef::Subscribe(SubscribeRef {
                 packet_id: fx::PACKET_ID,
@@ -249,7 +253,7 @@ fn pairs(props: UserPropertiesRef<'_>) -> Vec<(String, String)> {
 fn summarize_ref(p: &PacketRef<'_>) -> Summary {
     match p {
         PacketRef::Publish(p) => Summary::Publish {
-            topic: string(p.topic),
+            topic: string(p.topic.as_mqtt_str()),
             qos: p.qos.as_u8(),
             pkid: p.packet_id,
             payload: p.payload.to_vec(),
@@ -260,7 +264,7 @@ fn summarize_ref(p: &PacketRef<'_>) -> Summary {
             filters: s
                 .filters
                 .iter()
-                .map(|f| (string(f.filter), f.options.qos.as_u8()))
+                .map(|f| (string(f.filter.as_mqtt_str()), f.options.qos.as_u8()))
                 .collect(),
         },
         PacketRef::Connect(c) => {

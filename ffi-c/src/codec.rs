@@ -308,7 +308,7 @@ pub(crate) fn view_of(p: &PacketRef<'_>, version: ProtocolVersion, raw: &[u8]) -
         }
         PacketRef::Publish(p) => {
             v.packet_id = p.packet_id;
-            v.topic = sv(p.topic);
+            v.topic = sv(p.topic.as_mqtt_str());
             v.payload = mqtt_bytes_view::of(p.payload);
             v.qos = p.qos.as_u8();
             v.retain = p.retain;
@@ -585,7 +585,7 @@ pub unsafe extern "C" fn mqtt_packet_view_filter(
                 PacketRef::Subscribe(s) => s.filters.iter().nth(index).map(|f| {
                     let o = f.options;
                     mqtt_subscription {
-                        filter: sv(f.filter),
+                        filter: sv(f.filter.as_mqtt_str()),
                         qos: o.qos.as_u8(),
                         no_local: o.no_local,
                         retain_as_published: o.retain_as_published,

@@ -135,7 +135,7 @@ fn publish(v: ProtocolVersion) -> BoxedStrategy<Publish> {
                 if v.is_v5() {
                     p.properties = props;
                     if alias_only && p.properties.topic_alias.is_some() {
-                        p.topic = MqttString::new();
+                        p.topic = mqtt_core::codec::TopicName::EMPTY;
                     }
                 }
                 p

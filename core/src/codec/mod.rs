@@ -58,6 +58,7 @@ mod suback;
 mod subscribe;
 #[cfg(test)]
 pub(crate) mod testing;
+mod topic_types;
 mod unsuback;
 mod unsubscribe;
 mod user_property;
@@ -83,6 +84,7 @@ pub use reason_code::ReasonCode;
 pub use string::{MqttStr, MqttString};
 pub use suback::*;
 pub use subscribe::*;
+pub use topic_types::{TopicFilter, TopicFilterRef, TopicName, TopicNameRef};
 pub use unsuback::*;
 pub use unsubscribe::*;
 pub use user_property::{UserPropertiesIter, UserPropertiesRef, UserProperty};

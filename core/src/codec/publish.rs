@@ -1,15 +1,15 @@
 //! PUBLISH (spec 3.3): an application message, in either direction.
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
-use super::packet::{DecodeOptions, Sizes};
+use super::packet::{total_len, DecodeOptions, Sizes};
 use super::property::{properties, Context};
-use super::string::{MqttStr, MqttString};
+use super::topic_types::{TopicName, TopicNameRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{binary_len, put_binary, Reader};
-use crate::topic::{check_topic_name_bytes, scan_topic, validate_topic_name, TopicError};
+use super::wire::{put_binary, varint_bytes, Reader};
+use crate::topic::{scan_topic, TopicError};
 
 properties! {
     /// PUBLISH properties (spec 3.3.2.3).
@@ -35,8 +35,10 @@ properties! {
 /// A PUBLISH packet.
 ///
 /// `packet_id` is 0 for QoS 0 and non-zero otherwise [MQTT-2.2.1-2]
-/// [MQTT-2.2.1-3]. `topic` may be empty in 5.0 when a Topic Alias stands for
-/// it. `topic` and `payload` of a decoded packet share the input buffer.
+/// [MQTT-2.2.1-3]. `topic` is a [`TopicName`], validated when it was built
+/// or decoded (the encoder trusts it); it may be empty
+/// ([`TopicName::EMPTY`]) in 5.0 when a Topic Alias stands for it. `topic`
+/// and `payload` of a decoded packet share the input buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {
     /// DUP: this may be a re-delivery (QoS 1 and 2 only).
@@ -46,7 +48,7 @@ pub struct Publish {
     /// RETAIN: the server keeps this message for future subscribers.
     pub retain: bool,
     /// Topic name.
-    pub topic: MqttString,
+    pub topic: TopicName,
     /// Packet identifier, 0 for QoS 0.
     pub packet_id: u16,
     /// 5.0 properties; empty in 3.1.1.
@@ -64,8 +66,8 @@ pub struct PublishRef<'a> {
     pub qos: QoS,
     /// RETAIN flag.
     pub retain: bool,
-    /// Topic name.
-    pub topic: MqttStr<'a>,
+    /// Topic name (validated by its type).
+    pub topic: TopicNameRef<'a>,
     /// Packet identifier, 0 for QoS 0.
     pub packet_id: u16,
     /// 5.0 properties.
@@ -77,12 +79,11 @@ pub struct PublishRef<'a> {
 impl Publish {
     /// A QoS 0 message on a valid topic name.
     pub fn new(topic: &str, payload: impl Into<Bytes>) -> Result<Self, Error> {
-        validate_topic_name(topic).map_err(Error::InvalidTopicName)?;
         Ok(Publish {
             dup: false,
             qos: QoS::AtMostOnce,
             retain: false,
-            topic: MqttString::from_str(topic)?,
+            topic: TopicName::from_str(topic)?,
             packet_id: 0,
             properties: PublishProperties::default(),
             payload: payload.into(),
@@ -103,12 +104,13 @@ impl Publish {
     }
 
     /// A borrowed view, for encoding.
+    #[inline]
     pub fn as_view(&self) -> PublishRef<'_> {
         PublishRef {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self.topic.as_mqtt_str(),
+            topic: self.topic.as_view(),
             packet_id: self.packet_id,
             properties: self.properties.as_view(),
             payload: &self.payload,
@@ -118,6 +120,7 @@ impl Publish {
 
 impl<'a> PublishRef<'a> {
     /// The fixed-header flags: DUP, QoS and RETAIN.
+    #[inline]
     pub(crate) fn flags(&self) -> u8 {
         (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
     }
@@ -141,7 +144,7 @@ impl<'a> PublishRef<'a> {
         if nul {
             return Err(Error::NullCharacter); // [MQTT-1.5.4-2]
         }
-        let topic = MqttStr::from_validated(topic_bytes);
+        let topic = TopicNameRef::from_validated(topic_bytes);
         let packet_id = if qos == QoS::AtMostOnce {
             0
         } else {
@@ -179,6 +182,10 @@ impl<'a> PublishRef<'a> {
         })
     }
 
+    /// Validates for encoding and computes the sizes. The topic is valid
+    /// by its type, so only the rules that tie fields together are
+    /// checked here.
+    #[inline]
     pub(crate) fn sizes(&self, version: ProtocolVersion) -> Result<Sizes, Error> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(Error::DupWithQoS0);
@@ -186,24 +193,96 @@ impl<'a> PublishRef<'a> {
         if (self.qos == QoS::AtMostOnce) != (self.packet_id == 0) {
             return Err(Error::InvalidPacketIdentifier);
         }
-        check_topic(self.topic, &self.properties)?;
+        // [MQTT-3.3.2-1]: an empty topic needs a Topic Alias.
+        if self.topic.is_empty() && self.properties.topic_alias().is_none() {
+            return Err(Error::EmptyTopicWithoutAlias);
+        }
+        let (props, props_len) = self.properties.sized_for(version)?;
         // Whatever encodes also decodes with payload validation on.
-        if self.properties.payload_format_indicator() == Some(true)
+        if props_len > 1
+            && self.properties.payload_format_indicator() == Some(true)
             && core::str::from_utf8(self.payload).is_err()
         {
             return Err(Error::PayloadFormatInvalid);
         }
-        let mut remaining = binary_len(self.topic.as_bytes())? + self.payload.len();
+        // A topic holds at most 65,535 bytes (by its type).
+        let mut remaining = 2 + self.topic.len() + self.payload.len() + props_len;
         if self.qos != QoS::AtMostOnce {
             remaining += 2;
         }
-        let (props, props_len) = self.properties.sized_for(version)?;
-        remaining += props_len;
         Ok(Sizes {
             remaining,
             props,
             ..Sizes::default()
         })
+    }
+
+    /// The fixed header and the topic's length prefix, in a small array:
+    /// the array and how many of its bytes are used.
+    #[inline]
+    fn head(&self, remaining: usize) -> ([u8; 7], usize) {
+        let mut head = [0u8; 7];
+        head[0] = ((PacketType::Publish as u8) << 4) | self.flags();
+        let (varint, n) = varint_bytes(remaining as u32);
+        head[1..5].copy_from_slice(&varint);
+        let [hi, lo] = (self.topic.len() as u16).to_be_bytes();
+        head[1 + n] = hi;
+        head[2 + n] = lo;
+        (head, 3 + n)
+    }
+
+    /// Encodes the packet at the end of `buf`, reserving what it needs
+    /// once (the hot path of [`PacketRef::encode`](super::PacketRef::encode)).
+    #[inline]
+    pub(crate) fn encode_bytes(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        buf.reserve(len);
+        let (head, n) = self.head(sizes.remaining);
+        buf.extend_from_slice(&head[..n]);
+        buf.extend_from_slice(self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            buf.extend_from_slice(&self.packet_id.to_be_bytes());
+        }
+        if version.is_v5() {
+            self.properties.put(buf, sizes.props);
+        }
+        buf.extend_from_slice(self.payload);
+        Ok(len)
+    }
+
+    /// Encodes the packet into the front of `out` (the hot path of
+    /// [`PacketRef::encode_to_slice`](super::PacketRef::encode_to_slice)).
+    #[inline]
+    pub(crate) fn encode_slice(
+        &self,
+        version: ProtocolVersion,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        let available = out.len();
+        let Some(mut w) = out.get_mut(..len) else {
+            return Err(Error::BufferTooSmall {
+                needed: len,
+                available,
+            });
+        };
+        let (head, n) = self.head(sizes.remaining);
+        w.put_slice(&head[..n]);
+        w.put_slice(self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            w.put_u16(self.packet_id);
+        }
+        if version.is_v5() {
+            self.properties.put(&mut w, sizes.props);
+        }
+        w.put_slice(self.payload);
+        Ok(len)
     }
 
     /// Writes the variable header; the payload follows (written by the
@@ -225,22 +304,10 @@ impl<'a> PublishRef<'a> {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: MqttString::from_validated(share(src, self.topic.as_bytes())),
+            topic: TopicName::from_validated(share(src, self.topic.as_bytes())),
             packet_id: self.packet_id,
             properties: self.properties.owned_in(src),
             payload: share(src, self.payload),
         }
     }
-}
-
-/// An empty topic needs a Topic Alias [MQTT-3.3.2-1]; a non-empty one must
-/// be a valid topic name without wildcards [MQTT-3.3.2-2].
-fn check_topic(topic: MqttStr<'_>, properties: &PublishPropertiesRef<'_>) -> Result<(), Error> {
-    if topic.is_empty() {
-        if properties.topic_alias().is_none() {
-            return Err(Error::EmptyTopicWithoutAlias);
-        }
-        return Ok(());
-    }
-    check_topic_name_bytes(topic.as_bytes()).map_err(Error::InvalidTopicName)
 }

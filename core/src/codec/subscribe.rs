@@ -8,10 +8,10 @@ use super::error::Error;
 use super::fixed_header::PacketType;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{list_view_impls, properties, share, Context};
-use super::string::{MqttStr, MqttString};
+use super::topic_types::{TopicFilter, TopicFilterRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{put_binary, string_len, Reader};
-use crate::topic::{check_topic_filter_bytes, validate_topic_filter};
+use super::wire::{put_binary, Reader};
+use crate::topic::check_topic_filter_bytes;
 
 properties! {
     /// SUBSCRIBE properties (spec 3.8.2.1).
@@ -177,8 +177,9 @@ impl SubscriptionOptions {
 /// One entry of a SUBSCRIBE payload: a topic filter and its options.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SubscribeFilter {
-    /// The topic filter, possibly a `$share/{ShareName}/{filter}`.
-    pub filter: MqttString,
+    /// The topic filter, possibly a `$share/{ShareName}/{filter}`
+    /// (validated by its type).
+    pub filter: TopicFilter,
     /// The subscription options.
     pub options: SubscriptionOptions,
 }
@@ -186,8 +187,8 @@ pub struct SubscribeFilter {
 /// A borrowed [`SubscribeFilter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubscribeFilterRef<'a> {
-    /// The topic filter.
-    pub filter: MqttStr<'a>,
+    /// The topic filter (validated by its type).
+    pub filter: TopicFilterRef<'a>,
     /// The subscription options.
     pub options: SubscriptionOptions,
 }
@@ -196,44 +197,43 @@ impl SubscribeFilter {
     /// A filter with its options; the filter is validated as a topic
     /// filter ([`Error::InvalidTopicFilter`]).
     pub fn new(filter: &str, options: SubscriptionOptions) -> Result<Self, Error> {
-        validate_topic_filter(filter).map_err(Error::InvalidTopicFilter)?;
         Ok(SubscribeFilter {
-            filter: MqttString::from_str(filter)?,
+            filter: TopicFilter::from_str(filter)?,
             options,
         })
     }
 
     /// A borrowed view.
+    #[inline]
     pub fn as_view(&self) -> SubscribeFilterRef<'_> {
         SubscribeFilterRef {
-            filter: self.filter.as_mqtt_str(),
+            filter: self.filter.as_view(),
             options: self.options,
         }
     }
 }
 
 impl<'a> SubscribeFilterRef<'a> {
-    /// A filter with its options (checked when encoding).
-    pub const fn new(filter: MqttStr<'a>, options: SubscriptionOptions) -> Self {
+    /// A filter with its options (the options are checked when encoding).
+    pub const fn new(filter: TopicFilterRef<'a>, options: SubscriptionOptions) -> Self {
         SubscribeFilterRef { filter, options }
     }
 
     /// Checks the entry for sending with `version` and returns its encoded
     /// size.
+    /// The filter is valid (and at most 65,535 bytes) by its type.
+    #[inline]
     fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
-        // The order decoding finds errors in: string, options, then entry.
-        let len = string_len(self.filter)?;
         self.options.check(version)?;
-        check_entry(self.filter, self.options)?;
-        Ok(len + 1)
+        check_no_local(self.filter.as_bytes(), self.options)?;
+        Ok(2 + self.filter.len() + 1)
     }
 }
 
-/// The rules every entry obeys in both directions: a valid topic filter
-/// (0x8F), and no No Local on a shared subscription [MQTT-3.8.3-4].
-fn check_entry(filter: MqttStr<'_>, options: SubscriptionOptions) -> Result<(), Error> {
-    let filter = filter.as_bytes();
-    check_topic_filter_bytes(filter).map_err(Error::InvalidTopicFilter)?;
+/// No No Local on a shared subscription [MQTT-3.8.3-4], in both
+/// directions.
+#[inline]
+fn check_no_local(filter: &[u8], options: SubscriptionOptions) -> Result<(), Error> {
     if options.no_local && filter.starts_with(b"$share/") {
         return Err(Error::NoLocalOnSharedSubscription);
     }
@@ -285,7 +285,9 @@ impl<'a> SubscribeFiltersRef<'a> {
         while !r.is_empty() {
             let filter = r.string()?; // [MQTT-3.8.3-1]
             let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
-            check_entry(filter, options)?;
+            // A valid topic filter (0x8F).
+            check_topic_filter_bytes(filter.as_bytes()).map_err(Error::InvalidTopicFilter)?;
+            check_no_local(filter.as_bytes(), options)?;
             count += 1;
         }
         Ok(SubscribeFiltersRef {
@@ -348,7 +350,7 @@ impl<'a> SubscribeFiltersRef<'a> {
         }
         self.iter()
             .map(|entry| SubscribeFilter {
-                filter: MqttString::from_validated(share(src, entry.filter.as_bytes())),
+                filter: TopicFilter::from_validated(share(src, entry.filter.as_bytes())),
                 options: entry.options,
             })
             .collect()
@@ -382,7 +384,7 @@ impl<'a> Iterator for SubscribeFiltersIter<'a> {
             FiltersIterRepr::Block { reader, left } => {
                 // The payload was validated when decoded, so this never
                 // fails; if it somehow did, iteration simply ends.
-                let filter = MqttStr::from_validated(reader.binary().ok()?);
+                let filter = TopicFilterRef::from_validated(reader.binary().ok()?);
                 let options = SubscriptionOptions::from_validated(reader.u8().ok()?);
                 *left = left.saturating_sub(1);
                 Some(SubscribeFilterRef { filter, options })
@@ -672,11 +674,11 @@ mod tests {
     fn borrowed_filters_encode_without_owned_data() {
         let entries = [
             SubscribeFilterRef::new(
-                MqttStr::new("a/b").unwrap(),
+                TopicFilterRef::new("a/b").unwrap(),
                 SubscriptionOptions::new(QoS::AtLeastOnce),
             ),
             SubscribeFilterRef::new(
-                MqttStr::new("c/d").unwrap(),
+                TopicFilterRef::new("c/d").unwrap(),
                 SubscriptionOptions::new(QoS::ExactlyOnce),
             ),
         ];
@@ -809,17 +811,12 @@ mod tests {
             Error::InvalidTopicFilter(TopicError::MisplacedSingleLevelWildcard),
             ReasonCode::TopicFilterInvalid,
         );
-        let sub = Subscribe::new(
-            1,
-            vec![SubscribeFilter {
-                filter: MqttString::from_str("a/#/b").unwrap(),
-                options: SubscriptionOptions::default(),
-            }],
-        );
-        assert_encode_err(
-            &sub,
-            V5,
-            Error::InvalidTopicFilter(TopicError::MisplacedMultiLevelWildcard),
+        // An invalid filter cannot be built, so it cannot be encoded.
+        assert_eq!(
+            TopicFilter::from_str("a/#/b"),
+            Err(Error::InvalidTopicFilter(
+                TopicError::MisplacedMultiLevelWildcard
+            ))
         );
         assert_eq!(
             Subscribe::single(1, "a+", QoS::AtMostOnce),
@@ -1055,7 +1052,9 @@ mod tests {
                         f
                     }
                 })
-                .prop_filter("a valid filter", |f| validate_topic_filter(f).is_ok())
+                .prop_filter("a valid filter", |f| {
+                    crate::topic::validate_topic_filter(f).is_ok()
+                })
         }
 
         fn options(v: ProtocolVersion, shared: bool) -> impl Strategy<Value = SubscriptionOptions> {
@@ -1134,7 +1133,7 @@ mod tests {
                     .prop_map(|(id, filters, users)| {
                         let filters = filters
                             .iter()
-                            .map(|f| MqttString::from_str(f).unwrap())
+                            .map(|f| crate::codec::MqttString::from_str(f).unwrap())
                             .collect();
                         let mut unsub = Unsubscribe::new(id, filters);
                         unsub.properties.user_properties = users;

@@ -129,6 +129,25 @@ pub(crate) const fn varint_len(value: u32) -> usize {
     }
 }
 
+/// A variable byte integer as bytes: the buffer and how many of its bytes
+/// are used; `value` must be at most [`MAX_VARIABLE_INTEGER`].
+#[inline]
+pub(crate) const fn varint_bytes(mut value: u32) -> ([u8; 4], usize) {
+    let mut out = [0u8; 4];
+    let mut i = 0;
+    while i < 4 {
+        let byte = (value & 0x7F) as u8;
+        value >>= 7;
+        if value == 0 {
+            out[i] = byte;
+            return (out, i + 1);
+        }
+        out[i] = byte | 0x80;
+        i += 1;
+    }
+    (out, 4)
+}
+
 /// Writes a variable byte integer; `value` must be at most
 /// [`MAX_VARIABLE_INTEGER`] (checked while sizing).
 pub(crate) fn put_varint<B: BufMut>(buf: &mut B, mut value: u32) {
@@ -185,6 +204,8 @@ mod tests {
             let mut out = Vec::new();
             put_varint(&mut out, value);
             assert_eq!(out.len(), len);
+            let (bytes, n) = varint_bytes(value);
+            assert_eq!(&bytes[..n], &out[..]);
             assert_eq!(varint_len(value), len);
             assert_eq!(Reader::new(&out).varint(), Ok(value));
         }

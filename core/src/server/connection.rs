@@ -16,7 +16,7 @@ use crate::codec::{
     AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, DecodeOptions,
     Decoder, Disconnect, DisconnectProperties, Error, MqttString, Packet, PacketRef, PacketType,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    UnsubAck, Unsubscribe, Will,
+    TopicName, UnsubAck, Unsubscribe, Will,
 };
 use crate::connection::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases, PacketIds};
 use crate::time::{Duration, Instant};

@@ -163,7 +163,7 @@ impl Client {
                     dup: *dup,
                     qos: *qos,
                     retain: *retain,
-                    topic: topic.as_mqtt_str(),
+                    topic: topic.as_view(),
                     packet_id: *packet_id,
                     properties: Default::default(),
                     payload,
@@ -262,7 +262,7 @@ impl Client {
         alias: OutboundAlias,
     ) -> Result<(), ClientError> {
         if matches!(alias, OutboundAlias::Use(_)) {
-            view.topic = MqttStr::default();
+            view.topic = TopicNameRef::EMPTY;
         }
         let encoded =
             self.encode_packet_within(PacketRef::Publish(view), self.server.maximum_packet_size);
@@ -461,7 +461,7 @@ impl Client {
                 .filters
                 .iter()
                 .enumerate()
-                .any(|(i, f)| *f == s.filter.filter && removed(i))
+                .any(|(i, f)| f.as_bytes() == s.filter.filter.as_bytes() && removed(i))
         });
         let reason_codes = if self.version.is_v5() {
             ack.reason_codes

@@ -103,7 +103,7 @@ impl Client {
                         dup: true,
                         qos: QoS::ExactlyOnce,
                         retain: false,
-                        topic: MqttString::default(),
+                        topic: TopicName::EMPTY,
                         packet_id: id,
                         properties: Default::default(),
                         payload: Bytes::new(),

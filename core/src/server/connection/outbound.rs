@@ -142,7 +142,7 @@ impl ServerConnection {
             OutboundAlias::Assign(a) => aliased.properties.topic_alias = Some(a),
             OutboundAlias::Use(a) => {
                 aliased.properties.topic_alias = Some(a);
-                aliased.topic = MqttString::new();
+                aliased.topic = TopicName::EMPTY;
             }
         }
         let sent = self.encode(PacketRef::Publish(aliased.as_view()));
