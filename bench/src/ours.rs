@@ -141,7 +141,7 @@ fn build_owned(case: Case) -> Packet {
                 .expect("topic")
                 .with_qos(QoS::AtLeastOnce, fx::PACKET_ID);
             if case == Case::PublishPropsV5 {
-                p.properties = publish_props();
+                p.properties = publish_props().into();
             }
             Packet::Publish(p)
         }

@@ -1005,7 +1005,7 @@ impl Broker {
             retain: w.retain,
             topic,
             packet_id: 0,
-            properties,
+            properties: properties.into(),
             payload: w.payload,
         };
         if delay == 0 {

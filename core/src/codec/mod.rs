@@ -77,7 +77,9 @@ pub use packet::{DecodeOptions, Packet, PacketRef, MAX_PACKET_SIZE};
 pub use property::{PropertyId, PropertyType, PropertyValue, PropertyWriter, SubscriptionIdsRef};
 pub use puback::{PubAck, PubAckRef};
 pub use pubcomp::{PubComp, PubCompRef};
-pub use publish::{Publish, PublishProperties, PublishPropertiesRef, PublishRef};
+pub use publish::{
+    LazyPublishProperties, Publish, PublishProperties, PublishPropertiesRef, PublishRef,
+};
 pub use pubrec::{PubRec, PubRecRef};
 pub use pubrel::{PubRel, PubRelRef};
 pub use reason_code::ReasonCode;

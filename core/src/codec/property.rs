@@ -720,13 +720,22 @@ macro_rules! properties {
             }
         }
 
+        #[allow(dead_code)]
         impl $Owned {
+            /// No property set, as a constant.
+            pub(crate) const EMPTY: $Owned = $Owned {
+                $( $field: None, )*
+                $( $sid: ::alloc::vec::Vec::new(), )?
+                user_properties: ::alloc::vec::Vec::new(),
+            };
+
             /// A borrowed view of these properties, for encoding.
             pub fn as_view(&self) -> $Ref<'_> {
                 $Ref { repr: $crate::codec::property::PropsRepr::Owned(self) }
             }
 
             /// Whether no property is set.
+            #[inline]
             pub fn is_empty(&self) -> bool {
                 true $( && self.$field.is_none() )* $( && self.$sid.is_empty() )? && self.user_properties.is_empty()
             }
@@ -777,6 +786,7 @@ macro_rules! properties {
             }
 
             /// Whether no property is set.
+            #[inline]
             pub fn is_empty(&self) -> bool {
                 match self.repr {
                     $crate::codec::property::PropsRepr::Wire(block) => block.is_empty(),
@@ -871,6 +881,7 @@ macro_rules! properties {
             /// The size of the property block without its length prefix,
             /// validating every value (a wire block was validated when it
             /// was read).
+            #[inline]
             pub(crate) fn block_len(&self) -> Result<usize, $crate::codec::Error> {
                 match self.repr {
                     $crate::codec::property::PropsRepr::Wire(block) => return Ok(block.len()),
@@ -894,6 +905,7 @@ macro_rules! properties {
             /// must be empty ([`Error::PropertiesInV311`] otherwise).
             ///
             /// [`Error::PropertiesInV311`]: $crate::codec::Error::PropertiesInV311
+            #[inline]
             pub(crate) fn sized_for(
                 &self,
                 version: $crate::codec::ProtocolVersion,

@@ -1,5 +1,6 @@
 //! PUBLISH (spec 3.3): an application message, in either direction.
 
+use alloc::boxed::Box;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::Error;
@@ -8,7 +9,7 @@ use super::packet::{total_len, DecodeOptions, Sizes};
 use super::property::{properties, Context};
 use super::topic_types::{TopicName, TopicNameRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{put_binary, varint_bytes, Reader};
+use super::wire::{head_word, put_binary, Reader};
 use crate::topic::{scan_topic, TopicError};
 
 properties! {
@@ -32,6 +33,92 @@ properties! {
     @repeated subscription_identifiers,
 }
 
+/// The properties of a [`Publish`], on the heap only once one is set.
+///
+/// Most messages have none, so a [`Publish`] keeps a null pointer instead
+/// of the 160-byte [`PublishProperties`]: it stays small to move through
+/// queues, `Result`s and [`Packet`](super::Packet)s. Reads go through
+/// [`Deref`](core::ops::Deref) (an empty set when nothing is allocated),
+/// and the first write through [`DerefMut`](core::ops::DerefMut)
+/// allocates, so fields are used as on the plain struct:
+///
+/// ```
+/// use mqtt_core::codec::Publish;
+/// let mut p = Publish::new("a/b", "x").unwrap();
+/// assert!(p.properties.topic_alias.is_none()); // no allocation
+/// p.properties.message_expiry_interval = Some(60); // allocates once
+/// assert_eq!(p.properties.message_expiry_interval, Some(60));
+/// ```
+#[derive(Clone, Default)]
+pub struct LazyPublishProperties(Option<Box<PublishProperties>>);
+
+impl PartialEq for LazyPublishProperties {
+    /// By contents: an empty allocated set equals an unallocated one.
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for LazyPublishProperties {}
+
+/// What an unallocated [`LazyPublishProperties`] reads as.
+static NO_PUBLISH_PROPERTIES: PublishProperties = PublishProperties::EMPTY;
+
+impl LazyPublishProperties {
+    /// No properties, without allocating.
+    pub const fn new() -> Self {
+        LazyPublishProperties(None)
+    }
+
+    /// Clears every property (and frees the allocation).
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    /// The properties by value (empty if none were set).
+    pub fn into_inner(self) -> PublishProperties {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl core::ops::Deref for LazyPublishProperties {
+    type Target = PublishProperties;
+    #[inline]
+    fn deref(&self) -> &PublishProperties {
+        self.0.as_deref().unwrap_or(&NO_PUBLISH_PROPERTIES)
+    }
+}
+
+impl core::ops::DerefMut for LazyPublishProperties {
+    /// Allocates the set on first use.
+    fn deref_mut(&mut self) -> &mut PublishProperties {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<PublishProperties> for LazyPublishProperties {
+    /// Keeps an empty set unallocated.
+    fn from(p: PublishProperties) -> Self {
+        if p.is_empty() {
+            LazyPublishProperties(None)
+        } else {
+            LazyPublishProperties(Some(Box::new(p)))
+        }
+    }
+}
+
+impl core::fmt::Debug for LazyPublishProperties {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl PartialEq<PublishProperties> for LazyPublishProperties {
+    fn eq(&self, other: &PublishProperties) -> bool {
+        **self == *other
+    }
+}
+
 /// A PUBLISH packet.
 ///
 /// `packet_id` is 0 for QoS 0 and non-zero otherwise [MQTT-2.2.1-2]
@@ -51,8 +138,10 @@ pub struct Publish {
     pub topic: TopicName,
     /// Packet identifier, 0 for QoS 0.
     pub packet_id: u16,
-    /// 5.0 properties; empty in 3.1.1.
-    pub properties: PublishProperties,
+    /// 5.0 properties; empty in 3.1.1. Allocated only when one is set
+    /// (see [`LazyPublishProperties`]); assign a [`PublishProperties`]
+    /// with `.into()`.
+    pub properties: LazyPublishProperties,
     /// Application payload.
     pub payload: Bytes,
 }
@@ -85,7 +174,7 @@ impl Publish {
             retain: false,
             topic: TopicName::from_str(topic)?,
             packet_id: 0,
-            properties: PublishProperties::default(),
+            properties: LazyPublishProperties::new(),
             payload: payload.into(),
         })
     }
@@ -185,7 +274,7 @@ impl<'a> PublishRef<'a> {
     /// Validates for encoding and computes the sizes. The topic is valid
     /// by its type, so only the rules that tie fields together are
     /// checked here.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sizes(&self, version: ProtocolVersion) -> Result<Sizes, Error> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(Error::DupWithQoS0);
@@ -217,18 +306,18 @@ impl<'a> PublishRef<'a> {
         })
     }
 
-    /// The fixed header and the topic's length prefix, in a small array:
-    /// the array and how many of its bytes are used.
+    /// The fixed header and the topic's length prefix (at most seven
+    /// bytes), built in a register and stored at once: the bytes and how
+    /// many are used.
     #[inline]
-    fn head(&self, remaining: usize) -> ([u8; 7], usize) {
-        let mut head = [0u8; 7];
-        head[0] = ((PacketType::Publish as u8) << 4) | self.flags();
-        let (varint, n) = varint_bytes(remaining as u32);
-        head[1..5].copy_from_slice(&varint);
-        let [hi, lo] = (self.topic.len() as u16).to_be_bytes();
-        head[1 + n] = hi;
-        head[2 + n] = lo;
-        (head, 3 + n)
+    fn head(&self, remaining: usize) -> ([u8; 8], usize) {
+        let (word, n) = head_word(
+            ((PacketType::Publish as u8) << 4) | self.flags(),
+            remaining as u32,
+        );
+        let topic_len = self.topic.len() as u64;
+        let word = word | ((topic_len >> 8) << (8 * n)) | ((topic_len & 0xFF) << (8 * (n + 1)));
+        (word.to_le_bytes(), n + 2)
     }
 
     /// Encodes the packet at the end of `buf`, reserving what it needs
@@ -306,7 +395,11 @@ impl<'a> PublishRef<'a> {
             retain: self.retain,
             topic: TopicName::from_validated(share(src, self.topic.as_bytes())),
             packet_id: self.packet_id,
-            properties: self.properties.owned_in(src),
+            properties: if self.properties.is_empty() {
+                LazyPublishProperties::new()
+            } else {
+                self.properties.owned_in(src).into()
+            },
             payload: share(src, self.payload),
         }
     }

@@ -323,23 +323,44 @@ impl<'a> SubscribeFiltersRef<'a> {
         }
     }
 
-    /// The payload size, validating every entry for `version`.
+    /// The payload size, validating every entry for `version` (one loop
+    /// per representation, so that each is a tight loop over a slice).
+    #[inline]
     fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
-        let mut len = 0usize;
-        for entry in self.iter() {
-            len += entry.encoded_len(version)?;
+        #[inline(always)]
+        fn sum<'b>(
+            entries: impl Iterator<Item = SubscribeFilterRef<'b>>,
+            version: ProtocolVersion,
+        ) -> Result<usize, Error> {
+            let mut len = 0usize;
+            for entry in entries {
+                len += entry.encoded_len(version)?;
+            }
+            Ok(len)
         }
-        Ok(len)
+        match self.repr {
+            FiltersRepr::Owned(f) => sum(f.iter().map(SubscribeFilter::as_view), version),
+            FiltersRepr::Refs(f) => sum(f.iter().copied(), version),
+            FiltersRepr::Block { .. } => sum(self.iter(), version),
+        }
     }
 
+    #[inline]
     fn put<B: BufMut>(&self, buf: &mut B) {
-        if let FiltersRepr::Block { payload, .. } = self.repr {
-            buf.put_slice(payload);
-            return;
+        #[inline(always)]
+        fn put_all<'b, B: BufMut>(
+            entries: impl Iterator<Item = SubscribeFilterRef<'b>>,
+            buf: &mut B,
+        ) {
+            for entry in entries {
+                put_binary(buf, entry.filter.as_bytes());
+                buf.put_u8(entry.options.to_byte());
+            }
         }
-        for entry in self.iter() {
-            put_binary(buf, entry.filter.as_bytes());
-            buf.put_u8(entry.options.to_byte());
+        match self.repr {
+            FiltersRepr::Block { payload, .. } => buf.put_slice(payload),
+            FiltersRepr::Owned(f) => put_all(f.iter().map(SubscribeFilter::as_view), buf),
+            FiltersRepr::Refs(f) => put_all(f.iter().copied(), buf),
         }
     }
 

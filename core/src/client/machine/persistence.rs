@@ -19,7 +19,9 @@ impl Client {
                     stage,
                 } => {
                     let mut p = publish.clone();
-                    p.properties.message_expiry_interval = *expiry;
+                    if *expiry != p.properties.message_expiry_interval {
+                        p.properties.message_expiry_interval = *expiry;
+                    }
                     match stage {
                         Stage::Unsent => StoredOutgoing::Publish(p),
                         Stage::AwaitAck => StoredOutgoing::PublishSent(p),
