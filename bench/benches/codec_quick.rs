@@ -63,7 +63,44 @@ fn encode_runner<C: Codec + 'static>(case: Case) -> Option<Runner> {
     }))
 }
 
+/// `--one CASE/OP IMPL ITERS`: runs one implementation only, ITERS times
+/// (for `perf stat -e cycles:u,instructions:u`: the difference between two
+/// ITERS is the cost per packet, whatever else runs on the machine).
+fn run_one(id: &str, name: &str, iters: usize) {
+    for case in Case::ALL {
+        for op in ["decode", "encode"] {
+            if format!("{}/{op}", case.name()) != id {
+                continue;
+            }
+            macro_rules! one {
+                ($c:ty) => {
+                    if <$c as Codec>::NAME == name {
+                        let r = if op == "decode" {
+                            decode_runner::<$c>(case)
+                        } else {
+                            encode_runner::<$c>(case)
+                        };
+                        if let Some(mut r) = r {
+                            for _ in 0..iters / BATCH {
+                                r();
+                            }
+                            return;
+                        }
+                    }
+                };
+            }
+            for_each_codec!(one);
+        }
+    }
+    panic!("no such row: {id} {name}");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        let iters = args[i + 3].parse().expect("ITERS");
+        return run_one(&args[i + 1], &args[i + 2], iters);
+    }
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

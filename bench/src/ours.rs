@@ -39,7 +39,23 @@
 //! * **Owned encode** ([`Libmqtt`]): into a reused `BytesMut` reserved once
 //!   (8 KiB), cleared by each encode, like rumqttc. It includes
 //!   `Packet::as_view()` (our owned packet is encoded through its view) and
-//!   the full validation the encoder performs.
+//!   the validation the encoder performs: the rules that tie fields
+//!   together (DUP with QoS 0, packet identifier against QoS, an empty
+//!   topic only with a Topic Alias, the payload format, properties only in
+//!   5.0, sizes; for SUBSCRIBE: a packet identifier, at least one filter,
+//!   the options each version can carry, no No Local on a shared
+//!   subscription).
+//! * **Where topic names and filters are validated**: when the packet is
+//!   built (`Publish::new` → `TopicName`, `SubscribeFilter::new` →
+//!   `TopicFilter`, or `TopicNameRef::new` / `TopicFilterRef::new` for the
+//!   borrowed ones) or decoded, never skipped: the types cannot hold an
+//!   invalid one, so the encoder does not scan them again. That is outside
+//!   the timed encode, as it is for the peers that validate: mqtt-protocol
+//!   checks in `TopicName::new` / `TopicFilter::new` (and stores the
+//!   remaining length in the packet when it is built), mqtt-protocol-core
+//!   in its builders; rumqttc's and mqttrs' encoders write the topic as
+//!   given, without checking it at all. On decode every implementation's
+//!   row includes its own topic checks (ours: UTF-8, U+0000, wildcards).
 //! * **Slice encode** ([`LibmqttSlice`]): a `PacketRef<'static>` built once
 //!   from borrowed data (the fixtures' `&'static str`s plus buffers leaked once
 //!   per build, as the mqttrs adapter does; property views borrow a leaked

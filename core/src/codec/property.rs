@@ -905,11 +905,16 @@ macro_rules! properties {
             /// must be empty ([`Error::PropertiesInV311`] otherwise).
             ///
             /// [`Error::PropertiesInV311`]: $crate::codec::Error::PropertiesInV311
-            #[inline]
+            #[inline(always)]
             pub(crate) fn sized_for(
                 &self,
                 version: $crate::codec::ProtocolVersion,
             ) -> Result<(usize, usize), $crate::codec::Error> {
+                // The usual case first: no properties at all.
+                let empty = self.is_empty();
+                if empty {
+                    return Ok((0, if version.is_v5() { 1 } else { 0 }));
+                }
                 if !version.is_v5() {
                     return if self.is_empty() { Ok((0, 0)) } else { Err($crate::codec::Error::PropertiesInV311) };
                 }
@@ -919,7 +924,12 @@ macro_rules! properties {
 
             /// Writes the property block (length prefix included) whose
             /// block size `block_len` returned.
+            #[inline]
             pub(crate) fn put<B: ::bytes::BufMut>(&self, buf: &mut B, block_len: usize) {
+                if block_len == 0 {
+                    buf.put_u8(0);
+                    return;
+                }
                 $crate::codec::wire::put_varint(buf, block_len as u32);
                 if let $crate::codec::property::PropsRepr::Wire(block) = self.repr {
                     buf.put_slice(block);

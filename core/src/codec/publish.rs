@@ -119,6 +119,10 @@ impl PartialEq<PublishProperties> for LazyPublishProperties {
     }
 }
 
+/// Topics up to this long are written together with the fixed header and
+/// the packet identifier (one copy instead of three).
+const SHORT_TOPIC: usize = 54;
+
 /// A PUBLISH packet.
 ///
 /// `packet_id` is 0 for QoS 0 and non-zero otherwise [MQTT-2.2.1-2]
@@ -332,13 +336,35 @@ impl<'a> PublishRef<'a> {
         let len = total_len(sizes.remaining)?;
         buf.reserve(len);
         let (head, n) = self.head(sizes.remaining);
-        buf.extend_from_slice(&head[..n]);
-        buf.extend_from_slice(self.topic.as_bytes());
-        if self.qos != QoS::AtMostOnce {
-            buf.extend_from_slice(&self.packet_id.to_be_bytes());
-        }
-        if version.is_v5() {
-            self.properties.put(buf, sizes.props);
+        let topic = self.topic.as_bytes();
+        let v5 = version.is_v5();
+        if topic.len() <= SHORT_TOPIC {
+            // Header, topic, packet identifier and an empty property block
+            // in one copy.
+            let mut start = [0u8; 8 + SHORT_TOPIC + 3];
+            start[..8].copy_from_slice(&head);
+            let mut end = n + topic.len();
+            start[n..end].copy_from_slice(topic);
+            if self.qos != QoS::AtMostOnce {
+                start[end..end + 2].copy_from_slice(&self.packet_id.to_be_bytes());
+                end += 2;
+            }
+            if v5 && sizes.props == 0 {
+                end += 1; // the zero property length
+            }
+            buf.extend_from_slice(&start[..end]);
+            if v5 && sizes.props != 0 {
+                self.properties.put(buf, sizes.props);
+            }
+        } else {
+            buf.extend_from_slice(&head[..n]);
+            buf.extend_from_slice(topic);
+            if self.qos != QoS::AtMostOnce {
+                buf.extend_from_slice(&self.packet_id.to_be_bytes());
+            }
+            if v5 {
+                self.properties.put(buf, sizes.props);
+            }
         }
         buf.extend_from_slice(self.payload);
         Ok(len)

@@ -158,16 +158,6 @@ impl SubscriptionOptions {
         byte
     }
 
-    /// Checks that `version` can carry these options: 3.1.1 has only the
-    /// QoS, so the other fields must be at their defaults (otherwise the
-    /// byte would have reserved bits set, [`Error::InvalidSubscriptionOptions`]).
-    pub(crate) fn check(&self, version: ProtocolVersion) -> Result<(), Error> {
-        if !version.is_v5() && self.to_byte() & V311_RESERVED != 0 {
-            return Err(Error::InvalidSubscriptionOptions);
-        }
-        Ok(())
-    }
-
     /// Splits a byte already validated by [`from_byte`](Self::from_byte).
     fn from_validated(byte: u8) -> Self {
         SubscriptionOptions::from_byte(byte, ProtocolVersion::V5).unwrap_or_default()
@@ -217,16 +207,6 @@ impl<'a> SubscribeFilterRef<'a> {
     /// A filter with its options (the options are checked when encoding).
     pub const fn new(filter: TopicFilterRef<'a>, options: SubscriptionOptions) -> Self {
         SubscribeFilterRef { filter, options }
-    }
-
-    /// Checks the entry for sending with `version` and returns its encoded
-    /// size.
-    /// The filter is valid (and at most 65,535 bytes) by its type.
-    #[inline]
-    fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
-        self.options.check(version)?;
-        check_no_local(self.filter.as_bytes(), self.options)?;
-        Ok(2 + self.filter.len() + 1)
     }
 }
 
@@ -327,14 +307,28 @@ impl<'a> SubscribeFiltersRef<'a> {
     /// per representation, so that each is a tight loop over a slice).
     #[inline]
     fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
+        /// Branch-free over the entries: the sizes add up, the option
+        /// bytes and the No Local rule accumulate, and the rules are
+        /// checked once at the end (filters are valid by their type).
         #[inline(always)]
         fn sum<'b>(
             entries: impl Iterator<Item = SubscribeFilterRef<'b>>,
             version: ProtocolVersion,
         ) -> Result<usize, Error> {
             let mut len = 0usize;
+            let mut bytes = 0u8;
+            let mut no_local_shared = false;
             for entry in entries {
-                len += entry.encoded_len(version)?;
+                len += 3 + entry.filter.len();
+                bytes |= entry.options.to_byte();
+                no_local_shared |=
+                    entry.options.no_local && entry.filter.as_bytes().starts_with(b"$share/");
+            }
+            if !version.is_v5() && bytes & V311_RESERVED != 0 {
+                return Err(Error::InvalidSubscriptionOptions);
+            }
+            if no_local_shared {
+                return Err(Error::NoLocalOnSharedSubscription);
             }
             Ok(len)
         }
