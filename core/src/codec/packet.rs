@@ -345,10 +345,11 @@ impl<'a> PacketRef<'a> {
     /// needs. Validates first: on error nothing is written.
     #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
-        if let PacketRef::Publish(p) = self {
-            return p.encode_bytes(version, buf);
+        match self {
+            PacketRef::Publish(p) => p.encode_bytes(version, buf),
+            PacketRef::Subscribe(s) => s.encode_bytes(version, buf),
+            _ => self.encode_other(version, buf),
         }
-        self.encode_other(version, buf)
     }
 
     /// [`encode`](Self::encode) of every packet but PUBLISH.
@@ -377,10 +378,11 @@ impl<'a> PacketRef<'a> {
         version: ProtocolVersion,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        if let PacketRef::Publish(p) = self {
-            return p.encode_slice(version, out);
+        match self {
+            PacketRef::Publish(p) => p.encode_slice(version, out),
+            PacketRef::Subscribe(s) => s.encode_slice(version, out),
+            _ => self.encode_other_to_slice(version, out),
         }
-        self.encode_other_to_slice(version, out)
     }
 
     /// [`encode_to_slice`](Self::encode_to_slice) of every packet but
@@ -436,10 +438,11 @@ impl Packet {
     /// Encodes the packet at the end of `buf`; see [`PacketRef::encode`].
     #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
-        if let Packet::Publish(p) = self {
-            return p.as_view().encode_bytes(version, buf);
+        match self {
+            Packet::Publish(p) => p.as_view().encode_bytes(version, buf),
+            Packet::Subscribe(s) => s.as_view().encode_bytes(version, buf),
+            _ => self.as_view().encode_other(version, buf),
         }
-        self.as_view().encode_other(version, buf)
     }
 
     /// Encodes into a slice without allocating; see

@@ -9,7 +9,7 @@ use super::packet::{total_len, DecodeOptions, Sizes};
 use super::property::{properties, Context};
 use super::topic_types::{TopicName, TopicNameRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{head_word, put_binary, Reader};
+use super::wire::{copy_short, head_word, put_binary, Reader};
 use crate::topic::{scan_topic, TopicError};
 
 properties! {
@@ -344,7 +344,7 @@ impl<'a> PublishRef<'a> {
             let mut start = [0u8; 8 + SHORT_TOPIC + 3];
             start[..8].copy_from_slice(&head);
             let mut end = n + topic.len();
-            start[n..end].copy_from_slice(topic);
+            copy_short(&mut start[n..end], topic);
             if self.qos != QoS::AtMostOnce {
                 start[end..end + 2].copy_from_slice(&self.packet_id.to_be_bytes());
                 end += 2;
@@ -381,22 +381,25 @@ impl<'a> PublishRef<'a> {
         let sizes = self.sizes(version)?;
         let len = total_len(sizes.remaining)?;
         let available = out.len();
-        let Some(mut w) = out.get_mut(..len) else {
+        let Some(w) = out.get_mut(..len) else {
             return Err(Error::BufferTooSmall {
                 needed: len,
                 available,
             });
         };
         let (head, n) = self.head(sizes.remaining);
-        w.put_slice(&head[..n]);
-        w.put_slice(self.topic.as_bytes());
+        let topic = self.topic.as_bytes();
+        let (start, rest) = w.split_at_mut(n);
+        start.copy_from_slice(&head[..n]);
+        let (t, mut rest) = rest.split_at_mut(topic.len());
+        copy_short(t, topic);
         if self.qos != QoS::AtMostOnce {
-            w.put_u16(self.packet_id);
+            rest.put_u16(self.packet_id);
         }
         if version.is_v5() {
-            self.properties.put(&mut w, sizes.props);
+            self.properties.put(&mut rest, sizes.props);
         }
-        w.put_slice(self.payload);
+        rest.copy_from_slice(self.payload);
         Ok(len)
     }
 

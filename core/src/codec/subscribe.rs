@@ -6,11 +6,12 @@ use bytes::{BufMut, Bytes};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
+use super::packet::total_len;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{list_view_impls, properties, share, Context};
 use super::topic_types::{TopicFilter, TopicFilterRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{put_binary, Reader};
+use super::wire::{copy_short, head_word, put_binary, Reader};
 use crate::topic::check_topic_filter_bytes;
 
 properties! {
@@ -358,6 +359,39 @@ impl<'a> SubscribeFiltersRef<'a> {
         }
     }
 
+    /// Writes the payload into `out`, exactly its size (the encoders'
+    /// hot path: index writes, short filters copied without `memcpy`).
+    #[inline]
+    fn write_to(&self, out: &mut [u8]) {
+        #[inline(always)]
+        fn write_all<'b>(entries: impl Iterator<Item = SubscribeFilterRef<'b>>, out: &mut [u8]) {
+            let mut pos = 0;
+            for entry in entries {
+                let f = entry.filter.as_bytes();
+                let Some(chunk) = out.get_mut(pos..pos + 3 + f.len()) else {
+                    return; // sized beforehand: never
+                };
+                let (len, rest) = chunk.split_at_mut(2);
+                len.copy_from_slice(&(f.len() as u16).to_be_bytes());
+                let (filter, options) = rest.split_at_mut(f.len());
+                copy_short(filter, f);
+                if let Some(o) = options.first_mut() {
+                    *o = entry.options.to_byte();
+                }
+                pos += 3 + f.len();
+            }
+        }
+        match self.repr {
+            FiltersRepr::Block { payload, .. } => {
+                if let Some(out) = out.get_mut(..payload.len()) {
+                    out.copy_from_slice(payload);
+                }
+            }
+            FiltersRepr::Owned(f) => write_all(f.iter().map(SubscribeFilter::as_view), out),
+            FiltersRepr::Refs(f) => write_all(f.iter().copied(), out),
+        }
+    }
+
     /// Owned entries, sharing the filter strings with `src` where possible.
     fn owned_in(self, src: &Bytes) -> Vec<SubscribeFilter> {
         if let FiltersRepr::Owned(f) = self.repr {
@@ -525,6 +559,57 @@ impl<'a> SubscribeRef<'a> {
             props,
             ..Sizes::default()
         })
+    }
+
+    /// Writes the whole packet into `out`, exactly its size.
+    #[inline]
+    fn write_to(&self, version: ProtocolVersion, sizes: &Sizes, out: &mut [u8]) {
+        let (word, n) = head_word(0x82, sizes.remaining as u32);
+        let word = word | (u64::from(self.packet_id.swap_bytes()) << (8 * n));
+        let head = word.to_le_bytes();
+        let (start, mut rest) = out.split_at_mut(n + 2);
+        start.copy_from_slice(&head[..n + 2]);
+        if version.is_v5() {
+            self.properties.put(&mut rest, sizes.props);
+        }
+        self.filters.write_to(rest);
+    }
+
+    /// Encodes at the end of `buf` (the hot path of
+    /// [`PacketRef::encode`](super::PacketRef::encode)).
+    #[inline]
+    pub(crate) fn encode_bytes(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut bytes::BytesMut,
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        self.write_to(version, &sizes, &mut buf[start..]);
+        Ok(len)
+    }
+
+    /// Encodes into the front of `out` (the hot path of
+    /// [`PacketRef::encode_to_slice`](super::PacketRef::encode_to_slice)).
+    #[inline]
+    pub(crate) fn encode_slice(
+        &self,
+        version: ProtocolVersion,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        let available = out.len();
+        let Some(out) = out.get_mut(..len) else {
+            return Err(Error::BufferTooSmall {
+                needed: len,
+                available,
+            });
+        };
+        self.write_to(version, &sizes, out);
+        Ok(len)
     }
 
     pub(crate) fn put<B: BufMut>(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
@@ -710,6 +795,31 @@ mod tests {
         assert_eq!(view.filters.len(), 2);
         assert_eq!(view.filters.iter().len(), 2);
         assert_eq!(view.filters.iter().nth(1), Some(entries[1]));
+        // Too small: an error, nothing written.
+        let mut small = [0u8; 8];
+        assert_eq!(
+            PacketRef::Subscribe(view).encode_to_slice(V311, &mut small),
+            Err(Error::BufferTooSmall {
+                needed: V311_LARGE.len(),
+                available: 8
+            })
+        );
+        assert_eq!(small, [0u8; 8]);
+        // Appended after what a buffer holds, owned and borrowed alike; a
+        // decoded view re-encodes its payload as it is.
+        let mut buf = bytes::BytesMut::from(&b"xy"[..]);
+        PacketRef::Subscribe(view).encode(V311, &mut buf).unwrap();
+        let owned = PacketRef::Subscribe(view).into_owned();
+        owned.encode(V311, &mut buf).unwrap();
+        let (decoded, _) = PacketRef::decode(&V311_LARGE, &DecodeOptions::new(V311))
+            .unwrap()
+            .unwrap();
+        decoded.encode(V311, &mut buf).unwrap();
+        let mut expected = b"xy".to_vec();
+        for _ in 0..3 {
+            expected.extend_from_slice(&V311_LARGE);
+        }
+        assert_eq!(&buf[..], &expected[..]);
     }
 
     #[test]

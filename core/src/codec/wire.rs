@@ -150,6 +150,31 @@ pub(crate) const fn head_word(first: u8, mut remaining: u32) -> (u64, usize) {
     }
 }
 
+/// Copies `src` into `dst` (of the same length); short strings (topic
+/// filters, topic names) without a call to `memcpy`.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n > 16 || dst.len() != n {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        // Two overlapping eight-byte words.
+        let a = u64::from_ne_bytes(src[..8].try_into().unwrap_or_default());
+        let b = u64::from_ne_bytes(src[n - 8..].try_into().unwrap_or_default());
+        dst[..8].copy_from_slice(&a.to_ne_bytes());
+        dst[n - 8..].copy_from_slice(&b.to_ne_bytes());
+    } else if n >= 4 {
+        let a = u32::from_ne_bytes(src[..4].try_into().unwrap_or_default());
+        let b = u32::from_ne_bytes(src[n - 4..].try_into().unwrap_or_default());
+        dst[..4].copy_from_slice(&a.to_ne_bytes());
+        dst[n - 4..].copy_from_slice(&b.to_ne_bytes());
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
 /// Writes a variable byte integer; `value` must be at most
 /// [`MAX_VARIABLE_INTEGER`] (checked while sizing).
 pub(crate) fn put_varint<B: BufMut>(buf: &mut B, mut value: u32) {
@@ -212,6 +237,16 @@ mod tests {
             assert_eq!(word.to_le_bytes()[0], 0x30);
             assert_eq!(varint_len(value), len);
             assert_eq!(Reader::new(&out).varint(), Ok(value));
+        }
+    }
+
+    #[test]
+    fn copy_short_copies_every_length() {
+        let src: Vec<u8> = (0..40).collect();
+        for n in 0..40 {
+            let mut dst = alloc::vec![0xFFu8; n];
+            copy_short(&mut dst, &src[..n]);
+            assert_eq!(dst, &src[..n]);
         }
     }
 
