@@ -259,6 +259,7 @@ impl<'a> PublishRef<'a> {
         }
         let payload = r.rest();
         if opts.validates_payload_format()
+            && !properties.is_empty()
             && properties.payload_format_indicator() == Some(true)
             && core::str::from_utf8(payload).is_err()
         {
