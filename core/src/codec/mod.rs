@@ -36,6 +36,15 @@
 //! computing the exact size; [`PacketRef::encode_to_slice`] writes into a
 //! caller's slice. Encoding validates too: whatever encodes, decodes back to
 //! an equal packet.
+//!
+//! Topic names and filters are validated once, when they are built or
+//! decoded: a PUBLISH topic is a [`TopicName`] / [`TopicNameRef`] and a
+//! SUBSCRIBE filter a [`TopicFilter`] / [`TopicFilterRef`], types that
+//! cannot hold an invalid one, so the encoder checks only the rules that
+//! tie fields together (an empty topic needs a Topic Alias, the packet
+//! identifier matches the QoS, ...). A [`Publish`] keeps its properties
+//! behind a pointer allocated only when one is set
+//! ([`LazyPublishProperties`]), so the owned packet stays small to move.
 
 mod ack;
 mod auth;
