@@ -20,6 +20,11 @@
 //!   libmqtt's owned decode advances a `Bytes` and instead clones its
 //!   (Arc-backed) input inside the timed call, a refcount increment that any
 //!   real caller pays too (see `src/ours.rs`);
+//! * validation: every decode row includes that decoder's own checks; on
+//!   encode, libmqtt checks the rules between fields but not the topic name
+//!   or filters, which its types validated when the packet was built (as
+//!   mqtt-protocol's `TopicName::new` / `TopicFilter::new` do; rumqttc and
+//!   mqttrs do not check them at all). See `src/ours.rs`;
 //! * adapters whose decoder or encoder duplicates another adapter's skip that
 //!   row (`Codec::BENCH_DECODE` / `BENCH_ENCODE`): `libmqtt-ref` is a decode
 //!   row only, `libmqtt-slice` an encode row only.

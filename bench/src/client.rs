@@ -47,7 +47,7 @@ use std::hint::black_box;
 use bytes::{Bytes, BytesMut};
 use mqtt_core::client::{Client, ClientOptions, Event};
 use mqtt_core::codec::{
-    MqttString, PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS,
+    PacketRef, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS, TopicName,
 };
 
 use crate::fixtures::{self as fx, Version};
@@ -152,7 +152,7 @@ impl Ours {
     pub fn template(qos: QoS) -> Publish {
         let payload: &'static [u8] = Box::leak(fx::payload(PAYLOAD).into_boxed_slice());
         let mut p = Publish::new(fx::TOPIC, Bytes::from_static(payload)).expect("publish");
-        p.topic = MqttString::from_static(fx::TOPIC).expect("topic");
+        p.topic = TopicName::from_static(fx::TOPIC).expect("topic");
         p.with_qos(qos, 0)
     }
 

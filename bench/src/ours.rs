@@ -39,7 +39,23 @@
 //! * **Owned encode** ([`Libmqtt`]): into a reused `BytesMut` reserved once
 //!   (8 KiB), cleared by each encode, like rumqttc. It includes
 //!   `Packet::as_view()` (our owned packet is encoded through its view) and
-//!   the full validation the encoder performs.
+//!   the validation the encoder performs: the rules that tie fields
+//!   together (DUP with QoS 0, packet identifier against QoS, an empty
+//!   topic only with a Topic Alias, the payload format, properties only in
+//!   5.0, sizes; for SUBSCRIBE: a packet identifier, at least one filter,
+//!   the options each version can carry, no No Local on a shared
+//!   subscription).
+//! * **Where topic names and filters are validated**: when the packet is
+//!   built (`Publish::new` → `TopicName`, `SubscribeFilter::new` →
+//!   `TopicFilter`, or `TopicNameRef::new` / `TopicFilterRef::new` for the
+//!   borrowed ones) or decoded, never skipped: the types cannot hold an
+//!   invalid one, so the encoder does not scan them again. That is outside
+//!   the timed encode, as it is for the peers that validate: mqtt-protocol
+//!   checks in `TopicName::new` / `TopicFilter::new` (and stores the
+//!   remaining length in the packet when it is built), mqtt-protocol-core
+//!   in its builders; rumqttc's and mqttrs' encoders write the topic as
+//!   given, without checking it at all. On decode every implementation's
+//!   row includes its own topic checks (ours: UTF-8, U+0000, wildcards).
 //! * **Slice encode** ([`LibmqttSlice`]): a `PacketRef<'static>` built once
 //!   from borrowed data (the fixtures' `&'static str`s plus buffers leaked once
 //!   per build, as the mqttrs adapter does; property views borrow a leaked
@@ -57,7 +73,8 @@ use mqtt_core::codec::{
     Connect, ConnectProperties, ConnectRef, DecodeOptions, MqttStr, MqttString, Packet, PacketRef,
     ProtocolVersion, Publish, PublishProperties, PublishPropertiesRef, PublishRef, QoS, Subscribe,
     SubscribeFilter, SubscribeFilterRef, SubscribeFiltersRef, SubscribePropertiesRef, SubscribeRef,
-    SubscriptionOptions, UserPropertiesRef, UserProperty, Will, WillProperties, WillRef,
+    SubscriptionOptions, TopicFilterRef, TopicNameRef, UserPropertiesRef, UserProperty, Will,
+    WillProperties, WillRef,
 };
 
 use crate::fixtures::{self as fx, Case, Version};
@@ -140,7 +157,7 @@ fn build_owned(case: Case) -> Packet {
                 .expect("topic")
                 .with_qos(QoS::AtLeastOnce, fx::PACKET_ID);
             if case == Case::PublishPropsV5 {
-                p.properties = publish_props();
+                p.properties = publish_props().into();
             }
             Packet::Publish(p)
         }
@@ -197,7 +214,7 @@ fn build_ref(case: Case) -> PacketRef<'static> {
                 dup: false,
                 qos: QoS::AtLeastOnce,
                 retain: false,
-                topic: mqtt_str(fx::TOPIC),
+                topic: TopicNameRef::new(fx::TOPIC).expect("topic"),
                 packet_id: fx::PACKET_ID,
                 properties,
                 payload: leak_slice(fx::payload(case.payload_len())),
@@ -206,7 +223,10 @@ fn build_ref(case: Case) -> PacketRef<'static> {
         Case::Subscribe10(_) => {
             let filters: Vec<SubscribeFilterRef<'static>> = fx::subscribe_filters()
                 .into_iter()
-                .map(|f| SubscribeFilterRef::new(mqtt_str(Box::leak(f.into_boxed_str())), qos1()))
+                .map(|f| {
+                    let f = TopicFilterRef::new(Box::leak(f.into_boxed_str())).expect("filter");
+                    SubscribeFilterRef::new(f, qos1())
+                })
                 .collect();
             PacketRef::Subscribe(SubscribeRef {
                 packet_id: fx::PACKET_ID,
@@ -249,7 +269,7 @@ fn pairs(props: UserPropertiesRef<'_>) -> Vec<(String, String)> {
 fn summarize_ref(p: &PacketRef<'_>) -> Summary {
     match p {
         PacketRef::Publish(p) => Summary::Publish {
-            topic: string(p.topic),
+            topic: string(p.topic.as_mqtt_str()),
             qos: p.qos.as_u8(),
             pkid: p.packet_id,
             payload: p.payload.to_vec(),
@@ -260,7 +280,7 @@ fn summarize_ref(p: &PacketRef<'_>) -> Summary {
             filters: s
                 .filters
                 .iter()
-                .map(|f| (string(f.filter), f.options.qos.as_u8()))
+                .map(|f| (string(f.filter.as_mqtt_str()), f.options.qos.as_u8()))
                 .collect(),
         },
         PacketRef::Connect(c) => {

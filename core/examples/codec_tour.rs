@@ -26,7 +26,7 @@ fn main() {
     let mut publish = Publish::new("sensors/kitchen/temp", Bytes::from_static(b"21.5"))
         .expect("valid topic")
         .with_qos(QoS::AtLeastOnce, 1);
-    publish.properties = properties;
+    publish.properties = properties.into();
     let packet = Packet::Publish(publish);
     let mut wire = BytesMut::new();
     let n = packet

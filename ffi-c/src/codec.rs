@@ -309,7 +309,7 @@ pub(crate) fn view_of(p: &PacketRef<'_>, version: ProtocolVersion, raw: &[u8]) -
         }
         PacketRef::Publish(p) => {
             v.packet_id = p.packet_id;
-            v.topic = sv(p.topic);
+            v.topic = sv(p.topic.as_mqtt_str());
             v.payload = mqtt_bytes_view::of(p.payload);
             v.qos = p.qos.as_u8();
             v.retain = p.retain;
@@ -586,7 +586,7 @@ pub unsafe extern "C" fn mqtt_packet_view_filter(
                 PacketRef::Subscribe(s) => s.filters.iter().nth(index).map(|f| {
                     let o = f.options;
                     mqtt_subscription {
-                        filter: sv(f.filter),
+                        filter: sv(f.filter.as_mqtt_str()),
                         qos: o.qos.as_u8(),
                         no_local: o.no_local,
                         retain_as_published: o.retain_as_published,

@@ -7,7 +7,7 @@ use pyo3::types::PyBytes;
 
 use mqtt_core::codec::{
     self as core_codec, DecodeOptions, Error, MqttStr, PacketRef, PublishPropertiesRef, PublishRef,
-    ReasonCode,
+    ReasonCode, TopicNameRef,
 };
 
 use crate::convert::{
@@ -103,7 +103,13 @@ pub(crate) fn encode<'py>(
             dup: p.dup,
             qos: qos_from_int(py, Int(p.qos.into()))?,
             retain: p.retain,
-            topic: MqttStr::new(topic).py_err(py)?,
+            // Empty: a Topic Alias stands for the topic (checked when
+            // encoding).
+            topic: if topic.is_empty() {
+                TopicNameRef::EMPTY
+            } else {
+                TopicNameRef::new(topic).py_err(py)?
+            },
             packet_id: p.packet_id,
             properties,
             payload,

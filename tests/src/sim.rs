@@ -38,9 +38,9 @@ use mqtt_core::client::{
     AckToken, Backoff, Client, ClientOptions, DisconnectReason, Event, PublishId, SessionState,
 };
 use mqtt_core::codec::{
-    ConnAck, DecodeOptions, Decoder, Disconnect, MqttStr, MqttString, Packet, PacketRef,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    UnsubAck, Unsubscribe,
+    ConnAck, DecodeOptions, Decoder, Disconnect, Packet, PacketRef, ProtocolVersion, PubAck,
+    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, TopicName, UnsubAck,
+    Unsubscribe,
 };
 use mqtt_core::connection::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};
 use mqtt_core::time::Instant;
@@ -1208,7 +1208,7 @@ impl Sim {
         }
         let mut view = publish.as_view();
         if matches!(alias, OutboundAlias::Use(_)) {
-            view.topic = MqttStr::default();
+            view.topic = Default::default();
         }
         self.server_send(PacketRef::Publish(view))
     }
@@ -1216,7 +1216,7 @@ impl Sim {
     fn server_publish(&mut self, p: Publish) -> Result<(), String> {
         let v5 = self.p.version.is_v5();
         let conn = self.srv.as_mut().ok_or("no connection")?;
-        let topic: MqttString = if v5 {
+        let topic: TopicName = if v5 {
             conn.in_aliases
                 .resolve(&p.topic, p.properties.topic_alias)
                 .map_err(|e| format!("server: topic alias: {e}"))?

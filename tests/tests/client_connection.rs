@@ -1964,14 +1964,18 @@ fn inbound_packet_over_our_maximum_packet_size_closes_with_packet_too_large() {
 /// A PUBLISH with a Topic Alias; an empty `topic` uses the alias alone.
 fn aliased(topic: &str, alias: u16, payload: &'static [u8]) -> Publish {
     let mut p = Publish::new("placeholder", payload).unwrap();
-    p.topic = s(topic);
+    p.topic = if topic.is_empty() {
+        mqtt_core::codec::TopicName::EMPTY
+    } else {
+        mqtt_core::codec::TopicName::from_str(topic).unwrap()
+    };
     p.properties.topic_alias = Some(alias);
     p
 }
 
 fn message_topic(sc: &mut Scripted) -> MqttString {
     match &sc.events()[..] {
-        [Event::Message(m)] => m.publish.topic.clone(),
+        [Event::Message(m)] => m.publish.topic.clone().into(),
         other => panic!("expected [Message], got {other:?}"),
     }
 }

@@ -907,14 +907,18 @@ fn v5_subscription_identifiers_tag_deliveries() {
         s.recv_on("sid/a/w")
             .publish
             .properties
-            .subscription_identifiers,
+            .subscription_identifiers
+            .iter()
+            .copied(),
     );
     if ids.len() < 2 {
         ids.extend(
             s.recv_on("sid/a/w")
                 .publish
                 .properties
-                .subscription_identifiers,
+                .subscription_identifiers
+                .iter()
+                .copied(),
         );
     }
     assert_eq!(ids, BTreeSet::from([7, 11]));

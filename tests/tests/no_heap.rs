@@ -102,7 +102,7 @@ fn borrowed_decode_and_slice_encode_use_no_heap_and_owned_decode_shares_input() 
             dup: false,
             qos: QoS::AtLeastOnce,
             retain: false,
-            topic: MqttStr::new("sensors/1/temp").unwrap(),
+            topic: mqtt_core::codec::TopicNameRef::new("sensors/1/temp").unwrap(),
             packet_id: 1,
             properties,
             payload: b"21.5",
@@ -176,10 +176,10 @@ fn connected_client(
 /// (A `Bytes` made from a `Vec` would allocate its shared header on its
 /// first clone, once.)
 fn bench_message(qos: mqtt_core::codec::QoS) -> mqtt_core::codec::Publish {
-    use mqtt_core::codec::{MqttString, Publish};
+    use mqtt_core::codec::{Publish, TopicName};
     static PAYLOAD: [u8; 64] = [0x5A; 64];
     let mut p = Publish::new("sensors/abc/temp", bytes::Bytes::from_static(&PAYLOAD)).unwrap();
-    p.topic = MqttString::from_static("sensors/abc/temp").unwrap();
+    p.topic = TopicName::from_static("sensors/abc/temp").unwrap();
     p.with_qos(qos, 0)
 }
 

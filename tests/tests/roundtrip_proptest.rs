@@ -133,9 +133,9 @@ fn publish(v: ProtocolVersion) -> BoxedStrategy<Publish> {
                 p.retain = retain;
                 p.packet_id = if qos == QoS::AtMostOnce { 0 } else { id };
                 if v.is_v5() {
-                    p.properties = props;
+                    p.properties = props.into();
                     if alias_only && p.properties.topic_alias.is_some() {
-                        p.topic = MqttString::new();
+                        p.topic = mqtt_core::codec::TopicName::EMPTY;
                     }
                 }
                 p

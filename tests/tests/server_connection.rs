@@ -11,8 +11,7 @@
 use bytes::Bytes;
 use mqtt_core::codec::{
     AckProperties, Auth, ConnAck, ConnAckProperties, Connect, Disconnect, DisconnectProperties,
-    Error, MqttString, Packet, PacketType, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe,
-    Will,
+    Error, Packet, PacketType, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, Will,
 };
 use mqtt_core::server::{
     Accept, ClientViolation, CloseReason, ServerConnection, ServerError, ServerEvent,
@@ -726,7 +725,7 @@ proptest! {
         let mut alias = Publish::new("a/b", &b"p"[..]).unwrap().with_qos(QoS::AtLeastOnce, 9);
         if v5 { alias.properties.topic_alias = Some(1); }
         let mut empty = Publish::new("a/b", &b"p"[..]).unwrap();
-        if v5 { empty.topic = MqttString::new(); empty.properties.topic_alias = Some(1); }
+        if v5 { empty.topic = mqtt_core::codec::TopicName::EMPTY; empty.properties.topic_alias = Some(1); }
         let menu: Vec<Packet> = vec![
             Connect::new(version, "fz").unwrap().into(),
             Publish::new("t", &b"0"[..]).unwrap().into(),

@@ -23,9 +23,9 @@
 
 use bytes::Bytes;
 use mqtt_core::codec::{
-    Auth, ConnAckProperties, Connect, DisconnectProperties, Error, MqttString, Packet,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    SubscribeFilter, SubscriptionOptions, UnsubAck, Unsubscribe, UserProperty, Will,
+    Auth, ConnAckProperties, Connect, DisconnectProperties, Error, Packet, ProtocolVersion, PubAck,
+    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter,
+    SubscriptionOptions, UnsubAck, Unsubscribe, UserProperty, Will,
 };
 use mqtt_core::server::{
     Accept, ClientViolation, CloseReason, ServerError, ServerEvent, ServerOptions, ServerSession,
@@ -45,7 +45,7 @@ const BOTH: [ProtocolVersion; 2] = [V3, V5];
 /// A QoS 0 PUBLISH with an empty topic, for a Topic Alias to stand for.
 fn aliased_only(payload: &'static [u8]) -> Publish {
     let mut p = publish("x", payload, QoS::AtMostOnce, 0);
-    p.topic = MqttString::new();
+    p.topic = mqtt_core::codec::TopicName::EMPTY;
     p
 }
 

@@ -87,7 +87,7 @@ use bytes::Bytes;
 
 use crate::codec::{
     AckProperties, Auth, ConnAckProperties, Connect, DisconnectProperties, MqttString, PacketType,
-    Publish, PublishProperties, QoS, ReasonCode, SubAck, Subscribe, Unsubscribe, Will,
+    Publish, PublishProperties, QoS, ReasonCode, SubAck, Subscribe, TopicName, Unsubscribe, Will,
 };
 use crate::server::{
     Accept, CloseReason, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
@@ -995,13 +995,17 @@ impl Broker {
                 .unwrap_or(0)
                 .min(if s.persistent { s.expiry } else { 0 })
         });
+        // Decoding checked the Will Topic as a topic name (spec 3.1.3.3).
+        let Ok(topic) = TopicName::try_from(w.topic) else {
+            return;
+        };
         let p = Publish {
             dup: false,
             qos: w.qos,
             retain: w.retain,
-            topic: w.topic,
+            topic,
             packet_id: 0,
-            properties,
+            properties: properties.into(),
             payload: w.payload,
         };
         if delay == 0 {

@@ -13,9 +13,9 @@ use super::options::{ClientOptions, QueueFullPolicy, SessionLostPolicy};
 use super::session::{SessionState, StoredOutgoing, StoredQos2, Subscription};
 use super::stats::Stats;
 use crate::codec::{
-    Auth, AuthProperties, ConnAck, Connect, DecodeOptions, Decoder, Disconnect, MqttStr,
-    MqttString, Packet, PacketRef, PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
-    Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    Auth, AuthProperties, ConnAck, Connect, DecodeOptions, Decoder, Disconnect, MqttString, Packet,
+    PacketRef, PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    ReasonCode, SubAck, Subscribe, TopicName, TopicNameRef, UnsubAck, Unsubscribe,
 };
 use crate::connection::PacketIds;
 use crate::connection::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases};

@@ -37,6 +37,15 @@
 //! computing the exact size; [`PacketRef::encode_to_slice`] writes into a
 //! caller's slice. Encoding validates too: whatever encodes, decodes back to
 //! an equal packet.
+//!
+//! Topic names and filters are validated once, when they are built or
+//! decoded: a PUBLISH topic is a [`TopicName`] / [`TopicNameRef`] and a
+//! SUBSCRIBE filter a [`TopicFilter`] / [`TopicFilterRef`], types that
+//! cannot hold an invalid one, so the encoder checks only the rules that
+//! tie fields together (an empty topic needs a Topic Alias, the packet
+//! identifier matches the QoS, ...). A [`Publish`] keeps its properties
+//! behind a pointer allocated only when one is set
+//! ([`LazyPublishProperties`]), so the owned packet stays small to move.
 
 mod ack;
 mod auth;
@@ -59,6 +68,7 @@ mod suback;
 mod subscribe;
 #[cfg(test)]
 pub(crate) mod testing;
+mod topic_types;
 mod unsuback;
 mod unsubscribe;
 mod user_property;
@@ -77,13 +87,16 @@ pub use packet::{DecodeOptions, Packet, PacketRef, MAX_PACKET_SIZE};
 pub use property::{PropertyId, PropertyType, PropertyValue, PropertyWriter, SubscriptionIdsRef};
 pub use puback::{PubAck, PubAckRef};
 pub use pubcomp::{PubComp, PubCompRef};
-pub use publish::{Publish, PublishProperties, PublishPropertiesRef, PublishRef};
+pub use publish::{
+    LazyPublishProperties, Publish, PublishProperties, PublishPropertiesRef, PublishRef,
+};
 pub use pubrec::{PubRec, PubRecRef};
 pub use pubrel::{PubRel, PubRelRef};
 pub use reason_code::ReasonCode;
 pub use string::{MqttStr, MqttString};
 pub use suback::*;
 pub use subscribe::*;
+pub use topic_types::{TopicFilter, TopicFilterRef, TopicName, TopicNameRef};
 pub use unsuback::*;
 pub use unsubscribe::*;
 pub use user_property::{UserPropertiesIter, UserPropertiesRef, UserProperty};

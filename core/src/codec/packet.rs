@@ -343,7 +343,17 @@ impl<'a> PacketRef<'a> {
 
     /// Encodes the packet at the end of `buf`, reserving exactly what it
     /// needs. Validates first: on error nothing is written.
+    #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
+        match self {
+            PacketRef::Publish(p) => p.encode_bytes(version, buf),
+            PacketRef::Subscribe(s) => s.encode_bytes(version, buf),
+            _ => self.encode_other(version, buf),
+        }
+    }
+
+    /// [`encode`](Self::encode) of every packet but PUBLISH.
+    fn encode_other(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
         let sizes = self.sizes(version)?;
         let len = total_len(sizes.remaining)?;
         // Write the head through a plain slice (cheaper per field than
@@ -362,7 +372,22 @@ impl<'a> PacketRef<'a> {
     /// Encodes the packet into the front of `out` without allocating;
     /// returns the number of bytes written, or
     /// [`Error::BufferTooSmall`] (nothing written) if it does not fit.
+    #[inline]
     pub fn encode_to_slice(
+        &self,
+        version: ProtocolVersion,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        match self {
+            PacketRef::Publish(p) => p.encode_slice(version, out),
+            PacketRef::Subscribe(s) => s.encode_slice(version, out),
+            _ => self.encode_other_to_slice(version, out),
+        }
+    }
+
+    /// [`encode_to_slice`](Self::encode_to_slice) of every packet but
+    /// PUBLISH.
+    fn encode_other_to_slice(
         &self,
         version: ProtocolVersion,
         out: &mut [u8],
@@ -411,8 +436,13 @@ impl Packet {
     }
 
     /// Encodes the packet at the end of `buf`; see [`PacketRef::encode`].
+    #[inline]
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, Error> {
-        self.as_view().encode(version, buf)
+        match self {
+            Packet::Publish(p) => p.as_view().encode_bytes(version, buf),
+            Packet::Subscribe(s) => s.as_view().encode_bytes(version, buf),
+            _ => self.as_view().encode_other(version, buf),
+        }
     }
 
     /// Encodes into a slice without allocating; see
@@ -460,7 +490,8 @@ pub(crate) fn check_header(
     Ok(Some(header))
 }
 
-fn total_len(remaining: usize) -> Result<usize, Error> {
+#[inline]
+pub(crate) fn total_len(remaining: usize) -> Result<usize, Error> {
     if remaining > MAX_REMAINING_LENGTH as usize {
         return Err(Error::PacketTooLarge {
             size: remaining.saturating_add(5),

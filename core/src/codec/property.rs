@@ -720,13 +720,22 @@ macro_rules! properties {
             }
         }
 
+        #[allow(dead_code)]
         impl $Owned {
+            /// No property set, as a constant.
+            pub(crate) const EMPTY: $Owned = $Owned {
+                $( $field: None, )*
+                $( $sid: ::alloc::vec::Vec::new(), )?
+                user_properties: ::alloc::vec::Vec::new(),
+            };
+
             /// A borrowed view of these properties, for encoding.
             pub fn as_view(&self) -> $Ref<'_> {
                 $Ref { repr: $crate::codec::property::PropsRepr::Owned(self) }
             }
 
             /// Whether no property is set.
+            #[inline]
             pub fn is_empty(&self) -> bool {
                 true $( && self.$field.is_none() )* $( && self.$sid.is_empty() )? && self.user_properties.is_empty()
             }
@@ -777,6 +786,7 @@ macro_rules! properties {
             }
 
             /// Whether no property is set.
+            #[inline]
             pub fn is_empty(&self) -> bool {
                 match self.repr {
                     $crate::codec::property::PropsRepr::Wire(block) => block.is_empty(),
@@ -871,6 +881,7 @@ macro_rules! properties {
             /// The size of the property block without its length prefix,
             /// validating every value (a wire block was validated when it
             /// was read).
+            #[inline]
             pub(crate) fn block_len(&self) -> Result<usize, $crate::codec::Error> {
                 match self.repr {
                     $crate::codec::property::PropsRepr::Wire(block) => return Ok(block.len()),
@@ -894,10 +905,16 @@ macro_rules! properties {
             /// must be empty ([`Error::PropertiesInV311`] otherwise).
             ///
             /// [`Error::PropertiesInV311`]: $crate::codec::Error::PropertiesInV311
+            #[inline(always)]
             pub(crate) fn sized_for(
                 &self,
                 version: $crate::codec::ProtocolVersion,
             ) -> Result<(usize, usize), $crate::codec::Error> {
+                // The usual case first: no properties at all.
+                let empty = self.is_empty();
+                if empty {
+                    return Ok((0, if version.is_v5() { 1 } else { 0 }));
+                }
                 if !version.is_v5() {
                     return if self.is_empty() { Ok((0, 0)) } else { Err($crate::codec::Error::PropertiesInV311) };
                 }
@@ -907,7 +924,12 @@ macro_rules! properties {
 
             /// Writes the property block (length prefix included) whose
             /// block size `block_len` returned.
+            #[inline]
             pub(crate) fn put<B: ::bytes::BufMut>(&self, buf: &mut B, block_len: usize) {
+                if block_len == 0 {
+                    buf.put_u8(0);
+                    return;
+                }
                 $crate::codec::wire::put_varint(buf, block_len as u32);
                 if let $crate::codec::property::PropsRepr::Wire(block) = self.repr {
                     buf.put_slice(block);

@@ -1,15 +1,16 @@
 //! PUBLISH (spec 3.3): an application message, in either direction.
 
-use bytes::{BufMut, Bytes};
+use alloc::boxed::Box;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
-use super::packet::{DecodeOptions, Sizes};
+use super::packet::{total_len, DecodeOptions, Sizes};
 use super::property::{properties, Context};
-use super::string::{MqttStr, MqttString};
+use super::topic_types::{TopicName, TopicNameRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{binary_len, put_binary, Reader};
-use crate::topic::{check_topic_name_bytes, scan_topic, validate_topic_name, TopicError};
+use super::wire::{copy_short, head_word, put_binary, Reader};
+use crate::topic::{scan_topic, TopicError};
 
 properties! {
     /// PUBLISH properties (spec 3.3.2.3).
@@ -32,11 +33,103 @@ properties! {
     @repeated subscription_identifiers,
 }
 
+/// The properties of a [`Publish`], on the heap only once one is set.
+///
+/// Most messages have none, so a [`Publish`] keeps a null pointer instead
+/// of the 160-byte [`PublishProperties`]: it stays small to move through
+/// queues, `Result`s and [`Packet`](super::Packet)s. Reads go through
+/// [`Deref`](core::ops::Deref) (an empty set when nothing is allocated),
+/// and the first write through [`DerefMut`](core::ops::DerefMut)
+/// allocates, so fields are used as on the plain struct:
+///
+/// ```
+/// use mqtt_core::codec::Publish;
+/// let mut p = Publish::new("a/b", "x").unwrap();
+/// assert!(p.properties.topic_alias.is_none()); // no allocation
+/// p.properties.message_expiry_interval = Some(60); // allocates once
+/// assert_eq!(p.properties.message_expiry_interval, Some(60));
+/// ```
+#[derive(Clone, Default)]
+pub struct LazyPublishProperties(Option<Box<PublishProperties>>);
+
+impl PartialEq for LazyPublishProperties {
+    /// By contents: an empty allocated set equals an unallocated one.
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for LazyPublishProperties {}
+
+/// What an unallocated [`LazyPublishProperties`] reads as.
+static NO_PUBLISH_PROPERTIES: PublishProperties = PublishProperties::EMPTY;
+
+impl LazyPublishProperties {
+    /// No properties, without allocating.
+    pub const fn new() -> Self {
+        LazyPublishProperties(None)
+    }
+
+    /// Clears every property (and frees the allocation).
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    /// The properties by value (empty if none were set).
+    pub fn into_inner(self) -> PublishProperties {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl core::ops::Deref for LazyPublishProperties {
+    type Target = PublishProperties;
+    #[inline]
+    fn deref(&self) -> &PublishProperties {
+        self.0.as_deref().unwrap_or(&NO_PUBLISH_PROPERTIES)
+    }
+}
+
+impl core::ops::DerefMut for LazyPublishProperties {
+    /// Allocates the set on first use.
+    fn deref_mut(&mut self) -> &mut PublishProperties {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<PublishProperties> for LazyPublishProperties {
+    /// Keeps an empty set unallocated.
+    fn from(p: PublishProperties) -> Self {
+        if p.is_empty() {
+            LazyPublishProperties(None)
+        } else {
+            LazyPublishProperties(Some(Box::new(p)))
+        }
+    }
+}
+
+impl core::fmt::Debug for LazyPublishProperties {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl PartialEq<PublishProperties> for LazyPublishProperties {
+    fn eq(&self, other: &PublishProperties) -> bool {
+        **self == *other
+    }
+}
+
+/// Topics up to this long are written together with the fixed header and
+/// the packet identifier (one copy instead of three).
+const SHORT_TOPIC: usize = 54;
+
 /// A PUBLISH packet.
 ///
 /// `packet_id` is 0 for QoS 0 and non-zero otherwise [MQTT-2.2.1-2]
-/// [MQTT-2.2.1-3]. `topic` may be empty in 5.0 when a Topic Alias stands for
-/// it. `topic` and `payload` of a decoded packet share the input buffer.
+/// [MQTT-2.2.1-3]. `topic` is a [`TopicName`], validated when it was built
+/// or decoded (the encoder trusts it); it may be empty
+/// ([`TopicName::EMPTY`]) in 5.0 when a Topic Alias stands for it. `topic`
+/// and `payload` of a decoded packet share the input buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {
     /// DUP: this may be a re-delivery (QoS 1 and 2 only).
@@ -46,11 +139,13 @@ pub struct Publish {
     /// RETAIN: the server keeps this message for future subscribers.
     pub retain: bool,
     /// Topic name.
-    pub topic: MqttString,
+    pub topic: TopicName,
     /// Packet identifier, 0 for QoS 0.
     pub packet_id: u16,
-    /// 5.0 properties; empty in 3.1.1.
-    pub properties: PublishProperties,
+    /// 5.0 properties; empty in 3.1.1. Allocated only when one is set
+    /// (see [`LazyPublishProperties`]); assign a [`PublishProperties`]
+    /// with `.into()`.
+    pub properties: LazyPublishProperties,
     /// Application payload.
     pub payload: Bytes,
 }
@@ -64,8 +159,8 @@ pub struct PublishRef<'a> {
     pub qos: QoS,
     /// RETAIN flag.
     pub retain: bool,
-    /// Topic name.
-    pub topic: MqttStr<'a>,
+    /// Topic name (validated by its type).
+    pub topic: TopicNameRef<'a>,
     /// Packet identifier, 0 for QoS 0.
     pub packet_id: u16,
     /// 5.0 properties.
@@ -77,14 +172,13 @@ pub struct PublishRef<'a> {
 impl Publish {
     /// A QoS 0 message on a valid topic name.
     pub fn new(topic: &str, payload: impl Into<Bytes>) -> Result<Self, Error> {
-        validate_topic_name(topic).map_err(Error::InvalidTopicName)?;
         Ok(Publish {
             dup: false,
             qos: QoS::AtMostOnce,
             retain: false,
-            topic: MqttString::from_str(topic)?,
+            topic: TopicName::from_str(topic)?,
             packet_id: 0,
-            properties: PublishProperties::default(),
+            properties: LazyPublishProperties::new(),
             payload: payload.into(),
         })
     }
@@ -103,12 +197,13 @@ impl Publish {
     }
 
     /// A borrowed view, for encoding.
+    #[inline]
     pub fn as_view(&self) -> PublishRef<'_> {
         PublishRef {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self.topic.as_mqtt_str(),
+            topic: self.topic.as_view(),
             packet_id: self.packet_id,
             properties: self.properties.as_view(),
             payload: &self.payload,
@@ -118,6 +213,7 @@ impl Publish {
 
 impl<'a> PublishRef<'a> {
     /// The fixed-header flags: DUP, QoS and RETAIN.
+    #[inline]
     pub(crate) fn flags(&self) -> u8 {
         (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
     }
@@ -141,7 +237,7 @@ impl<'a> PublishRef<'a> {
         if nul {
             return Err(Error::NullCharacter); // [MQTT-1.5.4-2]
         }
-        let topic = MqttStr::from_validated(topic_bytes);
+        let topic = TopicNameRef::from_validated(topic_bytes);
         let packet_id = if qos == QoS::AtMostOnce {
             0
         } else {
@@ -163,6 +259,7 @@ impl<'a> PublishRef<'a> {
         }
         let payload = r.rest();
         if opts.validates_payload_format()
+            && !properties.is_empty()
             && properties.payload_format_indicator() == Some(true)
             && core::str::from_utf8(payload).is_err()
         {
@@ -179,6 +276,10 @@ impl<'a> PublishRef<'a> {
         })
     }
 
+    /// Validates for encoding and computes the sizes. The topic is valid
+    /// by its type, so only the rules that tie fields together are
+    /// checked here.
+    #[inline(always)]
     pub(crate) fn sizes(&self, version: ProtocolVersion) -> Result<Sizes, Error> {
         if self.dup && self.qos == QoS::AtMostOnce {
             return Err(Error::DupWithQoS0);
@@ -186,24 +287,121 @@ impl<'a> PublishRef<'a> {
         if (self.qos == QoS::AtMostOnce) != (self.packet_id == 0) {
             return Err(Error::InvalidPacketIdentifier);
         }
-        check_topic(self.topic, &self.properties)?;
+        // [MQTT-3.3.2-1]: an empty topic needs a Topic Alias.
+        if self.topic.is_empty() && self.properties.topic_alias().is_none() {
+            return Err(Error::EmptyTopicWithoutAlias);
+        }
+        let (props, props_len) = self.properties.sized_for(version)?;
         // Whatever encodes also decodes with payload validation on.
-        if self.properties.payload_format_indicator() == Some(true)
+        if props_len > 1
+            && self.properties.payload_format_indicator() == Some(true)
             && core::str::from_utf8(self.payload).is_err()
         {
             return Err(Error::PayloadFormatInvalid);
         }
-        let mut remaining = binary_len(self.topic.as_bytes())? + self.payload.len();
+        // A topic holds at most 65,535 bytes (by its type).
+        let mut remaining = 2 + self.topic.len() + self.payload.len() + props_len;
         if self.qos != QoS::AtMostOnce {
             remaining += 2;
         }
-        let (props, props_len) = self.properties.sized_for(version)?;
-        remaining += props_len;
         Ok(Sizes {
             remaining,
             props,
             ..Sizes::default()
         })
+    }
+
+    /// The fixed header and the topic's length prefix (at most seven
+    /// bytes), built in a register and stored at once: the bytes and how
+    /// many are used.
+    #[inline]
+    fn head(&self, remaining: usize) -> ([u8; 8], usize) {
+        let (word, n) = head_word(
+            ((PacketType::Publish as u8) << 4) | self.flags(),
+            remaining as u32,
+        );
+        let topic_len = self.topic.len() as u64;
+        let word = word | ((topic_len >> 8) << (8 * n)) | ((topic_len & 0xFF) << (8 * (n + 1)));
+        (word.to_le_bytes(), n + 2)
+    }
+
+    /// Encodes the packet at the end of `buf`, reserving what it needs
+    /// once (the hot path of [`PacketRef::encode`](super::PacketRef::encode)).
+    #[inline]
+    pub(crate) fn encode_bytes(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut BytesMut,
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        buf.reserve(len);
+        let (head, n) = self.head(sizes.remaining);
+        let topic = self.topic.as_bytes();
+        let v5 = version.is_v5();
+        if topic.len() <= SHORT_TOPIC {
+            // Header, topic, packet identifier and an empty property block
+            // in one copy.
+            let mut start = [0u8; 8 + SHORT_TOPIC + 3];
+            start[..8].copy_from_slice(&head);
+            let mut end = n + topic.len();
+            copy_short(&mut start[n..end], topic);
+            if self.qos != QoS::AtMostOnce {
+                start[end..end + 2].copy_from_slice(&self.packet_id.to_be_bytes());
+                end += 2;
+            }
+            if v5 && sizes.props == 0 {
+                end += 1; // the zero property length
+            }
+            buf.extend_from_slice(&start[..end]);
+            if v5 && sizes.props != 0 {
+                self.properties.put(buf, sizes.props);
+            }
+        } else {
+            buf.extend_from_slice(&head[..n]);
+            buf.extend_from_slice(topic);
+            if self.qos != QoS::AtMostOnce {
+                buf.extend_from_slice(&self.packet_id.to_be_bytes());
+            }
+            if v5 {
+                self.properties.put(buf, sizes.props);
+            }
+        }
+        buf.extend_from_slice(self.payload);
+        Ok(len)
+    }
+
+    /// Encodes the packet into the front of `out` (the hot path of
+    /// [`PacketRef::encode_to_slice`](super::PacketRef::encode_to_slice)).
+    #[inline]
+    pub(crate) fn encode_slice(
+        &self,
+        version: ProtocolVersion,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        let available = out.len();
+        let Some(w) = out.get_mut(..len) else {
+            return Err(Error::BufferTooSmall {
+                needed: len,
+                available,
+            });
+        };
+        let (head, n) = self.head(sizes.remaining);
+        let topic = self.topic.as_bytes();
+        let (start, rest) = w.split_at_mut(n);
+        start.copy_from_slice(&head[..n]);
+        let (t, mut rest) = rest.split_at_mut(topic.len());
+        copy_short(t, topic);
+        if self.qos != QoS::AtMostOnce {
+            rest.put_u16(self.packet_id);
+        }
+        if version.is_v5() {
+            self.properties.put(&mut rest, sizes.props);
+        }
+        rest.copy_from_slice(self.payload);
+        Ok(len)
     }
 
     /// Writes the variable header; the payload follows (written by the
@@ -225,22 +423,14 @@ impl<'a> PublishRef<'a> {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: MqttString::from_validated(share(src, self.topic.as_bytes())),
+            topic: TopicName::from_validated(share(src, self.topic.as_bytes())),
             packet_id: self.packet_id,
-            properties: self.properties.owned_in(src),
+            properties: if self.properties.is_empty() {
+                LazyPublishProperties::new()
+            } else {
+                self.properties.owned_in(src).into()
+            },
             payload: share(src, self.payload),
         }
     }
-}
-
-/// An empty topic needs a Topic Alias [MQTT-3.3.2-1]; a non-empty one must
-/// be a valid topic name without wildcards [MQTT-3.3.2-2].
-fn check_topic(topic: MqttStr<'_>, properties: &PublishPropertiesRef<'_>) -> Result<(), Error> {
-    if topic.is_empty() {
-        if properties.topic_alias().is_none() {
-            return Err(Error::EmptyTopicWithoutAlias);
-        }
-        return Ok(());
-    }
-    check_topic_name_bytes(topic.as_bytes()).map_err(Error::InvalidTopicName)
 }

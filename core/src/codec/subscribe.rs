@@ -6,12 +6,13 @@ use bytes::{BufMut, Bytes};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
+use super::packet::total_len;
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{list_view_impls, properties, share, Context};
-use super::string::{MqttStr, MqttString};
+use super::topic_types::{TopicFilter, TopicFilterRef};
 use super::version::{ProtocolVersion, QoS};
-use super::wire::{put_binary, string_len, Reader};
-use crate::topic::{check_topic_filter_bytes, validate_topic_filter};
+use super::wire::{copy_short, head_word, put_binary, Reader};
+use crate::topic::check_topic_filter_bytes;
 
 properties! {
     /// SUBSCRIBE properties (spec 3.8.2.1).
@@ -159,16 +160,6 @@ impl SubscriptionOptions {
         byte
     }
 
-    /// Checks that `version` can carry these options: 3.1.1 has only the
-    /// QoS, so the other fields must be at their defaults (otherwise the
-    /// byte would have reserved bits set, [`Error::InvalidSubscriptionOptions`]).
-    pub(crate) fn check(&self, version: ProtocolVersion) -> Result<(), Error> {
-        if !version.is_v5() && self.to_byte() & V311_RESERVED != 0 {
-            return Err(Error::InvalidSubscriptionOptions);
-        }
-        Ok(())
-    }
-
     /// Splits a byte already validated by [`from_byte`](Self::from_byte).
     fn from_validated(byte: u8) -> Self {
         SubscriptionOptions::from_byte(byte, ProtocolVersion::V5).unwrap_or_default()
@@ -178,8 +169,9 @@ impl SubscriptionOptions {
 /// One entry of a SUBSCRIBE payload: a topic filter and its options.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SubscribeFilter {
-    /// The topic filter, possibly a `$share/{ShareName}/{filter}`.
-    pub filter: MqttString,
+    /// The topic filter, possibly a `$share/{ShareName}/{filter}`
+    /// (validated by its type).
+    pub filter: TopicFilter,
     /// The subscription options.
     pub options: SubscriptionOptions,
 }
@@ -187,8 +179,8 @@ pub struct SubscribeFilter {
 /// A borrowed [`SubscribeFilter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubscribeFilterRef<'a> {
-    /// The topic filter.
-    pub filter: MqttStr<'a>,
+    /// The topic filter (validated by its type).
+    pub filter: TopicFilterRef<'a>,
     /// The subscription options.
     pub options: SubscriptionOptions,
 }
@@ -197,44 +189,33 @@ impl SubscribeFilter {
     /// A filter with its options; the filter is validated as a topic
     /// filter ([`Error::InvalidTopicFilter`]).
     pub fn new(filter: &str, options: SubscriptionOptions) -> Result<Self, Error> {
-        validate_topic_filter(filter).map_err(Error::InvalidTopicFilter)?;
         Ok(SubscribeFilter {
-            filter: MqttString::from_str(filter)?,
+            filter: TopicFilter::from_str(filter)?,
             options,
         })
     }
 
     /// A borrowed view.
+    #[inline]
     pub fn as_view(&self) -> SubscribeFilterRef<'_> {
         SubscribeFilterRef {
-            filter: self.filter.as_mqtt_str(),
+            filter: self.filter.as_view(),
             options: self.options,
         }
     }
 }
 
 impl<'a> SubscribeFilterRef<'a> {
-    /// A filter with its options (checked when encoding).
-    pub const fn new(filter: MqttStr<'a>, options: SubscriptionOptions) -> Self {
+    /// A filter with its options (the options are checked when encoding).
+    pub const fn new(filter: TopicFilterRef<'a>, options: SubscriptionOptions) -> Self {
         SubscribeFilterRef { filter, options }
-    }
-
-    /// Checks the entry for sending with `version` and returns its encoded
-    /// size.
-    fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
-        // The order decoding finds errors in: string, options, then entry.
-        let len = string_len(self.filter)?;
-        self.options.check(version)?;
-        check_entry(self.filter, self.options)?;
-        Ok(len + 1)
     }
 }
 
-/// The rules every entry obeys in both directions: a valid topic filter
-/// (0x8F), and no No Local on a shared subscription [MQTT-3.8.3-4].
-fn check_entry(filter: MqttStr<'_>, options: SubscriptionOptions) -> Result<(), Error> {
-    let filter = filter.as_bytes();
-    check_topic_filter_bytes(filter).map_err(Error::InvalidTopicFilter)?;
+/// No No Local on a shared subscription [MQTT-3.8.3-4], in both
+/// directions.
+#[inline]
+fn check_no_local(filter: &[u8], options: SubscriptionOptions) -> Result<(), Error> {
     if options.no_local && filter.starts_with(b"$share/") {
         return Err(Error::NoLocalOnSharedSubscription);
     }
@@ -286,7 +267,9 @@ impl<'a> SubscribeFiltersRef<'a> {
         while !r.is_empty() {
             let filter = r.string()?; // [MQTT-3.8.3-1]
             let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
-            check_entry(filter, options)?;
+            // A valid topic filter (0x8F).
+            check_topic_filter_bytes(filter.as_bytes()).map_err(Error::InvalidTopicFilter)?;
+            check_no_local(filter.as_bytes(), options)?;
             count += 1;
         }
         Ok(SubscribeFiltersRef {
@@ -322,23 +305,91 @@ impl<'a> SubscribeFiltersRef<'a> {
         }
     }
 
-    /// The payload size, validating every entry for `version`.
+    /// The payload size, validating every entry for `version` (one loop
+    /// per representation, so that each is a tight loop over a slice).
+    #[inline]
     fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, Error> {
-        let mut len = 0usize;
-        for entry in self.iter() {
-            len += entry.encoded_len(version)?;
+        /// Branch-free over the entries: the sizes add up, the option
+        /// bytes and the No Local rule accumulate, and the rules are
+        /// checked once at the end (filters are valid by their type).
+        #[inline(always)]
+        fn sum<'b>(
+            entries: impl Iterator<Item = SubscribeFilterRef<'b>>,
+            version: ProtocolVersion,
+        ) -> Result<usize, Error> {
+            let mut len = 0usize;
+            let mut bytes = 0u8;
+            let mut no_local_shared = false;
+            for entry in entries {
+                len += 3 + entry.filter.len();
+                bytes |= entry.options.to_byte();
+                no_local_shared |=
+                    entry.options.no_local && entry.filter.as_bytes().starts_with(b"$share/");
+            }
+            if !version.is_v5() && bytes & V311_RESERVED != 0 {
+                return Err(Error::InvalidSubscriptionOptions);
+            }
+            if no_local_shared {
+                return Err(Error::NoLocalOnSharedSubscription);
+            }
+            Ok(len)
         }
-        Ok(len)
+        match self.repr {
+            FiltersRepr::Owned(f) => sum(f.iter().map(SubscribeFilter::as_view), version),
+            FiltersRepr::Refs(f) => sum(f.iter().copied(), version),
+            FiltersRepr::Block { .. } => sum(self.iter(), version),
+        }
     }
 
+    #[inline]
     fn put<B: BufMut>(&self, buf: &mut B) {
-        if let FiltersRepr::Block { payload, .. } = self.repr {
-            buf.put_slice(payload);
-            return;
+        #[inline(always)]
+        fn put_all<'b, B: BufMut>(
+            entries: impl Iterator<Item = SubscribeFilterRef<'b>>,
+            buf: &mut B,
+        ) {
+            for entry in entries {
+                put_binary(buf, entry.filter.as_bytes());
+                buf.put_u8(entry.options.to_byte());
+            }
         }
-        for entry in self.iter() {
-            put_binary(buf, entry.filter.as_bytes());
-            buf.put_u8(entry.options.to_byte());
+        match self.repr {
+            FiltersRepr::Block { payload, .. } => buf.put_slice(payload),
+            FiltersRepr::Owned(f) => put_all(f.iter().map(SubscribeFilter::as_view), buf),
+            FiltersRepr::Refs(f) => put_all(f.iter().copied(), buf),
+        }
+    }
+
+    /// Writes the payload into `out`, exactly its size (the encoders'
+    /// hot path: index writes, short filters copied without `memcpy`).
+    #[inline]
+    fn write_to(&self, out: &mut [u8]) {
+        #[inline(always)]
+        fn write_all<'b>(entries: impl Iterator<Item = SubscribeFilterRef<'b>>, out: &mut [u8]) {
+            let mut pos = 0;
+            for entry in entries {
+                let f = entry.filter.as_bytes();
+                let Some(chunk) = out.get_mut(pos..pos + 3 + f.len()) else {
+                    return; // sized beforehand: never
+                };
+                let (len, rest) = chunk.split_at_mut(2);
+                len.copy_from_slice(&(f.len() as u16).to_be_bytes());
+                let (filter, options) = rest.split_at_mut(f.len());
+                copy_short(filter, f);
+                if let Some(o) = options.first_mut() {
+                    *o = entry.options.to_byte();
+                }
+                pos += 3 + f.len();
+            }
+        }
+        match self.repr {
+            FiltersRepr::Block { payload, .. } => {
+                if let Some(out) = out.get_mut(..payload.len()) {
+                    out.copy_from_slice(payload);
+                }
+            }
+            FiltersRepr::Owned(f) => write_all(f.iter().map(SubscribeFilter::as_view), out),
+            FiltersRepr::Refs(f) => write_all(f.iter().copied(), out),
         }
     }
 
@@ -349,7 +400,7 @@ impl<'a> SubscribeFiltersRef<'a> {
         }
         self.iter()
             .map(|entry| SubscribeFilter {
-                filter: MqttString::from_validated(share(src, entry.filter.as_bytes())),
+                filter: TopicFilter::from_validated(share(src, entry.filter.as_bytes())),
                 options: entry.options,
             })
             .collect()
@@ -383,7 +434,7 @@ impl<'a> Iterator for SubscribeFiltersIter<'a> {
             FiltersIterRepr::Block { reader, left } => {
                 // The payload was validated when decoded, so this never
                 // fails; if it somehow did, iteration simply ends.
-                let filter = MqttStr::from_validated(reader.binary().ok()?);
+                let filter = TopicFilterRef::from_validated(reader.binary().ok()?);
                 let options = SubscriptionOptions::from_validated(reader.u8().ok()?);
                 *left = left.saturating_sub(1);
                 Some(SubscribeFilterRef { filter, options })
@@ -509,6 +560,57 @@ impl<'a> SubscribeRef<'a> {
             props,
             ..Sizes::default()
         })
+    }
+
+    /// Writes the whole packet into `out`, exactly its size.
+    #[inline]
+    fn write_to(&self, version: ProtocolVersion, sizes: &Sizes, out: &mut [u8]) {
+        let (word, n) = head_word(0x82, sizes.remaining as u32);
+        let word = word | (u64::from(self.packet_id.swap_bytes()) << (8 * n));
+        let head = word.to_le_bytes();
+        let (start, mut rest) = out.split_at_mut(n + 2);
+        start.copy_from_slice(&head[..n + 2]);
+        if version.is_v5() {
+            self.properties.put(&mut rest, sizes.props);
+        }
+        self.filters.write_to(rest);
+    }
+
+    /// Encodes at the end of `buf` (the hot path of
+    /// [`PacketRef::encode`](super::PacketRef::encode)).
+    #[inline]
+    pub(crate) fn encode_bytes(
+        &self,
+        version: ProtocolVersion,
+        buf: &mut bytes::BytesMut,
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        self.write_to(version, &sizes, &mut buf[start..]);
+        Ok(len)
+    }
+
+    /// Encodes into the front of `out` (the hot path of
+    /// [`PacketRef::encode_to_slice`](super::PacketRef::encode_to_slice)).
+    #[inline]
+    pub(crate) fn encode_slice(
+        &self,
+        version: ProtocolVersion,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let sizes = self.sizes(version)?;
+        let len = total_len(sizes.remaining)?;
+        let available = out.len();
+        let Some(out) = out.get_mut(..len) else {
+            return Err(Error::BufferTooSmall {
+                needed: len,
+                available,
+            });
+        };
+        self.write_to(version, &sizes, out);
+        Ok(len)
     }
 
     pub(crate) fn put<B: BufMut>(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut B) {
@@ -673,11 +775,11 @@ mod tests {
     fn borrowed_filters_encode_without_owned_data() {
         let entries = [
             SubscribeFilterRef::new(
-                MqttStr::new("a/b").unwrap(),
+                TopicFilterRef::new("a/b").unwrap(),
                 SubscriptionOptions::new(QoS::AtLeastOnce),
             ),
             SubscribeFilterRef::new(
-                MqttStr::new("c/d").unwrap(),
+                TopicFilterRef::new("c/d").unwrap(),
                 SubscriptionOptions::new(QoS::ExactlyOnce),
             ),
         ];
@@ -694,6 +796,31 @@ mod tests {
         assert_eq!(view.filters.len(), 2);
         assert_eq!(view.filters.iter().len(), 2);
         assert_eq!(view.filters.iter().nth(1), Some(entries[1]));
+        // Too small: an error, nothing written.
+        let mut small = [0u8; 8];
+        assert_eq!(
+            PacketRef::Subscribe(view).encode_to_slice(V311, &mut small),
+            Err(Error::BufferTooSmall {
+                needed: V311_LARGE.len(),
+                available: 8
+            })
+        );
+        assert_eq!(small, [0u8; 8]);
+        // Appended after what a buffer holds, owned and borrowed alike; a
+        // decoded view re-encodes its payload as it is.
+        let mut buf = bytes::BytesMut::from(&b"xy"[..]);
+        PacketRef::Subscribe(view).encode(V311, &mut buf).unwrap();
+        let owned = PacketRef::Subscribe(view).into_owned();
+        owned.encode(V311, &mut buf).unwrap();
+        let (decoded, _) = PacketRef::decode(&V311_LARGE, &DecodeOptions::new(V311))
+            .unwrap()
+            .unwrap();
+        decoded.encode(V311, &mut buf).unwrap();
+        let mut expected = b"xy".to_vec();
+        for _ in 0..3 {
+            expected.extend_from_slice(&V311_LARGE);
+        }
+        assert_eq!(&buf[..], &expected[..]);
     }
 
     #[test]
@@ -810,17 +937,12 @@ mod tests {
             Error::InvalidTopicFilter(TopicError::MisplacedSingleLevelWildcard),
             ReasonCode::TopicFilterInvalid,
         );
-        let sub = Subscribe::new(
-            1,
-            vec![SubscribeFilter {
-                filter: MqttString::from_str("a/#/b").unwrap(),
-                options: SubscriptionOptions::default(),
-            }],
-        );
-        assert_encode_err(
-            &sub,
-            V5,
-            Error::InvalidTopicFilter(TopicError::MisplacedMultiLevelWildcard),
+        // An invalid filter cannot be built, so it cannot be encoded.
+        assert_eq!(
+            TopicFilter::from_str("a/#/b"),
+            Err(Error::InvalidTopicFilter(
+                TopicError::MisplacedMultiLevelWildcard
+            ))
         );
         assert_eq!(
             Subscribe::single(1, "a+", QoS::AtMostOnce),
@@ -1062,7 +1184,9 @@ mod tests {
                         f
                     }
                 })
-                .prop_filter("a valid filter", |f| validate_topic_filter(f).is_ok())
+                .prop_filter("a valid filter", |f| {
+                    crate::topic::validate_topic_filter(f).is_ok()
+                })
         }
 
         fn options(v: ProtocolVersion, shared: bool) -> impl Strategy<Value = SubscriptionOptions> {
@@ -1141,7 +1265,7 @@ mod tests {
                     .prop_map(|(id, filters, users)| {
                         let filters = filters
                             .iter()
-                            .map(|f| MqttString::from_str(f).unwrap())
+                            .map(|f| crate::codec::MqttString::from_str(f).unwrap())
                             .collect();
                         let mut unsub = Unsubscribe::new(id, filters);
                         unsub.properties.user_properties = users;

@@ -129,6 +129,52 @@ pub(crate) const fn varint_len(value: u32) -> usize {
     }
 }
 
+/// A fixed header (first byte, then the remaining length as a variable
+/// byte integer) in the low bytes of a little-endian word, and its size (2
+/// to 5). Built in a register: written at once, it is read back without a
+/// store-forwarding stall. `remaining` must be at most
+/// [`MAX_VARIABLE_INTEGER`].
+#[inline]
+pub(crate) const fn head_word(first: u8, mut remaining: u32) -> (u64, usize) {
+    let mut word = first as u64;
+    let mut n = 1;
+    loop {
+        let byte = (remaining & 0x7F) as u64;
+        remaining >>= 7;
+        if remaining == 0 || n == 4 {
+            word |= byte << (8 * n);
+            return (word, n + 1);
+        }
+        word |= (byte | 0x80) << (8 * n);
+        n += 1;
+    }
+}
+
+/// Copies `src` into `dst` (of the same length); short strings (topic
+/// filters, topic names) without a call to `memcpy`.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n > 16 || dst.len() != n {
+        dst.copy_from_slice(src);
+    } else if n >= 8 {
+        // Two overlapping eight-byte words.
+        let a = u64::from_ne_bytes(src[..8].try_into().unwrap_or_default());
+        let b = u64::from_ne_bytes(src[n - 8..].try_into().unwrap_or_default());
+        dst[..8].copy_from_slice(&a.to_ne_bytes());
+        dst[n - 8..].copy_from_slice(&b.to_ne_bytes());
+    } else if n >= 4 {
+        let a = u32::from_ne_bytes(src[..4].try_into().unwrap_or_default());
+        let b = u32::from_ne_bytes(src[n - 4..].try_into().unwrap_or_default());
+        dst[..4].copy_from_slice(&a.to_ne_bytes());
+        dst[n - 4..].copy_from_slice(&b.to_ne_bytes());
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
 /// Writes a variable byte integer; `value` must be at most
 /// [`MAX_VARIABLE_INTEGER`] (checked while sizing).
 pub(crate) fn put_varint<B: BufMut>(buf: &mut B, mut value: u32) {
@@ -185,8 +231,22 @@ mod tests {
             let mut out = Vec::new();
             put_varint(&mut out, value);
             assert_eq!(out.len(), len);
+            let (word, n) = head_word(0x30, value);
+            assert_eq!(n, len + 1);
+            assert_eq!(&word.to_le_bytes()[1..n], &out[..]);
+            assert_eq!(word.to_le_bytes()[0], 0x30);
             assert_eq!(varint_len(value), len);
             assert_eq!(Reader::new(&out).varint(), Ok(value));
+        }
+    }
+
+    #[test]
+    fn copy_short_copies_every_length() {
+        let src: Vec<u8> = (0..40).collect();
+        for n in 0..40 {
+            let mut dst = alloc::vec![0xFFu8; n];
+            copy_short(&mut dst, &src[..n]);
+            assert_eq!(dst, &src[..n]);
         }
     }
 

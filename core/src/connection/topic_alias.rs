@@ -15,7 +15,7 @@
 
 use alloc::vec::Vec;
 
-use crate::codec::{Error, MqttString, PropertyId};
+use crate::codec::{Error, MqttString, PropertyId, TopicName};
 
 /// Aliases the peer set on PUBLISH packets it sent us; bounded by *our*
 /// Topic Alias Maximum (sent in CONNECT by a client, in CONNACK by a
@@ -26,7 +26,7 @@ use crate::codec::{Error, MqttString, PropertyId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundTopicAliases {
     /// Slot `alias - 1` holds the topic of `alias`, if one was set.
-    topics: Vec<Option<MqttString>>,
+    topics: Vec<Option<TopicName>>,
     maximum: u16,
 }
 
@@ -59,7 +59,7 @@ impl InboundTopicAliases {
     /// * An empty topic with an alias: the topic recorded for it, or
     ///   [`Error::UnknownTopicAlias`] (0x82, Protocol Error) if there is
     ///   none.
-    pub fn resolve(&mut self, topic: &MqttString, alias: Option<u16>) -> Result<MqttString, Error> {
+    pub fn resolve(&mut self, topic: &TopicName, alias: Option<u16>) -> Result<TopicName, Error> {
         let Some(alias) = alias else {
             return Ok(topic.clone());
         };
@@ -231,12 +231,12 @@ mod tests {
     use alloc::format;
     use proptest::prelude::*;
 
-    fn s(topic: &str) -> MqttString {
-        MqttString::from_str(topic).unwrap()
+    fn s(topic: &str) -> TopicName {
+        TopicName::from_str(topic).unwrap()
     }
 
-    fn empty() -> MqttString {
-        MqttString::new()
+    fn empty() -> TopicName {
+        TopicName::EMPTY
     }
 
     #[test]
@@ -391,7 +391,7 @@ mod tests {
             maximum in 0u16..6,
             picks in proptest::collection::vec(0usize..10, 0..200),
         ) {
-            let topics: Vec<MqttString> = (0..10).map(|i| s(&format!("t/{i}"))).collect();
+            let topics: Vec<TopicName> = (0..10).map(|i| s(&format!("t/{i}"))).collect();
             let mut sender = OutboundTopicAliases::new(maximum);
             let mut receiver = InboundTopicAliases::new(maximum);
             let mut used = BTreeSet::new();

@@ -15,8 +15,8 @@ use super::options::ServerOptions;
 use crate::codec::{
     AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, DecodeOptions,
     Decoder, Disconnect, DisconnectProperties, Error, MqttString, Packet, PacketRef, PacketType,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    UnsubAck, Unsubscribe, Will,
+    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties, PublishRef, QoS,
+    ReasonCode, SubAck, Subscribe, TopicNameRef, UnsubAck, Unsubscribe, Will,
 };
 use crate::connection::{InboundTopicAliases, OutboundAlias, OutboundTopicAliases, PacketIds};
 use crate::time::{Duration, Instant};

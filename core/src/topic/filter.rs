@@ -35,7 +35,45 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
 
 /// [`validate_topic_filter`] on the bytes of a string known to be UTF-8
 /// (the codec's hot path: no second UTF-8 check).
+#[inline]
 pub(crate) fn check_topic_filter_bytes(filter: &[u8]) -> Result<(), TopicError> {
+    // The usual case, valid and not shared, in one tight pass; anything
+    // else (an error to name, a `$share/` prefix) takes the full path.
+    if valid_plain_filter(filter) {
+        return Ok(());
+    }
+    check_filter_full(filter)
+}
+
+/// Whether `filter` is a valid topic filter without a `$share/` prefix:
+/// non-empty, at most 65,535 bytes, no U+0000, `+` only as a whole level,
+/// `#` only as the whole last level. `false` says nothing about which rule
+/// failed.
+#[inline]
+fn valid_plain_filter(filter: &[u8]) -> bool {
+    let n = filter.len();
+    if n == 0 || n > MAX_TOPIC_LEN || filter.starts_with(SHARE_PREFIX.as_bytes()) {
+        return false;
+    }
+    let mut prev = b'/';
+    for (i, &b) in filter.iter().enumerate() {
+        let bad = match b {
+            0 => true,
+            b'+' => prev != b'/' || filter.get(i + 1).is_some_and(|&c| c != b'/'),
+            b'#' => prev != b'/' || i + 1 != n,
+            _ => false,
+        };
+        if bad {
+            return false;
+        }
+        prev = b;
+    }
+    true
+}
+
+/// [`check_topic_filter_bytes`] without the fast path: names the rule a
+/// filter breaks.
+fn check_filter_full(filter: &[u8]) -> Result<(), TopicError> {
     if !filter.starts_with(SHARE_PREFIX.as_bytes()) {
         // The common case, in one pass: length, U+0000 and wildcards.
         if filter.is_empty() {
@@ -141,6 +179,8 @@ mod scan_tests {
             let f = f.as_bytes();
             prop_assume!(!f.starts_with(SHARE_PREFIX.as_bytes()));
             prop_assert_eq!(check_topic_filter_bytes(f), reference(f));
+            prop_assert_eq!(valid_plain_filter(f), reference(f).is_ok());
+            prop_assert_eq!(check_filter_full(f), reference(f));
         }
     }
 }

@@ -122,7 +122,7 @@ impl Client {
             dup: false,
             qos: QoS::AtMostOnce,
             retain,
-            topic: MqttStr::new(topic)?,
+            topic: TopicNameRef::new(topic)?,
             packet_id: 0,
             properties: Default::default(),
             payload,

@@ -163,14 +163,22 @@ impl Client {
                     dup: *dup,
                     qos: *qos,
                     retain: *retain,
-                    topic: topic.as_mqtt_str(),
+                    topic: topic.as_view(),
                     packet_id: *packet_id,
                     properties: Default::default(),
                     payload,
                 };
-                let alias = self.set_alias(properties, base);
+                // (Checked first: writing an alias into an empty property
+                // set would allocate it.)
+                let alias = if self.auto_alias_on() {
+                    self.set_alias(properties, base)
+                } else {
+                    OutboundAlias::None
+                };
                 let encoded = self.send_publish(publish.as_view(), alias);
-                publish.properties.topic_alias = None;
+                if publish.properties.topic_alias.is_some() {
+                    publish.properties.topic_alias = None;
+                }
                 if let Err(e) = encoded {
                     return Err((o, e));
                 }
@@ -217,6 +225,12 @@ impl Client {
         Ok(())
     }
 
+    /// Whether outbound Topic Aliases are chosen here: 5.0,
+    /// `auto_topic_alias`, and the server allows some.
+    pub(super) fn auto_alias_on(&self) -> bool {
+        self.version.is_v5() && self.opts.auto_topic_alias && self.out_aliases.maximum() > 0
+    }
+
     /// Chooses the outbound Topic Alias of a PUBLISH about to be sent (5.0,
     /// `auto_topic_alias`, and the server allows some) and writes it into
     /// its `properties`. `base` is the PUBLISH without its properties, to
@@ -228,7 +242,7 @@ impl Client {
         properties: &mut PublishProperties,
         base: PublishRef<'_>,
     ) -> OutboundAlias {
-        if !(self.version.is_v5() && self.opts.auto_topic_alias && self.out_aliases.maximum() > 0) {
+        if !self.auto_alias_on() {
             return OutboundAlias::None;
         }
         properties.topic_alias = Some(1);
@@ -262,7 +276,7 @@ impl Client {
         alias: OutboundAlias,
     ) -> Result<(), ClientError> {
         if matches!(alias, OutboundAlias::Use(_)) {
-            view.topic = MqttStr::default();
+            view.topic = TopicNameRef::EMPTY;
         }
         let encoded =
             self.encode_packet_within(PacketRef::Publish(view), self.server.maximum_packet_size);
@@ -461,7 +475,7 @@ impl Client {
                 .filters
                 .iter()
                 .enumerate()
-                .any(|(i, f)| *f == s.filter.filter && removed(i))
+                .any(|(i, f)| f.as_bytes() == s.filter.filter.as_bytes() && removed(i))
         });
         let reason_codes = if self.version.is_v5() {
             ack.reason_codes

@@ -19,7 +19,9 @@ impl Client {
                     stage,
                 } => {
                     let mut p = publish.clone();
-                    p.properties.message_expiry_interval = *expiry;
+                    if *expiry != p.properties.message_expiry_interval {
+                        p.properties.message_expiry_interval = *expiry;
+                    }
                     match stage {
                         Stage::Unsent => StoredOutgoing::Publish(p),
                         Stage::AwaitAck => StoredOutgoing::PublishSent(p),
@@ -103,7 +105,7 @@ impl Client {
                         dup: true,
                         qos: QoS::ExactlyOnce,
                         retain: false,
-                        topic: MqttString::default(),
+                        topic: TopicName::EMPTY,
                         packet_id: id,
                         properties: Default::default(),
                         payload: Bytes::new(),

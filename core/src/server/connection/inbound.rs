@@ -28,7 +28,9 @@ impl ServerConnection {
             {
                 Ok(topic) => {
                     publish.topic = topic;
-                    publish.properties.topic_alias = None;
+                    if publish.properties.topic_alias.is_some() {
+                        publish.properties.topic_alias = None;
+                    }
                 }
                 Err(e) => {
                     self.violation(ClientViolation::TopicAlias(e));

@@ -19,7 +19,10 @@ impl ServerConnection {
             return Err(ServerError::NotConnected);
         }
         publish.dup = false;
-        publish.properties.topic_alias = None;
+        // (Reading first keeps an empty property set unallocated.)
+        if publish.properties.topic_alias.is_some() {
+            publish.properties.topic_alias = None;
+        }
         if !self.version.is_v5() {
             publish.properties = Default::default();
         }
@@ -126,26 +129,31 @@ impl ServerConnection {
         if self.out_aliases.maximum() == 0 {
             return self.encode(PacketRef::Publish(publish.as_view()));
         }
-        let mut aliased = publish.clone();
-        aliased.properties.topic_alias = Some(1);
-        let fits = PacketRef::Publish(aliased.as_view())
-            .encoded_len(self.version)
-            .is_ok_and(|n| n <= self.client.maximum_packet_size as usize);
+        // The properties with the alias, on the stack (cloning an empty set
+        // is free; the message itself is not copied).
+        let mut properties = PublishProperties::clone(&publish.properties);
+        properties.topic_alias = Some(1);
+        let mut aliased = publish.as_view();
+        let fits = PacketRef::Publish(PublishRef {
+            properties: properties.as_view(),
+            ..aliased
+        })
+        .encoded_len(self.version)
+        .is_ok_and(|n| n <= self.client.maximum_packet_size as usize);
         if !fits {
             return self.encode(PacketRef::Publish(publish.as_view()));
         }
         let alias = self.out_aliases.alias_for(publish.topic.as_str());
         match alias {
-            OutboundAlias::None => {
-                aliased.properties.topic_alias = None;
-            }
-            OutboundAlias::Assign(a) => aliased.properties.topic_alias = Some(a),
+            OutboundAlias::None => properties.topic_alias = None,
+            OutboundAlias::Assign(a) => properties.topic_alias = Some(a),
             OutboundAlias::Use(a) => {
-                aliased.properties.topic_alias = Some(a);
-                aliased.topic = MqttString::new();
+                properties.topic_alias = Some(a);
+                aliased.topic = TopicNameRef::EMPTY;
             }
         }
-        let sent = self.encode(PacketRef::Publish(aliased.as_view()));
+        aliased.properties = properties.as_view();
+        let sent = self.encode(PacketRef::Publish(aliased));
         if let (Err(_), OutboundAlias::Assign(a)) = (&sent, alias) {
             // Never sent: the client did not learn the mapping.
             self.out_aliases.forget(a);
