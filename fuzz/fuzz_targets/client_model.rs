@@ -46,7 +46,7 @@ use mqtt_core::client::{
 use mqtt_core::codec::{
     Auth, AuthProperties, ConnAck, DecodeOptions, Decoder, Disconnect, MqttString, Packet,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    SubscribeFilter, SubscriptionOptions, UnsubAck, Unsubscribe,
+    SubscribeFilter, SubscriptionOptions, TopicName, UnsubAck, Unsubscribe,
 };
 
 type R<T> = arbitrary::Result<T>;
@@ -266,7 +266,7 @@ impl World {
                 if v5 && u.ratio(1, 3)? {
                     p.properties.topic_alias = Some(u.int_in_range(1u16..=4)?);
                     if u.arbitrary()? {
-                        p.topic = MqttString::default();
+                        p.topic = TopicName::EMPTY;
                     }
                 }
                 p.into()

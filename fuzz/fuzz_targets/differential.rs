@@ -464,7 +464,7 @@ fn our_fields(p: &Packet) -> Fields {
             f.insert("dup", p.dup.to_string());
             f.insert("qos", (p.qos as u8).to_string());
             f.insert("retain", p.retain.to_string());
-            f.insert("topic", s(&p.topic));
+            f.insert("topic", format!("{:?}", p.topic.as_str()));
             if p.qos as u8 > 0 {
                 f.insert("pkid", p.packet_id.to_string());
             }

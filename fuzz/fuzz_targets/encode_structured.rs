@@ -51,6 +51,7 @@ use std::sync::OnceLock;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::{self, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use mqtt_core::codec::{TopicFilter, TopicFilterRef, TopicName, TopicNameRef};
 use mqtt_core::codec::{
     AckProperties, AckPropertiesRef, Auth, AuthProperties, AuthPropertiesRef, AuthRef, ConnAck,
     ConnAckProperties, ConnAckPropertiesRef, ConnAckRef, Connect, ConnectProperties,
@@ -588,6 +589,79 @@ fn mqtt_string(s: &str, via: Via) -> Option<MqttString> {
 }
 
 /// The borrowed string, for a string `mqtt_string` accepted.
+/// A topic name as the owned and borrowed constructors build it: `None`
+/// when the rules of spec 4.7 refuse it (both constructors alike, with a
+/// topic or string error); the empty name is [`TopicName::EMPTY`], which
+/// the encoder takes only with a Topic Alias.
+fn topic_name(s: &str, via: Via) -> Option<TopicName> {
+    if s.is_empty() {
+        return Some(TopicName::EMPTY);
+    }
+    let owned = match via {
+        Via::Str => TopicName::from_str(s),
+        Via::Bytes => TopicName::from_bytes(Bytes::copy_from_slice(s.as_bytes())),
+    };
+    let view = match via {
+        Via::Str => TopicNameRef::new(s),
+        Via::Bytes => TopicNameRef::from_utf8(s.as_bytes()),
+    };
+    assert_eq!(owned.as_ref().err(), view.as_ref().err(), "{s:?}");
+    match owned {
+        Ok(t) => Some(t),
+        Err(e) => {
+            assert!(
+                matches!(e, Error::InvalidTopicName(_) | Error::NullCharacter),
+                "TopicName refused {s:?} with {e:?}"
+            );
+            None
+        }
+    }
+}
+
+/// A topic filter, likewise (`None` when the rules refuse it).
+fn topic_filter(s: &str, via: Via) -> Option<TopicFilter> {
+    let owned = match via {
+        Via::Str => TopicFilter::from_str(s),
+        Via::Bytes => TopicFilter::from_bytes(Bytes::copy_from_slice(s.as_bytes())),
+    };
+    let view = match via {
+        Via::Str => TopicFilterRef::new(s),
+        Via::Bytes => TopicFilterRef::from_utf8(s.as_bytes()),
+    };
+    assert_eq!(owned.as_ref().err(), view.as_ref().err(), "{s:?}");
+    match owned {
+        Ok(t) => Some(t),
+        Err(e) => {
+            assert!(
+                matches!(e, Error::InvalidTopicFilter(_) | Error::NullCharacter),
+                "TopicFilter refused {s:?} with {e:?}"
+            );
+            None
+        }
+    }
+}
+
+/// The borrowed topic name of a model whose owned packet was built.
+fn topic_name_ref(s: &str, via: Via) -> TopicNameRef<'_> {
+    if s.is_empty() {
+        return TopicNameRef::EMPTY;
+    }
+    match via {
+        Via::Str => TopicNameRef::new(s),
+        Via::Bytes => TopicNameRef::from_utf8(s.as_bytes()),
+    }
+    .expect("valid: the owned packet was built")
+}
+
+/// The borrowed topic filter of a model whose owned packet was built.
+fn topic_filter_ref(s: &str, via: Via) -> TopicFilterRef<'_> {
+    match via {
+        Via::Str => TopicFilterRef::new(s),
+        Via::Bytes => TopicFilterRef::from_utf8(s.as_bytes()),
+    }
+    .expect("valid: the owned packet was built")
+}
+
 fn mqtt_str(s: &str, via: Via) -> MqttStr<'_> {
     let made = match via {
         Via::Str => MqttStr::new(s),
@@ -1018,7 +1092,7 @@ impl<'a> Lists<'a> {
                 lists.subscribe = s
                     .filters
                     .iter()
-                    .map(|f| SubscribeFilterRef::new(mqtt_str(f.filter, via), f.options))
+                    .map(|f| SubscribeFilterRef::new(topic_filter_ref(f.filter, via), f.options))
                     .collect();
             }
             Model::Unsubscribe(s) => {
@@ -1092,7 +1166,7 @@ impl<'a> Model<'a> {
                 dup: p.dup,
                 qos: p.qos,
                 retain: p.retain,
-                topic: mqtt_str(p.topic, via),
+                topic: topic_name_ref(p.topic, via),
                 packet_id: p.packet_id,
                 properties: props_view!(wire, o.properties, PublishPropertiesRef),
                 payload: p.payload,
@@ -1186,9 +1260,9 @@ impl<'a> Model<'a> {
                 dup: p.dup,
                 qos: p.qos,
                 retain: p.retain,
-                topic: ms(p.topic)?,
+                topic: topic_name(p.topic, via)?,
                 packet_id: p.packet_id,
-                properties: own_publish_props(&p.props, via)?,
+                properties: own_publish_props(&p.props, via)?.into(),
                 payload: Bytes::copy_from_slice(p.payload),
             }),
             Model::PubAck(a) => Packet::PubAck(PubAck {
@@ -1219,7 +1293,7 @@ impl<'a> Model<'a> {
                     .iter()
                     .map(|f| {
                         Some(SubscribeFilter {
-                            filter: ms(f.filter)?,
+                            filter: topic_filter(f.filter, via)?,
                             options: f.options,
                         })
                     })

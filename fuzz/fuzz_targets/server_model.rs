@@ -30,7 +30,7 @@ use bytes::BytesMut;
 use mqtt_core::codec::{
     Auth, ConnAckProperties, Connect, DecodeOptions, Decoder, Disconnect, DisconnectProperties,
     MqttString, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
-    Subscribe, Unsubscribe,
+    Subscribe, TopicName, Unsubscribe,
 };
 use mqtt_core::server::{
     Accept, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
@@ -139,7 +139,7 @@ impl World {
                 if v5 && u.ratio(1, 3)? {
                     p.properties.topic_alias = Some(u.int_in_range(1u16..=3)?);
                     if u.arbitrary()? {
-                        p.topic = MqttString::new();
+                        p.topic = TopicName::EMPTY;
                     }
                 }
                 p.into()
