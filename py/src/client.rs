@@ -17,8 +17,8 @@ use crate::convert::{
     ack_props_to_py, auth_to_py, bytes_from_py, connack_to_py, disconnect_to_py, drain_py_events,
     filter_from_py, filter_to_py, mqtt_string_from_py, next_py_event, opt_int,
     publish_props_from_py, publish_to_py, qos_from_int, reason_code_from_py,
-    retain_handling_from_int, user_properties_from_py, version_from_int, will_from_py, with_bytes,
-    Int,
+    retain_handling_from_int, topic_name_from_py, user_properties_from_py, version_from_int,
+    will_from_py, with_bytes, Int,
 };
 use crate::errors::{invalid_argument, IntoPyResult};
 use crate::types::{types, Types};
@@ -387,7 +387,7 @@ impl Client {
             }
         }
         let t = types(py)?;
-        let topic = mqtt_string_from_py(py, topic)?;
+        let topic = topic_name_from_py(py, topic)?;
         let payload = match payload {
             Some(p) if !p.is_none() => bytes_from_py(p)?,
             _ => bytes::Bytes::new(),
@@ -397,7 +397,7 @@ impl Client {
         publish.qos = qos_from_int(py, qos)?;
         publish.retain = retain;
         if let Some(p) = properties {
-            publish.properties = publish_props_from_py(py, t, p)?;
+            publish.properties = publish_props_from_py(py, t, p)?.into();
         }
         let props = &mut publish.properties;
         if let Some(e) = opt_int(py, message_expiry_interval, "message_expiry_interval")? {

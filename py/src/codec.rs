@@ -108,6 +108,9 @@ pub(crate) fn encode<'py>(
             topic: if topic.is_empty() {
                 TopicNameRef::EMPTY
             } else {
+                // U+0000 is refused as in every other string (NullCharacter,
+                // a Malformed Packet), before the topic rules.
+                MqttStr::new(topic).py_err(py)?;
                 TopicNameRef::new(topic).py_err(py)?
             },
             packet_id: p.packet_id,

@@ -14,7 +14,8 @@ use mqtt_core::codec::{
     Disconnect, DisconnectProperties, Error, MqttString, Packet, PacketRef, ProtocolVersion,
     PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties, PublishRef, QoS, ReasonCode,
     RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions,
-    UnsubAck, Unsubscribe, UnsubscribeProperties, UserProperty, Will, WillProperties,
+    TopicFilter, TopicName, UnsubAck, Unsubscribe, UnsubscribeProperties, UserProperty, Will,
+    WillProperties,
 };
 
 use crate::errors::{codec_error, invalid_argument, mqtt_error, IntoPyResult};
@@ -270,6 +271,22 @@ fn opt_bytes_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
     } else {
         bytes_from_py(obj).map(Some)
     }
+}
+
+/// A PUBLISH topic name: the rules of spec 4.7 checked here (a typed
+/// exception for a wildcard, U+0000, ...); the empty name is kept for a
+/// 5.0 PUBLISH whose Topic Alias stands for its topic.
+pub(crate) fn topic_name_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<TopicName> {
+    let s = mqtt_string_from_py(py, obj)?;
+    if s.is_empty() {
+        return Ok(TopicName::EMPTY);
+    }
+    TopicName::try_from(s).py_err(py)
+}
+
+/// A SUBSCRIBE topic filter, checked by the rules of spec 4.7.
+fn topic_filter_from_py(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<TopicFilter> {
+    TopicFilter::try_from(mqtt_string_from_py(py, obj)?).py_err(py)
 }
 
 fn py_str<'py>(py: Python<'py>, s: &MqttString) -> Bound<'py, PyAny> {
@@ -703,7 +720,7 @@ pub(crate) fn filter_to_py<'py>(
     f: &SubscribeFilter,
 ) -> PyResult<Bound<'py, PyAny>> {
     t.packet_class(py, "SubscribeFilter")?.call1((
-        py_str(py, &f.filter),
+        PyString::new(py, f.filter.as_str()).into_any(),
         f.options.qos.as_u8(),
         f.options.no_local,
         f.options.retain_as_published,
@@ -807,7 +824,7 @@ pub(crate) fn filter_from_py(
 ) -> PyResult<SubscribeFilter> {
     if obj.is_instance_of::<PyString>() {
         return Ok(SubscribeFilter {
-            filter: mqtt_string_from_py(py, obj)?,
+            filter: topic_filter_from_py(py, obj)?,
             options: default,
         });
     }
@@ -816,11 +833,11 @@ pub(crate) fn filter_from_py(
         let mut options = default;
         options.qos = qos_from_int(py, int_arg(py, &q, "qos")?)?;
         return Ok(SubscribeFilter {
-            filter: mqtt_string_from_py(py, &f)?,
+            filter: topic_filter_from_py(py, &f)?,
             options,
         });
     }
-    let filter = mqtt_string_from_py(py, &attr(obj, intern!(py, "filter"))?)?;
+    let filter = topic_filter_from_py(py, &attr(obj, intern!(py, "filter"))?)?;
     let handling = retain_handling_from_int(
         py,
         int_arg(
@@ -860,12 +877,12 @@ pub(crate) fn publish_from_py(
     let p = obj.get();
     let mut out =
         Publish::new("-", Bytes::copy_from_slice(p.payload.bind(py).as_bytes())).py_err(py)?;
-    out.topic = mqtt_string_from_py(py, p.topic.bind(py).as_any())?;
+    out.topic = topic_name_from_py(py, p.topic.bind(py).as_any())?;
     out.qos = qos_from_int(py, Int(p.qos.into()))?;
     out.retain = p.retain;
     out.dup = p.dup;
     out.packet_id = p.packet_id;
-    out.properties = publish_props_from_py(py, t, p.properties.bind(py))?;
+    out.properties = publish_props_from_py(py, t, p.properties.bind(py))?.into();
     Ok(out)
 }
 

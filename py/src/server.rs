@@ -319,11 +319,11 @@ impl ServerConnection {
                 _ => bytes::Bytes::new(),
             };
             let mut p = mqtt_core::codec::Publish::new("-", payload).py_err(py)?;
-            p.topic = mqtt_string_from_py(py, topic)?;
+            p.topic = crate::convert::topic_name_from_py(py, topic)?;
             p.qos = qos_from_int(py, qos)?;
             p.retain = retain;
             if let Some(pr) = properties {
-                p.properties = publish_props_from_py(py, t, pr)?;
+                p.properties = publish_props_from_py(py, t, pr)?.into();
             }
             p
         };
