@@ -393,14 +393,8 @@ impl<'a> PacketRef<'a> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let sizes = self.sizes(version)?;
-        let len = total_len(sizes.remaining)?;
-        if len > out.len() {
-            return Err(Error::BufferTooSmall {
-                needed: len,
-                available: out.len(),
-            });
-        }
-        let mut w = &mut out[..len];
+        let mut w = packet_slice(out, sizes.remaining)?;
+        let len = w.len();
         self.write(version, &sizes, &mut w);
         Ok(len)
     }
@@ -488,6 +482,18 @@ pub(crate) fn check_header(
         });
     }
     Ok(Some(header))
+}
+
+/// The front of `out` that a packet of `remaining` bytes after its fixed
+/// header fills, or [`Error::BufferTooSmall`] (or too large for MQTT).
+#[inline]
+pub(crate) fn packet_slice(out: &mut [u8], remaining: usize) -> Result<&mut [u8], Error> {
+    let len = total_len(remaining)?;
+    let available = out.len();
+    out.get_mut(..len).ok_or(Error::BufferTooSmall {
+        needed: len,
+        available,
+    })
 }
 
 #[inline]

@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
-use super::packet::{total_len, DecodeOptions, Sizes};
+use super::packet::{packet_slice, total_len, DecodeOptions, Sizes};
 use super::property::{properties, Context};
 use super::topic_types::{TopicName, TopicNameRef};
 use super::version::{ProtocolVersion, QoS};
@@ -380,14 +380,8 @@ impl<'a> PublishRef<'a> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let sizes = self.sizes(version)?;
-        let len = total_len(sizes.remaining)?;
-        let available = out.len();
-        let Some(w) = out.get_mut(..len) else {
-            return Err(Error::BufferTooSmall {
-                needed: len,
-                available,
-            });
-        };
+        let w = packet_slice(out, sizes.remaining)?;
+        let len = w.len();
         let (head, n) = self.head(sizes.remaining);
         let topic = self.topic.as_bytes();
         let (start, rest) = w.split_at_mut(n);

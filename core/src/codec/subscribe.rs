@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 
 use super::error::Error;
 use super::fixed_header::PacketType;
-use super::packet::total_len;
+use super::packet::{packet_slice, total_len};
 use super::packet::{DecodeOptions, Sizes};
 use super::property::{list_view_impls, properties, share, Context};
 use super::topic_types::{TopicFilter, TopicFilterRef};
@@ -601,14 +601,8 @@ impl<'a> SubscribeRef<'a> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let sizes = self.sizes(version)?;
-        let len = total_len(sizes.remaining)?;
-        let available = out.len();
-        let Some(out) = out.get_mut(..len) else {
-            return Err(Error::BufferTooSmall {
-                needed: len,
-                available,
-            });
-        };
+        let out = packet_slice(out, sizes.remaining)?;
+        let len = out.len();
         self.write_to(version, &sizes, out);
         Ok(len)
     }
