@@ -1,0 +1,376 @@
+//! [`Client`]: the cloneable handle, and the state it shares with the
+//! connection task.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use mqtt_core::client::{Client as CoreClient, ConnectionState, Connected, Message};
+use mqtt_core::codec::{
+    AckProperties, ConnAck, Disconnect, MqttString, Publish, QoS, ReasonCode, Subscribe,
+    Unsubscribe,
+};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::time::Instant;
+
+use crate::Error;
+
+/// What the server's CONNACK said about the first connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// Session Present: the server resumed a session.
+    pub session_present: bool,
+    /// The client identifier in use (the server's Assigned Client
+    /// Identifier when it gave one).
+    pub client_id: MqttString,
+    /// The keep alive in force, in seconds (the Server Keep Alive when the
+    /// server gave one).
+    pub keep_alive: u16,
+    /// The CONNACK as received, with all its 5.0 properties.
+    pub connack: ConnAck,
+}
+
+impl From<Connected> for ConnectionInfo {
+    fn from(c: Connected) -> Self {
+        ConnectionInfo {
+            session_present: c.session_present,
+            client_id: c.client_id,
+            keep_alive: c.keep_alive,
+            connack: c.connack,
+        }
+    }
+}
+
+/// How a QoS 1 or 2 publish ended: the PUBACK's or PUBCOMP's reason code
+/// (below 0x80) and properties. A QoS 0 publish reports Success once it is
+/// handed to the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublishOutcome {
+    /// The acknowledgement's reason code (Success in 3.1.1; 0x10 No
+    /// matching subscribers is a success too).
+    pub reason_code: ReasonCode,
+    /// The acknowledgement's properties (5.0).
+    pub properties: AckProperties,
+}
+
+pub(crate) type PublishWaiter = oneshot::Sender<Result<PublishOutcome, Error>>;
+pub(crate) type AckWaiter = oneshot::Sender<Result<Vec<ReasonCode>, Error>>;
+
+/// What the handles and the connection task share, under one lock that is
+/// never held across an `.await`.
+pub(crate) struct Shared {
+    pub(crate) core: CoreClient,
+    pub(crate) publishes: HashMap<u64, PublishWaiter>,
+    pub(crate) subscribes: HashMap<u16, AckWaiter>,
+    pub(crate) unsubscribes: HashMap<u16, AckWaiter>,
+    /// Set when the connection task has ended: commands fail with it.
+    pub(crate) closed: Option<Option<mqtt_core::client::DisconnectReason>>,
+    /// The message stream, until the application takes it.
+    pub(crate) messages: Option<mpsc::Receiver<Message>>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) shared: Mutex<Shared>,
+    /// Wakes the connection task: there is something to send.
+    pub(crate) wake: Notify,
+    /// Wakes commands waiting for room in the window and queue.
+    pub(crate) space: Notify,
+    /// Set to ask the connection task to end.
+    pub(crate) shutdown: watch::Sender<bool>,
+    /// Set by the connection task when it has ended.
+    pub(crate) finished: watch::Sender<bool>,
+    /// The origin of the milliseconds given to the core.
+    pub(crate) origin: Instant,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Milliseconds since the origin: the core's time.
+    pub(crate) fn now(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+}
+
+/// Ends the connection when the last handle is dropped.
+struct HandleGuard(Arc<Inner>);
+
+impl Drop for HandleGuard {
+    fn drop(&mut self) {
+        self.0.shutdown.send_replace(true);
+    }
+}
+
+/// A handle to one MQTT client session; clone it freely and use it from
+/// any number of tasks.
+///
+/// The connection is driven by a task that [`connect`](crate::connect)
+/// spawns: nothing needs polling. Commands resolve when the protocol says
+/// they are complete: [`publish`](Self::publish) at PUBACK (QoS 1) or
+/// PUBCOMP (QoS 2), [`subscribe`](Self::subscribe) at SUBACK. While the
+/// connection is down they are queued by the core and sent after the
+/// reconnect (QoS 1 and 2 in flight are resent with DUP on a resumed
+/// session). When the in-flight window and the core's queue are full,
+/// commands wait for room (backpressure); [`try_publish`](Self::try_publish)
+/// says [`Error::WouldBlock`] instead. When the last handle is dropped the
+/// connection ends with a normal DISCONNECT.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    _guard: Arc<HandleGuard>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("state", &self.state()).finish()
+    }
+}
+
+/// A command's outcome is either at hand, or awaited from the connection.
+enum Started<T> {
+    Done(T),
+    Wait(oneshot::Receiver<Result<T, Error>>),
+}
+
+impl Client {
+    pub(crate) fn new(inner: Arc<Inner>) -> Client {
+        Client {
+            _guard: Arc::new(HandleGuard(inner.clone())),
+            inner,
+        }
+    }
+
+    /// Where the session's current connection is.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.lock().core.state()
+    }
+
+    /// The incoming messages, as a [`Stream`](futures_core::Stream). The
+    /// first call takes the stream; later calls return `None`.
+    ///
+    /// Until the stream is taken, messages are buffered up to
+    /// [`ConnectOptions::message_capacity`](crate::ConnectOptions::message_capacity)
+    /// and then dropped with a warning (a client that only publishes is
+    /// never blocked). Once taken, a full buffer makes the connection wait
+    /// for the application to read.
+    pub fn messages(&self) -> Option<Messages> {
+        self.inner
+            .lock()
+            .messages
+            .take()
+            .map(|rx| Messages { rx })
+    }
+
+    /// Publishes `payload` to `topic` at `qos`; resolves when the message
+    /// is complete for its QoS (see [`publish_with`](Self::publish_with)).
+    pub async fn publish(
+        &self,
+        topic: &str,
+        qos: QoS,
+        payload: impl Into<Bytes>,
+    ) -> Result<PublishOutcome, Error> {
+        let publish = Publish::new(topic, payload)?.with_qos(qos, 0);
+        self.publish_with(publish).await
+    }
+
+    /// Publishes a message built with the core's [`Publish`] (retain, 5.0
+    /// properties). Resolves at PUBACK (QoS 1) or PUBCOMP (QoS 2) with the
+    /// reason code; a refusal (0x80 and above) is
+    /// [`Error::PublishRefused`]. A QoS 0 message resolves once the
+    /// connection has taken it. Waits first while the in-flight window and
+    /// the queue are full. The packet identifier in `publish` is ignored.
+    pub async fn publish_with(&self, publish: Publish) -> Result<PublishOutcome, Error> {
+        let started = self
+            .command(|shared, now| start_publish(shared, now, publish.clone(), true))
+            .await?;
+        finish(started).await
+    }
+
+    /// Hands a message to the connection without waiting: not for room
+    /// ([`Error::WouldBlock`] when the window and the queue are full) and
+    /// not for the acknowledgement (fire-and-forget; the core still
+    /// retries QoS 1 and 2 across reconnects).
+    pub fn try_publish(&self, publish: Publish) -> Result<(), Error> {
+        let mut shared = self.inner.lock();
+        start_publish(&mut shared, self.inner.now(), publish, false).map(|_| ())?;
+        drop(shared);
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Subscribes to one filter at `qos`; resolves with the SUBACK's reason
+    /// code (the granted QoS), or [`Error::SubscribeRefused`].
+    pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<ReasonCode, Error> {
+        let codes = self.subscribe_with(Subscribe::single(0, filter, qos)?).await?;
+        match codes.first() {
+            Some(code) if code.is_error() => Err(Error::SubscribeRefused(*code)),
+            Some(code) => Ok(*code),
+            None => Err(Error::SubscribeRefused(ReasonCode::UnspecifiedError)),
+        }
+    }
+
+    /// Sends a SUBSCRIBE built with the core's [`Subscribe`] (several
+    /// filters, options, 5.0 properties); resolves with the SUBACK's
+    /// reason codes, one per filter, refusals included. The packet
+    /// identifier in `subscribe` is ignored.
+    pub async fn subscribe_with(&self, subscribe: Subscribe) -> Result<Vec<ReasonCode>, Error> {
+        let started = self
+            .command(|shared, now| {
+                let id = shared.core.subscribe(now, subscribe.clone())?;
+                let (tx, rx) = oneshot::channel();
+                shared.subscribes.insert(id, tx);
+                Ok(Started::Wait(rx))
+            })
+            .await?;
+        finish(started).await
+    }
+
+    /// Unsubscribes from one filter; resolves with the UNSUBACK's reason
+    /// code (Success in 3.1.1).
+    pub async fn unsubscribe(&self, filter: &str) -> Result<ReasonCode, Error> {
+        let codes = self.unsubscribe_with(Unsubscribe::single(0, filter)?).await?;
+        Ok(codes.first().copied().unwrap_or(ReasonCode::UnspecifiedError))
+    }
+
+    /// Sends an UNSUBSCRIBE built with the core's [`Unsubscribe`];
+    /// resolves with the UNSUBACK's reason codes.
+    pub async fn unsubscribe_with(
+        &self,
+        unsubscribe: Unsubscribe,
+    ) -> Result<Vec<ReasonCode>, Error> {
+        let started = self
+            .command(|shared, now| {
+                let id = shared.core.unsubscribe(now, unsubscribe.clone())?;
+                let (tx, rx) = oneshot::channel();
+                shared.unsubscribes.insert(id, tx);
+                Ok(Started::Wait(rx))
+            })
+            .await?;
+        finish(started).await
+    }
+
+    /// Ends the session's connection with DISCONNECT and `reason_code`
+    /// (0x00 Normal disconnection; in 5.0, 0x04 asks the server to publish
+    /// the will) and stops reconnecting; resolves when the connection task
+    /// has ended. Commands still waiting fail with [`Error::Closed`].
+    pub async fn disconnect(&self, reason_code: ReasonCode) -> Result<(), Error> {
+        self.disconnect_with(Disconnect::new(reason_code)).await
+    }
+
+    /// [`disconnect`](Self::disconnect) with a DISCONNECT built with the
+    /// core's [`Disconnect`] (5.0 properties).
+    pub async fn disconnect_with(&self, disconnect: Disconnect) -> Result<(), Error> {
+        {
+            let mut shared = self.inner.lock();
+            if shared.closed.is_none() && shared.core.state() == ConnectionState::Connected {
+                let now = self.inner.now();
+                shared.core.disconnect(now, disconnect)?;
+            }
+        }
+        self.inner.shutdown.send_replace(true);
+        self.inner.wake.notify_one();
+        let mut finished = self.inner.finished.subscribe();
+        let _ = finished.wait_for(|done| *done).await;
+        Ok(())
+    }
+
+    /// Runs `start` under the lock, waiting for room while it says
+    /// [`Error::WouldBlock`], and wakes the connection task.
+    async fn command<T>(
+        &self,
+        mut start: impl FnMut(&mut Shared, u64) -> Result<Started<T>, Error>,
+    ) -> Result<Started<T>, Error> {
+        loop {
+            let notified = self.inner.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let result = {
+                let mut shared = self.inner.lock();
+                if let Some(reason) = &shared.closed {
+                    return Err(Error::Closed(reason.clone()));
+                }
+                if shared.core.can_queue() {
+                    let now = self.inner.now();
+                    start(&mut shared, now)
+                } else {
+                    Err(Error::WouldBlock)
+                }
+            };
+            match result {
+                Err(Error::WouldBlock) => notified.await,
+                Err(Error::Command(mqtt_core::client::ClientError::QueueFull)) => notified.await,
+                other => {
+                    self.inner.wake.notify_one();
+                    return other;
+                }
+            }
+        }
+    }
+}
+
+/// Queues `publish` in the core; for QoS 1 and 2 with `wait`, registers
+/// the waiter for its acknowledgement.
+fn start_publish(
+    shared: &mut Shared,
+    now: u64,
+    publish: Publish,
+    wait: bool,
+) -> Result<Started<PublishOutcome>, Error> {
+    if let Some(reason) = &shared.closed {
+        return Err(Error::Closed(reason.clone()));
+    }
+    if !shared.core.can_queue() {
+        return Err(Error::WouldBlock);
+    }
+    let qos = publish.qos;
+    let id = shared.core.publish(now, publish).map_err(|e| match e {
+        mqtt_core::client::ClientError::QueueFull => Error::WouldBlock,
+        e => Error::Command(e),
+    })?;
+    let done = Started::Done(PublishOutcome {
+        reason_code: ReasonCode::Success,
+        properties: AckProperties::default(),
+    });
+    if qos == QoS::AtMostOnce || !wait {
+        return Ok(done);
+    }
+    let (tx, rx) = oneshot::channel();
+    shared.publishes.insert(id.0, tx);
+    Ok(Started::Wait(rx))
+}
+
+async fn finish<T>(started: Started<T>) -> Result<T, Error> {
+    match started {
+        Started::Done(t) => Ok(t),
+        Started::Wait(rx) => rx.await.unwrap_or(Err(Error::Closed(None))),
+    }
+}
+
+/// The incoming messages of a [`Client`], in arrival order; a
+/// [`Stream`](futures_core::Stream) that ends when the client is closed.
+#[derive(Debug)]
+pub struct Messages {
+    rx: mpsc::Receiver<Message>,
+}
+
+impl Messages {
+    /// The next message; `None` once the client is closed and every
+    /// buffered message was read.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+}
+
+impl futures_core::Stream for Messages {
+    type Item = Message;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.rx.poll_recv(cx)
+    }
+}

@@ -1,0 +1,348 @@
+//! The connection task: the only place that touches the socket and the
+//! clock. It moves bytes between the TCP stream and the core, calls the
+//! core's timeout at its deadline, turns the core's events into the
+//! handles' completions, and reconnects with the core's backoff.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqtt_core::client::{ConnectionState, DisconnectReason, Event, Message};
+use mqtt_core::codec::{Disconnect, ReasonCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::client::{Inner, PublishOutcome, Shared};
+use crate::{ConnectOptions, ConnectionInfo, Error};
+
+/// How one connection ended.
+enum End {
+    /// The core reported the end (the reason), after CONNACK accepted the
+    /// connection or not (`was_connected`).
+    Lost {
+        reason: DisconnectReason,
+        was_connected: bool,
+    },
+    /// The application asked to stop.
+    Shutdown,
+}
+
+/// A small random source for the backoff's jitter, seeded by the standard
+/// library's per-process random hasher keys (no dependency, no clock).
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Self {
+        let seed = RandomState::new().build_hasher().finish();
+        Jitter(seed | 1)
+    }
+    fn next(&mut self) -> u32 {
+        // xorshift64
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x >> 32) as u32
+    }
+}
+
+pub(crate) async fn open_tcp(options: &ConnectOptions) -> std::io::Result<TcpStream> {
+    let connect = TcpStream::connect((options.host.as_str(), options.port));
+    let stream = tokio::time::timeout(options.tcp_connect_timeout, connect)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// The task: runs connections until shutdown, or until one is lost with
+/// reconnection off. `first` learns how the first connection went; if it
+/// failed, the task ends.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    mut stream: TcpStream,
+    options: ConnectOptions,
+    messages: mpsc::Sender<Message>,
+    first: oneshot::Sender<Result<ConnectionInfo, Error>>,
+) {
+    let mut first = Some(first);
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut jitter = Jitter::new();
+    // Reconnect attempts since the last accepted connection.
+    let mut attempt = 0u32;
+    let closed_with = 'session: loop {
+        let end = drive(&inner, stream, &messages, &mut first, &mut shutdown).await;
+        let reason = match end {
+            End::Shutdown => break None,
+            End::Lost { reason, .. } if first.is_some() => {
+                if let Some(first) = first.take() {
+                    let err = match reason {
+                        DisconnectReason::Refused(c) => Error::ConnectRefused(Box::new(c)),
+                        other => Error::ConnectionLost(other),
+                    };
+                    let _ = first.send(Err(err));
+                }
+                break None;
+            }
+            End::Lost {
+                reason,
+                was_connected,
+            } => {
+                if was_connected {
+                    attempt = 0;
+                }
+                reason
+            }
+        };
+        let Some(backoff) = options.reconnect else {
+            break Some(reason);
+        };
+        tracing::warn!(?reason, "connection lost; reconnecting");
+        stream = loop {
+            let delay = backoff.delay(attempt, jitter.next());
+            tracing::debug!(attempt, delay_ms = delay, "waiting before reconnecting");
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break 'session None,
+            }
+            attempt = attempt.saturating_add(1);
+            match open_tcp(&options).await {
+                Ok(s) => {
+                    let mut shared = inner.lock();
+                    let now = inner.now();
+                    match shared.core.connect(now) {
+                        Ok(()) => break s,
+                        Err(e) => {
+                            tracing::error!(error = %e, "the core refused to reconnect");
+                            break 'session Some(reason);
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, attempt, "reconnect failed"),
+            }
+        };
+        tracing::debug!("TCP connected again; CONNECT sent");
+    };
+    close(&inner, closed_with);
+}
+
+/// The client is over: every waiting command fails, new ones too.
+fn close(inner: &Inner, reason: Option<DisconnectReason>) {
+    let mut shared = inner.lock();
+    let err = || Error::Closed(reason.clone());
+    for (_, tx) in shared.publishes.drain() {
+        let _ = tx.send(Err(err()));
+    }
+    for (_, tx) in shared.subscribes.drain() {
+        let _ = tx.send(Err(err()));
+    }
+    for (_, tx) in shared.unsubscribes.drain() {
+        let _ = tx.send(Err(err()));
+    }
+    shared.closed = Some(reason);
+    drop(shared);
+    inner.space.notify_waiters();
+    inner.finished.send_replace(true);
+    tracing::debug!("client closed");
+}
+
+/// Runs one connection (CONNECT already queued in the core) until it ends.
+async fn drive(
+    inner: &Arc<Inner>,
+    stream: TcpStream,
+    messages: &mpsc::Sender<Message>,
+    first: &mut Option<oneshot::Sender<Result<ConnectionInfo, Error>>>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> End {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut was_connected = false;
+    let mut stopping = false;
+    loop {
+        // Drain the core: events first (they may queue bytes), then bytes.
+        let mut delivered = Vec::new();
+        let mut ended = None;
+        let (bytes, deadline, stream_taken) = {
+            let mut shared = inner.lock();
+            while let Some(event) = shared.core.poll_event() {
+                match event {
+                    Event::Message(m) => delivered.push(m),
+                    Event::Disconnected(reason) => ended = Some(reason),
+                    Event::Connected(c) => {
+                        was_connected = true;
+                        tracing::info!(
+                            client_id = c.client_id.as_str(),
+                            session_present = c.session_present,
+                            "connected"
+                        );
+                        if let Some(first) = first.take() {
+                            let _ = first.send(Ok(ConnectionInfo::from(c)));
+                        }
+                    }
+                    other => complete(&mut shared, other),
+                }
+            }
+            (
+                shared.core.take_transmit(),
+                shared.core.poll_timeout(),
+                shared.messages.is_none(),
+            )
+        };
+        inner.space.notify_waiters();
+        if !bytes.is_empty() {
+            if let Err(e) = wr.write_all(&bytes).await {
+                tracing::debug!(error = %e, "write failed");
+                let now = inner.now();
+                inner.lock().core.handle_transport_closed(now);
+                if ended.is_none() {
+                    continue;
+                }
+            }
+        }
+        for m in delivered {
+            deliver(messages, m, stream_taken, shutdown).await;
+        }
+        if let Some(reason) = ended {
+            let _ = wr.shutdown().await;
+            if stopping || matches!(reason, DisconnectReason::Local) {
+                tracing::info!("disconnected");
+                return End::Shutdown;
+            }
+            tracing::warn!(?reason, "connection ended");
+            return End::Lost {
+                reason,
+                was_connected,
+            };
+        }
+        if stopping {
+            // Asked to stop, and the core had nothing to end: close.
+            let now = inner.now();
+            inner.lock().core.handle_transport_closed(now);
+            let _ = wr.shutdown().await;
+            return End::Shutdown;
+        }
+        let sleep_until = deadline.map(|t| inner.origin + Duration::from_millis(t));
+        tokio::select! {
+            read = rd.read(&mut buf) => {
+                let now = inner.now();
+                let mut shared = inner.lock();
+                match read {
+                    Ok(0) => shared.core.handle_transport_closed(now),
+                    Ok(n) => shared.core.handle_input(now, &buf[..n]),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "read failed");
+                        shared.core.handle_transport_closed(now);
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(sleep_until.unwrap_or_else(tokio::time::Instant::now)),
+                if sleep_until.is_some() => {
+                let now = inner.now();
+                inner.lock().core.handle_timeout(now);
+            }
+            _ = inner.wake.notified() => {}
+            _ = shutdown.wait_for(|stop| *stop), if !stopping => {
+                stopping = true;
+                let now = inner.now();
+                let mut shared = inner.lock();
+                if shared.core.state() == ConnectionState::Connected {
+                    let _ = shared
+                        .core
+                        .disconnect(now, Disconnect::new(ReasonCode::NORMAL_DISCONNECTION));
+                }
+            }
+        }
+    }
+}
+
+/// Gives a message to the stream: waits for room once the application
+/// took the stream (backpressure), drops it with a warning before.
+async fn deliver(
+    messages: &mpsc::Sender<Message>,
+    m: Message,
+    stream_taken: bool,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    if !stream_taken {
+        if let Err(mpsc::error::TrySendError::Full(m)) = messages.try_send(m) {
+            tracing::warn!(
+                topic = m.publish.topic.as_str(),
+                "message dropped: the message stream was never taken and its buffer is full"
+            );
+        }
+        return;
+    }
+    tokio::select! {
+        sent = messages.send(m) => {
+            if sent.is_err() {
+                tracing::debug!("message dropped: the message stream was dropped");
+            }
+        }
+        _ = shutdown.wait_for(|stop| *stop) => {}
+    }
+}
+
+/// Completes the handle waiting for `event`, if any.
+fn complete(shared: &mut Shared, event: Event) {
+    match event {
+        Event::PublishCompleted {
+            id,
+            reason_code,
+            properties,
+        } => {
+            if let Some(tx) = shared.publishes.remove(&id.0) {
+                // PUBCOMP's only error, 0x92, is not a refusal: the server
+                // had the message (see the core's `Event::PublishCompleted`).
+                let result = if reason_code.is_error()
+                    && reason_code != ReasonCode::PacketIdentifierNotFound
+                {
+                    Err(Error::PublishRefused {
+                        reason_code,
+                        properties: Box::new(properties),
+                    })
+                } else {
+                    Ok(PublishOutcome {
+                        reason_code,
+                        properties,
+                    })
+                };
+                let _ = tx.send(result);
+            }
+        }
+        Event::PublishDropped { id, reason } => {
+            tracing::warn!(id = id.0, ?reason, "publish dropped");
+            if let Some(tx) = shared.publishes.remove(&id.0) {
+                let _ = tx.send(Err(Error::PublishDropped(reason)));
+            }
+        }
+        Event::PublishRequeued { old, new } => {
+            tracing::debug!(old = old.0, new = new.0, "publish requeued: the session was lost");
+            if let Some(tx) = shared.publishes.remove(&old.0) {
+                shared.publishes.insert(new.0, tx);
+            }
+        }
+        Event::Subscribed {
+            packet_id,
+            reason_codes,
+            ..
+        } => {
+            if let Some(tx) = shared.subscribes.remove(&packet_id) {
+                let _ = tx.send(Ok(reason_codes));
+            }
+        }
+        Event::Unsubscribed {
+            packet_id,
+            reason_codes,
+            ..
+        } => {
+            if let Some(tx) = shared.unsubscribes.remove(&packet_id) {
+                let _ = tx.send(Ok(reason_codes));
+            }
+        }
+        Event::Pong => tracing::trace!("PINGRESP"),
+        other => tracing::debug!(event = ?other, "event not handled yet"),
+    }
+}

@@ -1,0 +1,92 @@
+//! An async MQTT 3.1.1 and 5.0 client on tokio, driving libmqtt's sans-IO
+//! protocol core ([`mqtt_core::client::Client`]).
+//!
+//! The core decides everything about the protocol (packet identifiers,
+//! the in-flight window, session resume, keep alive deadlines, limits);
+//! this crate only moves bytes and time: one spawned task owns the TCP
+//! stream and calls the core's `handle_input`, `handle_timeout`,
+//! `take_transmit` and `poll_event`.
+//!
+//! * [`connect`] opens the connection, waits for CONNACK and returns a
+//!   [`Client`] handle with the [`ConnectionInfo`]. Nothing needs polling.
+//! * [`Client::publish`] resolves when the message is complete for its
+//!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
+//!   [`Client::try_publish`] never waits.
+//! * [`Client::subscribe`] and [`Client::unsubscribe`] resolve with the
+//!   SUBACK and UNSUBACK codes.
+//! * [`Client::messages`] is the stream of incoming messages.
+//! * Lost connections are reopened with the core's [`Backoff`]; the
+//!   session resumes and what was in flight is resent.
+//! * Every queue is bounded: commands wait while the window and the
+//!   core's queue are full, and the connection stops reading while the
+//!   message stream is full.
+//!
+//! ```no_run
+//! use mqtt_tokio::{ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode};
+//!
+//! # async fn run() -> Result<(), mqtt_tokio::Error> {
+//! let client = ClientOptions::new(ProtocolVersion::V5, "sensor-7")?;
+//! let (client, info) = mqtt_tokio::connect(ConnectOptions::new("127.0.0.1", 1883, client)).await?;
+//! let done = client.publish("sensors/7/temp", QoS::AtLeastOnce, "21.5").await?;
+//! assert!(!done.reason_code.is_error());
+//! client.disconnect(ReasonCode::NORMAL_DISCONNECTION).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Logging goes through the `tracing` crate.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod driver;
+mod error;
+mod options;
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+
+pub use client::{Client, ConnectionInfo, Messages, PublishOutcome};
+pub use error::Error;
+pub use mqtt_core;
+pub use mqtt_core::client::{Backoff, ClientOptions, ConnectionState, Message};
+pub use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
+pub use options::ConnectOptions;
+
+/// Opens the TCP connection, sends CONNECT and waits for CONNACK; returns
+/// the client handle and what CONNACK said. A task spawned on the current
+/// tokio runtime drives the connection from then on (and reconnects, see
+/// [`ConnectOptions::reconnect`]) until [`Client::disconnect`] or until
+/// every handle is dropped.
+///
+/// The first connection is not retried: a TCP failure is [`Error::Io`], a
+/// refusal [`Error::ConnectRefused`], and no CONNACK within the core's
+/// connect timeout [`Error::ConnectionLost`].
+pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
+    options.client.check()?;
+    let stream = driver::open_tcp(&options).await.map_err(Error::Io)?;
+    let origin = tokio::time::Instant::now();
+    let mut core = mqtt_core::client::Client::new(options.client.clone());
+    core.connect(0)?;
+    let (messages_tx, messages_rx) = mpsc::channel(options.message_capacity.max(1));
+    let inner = Arc::new(client::Inner {
+        shared: Mutex::new(client::Shared {
+            core,
+            publishes: Default::default(),
+            subscribes: Default::default(),
+            unsubscribes: Default::default(),
+            closed: None,
+            messages: Some(messages_rx),
+        }),
+        wake: Notify::new(),
+        space: Notify::new(),
+        shutdown: watch::channel(false).0,
+        finished: watch::channel(false).0,
+        origin,
+    });
+    let (first_tx, first_rx) = oneshot::channel();
+    let client = Client::new(inner.clone());
+    tokio::spawn(driver::run(inner, stream, options, messages_tx, first_tx));
+    let info = first_rx.await.unwrap_or(Err(Error::Closed(None)))?;
+    Ok((client, info))
+}
