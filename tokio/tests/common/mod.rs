@@ -1,0 +1,167 @@
+//! Brokers for the tests: Debian's `mosquitto` started on a free port of
+//! 127.0.0.1 with a generated configuration (as in
+//! `tests/tests/interop_mosquitto.rs`), and our example broker through
+//! `mqtt_tests::broker_proc`. Both are killed on drop; a failing test
+//! prints their log.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub use mqtt_tests::broker_proc::ExampleBroker;
+use mqtt_tests::broker_proc::{find_program, print_log_tail, read_log, unique_temp_path};
+
+/// How long any one wait of a test may take.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A mosquitto process of our own; killed on drop.
+pub struct Mosquitto {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    dir: PathBuf,
+    persistence: bool,
+}
+
+fn mosquitto_binary() -> PathBuf {
+    std::env::var_os("MOSQUITTO")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| find_program("mosquitto", &["/usr/sbin", "/usr/local/sbin", "/sbin"]))
+        .expect("mosquitto is not installed: `apt-get install mosquitto` (make test's setup does)")
+}
+
+impl Mosquitto {
+    /// Starts mosquitto on a free port; with `persistence`, its database
+    /// is kept in its directory so that a restart (after a stop with
+    /// SIGTERM, which writes it) resumes the sessions.
+    pub fn start(persistence: bool) -> Mosquitto {
+        let dir = unique_temp_path("libmqtt-tokio-mosquitto", "");
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            if let Some(child) = spawn(&dir, addr, persistence) {
+                return Mosquitto {
+                    child,
+                    addr,
+                    dir,
+                    persistence,
+                };
+            }
+        }
+        panic!(
+            "mosquitto did not start; log:\n{}",
+            read_log(&dir.join("mosquitto.log"))
+        );
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops it with SIGTERM (mosquitto writes its database then) and
+    /// waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..500 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port with the same configuration (and
+    /// database); panics if it does not come up.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for _ in 0..50 {
+            if let Some(child) = spawn(&self.dir, self.addr, self.persistence) {
+                self.child = child;
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("mosquitto did not restart; log:\n{}", self.log());
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        read_log(&self.dir.join("mosquitto.log"))
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            print_log_tail("mosquitto", self.addr, &self.log(), 60);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts mosquitto with a configuration in `dir` listening on `addr`, and
+/// waits (at most 5 s) until it accepts connections; `None` if it exited
+/// (e.g. the port was taken) or never did.
+fn spawn(dir: &std::path::Path, addr: SocketAddr, persistence: bool) -> Option<Child> {
+    let conf = dir.join("mosquitto.conf");
+    let mut text = format!(
+        "listener {} 127.0.0.1\n\
+         allow_anonymous true\n\
+         max_queued_messages 10000\n\
+         log_dest stderr\n\
+         log_type all\n",
+        addr.port()
+    );
+    if persistence {
+        text.push_str(&format!(
+            "persistence true\npersistence_location {}/\n",
+            dir.display()
+        ));
+    } else {
+        text.push_str("persistence false\n");
+    }
+    std::fs::write(&conf, text).expect("write mosquitto.conf");
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("mosquitto.log"))
+        .expect("log file");
+    let mut child = Command::new(mosquitto_binary())
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start mosquitto");
+    for _ in 0..500 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return None;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
