@@ -42,6 +42,11 @@ impl Mosquitto {
     pub fn start(persistence: bool) -> Mosquitto {
         let dir = unique_temp_path("libmqtt-tokio-mosquitto", "");
         std::fs::create_dir_all(&dir).expect("temporary directory");
+        // mosquitto started as root drops to its own user, which must be
+        // able to write the database here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+            .expect("chmod the temporary directory");
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
@@ -113,7 +118,9 @@ impl Drop for Mosquitto {
         if std::thread::panicking() {
             print_log_tail("mosquitto", self.addr, &self.log(), 60);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("MOSQUITTO_KEEP_LOGS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -1,0 +1,197 @@
+//! The broker goes away in the middle of a QoS 1 stream and comes back on
+//! the same port: the client reconnects with the core's backoff and
+//! nothing is lost.
+//!
+//! * mosquitto with persistence, stopped (SIGTERM: it writes its database)
+//!   and restarted: both sessions resume (Session Present 1), messages in
+//!   flight are resent with DUP [MQTT-4.4.0-1], and the subscriber receives
+//!   every message at least once [MQTT-4.3.2-1].
+//! * our example broker, killed (SIGKILL) and restarted: the sessions are
+//!   gone (Session Present 0), so the core sends what was in flight again
+//!   as new messages and every `publish().await` still completes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{ExampleBroker, Mosquitto, WAIT};
+use mqtt_tokio::{
+    Backoff, Client, ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode,
+};
+use tokio::task::JoinSet;
+
+const MESSAGES: u32 = 300;
+
+fn options(addr: SocketAddr, version: ProtocolVersion, name: &str) -> ConnectOptions {
+    let id = format!("tokio-restart-{name}-{}", std::process::id());
+    let client = ClientOptions::new(version, &id)
+        .expect("client id")
+        // A persistent session from the first connection on (the broker is
+        // new, the client id unique): mosquitto 2.0.11 does not write to
+        // its database a 5.0 session opened with Clean Start 1, even with
+        // a Session Expiry Interval (seen in its log: Session Present 0
+        // after the restart).
+        .with_clean_start(false)
+        .with_session_expiry_interval(3600);
+    ConnectOptions::new(addr.ip().to_string(), addr.port(), client)
+        .with_reconnect(Some(Backoff::new(50, 500)))
+}
+
+/// Publishes `MESSAGES` QoS 1 messages, each from its own task so that
+/// many are in flight at once; counts those completed.
+fn publish_all(client: &Client, topic: &str, done: Arc<AtomicUsize>) -> JoinSet<ReasonCode> {
+    let mut tasks = JoinSet::new();
+    for i in 0..MESSAGES {
+        let client = client.clone();
+        let topic = topic.to_owned();
+        let done = done.clone();
+        tasks.spawn(async move {
+            let outcome = client
+                .publish(&topic, QoS::AtLeastOnce, i.to_be_bytes().to_vec())
+                .await
+                .unwrap_or_else(|e| panic!("publish {i} failed: {e}"));
+            done.fetch_add(1, Ordering::Relaxed);
+            outcome.reason_code
+        });
+    }
+    tasks
+}
+
+async fn all_succeed(mut tasks: JoinSet<ReasonCode>) {
+    let mut n = 0;
+    while let Some(code) = tasks.join_next().await {
+        assert!(!code.expect("publish task").is_error());
+        n += 1;
+    }
+    assert_eq!(n, MESSAGES);
+}
+
+async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag: &str) {
+    let mut broker = Mosquitto::start(true);
+    let topic = format!("tokio/restart/{tag}");
+    let (sub, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-sub")))
+        .await
+        .expect("subscriber connects");
+    let mut messages = sub.messages().expect("message stream");
+    sub.subscribe(&topic, QoS::AtLeastOnce).await.expect("SUBACK");
+    let (publisher, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-pub")))
+        .await
+        .expect("publisher connects");
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let tasks = publish_all(&publisher, &topic, done.clone());
+
+    let mut received: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut restarted = false;
+    while received.len() < MESSAGES as usize {
+        let m = tokio::time::timeout(WAIT, messages.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "stalled with {} of {MESSAGES} received, {} completed",
+                    received.len(),
+                    done.load(Ordering::Relaxed)
+                )
+            })
+            .expect("stream open");
+        let i = u32::from_be_bytes(m.publish.payload[..4].try_into().expect("4 bytes"));
+        *received.entry(i).or_default() += 1;
+        if !restarted && received.len() >= 50 {
+            restarted = true;
+            tokio::task::block_in_place(|| {
+                broker.stop();
+                std::thread::sleep(Duration::from_millis(300));
+                broker.restart();
+            });
+        }
+    }
+    assert!(restarted, "the broker was restarted mid-stream");
+    tokio::time::timeout(WAIT, all_succeed(tasks))
+        .await
+        .expect("every publish completes after the restart");
+    let missing: Vec<u32> = (0..MESSAGES).filter(|i| !received.contains_key(i)).collect();
+    assert!(missing.is_empty(), "lost: {missing:?}");
+    // The sessions were resumed, not rebuilt: Session Present 1 after the
+    // restart [MQTT-3.2.2-2] (read in mosquitto's log).
+    let log = broker.log();
+    for role in ["sub", "pub"] {
+        let id = format!("tokio-restart-{tag}-{role}-{}", std::process::id());
+        assert!(
+            log.contains(&format!("Sending CONNACK to {id} (1, 0)")),
+            "{id} resumed its session"
+        );
+    }
+    let resent = log.contains("(d1, q1");
+    let duplicates = received.values().filter(|n| **n > 1).count();
+    println!(
+        "{tag}: {MESSAGES} received, {duplicates} more than once (QoS 1 allows it); \
+         a PUBLISH resent with DUP: {resent}"
+    );
+    publisher.disconnect(ReasonCode::NORMAL_DISCONNECTION).await.unwrap();
+    sub.disconnect(ReasonCode::NORMAL_DISCONNECTION).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos1_stream_survives_a_mosquitto_restart_v311() {
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        qos1_stream_survives_a_mosquitto_restart(ProtocolVersion::V311, "v311"),
+    )
+    .await
+    .expect("within 90 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos1_stream_survives_a_mosquitto_restart_v5() {
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        qos1_stream_survives_a_mosquitto_restart(ProtocolVersion::V5, "v5"),
+    )
+    .await
+    .expect("within 90 s");
+}
+
+/// The example broker on `port` (retried: the old process's port may take
+/// a moment to be free).
+fn example_broker_on(port: u16) -> ExampleBroker {
+    let port = port.to_string();
+    for _ in 0..20 {
+        if let Ok(b) = std::panic::catch_unwind(|| ExampleBroker::start(&["--port", &port])) {
+            return b;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the example broker did not restart on port {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_complete_across_an_example_broker_killed_and_restarted_without_the_session() {
+    let test = async {
+        let broker = ExampleBroker::start(&[]);
+        let addr = broker.addr;
+        let (publisher, _) = mqtt_tokio::connect(options(addr, ProtocolVersion::V5, "ex-pub"))
+            .await
+            .expect("publisher connects");
+        let done = Arc::new(AtomicUsize::new(0));
+        let tasks = publish_all(&publisher, "tokio/restart/example", done.clone());
+        while done.load(Ordering::Relaxed) < 50 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let broker = tokio::task::block_in_place(|| {
+            drop(broker); // SIGKILL
+            example_broker_on(addr.port())
+        });
+        tokio::time::timeout(WAIT, all_succeed(tasks))
+            .await
+            .expect("every publish completes after the restart");
+        publisher.disconnect(ReasonCode::NORMAL_DISCONNECTION).await.unwrap();
+        drop(broker);
+    };
+    tokio::time::timeout(Duration::from_secs(90), test)
+        .await
+        .expect("within 90 s");
+}
