@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use mqtt_core::client::{Client as CoreClient, ConnectionState, Connected, Message};
+use mqtt_core::client::{Client as CoreClient, Connected, ConnectionState, Message};
 use mqtt_core::codec::{
     AckProperties, ConnAck, Disconnect, MqttString, Publish, QoS, ReasonCode, Subscribe,
     Unsubscribe,
@@ -68,7 +68,7 @@ pub(crate) struct Shared {
     pub(crate) subscribes: HashMap<u16, AckWaiter>,
     pub(crate) unsubscribes: HashMap<u16, AckWaiter>,
     /// Set when the connection task has ended: commands fail with it.
-    pub(crate) closed: Option<Option<mqtt_core::client::DisconnectReason>>,
+    pub(crate) closed: Option<Option<Box<mqtt_core::client::DisconnectReason>>>,
     /// The message stream, until the application takes it.
     pub(crate) messages: Option<mpsc::Receiver<Message>>,
 }
@@ -128,7 +128,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("state", &self.state()).finish()
+        f.debug_struct("Client")
+            .field("state", &self.state())
+            .finish()
     }
 }
 
@@ -160,11 +162,7 @@ impl Client {
     /// never blocked). Once taken, a full buffer makes the connection wait
     /// for the application to read.
     pub fn messages(&self) -> Option<Messages> {
-        self.inner
-            .lock()
-            .messages
-            .take()
-            .map(|rx| Messages { rx })
+        self.inner.lock().messages.take().map(|rx| Messages { rx })
     }
 
     /// Publishes `payload` to `topic` at `qos`; resolves when the message
@@ -207,7 +205,9 @@ impl Client {
     /// Subscribes to one filter at `qos`; resolves with the SUBACK's reason
     /// code (the granted QoS), or [`Error::SubscribeRefused`].
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<ReasonCode, Error> {
-        let codes = self.subscribe_with(Subscribe::single(0, filter, qos)?).await?;
+        let codes = self
+            .subscribe_with(Subscribe::single(0, filter, qos)?)
+            .await?;
         match codes.first() {
             Some(code) if code.is_error() => Err(Error::SubscribeRefused(*code)),
             Some(code) => Ok(*code),
@@ -234,8 +234,13 @@ impl Client {
     /// Unsubscribes from one filter; resolves with the UNSUBACK's reason
     /// code (Success in 3.1.1).
     pub async fn unsubscribe(&self, filter: &str) -> Result<ReasonCode, Error> {
-        let codes = self.unsubscribe_with(Unsubscribe::single(0, filter)?).await?;
-        Ok(codes.first().copied().unwrap_or(ReasonCode::UnspecifiedError))
+        let codes = self
+            .unsubscribe_with(Unsubscribe::single(0, filter)?)
+            .await?;
+        Ok(codes
+            .first()
+            .copied()
+            .unwrap_or(ReasonCode::UnspecifiedError))
     }
 
     /// Sends an UNSUBSCRIBE built with the core's [`Unsubscribe`];

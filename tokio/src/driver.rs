@@ -22,7 +22,7 @@ enum End {
     /// The core reported the end (the reason), after CONNACK accepted the
     /// connection or not (`was_connected`).
     Lost {
-        reason: DisconnectReason,
+        reason: Box<DisconnectReason>,
         was_connected: bool,
     },
     /// The application asked to stop.
@@ -53,7 +53,9 @@ pub(crate) async fn open_tcp(options: &ConnectOptions) -> std::io::Result<TcpStr
     let connect = TcpStream::connect((options.host.as_str(), options.port));
     let stream = tokio::time::timeout(options.tcp_connect_timeout, connect)
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out"))??;
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out")
+        })??;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -79,9 +81,9 @@ pub(crate) async fn run(
             End::Shutdown => break None,
             End::Lost { reason, .. } if first.is_some() => {
                 if let Some(first) = first.take() {
-                    let err = match reason {
+                    let err = match *reason {
                         DisconnectReason::Refused(c) => Error::ConnectRefused(Box::new(c)),
-                        other => Error::ConnectionLost(other),
+                        other => Error::ConnectionLost(Box::new(other)),
                     };
                     let _ = first.send(Err(err));
                 }
@@ -130,7 +132,7 @@ pub(crate) async fn run(
 }
 
 /// The client is over: every waiting command fails, new ones too.
-fn close(inner: &Inner, reason: Option<DisconnectReason>) {
+fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
     let mut shared = inner.lock();
     let err = || Error::Closed(reason.clone());
     for (_, tx) in shared.publishes.drain() {
@@ -213,7 +215,7 @@ async fn drive(
             }
             tracing::warn!(?reason, "connection ended");
             return End::Lost {
-                reason,
+                reason: Box::new(reason),
                 was_connected,
             };
         }
@@ -319,7 +321,11 @@ fn complete(shared: &mut Shared, event: Event) {
             }
         }
         Event::PublishRequeued { old, new } => {
-            tracing::debug!(old = old.0, new = new.0, "publish requeued: the session was lost");
+            tracing::debug!(
+                old = old.0,
+                new = new.0,
+                "publish requeued: the session was lost"
+            );
             if let Some(tx) = shared.publishes.remove(&old.0) {
                 shared.publishes.insert(new.0, tx);
             }

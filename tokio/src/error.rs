@@ -19,7 +19,7 @@ pub enum Error {
     ConnectRefused(Box<ConnAck>),
     /// The first connection ended before CONNACK accepted it (timeout,
     /// transport closed, protocol violation).
-    ConnectionLost(DisconnectReason),
+    ConnectionLost(Box<DisconnectReason>),
     /// The core refused the command; nothing was queued or sent.
     Command(ClientError),
     /// The server refused the message: a PUBACK or PUBREC with a reason
@@ -42,7 +42,7 @@ pub enum Error {
     /// The client is closed: [`Client::disconnect`](crate::Client::disconnect)
     /// was called, every handle was dropped, or the connection was lost
     /// with reconnection off (the reason, when there is one).
-    Closed(Option<DisconnectReason>),
+    Closed(Option<Box<DisconnectReason>>),
 }
 
 impl From<ClientError> for Error {
@@ -61,13 +61,17 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io(e) => write!(f, "connection failed: {e}"),
-            Error::ConnectRefused(c) => write!(f, "the server refused the connection: {}", c.reason_code),
+            Error::ConnectRefused(c) => {
+                write!(f, "the server refused the connection: {}", c.reason_code)
+            }
             Error::ConnectionLost(r) => write!(f, "the connection ended before CONNACK: {r:?}"),
             Error::Command(e) => write!(f, "command refused: {e}"),
             Error::PublishRefused { reason_code, .. } => {
                 write!(f, "the server refused the message: {reason_code}")
             }
-            Error::SubscribeRefused(code) => write!(f, "the server refused the subscription: {code}"),
+            Error::SubscribeRefused(code) => {
+                write!(f, "the server refused the subscription: {code}")
+            }
             Error::PublishDropped(why) => write!(f, "the message was dropped: {why:?}"),
             Error::WouldBlock => f.write_str("the in-flight window and the queue are full"),
             Error::Closed(None) => f.write_str("the client is closed"),

@@ -77,7 +77,9 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
         .await
         .expect("subscriber connects");
     let mut messages = sub.messages().expect("message stream");
-    sub.subscribe(&topic, QoS::AtLeastOnce).await.expect("SUBACK");
+    sub.subscribe(&topic, QoS::AtLeastOnce)
+        .await
+        .expect("SUBACK");
     let (publisher, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-pub")))
         .await
         .expect("publisher connects");
@@ -113,7 +115,9 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
     tokio::time::timeout(WAIT, all_succeed(tasks))
         .await
         .expect("every publish completes after the restart");
-    let missing: Vec<u32> = (0..MESSAGES).filter(|i| !received.contains_key(i)).collect();
+    let missing: Vec<u32> = (0..MESSAGES)
+        .filter(|i| !received.contains_key(i))
+        .collect();
     assert!(missing.is_empty(), "lost: {missing:?}");
     // The sessions were resumed, not rebuilt: Session Present 1 after the
     // restart [MQTT-3.2.2-2] (read in mosquitto's log).
@@ -122,7 +126,15 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
         let id = format!("tokio-restart-{tag}-{role}-{}", std::process::id());
         assert!(
             log.contains(&format!("Sending CONNACK to {id} (1, 0)")),
-            "{id} resumed its session"
+            "{id} resumed its session; the broker's CONNACKs and restarts:\n{}",
+            log.lines()
+                .filter(
+                    |l| ["CONNACK", "terminating", "Saving", "running", "New client"]
+                        .iter()
+                        .any(|k| l.contains(k))
+                )
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     let resent = log.contains("(d1, q1");
@@ -131,8 +143,13 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
         "{tag}: {MESSAGES} received, {duplicates} more than once (QoS 1 allows it); \
          a PUBLISH resent with DUP: {resent}"
     );
-    publisher.disconnect(ReasonCode::NORMAL_DISCONNECTION).await.unwrap();
-    sub.disconnect(ReasonCode::NORMAL_DISCONNECTION).await.unwrap();
+    publisher
+        .disconnect(ReasonCode::NORMAL_DISCONNECTION)
+        .await
+        .unwrap();
+    sub.disconnect(ReasonCode::NORMAL_DISCONNECTION)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +205,10 @@ async fn publishes_complete_across_an_example_broker_killed_and_restarted_withou
         tokio::time::timeout(WAIT, all_succeed(tasks))
             .await
             .expect("every publish completes after the restart");
-        publisher.disconnect(ReasonCode::NORMAL_DISCONNECTION).await.unwrap();
+        publisher
+            .disconnect(ReasonCode::NORMAL_DISCONNECTION)
+            .await
+            .unwrap();
         drop(broker);
     };
     tokio::time::timeout(Duration::from_secs(90), test)

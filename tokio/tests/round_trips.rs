@@ -14,9 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{ExampleBroker, Mosquitto, WAIT};
-use mqtt_tokio::{
-    ClientOptions, ConnectOptions, Error, ProtocolVersion, Publish, QoS, ReasonCode,
-};
+use mqtt_tokio::{ClientOptions, ConnectOptions, Error, ProtocolVersion, Publish, QoS, ReasonCode};
 
 fn options(addr: SocketAddr, version: ProtocolVersion, name: &str) -> ConnectOptions {
     let id = format!("tokio-{name}-{}", std::process::id());
@@ -28,7 +26,10 @@ async fn qos_round_trips(addr: SocketAddr, version: ProtocolVersion, tag: &str) 
     let (sub, info) = mqtt_tokio::connect(options(addr, version, &format!("{tag}-sub")))
         .await
         .expect("subscriber connects");
-    assert!(!info.session_present, "clean start gives no session [MQTT-3.2.2-2]");
+    assert!(
+        !info.session_present,
+        "clean start gives no session [MQTT-3.2.2-2]"
+    );
     let mut messages = sub.messages().expect("the stream is there to take");
     assert!(sub.messages().is_none(), "the stream is taken once");
     let topic = format!("tokio/{tag}/rt");
@@ -53,7 +54,10 @@ async fn qos_round_trips(addr: SocketAddr, version: ProtocolVersion, tag: &str) 
         .unwrap()
         .with_qos(QoS::AtLeastOnce, 0)
         .with_retain(true);
-    publisher.publish_with(retained).await.expect("retained publish");
+    publisher
+        .publish_with(retained)
+        .await
+        .expect("retained publish");
 
     let mut got = Vec::new();
     while got.len() < 4 {
@@ -61,7 +65,11 @@ async fn qos_round_trips(addr: SocketAddr, version: ProtocolVersion, tag: &str) 
             .await
             .expect("a message in time")
             .expect("the stream is open");
-        got.push((m.publish.topic.as_str().to_owned(), m.publish.qos, m.publish.payload.to_vec()));
+        got.push((
+            m.publish.topic.as_str().to_owned(),
+            m.publish.qos,
+            m.publish.payload.to_vec(),
+        ));
     }
     got.sort();
     let expect = |q: QoS| (format!("{topic}/{}", q as u8), q, vec![q as u8; 3]);
@@ -71,7 +79,11 @@ async fn qos_round_trips(addr: SocketAddr, version: ProtocolVersion, tag: &str) 
             expect(QoS::AtMostOnce),
             expect(QoS::AtLeastOnce),
             expect(QoS::ExactlyOnce),
-            (format!("{topic}/retained"), QoS::AtLeastOnce, b"kept".to_vec()),
+            (
+                format!("{topic}/retained"),
+                QoS::AtLeastOnce,
+                b"kept".to_vec()
+            ),
         ]
     );
     // Nothing more: QoS 2 is delivered exactly once [MQTT-4.3.3-1].
@@ -97,12 +109,19 @@ async fn qos_round_trips(addr: SocketAddr, version: ProtocolVersion, tag: &str) 
         .expect("the clearing message in time")
         .expect("the stream is open");
     assert!(cleared.publish.payload.is_empty(), "{cleared:?}");
-    let code = sub.unsubscribe(&format!("{topic}/#")).await.expect("UNSUBACK");
+    let code = sub
+        .unsubscribe(&format!("{topic}/#"))
+        .await
+        .expect("UNSUBACK");
     assert_eq!(code, ReasonCode::Success);
 
     // try_publish hands the message over without waiting.
     publisher
-        .try_publish(Publish::new(&topic, &b"fire"[..]).unwrap().with_qos(QoS::AtLeastOnce, 0))
+        .try_publish(
+            Publish::new(&topic, &b"fire"[..])
+                .unwrap()
+                .with_qos(QoS::AtLeastOnce, 0),
+        )
         .expect("room in the window");
 
     publisher
@@ -117,7 +136,10 @@ async fn qos_round_trips(addr: SocketAddr, version: ProtocolVersion, tag: &str) 
         Err(Error::Closed(_))
     ));
     assert!(
-        tokio::time::timeout(WAIT, messages.recv()).await.expect("the stream ends").is_none(),
+        tokio::time::timeout(WAIT, messages.recv())
+            .await
+            .expect("the stream ends")
+            .is_none(),
         "the stream ends when the client is closed"
     );
 }
@@ -131,7 +153,12 @@ async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qos_0_1_2_round_trips_through_mosquitto_v311() {
     let broker = Mosquitto::start(false);
-    bounded(qos_round_trips(broker.addr, ProtocolVersion::V311, "mosq-v311")).await;
+    bounded(qos_round_trips(
+        broker.addr,
+        ProtocolVersion::V311,
+        "mosq-v311",
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +170,12 @@ async fn qos_0_1_2_round_trips_through_mosquitto_v5() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qos_0_1_2_round_trips_through_the_example_broker_v311() {
     let broker = ExampleBroker::start(&[]);
-    bounded(qos_round_trips(broker.addr, ProtocolVersion::V311, "ex-v311")).await;
+    bounded(qos_round_trips(
+        broker.addr,
+        ProtocolVersion::V311,
+        "ex-v311",
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
