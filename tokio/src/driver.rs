@@ -111,7 +111,11 @@ pub(crate) async fn run(
                 _ = shutdown.wait_for(|stop| *stop) => break 'session None,
             }
             attempt = attempt.saturating_add(1);
-            match open_tcp(&options).await {
+            let opened = tokio::select! {
+                opened = open_tcp(&options) => opened,
+                _ = shutdown.wait_for(|stop| *stop) => break 'session None,
+            };
+            match opened {
                 Ok(s) => {
                     let mut shared = inner.lock();
                     let now = inner.now();

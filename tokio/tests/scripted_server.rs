@@ -1,0 +1,189 @@
+//! The client against a server scripted byte by byte in the test (a
+//! tokio `TcpListener` on 127.0.0.1): behaviour a real broker does not
+//! show on demand: a refused CONNACK, acknowledgements held back
+//! (backpressure), the DISCONNECT sent when the last handle is dropped,
+//! PINGREQ at the keep alive deadline.
+
+use std::time::Duration;
+
+use mqtt_tokio::{ClientOptions, ConnectOptions, Error, ProtocolVersion, Publish, QoS, ReasonCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+fn options(port: u16, version: ProtocolVersion) -> ConnectOptions {
+    let client = ClientOptions::new(version, "scripted").unwrap();
+    ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None)
+}
+
+/// Reads one packet (fixed header, remaining length, body) from `s`.
+async fn read_packet(s: &mut TcpStream) -> Vec<u8> {
+    let mut packet = vec![s.read_u8().await.expect("first byte")];
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = s.read_u8().await.expect("length byte");
+        packet.push(b);
+        len |= usize::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    s.read_exact(&mut packet[start..]).await.expect("body");
+    packet
+}
+
+/// Accepts the client, reads CONNECT and answers with `connack`.
+async fn accept(l: &TcpListener, connack: &[u8]) -> TcpStream {
+    let (mut s, _) = l.accept().await.expect("accept");
+    let connect = read_packet(&mut s).await;
+    assert_eq!(connect[0], 0x10, "CONNECT first [MQTT-3.1.0-1]");
+    s.write_all(connack).await.expect("CONNACK");
+    s
+}
+
+#[tokio::test]
+async fn a_refused_connack_is_connect_refused_with_its_reason_code() {
+    let (l, port) = listener().await;
+    // 5.0 CONNACK: no session, 0x87 Not authorized, no properties.
+    let server = tokio::spawn(async move { accept(&l, &[0x20, 0x03, 0x00, 0x87, 0x00]).await });
+    let result = tokio::time::timeout(
+        WAIT,
+        mqtt_tokio::connect(options(port, ProtocolVersion::V5)),
+    )
+    .await
+    .expect("in time");
+    match result {
+        Err(Error::ConnectRefused(c)) => assert_eq!(c.reason_code, ReasonCode::NotAuthorized),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    drop(server);
+}
+
+#[tokio::test]
+async fn publish_waits_while_the_window_and_queue_are_full_and_try_publish_says_would_block() {
+    let (l, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut s = accept(&l, &[0x20, 0x03, 0x00, 0x00, 0x00]).await;
+        // Two QoS 1 PUBLISHes fill the window of 2; hold their PUBACKs.
+        for _ in 0..2 {
+            let p = read_packet(&mut s).await;
+            assert_eq!(p[0] & 0xf0, 0x30, "PUBLISH");
+        }
+        s
+    });
+    let client = ClientOptions::new(ProtocolVersion::V5, "scripted")
+        .unwrap()
+        .with_max_inflight(2)
+        .with_queue(2, mqtt_tokio::mqtt_core::client::QueueFullPolicy::RejectNew);
+    let (client, _) =
+        mqtt_tokio::connect(ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None))
+            .await
+            .expect("connect");
+    let msg = || {
+        Publish::new("t", &b"x"[..])
+            .unwrap()
+            .with_qos(QoS::AtLeastOnce, 0)
+    };
+    // 2 in flight, 2 queued: then the core's queue is full.
+    for _ in 0..4 {
+        client.try_publish(msg()).expect("room");
+    }
+    assert!(matches!(client.try_publish(msg()), Err(Error::WouldBlock)));
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { client.publish_with(msg()).await })
+    };
+    let mut s = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("in time")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "publish waits for room");
+    // PUBACK for packet identifiers 1 and 2: two queued messages go out,
+    // and the waiting one takes a queue place.
+    s.write_all(&[0x40, 0x02, 0x00, 0x01, 0x40, 0x02, 0x00, 0x02])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let p = tokio::time::timeout(WAIT, read_packet(&mut s))
+            .await
+            .expect("PUBLISH");
+        assert_eq!(p[0] & 0xf0, 0x30);
+        let topic_len = usize::from(u16::from_be_bytes([p[2], p[3]]));
+        ids.push(u16::from_be_bytes([p[4 + topic_len], p[5 + topic_len]]));
+        let id = ids.last().unwrap().to_be_bytes();
+        s.write_all(&[0x40, 0x02, id[0], id[1]]).await.unwrap();
+    }
+    let done = tokio::time::timeout(WAIT, waiting)
+        .await
+        .expect("the waiting publish completes")
+        .unwrap()
+        .expect("PUBACK");
+    assert_eq!(done.reason_code, ReasonCode::Success);
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_sends_disconnect() {
+    let (l, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut s = accept(&l, &[0x20, 0x02, 0x00, 0x00]).await;
+        read_packet(&mut s).await
+    });
+    let (client, _) = mqtt_tokio::connect(options(port, ProtocolVersion::V311))
+        .await
+        .expect("connect");
+    let other = client.clone();
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!server.is_finished(), "a handle is still alive");
+    drop(other);
+    let packet = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("in time")
+        .unwrap();
+    assert_eq!(packet, [0xe0, 0x00], "DISCONNECT [MQTT-3.14.1-1]");
+}
+
+#[tokio::test]
+async fn pingreq_goes_out_at_the_keep_alive_deadline() {
+    let (l, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut s = accept(&l, &[0x20, 0x02, 0x00, 0x00]).await;
+        let started = tokio::time::Instant::now();
+        let ping = read_packet(&mut s).await;
+        let waited = started.elapsed();
+        s.write_all(&[0xd0, 0x00]).await.unwrap(); // PINGRESP
+        (ping, waited, s)
+    });
+    let client = ClientOptions::new(ProtocolVersion::V311, "scripted")
+        .unwrap()
+        .with_keep_alive(1);
+    let (client, info) =
+        mqtt_tokio::connect(ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None))
+            .await
+            .expect("connect");
+    assert_eq!(info.keep_alive, 1);
+    let (ping, waited, _s) = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("in time")
+        .unwrap();
+    assert_eq!(ping, [0xc0, 0x00], "PINGREQ [MQTT-3.1.2-23]");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(3000),
+        "PINGREQ after about one keep alive interval, not {waited:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(client.state(), mqtt_tokio::ConnectionState::Connected);
+}
