@@ -57,6 +57,31 @@ pub struct PublishOutcome {
     pub properties: AckProperties,
 }
 
+/// The connection's state as the connection task last reported it; see
+/// [`Client::status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// CONNECT sent on a new transport, waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted the connection (the first one or a reconnection).
+    Connected(ConnectionInfo),
+    /// The connection ended; a reconnection follows unless the client is
+    /// closing.
+    Disconnected(Box<mqtt_core::client::DisconnectReason>),
+    /// Waiting `delay` before reconnect attempt `attempt` (0-based since
+    /// the last accepted connection).
+    Reconnecting {
+        /// The attempt.
+        attempt: u32,
+        /// The backoff delay before it.
+        delay: std::time::Duration,
+    },
+    /// The client is closed; no more connections (the last reason, when
+    /// the connection was lost rather than closed by the application).
+    Closed(Option<Box<mqtt_core::client::DisconnectReason>>),
+}
+
 pub(crate) type PublishWaiter = oneshot::Sender<Result<PublishOutcome, Error>>;
 pub(crate) type AckWaiter = oneshot::Sender<Result<Vec<ReasonCode>, Error>>;
 
@@ -83,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) shutdown: watch::Sender<bool>,
     /// Set by the connection task when it has ended.
     pub(crate) finished: watch::Sender<bool>,
+    /// The last status.
+    pub(crate) status: watch::Sender<Status>,
     /// The origin of the milliseconds given to the core.
     pub(crate) origin: Instant,
 }
@@ -151,6 +178,26 @@ impl Client {
     /// Where the session's current connection is.
     pub fn state(&self) -> ConnectionState {
         self.inner.lock().core.state()
+    }
+
+    /// The connection's status, as a [`watch::Receiver`]: the current
+    /// value, and `changed().await` for the next (states in between may
+    /// be skipped; it never holds the connection up).
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.inner.status.subscribe()
+    }
+
+    /// Acknowledges a QoS 1 or 2 message received with manual
+    /// acknowledgement on ([`ClientOptions::manual_ack`](mqtt_core::client::ClientOptions::manual_ack)),
+    /// by its [`Message::ack_token`]: the PUBACK or PUBREC goes out, in
+    /// the order the messages arrived [MQTT-4.6.0-2].
+    pub fn acknowledge(&self, token: mqtt_core::client::AckToken) -> Result<(), Error> {
+        let mut shared = self.inner.lock();
+        let now = self.inner.now();
+        shared.core.acknowledge(now, token)?;
+        drop(shared);
+        self.inner.wake.notify_one();
+        Ok(())
     }
 
     /// The incoming messages, as a [`Stream`](futures_core::Stream). The

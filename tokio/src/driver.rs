@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::client::{Inner, PublishOutcome, Shared};
+use crate::client::{Inner, PublishOutcome, Shared, Status};
 use crate::{ConnectOptions, ConnectionInfo, Error};
 
 /// How one connection ended.
@@ -103,9 +103,16 @@ pub(crate) async fn run(
             break Some(reason);
         };
         tracing::warn!(?reason, "connection lost; reconnecting");
+        inner
+            .status
+            .send_replace(Status::Disconnected(reason.clone()));
         stream = loop {
             let delay = backoff.delay(attempt, jitter.next());
             tracing::debug!(attempt, delay_ms = delay, "waiting before reconnecting");
+            inner.status.send_replace(Status::Reconnecting {
+                attempt,
+                delay: Duration::from_millis(delay),
+            });
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
                 _ = shutdown.wait_for(|stop| *stop) => break 'session None,
@@ -131,6 +138,7 @@ pub(crate) async fn run(
             }
         };
         tracing::debug!("TCP connected again; CONNECT sent");
+        inner.status.send_replace(Status::Connecting);
     };
     close(&inner, closed_with);
 }
@@ -148,7 +156,8 @@ fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
     for (_, tx) in shared.unsubscribes.drain() {
         let _ = tx.send(Err(err()));
     }
-    shared.closed = Some(reason);
+    shared.closed = Some(reason.clone());
+    inner.status.send_replace(Status::Closed(reason));
     drop(shared);
     inner.space.notify_waiters();
     inner.finished.send_replace(true);
@@ -184,8 +193,10 @@ async fn drive(
                             session_present = c.session_present,
                             "connected"
                         );
+                        let info = ConnectionInfo::from(c);
+                        inner.status.send_replace(Status::Connected(info.clone()));
                         if let Some(first) = first.take() {
-                            let _ = first.send(Ok(ConnectionInfo::from(c)));
+                            let _ = first.send(Ok(info));
                         }
                     }
                     other => complete(&mut shared, other),

@@ -46,10 +46,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-pub use client::{Client, ConnectionInfo, Messages, PublishOutcome};
+pub use client::{Client, ConnectionInfo, Messages, PublishOutcome, Status};
 pub use error::Error;
 pub use mqtt_core;
-pub use mqtt_core::client::{Backoff, ClientOptions, ConnectionState, Message};
+pub use mqtt_core::client::{
+    AckToken, Backoff, ClientOptions, ConnectionState, DisconnectReason, Message,
+};
 pub use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
 pub use options::ConnectOptions;
 
@@ -82,6 +84,7 @@ pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo)
         space: Notify::new(),
         shutdown: watch::channel(false).0,
         finished: watch::channel(false).0,
+        status: watch::channel(Status::Connecting).0,
         origin,
     });
     let (first_tx, first_rx) = oneshot::channel();

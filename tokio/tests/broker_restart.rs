@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use common::{ExampleBroker, Mosquitto, WAIT};
 use mqtt_tokio::{
-    Backoff, Client, ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode,
+    Backoff, Client, ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode, Status,
 };
 use tokio::task::JoinSet;
 
@@ -120,7 +120,14 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
         .collect();
     assert!(missing.is_empty(), "lost: {missing:?}");
     // The sessions were resumed, not rebuilt: Session Present 1 after the
-    // restart [MQTT-3.2.2-2] (read in mosquitto's log).
+    // restart [MQTT-3.2.2-2], as the client's status and mosquitto's log
+    // say.
+    for (role, client) in [("sub", &sub), ("pub", &publisher)] {
+        match &*client.status().borrow() {
+            Status::Connected(info) => assert!(info.session_present, "{role}: {info:?}"),
+            other => panic!("{role} is not connected: {other:?}"),
+        }
+    }
     let log = broker.log();
     for role in ["sub", "pub"] {
         let id = format!("tokio-restart-{tag}-{role}-{}", std::process::id());

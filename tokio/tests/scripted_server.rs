@@ -187,3 +187,56 @@ async fn pingreq_goes_out_at_the_keep_alive_deadline() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(client.state(), mqtt_tokio::ConnectionState::Connected);
 }
+
+#[tokio::test]
+async fn with_manual_ack_puback_waits_for_acknowledge() {
+    let (l, port) = listener().await;
+    let (to_test, mut from_server) = tokio::sync::mpsc::channel::<()>(1);
+    let server = tokio::spawn(async move {
+        let mut s = accept(&l, &[0x20, 0x02, 0x00, 0x00]).await;
+        // 3.1.1 PUBLISH QoS 1, topic "t", packet identifier 7, payload "x".
+        s.write_all(&[0x32, 0x06, 0x00, 0x01, b't', 0x00, 0x07, b'x'])
+            .await
+            .unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(300), read_packet(&mut s)).await;
+        assert!(early.is_err(), "no PUBACK before acknowledge: {early:?}");
+        to_test.send(()).await.unwrap();
+        tokio::time::timeout(WAIT, read_packet(&mut s))
+            .await
+            .expect("PUBACK")
+    });
+    let client = ClientOptions::new(ProtocolVersion::V311, "scripted")
+        .unwrap()
+        .with_manual_ack(true);
+    let (client, _) =
+        mqtt_tokio::connect(ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None))
+            .await
+            .expect("connect");
+    let mut messages = client.messages().unwrap();
+    let m = tokio::time::timeout(WAIT, messages.recv())
+        .await
+        .expect("message")
+        .unwrap();
+    assert_eq!(&m.publish.payload[..], b"x");
+    let token = m
+        .ack_token
+        .expect("a QoS 1 message has a token with manual ack");
+    from_server
+        .recv()
+        .await
+        .expect("the server saw no early PUBACK");
+    client.acknowledge(token).expect("acknowledge");
+    let puback = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("in time")
+        .unwrap();
+    assert_eq!(
+        puback,
+        [0x40, 0x02, 0x00, 0x07],
+        "PUBACK for 7 [MQTT-4.3.2-2]"
+    );
+    assert!(
+        client.acknowledge(token).is_err(),
+        "a token is acknowledged once"
+    );
+}
