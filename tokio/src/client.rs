@@ -65,7 +65,7 @@ pub enum Status {
     /// CONNECT sent on a new transport, waiting for CONNACK.
     Connecting,
     /// CONNACK accepted the connection (the first one or a reconnection).
-    Connected(ConnectionInfo),
+    Connected(Box<ConnectionInfo>),
     /// The connection ended; a reconnection follows unless the client is
     /// closing.
     Disconnected(Box<mqtt_core::client::DisconnectReason>),

@@ -194,7 +194,7 @@ async fn drive(
                             "connected"
                         );
                         let info = ConnectionInfo::from(c);
-                        inner.status.send_replace(Status::Connected(info.clone()));
+                        inner.status.send_replace(Status::Connected(Box::new(info.clone())));
                         if let Some(first) = first.take() {
                             let _ = first.send(Ok(info));
                         }
