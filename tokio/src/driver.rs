@@ -194,7 +194,9 @@ async fn drive(
                             "connected"
                         );
                         let info = ConnectionInfo::from(c);
-                        inner.status.send_replace(Status::Connected(Box::new(info.clone())));
+                        inner
+                            .status
+                            .send_replace(Status::Connected(Box::new(info.clone())));
                         if let Some(first) = first.take() {
                             let _ = first.send(Ok(info));
                         }

@@ -1,11 +1,12 @@
-//! The broker goes away in the middle of a QoS 1 stream and comes back on
+//! The broker goes away in the middle of a QoS 1 or 2 stream and comes back on
 //! the same port: the client reconnects with the core's backoff and
 //! nothing is lost.
 //!
 //! * mosquitto with persistence, stopped (SIGTERM: it writes its database)
 //!   and restarted: both sessions resume (Session Present 1), messages in
 //!   flight are resent with DUP [MQTT-4.4.0-1], and the subscriber receives
-//!   every message at least once [MQTT-4.3.2-1].
+//!   every message at least once [MQTT-4.3.2-1], and at QoS 2 exactly once
+//!   [MQTT-4.3.3-1].
 //! * our example broker, killed (SIGKILL) and restarted: the sessions are
 //!   gone (Session Present 0), so the core sends what was in flight again
 //!   as new messages and every `publish().await` still completes.
@@ -43,7 +44,12 @@ fn options(addr: SocketAddr, version: ProtocolVersion, name: &str) -> ConnectOpt
 
 /// Publishes `MESSAGES` QoS 1 messages, each from its own task so that
 /// many are in flight at once; counts those completed.
-fn publish_all(client: &Client, topic: &str, done: Arc<AtomicUsize>) -> JoinSet<ReasonCode> {
+fn publish_all(
+    client: &Client,
+    topic: &str,
+    qos: QoS,
+    done: Arc<AtomicUsize>,
+) -> JoinSet<ReasonCode> {
     let mut tasks = JoinSet::new();
     for i in 0..MESSAGES {
         let client = client.clone();
@@ -51,7 +57,7 @@ fn publish_all(client: &Client, topic: &str, done: Arc<AtomicUsize>) -> JoinSet<
         let done = done.clone();
         tasks.spawn(async move {
             let outcome = client
-                .publish(&topic, QoS::AtLeastOnce, i.to_be_bytes().to_vec())
+                .publish(&topic, qos, i.to_be_bytes().to_vec())
                 .await
                 .unwrap_or_else(|e| panic!("publish {i} failed: {e}"));
             done.fetch_add(1, Ordering::Relaxed);
@@ -70,22 +76,20 @@ async fn all_succeed(mut tasks: JoinSet<ReasonCode>) {
     assert_eq!(n, MESSAGES);
 }
 
-async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag: &str) {
+async fn stream_survives_a_mosquitto_restart(version: ProtocolVersion, qos: QoS, tag: &str) {
     let mut broker = Mosquitto::start(true);
     let topic = format!("tokio/restart/{tag}");
     let (sub, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-sub")))
         .await
         .expect("subscriber connects");
     let mut messages = sub.messages().expect("message stream");
-    sub.subscribe(&topic, QoS::AtLeastOnce)
-        .await
-        .expect("SUBACK");
+    sub.subscribe(&topic, qos).await.expect("SUBACK");
     let (publisher, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-pub")))
         .await
         .expect("publisher connects");
 
     let done = Arc::new(AtomicUsize::new(0));
-    let tasks = publish_all(&publisher, &topic, done.clone());
+    let tasks = publish_all(&publisher, &topic, qos, done.clone());
 
     let mut received: BTreeMap<u32, u32> = BTreeMap::new();
     let mut restarted = false;
@@ -144,12 +148,16 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
                 .join("\n")
         );
     }
-    let resent = log.contains("(d1, q1");
+    let resent = log.contains(&format!("(d1, q{}", qos as u8));
     let duplicates = received.values().filter(|n| **n > 1).count();
     println!(
-        "{tag}: {MESSAGES} received, {duplicates} more than once (QoS 1 allows it); \
+        "{tag}: {MESSAGES} received, {duplicates} more than once; \
          a PUBLISH resent with DUP: {resent}"
     );
+    if qos == QoS::ExactlyOnce {
+        // [MQTT-4.3.3-1] exactly once, across the restart too.
+        assert_eq!(duplicates, 0, "QoS 2 delivered more than once");
+    }
     publisher
         .disconnect(ReasonCode::NORMAL_DISCONNECTION)
         .await
@@ -163,7 +171,7 @@ async fn qos1_stream_survives_a_mosquitto_restart(version: ProtocolVersion, tag:
 async fn qos1_stream_survives_a_mosquitto_restart_v311() {
     tokio::time::timeout(
         Duration::from_secs(90),
-        qos1_stream_survives_a_mosquitto_restart(ProtocolVersion::V311, "v311"),
+        stream_survives_a_mosquitto_restart(ProtocolVersion::V311, QoS::AtLeastOnce, "q1-v311"),
     )
     .await
     .expect("within 90 s");
@@ -173,7 +181,27 @@ async fn qos1_stream_survives_a_mosquitto_restart_v311() {
 async fn qos1_stream_survives_a_mosquitto_restart_v5() {
     tokio::time::timeout(
         Duration::from_secs(90),
-        qos1_stream_survives_a_mosquitto_restart(ProtocolVersion::V5, "v5"),
+        stream_survives_a_mosquitto_restart(ProtocolVersion::V5, QoS::AtLeastOnce, "q1-v5"),
+    )
+    .await
+    .expect("within 90 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos2_stream_survives_a_mosquitto_restart_v311() {
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        stream_survives_a_mosquitto_restart(ProtocolVersion::V311, QoS::ExactlyOnce, "q2-v311"),
+    )
+    .await
+    .expect("within 90 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos2_stream_survives_a_mosquitto_restart_v5() {
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        stream_survives_a_mosquitto_restart(ProtocolVersion::V5, QoS::ExactlyOnce, "q2-v5"),
     )
     .await
     .expect("within 90 s");
@@ -201,7 +229,12 @@ async fn publishes_complete_across_an_example_broker_killed_and_restarted_withou
             .await
             .expect("publisher connects");
         let done = Arc::new(AtomicUsize::new(0));
-        let tasks = publish_all(&publisher, "tokio/restart/example", done.clone());
+        let tasks = publish_all(
+            &publisher,
+            "tokio/restart/example",
+            QoS::AtLeastOnce,
+            done.clone(),
+        );
         while done.load(Ordering::Relaxed) < 50 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
