@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[allow(unused_imports)]
 pub use mqtt_tests::broker_proc::ExampleBroker;
 use mqtt_tests::broker_proc::{find_program, print_log_tail, read_log, unique_temp_path};
 
@@ -171,4 +172,58 @@ fn spawn(dir: &std::path::Path, addr: SocketAddr, persistence: bool) -> Option<C
     let _ = child.kill();
     let _ = child.wait();
     None
+}
+
+/// A TCP proxy on a free port of 127.0.0.1 in front of `upstream`, whose
+/// connections the test can cut at any moment (both sides closed at once,
+/// no DISCONNECT: an abrupt close for the client and for the broker).
+pub struct Proxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts the proxy (on the current tokio runtime).
+    pub async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cuts = cut.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut cut_rx = cuts.subscribe();
+                cut_rx.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, cut, task }
+    }
+
+    /// Closes every connection open through the proxy now; new ones are
+    /// accepted as before.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.cut();
+    }
 }
