@@ -4,10 +4,12 @@
 //! handles' completions, and reconnects with the core's backoff.
 
 use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use mqtt_core::client::{ConnectionState, DisconnectReason, Event, Message};
 use mqtt_core::codec::{Disconnect, ReasonCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -113,9 +115,21 @@ pub(crate) async fn run(
                 attempt,
                 delay: Duration::from_millis(delay),
             });
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
-                _ = shutdown.wait_for(|stop| *stop) => break 'session None,
+            let wait = tokio::time::sleep(Duration::from_millis(delay));
+            tokio::pin!(wait);
+            loop {
+                let deadline = inner
+                    .lock()
+                    .core
+                    .poll_timeout()
+                    .map(|t| inner.origin + Duration::from_millis(t));
+                tokio::select! {
+                    _ = &mut wait => break,
+                    _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                        if deadline.is_some() => run_timers(&inner),
+                    _ = inner.wake.notified() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break 'session None,
+                }
             }
             attempt = attempt.saturating_add(1);
             let opened = tokio::select! {
@@ -165,6 +179,13 @@ fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
 }
 
 /// Runs one connection (CONNECT already queued in the core) until it ends.
+///
+/// One `select!` waits for whichever comes first: room to write the bytes
+/// taken from the core, bytes to read, room in the message stream, the
+/// core's deadline, a command's wake-up, shutdown. Writing never stops
+/// reading (a peer that is slow to read cannot stall keep alive), and
+/// while received messages wait for room in the stream nothing more is
+/// read (backpressure to the server through TCP).
 async fn drive(
     inner: &Arc<Inner>,
     stream: TcpStream,
@@ -176,15 +197,18 @@ async fn drive(
     let mut buf = vec![0u8; 64 * 1024];
     let mut was_connected = false;
     let mut stopping = false;
+    // Bytes taken from the core and not written yet.
+    let mut out = Bytes::new();
+    // Messages received and not yet in the stream.
+    let mut undelivered: VecDeque<Message> = VecDeque::new();
     loop {
         // Drain the core: events first (they may queue bytes), then bytes.
-        let mut delivered = Vec::new();
         let mut ended = None;
-        let (bytes, deadline, stream_taken) = {
+        let (deadline, stream_taken) = {
             let mut shared = inner.lock();
             while let Some(event) = shared.core.poll_event() {
                 match event {
-                    Event::Message(m) => delivered.push(m),
+                    Event::Message(m) => undelivered.push_back(m),
                     Event::Disconnected(reason) => ended = Some(reason),
                     Event::Connected(c) => {
                         was_connected = true;
@@ -204,28 +228,35 @@ async fn drive(
                     other => complete(&mut shared, other),
                 }
             }
-            (
-                shared.core.take_transmit(),
-                shared.core.poll_timeout(),
-                shared.messages.is_none(),
-            )
+            if out.is_empty() {
+                out = shared.core.take_transmit();
+            }
+            (shared.core.poll_timeout(), shared.messages.is_none())
         };
         inner.space.notify_waiters();
-        if !bytes.is_empty() {
-            if let Err(e) = wr.write_all(&bytes).await {
-                tracing::debug!(error = %e, "write failed");
-                let now = inner.now();
-                inner.lock().core.handle_transport_closed(now);
-                if ended.is_none() {
-                    continue;
+        if !stream_taken {
+            for m in undelivered.drain(..) {
+                if let Err(mpsc::error::TrySendError::Full(m)) = messages.try_send(m) {
+                    tracing::warn!(
+                        topic = m.publish.topic.as_str(),
+                        "message dropped: the message stream was never taken and its buffer is full"
+                    );
                 }
             }
         }
-        for m in delivered {
-            deliver(messages, m, stream_taken, shutdown).await;
-        }
         if let Some(reason) = ended {
-            let _ = wr.shutdown().await;
+            // Send what is left (a DISCONNECT, when one is due), bounded.
+            let rest = inner.lock().core.take_transmit();
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                wr.write_all(&out).await?;
+                wr.write_all(&rest).await?;
+                wr.shutdown().await
+            })
+            .await;
+            // Messages already received still go to the application.
+            for m in undelivered {
+                deliver(messages, m, shutdown).await;
+            }
             if stopping || matches!(reason, DisconnectReason::Local) {
                 tracing::info!("disconnected");
                 return End::Shutdown;
@@ -245,7 +276,27 @@ async fn drive(
         }
         let sleep_until = deadline.map(|t| inner.origin + Duration::from_millis(t));
         tokio::select! {
-            read = rd.read(&mut buf) => {
+            written = wr.write(&out), if !out.is_empty() => match written {
+                Ok(n) if n > 0 => bytes::Buf::advance(&mut out, n),
+                other => {
+                    tracing::debug!(result = ?other, "write failed");
+                    out = Bytes::new();
+                    let now = inner.now();
+                    inner.lock().core.handle_transport_closed(now);
+                }
+            },
+            permit = messages.reserve(), if !undelivered.is_empty() => match permit {
+                Ok(permit) => {
+                    if let Some(m) = undelivered.pop_front() {
+                        permit.send(m);
+                    }
+                }
+                Err(_) => {
+                    tracing::debug!(n = undelivered.len(), "messages dropped: the stream was dropped");
+                    undelivered.clear();
+                }
+            },
+            read = rd.read(&mut buf), if undelivered.is_empty() => {
                 let now = inner.now();
                 let mut shared = inner.lock();
                 match read {
@@ -277,23 +328,13 @@ async fn drive(
     }
 }
 
-/// Gives a message to the stream: waits for room once the application
-/// took the stream (backpressure), drops it with a warning before.
+/// Gives a message to the taken stream, waiting for room unless the
+/// client is shutting down.
 async fn deliver(
     messages: &mpsc::Sender<Message>,
     m: Message,
-    stream_taken: bool,
     shutdown: &mut watch::Receiver<bool>,
 ) {
-    if !stream_taken {
-        if let Err(mpsc::error::TrySendError::Full(m)) = messages.try_send(m) {
-            tracing::warn!(
-                topic = m.publish.topic.as_str(),
-                "message dropped: the message stream was never taken and its buffer is full"
-            );
-        }
-        return;
-    }
     tokio::select! {
         sent = messages.send(m) => {
             if sent.is_err() {
@@ -302,6 +343,19 @@ async fn deliver(
         }
         _ = shutdown.wait_for(|stop| *stop) => {}
     }
+}
+
+/// Runs the core's timers while no connection is open (a queued message's
+/// Message Expiry) and completes what they end.
+fn run_timers(inner: &Inner) {
+    let now = inner.now();
+    let mut shared = inner.lock();
+    shared.core.handle_timeout(now);
+    while let Some(event) = shared.core.poll_event() {
+        complete(&mut shared, event);
+    }
+    drop(shared);
+    inner.space.notify_waiters();
 }
 
 /// Completes the handle waiting for `event`, if any.

@@ -155,8 +155,20 @@ async fn stream_survives_a_mosquitto_restart(version: ProtocolVersion, qos: QoS,
          a PUBLISH resent with DUP: {resent}"
     );
     if qos == QoS::ExactlyOnce {
-        // [MQTT-4.3.3-1] exactly once, across the restart too.
-        assert_eq!(duplicates, 0, "QoS 2 delivered more than once");
+        // [MQTT-4.3.3-1] exactly once, across the restart too, except for
+        // what mosquitto 2.0.11 itself publishes again: after restoring its
+        // database it resends as PUBLISH (DUP) some messages it had already
+        // released with PUBREL before the stop, against [MQTT-4.3.3-6];
+        // one our client had completed with PUBCOMP is, by
+        // [MQTT-4.3.3-12], a new message. Those are counted from the log.
+        let sub_id = format!("tokio-restart-{tag}-sub-{}", std::process::id());
+        let republished = republished_after_pubrel(&log, &sub_id);
+        println!("{tag}: mosquitto republished {republished} messages after their PUBREL");
+        assert!(
+            duplicates <= republished,
+            "QoS 2 delivered more than once: {duplicates} duplicates, \
+             {republished} republished by the broker after PUBREL"
+        );
     }
     publisher
         .disconnect(ReasonCode::NORMAL_DISCONNECTION)
@@ -254,4 +266,38 @@ async fn publishes_complete_across_an_example_broker_killed_and_restarted_withou
     tokio::time::timeout(Duration::from_secs(90), test)
         .await
         .expect("within 90 s");
+}
+
+/// How many messages mosquitto sent `client` again as PUBLISH after its
+/// restart although it had sent their PUBREL (and not received their
+/// PUBCOMP) before the stop: from its log (`log_type all`).
+fn republished_after_pubrel(log: &str, client: &str) -> usize {
+    let (before, after) = log
+        .split_once("terminating")
+        .expect("the broker was stopped");
+    let mid = |line: &str, prefix: &str| -> Option<u32> {
+        let rest = line.split(prefix).nth(1)?;
+        rest.trim_start_matches('m')
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let released: std::collections::BTreeSet<u32> = before
+        .lines()
+        .filter_map(|l| mid(l, &format!("Sending PUBREL to {client} (")))
+        .collect();
+    let completed: std::collections::BTreeSet<u32> = before
+        .lines()
+        .filter_map(|l| mid(l, &format!("Received PUBCOMP from {client} (Mid: ")))
+        .collect();
+    let republished: std::collections::BTreeSet<u32> = after
+        .lines()
+        .filter(|l| l.contains(", q2, "))
+        .filter_map(|l| mid(l, &format!("Sending PUBLISH to {client} (d1, q2, r0, ")))
+        .collect();
+    released
+        .difference(&completed)
+        .filter(|m| republished.contains(m))
+        .count()
 }
