@@ -180,6 +180,12 @@ impl Client {
         self.inner.lock().core.state()
     }
 
+    /// The core's counters (packets, bytes and messages each way,
+    /// retransmissions, connections) and queue sizes.
+    pub fn stats(&self) -> mqtt_core::client::Stats {
+        self.inner.lock().core.stats()
+    }
+
     /// The connection's status, as a [`watch::Receiver`]: the current
     /// value, and `changed().await` for the next (states in between may
     /// be skipped; it never holds the connection up).
