@@ -39,6 +39,9 @@ pub enum Error {
     /// [`Client::try_publish`](crate::Client::try_publish): the in-flight
     /// window and the queue are full; the message was not taken.
     WouldBlock,
+    /// [`ConnectOptions::from_url`](crate::ConnectOptions::from_url): the
+    /// URL is not one this crate can use (the reason).
+    InvalidUrl(String),
     /// The client is closed: [`Client::disconnect`](crate::Client::disconnect)
     /// was called, every handle was dropped, or the connection was lost
     /// with reconnection off (the reason, when there is one).
@@ -74,6 +77,7 @@ impl std::fmt::Display for Error {
             }
             Error::PublishDropped(why) => write!(f, "the message was dropped: {why:?}"),
             Error::WouldBlock => f.write_str("the in-flight window and the queue are full"),
+            Error::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
             Error::Closed(None) => f.write_str("the client is closed"),
             Error::Closed(Some(r)) => write!(f, "the client is closed: {r:?}"),
         }

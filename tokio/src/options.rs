@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use mqtt_core::client::{Backoff, ClientOptions};
+use mqtt_core::codec::ProtocolVersion;
+
+use crate::Error;
 
 /// Everything [`connect`](crate::connect) needs: the server's address, the
 /// core's [`ClientOptions`] (protocol version, client id, keep alive,
@@ -53,6 +56,115 @@ impl ConnectOptions {
         }
     }
 
+    /// Options from a URL, as rumqttc's `MqttOptions::parse_url` users
+    /// write them:
+    /// `mqtt://[user[:password]@]host[:port][/][?client_id=ID&keep_alive=S&version=5|3.1.1&clean_start=true|false]`.
+    ///
+    /// `tcp://` is a synonym of `mqtt://`; the port defaults to 1883; user
+    /// and password may be percent-encoded; an IPv6 address goes in
+    /// brackets. The version defaults to 5.0 and the client id to empty (the
+    /// server assigns one). `mqtts://`, `ws://` and `wss://` are recognised
+    /// but not supported yet: [`Error::InvalidUrl`], like anything else
+    /// malformed.
+    ///
+    /// ```
+    /// use mqtt_tokio::{ConnectOptions, ProtocolVersion};
+    /// let o = ConnectOptions::from_url("mqtt://ann:s%40cret@broker.example:1884?client_id=dev-1&version=3.1.1")
+    ///     .unwrap();
+    /// assert_eq!((o.host.as_str(), o.port), ("broker.example", 1884));
+    /// assert_eq!(o.client.version, ProtocolVersion::V311);
+    /// assert_eq!(o.client.password.as_deref(), Some(&b"s@cret"[..]));
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::InvalidUrl(format!("{why}: {url}"));
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let default_port = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => 1883,
+            "mqtts" | "ssl" | "ws" | "wss" => {
+                return Err(bad("TLS and WebSocket are not supported yet"))
+            }
+            _ => return Err(bad("unknown scheme")),
+        };
+        let (authority, query) = match rest.split_once('?') {
+            Some((a, q)) => (a, q),
+            None => (rest, ""),
+        };
+        let authority = authority.strip_suffix('/').unwrap_or(authority);
+        if authority.contains('/') {
+            return Err(bad("a path is not used by MQTT over TCP"));
+        }
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(bad("text after the IPv6 address")),
+            };
+            (host, port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| bad("invalid port"))?,
+            None => default_port,
+        };
+        let mut version = ProtocolVersion::V5;
+        let mut client_id = String::new();
+        let mut keep_alive = None;
+        let mut clean_start = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value).ok_or_else(|| bad("bad percent-encoding"))?;
+            let value = String::from_utf8(value).map_err(|_| bad("a query value is not UTF-8"))?;
+            match key {
+                "client_id" => client_id = value,
+                "keep_alive" => keep_alive = Some(value.parse().map_err(|_| bad("keep_alive"))?),
+                "clean_start" | "clean_session" => {
+                    clean_start = Some(value.parse().map_err(|_| bad("clean_start"))?)
+                }
+                "version" => {
+                    version = match value.as_str() {
+                        "5" | "5.0" => ProtocolVersion::V5,
+                        "3.1.1" | "4" | "311" => ProtocolVersion::V311,
+                        _ => return Err(bad("version is 5 or 3.1.1")),
+                    }
+                }
+                _ => return Err(bad(&format!("unknown query parameter {key}"))),
+            }
+        }
+        let mut client = ClientOptions::new(version, &client_id)?;
+        if let Some(k) = keep_alive {
+            client = client.with_keep_alive(k);
+        }
+        if let Some(c) = clean_start {
+            client = client.with_clean_start(c);
+        }
+        if let Some(userinfo) = userinfo {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            let user = percent_decode(user).ok_or_else(|| bad("bad percent-encoding"))?;
+            let user = String::from_utf8(user).map_err(|_| bad("the user name is not UTF-8"))?;
+            client = client.with_username(&user)?;
+            if let Some(p) = password {
+                let p = percent_decode(p).ok_or_else(|| bad("bad percent-encoding"))?;
+                client = client.with_password(p);
+            }
+        }
+        Ok(ConnectOptions::new(host, port, client))
+    }
+
     /// Sets the reconnect backoff (`None`: no reconnection).
     pub fn with_reconnect(mut self, backoff: Option<Backoff>) -> Self {
         self.reconnect = backoff;
@@ -69,5 +181,76 @@ impl ConnectOptions {
     pub fn with_message_capacity(mut self, capacity: usize) -> Self {
         self.message_capacity = capacity.max(1);
         self
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed one.
+fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_url_gives_host_port_and_defaults() {
+        let o = ConnectOptions::from_url("mqtt://127.0.0.1").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 1883));
+        assert_eq!(o.client.version, ProtocolVersion::V5);
+        assert!(o.client.client_id.is_empty());
+        assert_eq!(o.client.username, None);
+        let o =
+            ConnectOptions::from_url("tcp://h:1/?client_id=a%2Fb&keep_alive=5&clean_start=false")
+                .unwrap();
+        assert_eq!(o.port, 1);
+        assert_eq!(o.client.client_id.as_str(), "a/b");
+        assert_eq!(o.client.keep_alive, 5);
+        assert!(!o.client.clean_start);
+    }
+
+    #[test]
+    fn user_password_and_ipv6_are_parsed() {
+        let o = ConnectOptions::from_url("mqtt://u%3Ax:p:w@[::1]:1884").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("::1", 1884));
+        assert_eq!(o.client.username.as_ref().map(|u| u.as_str()), Some("u:x"));
+        assert_eq!(o.client.password.as_deref(), Some(&b"p:w"[..]));
+    }
+
+    #[test]
+    fn unsupported_or_malformed_urls_are_invalid_url_errors() {
+        for url in [
+            "broker:1883",
+            "http://h",
+            "mqtts://h",
+            "ws://h/mqtt",
+            "wss://h",
+            "mqtt://",
+            "mqtt://h:port",
+            "mqtt://h:70000",
+            "mqtt://h/path",
+            "mqtt://[::1",
+            "mqtt://h?x=1",
+            "mqtt://h?version=6",
+            "mqtt://h?client_id=%zz",
+        ] {
+            assert!(
+                matches!(ConnectOptions::from_url(url), Err(Error::InvalidUrl(_))),
+                "{url}"
+            );
+        }
     }
 }
