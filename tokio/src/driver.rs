@@ -1,5 +1,5 @@
 //! The connection task: the only place that touches the socket and the
-//! clock. It moves bytes between the TCP stream and the core, calls the
+//! clock. It moves bytes between the transport and the core, calls the
 //! core's timeout at its deadline, turns the core's events into the
 //! handles' completions, and reconnects with the core's backoff.
 
@@ -13,10 +13,10 @@ use bytes::Bytes;
 use mqtt_core::client::{ConnectionState, DisconnectReason, Event, Message};
 use mqtt_core::codec::{Disconnect, ReasonCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::client::{Inner, PublishOutcome, Shared, Status};
+use crate::transport::{Connector, Transport};
 use crate::{ConnectOptions, ConnectionInfo, Error};
 
 /// How one connection ended.
@@ -51,24 +51,14 @@ impl Jitter {
     }
 }
 
-pub(crate) async fn open_tcp(options: &ConnectOptions) -> std::io::Result<TcpStream> {
-    let connect = TcpStream::connect((options.host.as_str(), options.port));
-    let stream = tokio::time::timeout(options.tcp_connect_timeout, connect)
-        .await
-        .map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::TimedOut, "TCP connect timed out")
-        })??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
 /// The task: runs connections until shutdown, or until one is lost with
 /// reconnection off. `first` learns how the first connection went; if it
 /// failed, the task ends.
 pub(crate) async fn run(
     inner: Arc<Inner>,
-    mut stream: TcpStream,
+    mut stream: Box<dyn Transport>,
     options: ConnectOptions,
+    connector: Box<dyn Connector>,
     messages: mpsc::Sender<Message>,
     first: oneshot::Sender<Result<ConnectionInfo, Error>>,
 ) {
@@ -133,7 +123,7 @@ pub(crate) async fn run(
             }
             attempt = attempt.saturating_add(1);
             let opened = tokio::select! {
-                opened = open_tcp(&options) => opened,
+                opened = connector.connect() => opened,
                 _ = shutdown.wait_for(|stop| *stop) => break 'session None,
             };
             match opened {
@@ -188,12 +178,12 @@ fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
 /// read (backpressure to the server through TCP).
 async fn drive(
     inner: &Arc<Inner>,
-    stream: TcpStream,
+    stream: Box<dyn Transport>,
     messages: &mpsc::Sender<Message>,
     first: &mut Option<oneshot::Sender<Result<ConnectionInfo, Error>>>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> End {
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut buf = vec![0u8; 64 * 1024];
     let mut was_connected = false;
     let mut stopping = false;

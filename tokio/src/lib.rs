@@ -41,6 +41,7 @@ mod client;
 mod driver;
 mod error;
 mod options;
+mod transport;
 
 use std::sync::{Arc, Mutex};
 
@@ -54,6 +55,7 @@ pub use mqtt_core::client::{
 };
 pub use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
 pub use options::ConnectOptions;
+pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 
 /// Opens the TCP connection, sends CONNECT and waits for CONNACK; returns
 /// the client handle and what CONNACK said. A task spawned on the current
@@ -65,8 +67,23 @@ pub use options::ConnectOptions;
 /// refusal [`Error::ConnectRefused`], and no CONNACK within the core's
 /// connect timeout [`Error::ConnectionLost`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
+    let tcp = TcpConnector {
+        host: options.host.clone(),
+        port: options.port,
+        timeout: options.tcp_connect_timeout,
+    };
+    connect_with(options, tcp).await
+}
+
+/// [`connect`] over transports that `connector` opens (TLS, an in-memory
+/// stream, a proxy, ...); `options.host`, `port` and `tcp_connect_timeout`
+/// are not used.
+pub async fn connect_with(
+    options: ConnectOptions,
+    connector: impl Connector,
+) -> Result<(Client, ConnectionInfo), Error> {
     options.client.check()?;
-    let stream = driver::open_tcp(&options).await.map_err(Error::Io)?;
+    let stream = connector.connect().await.map_err(Error::Io)?;
     let origin = tokio::time::Instant::now();
     let mut core = mqtt_core::client::Client::new(options.client.clone());
     core.connect(0)?;
@@ -89,7 +106,14 @@ pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo)
     });
     let (first_tx, first_rx) = oneshot::channel();
     let client = Client::new(inner.clone());
-    tokio::spawn(driver::run(inner, stream, options, messages_tx, first_tx));
+    tokio::spawn(driver::run(
+        inner,
+        stream,
+        options,
+        Box::new(connector),
+        messages_tx,
+        first_tx,
+    ));
     let info = first_rx.await.unwrap_or(Err(Error::Closed(None)))?;
     Ok((client, info))
 }

@@ -240,3 +240,79 @@ async fn with_manual_ack_puback_waits_for_acknowledge() {
         "a token is acknowledged once"
     );
 }
+
+/// A connector that hands out the client ends of in-memory pipes whose
+/// server ends the test holds.
+struct Pipes(std::sync::Mutex<tokio::sync::mpsc::UnboundedSender<tokio::io::DuplexStream>>);
+
+impl mqtt_tokio::Connector for Pipes {
+    fn connect(&self) -> mqtt_tokio::ConnectFuture<'_> {
+        let (client, server) = tokio::io::duplex(4096);
+        let sent = self.0.lock().unwrap().send(server);
+        Box::pin(async move {
+            sent.map_err(|_| std::io::Error::other("the test is gone"))?;
+            Ok(Box::new(client) as Box<dyn mqtt_tokio::Transport>)
+        })
+    }
+}
+
+/// Reads one packet from any reader.
+async fn read_packet_from(s: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    let mut packet = vec![s.read_u8().await.expect("first byte")];
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = s.read_u8().await.expect("length byte");
+        packet.push(b);
+        len |= usize::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    s.read_exact(&mut packet[start..]).await.expect("body");
+    packet
+}
+
+#[tokio::test]
+async fn a_user_supplied_transport_carries_the_session_across_a_reconnect() {
+    let (tx, mut servers) = tokio::sync::mpsc::unbounded_channel::<tokio::io::DuplexStream>();
+    let client = ClientOptions::new(ProtocolVersion::V311, "piped")
+        .unwrap()
+        .with_clean_start(false);
+    let options = ConnectOptions::new("unused", 0, client)
+        .with_reconnect(Some(mqtt_tokio::Backoff::new(10, 10)));
+    let server = tokio::spawn(async move {
+        let mut s = servers.recv().await.expect("first pipe");
+        assert_eq!(read_packet_from(&mut s).await[0], 0x10, "CONNECT");
+        s.write_all(&[0x20, 0x02, 0x00, 0x00]).await.unwrap();
+        let publish = read_packet_from(&mut s).await;
+        assert_eq!(publish[0], 0x32, "PUBLISH QoS 1, not DUP");
+        // Cut before PUBACK: the client reconnects on a new pipe and,
+        // with the session present, sends the PUBLISH again with DUP
+        // [MQTT-4.4.0-1] and the same packet identifier [MQTT-2.3.1-4].
+        drop(s);
+        let mut s = servers.recv().await.expect("second pipe");
+        assert_eq!(read_packet_from(&mut s).await[0], 0x10, "CONNECT");
+        s.write_all(&[0x20, 0x02, 0x01, 0x00]).await.unwrap(); // session present
+        let again = read_packet_from(&mut s).await;
+        assert_eq!(again[0], 0x3a, "PUBLISH QoS 1 with DUP");
+        assert_eq!(again[1..], publish[1..], "the same packet");
+        let id = &again[again.len() - 4..again.len() - 2];
+        s.write_all(&[0x40, 0x02, id[0], id[1]]).await.unwrap();
+        s
+    });
+    let (client, info) = mqtt_tokio::connect_with(options, Pipes(std::sync::Mutex::new(tx)))
+        .await
+        .expect("connect over the pipe");
+    assert!(!info.session_present);
+    let done = tokio::time::timeout(WAIT, client.publish("t", QoS::AtLeastOnce, "ab"))
+        .await
+        .expect("PUBACK after the reconnect")
+        .expect("publish");
+    assert_eq!(done.reason_code, ReasonCode::Success);
+    let _server = server.await.expect("server script");
+    assert_eq!(client.stats().connections, 2);
+}
