@@ -9,6 +9,9 @@
 //!
 //! * [`connect`] opens the connection, waits for CONNACK and returns a
 //!   [`Client`] handle with the [`ConnectionInfo`]. Nothing needs polling.
+//!   [`connect_with`] does the same over any [`Transport`] a [`Connector`]
+//!   opens (TLS, in-memory pipes, ...); [`ConnectOptions::from_url`] reads
+//!   an `mqtt://` URL.
 //! * [`Client::publish`] resolves when the message is complete for its
 //!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
 //!   [`Client::try_publish`] never waits.
