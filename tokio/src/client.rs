@@ -10,7 +10,7 @@ use bytes::Bytes;
 use mqtt_core::client::{Client as CoreClient, Connected, ConnectionState, Message};
 use mqtt_core::codec::{
     AckProperties, ConnAck, Disconnect, MqttString, Publish, QoS, ReasonCode, Subscribe,
-    Unsubscribe,
+    SubscribeFilter, SubscriptionOptions, Unsubscribe,
 };
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
@@ -96,6 +96,73 @@ pub(crate) struct Shared {
     pub(crate) closed: Option<Option<Box<mqtt_core::client::DisconnectReason>>>,
     /// The message stream, until the application takes it.
     pub(crate) messages: Option<mpsc::Receiver<Message>>,
+    /// The per-filter streams ([`Client::subscribe_stream`]).
+    pub(crate) routes: Vec<Route>,
+    /// The key of the next route.
+    pub(crate) next_route: u64,
+    /// The Subscription Identifier of the next per-filter stream (5.0).
+    pub(crate) next_subscription_id: u32,
+    /// Whether the server takes Subscription Identifiers (its last
+    /// CONNACK did not say it does not; always false in 3.1.1).
+    pub(crate) subscription_ids: bool,
+}
+
+/// A per-filter stream: where the messages matching it go.
+pub(crate) struct Route {
+    /// The route's key (the stream's, to remove it when dropped).
+    pub(crate) key: u64,
+    /// The filter as subscribed (`$share/g/f` included).
+    pub(crate) filter: String,
+    /// The filter messages are matched against (`f` for `$share/g/f`).
+    pub(crate) matches: String,
+    /// The Subscription Identifier it was subscribed with, if any.
+    pub(crate) subscription_id: Option<u32>,
+    /// The stream.
+    pub(crate) tx: mpsc::Sender<Message>,
+}
+
+/// Where a received message goes.
+pub(crate) enum Destination {
+    /// The general stream ([`Client::messages`]).
+    General,
+    /// A per-filter stream.
+    Stream(mpsc::Sender<Message>),
+}
+
+impl Shared {
+    /// The streams `m` goes to (see [`Client::subscribe_stream`]): with
+    /// Subscription Identifiers in the message, the streams subscribed
+    /// with one of them; for the rest, the streams subscribed without an
+    /// identifier whose filter matches the topic; and if none, the general
+    /// stream.
+    pub(crate) fn route(&mut self, m: Message) -> Vec<(Destination, Message)> {
+        self.routes.retain(|r| !r.tx.is_closed());
+        let ids = &m.publish.properties.subscription_identifiers;
+        let topic = m.publish.topic.as_str();
+        let mut to: Vec<mpsc::Sender<Message>> = Vec::new();
+        for r in &self.routes {
+            let hit = match r.subscription_id {
+                Some(id) => ids.contains(&id),
+                None => mqtt_core::topic::topic_matches(&r.matches, topic),
+            };
+            if hit {
+                to.push(r.tx.clone());
+            }
+        }
+        if to.is_empty() {
+            return vec![(Destination::General, m)];
+        }
+        let last = to.len() - 1;
+        let mut out = Vec::with_capacity(to.len());
+        let mut m = Some(m);
+        for (i, tx) in to.into_iter().enumerate() {
+            let msg = if i == last { m.take() } else { m.clone() };
+            if let Some(msg) = msg {
+                out.push((Destination::Stream(tx), msg));
+            }
+        }
+        out
+    }
 }
 
 pub(crate) struct Inner {
@@ -112,6 +179,8 @@ pub(crate) struct Inner {
     pub(crate) status: watch::Sender<Status>,
     /// The origin of the milliseconds given to the core.
     pub(crate) origin: Instant,
+    /// The capacity of each message stream.
+    pub(crate) message_capacity: usize,
 }
 
 impl Inner {
@@ -284,6 +353,110 @@ impl Client {
         finish(started).await
     }
 
+    /// Subscribes to `filter` at `qos` and returns, with the SUBACK's
+    /// reason code (the granted QoS), a stream of the messages of this
+    /// subscription only; see [`subscribe_stream_with`](Self::subscribe_stream_with).
+    pub async fn subscribe_stream(
+        &self,
+        filter: &str,
+        qos: QoS,
+    ) -> Result<(ReasonCode, MessageStream), Error> {
+        self.subscribe_stream_with(filter, SubscriptionOptions::new(qos))
+            .await
+    }
+
+    /// Subscribes to `filter` with `options` and returns, with the
+    /// SUBACK's reason code, a [`MessageStream`] of the messages this
+    /// subscription delivers. A refusal is [`Error::SubscribeRefused`].
+    ///
+    /// Routing: in MQTT 5.0, when the server has Subscription Identifiers
+    /// (it did not say otherwise in CONNACK), the subscription is made
+    /// with an identifier of its own and a message goes to the streams
+    /// whose identifiers it carries: exact even when filters overlap and
+    /// the server sends a copy per subscription (mosquitto does). Otherwise
+    /// (3.1.1, or a server without identifiers) a message goes to every
+    /// per-filter stream whose filter matches its topic (`f` for a shared
+    /// `$share/group/f`), so overlapping filters may see a copy per
+    /// subscription the server sends. A message that matches several
+    /// streams goes to each; one that matches none goes to the general
+    /// stream ([`messages`](Self::messages)). Avoid a general
+    /// subscription that overlaps a stream's filter: whether the general
+    /// stream sees those messages depends on the server (a copy per
+    /// subscription, as mosquitto sends, reaches it; a single copy with
+    /// the stream's identifier, as the spec also allows, does not).
+    ///
+    /// Each stream is bounded like the general one
+    /// ([`ConnectOptions::message_capacity`](crate::ConnectOptions::message_capacity)):
+    /// while it is full the connection stops reading from the server.
+    /// Dropping the stream stops the routing to it and unsubscribes from
+    /// `filter` (without waiting for UNSUBACK), unless another live stream
+    /// has the same filter. With manual acknowledgement, a message routed
+    /// to several streams carries the same token: acknowledge it once.
+    pub async fn subscribe_stream_with(
+        &self,
+        filter: &str,
+        options: SubscriptionOptions,
+    ) -> Result<(ReasonCode, MessageStream), Error> {
+        let matches = match mqtt_core::topic::SharedSubscription::parse(filter) {
+            Ok(Some(shared)) => shared.filter.to_owned(),
+            Ok(None) => filter.to_owned(),
+            Err(e) => {
+                return Err(Error::Command(mqtt_core::client::ClientError::Invalid(
+                    mqtt_core::codec::Error::InvalidTopicFilter(e),
+                )))
+            }
+        };
+        let capacity = self.inner.message_capacity;
+        let mut stream = None;
+        let started = self
+            .command(|shared, now| {
+                let mut subscribe = Subscribe::new(0, vec![SubscribeFilter::new(filter, options)?]);
+                let subscription_id = if shared.subscription_ids {
+                    let id = shared.next_subscription_id;
+                    shared.next_subscription_id = if id >= 268_435_455 { 1 } else { id + 1 };
+                    subscribe.properties.subscription_identifier = Some(id);
+                    Some(id)
+                } else {
+                    None
+                };
+                let id = shared.core.subscribe(now, subscribe)?;
+                let (tx, rx) = mpsc::channel(capacity);
+                let key = shared.next_route;
+                shared.next_route += 1;
+                shared.routes.push(Route {
+                    key,
+                    filter: filter.to_owned(),
+                    matches: matches.clone(),
+                    subscription_id,
+                    tx,
+                });
+                stream = Some(MessageStream {
+                    rx,
+                    key,
+                    filter: filter.to_owned(),
+                    inner: self.inner.clone(),
+                    unsubscribe: true,
+                });
+                let (tx, rx) = oneshot::channel();
+                shared.subscribes.insert(id, tx);
+                Ok(Started::Wait(rx))
+            })
+            .await?;
+        let Some(mut stream) = stream else {
+            return Err(Error::Closed(None));
+        };
+        let codes = finish(started).await?;
+        match codes.first() {
+            Some(code) if !code.is_error() => Ok((*code, stream)),
+            other => {
+                stream.unsubscribe = false;
+                Err(Error::SubscribeRefused(
+                    other.copied().unwrap_or(ReasonCode::UnspecifiedError),
+                ))
+            }
+        }
+    }
+
     /// Unsubscribes from one filter; resolves with the UNSUBACK's reason
     /// code (Success in 3.1.1).
     pub async fn unsubscribe(&self, filter: &str) -> Result<ReasonCode, Error> {
@@ -430,5 +603,68 @@ impl futures_core::Stream for Messages {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+/// The messages of one subscription, from
+/// [`Client::subscribe_stream`]; a [`Stream`](futures_core::Stream) that
+/// ends when the client is closed. Dropping it unsubscribes (see
+/// [`Client::subscribe_stream_with`]).
+pub struct MessageStream {
+    rx: mpsc::Receiver<Message>,
+    key: u64,
+    filter: String,
+    inner: Arc<Inner>,
+    unsubscribe: bool,
+}
+
+impl std::fmt::Debug for MessageStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageStream")
+            .field("filter", &self.filter)
+            .finish()
+    }
+}
+
+impl MessageStream {
+    /// The next message; `None` once the client is closed and every
+    /// buffered message was read.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+
+    /// The filter this stream was subscribed with.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+}
+
+impl futures_core::Stream for MessageStream {
+    type Item = Message;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for MessageStream {
+    fn drop(&mut self) {
+        let mut shared = self.inner.lock();
+        shared.routes.retain(|r| r.key != self.key);
+        let shared_filter = shared.routes.iter().any(|r| r.filter == self.filter);
+        if !self.unsubscribe || shared_filter || shared.closed.is_some() {
+            return;
+        }
+        let now = self.inner.now();
+        let result = Unsubscribe::single(0, &self.filter)
+            .map_err(mqtt_core::client::ClientError::from)
+            .and_then(|u| shared.core.unsubscribe(now, u));
+        drop(shared);
+        match result {
+            Ok(_) => self.inner.wake.notify_one(),
+            Err(e) => {
+                tracing::warn!(filter = %self.filter, error = %e, "could not unsubscribe the dropped stream")
+            }
+        }
     }
 }

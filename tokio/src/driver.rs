@@ -15,7 +15,7 @@ use mqtt_core::codec::{Disconnect, ReasonCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::client::{Inner, PublishOutcome, Shared, Status};
+use crate::client::{Destination, Inner, PublishOutcome, Shared, Status};
 use crate::transport::{Connector, Transport};
 use crate::{ConnectOptions, ConnectionInfo, Error};
 
@@ -161,6 +161,7 @@ fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
         let _ = tx.send(Err(err()));
     }
     shared.closed = Some(reason.clone());
+    shared.routes.clear();
     inner.status.send_replace(Status::Closed(reason));
     drop(shared);
     inner.space.notify_waiters();
@@ -189,8 +190,8 @@ async fn drive(
     let mut stopping = false;
     // Bytes taken from the core and not written yet.
     let mut out = Bytes::new();
-    // Messages received and not yet in the stream.
-    let mut undelivered: VecDeque<Message> = VecDeque::new();
+    // Messages received and not yet in their streams.
+    let mut undelivered: VecDeque<(Destination, Message)> = VecDeque::new();
     loop {
         // Drain the core: events first (they may queue bytes), then bytes.
         let mut ended = None;
@@ -198,10 +199,14 @@ async fn drive(
             let mut shared = inner.lock();
             while let Some(event) = shared.core.poll_event() {
                 match event {
-                    Event::Message(m) => undelivered.push_back(m),
+                    Event::Message(m) => undelivered.extend(shared.route(m)),
                     Event::Disconnected(reason) => ended = Some(reason),
                     Event::Connected(c) => {
                         was_connected = true;
+                        shared.subscription_ids = shared.core.version()
+                            == mqtt_core::codec::ProtocolVersion::V5
+                            && c.connack.properties.subscription_identifiers_available
+                                != Some(false);
                         tracing::info!(
                             client_id = c.client_id.as_str(),
                             session_present = c.session_present,
@@ -224,15 +229,23 @@ async fn drive(
             (shared.core.poll_timeout(), shared.messages.is_none())
         };
         inner.space.notify_waiters();
-        if !stream_taken {
-            for m in undelivered.drain(..) {
-                if let Err(mpsc::error::TrySendError::Full(m)) = messages.try_send(m) {
-                    tracing::warn!(
-                        topic = m.publish.topic.as_str(),
-                        "message dropped: the message stream was never taken and its buffer is full"
-                    );
+        if !stream_taken && !undelivered.is_empty() {
+            let mut kept = VecDeque::with_capacity(undelivered.len());
+            for (to, m) in undelivered.drain(..) {
+                match to {
+                    Destination::General => {
+                        if let Err(mpsc::error::TrySendError::Full(m)) = messages.try_send(m) {
+                            tracing::warn!(
+                                topic = m.publish.topic.as_str(),
+                                "message dropped: the message stream was never taken and its buffer is full"
+                            );
+                            discard(inner, m);
+                        }
+                    }
+                    to => kept.push_back((to, m)),
                 }
             }
+            undelivered = kept;
         }
         if let Some(reason) = ended {
             // Send what is left (a DISCONNECT, when one is due), bounded.
@@ -244,8 +257,12 @@ async fn drive(
             })
             .await;
             // Messages already received still go to the application.
-            for m in undelivered {
-                deliver(messages, m, shutdown).await;
+            for (to, m) in undelivered {
+                let tx = match to {
+                    Destination::General => messages.clone(),
+                    Destination::Stream(tx) => tx,
+                };
+                deliver(&tx, m, shutdown).await;
             }
             if stopping || matches!(reason, DisconnectReason::Local) {
                 tracing::info!("disconnected");
@@ -265,6 +282,11 @@ async fn drive(
             return End::Shutdown;
         }
         let sleep_until = deadline.map(|t| inner.origin + Duration::from_millis(t));
+        let front = undelivered.front().map(|(to, _)| match to {
+            Destination::General => messages.clone(),
+            Destination::Stream(tx) => tx.clone(),
+        });
+        let has_front = front.is_some();
         tokio::select! {
             written = wr.write(&out), if !out.is_empty() => match written {
                 Ok(n) if n > 0 => bytes::Buf::advance(&mut out, n),
@@ -275,15 +297,17 @@ async fn drive(
                     inner.lock().core.handle_transport_closed(now);
                 }
             },
-            permit = messages.reserve(), if !undelivered.is_empty() => match permit {
-                Ok(permit) => {
-                    if let Some(m) = undelivered.pop_front() {
+            permit = reserve(front), if has_front => {
+                let next = undelivered.pop_front();
+                match (permit, next) {
+                    (Some(permit), Some((_, m))) => {
                         permit.send(m);
                     }
-                }
-                Err(_) => {
-                    tracing::debug!(n = undelivered.len(), "messages dropped: the stream was dropped");
-                    undelivered.clear();
+                    (None, Some((_, m))) => {
+                        tracing::debug!(topic = m.publish.topic.as_str(), "message dropped: its stream was dropped");
+                        discard(inner, m);
+                    }
+                    (_, None) => {}
                 }
             },
             read = rd.read(&mut buf), if undelivered.is_empty() => {
@@ -315,6 +339,25 @@ async fn drive(
                 }
             }
         }
+    }
+}
+
+/// Room for one message in `tx`'s stream; `None` when it was dropped.
+async fn reserve(tx: Option<mpsc::Sender<Message>>) -> Option<mpsc::OwnedPermit<Message>> {
+    match tx {
+        Some(tx) => tx.reserve_owned().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// A message no stream will take: with manual acknowledgement it is
+/// acknowledged all the same, so that the acknowledgements after it are
+/// not held back [MQTT-4.6.0-2].
+fn discard(inner: &Inner, m: Message) {
+    if let Some(token) = m.ack_token {
+        let now = inner.now();
+        let _ = inner.lock().core.acknowledge(now, token);
+        inner.wake.notify_one();
     }
 }
 

@@ -50,13 +50,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-pub use client::{Client, ConnectionInfo, Messages, PublishOutcome, Status};
+pub use client::{Client, ConnectionInfo, MessageStream, Messages, PublishOutcome, Status};
 pub use error::Error;
 pub use mqtt_core;
 pub use mqtt_core::client::{
     AckToken, Backoff, ClientOptions, ConnectionState, DisconnectReason, Message,
 };
-pub use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
+pub use mqtt_core::codec::{
+    ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions,
+};
 pub use options::ConnectOptions;
 pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 
@@ -99,6 +101,10 @@ pub async fn connect_with(
             unsubscribes: Default::default(),
             closed: None,
             messages: Some(messages_rx),
+            routes: Vec::new(),
+            next_route: 1,
+            next_subscription_id: 1,
+            subscription_ids: options.client.version == ProtocolVersion::V5,
         }),
         wake: Notify::new(),
         space: Notify::new(),
@@ -106,6 +112,7 @@ pub async fn connect_with(
         finished: watch::channel(false).0,
         status: watch::channel(Status::Connecting).0,
         origin,
+        message_capacity: options.message_capacity.max(1),
     });
     let (first_tx, first_rx) = oneshot::channel();
     let client = Client::new(inner.clone());
