@@ -105,6 +105,13 @@ pub(crate) struct Shared {
     /// Whether the server takes Subscription Identifiers (its last
     /// CONNACK did not say it does not; always false in 3.1.1).
     pub(crate) subscription_ids: bool,
+    /// The Response Information of the last CONNACK (5.0).
+    pub(crate) response_information: Option<String>,
+    /// The topic responses to [`Client::request`] come to, once
+    /// subscribed.
+    pub(crate) response_topic: Option<String>,
+    /// Requests waiting for their response, by Correlation Data.
+    pub(crate) requests: HashMap<Bytes, oneshot::Sender<Message>>,
 }
 
 /// A per-filter stream: where the messages matching it go.
@@ -135,7 +142,32 @@ impl Shared {
     /// with one of them; for the rest, the streams subscribed without an
     /// identifier whose filter matches the topic; and if none, the general
     /// stream.
-    pub(crate) fn route(&mut self, m: Message) -> Vec<(Destination, Message)> {
+    ///
+    /// A message on the response topic of [`Client::request`] goes to the
+    /// request with its Correlation Data, or nowhere (a late response);
+    /// it is acknowledged here with manual acknowledgement.
+    pub(crate) fn route(&mut self, now: u64, m: Message) -> Vec<(Destination, Message)> {
+        if self.response_topic.as_deref() == Some(m.publish.topic.as_str()) {
+            if let Some(token) = m.ack_token {
+                let _ = self.core.acknowledge(now, token);
+            }
+            let waiter = m
+                .publish
+                .properties
+                .correlation_data
+                .as_ref()
+                .and_then(|c| self.requests.remove(c));
+            match waiter {
+                Some(tx) => {
+                    let _ = tx.send(m);
+                }
+                None => tracing::debug!(
+                    topic = m.publish.topic.as_str(),
+                    "response dropped: no request waits for its Correlation Data"
+                ),
+            }
+            return Vec::new();
+        }
         self.routes.retain(|r| !r.tx.is_closed());
         let ids = &m.publish.properties.subscription_identifiers;
         let topic = m.publish.topic.as_str();
@@ -181,6 +213,12 @@ pub(crate) struct Inner {
     pub(crate) origin: Instant,
     /// The capacity of each message stream.
     pub(crate) message_capacity: usize,
+    /// The response topic, subscribed to by the first request.
+    pub(crate) response_subscription: tokio::sync::OnceCell<String>,
+    /// Correlation Data: a random prefix of this client ...
+    pub(crate) correlation_seed: u64,
+    /// ... and a counter.
+    pub(crate) correlation_next: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
@@ -486,6 +524,115 @@ impl Client {
         finish(started).await
     }
 
+    /// Sends a request (MQTT 5.0 request/response, §4.10) and resolves
+    /// with its response; see [`request_with`](Self::request_with).
+    pub async fn request(
+        &self,
+        topic: &str,
+        qos: QoS,
+        payload: impl Into<Bytes>,
+        timeout: std::time::Duration,
+    ) -> Result<Message, Error> {
+        let publish = Publish::new(topic, payload)?.with_qos(qos, 0);
+        self.request_with(publish, timeout).await
+    }
+
+    /// Publishes `publish` as a request: with this client's response
+    /// topic as its Response Topic and a Correlation Data no other request
+    /// of this client has, and resolves with the first message that comes
+    /// back on the response topic with that Correlation Data (a responder
+    /// answers with [`respond`](Self::respond)). No response within
+    /// `timeout` (counted from the call, the publish included) is
+    /// [`Error::Timeout`]; a response arriving after that is dropped.
+    ///
+    /// The first request subscribes (QoS 1) to the response topic:
+    /// `{Response Information}/responses` when the server gave Response
+    /// Information in CONNACK (ask for it with
+    /// [`ClientOptions::with_request_response_information`](mqtt_core::client::ClientOptions::with_request_response_information)),
+    /// otherwise `responses/{client id}` (`+` and `#` in the client id
+    /// replaced by `_`). Messages on that topic are the requests', never
+    /// in a stream; with manual acknowledgement they are acknowledged
+    /// here. MQTT 5.0 only: in 3.1.1 this is [`Error::Command`].
+    pub async fn request_with(
+        &self,
+        mut publish: Publish,
+        timeout: std::time::Duration,
+    ) -> Result<Message, Error> {
+        let work = async {
+            let topic = self.response_topic().await?;
+            let n = self
+                .inner
+                .correlation_next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut data = Vec::with_capacity(16);
+            data.extend_from_slice(&self.inner.correlation_seed.to_be_bytes());
+            data.extend_from_slice(&n.to_be_bytes());
+            let correlation = Bytes::from(data);
+            publish.properties.response_topic = Some(MqttString::from_str(&topic)?);
+            publish.properties.correlation_data = Some(correlation.clone());
+            let (tx, rx) = oneshot::channel();
+            self.inner.lock().requests.insert(correlation.clone(), tx);
+            let _pending = PendingRequest {
+                inner: &self.inner,
+                correlation,
+            };
+            self.publish_with(publish).await?;
+            let closed = || Error::Closed(self.inner.lock().closed.clone().flatten());
+            rx.await.map_err(|_| closed())
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .unwrap_or(Err(Error::Timeout))
+    }
+
+    /// The response topic, subscribed to on first use.
+    async fn response_topic(&self) -> Result<String, Error> {
+        self.inner
+            .response_subscription
+            .get_or_try_init(|| async {
+                let topic = {
+                    let mut shared = self.inner.lock();
+                    if shared.core.version() != mqtt_core::codec::ProtocolVersion::V5 {
+                        return Err(Error::Command(
+                            mqtt_core::client::ClientError::InvalidState(
+                                "request/response needs MQTT 5.0",
+                            ),
+                        ));
+                    }
+                    let topic = response_topic(
+                        shared.response_information.as_deref(),
+                        shared.core.client_id().as_str(),
+                    );
+                    shared.response_topic = Some(topic.clone());
+                    topic
+                };
+                let subscribed = self.subscribe(&topic, QoS::AtLeastOnce).await;
+                if let Err(e) = subscribed {
+                    self.inner.lock().response_topic = None;
+                    return Err(e);
+                }
+                Ok(topic)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Answers `request` (a message with a Response Topic, from
+    /// [`request`](Self::request) or any MQTT 5.0 requester): publishes
+    /// `payload` at `qos` to its Response Topic with its Correlation Data
+    /// (see [`response_to`](crate::response_to)); resolves like
+    /// [`publish`](Self::publish). A message without a Response Topic is
+    /// [`Error::NotARequest`].
+    pub async fn respond(
+        &self,
+        request: &Message,
+        qos: QoS,
+        payload: impl Into<Bytes>,
+    ) -> Result<PublishOutcome, Error> {
+        let publish = response_to(request, payload)?.with_qos(qos, 0);
+        self.publish_with(publish).await
+    }
+
     /// Ends the session's connection with DISCONNECT and `reason_code`
     /// (0x00 Normal disconnection; in 5.0, 0x04 asks the server to publish
     /// the will) and stops reconnecting; resolves when the connection task
@@ -666,5 +813,76 @@ impl Drop for MessageStream {
                 tracing::warn!(filter = %self.filter, error = %e, "could not unsubscribe the dropped stream")
             }
         }
+    }
+}
+
+/// Removes a request's waiter when the request ends (answered, timed out
+/// or cancelled).
+struct PendingRequest<'a> {
+    inner: &'a Inner,
+    correlation: Bytes,
+}
+
+impl Drop for PendingRequest<'_> {
+    fn drop(&mut self) {
+        self.inner.lock().requests.remove(&self.correlation);
+    }
+}
+
+/// The response topic of a client: under the server's Response
+/// Information when it gave some, else under `responses/`.
+fn response_topic(response_information: Option<&str>, client_id: &str) -> String {
+    match response_information.map(|r| r.trim_end_matches('/')) {
+        Some(base) if !base.is_empty() => format!("{base}/responses"),
+        _ => {
+            let id: String = client_id
+                .chars()
+                .map(|c| if c == '+' || c == '#' { '_' } else { c })
+                .collect();
+            format!("responses/{id}")
+        }
+    }
+}
+
+/// The response to `request`: a QoS 0 [`Publish`] of `payload` to its
+/// Response Topic with its Correlation Data (MQTT 5.0 §4.10); set the QoS
+/// and more properties on it, and publish it with
+/// [`Client::publish_with`] (or use [`Client::respond`]). A message without
+/// a Response Topic is [`Error::NotARequest`].
+///
+/// ```
+/// use mqtt_tokio::{Message, Publish};
+/// let mut request = Publish::new("svc/time", "now?").unwrap();
+/// request.properties.response_topic = Some("responses/c1".try_into().unwrap());
+/// request.properties.correlation_data = Some(bytes::Bytes::from_static(b"42"));
+/// let request = Message { publish: request, ack_token: None };
+/// let response = mqtt_tokio::response_to(&request, "12:00").unwrap();
+/// assert_eq!(response.topic.as_str(), "responses/c1");
+/// assert_eq!(response.properties.correlation_data.as_deref(), Some(&b"42"[..]));
+/// ```
+pub fn response_to(request: &Message, payload: impl Into<Bytes>) -> Result<Publish, Error> {
+    let topic = request
+        .publish
+        .properties
+        .response_topic
+        .as_ref()
+        .ok_or(Error::NotARequest)?;
+    let mut publish = Publish::new(topic.as_str(), payload)?;
+    if let Some(c) = &request.publish.properties.correlation_data {
+        publish.properties.correlation_data = Some(c.clone());
+    }
+    Ok(publish)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::response_topic;
+
+    #[test]
+    fn the_response_topic_is_under_the_response_information_or_the_client_id() {
+        assert_eq!(response_topic(Some("rr/abc/"), "c1"), "rr/abc/responses");
+        assert_eq!(response_topic(Some("rr/abc"), "c1"), "rr/abc/responses");
+        assert_eq!(response_topic(None, "c1"), "responses/c1");
+        assert_eq!(response_topic(Some(""), "a+b#"), "responses/a_b_");
     }
 }

@@ -162,6 +162,7 @@ fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
     }
     shared.closed = Some(reason.clone());
     shared.routes.clear();
+    shared.requests.clear();
     inner.status.send_replace(Status::Closed(reason));
     drop(shared);
     inner.space.notify_waiters();
@@ -199,7 +200,10 @@ async fn drive(
             let mut shared = inner.lock();
             while let Some(event) = shared.core.poll_event() {
                 match event {
-                    Event::Message(m) => undelivered.extend(shared.route(m)),
+                    Event::Message(m) => {
+                        let now = inner.now();
+                        undelivered.extend(shared.route(now, m));
+                    }
                     Event::Disconnected(reason) => ended = Some(reason),
                     Event::Connected(c) => {
                         was_connected = true;
@@ -207,6 +211,12 @@ async fn drive(
                             == mqtt_core::codec::ProtocolVersion::V5
                             && c.connack.properties.subscription_identifiers_available
                                 != Some(false);
+                        shared.response_information = c
+                            .connack
+                            .properties
+                            .response_information
+                            .as_ref()
+                            .map(|r| r.as_str().to_owned());
                         tracing::info!(
                             client_id = c.client_id.as_str(),
                             session_present = c.session_present,

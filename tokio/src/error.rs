@@ -42,6 +42,13 @@ pub enum Error {
     /// [`ConnectOptions::from_url`](crate::ConnectOptions::from_url): the
     /// URL is not one this crate can use (the reason).
     InvalidUrl(String),
+    /// [`Client::request`](crate::Client::request): no response within
+    /// the time given.
+    Timeout,
+    /// [`Client::respond`](crate::Client::respond) and
+    /// [`response_to`](crate::response_to): the message has no Response
+    /// Topic, so it is not a request.
+    NotARequest,
     /// The client is closed: [`Client::disconnect`](crate::Client::disconnect)
     /// was called, every handle was dropped, or the connection was lost
     /// with reconnection off (the reason, when there is one).
@@ -78,6 +85,8 @@ impl std::fmt::Display for Error {
             Error::PublishDropped(why) => write!(f, "the message was dropped: {why:?}"),
             Error::WouldBlock => f.write_str("the in-flight window and the queue are full"),
             Error::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
+            Error::Timeout => f.write_str("no response in time"),
+            Error::NotARequest => f.write_str("the message has no Response Topic"),
             Error::Closed(None) => f.write_str("the client is closed"),
             Error::Closed(Some(r)) => write!(f, "the client is closed: {r:?}"),
         }

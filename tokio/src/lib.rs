@@ -50,7 +50,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-pub use client::{Client, ConnectionInfo, MessageStream, Messages, PublishOutcome, Status};
+pub use client::{
+    response_to, Client, ConnectionInfo, MessageStream, Messages, PublishOutcome, Status,
+};
 pub use error::Error;
 pub use mqtt_core;
 pub use mqtt_core::client::{
@@ -105,6 +107,9 @@ pub async fn connect_with(
             next_route: 1,
             next_subscription_id: 1,
             subscription_ids: options.client.version == ProtocolVersion::V5,
+            response_information: None,
+            response_topic: None,
+            requests: Default::default(),
         }),
         wake: Notify::new(),
         space: Notify::new(),
@@ -113,6 +118,14 @@ pub async fn connect_with(
         status: watch::channel(Status::Connecting).0,
         origin,
         message_capacity: options.message_capacity.max(1),
+        response_subscription: tokio::sync::OnceCell::new(),
+        correlation_seed: {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        },
+        correlation_next: std::sync::atomic::AtomicU64::new(0),
     });
     let (first_tx, first_rx) = oneshot::channel();
     let client = Client::new(inner.clone());
