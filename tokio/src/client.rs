@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use mqtt_core::client::{Client as CoreClient, Connected, ConnectionState, Message};
 use mqtt_core::codec::{
-    AckProperties, ConnAck, Disconnect, MqttString, Publish, QoS, ReasonCode, Subscribe,
-    SubscribeFilter, SubscriptionOptions, Unsubscribe,
+    AckProperties, Auth, AuthProperties, ConnAck, Disconnect, MqttString, Publish, QoS, ReasonCode,
+    Subscribe, SubscribeFilter, SubscriptionOptions, Unsubscribe,
 };
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
@@ -112,6 +112,10 @@ pub(crate) struct Shared {
     pub(crate) response_topic: Option<String>,
     /// Requests waiting for their response, by Correlation Data.
     pub(crate) requests: HashMap<Bytes, oneshot::Sender<Message>>,
+    /// Why the last connection ended ([`Client::last_disconnect`]).
+    pub(crate) last_disconnect: Option<Box<mqtt_core::client::DisconnectReason>>,
+    /// The re-authentication under way ([`Client::reauthenticate`]).
+    pub(crate) reauth: Option<oneshot::Sender<Result<Auth, Error>>>,
 }
 
 /// A per-filter stream: where the messages matching it go.
@@ -298,6 +302,14 @@ impl Client {
     /// be skipped; it never holds the connection up).
     pub fn status(&self) -> watch::Receiver<Status> {
         self.inner.status.subscribe()
+    }
+
+    /// Why the last connection ended (`None` while the first one lasts):
+    /// what [`Status::Disconnected`] said, kept here because a status
+    /// watcher may see the next status first. A server's redirection is in
+    /// it ([`DisconnectReason::redirect`](mqtt_core::client::DisconnectReason::redirect)).
+    pub fn last_disconnect(&self) -> Option<mqtt_core::client::DisconnectReason> {
+        self.inner.lock().last_disconnect.as_deref().cloned()
     }
 
     /// Acknowledges a QoS 1 or 2 message received with manual
@@ -631,6 +643,40 @@ impl Client {
     ) -> Result<PublishOutcome, Error> {
         let publish = response_to(request, payload)?.with_qos(qos, 0);
         self.publish_with(publish).await
+    }
+
+    /// Starts an MQTT 5.0 re-authentication (AUTH 0x19 with the method of
+    /// [`ClientOptions::authentication_method`](mqtt_core::client::ClientOptions::authentication_method)
+    /// and `data`); the server's challenges go to the
+    /// [`Authenticator`](crate::Authenticator) of the options. Resolves
+    /// with the server's final AUTH (0x00 Success). A server that refuses
+    /// ends the connection with DISCONNECT: [`Error::ConnectionLost`]
+    /// with its reason (the client reconnects as usual). Only while
+    /// connected and no other re-authentication is under way, else
+    /// [`Error::Command`].
+    pub async fn reauthenticate(&self, data: Option<Bytes>) -> Result<Auth, Error> {
+        let rx = {
+            let mut shared = self.inner.lock();
+            if let Some(reason) = &shared.closed {
+                return Err(Error::Closed(reason.clone()));
+            }
+            if shared.reauth.is_some() {
+                return Err(Error::Command(
+                    mqtt_core::client::ClientError::InvalidState(
+                        "a re-authentication is under way",
+                    ),
+                ));
+            }
+            let now = self.inner.now();
+            shared
+                .core
+                .authenticate(now, data, AuthProperties::default())?;
+            let (tx, rx) = oneshot::channel();
+            shared.reauth = Some(tx);
+            rx
+        };
+        self.inner.wake.notify_one();
+        rx.await.unwrap_or(Err(Error::Closed(None)))
     }
 
     /// Ends the session's connection with DISCONNECT and `reason_code`

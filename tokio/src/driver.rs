@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqtt_core::client::{ConnectionState, DisconnectReason, Event, Message};
-use mqtt_core::codec::{Disconnect, ReasonCode};
+use mqtt_core::codec::{AuthProperties, Disconnect, ReasonCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::client::{Destination, Inner, PublishOutcome, Shared, Status};
 use crate::transport::{Connector, Transport};
+use crate::{Authenticator, Retarget};
 use crate::{ConnectOptions, ConnectionInfo, Error};
 
 /// How one connection ended.
@@ -58,7 +59,8 @@ pub(crate) async fn run(
     inner: Arc<Inner>,
     mut stream: Box<dyn Transport>,
     options: ConnectOptions,
-    connector: Box<dyn Connector>,
+    mut connector: Box<dyn Connector>,
+    retarget: Option<Retarget>,
     messages: mpsc::Sender<Message>,
     first: oneshot::Sender<Result<ConnectionInfo, Error>>,
 ) {
@@ -67,8 +69,20 @@ pub(crate) async fn run(
     let mut jitter = Jitter::new();
     // Reconnect attempts since the last accepted connection.
     let mut attempt = 0u32;
+    // A server's 0x9C redirection: the transport for the next connection.
+    let mut temporary: Option<Box<dyn Connector>>;
+    let authenticator = options.authenticator.clone();
     let closed_with = 'session: loop {
-        let end = drive(&inner, stream, &messages, &mut first, &mut shutdown).await;
+        let end = drive(
+            &inner,
+            stream,
+            &messages,
+            &mut first,
+            &mut shutdown,
+            authenticator.as_deref(),
+        )
+        .await;
+        temporary = None;
         let reason = match end {
             End::Shutdown => break None,
             End::Lost { reason, .. } if first.is_some() => {
@@ -94,7 +108,31 @@ pub(crate) async fn run(
         let Some(backoff) = options.reconnect else {
             break Some(reason);
         };
+        if let (true, Some(redirect), Some(retarget)) =
+            (options.follow_redirects, reason.redirect(), &retarget)
+        {
+            let reference = redirect.server_reference.as_str();
+            match crate::auth::parse_server_reference(reference, options.port) {
+                Some((host, port)) => {
+                    tracing::info!(
+                        host = host.as_str(),
+                        port,
+                        permanent = redirect.permanent,
+                        "redirected by the server"
+                    );
+                    let to = retarget(host, port);
+                    if redirect.permanent {
+                        connector = to;
+                    } else {
+                        temporary = Some(to);
+                    }
+                    attempt = 0;
+                }
+                None => tracing::warn!(reference, "a Server Reference that is not host[:port]"),
+            }
+        }
         tracing::warn!(?reason, "connection lost; reconnecting");
+        inner.lock().last_disconnect = Some(reason.clone());
         inner
             .status
             .send_replace(Status::Disconnected(reason.clone()));
@@ -122,8 +160,9 @@ pub(crate) async fn run(
                 }
             }
             attempt = attempt.saturating_add(1);
+            let target: &dyn Connector = temporary.as_deref().unwrap_or(&*connector);
             let opened = tokio::select! {
-                opened = connector.connect() => opened,
+                opened = target.connect() => opened,
                 _ = shutdown.wait_for(|stop| *stop) => break 'session None,
             };
             match opened {
@@ -160,6 +199,9 @@ fn close(inner: &Inner, reason: Option<Box<DisconnectReason>>) {
     for (_, tx) in shared.unsubscribes.drain() {
         let _ = tx.send(Err(err()));
     }
+    if let Some(tx) = shared.reauth.take() {
+        let _ = tx.send(Err(err()));
+    }
     shared.closed = Some(reason.clone());
     shared.routes.clear();
     shared.requests.clear();
@@ -184,6 +226,7 @@ async fn drive(
     messages: &mpsc::Sender<Message>,
     first: &mut Option<oneshot::Sender<Result<ConnectionInfo, Error>>>,
     shutdown: &mut watch::Receiver<bool>,
+    authenticator: Option<&dyn Authenticator>,
 ) -> End {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut buf = vec![0u8; 64 * 1024];
@@ -205,6 +248,44 @@ async fn drive(
                         undelivered.extend(shared.route(now, m));
                     }
                     Event::Disconnected(reason) => ended = Some(reason),
+                    Event::Connected(c)
+                        if !auth_finished(
+                            authenticator,
+                            &mut shared,
+                            inner.now(),
+                            c.connack.properties.authentication_method.is_some(),
+                            c.connack.properties.authentication_data.as_deref(),
+                        ) => {}
+                    Event::AuthChallenge(auth) => match authenticator {
+                        Some(a) => {
+                            let now = inner.now();
+                            match a.challenge(&auth) {
+                                Ok(data) => {
+                                    if let Err(e) = shared.core.authenticate(
+                                        now,
+                                        data,
+                                        AuthProperties::default(),
+                                    ) {
+                                        tracing::warn!(error = %e, "could not answer AUTH");
+                                    }
+                                }
+                                Err(code) => give_up(&mut shared, now, code),
+                            }
+                        }
+                        None => {
+                            tracing::warn!("AUTH challenge from the server and no authenticator")
+                        }
+                    },
+                    Event::Reauthenticated(auth) => {
+                        let now = inner.now();
+                        let data = auth.properties.authentication_data.clone();
+                        if auth_finished(authenticator, &mut shared, now, true, data.as_deref()) {
+                            tracing::debug!("re-authenticated");
+                            if let Some(tx) = shared.reauth.take() {
+                                let _ = tx.send(Ok(auth));
+                            }
+                        }
+                    }
                     Event::Connected(c) => {
                         was_connected = true;
                         shared.subscription_ids = shared.core.version()
@@ -258,6 +339,9 @@ async fn drive(
             undelivered = kept;
         }
         if let Some(reason) = ended {
+            if let Some(tx) = inner.lock().reauth.take() {
+                let _ = tx.send(Err(Error::ConnectionLost(Box::new(reason.clone()))));
+            }
             // Send what is left (a DISCONNECT, when one is due), bounded.
             let rest = inner.lock().core.take_transmit();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -349,6 +433,36 @@ async fn drive(
                 }
             }
         }
+    }
+}
+
+/// Tells the authenticator the exchange succeeded (when there was one:
+/// `exchanged`); false when it gave up (the connection is being ended).
+fn auth_finished(
+    authenticator: Option<&dyn Authenticator>,
+    shared: &mut Shared,
+    now: u64,
+    exchanged: bool,
+    data: Option<&[u8]>,
+) -> bool {
+    let Some(a) = authenticator.filter(|_| exchanged) else {
+        return true;
+    };
+    match a.finished(data) {
+        Ok(()) => true,
+        Err(code) => {
+            give_up(shared, now, code);
+            false
+        }
+    }
+}
+
+/// The authenticator gave up: DISCONNECT with its reason code, and the
+/// client closes.
+fn give_up(shared: &mut Shared, now: u64, code: ReasonCode) {
+    tracing::warn!(%code, "the authenticator gave up");
+    if shared.core.disconnect(now, Disconnect::new(code)).is_err() {
+        shared.core.handle_transport_closed(now);
     }
 }
 

@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod client;
 mod driver;
 mod error;
@@ -50,6 +51,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+pub use auth::Authenticator;
 pub use client::{
     response_to, Client, ConnectionInfo, MessageStream, Messages, PublishOutcome, Status,
 };
@@ -74,12 +76,42 @@ pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 /// refusal [`Error::ConnectRefused`], and no CONNACK within the core's
 /// connect timeout [`Error::ConnectionLost`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
-    let tcp = TcpConnector {
-        host: options.host.clone(),
-        port: options.port,
-        timeout: options.tcp_connect_timeout,
+    let (mut host, mut port) = (options.host.clone(), options.port);
+    let timeout = options.tcp_connect_timeout;
+    let retarget = move |host: String, port: u16| -> Box<dyn Connector> {
+        Box::new(TcpConnector {
+            host,
+            port,
+            timeout,
+        })
     };
-    connect_with(options, tcp).await
+    // Redirections of the first connection (CONNACK 0x9C or 0x9D with a
+    // Server Reference), when followed: a few hops at most.
+    let mut hops = 0;
+    loop {
+        let tcp = TcpConnector {
+            host: host.clone(),
+            port,
+            timeout,
+        };
+        let result = connect_inner(options.clone(), Box::new(tcp), Some(Box::new(retarget))).await;
+        let redirect = match &result {
+            Err(Error::ConnectRefused(c)) if options.follow_redirects && hops < 4 => {
+                DisconnectReason::Refused((**c).clone()).redirect()
+            }
+            _ => None,
+        };
+        let target =
+            redirect.and_then(|r| auth::parse_server_reference(r.server_reference.as_str(), port));
+        match target {
+            Some((h, p)) => {
+                tracing::info!(host = h.as_str(), port = p, "redirected by the server");
+                (host, port) = (h, p);
+                hops += 1;
+            }
+            None => return result,
+        }
+    }
 }
 
 /// [`connect`] over transports that `connector` opens (TLS, an in-memory
@@ -88,6 +120,17 @@ pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo)
 pub async fn connect_with(
     options: ConnectOptions,
     connector: impl Connector,
+) -> Result<(Client, ConnectionInfo), Error> {
+    connect_inner(options, Box::new(connector), None).await
+}
+
+/// Opens a transport for a server's redirection (host, port).
+pub(crate) type Retarget = Box<dyn Fn(String, u16) -> Box<dyn Connector> + Send + Sync>;
+
+async fn connect_inner(
+    options: ConnectOptions,
+    connector: Box<dyn Connector>,
+    retarget: Option<Retarget>,
 ) -> Result<(Client, ConnectionInfo), Error> {
     options.client.check()?;
     let stream = connector.connect().await.map_err(Error::Io)?;
@@ -110,6 +153,8 @@ pub async fn connect_with(
             response_information: None,
             response_topic: None,
             requests: Default::default(),
+            last_disconnect: None,
+            reauth: None,
         }),
         wake: Notify::new(),
         space: Notify::new(),
@@ -133,7 +178,8 @@ pub async fn connect_with(
         inner,
         stream,
         options,
-        Box::new(connector),
+        connector,
+        retarget,
         messages_tx,
         first_tx,
     ));

@@ -39,6 +39,19 @@ pub struct ConnectOptions {
     /// server until the application reads (backpressure, never an
     /// unbounded queue).
     pub message_capacity: usize,
+    /// The client's side of MQTT 5.0 enhanced authentication, when
+    /// [`ClientOptions::authentication_method`] is set; without one, an
+    /// AUTH challenge from the server is left unanswered.
+    pub authenticator: Option<std::sync::Arc<dyn crate::Authenticator>>,
+    /// Follow a server's redirection (5.0 reason 0x9C Use another server
+    /// or 0x9D Server moved with a Server Reference, in CONNACK or
+    /// DISCONNECT). Off by default. Only [`connect`](crate::connect)'s TCP
+    /// connections follow (to the reference's host and port); with
+    /// [`connect_with`](crate::connect_with) the redirection is only
+    /// reported ([`Status::Disconnected`](crate::Status::Disconnected),
+    /// `DisconnectReason::redirect`). 0x9D replaces the server for every
+    /// later connection; 0x9C is used for the next one only.
+    pub follow_redirects: bool,
 }
 
 impl ConnectOptions {
@@ -53,6 +66,8 @@ impl ConnectOptions {
             reconnect: Some(Backoff::default()),
             tcp_connect_timeout: Duration::from_secs(10),
             message_capacity: 1024,
+            authenticator: None,
+            follow_redirects: false,
         }
     }
 
@@ -174,6 +189,20 @@ impl ConnectOptions {
     /// Sets the TCP connect timeout.
     pub fn with_tcp_connect_timeout(mut self, timeout: Duration) -> Self {
         self.tcp_connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the [`Authenticator`](crate::Authenticator) that answers the
+    /// server's AUTH challenges (MQTT 5.0 enhanced authentication).
+    pub fn with_authenticator(mut self, authenticator: impl crate::Authenticator) -> Self {
+        self.authenticator = Some(std::sync::Arc::new(authenticator));
+        self
+    }
+
+    /// Follows the server's redirections (see
+    /// [`follow_redirects`](Self::follow_redirects)).
+    pub fn with_follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
         self
     }
 
