@@ -4,7 +4,8 @@
 //! resumes its session and resends what was in flight. Nothing is lost
 //! [MQTT-4.3.2-1], QoS 2 is delivered exactly once [MQTT-4.3.3-1], and the
 //! order per topic is kept [MQTT-4.6.0-2] [MQTT-4.6.0-3]. And the will is
-//! published when the connection is cut [MQTT-3.1.2-8].
+//! published when the connection is cut [MQTT-3.1.2-8], through mosquitto
+//! and through our example broker.
 
 mod common;
 
@@ -13,7 +14,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Mosquitto, Proxy, WAIT};
+use common::{ExampleBroker, Mosquitto, Proxy, WAIT};
 use mqtt_tokio::mqtt_core::codec::Will;
 use mqtt_tokio::{
     Backoff, ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode, Status,
@@ -174,11 +175,14 @@ cut_tests! {
     qos2_streams_survive_random_cuts_v5: V5, ExactlyOnce, "q2-v5";
 }
 
-async fn will_is_published_when_the_connection_is_cut(version: ProtocolVersion, tag: &str) {
-    let broker = Mosquitto::start(false);
-    let proxy = Proxy::start(broker.addr).await;
+async fn will_is_published_when_the_connection_is_cut(
+    broker: SocketAddr,
+    version: ProtocolVersion,
+    tag: &str,
+) {
+    let proxy = Proxy::start(broker).await;
     let topic = format!("tokio/will/{tag}");
-    let (watcher, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-w")))
+    let (watcher, _) = mqtt_tokio::connect(options(broker, version, &format!("{tag}-w")))
         .await
         .expect("watcher connects");
     let mut messages = watcher.messages().unwrap();
@@ -228,10 +232,26 @@ async fn will_is_published_when_the_connection_is_cut(version: ProtocolVersion, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn will_is_published_when_the_connection_is_cut_v311() {
-    will_is_published_when_the_connection_is_cut(ProtocolVersion::V311, "v311").await;
+    let broker = Mosquitto::start(false);
+    will_is_published_when_the_connection_is_cut(broker.addr, ProtocolVersion::V311, "v311").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn will_is_published_when_the_connection_is_cut_v5() {
-    will_is_published_when_the_connection_is_cut(ProtocolVersion::V5, "v5").await;
+    let broker = Mosquitto::start(false);
+    will_is_published_when_the_connection_is_cut(broker.addr, ProtocolVersion::V5, "v5").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn will_is_published_when_the_connection_is_cut_example_broker_v311() {
+    let broker = ExampleBroker::start(&[]);
+    let addr = SocketAddr::from(([127, 0, 0, 1], broker.port()));
+    will_is_published_when_the_connection_is_cut(addr, ProtocolVersion::V311, "e311").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn will_is_published_when_the_connection_is_cut_example_broker_v5() {
+    let broker = ExampleBroker::start(&[]);
+    let addr = SocketAddr::from(([127, 0, 0, 1], broker.port()));
+    will_is_published_when_the_connection_is_cut(addr, ProtocolVersion::V5, "e5").await;
 }
