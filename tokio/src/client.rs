@@ -304,6 +304,19 @@ impl Client {
         self.inner.status.subscribe()
     }
 
+    /// The session as plain data (the client identifier, what is queued
+    /// and in flight, QoS 2 messages received and not released, the
+    /// subscriptions), to survive a restart of the program: save it with
+    /// [`SessionState::to_bytes`](mqtt_core::client::SessionState::to_bytes)
+    /// and give it to the next [`connect`](crate::connect) with
+    /// [`ConnectOptions::with_session`](crate::ConnectOptions::with_session).
+    /// A snapshot: take it after [`disconnect`](Self::disconnect) (or while
+    /// the connection is down) so that nothing moves after it. Commands
+    /// still waiting in this process do not follow the session.
+    pub fn export_session(&self) -> mqtt_core::client::SessionState {
+        self.inner.lock().core.export_session()
+    }
+
     /// Why the last connection ended (`None` while the first one lasts):
     /// what [`Status::Disconnected`] said, kept here because a status
     /// watcher may see the next status first. A server's redirection is in

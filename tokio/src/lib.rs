@@ -58,7 +58,7 @@ pub use client::{
 pub use error::Error;
 pub use mqtt_core;
 pub use mqtt_core::client::{
-    AckToken, Backoff, ClientOptions, ConnectionState, DisconnectReason, Message,
+    AckToken, Backoff, ClientOptions, ConnectionState, DisconnectReason, Message, SessionState,
 };
 pub use mqtt_core::codec::{
     ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions,
@@ -136,6 +136,9 @@ async fn connect_inner(
     let stream = connector.connect().await.map_err(Error::Io)?;
     let origin = tokio::time::Instant::now();
     let mut core = mqtt_core::client::Client::new(options.client.clone());
+    if let Some(session) = options.session.clone() {
+        core.import_session(0, session)?;
+    }
     core.connect(0)?;
     let (messages_tx, messages_rx) = mpsc::channel(options.message_capacity.max(1));
     let inner = Arc::new(client::Inner {

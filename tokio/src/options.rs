@@ -52,6 +52,11 @@ pub struct ConnectOptions {
     /// `DisconnectReason::redirect`). 0x9D replaces the server for every
     /// later connection; 0x9C is used for the next one only.
     pub follow_redirects: bool,
+    /// A session saved by [`Client::export_session`](crate::Client::export_session)
+    /// (in this process or an earlier one, through
+    /// [`SessionState::to_bytes`](mqtt_core::client::SessionState::to_bytes)),
+    /// restored before the first CONNECT.
+    pub session: Option<mqtt_core::client::SessionState>,
 }
 
 impl ConnectOptions {
@@ -68,6 +73,7 @@ impl ConnectOptions {
             message_capacity: 1024,
             authenticator: None,
             follow_redirects: false,
+            session: None,
         }
     }
 
@@ -203,6 +209,18 @@ impl ConnectOptions {
     /// [`follow_redirects`](Self::follow_redirects)).
     pub fn with_follow_redirects(mut self, follow: bool) -> Self {
         self.follow_redirects = follow;
+        self
+    }
+
+    /// Restores `session` (from [`Client::export_session`](crate::Client::export_session))
+    /// before the first CONNECT: what was queued and in flight is sent
+    /// again (in flight with DUP when the server resumes the session),
+    /// QoS 2 messages received and not released stay deduplicated. For the
+    /// server to resume its side too, keep
+    /// [`ClientOptions::clean_start`] false and, in 5.0, a Session Expiry
+    /// Interval that outlasts the restart.
+    pub fn with_session(mut self, session: mqtt_core::client::SessionState) -> Self {
+        self.session = Some(session);
         self
     }
 
