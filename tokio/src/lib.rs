@@ -17,7 +17,16 @@
 //!   [`Client::try_publish`] never waits.
 //! * [`Client::subscribe`] and [`Client::unsubscribe`] resolve with the
 //!   SUBACK and UNSUBACK codes.
-//! * [`Client::messages`] is the stream of incoming messages.
+//! * [`Client::messages`] is the stream of incoming messages;
+//!   [`Client::subscribe_stream`] gives a [`MessageStream`] of one
+//!   subscription's messages (routed by Subscription Identifier in 5.0).
+//! * [`Client::request`] and [`Client::respond`]: MQTT 5.0
+//!   request/response (Response Topic, Correlation Data).
+//! * An [`Authenticator`] answers enhanced authentication (5.0 AUTH);
+//!   [`Client::reauthenticate`]. Server redirections are reported and,
+//!   with [`ConnectOptions::follow_redirects`], followed.
+//! * [`Client::export_session`] and [`ConnectOptions::with_session`]: the
+//!   session across a restart of the program.
 //! * Lost connections are reopened with the core's [`Backoff`]; the
 //!   session resumes and what was in flight is resent.
 //! * Every queue is bounded: commands wait while the window and the
