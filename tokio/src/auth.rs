@@ -12,12 +12,16 @@ use mqtt_core::codec::{Auth, ReasonCode};
 /// [`ClientOptions::with_authentication`](mqtt_core::client::ClientOptions::with_authentication);
 /// [`Client::reauthenticate`](crate::Client::reauthenticate) starts a
 /// re-authentication. The connection task calls these methods, so they
-/// must not block for long.
+/// must not block for long. Without an authenticator, a challenge from the
+/// server ends the connection (DISCONNECT 0x80) and closes the client.
 pub trait Authenticator: std::fmt::Debug + Send + Sync + 'static {
     /// The server sent AUTH with 0x18 Continue authentication (during the
     /// connection or a re-authentication): the Authentication Data to
     /// answer with. `Err(code)` gives up: the connection ends with a
-    /// DISCONNECT carrying `code` and the client closes.
+    /// DISCONNECT carrying `code` and the client closes. `code` is one a
+    /// client may send (0x80 Unspecified error, 0x83 Implementation
+    /// specific error, ...); one only a server sends, such as 0x87 Not
+    /// authorized, is replaced by 0x80.
     fn challenge(&self, auth: &Auth) -> Result<Option<Bytes>, ReasonCode>;
 
     /// The exchange succeeded (CONNACK, or AUTH 0x00 after a

@@ -273,7 +273,8 @@ async fn drive(
                             }
                         }
                         None => {
-                            tracing::warn!("AUTH challenge from the server and no authenticator")
+                            tracing::warn!("AUTH challenge from the server and no authenticator");
+                            give_up(&mut shared, inner.now(), ReasonCode::UnspecifiedError);
                         }
                     },
                     Event::Reauthenticated(auth) => {
@@ -457,10 +458,21 @@ fn auth_finished(
     }
 }
 
-/// The authenticator gave up: DISCONNECT with its reason code, and the
+/// The authenticator gave up: DISCONNECT with its reason code (0x80
+/// Unspecified error in place of one only a server may send), and the
 /// client closes.
 fn give_up(shared: &mut Shared, now: u64, code: ReasonCode) {
     tracing::warn!(%code, "the authenticator gave up");
+    // The DISCONNECT reason codes a client may send (5.0 Table 3-10).
+    let client_may_send = matches!(
+        code.as_u8(),
+        0x00 | 0x04 | 0x80..=0x83 | 0x90 | 0x93..=0x99
+    );
+    let code = if client_may_send {
+        code
+    } else {
+        ReasonCode::UnspecifiedError
+    };
     if shared.core.disconnect(now, Disconnect::new(code)).is_err() {
         shared.core.handle_transport_closed(now);
     }

@@ -145,7 +145,16 @@ async fn connect_inner(
     let stream = connector.connect().await.map_err(Error::Io)?;
     let origin = tokio::time::Instant::now();
     let mut core = mqtt_core::client::Client::new(options.client.clone());
+    // Subscription Identifiers of per-filter streams start above those of
+    // an imported session (still held at the server).
+    let mut next_subscription_id = 1;
     if let Some(session) = options.session.clone() {
+        next_subscription_id = session
+            .subscriptions
+            .iter()
+            .filter_map(|s| s.subscription_identifier)
+            .max()
+            .map_or(1, |m| m.saturating_add(1).min(268_435_455));
         core.import_session(0, session)?;
     }
     core.connect(0)?;
@@ -160,7 +169,7 @@ async fn connect_inner(
             messages: Some(messages_rx),
             routes: Vec::new(),
             next_route: 1,
-            next_subscription_id: 1,
+            next_subscription_id,
             subscription_ids: options.client.version == ProtocolVersion::V5,
             response_information: None,
             response_topic: None,

@@ -210,7 +210,7 @@ async fn the_authenticator_answers_challenges_at_connect_and_in_a_reauthenticati
 }
 
 #[tokio::test]
-async fn an_authenticator_that_gives_up_ends_the_connection_with_its_reason_code() {
+async fn an_authenticator_that_gives_up_ends_the_connection_with_a_client_reason_code() {
     let (l, port) = listener().await;
     let server = tokio::spawn(async move {
         let mut p = Peer::accept(&l).await;
@@ -239,7 +239,8 @@ async fn an_authenticator_that_gives_up_ends_the_connection_with_its_reason_code
         .await
         .expect("in time")
         .expect("server script");
-    assert_eq!(code, ReasonCode::NotAuthorized);
+    // 0x87 is for servers only: a client says 0x80 (5.0 Table 3-10).
+    assert_eq!(code, ReasonCode::UnspecifiedError);
 }
 
 fn redirect(code: ReasonCode, port: u16) -> Disconnect {
@@ -362,4 +363,35 @@ async fn without_follow_redirects_a_connack_redirect_is_a_refusal() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     let _ = server.await;
+}
+
+#[tokio::test]
+async fn a_challenge_without_an_authenticator_ends_the_connection() {
+    let (l, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut p = Peer::accept(&l).await;
+        let Packet::Connect(_) = p.read().await else {
+            panic!("CONNECT first")
+        };
+        p.write(auth(ReasonCode::ContinueAuthentication, b"c1"))
+            .await;
+        let Packet::Disconnect(d) = p.read().await else {
+            panic!("DISCONNECT")
+        };
+        d.reason_code
+    });
+    let client = ClientOptions::new(V5, "no-authenticator")
+        .unwrap()
+        .with_authentication("TEST-CR", None)
+        .unwrap();
+    let options = ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None);
+    let result = tokio::time::timeout(WAIT, mqtt_tokio::connect(options))
+        .await
+        .expect("in time, not at the server's leisure");
+    assert!(result.is_err(), "no connection");
+    let code = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("in time")
+        .expect("server script");
+    assert_eq!(code, ReasonCode::UnspecifiedError);
 }

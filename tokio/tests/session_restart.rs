@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use common::{Mosquitto, Proxy, WAIT};
-use mqtt_tokio::mqtt_core::codec::{ConnAck, DecodeOptions, Packet, PubAck};
+use mqtt_tokio::mqtt_core::codec::{ConnAck, DecodeOptions, Packet, PubAck, SubAck};
 use mqtt_tokio::{
     Backoff, ClientOptions, ConnectOptions, ProtocolVersion, Publish, QoS, ReasonCode,
     SessionState, Status,
@@ -89,6 +89,21 @@ async fn a_message_in_flight_is_resent_with_dup_by_the_next_process() {
     ))))
     .await;
     let (client, _) = connecting.await.unwrap().expect("connected");
+    // A per-filter stream: Subscription Identifier 1.
+    let subscribing = {
+        let client = client.clone();
+        tokio::spawn(async move { client.subscribe_stream("t/s", QoS::AtLeastOnce).await })
+    };
+    let Packet::Subscribe(sub) = p.read().await else {
+        panic!("SUBSCRIBE")
+    };
+    assert_eq!(sub.properties.subscription_identifier, Some(1));
+    p.write(Packet::SubAck(SubAck::new(
+        sub.packet_id,
+        vec![ReasonCode::GrantedQoS1],
+    )))
+    .await;
+    let (_, _stream) = subscribing.await.unwrap().expect("SUBACK");
     client
         .try_publish(
             Publish::new("t/in-flight", "m1")
@@ -139,6 +154,23 @@ async fn a_message_in_flight_is_resent_with_dup_by_the_next_process() {
         client.export_session().outgoing.is_empty(),
         "acknowledged: nothing left in the session"
     );
+    assert_eq!(client.export_session().subscriptions.len(), 1);
+    // A new stream does not reuse the identifier the restored session
+    // still holds at the server.
+    let subscribing = {
+        let client = client.clone();
+        tokio::spawn(async move { client.subscribe_stream("t/s2", QoS::AtLeastOnce).await })
+    };
+    let Packet::Subscribe(sub) = p.read().await else {
+        panic!("SUBSCRIBE")
+    };
+    assert_eq!(sub.properties.subscription_identifier, Some(2));
+    p.write(Packet::SubAck(SubAck::new(
+        sub.packet_id,
+        vec![ReasonCode::GrantedQoS1],
+    )))
+    .await;
+    subscribing.await.unwrap().expect("SUBACK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
