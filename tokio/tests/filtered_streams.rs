@@ -246,3 +246,57 @@ async fn per_filter_streams_through_the_example_broker_v311() {
     let addr = SocketAddr::from(([127, 0, 0, 1], broker.port()));
     streams_route_by_filter(addr, ProtocolVersion::V311, "e3").await;
 }
+
+/// A per-filter stream is bounded like the general one: while it is full
+/// the connection reads nothing more, so a message for the general stream
+/// behind it waits too (documented head-of-line blocking); once the
+/// stream is read, everything arrives, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_per_filter_stream_holds_the_connection_until_it_is_read() {
+    let broker = Mosquitto::start(false);
+    let version = ProtocolVersion::V5;
+    let base = "tokio/fs/full";
+    let (sub, _) =
+        mqtt_tokio::connect(options(broker.addr, version, "full-sub").with_message_capacity(4))
+            .await
+            .expect("subscriber connects");
+    let mut general = sub.messages().expect("general stream");
+    let (_, mut slow) = sub
+        .subscribe_stream(&format!("{base}/slow"), QoS::AtLeastOnce)
+        .await
+        .expect("stream");
+    sub.subscribe(&format!("{base}/other"), QoS::AtLeastOnce)
+        .await
+        .expect("general subscription");
+    let (publisher, _) = mqtt_tokio::connect(options(broker.addr, version, "full-pub"))
+        .await
+        .expect("publisher connects");
+    for i in 0..50 {
+        publisher
+            .publish(&format!("{base}/slow"), QoS::AtMostOnce, i.to_string())
+            .await
+            .expect("publish");
+    }
+    publisher
+        .publish(&format!("{base}/other"), QoS::AtMostOnce, "other")
+        .await
+        .expect("publish");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), general.recv())
+            .await
+            .is_err(),
+        "the general stream's message waits behind the full stream"
+    );
+    for i in 0..50 {
+        let m = tokio::time::timeout(WAIT, slow.recv())
+            .await
+            .expect("in time")
+            .expect("a message");
+        assert_eq!(text(&m), i.to_string(), "in order, none lost");
+    }
+    let m = tokio::time::timeout(WAIT, general.recv())
+        .await
+        .expect("in time")
+        .expect("a message");
+    assert_eq!(text(&m), "other");
+}
