@@ -64,12 +64,12 @@ pub use mqtt_core::client::{
 };
 pub use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
 pub use options::ConnectOptions;
-#[cfg(feature = "tls")]
-pub use tls::{TlsConnector, TlsError, TlsOptions};
-pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 /// rustls, as this crate uses it (for [`TlsOptions::with_client_config`]).
 #[cfg(feature = "tls")]
 pub use rustls;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConnector, TlsError, TlsOptions};
+pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 
 /// Opens the TCP connection (and runs the TLS handshake when
 /// [`ConnectOptions::tls`] is set), sends CONNECT and waits for CONNACK; returns

@@ -264,17 +264,25 @@ mod tests {
     #[cfg(feature = "tls")]
     #[test]
     fn mqtts_and_ssl_urls_mean_tls_on_port_8883() {
-        for url in ["mqtts://broker.example", "SSL://broker.example/", "mqtts://broker.example:8883"] {
+        for url in [
+            "mqtts://broker.example",
+            "SSL://broker.example/",
+            "mqtts://broker.example:8883",
+        ] {
             let o = ConnectOptions::from_url(url).unwrap();
             assert_eq!((o.host.as_str(), o.port), ("broker.example", 8883), "{url}");
             assert!(o.tls.is_some(), "{url}");
         }
-        let o = ConnectOptions::from_url("mqtts://u:p@[::1]:18883?client_id=c&version=3.1.1").unwrap();
+        let o =
+            ConnectOptions::from_url("mqtts://u:p@[::1]:18883?client_id=c&version=3.1.1").unwrap();
         assert_eq!((o.host.as_str(), o.port), ("::1", 18883));
         assert_eq!(o.client.version, ProtocolVersion::V311);
         assert!(o.tls.is_some());
         for url in ["mqtt://h", "tcp://h:8883"] {
-            assert!(ConnectOptions::from_url(url).unwrap().tls.is_none(), "{url}");
+            assert!(
+                ConnectOptions::from_url(url).unwrap().tls.is_none(),
+                "{url}"
+            );
         }
     }
 

@@ -259,7 +259,10 @@ impl TlsOptions {
             .with_root_certificates(roots);
         let mut config = match &self.client_cert {
             Some((chain, key)) => builder
-                .with_client_auth_cert(chain.certificates("client certificate")?, key.private_key()?)
+                .with_client_auth_cert(
+                    chain.certificates("client certificate")?,
+                    key.private_key()?,
+                )
                 .map_err(TlsError::Config)?,
             None => builder.with_no_client_auth(),
         };
@@ -507,7 +510,8 @@ mod tests {
             port: 8883,
             timeout: Duration::from_secs(1),
         };
-        let e = TlsConnector::new(tcp.clone(), &TlsOptions::new().with_ca_pem("not PEM")).unwrap_err();
+        let e =
+            TlsConnector::new(tcp.clone(), &TlsOptions::new().with_ca_pem("not PEM")).unwrap_err();
         assert!(matches!(e, TlsError::Pem { .. }), "{e:?}");
         assert!(e.to_string().contains("CA certificate"), "{e}");
         let e = TlsConnector::new(
@@ -524,8 +528,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("private key"), "{e}");
-        let e = TlsConnector::new(tcp, &TlsOptions::new().with_ca_pem(ca_pem()).with_server_name("bad name!"))
-            .unwrap_err();
+        let e = TlsConnector::new(
+            tcp,
+            &TlsOptions::new()
+                .with_ca_pem(ca_pem())
+                .with_server_name("bad name!"),
+        )
+        .unwrap_err();
         assert!(matches!(e, TlsError::InvalidServerName(_)), "{e:?}");
     }
 
@@ -534,14 +543,17 @@ mod tests {
         // PKCS#8 from rcgen; the SEC1 and PKCS#1 bodies are only wrapped
         // here (rustls parses them later), their labels decide the kind.
         let key = rcgen::KeyPair::generate().unwrap();
-        let pkcs8 = Pem::Bytes(key.serialize_pem().into_bytes()).private_key().unwrap();
+        let pkcs8 = Pem::Bytes(key.serialize_pem().into_bytes())
+            .private_key()
+            .unwrap();
         assert!(matches!(pkcs8, PrivateKeyDer::Pkcs8(_)));
         let sec1 = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n";
         assert!(matches!(
             Pem::Bytes(sec1.into()).private_key().unwrap(),
             PrivateKeyDer::Sec1(_)
         ));
-        let pkcs1 = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJB\n-----END RSA PRIVATE KEY-----\n";
+        let pkcs1 =
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJB\n-----END RSA PRIVATE KEY-----\n";
         assert!(matches!(
             Pem::Bytes(pkcs1.into()).private_key().unwrap(),
             PrivateKeyDer::Pkcs1(_)
@@ -552,7 +564,10 @@ mod tests {
     fn io_errors_carrying_tls_errors_are_recognised() {
         let e = TlsError::HandshakeTimeout(Duration::from_secs(1)).into_io();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
-        assert!(matches!(TlsError::from_io(e), Ok(TlsError::HandshakeTimeout(_))));
+        assert!(matches!(
+            TlsError::from_io(e),
+            Ok(TlsError::HandshakeTimeout(_))
+        ));
         let alert = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired),
