@@ -12,7 +12,7 @@
 //!   [`connect_with`] does the same over any [`Transport`] a [`Connector`]
 //!   opens (in-memory pipes, a proxy, ...); [`ConnectOptions::from_url`]
 //!   reads an `mqtt://` (or `mqtts://`) URL.
-//! * TLS (feature `tls`, on by default): [`ConnectOptions::with_tls`] with
+//! * TLS (feature `tls`, on by default): `ConnectOptions::with_tls` with
 //!   `TlsOptions` (CA certificates, the platform's roots, a client
 //!   certificate for mutual TLS, SNI, ALPN), over rustls with the `ring`
 //!   provider; a certificate that is not trusted is `Error::Tls`.

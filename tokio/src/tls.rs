@@ -327,8 +327,16 @@ impl fmt::Display for TlsError {
                     "TLS handshake failed: the server's certificate was not trusted ({e})"
                 ),
             },
-            TlsError::Handshake(e @ rustls::Error::AlertReceived(_)) => {
-                write!(f, "TLS failed: the server refused the session ({e})")
+            TlsError::Handshake(e @ rustls::Error::AlertReceived(alert)) => {
+                use rustls::AlertDescription as A;
+                let why = match alert {
+                    A::CertificateRequired => ": it requires a client certificate",
+                    A::UnknownCA | A::BadCertificate | A::UnsupportedCertificate
+                    | A::CertificateUnknown | A::CertificateExpired | A::CertificateRevoked
+                    | A::AccessDenied => ": it did not accept the client certificate",
+                    _ => "",
+                };
+                write!(f, "TLS failed: the server refused the session{why} ({e})")
             }
             TlsError::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
             TlsError::HandshakeTimeout(t) => {
