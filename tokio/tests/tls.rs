@@ -16,7 +16,8 @@ use std::time::Duration;
 use common::{Mosquitto, TlsListener, WAIT};
 use mqtt_tokio::rustls::{self, CertificateError};
 use mqtt_tokio::{
-    ClientOptions, ConnectOptions, Error, ProtocolVersion, QoS, ReasonCode, TlsError, TlsOptions,
+    Backoff, ClientOptions, ConnectOptions, Error, ProtocolVersion, QoS, ReasonCode, Status,
+    TlsError, TlsOptions,
 };
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -213,6 +214,55 @@ async fn mutual_tls_carries_qos1_and_the_certificate_names_the_user() {
         "use_identity_as_username: the certificate's CN is the user name; log:\n{log}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_reconnects_after_a_broker_restart() {
+    let pki = Pki::new("libmqtt test CA");
+    let mut mosquitto = broker(&pki, true);
+    let client = pki.client("tls-client");
+    let tls = TlsOptions::new()
+        .with_ca_pem(pki.ca_pem())
+        .with_client_cert_pem(client.cert, client.key);
+    let options = options(mosquitto.addr, ProtocolVersion::V5, "restart", tls)
+        .with_reconnect(Some(Backoff::new(50, 500)));
+    let (client, _) = tokio::time::timeout(WAIT, mqtt_tokio::connect(options))
+        .await
+        .expect("in time")
+        .expect("connects over mutual TLS");
+    let mut status = client.status();
+    tokio::task::block_in_place(|| mosquitto.stop());
+    tokio::time::timeout(
+        WAIT,
+        status.wait_for(|s| !matches!(s, Status::Connected(_))),
+    )
+    .await
+    .expect("the loss is seen in time")
+    .expect("status open");
+    tokio::task::block_in_place(|| mosquitto.restart());
+    tokio::time::timeout(WAIT, status.wait_for(|s| matches!(s, Status::Connected(_))))
+        .await
+        .expect("reconnected over TLS in time")
+        .expect("status open");
+    let done = tokio::time::timeout(
+        WAIT,
+        client.publish("tokio/tls/restart", QoS::AtLeastOnce, "again"),
+    )
+    .await
+    .expect("in time")
+    .expect("PUBACK after the reconnection");
+    // 0x10 No matching subscribers: nobody subscribed, the server took it.
+    assert!(!done.reason_code.is_error(), "{}", done.reason_code);
+    let log = mosquitto.log();
+    assert_eq!(
+        log.matches("u'tls-client'").count(),
+        2,
+        "two connections with the client certificate; log:\n{log}"
+    );
+    client
+        .disconnect(ReasonCode::NORMAL_DISCONNECTION)
+        .await
+        .expect("disconnect");
 }
 
 #[tokio::test]
