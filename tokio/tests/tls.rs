@@ -328,6 +328,40 @@ async fn a_server_certificate_from_an_untrusted_ca_is_refused_with_a_clear_error
 }
 
 #[tokio::test]
+async fn an_mqtts_url_means_tls_with_the_platform_roots() {
+    let pki = Pki::new("libmqtt test CA");
+    let mosquitto = broker(&pki, false);
+    // Our test CA is not among the platform's roots: TLS is tried and the
+    // certificate refused (or, on a system without a CA bundle, there is
+    // nothing to trust); never a plain MQTT connection.
+    let url = format!("mqtts://127.0.0.1:{}?client_id=url", mosquitto.port());
+    let options = ConnectOptions::from_url(&url).expect("a valid URL");
+    assert!(options.tls.is_some());
+    let e = refused(options).await;
+    assert!(
+        matches!(
+            e,
+            TlsError::Handshake(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            )) | TlsError::NoRoots(_)
+        ),
+        "{e:?}"
+    );
+    // The same URL with the CA given: connected.
+    let options = ConnectOptions::from_url(&url)
+        .unwrap()
+        .with_tls(TlsOptions::new().with_ca_pem(pki.ca_pem()));
+    let (client, _) = tokio::time::timeout(WAIT, mqtt_tokio::connect(options))
+        .await
+        .expect("in time")
+        .expect("connects with the CA");
+    client
+        .disconnect(ReasonCode::NORMAL_DISCONNECTION)
+        .await
+        .expect("disconnect");
+}
+
+#[tokio::test]
 async fn a_server_name_that_the_certificate_does_not_name_is_refused() {
     let pki = Pki::new("libmqtt test CA");
     let mosquitto = broker(&pki, false);
