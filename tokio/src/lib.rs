@@ -10,8 +10,12 @@
 //! * [`connect`] opens the connection, waits for CONNACK and returns a
 //!   [`Client`] handle with the [`ConnectionInfo`]. Nothing needs polling.
 //!   [`connect_with`] does the same over any [`Transport`] a [`Connector`]
-//!   opens (TLS, in-memory pipes, ...); [`ConnectOptions::from_url`] reads
-//!   an `mqtt://` URL.
+//!   opens (in-memory pipes, a proxy, ...); [`ConnectOptions::from_url`]
+//!   reads an `mqtt://` (or `mqtts://`) URL.
+//! * TLS (feature `tls`, on by default): `ConnectOptions::with_tls` with
+//!   `TlsOptions` (CA certificates, the platform's roots, a client
+//!   certificate for mutual TLS, SNI, ALPN), over rustls with the `ring`
+//!   provider; a certificate that is not trusted is `Error::Tls`.
 //! * [`Client::publish`] resolves when the message is complete for its
 //!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
 //!   [`Client::try_publish`] never waits.
@@ -44,6 +48,8 @@ mod client;
 mod driver;
 mod error;
 mod options;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -58,35 +64,48 @@ pub use mqtt_core::client::{
 };
 pub use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode, Subscribe};
 pub use options::ConnectOptions;
+/// rustls, as this crate uses it (for [`TlsOptions::with_client_config`]).
+#[cfg(feature = "tls")]
+pub use rustls;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConnector, TlsError, TlsOptions};
 pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 
-/// Opens the TCP connection, sends CONNECT and waits for CONNACK; returns
+/// Opens the TCP connection (and runs the TLS handshake when
+/// [`ConnectOptions::tls`] is set), sends CONNECT and waits for CONNACK; returns
 /// the client handle and what CONNACK said. A task spawned on the current
 /// tokio runtime drives the connection from then on (and reconnects, see
 /// [`ConnectOptions::reconnect`]) until [`Client::disconnect`] or until
 /// every handle is dropped.
 ///
 /// The first connection is not retried: a TCP failure is [`Error::Io`], a
-/// refusal [`Error::ConnectRefused`], and no CONNACK within the core's
-/// connect timeout [`Error::ConnectionLost`].
+/// TLS failure (certificate not trusted, a PEM file that cannot be read,
+/// the server refusing our certificate) `Error::Tls`, a refusal
+/// [`Error::ConnectRefused`], and no CONNACK within the core's connect
+/// timeout [`Error::ConnectionLost`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
     let tcp = TcpConnector {
         host: options.host.clone(),
         port: options.port,
         timeout: options.tcp_connect_timeout,
     };
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        let connector = TlsConnector::new(tcp, tls)?;
+        return connect_with(options, connector).await;
+    }
     connect_with(options, tcp).await
 }
 
 /// [`connect`] over transports that `connector` opens (TLS, an in-memory
-/// stream, a proxy, ...); `options.host`, `port` and `tcp_connect_timeout`
-/// are not used.
+/// stream, a proxy, ...); `options.host`, `port`, `tcp_connect_timeout`
+/// and `tls` are not used.
 pub async fn connect_with(
     options: ConnectOptions,
     connector: impl Connector,
 ) -> Result<(Client, ConnectionInfo), Error> {
     options.client.check()?;
-    let stream = connector.connect().await.map_err(Error::Io)?;
+    let stream = connector.connect().await.map_err(Error::from_io)?;
     let origin = tokio::time::Instant::now();
     let mut core = mqtt_core::client::Client::new(options.client.clone());
     core.connect(0)?;
