@@ -80,6 +80,7 @@ pub mod client;
 pub mod codec;
 pub mod connection;
 pub mod server;
+pub mod telemetry;
 pub mod time;
 pub mod topic;
 

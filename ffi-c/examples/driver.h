@@ -26,7 +26,7 @@ typedef struct {
     const char *port;
     const char *topic;
     int qos;
-    int version; /* 3 or 5 */
+    int version; /* MQTT_VERSION_3_1, MQTT_VERSION_3_1_1 or MQTT_VERSION_5 */
     const char *message;
     long count;
     long timeout_s;
@@ -48,7 +48,7 @@ static mqtt_bytes_view view(const char *s) {
 
 static void usage(const char *prog, const char *extra) {
     fprintf(stderr,
-            "usage: %s [-h host] [-p port] [-t topic] [-q 0|1|2] [-V 3|5] [-n count]\n"
+            "usage: %s [-h host] [-p port] [-t topic] [-q 0|1|2] [-V 31|311|5] [-n count]\n"
             "          [-i client-id] [-T timeout-seconds]%s\n",
             prog, extra);
 }
@@ -60,7 +60,7 @@ static int parse_args(int argc, char **argv, example_args *a, const char *extra_
     a->port = "1883";
     a->topic = "libmqtt/example";
     a->qos = 1;
-    a->version = 5;
+    a->version = MQTT_VERSION_5;
     a->message = "hello from libmqtt (C)";
     a->count = 1;
     a->timeout_s = 10;
@@ -82,7 +82,13 @@ static int parse_args(int argc, char **argv, example_args *a, const char *extra_
         else if (strcmp(f, "-p") == 0) a->port = v;
         else if (strcmp(f, "-t") == 0) a->topic = v;
         else if (strcmp(f, "-q") == 0) a->qos = atoi(v);
-        else if (strcmp(f, "-V") == 0) a->version = atoi(v);
+        else if (strcmp(f, "-V") == 0) {
+            /* mosquitto_pub's spelling: 31 (MQTT 3.1), 311 (3.1.1), 5; and 3 for 3.1.1, as before */
+            if (strcmp(v, "31") == 0 || strcmp(v, "mqttv31") == 0) a->version = MQTT_VERSION_3_1;
+            else if (strcmp(v, "311") == 0 || strcmp(v, "3") == 0 || strcmp(v, "mqttv311") == 0) a->version = MQTT_VERSION_3_1_1;
+            else if (strcmp(v, "5") == 0 || strcmp(v, "mqttv5") == 0) a->version = MQTT_VERSION_5;
+            else a->version = -1;
+        }
         else if (strcmp(f, "-m") == 0) a->message = v;
         else if (strcmp(f, "-n") == 0) a->count = atol(v);
         else if (strcmp(f, "-i") == 0) a->client_id = v;
@@ -93,8 +99,8 @@ static int parse_args(int argc, char **argv, example_args *a, const char *extra_
             return 1;
         }
     }
-    if (a->qos < 0 || a->qos > 2 || (a->version != 3 && a->version != 5) || a->count < 0) {
-        fprintf(stderr, "-q must be 0, 1 or 2; -V 3 or 5; -n >= 0\n");
+    if (a->qos < 0 || a->qos > 2 || a->version < 0 || a->count < 0) {
+        fprintf(stderr, "-q must be 0, 1 or 2; -V 31, 311 or 5; -n >= 0\n");
         return 1;
     }
     return 0;
@@ -197,7 +203,7 @@ static mqtt_client *start_client(const example_args *a, int fd) {
     mqtt_client *c = NULL;
     char why[256];
     mqtt_client_options_default(&o);
-    o.version = a->version == 3 ? MQTT_VERSION_3_1_1 : MQTT_VERSION_5;
+    o.version = (uint8_t)a->version;
     o.client_id = view(a->client_id);
     o.keep_alive = 30;
     if (mqtt_client_new(&o, &c) != MQTT_STATUS_OK) {

@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
         mqtt_client_disconnect(c, NULL, now_ms());
         flush_output(c, fd);
         printf("published %ld message(s) to %s at QoS %d (MQTT %s)\n", sent, a.topic, a.qos,
-               a.version == 3 ? "3.1.1" : "5.0");
+               a.version == MQTT_VERSION_3_1 ? "3.1" : a.version == MQTT_VERSION_3_1_1 ? "3.1.1" : "5.0");
     }
     shutdown(fd, SHUT_WR);
     close(fd);

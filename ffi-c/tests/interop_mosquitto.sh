@@ -23,7 +23,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 N=5
-for V in 3 5; do
+for V in 31 311 5; do
   for Q in 0 1 2; do
     TOPIC="libmqtt/c-interop/v$V/q$Q"
     OUT="$WORK/sub-$V-$Q.out"
@@ -37,6 +37,6 @@ for V in 3 5; do
     if [ "$(cat "$OUT")" != "$EXPECTED" ]; then
       echo "FAIL v$V QoS $Q: got"; cat "$OUT"; exit 1
     fi
-    echo "ok: C pub -> mosquitto -> C sub, MQTT $([ $V = 3 ] && echo 3.1.1 || echo 5.0), QoS $Q, $N messages"
+    echo "ok: C pub -> mosquitto -> C sub, MQTT $(case $V in 31) echo 3.1;; 311) echo 3.1.1;; *) echo 5.0;; esac), QoS $Q, $N messages"
   done
 done

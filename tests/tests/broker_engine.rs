@@ -1048,6 +1048,24 @@ fn deferred_enhanced_authentication_and_reauthentication() {
         .events
         .iter()
         .any(|e| matches!(e, Event::Reauthenticated(_))));
+
+    // A second re-authentication refused with 0x8C: a CONNACK code, not a
+    // DISCONNECT one (§3.14.2.1), so the DISCONNECT says 0x87.
+    answer(&mut net, c, b"hello");
+    assert!(net.broker.authentication_pending(conn));
+    net.broker
+        .complete_authentication(
+            conn,
+            net.now,
+            AuthDecision::Reject(ReasonCode::BadAuthenticationMethod),
+        )
+        .unwrap();
+    net.drive();
+    assert_eq!(
+        net.disconnected_by_server(c),
+        Some(ReasonCode::NotAuthorized)
+    );
+    assert!(net.peers[c].conn.is_none());
 }
 
 // ----- pluggable authorization --------------------------------------------

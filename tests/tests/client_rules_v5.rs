@@ -189,6 +189,7 @@ fn disconnect_takes_disconnect_reason_codes_only() {
         ReasonCode::GrantedQoS1,
         ReasonCode::ContinueAuthentication,
         ReasonCode::NoMatchingSubscribers,
+        ReasonCode::BadAuthenticationMethod,
     ] {
         let mut sc = connected();
         assert!(

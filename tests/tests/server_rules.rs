@@ -1233,7 +1233,13 @@ fn pingreq_gets_pingresp() {
 fn disconnect_takes_disconnect_codes_only() {
     // [MQTT-3.14.2-1]
     let mut c = connected(V5);
-    for code in [ReasonCode::GrantedQoS1, ReasonCode::ContinueAuthentication] {
+    // 0x8C Bad authentication method is a CONNACK code: Table 2-6 names
+    // DISCONNECT too, the DISCONNECT table (§3.14.2.1) does not.
+    for code in [
+        ReasonCode::GrantedQoS1,
+        ReasonCode::ContinueAuthentication,
+        ReasonCode::BadAuthenticationMethod,
+    ] {
         assert_eq!(
             c.conn.disconnect(0, code, DisconnectProperties::default()),
             Err(ServerError::InvalidReasonCode(code))

@@ -100,7 +100,11 @@ async fn main() -> ExitCode {
                 "usage: publisher [--host H] [--port P] [--topic T] [--qos 0|1|2] \
                  [--version 3|5] [--count N] [--message TEXT] [--client-id ID]"
             );
-            return ExitCode::from(2);
+            return if why.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     match run(args).await {

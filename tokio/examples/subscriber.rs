@@ -113,7 +113,11 @@ async fn main() -> ExitCode {
                 "usage: subscriber [--host H] [--port P] [--filter F] [--qos 0|1|2] \
                  [--version 3|5] [--count N]"
             );
-            return ExitCode::from(2);
+            return if why.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     match run(args).await {

@@ -27,6 +27,9 @@ enum End {
     Lost {
         reason: Box<DisconnectReason>,
         was_connected: bool,
+        /// The read or write error that closed the transport, if one did
+        /// (a TLS alert from the server shows up here).
+        io_error: Option<std::io::Error>,
     },
     /// The application asked to stop.
     Shutdown,
@@ -85,11 +88,18 @@ pub(crate) async fn run(
         temporary = None;
         let reason = match end {
             End::Shutdown => break None,
-            End::Lost { reason, .. } if first.is_some() => {
+            End::Lost {
+                reason, io_error, ..
+            } if first.is_some() => {
                 if let Some(first) = first.take() {
-                    let err = match *reason {
-                        DisconnectReason::Refused(c) => Error::ConnectRefused(Box::new(c)),
-                        other => Error::ConnectionLost(Box::new(other)),
+                    // A TLS failure after the handshake (in TLS 1.3 the
+                    // server refuses a client certificate then) is told as
+                    // such; other transport errors as the core saw them.
+                    let err = match (*reason, io_error.map(Error::from_io)) {
+                        #[cfg(feature = "tls")]
+                        (DisconnectReason::TransportClosed, Some(tls @ Error::Tls(_))) => tls,
+                        (DisconnectReason::Refused(c), _) => Error::ConnectRefused(Box::new(c)),
+                        (other, _) => Error::ConnectionLost(Box::new(other)),
                     };
                     let _ = first.send(Err(err));
                 }
@@ -98,6 +108,7 @@ pub(crate) async fn run(
             End::Lost {
                 reason,
                 was_connected,
+                ..
             } => {
                 if was_connected {
                     attempt = 0;
@@ -120,13 +131,14 @@ pub(crate) async fn run(
                         permanent = redirect.permanent,
                         "redirected by the server"
                     );
-                    let to = retarget(host, port);
-                    if redirect.permanent {
-                        connector = to;
-                    } else {
-                        temporary = Some(to);
+                    if let Some(to) = retarget(host, port) {
+                        if redirect.permanent {
+                            connector = to;
+                        } else {
+                            temporary = Some(to);
+                        }
+                        attempt = 0;
                     }
-                    attempt = 0;
                 }
                 None => tracing::warn!(reference, "a Server Reference that is not host[:port]"),
             }
@@ -177,7 +189,10 @@ pub(crate) async fn run(
                         }
                     }
                 }
-                Err(e) => tracing::debug!(error = %e, attempt, "reconnect failed"),
+                Err(e) => match Error::from_io(e) {
+                    Error::Io(e) => tracing::debug!(error = %e, attempt, "reconnect failed"),
+                    other => tracing::warn!(error = %other, attempt, "reconnect failed"),
+                },
             }
         };
         tracing::debug!("TCP connected again; CONNECT sent");
@@ -232,6 +247,7 @@ async fn drive(
     let mut buf = vec![0u8; 64 * 1024];
     let mut was_connected = false;
     let mut stopping = false;
+    let mut io_error = None;
     // Bytes taken from the core and not written yet.
     let mut out = Bytes::new();
     // Messages received and not yet in their streams.
@@ -367,6 +383,7 @@ async fn drive(
             return End::Lost {
                 reason: Box::new(reason),
                 was_connected,
+                io_error,
             };
         }
         if stopping {
@@ -387,6 +404,7 @@ async fn drive(
                 Ok(n) if n > 0 => bytes::Buf::advance(&mut out, n),
                 other => {
                     tracing::debug!(result = ?other, "write failed");
+                    io_error = other.err();
                     out = Bytes::new();
                     let now = inner.now();
                     inner.lock().core.handle_transport_closed(now);
@@ -413,6 +431,7 @@ async fn drive(
                     Ok(n) => shared.core.handle_input(now, &buf[..n]),
                     Err(e) => {
                         tracing::debug!(error = %e, "read failed");
+                        io_error = Some(e);
                         shared.core.handle_transport_closed(now);
                     }
                 }

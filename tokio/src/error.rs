@@ -14,6 +14,11 @@ use mqtt_core::codec::{AckProperties, ConnAck, ReasonCode};
 pub enum Error {
     /// The first TCP connection could not be opened.
     Io(std::io::Error),
+    /// TLS failed on the first connection: the server's certificate was
+    /// not trusted or not for the server name, the server refused ours,
+    /// a certificate or key could not be read (feature `tls`).
+    #[cfg(feature = "tls")]
+    Tls(crate::TlsError),
     /// The server refused the first connection in CONNACK (the reason
     /// code, a 3.1.1 return code mapped to its 5.0 equivalent).
     ConnectRefused(Box<ConnAck>),
@@ -55,6 +60,21 @@ pub enum Error {
     Closed(Option<Box<DisconnectReason>>),
 }
 
+impl Error {
+    /// The error for a transport that failed to open or broke before
+    /// CONNACK: [`Error::Tls`] when the `io::Error` carries a TLS failure
+    /// (from [`TlsConnector`](crate::TlsConnector) or tokio-rustls),
+    /// [`Error::Io`] otherwise.
+    pub(crate) fn from_io(e: std::io::Error) -> Error {
+        #[cfg(feature = "tls")]
+        let e = match crate::TlsError::from_io(e) {
+            Ok(tls) => return Error::Tls(tls),
+            Err(e) => e,
+        };
+        Error::Io(e)
+    }
+}
+
 impl From<ClientError> for Error {
     fn from(e: ClientError) -> Self {
         Error::Command(e)
@@ -71,6 +91,8 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io(e) => write!(f, "connection failed: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "connection failed: {e}"),
             Error::ConnectRefused(c) => {
                 write!(f, "the server refused the connection: {}", c.reason_code)
             }
@@ -97,6 +119,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             Error::Command(e) => Some(e),
             _ => None,
         }

@@ -10,8 +10,12 @@
 //! * [`connect`] opens the connection, waits for CONNACK and returns a
 //!   [`Client`] handle with the [`ConnectionInfo`]. Nothing needs polling.
 //!   [`connect_with`] does the same over any [`Transport`] a [`Connector`]
-//!   opens (TLS, in-memory pipes, ...); [`ConnectOptions::from_url`] reads
-//!   an `mqtt://` URL.
+//!   opens (in-memory pipes, a proxy, ...); [`ConnectOptions::from_url`]
+//!   reads an `mqtt://` (or `mqtts://`) URL.
+//! * TLS (feature `tls`, on by default): `ConnectOptions::with_tls` with
+//!   `TlsOptions` (CA certificates, the platform's roots, a client
+//!   certificate for mutual TLS, SNI, ALPN), over rustls with the `ring`
+//!   provider; a certificate that is not trusted is `Error::Tls`.
 //! * [`Client::publish`] resolves when the message is complete for its
 //!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
 //!   [`Client::try_publish`] never waits.
@@ -54,6 +58,8 @@ mod client;
 mod driver;
 mod error;
 mod options;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -73,37 +79,59 @@ pub use mqtt_core::codec::{
     ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions,
 };
 pub use options::ConnectOptions;
+/// rustls, as this crate uses it (for [`TlsOptions::with_client_config`]).
+#[cfg(feature = "tls")]
+pub use rustls;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConnector, TlsError, TlsOptions};
 pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 
-/// Opens the TCP connection, sends CONNECT and waits for CONNACK; returns
+/// Opens the TCP connection (and runs the TLS handshake when
+/// [`ConnectOptions::tls`] is set), sends CONNECT and waits for CONNACK; returns
 /// the client handle and what CONNACK said. A task spawned on the current
 /// tokio runtime drives the connection from then on (and reconnects, see
 /// [`ConnectOptions::reconnect`]) until [`Client::disconnect`] or until
 /// every handle is dropped.
 ///
 /// The first connection is not retried: a TCP failure is [`Error::Io`], a
-/// refusal [`Error::ConnectRefused`], and no CONNACK within the core's
-/// connect timeout [`Error::ConnectionLost`].
+/// TLS failure (certificate not trusted, a PEM file that cannot be read,
+/// the server refusing our certificate) `Error::Tls`, a refusal
+/// [`Error::ConnectRefused`], and no CONNACK within the core's connect
+/// timeout [`Error::ConnectionLost`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
     let (mut host, mut port) = (options.host.clone(), options.port);
     let timeout = options.tcp_connect_timeout;
-    let retarget = move |host: String, port: u16| -> Box<dyn Connector> {
-        Box::new(TcpConnector {
-            host,
-            port,
-            timeout,
-        })
-    };
+    #[cfg(feature = "tls")]
+    let tls = options.tls.clone();
+    // The transport to `host:port`: TCP, or TLS over it.
+    let open = Arc::new(
+        move |host: String, port: u16| -> Result<Box<dyn Connector>, Error> {
+            let tcp = TcpConnector {
+                host,
+                port,
+                timeout,
+            };
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &tls {
+                return Ok(Box::new(TlsConnector::new(tcp, tls)?));
+            }
+            Ok(Box::new(tcp))
+        },
+    );
     // Redirections of the first connection (CONNACK 0x9C or 0x9D with a
     // Server Reference), when followed: a few hops at most.
     let mut hops = 0;
     loop {
-        let tcp = TcpConnector {
-            host: host.clone(),
-            port,
-            timeout,
-        };
-        let result = connect_inner(options.clone(), Box::new(tcp), Some(Box::new(retarget))).await;
+        let connector = open(host.clone(), port)?;
+        let reopen = open.clone();
+        let retarget: Retarget = Box::new(move |host, port| match reopen(host, port) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the redirection");
+                None
+            }
+        });
+        let result = connect_inner(options.clone(), connector, Some(retarget)).await;
         let redirect = match &result {
             Err(Error::ConnectRefused(c)) if options.follow_redirects && hops < 4 => {
                 DisconnectReason::Refused((**c).clone()).redirect()
@@ -124,8 +152,8 @@ pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo)
 }
 
 /// [`connect`] over transports that `connector` opens (TLS, an in-memory
-/// stream, a proxy, ...); `options.host`, `port` and `tcp_connect_timeout`
-/// are not used.
+/// stream, a proxy, ...); `options.host`, `port`, `tcp_connect_timeout`
+/// and `tls` are not used.
 pub async fn connect_with(
     options: ConnectOptions,
     connector: impl Connector,
@@ -133,8 +161,9 @@ pub async fn connect_with(
     connect_inner(options, Box::new(connector), None).await
 }
 
-/// Opens a transport for a server's redirection (host, port).
-pub(crate) type Retarget = Box<dyn Fn(String, u16) -> Box<dyn Connector> + Send + Sync>;
+/// Opens a transport for a server's redirection (host, port); `None` when
+/// it cannot.
+pub(crate) type Retarget = Box<dyn Fn(String, u16) -> Option<Box<dyn Connector>> + Send + Sync>;
 
 async fn connect_inner(
     options: ConnectOptions,
@@ -142,7 +171,7 @@ async fn connect_inner(
     retarget: Option<Retarget>,
 ) -> Result<(Client, ConnectionInfo), Error> {
     options.client.check()?;
-    let stream = connector.connect().await.map_err(Error::Io)?;
+    let stream = connector.connect().await.map_err(Error::from_io)?;
     let origin = tokio::time::Instant::now();
     let mut core = mqtt_core::client::Client::new(options.client.clone());
     // Subscription Identifiers of per-filter streams start above those of

@@ -41,12 +41,12 @@ pub struct ConnectOptions {
     pub message_capacity: usize,
     /// The client's side of MQTT 5.0 enhanced authentication, when
     /// [`ClientOptions::authentication_method`] is set; without one, an
-    /// AUTH challenge from the server is left unanswered.
+    /// AUTH challenge from the server ends the connection.
     pub authenticator: Option<std::sync::Arc<dyn crate::Authenticator>>,
     /// Follow a server's redirection (5.0 reason 0x9C Use another server
     /// or 0x9D Server moved with a Server Reference, in CONNACK or
     /// DISCONNECT). Off by default. Only [`connect`](crate::connect)'s TCP
-    /// connections follow (to the reference's host and port); with
+    /// (or TLS) connections follow (to the reference's host and port); with
     /// [`connect_with`](crate::connect_with) the redirection is only
     /// reported ([`Status::Disconnected`](crate::Status::Disconnected),
     /// `DisconnectReason::redirect`). 0x9D replaces the server for every
@@ -57,6 +57,10 @@ pub struct ConnectOptions {
     /// [`SessionState::to_bytes`](mqtt_core::client::SessionState::to_bytes)),
     /// restored before the first CONNECT.
     pub session: Option<mqtt_core::client::SessionState>,
+    /// TLS over the TCP connection ([`with_tls`](Self::with_tls)); `None`
+    /// for plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::TlsOptions>,
 }
 
 impl ConnectOptions {
@@ -74,7 +78,17 @@ impl ConnectOptions {
             authenticator: None,
             follow_redirects: false,
             session: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Runs TLS over the TCP connection with these options (feature
+    /// `tls`); MQTT over TLS usually listens on port 8883.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Options from a URL, as rumqttc's `MqttOptions::parse_url` users
@@ -84,9 +98,16 @@ impl ConnectOptions {
     /// `tcp://` is a synonym of `mqtt://`; the port defaults to 1883; user
     /// and password may be percent-encoded; an IPv6 address goes in
     /// brackets. The version defaults to 5.0 and the client id to empty (the
-    /// server assigns one). `mqtts://`, `ws://` and `wss://` are recognised
-    /// but not supported yet: [`Error::InvalidUrl`], like anything else
-    /// malformed.
+    /// server assigns one).
+    ///
+    /// `mqtts://` and its synonym `ssl://` (feature `tls`) mean TLS, port
+    /// 8883 by default, with [`TlsOptions::new`](crate::TlsOptions::new):
+    /// the server's certificate must chain to one of the platform's root
+    /// certificates and be valid for the host. For a private CA or a client
+    /// certificate, replace it: `options.with_tls(TlsOptions::new().with_ca_file(..))`.
+    ///
+    /// `ws://` and `wss://` are recognised but not supported yet:
+    /// [`Error::InvalidUrl`], like anything else malformed.
     ///
     /// ```
     /// use mqtt_tokio::{ConnectOptions, ProtocolVersion};
@@ -99,11 +120,14 @@ impl ConnectOptions {
     pub fn from_url(url: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::InvalidUrl(format!("{why}: {url}"));
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-        let default_port = match scheme.to_ascii_lowercase().as_str() {
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
             "mqtt" | "tcp" => 1883,
-            "mqtts" | "ssl" | "ws" | "wss" => {
-                return Err(bad("TLS and WebSocket are not supported yet"))
-            }
+            #[cfg(feature = "tls")]
+            "mqtts" | "ssl" => 8883,
+            #[cfg(not(feature = "tls"))]
+            "mqtts" | "ssl" => return Err(bad("TLS needs the feature `tls`")),
+            "ws" | "wss" => return Err(bad("WebSocket is not supported yet")),
             _ => return Err(bad("unknown scheme")),
         };
         let (authority, query) = match rest.split_once('?') {
@@ -183,7 +207,14 @@ impl ConnectOptions {
                 client = client.with_password(p);
             }
         }
-        Ok(ConnectOptions::new(host, port, client))
+        let options = ConnectOptions::new(host, port, client);
+        #[cfg(feature = "tls")]
+        let options = if default_port == 8883 {
+            options.with_tls(crate::TlsOptions::new())
+        } else {
+            options
+        };
+        Ok(options)
     }
 
     /// Sets the reconnect backoff (`None`: no reconnection).
@@ -277,12 +308,47 @@ mod tests {
         assert_eq!(o.client.password.as_deref(), Some(&b"p:w"[..]));
     }
 
+    #[cfg(feature = "tls")]
+    #[test]
+    fn mqtts_and_ssl_urls_mean_tls_on_port_8883() {
+        for url in [
+            "mqtts://broker.example",
+            "SSL://broker.example/",
+            "mqtts://broker.example:8883",
+        ] {
+            let o = ConnectOptions::from_url(url).unwrap();
+            assert_eq!((o.host.as_str(), o.port), ("broker.example", 8883), "{url}");
+            assert!(o.tls.is_some(), "{url}");
+        }
+        let o =
+            ConnectOptions::from_url("mqtts://u:p@[::1]:18883?client_id=c&version=3.1.1").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("::1", 18883));
+        assert_eq!(o.client.version, ProtocolVersion::V311);
+        assert!(o.tls.is_some());
+        for url in ["mqtt://h", "tcp://h:8883"] {
+            assert!(
+                ConnectOptions::from_url(url).unwrap().tls.is_none(),
+                "{url}"
+            );
+        }
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn mqtts_without_the_tls_feature_is_an_invalid_url() {
+        assert!(matches!(
+            ConnectOptions::from_url("mqtts://h"),
+            Err(Error::InvalidUrl(_))
+        ));
+    }
+
     #[test]
     fn unsupported_or_malformed_urls_are_invalid_url_errors() {
         for url in [
             "broker:1883",
             "http://h",
-            "mqtts://h",
+            "mqtts://",
+            "ssl://h:port",
             "ws://h/mqtt",
             "wss://h",
             "mqtt://",

@@ -55,15 +55,20 @@ pub struct TcpConnector {
     pub timeout: Duration,
 }
 
+impl TcpConnector {
+    /// Opens the TCP stream (within the timeout, with `TCP_NODELAY`).
+    pub(crate) async fn open(&self) -> io::Result<TcpStream> {
+        let connect = TcpStream::connect((self.host.as_str(), self.port));
+        let stream = tokio::time::timeout(self.timeout, connect)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out"))??;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+}
+
 impl Connector for TcpConnector {
     fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(async move {
-            let connect = TcpStream::connect((self.host.as_str(), self.port));
-            let stream = tokio::time::timeout(self.timeout, connect)
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TCP connect timed out"))??;
-            stream.set_nodelay(true)?;
-            Ok(Box::new(stream) as Box<dyn Transport>)
-        })
+        Box::pin(async move { Ok(Box::new(self.open().await?) as Box<dyn Transport>) })
     }
 }

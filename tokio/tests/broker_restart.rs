@@ -126,8 +126,20 @@ async fn stream_survives_a_mosquitto_restart(version: ProtocolVersion, qos: QoS,
     // The sessions were resumed, not rebuilt: Session Present 1 after the
     // restart [MQTT-3.2.2-2], as the client's status and mosquitto's log
     // say.
+    // The subscriber may have read every message from its buffers before
+    // its reconnection is through (they were on their way before the
+    // stop): wait for it, bounded.
     for (role, client) in [("sub", &sub), ("pub", &publisher)] {
-        match &*client.status().borrow() {
+        let mut status = client.status();
+        let connected =
+            tokio::time::timeout(WAIT, status.wait_for(|s| matches!(s, Status::Connected(_))))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{role} did not reconnect: {:?}", *client.status().borrow())
+                })
+                .map(|s| s.clone())
+                .expect("status watch open");
+        match connected {
             Status::Connected(info) => assert!(info.session_present, "{role}: {info:?}"),
             other => panic!("{role} is not connected: {other:?}"),
         }

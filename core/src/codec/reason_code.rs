@@ -91,7 +91,10 @@ reason_codes! {
     /// 0x8B: the server is shutting down.
     ServerShuttingDown = 0x8B, "Server shutting down", [Disconnect];
     /// 0x8C: the authentication method is not supported or does not match.
-    BadAuthenticationMethod = 0x8C, "Bad authentication method", [ConnAck, Disconnect];
+    /// CONNACK only: §2.4's Table 2-6 also names DISCONNECT, but the
+    /// DISCONNECT table (§3.14.2.1), which [MQTT-3.14.2-1] makes binding,
+    /// does not list it, and established implementations refuse it there.
+    BadAuthenticationMethod = 0x8C, "Bad authentication method", [ConnAck];
     /// 0x8D: no packet arrived within 1.5 times the keep alive.
     KeepAliveTimeout = 0x8D, "Keep Alive timeout", [Disconnect];
     /// 0x8E: another connection took over this session.

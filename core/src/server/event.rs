@@ -50,7 +50,8 @@ pub enum ClientViolation {
     /// A PUBREL for a QoS 2 message we have not answered with PUBREC yet.
     UnexpectedPubRel(u16),
     /// A DISCONNECT setting a Session Expiry Interval although CONNECT set
-    /// 0 [MQTT-3.14.2-2].
+    /// 0 (a Protocol Error by MQTT 5.0 §3.14.2.2.2, a statement without an id;
+    /// [MQTT-3.14.2-2] is the server-side rule).
     SessionExpiryAfterZero,
     /// A packet identifier already in use by an unacknowledged SUBSCRIBE or
     /// UNSUBSCRIBE.

@@ -26,6 +26,24 @@ pub struct Mosquitto {
     pub addr: SocketAddr,
     dir: PathBuf,
     persistence: bool,
+    tls: Option<TlsListener>,
+}
+
+/// A TLS listener's settings (PEM text, written to files in mosquitto's
+/// directory): mosquitto's `cafile`, `certfile`, `keyfile`,
+/// `require_certificate` and `use_identity_as_username`.
+#[derive(Clone)]
+pub struct TlsListener {
+    /// The CA that client certificates must chain to (`cafile`).
+    pub ca_pem: String,
+    /// The server's certificate (`certfile`).
+    pub cert_pem: String,
+    /// The server's private key (`keyfile`).
+    pub key_pem: String,
+    /// Refuse clients without a certificate signed by the CA.
+    pub require_certificate: bool,
+    /// The client certificate's Common Name is the user name.
+    pub use_identity_as_username: bool,
 }
 
 fn mosquitto_binary() -> PathBuf {
@@ -41,6 +59,16 @@ impl Mosquitto {
     /// is kept in its directory so that a restart (after a stop with
     /// SIGTERM, which writes it) resumes the sessions.
     pub fn start(persistence: bool) -> Mosquitto {
+        Self::start_with(persistence, None)
+    }
+
+    /// Starts mosquitto with a TLS listener (and no plain one) on a free
+    /// port.
+    pub fn start_tls(tls: TlsListener) -> Mosquitto {
+        Self::start_with(false, Some(tls))
+    }
+
+    fn start_with(persistence: bool, tls: Option<TlsListener>) -> Mosquitto {
         let dir = unique_temp_path("libmqtt-tokio-mosquitto", "");
         std::fs::create_dir_all(&dir).expect("temporary directory");
         // mosquitto started as root drops to its own user, which must be
@@ -48,18 +76,32 @@ impl Mosquitto {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
             .expect("chmod the temporary directory");
+        if let Some(tls) = &tls {
+            // Readable by the `mosquitto` user too (test keys, no secret).
+            for (name, pem) in [
+                ("ca.crt", &tls.ca_pem),
+                ("server.crt", &tls.cert_pem),
+                ("server.key", &tls.key_pem),
+            ] {
+                let path = dir.join(name);
+                std::fs::write(&path, pem).expect("write a TLS file");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                    .expect("chmod a TLS file");
+            }
+        }
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            if let Some(child) = spawn(&dir, addr, persistence) {
+            if let Some(child) = spawn(&dir, addr, persistence, tls.as_ref()) {
                 return Mosquitto {
                     child,
                     addr,
                     dir,
                     persistence,
+                    tls,
                 };
             }
         }
@@ -97,7 +139,7 @@ impl Mosquitto {
         let _ = self.child.kill();
         let _ = self.child.wait();
         for _ in 0..50 {
-            if let Some(child) = spawn(&self.dir, self.addr, self.persistence) {
+            if let Some(child) = spawn(&self.dir, self.addr, self.persistence, self.tls.as_ref()) {
                 self.child = child;
                 return;
             }
@@ -128,7 +170,12 @@ impl Drop for Mosquitto {
 /// Starts mosquitto with a configuration in `dir` listening on `addr`, and
 /// waits (at most 5 s) until it accepts connections; `None` if it exited
 /// (e.g. the port was taken) or never did.
-fn spawn(dir: &std::path::Path, addr: SocketAddr, persistence: bool) -> Option<Child> {
+fn spawn(
+    dir: &std::path::Path,
+    addr: SocketAddr,
+    persistence: bool,
+    tls: Option<&TlsListener>,
+) -> Option<Child> {
     let conf = dir.join("mosquitto.conf");
     let mut text = format!(
         "listener {} 127.0.0.1\n\
@@ -138,6 +185,18 @@ fn spawn(dir: &std::path::Path, addr: SocketAddr, persistence: bool) -> Option<C
          log_type all\n",
         addr.port()
     );
+    if let Some(tls) = tls {
+        text.push_str(&format!(
+            "cafile {dir}/ca.crt\n\
+             certfile {dir}/server.crt\n\
+             keyfile {dir}/server.key\n\
+             require_certificate {}\n\
+             use_identity_as_username {}\n",
+            tls.require_certificate,
+            tls.use_identity_as_username,
+            dir = dir.display(),
+        ));
+    }
     if persistence {
         text.push_str(&format!(
             "persistence true\npersistence_location {}/\n",
