@@ -48,6 +48,13 @@ fn pki() -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
+/// rustls's `ring` provider, as the crate uses it (deprecated in rustls
+/// 0.23.48 only for lacking post-quantum key exchange).
+#[allow(deprecated)]
+fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_moved_redirect_is_followed_over_tls() {
     let (ca, cert, key) = pki();
@@ -60,17 +67,15 @@ async fn a_server_moved_redirect_is_followed_over_tls() {
     });
 
     // The scripted TLS server that moves its clients to mosquitto.
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
-        PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
-    )
-    .expect("server config");
+    let config = rustls::ServerConfig::builder_with_provider(ring_provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+        )
+        .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let first_port = listener.local_addr().unwrap().port();
