@@ -453,7 +453,8 @@ impl Client {
     /// while it is full the connection stops reading from the server.
     /// Dropping the stream stops the routing to it and unsubscribes from
     /// `filter` (without waiting for UNSUBACK), unless another live stream
-    /// has the same filter. With manual acknowledgement, a message routed
+    /// has the same filter or [`MessageStream::set_unsubscribe_on_drop`]
+    /// said not to. With manual acknowledgement, a message routed
     /// to several streams carries the same token: acknowledge it once.
     pub async fn subscribe_stream_with(
         &self,
@@ -842,6 +843,14 @@ impl MessageStream {
     /// The filter this stream was subscribed with.
     pub fn filter(&self) -> &str {
         &self.filter
+    }
+
+    /// Whether dropping the stream unsubscribes from its filter (the
+    /// default, unless another live stream has the same filter). With
+    /// `false`, the subscription stays at the server after the drop and
+    /// its messages go to the general stream ([`Client::messages`]).
+    pub fn set_unsubscribe_on_drop(&mut self, on: bool) {
+        self.unsubscribe = on;
     }
 }
 

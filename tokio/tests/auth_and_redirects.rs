@@ -6,69 +6,25 @@
 //! is reported in `Status::Disconnected` and, with `follow_redirects`,
 //! followed; a CONNACK 0x9D is followed by `connect`.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use mqtt_tokio::mqtt_core::codec::{Auth, ConnAck, DecodeOptions, Disconnect, MqttString, Packet};
+use bytes::Bytes;
+use common::{Peer, WAIT};
+use mqtt_tokio::mqtt_core::codec::{Auth, ConnAck, Disconnect, MqttString, Packet};
 use mqtt_tokio::{
     Authenticator, ClientOptions, ConnectOptions, Error, ProtocolVersion, ReasonCode, Status,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-const WAIT: Duration = Duration::from_secs(10);
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
 async fn listener() -> (TcpListener, u16) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().unwrap().port();
     (l, port)
-}
-
-/// One side of a scripted connection: reads and writes whole packets.
-struct Peer {
-    s: TcpStream,
-    buf: Bytes,
-}
-
-impl Peer {
-    async fn accept(l: &TcpListener) -> Peer {
-        let (s, _) = tokio::time::timeout(WAIT, l.accept())
-            .await
-            .expect("a connection in time")
-            .expect("accept");
-        Peer {
-            s,
-            buf: Bytes::new(),
-        }
-    }
-
-    async fn read(&mut self) -> Packet {
-        loop {
-            let mut b = self.buf.clone();
-            if let Some(p) = Packet::decode(&mut b, &DecodeOptions::new(V5)).expect("valid") {
-                self.buf = b;
-                return p;
-            }
-            let mut more = vec![0u8; 4096];
-            let n = tokio::time::timeout(WAIT, self.s.read(&mut more))
-                .await
-                .expect("a packet in time")
-                .expect("read");
-            assert!(n > 0, "the client closed the connection");
-            let mut joined = BytesMut::from(&self.buf[..]);
-            joined.extend_from_slice(&more[..n]);
-            self.buf = joined.freeze();
-        }
-    }
-
-    async fn write(&mut self, p: Packet) {
-        let mut out = BytesMut::new();
-        p.encode(V5, &mut out).expect("encode");
-        self.s.write_all(&out).await.expect("write");
-    }
 }
 
 fn auth(code: ReasonCode, data: &'static [u8]) -> Packet {

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{ExampleBroker, Mosquitto, WAIT};
+use common::{ExampleBroker, Mosquitto, Peer, WAIT};
 use mqtt_tokio::{
     ClientOptions, ConnectOptions, Message, MessageStream, Messages, ProtocolVersion, QoS,
 };
@@ -299,4 +299,85 @@ async fn a_full_per_filter_stream_holds_the_connection_until_it_is_read() {
         .expect("in time")
         .expect("a message");
     assert_eq!(text(&m), "other");
+}
+
+/// A 5.0 server whose CONNACK says it has no Subscription Identifiers:
+/// streams are subscribed without one and routed by topic match; a stream
+/// told to keep its subscription sends no UNSUBSCRIBE when dropped (its
+/// messages then go to the general stream), one left as it is does.
+#[tokio::test]
+async fn without_subscription_identifiers_streams_route_by_topic() {
+    use mqtt_tokio::mqtt_core::codec::{ConnAck, Packet, Publish, SubAck};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let client = ClientOptions::new(ProtocolVersion::V5, "no-sub-ids").unwrap();
+    let connecting = tokio::spawn(mqtt_tokio::connect(
+        ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None),
+    ));
+    let mut p = Peer::accept(&l).await;
+    let Packet::Connect(_) = p.read().await else {
+        panic!("CONNECT")
+    };
+    let mut connack = ConnAck::new(false, mqtt_tokio::ReasonCode::Success);
+    connack.properties.subscription_identifiers_available = Some(false);
+    p.write(Packet::ConnAck(Box::new(connack))).await;
+    let (client, _) = connecting.await.unwrap().expect("connected");
+    let mut general = client.messages().unwrap();
+
+    let mut streams = Vec::new();
+    for filter in ["s/+", "t"] {
+        let subscribing = {
+            let client = client.clone();
+            tokio::spawn(async move { client.subscribe_stream(filter, QoS::AtMostOnce).await })
+        };
+        let Packet::Subscribe(sub) = p.read().await else {
+            panic!("SUBSCRIBE")
+        };
+        assert_eq!(
+            sub.properties.subscription_identifier, None,
+            "no identifier to a server without them"
+        );
+        p.write(Packet::SubAck(SubAck::new(
+            sub.packet_id,
+            vec![mqtt_tokio::ReasonCode::Success],
+        )))
+        .await;
+        streams.push(subscribing.await.unwrap().expect("SUBACK").1);
+    }
+    let mut t = streams.pop().unwrap();
+    let mut s_plus = streams.pop().unwrap();
+    for (topic, payload) in [("s/1", "s1"), ("other", "o1"), ("t", "t1")] {
+        p.write(Packet::Publish(Publish::new(topic, payload).unwrap()))
+            .await;
+    }
+    let recv = |m: Option<Message>| text(&m.expect("a message"));
+    assert_eq!(
+        recv(tokio::time::timeout(WAIT, s_plus.recv()).await.unwrap()),
+        "s1"
+    );
+    assert_eq!(
+        recv(tokio::time::timeout(WAIT, t.recv()).await.unwrap()),
+        "t1"
+    );
+    assert_eq!(
+        recv(tokio::time::timeout(WAIT, general.recv()).await.unwrap()),
+        "o1"
+    );
+
+    // Kept: no UNSUBSCRIBE, and its messages now go to the general stream.
+    s_plus.set_unsubscribe_on_drop(false);
+    drop(s_plus);
+    p.write(Packet::Publish(Publish::new("s/2", "s2").unwrap()))
+        .await;
+    assert_eq!(
+        recv(tokio::time::timeout(WAIT, general.recv()).await.unwrap()),
+        "s2"
+    );
+    // Left as it is: UNSUBSCRIBE for its filter (and only for it).
+    drop(t);
+    let Packet::Unsubscribe(u) = p.read().await else {
+        panic!("UNSUBSCRIBE after dropping the stream")
+    };
+    let filters: Vec<&str> = u.filters.iter().map(|f| f.as_str()).collect();
+    assert_eq!(filters, ["t"]);
 }

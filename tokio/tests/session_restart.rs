@@ -10,60 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use common::{Mosquitto, Proxy, WAIT};
-use mqtt_tokio::mqtt_core::codec::{ConnAck, DecodeOptions, Packet, PubAck, SubAck};
+use common::{Mosquitto, Peer, Proxy, WAIT};
+use mqtt_tokio::mqtt_core::codec::{ConnAck, Packet, PubAck, SubAck};
 use mqtt_tokio::{
     Backoff, ClientOptions, ConnectOptions, ProtocolVersion, Publish, QoS, ReasonCode,
     SessionState, Status,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
-
-struct Peer {
-    s: TcpStream,
-    buf: Bytes,
-}
-
-impl Peer {
-    async fn accept(l: &TcpListener) -> Peer {
-        let (s, _) = tokio::time::timeout(WAIT, l.accept())
-            .await
-            .expect("a connection in time")
-            .expect("accept");
-        Peer {
-            s,
-            buf: Bytes::new(),
-        }
-    }
-
-    async fn read(&mut self) -> Packet {
-        loop {
-            let mut b = self.buf.clone();
-            if let Some(p) = Packet::decode(&mut b, &DecodeOptions::new(V5)).expect("valid") {
-                self.buf = b;
-                return p;
-            }
-            let mut more = vec![0u8; 4096];
-            let n = tokio::time::timeout(WAIT, self.s.read(&mut more))
-                .await
-                .expect("a packet in time")
-                .expect("read");
-            assert!(n > 0, "the client closed the connection");
-            let mut joined = BytesMut::from(&self.buf[..]);
-            joined.extend_from_slice(&more[..n]);
-            self.buf = joined.freeze();
-        }
-    }
-
-    async fn write(&mut self, p: Packet) {
-        let mut out = BytesMut::new();
-        p.encode(V5, &mut out).expect("encode");
-        self.s.write_all(&out).await.expect("write");
-    }
-}
 
 fn session_options(id: &str) -> ClientOptions {
     ClientOptions::new(V5, id)

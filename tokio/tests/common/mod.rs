@@ -286,3 +286,56 @@ impl Drop for Proxy {
         self.cut();
     }
 }
+
+/// One accepted connection of a server scripted packet by packet in a
+/// test (5.0 packets through the core's codec).
+pub struct Peer {
+    s: tokio::net::TcpStream,
+    buf: bytes::Bytes,
+}
+
+impl Peer {
+    /// Accepts the next connection on `l` (within [`WAIT`]).
+    pub async fn accept(l: &tokio::net::TcpListener) -> Peer {
+        let (s, _) = tokio::time::timeout(WAIT, l.accept())
+            .await
+            .expect("a connection in time")
+            .expect("accept");
+        Peer {
+            s,
+            buf: bytes::Bytes::new(),
+        }
+    }
+
+    /// The next packet from the client (within [`WAIT`]).
+    pub async fn read(&mut self) -> mqtt_tokio::mqtt_core::codec::Packet {
+        use mqtt_tokio::mqtt_core::codec::{DecodeOptions, Packet};
+        use tokio::io::AsyncReadExt;
+        loop {
+            let mut b = self.buf.clone();
+            let options = DecodeOptions::new(mqtt_tokio::ProtocolVersion::V5);
+            if let Some(p) = Packet::decode(&mut b, &options).expect("valid") {
+                self.buf = b;
+                return p;
+            }
+            let mut more = vec![0u8; 4096];
+            let n = tokio::time::timeout(WAIT, self.s.read(&mut more))
+                .await
+                .expect("a packet in time")
+                .expect("read");
+            assert!(n > 0, "the client closed the connection");
+            let mut joined = bytes::BytesMut::from(&self.buf[..]);
+            joined.extend_from_slice(&more[..n]);
+            self.buf = joined.freeze();
+        }
+    }
+
+    /// Sends `p` to the client.
+    pub async fn write(&mut self, p: mqtt_tokio::mqtt_core::codec::Packet) {
+        use tokio::io::AsyncWriteExt;
+        let mut out = bytes::BytesMut::new();
+        p.encode(mqtt_tokio::ProtocolVersion::V5, &mut out)
+            .expect("encode");
+        self.s.write_all(&out).await.expect("write");
+    }
+}
