@@ -145,3 +145,77 @@ async fn a_request_in_3_1_1_is_refused() {
         .await;
     assert!(matches!(r, Err(Error::Command(_))), "{r:?}");
 }
+
+/// With Response Information asked for and given in CONNACK, the response
+/// topic is under it; the request carries it as Response Topic with a
+/// Correlation Data that the response must echo (scripted server).
+#[tokio::test]
+async fn the_response_topic_is_under_the_servers_response_information() {
+    use common::Peer;
+    use mqtt_tokio::mqtt_core::codec::{ConnAck, MqttString, Packet, Publish, SubAck};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let client = ClientOptions::new(ProtocolVersion::V5, "rr-info")
+        .unwrap()
+        .with_request_response_information(true);
+    let connecting = tokio::spawn(mqtt_tokio::connect(
+        ConnectOptions::new("127.0.0.1", port, client).with_reconnect(None),
+    ));
+    let mut p = Peer::accept(&l).await;
+    let Packet::Connect(c) = p.read().await else {
+        panic!("CONNECT")
+    };
+    assert_eq!(c.properties.request_response_information, Some(true));
+    let mut connack = ConnAck::new(false, ReasonCode::Success);
+    connack.properties.response_information = Some(MqttString::from_str("rr/abc/").unwrap());
+    p.write(Packet::ConnAck(Box::new(connack))).await;
+    let (client, _) = connecting.await.unwrap().expect("connected");
+
+    let requesting = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .request("svc/time", QoS::AtMostOnce, "now?", WAIT)
+                .await
+        })
+    };
+    let Packet::Subscribe(sub) = p.read().await else {
+        panic!("SUBSCRIBE to the response topic first")
+    };
+    assert_eq!(sub.filters[0].filter.as_str(), "rr/abc/responses");
+    p.write(Packet::SubAck(SubAck::new(
+        sub.packet_id,
+        vec![ReasonCode::GrantedQoS1],
+    )))
+    .await;
+    let Packet::Publish(request) = p.read().await else {
+        panic!("the request")
+    };
+    assert_eq!(request.topic.as_str(), "svc/time");
+    assert_eq!(
+        request
+            .properties
+            .response_topic
+            .as_ref()
+            .map(|t| t.as_str()),
+        Some("rr/abc/responses")
+    );
+    let correlation = request
+        .properties
+        .correlation_data
+        .clone()
+        .expect("Correlation Data");
+    // A response with another Correlation Data is not this request's.
+    let mut stray = Publish::new("rr/abc/responses", "stray").unwrap();
+    stray.properties.correlation_data = Some(bytes::Bytes::from_static(b"other"));
+    p.write(Packet::Publish(stray)).await;
+    let mut response = Publish::new("rr/abc/responses", "12:00").unwrap();
+    response.properties.correlation_data = Some(correlation);
+    p.write(Packet::Publish(response)).await;
+    let got = tokio::time::timeout(WAIT, requesting)
+        .await
+        .expect("in time")
+        .unwrap()
+        .expect("the response");
+    assert_eq!(&got.publish.payload[..], b"12:00");
+}
