@@ -16,6 +16,9 @@
 //!   `TlsOptions` (CA certificates, the platform's roots, a client
 //!   certificate for mutual TLS, SNI, ALPN), over rustls with the `ring`
 //!   provider; a certificate that is not trusted is `Error::Tls`.
+//! * MQTT over WebSocket (feature `websocket`, not default):
+//!   `ConnectOptions::with_websocket`, `ws://` URLs, and `WsConnector`
+//!   over any inner `Connector`.
 //! * [`Client::publish`] resolves when the message is complete for its
 //!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
 //!   [`Client::try_publish`] never waits.
@@ -51,6 +54,8 @@ mod options;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 use std::sync::{Arc, Mutex};
 
@@ -70,6 +75,8 @@ pub use rustls;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConnector, TlsError, TlsOptions};
 pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
+#[cfg(feature = "websocket")]
+pub use websocket::{WebSocketOptions, WsConnector};
 
 /// Opens the TCP connection (and runs the TLS handshake when
 /// [`ConnectOptions::tls`] is set), sends CONNECT and waits for CONNACK; returns
@@ -83,12 +90,28 @@ pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 /// the server refusing our certificate) `Error::Tls`, a refusal
 /// [`Error::ConnectRefused`], and no CONNACK within the core's connect
 /// timeout [`Error::ConnectionLost`].
+///
+/// With `options.websocket` set (feature `websocket`:
+/// `ConnectOptions::with_websocket`, a `ws://` URL), MQTT runs over
+/// WebSocket on the TCP connection (`WsConnector`); a failed WebSocket
+/// handshake is [`Error::Io`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
     let tcp = TcpConnector {
         host: options.host.clone(),
         port: options.port,
         timeout: options.tcp_connect_timeout,
     };
+    #[cfg(feature = "websocket")]
+    if let Some(ws) = &options.websocket {
+        #[cfg(feature = "tls")]
+        if options.tls.is_some() {
+            return Err(Error::InvalidUrl(
+                "WebSocket over TLS (wss) is not supported yet".into(),
+            ));
+        }
+        let ws = WsConnector::from_options(tcp, &options, ws, false).map_err(Error::Io)?;
+        return connect_with(options, ws).await;
+    }
     #[cfg(feature = "tls")]
     if let Some(tls) = &options.tls {
         let connector = TlsConnector::new(tcp, tls)?;
