@@ -17,8 +17,8 @@
 //!   certificate for mutual TLS, SNI, ALPN), over rustls with the `ring`
 //!   provider; a certificate that is not trusted is `Error::Tls`.
 //! * MQTT over WebSocket (feature `websocket`, not default):
-//!   `ConnectOptions::with_websocket`, `ws://` URLs, and `WsConnector`
-//!   over any inner `Connector`.
+//!   `ConnectOptions::with_websocket`, `ws://` and (with `tls`) `wss://`
+//!   URLs, and `WsConnector` over any inner `Connector`.
 //! * [`Client::publish`] resolves when the message is complete for its
 //!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
 //!   [`Client::try_publish`] never waits.
@@ -92,8 +92,9 @@ pub use websocket::{WebSocketOptions, WsConnector};
 /// timeout [`Error::ConnectionLost`].
 ///
 /// With `options.websocket` set (feature `websocket`:
-/// `ConnectOptions::with_websocket`, a `ws://` URL), MQTT runs over
-/// WebSocket on the TCP connection (`WsConnector`); a failed WebSocket
+/// `ConnectOptions::with_websocket`, a `ws://` or `wss://` URL), MQTT runs
+/// over WebSocket (`WsConnector`) on the TCP connection, or on the TLS
+/// connection when `options.tls` is set too (`wss`); a failed WebSocket
 /// handshake is [`Error::Io`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
     let tcp = TcpConnector {
@@ -104,10 +105,10 @@ pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo)
     #[cfg(feature = "websocket")]
     if let Some(ws) = &options.websocket {
         #[cfg(feature = "tls")]
-        if options.tls.is_some() {
-            return Err(Error::InvalidUrl(
-                "WebSocket over TLS (wss) is not supported yet".into(),
-            ));
+        if let Some(tls) = &options.tls {
+            let tls = TlsConnector::new(tcp, tls)?;
+            let wss = WsConnector::from_options(tls, &options, ws, true).map_err(Error::Io)?;
+            return connect_with(options, wss).await;
         }
         let ws = WsConnector::from_options(tcp, &options, ws, false).map_err(Error::Io)?;
         return connect_with(options, ws).await;

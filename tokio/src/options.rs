@@ -95,8 +95,10 @@ impl ConnectOptions {
     /// MQTT over WebSocket: the port defaults to 80, the path is the
     /// request's (`/mqtt` when there is none), the query is read as above.
     /// Without the feature a `ws://` URL is an [`Error::InvalidUrl`] that
-    /// says to enable it. `wss://` is recognised but not supported yet:
-    /// [`Error::InvalidUrl`], like anything else malformed.
+    /// says to enable it. `wss://` (features `websocket` and `tls`) is MQTT
+    /// over WebSocket over TLS, port 443 by default, with the path as for
+    /// `ws://` and [`TlsOptions::new`](crate::TlsOptions::new) as for
+    /// `mqtts://` (replace it with `with_tls` for a private CA).
     ///
     /// ```
     /// use mqtt_tokio::{ConnectOptions, ProtocolVersion};
@@ -120,14 +122,17 @@ impl ConnectOptions {
             "ws" => 80,
             #[cfg(not(feature = "websocket"))]
             "ws" => return Err(bad("ws:// needs the feature `websocket`")),
-            "wss" => return Err(bad("wss:// (WebSocket over TLS) is not supported yet")),
+            #[cfg(all(feature = "websocket", feature = "tls"))]
+            "wss" => 443,
+            #[cfg(not(all(feature = "websocket", feature = "tls")))]
+            "wss" => return Err(bad("wss:// needs the features `websocket` and `tls`")),
             _ => return Err(bad("unknown scheme")),
         };
         let (authority, query) = match rest.split_once('?') {
             Some((a, q)) => (a, q),
             None => (rest, ""),
         };
-        let websocket = scheme == "ws";
+        let websocket = scheme == "ws" || scheme == "wss";
         let (authority, path) = authority.split_at(authority.find('/').unwrap_or(authority.len()));
         if !websocket && path.len() > 1 {
             return Err(bad("a path is not used by MQTT over TCP"));
@@ -203,7 +208,7 @@ impl ConnectOptions {
         }
         let options = ConnectOptions::new(host, port, client);
         #[cfg(feature = "tls")]
-        let options = if default_port == 8883 {
+        let options = if default_port == 8883 || scheme == "wss" {
             options.with_tls(crate::TlsOptions::new())
         } else {
             options
@@ -219,7 +224,8 @@ impl ConnectOptions {
     /// Runs MQTT over WebSocket on the TCP connection (feature
     /// `websocket`), with these options (the path, headers, handshake
     /// timeout, size limit); `connect` then opens a
-    /// [`WsConnector`](crate::WsConnector) over TCP.
+    /// [`WsConnector`](crate::WsConnector) over TCP, or over TLS (`wss`)
+    /// when [`tls`](Self::tls) is set too.
     ///
     /// ```
     /// use mqtt_tokio::{ClientOptions, ConnectOptions, ProtocolVersion, WebSocketOptions};
@@ -340,8 +346,7 @@ mod tests {
             "http://h",
             "mqtts://",
             "ssl://h:port",
-            "wss://h",
-            "wss://h/mqtt",
+            "wss://h:port/mqtt",
             "mqtt://",
             "mqtt://h:port",
             "mqtt://h:70000",
@@ -359,12 +364,26 @@ mod tests {
         }
     }
 
+    #[cfg(not(all(feature = "websocket", feature = "tls")))]
     #[test]
-    fn wss_is_refused_as_not_supported_yet() {
+    fn wss_without_both_features_says_which_it_needs() {
         let Err(Error::InvalidUrl(why)) = ConnectOptions::from_url("wss://h:443/mqtt") else {
-            panic!("wss:// must be refused");
+            panic!("wss:// needs websocket and tls");
         };
-        assert!(why.contains("not supported yet"), "{why}");
+        assert!(why.contains("`websocket` and `tls`"), "{why}");
+    }
+
+    #[cfg(all(feature = "websocket", feature = "tls"))]
+    #[test]
+    fn wss_urls_mean_websocket_over_tls_on_port_443() {
+        let o = ConnectOptions::from_url("WSS://broker.example").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("broker.example", 443));
+        assert_eq!(o.websocket.as_ref().map(|w| w.path.as_str()), Some("/mqtt"));
+        assert!(o.tls.is_some());
+        let o = ConnectOptions::from_url("wss://h:8443/ws?client_id=c").unwrap();
+        assert_eq!(o.port, 8443);
+        assert_eq!(o.websocket.as_ref().map(|w| w.path.as_str()), Some("/ws"));
+        assert!(ConnectOptions::from_url("ws://h").unwrap().tls.is_none());
     }
 
     #[cfg(not(feature = "websocket"))]

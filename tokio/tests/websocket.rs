@@ -20,7 +20,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
@@ -70,30 +70,43 @@ fn python() -> PathBuf {
 }
 
 /// `python -m libmqtt broker` with a TCP and a WebSocket listener on
-/// 127.0.0.1; killed on drop.
+/// 127.0.0.1 (and a secure WebSocket one when given a certificate); killed
+/// on drop.
 struct PyBroker {
     child: Child,
     /// The plain MQTT listener.
     tcp: u16,
     /// The WebSocket listener (any path).
     ws: u16,
+    /// The secure WebSocket listener.
+    wss: Option<u16>,
     log: PathBuf,
 }
 
 impl PyBroker {
     /// On free ports.
     fn start() -> PyBroker {
-        PyBroker::spawn(0, 0).expect("the Python broker starts")
+        PyBroker::spawn(0, 0, None).expect("the Python broker starts")
     }
 
-    /// On the given ports (0: a free one); `Err` with its output when it
-    /// did not come up within `WAIT`.
-    fn spawn(tcp: u16, ws: u16) -> Result<PyBroker, String> {
+    /// On the given ports (0: a free one), with a `wss` listener on a free
+    /// port when given a certificate and key file; `Err` with its output
+    /// when it did not come up within `WAIT`.
+    fn spawn(tcp: u16, ws: u16, tls: Option<(&Path, &Path)>) -> Result<PyBroker, String> {
         let log = mqtt_tests::broker_proc::unique_temp_path("libmqtt-tokio-pybroker", ".log");
         let stderr = std::fs::File::create(&log).expect("broker log file");
-        let mut child = Command::new(python())
+        let mut command = Command::new(python());
+        command
             .args(["-m", "libmqtt", "broker", "--host", "127.0.0.1"])
-            .args(["--port", &tcp.to_string(), "--ws-port", &ws.to_string()])
+            .args(["--port", &tcp.to_string(), "--ws-port", &ws.to_string()]);
+        if let Some((cert, key)) = tls {
+            command
+                .args(["--wss-port", "0", "--certfile"])
+                .arg(cert)
+                .arg("--keyfile")
+                .arg(key);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -110,9 +123,9 @@ impl PyBroker {
             }
         });
         // "libmqtt broker listening on 127.0.0.1:PORT (mqtt|ws)"
-        let (mut tcp_port, mut ws_port) = (None, None);
+        let (mut tcp_port, mut ws_port, mut wss_port) = (None, None, None);
         let deadline = Instant::now() + WAIT;
-        while tcp_port.is_none() || ws_port.is_none() {
+        while tcp_port.is_none() || ws_port.is_none() || (tls.is_some() && wss_port.is_none()) {
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok(line) = rx.recv_timeout(left) else {
                 let _ = child.kill();
@@ -128,6 +141,8 @@ impl PyBroker {
                 tcp_port = port(&line);
             } else if line.ends_with("(ws)") {
                 ws_port = port(&line);
+            } else if line.ends_with("(wss)") {
+                wss_port = port(&line);
             }
         }
         let (Some(tcp), Some(ws)) = (tcp_port, ws_port) else {
@@ -137,6 +152,7 @@ impl PyBroker {
             child,
             tcp,
             ws,
+            wss: wss_port,
             log,
         })
     }
@@ -148,7 +164,7 @@ impl PyBroker {
         let _ = self.child.wait();
         let mut last = String::new();
         for _ in 0..20 {
-            match PyBroker::spawn(self.tcp, self.ws) {
+            match PyBroker::spawn(self.tcp, self.ws, None) {
                 Ok(b) => {
                     let old = std::mem::replace(self, b);
                     drop(old);
@@ -873,4 +889,117 @@ fn bad_urls_and_headers_are_refused_before_connecting() {
         !shown.contains("s3cret") && shown.contains("authorization"),
         "{shown}"
     );
+}
+
+// ---------------------------------------------------------------------
+// Secure WebSocket: WsConnector over the TlsConnector.
+
+/// A CA and a server certificate for localhost and 127.0.0.1 (rcgen), the
+/// server's in files for the broker; returns the CA's PEM and the files.
+#[cfg(feature = "tls")]
+fn server_certificate(dir: &Path) -> (String, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "wss test CA");
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
+    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    std::fs::create_dir_all(dir).expect("directory");
+    let (cert_file, key_file) = (dir.join("server.crt"), dir.join("server.key"));
+    std::fs::write(&cert_file, cert.pem()).expect("write the certificate");
+    std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
+    (ca.pem(), cert_file, key_file)
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_wss_url_runs_websocket_over_tls_and_talks_to_a_ws_client() {
+    use mqtt_tokio::TlsOptions;
+    let dir = mqtt_tests::broker_proc::unique_temp_path("libmqtt-tokio-wss", "");
+    let (ca, cert, key) = server_certificate(&dir);
+    let broker = PyBroker::spawn(0, 0, Some((&cert, &key))).expect("the broker with wss starts");
+    let wss = broker.wss.expect("a wss listener");
+    let url = |id: &str, version: &str| {
+        format!(
+            "wss://localhost:{wss}/mqtt?client_id=tokio-ws-{id}-{}&version={version}",
+            std::process::id()
+        )
+    };
+
+    // The URL alone trusts the platform's roots, which do not hold the
+    // test CA: refused as TLS, through the WebSocket connector.
+    let options = ConnectOptions::from_url(&url("wss-untrusted", "5"))
+        .expect("a wss:// URL")
+        .with_reconnect(None);
+    assert!(options.websocket.is_some() && options.tls.is_some());
+    let err = tokio::time::timeout(WAIT, mqtt_tokio::connect(options))
+        .await
+        .expect("refused in time")
+        .expect_err("the test CA is not a platform root");
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+
+    // Given the CA: WebSocket over TLS carries QoS 1 and 2 both ways with
+    // a client on plain WebSocket.
+    for version in [ProtocolVersion::V5, ProtocolVersion::V311] {
+        let (tag, v) = if version == ProtocolVersion::V5 {
+            ("5", "5")
+        } else {
+            ("311", "3.1.1")
+        };
+        let options = ConnectOptions::from_url(&url(&format!("wss{tag}"), v))
+            .expect("a wss:// URL")
+            .with_tls(TlsOptions::new().with_ca_pem(ca.clone()));
+        let (secure, _) = mqtt_tokio::connect(options)
+            .await
+            .expect("connects over wss");
+        let (plain, _) = mqtt_tokio::connect(over_ws(
+            broker.ws,
+            client_options(version, &format!("ws{tag}")),
+        ))
+        .await
+        .expect("connects over ws");
+        let mut secure_messages = secure.messages().expect("the stream");
+        let mut plain_messages = plain.messages().expect("the stream");
+        round_trips(
+            &secure,
+            &mut secure_messages,
+            &plain,
+            &format!("tokio/wss/{tag}/a"),
+        )
+        .await;
+        round_trips(
+            &plain,
+            &mut plain_messages,
+            &secure,
+            &format!("tokio/wss/{tag}/b"),
+        )
+        .await;
+        secure
+            .disconnect(ReasonCode::NORMAL_DISCONNECTION)
+            .await
+            .expect("disconnect");
+        plain
+            .disconnect(ReasonCode::NORMAL_DISCONNECTION)
+            .await
+            .expect("disconnect");
+    }
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
 }
