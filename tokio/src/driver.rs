@@ -204,6 +204,10 @@ async fn drive(
     let mut io_error = None;
     // Bytes taken from the core and not written yet.
     let mut out = Bytes::new();
+    // Written since the last flush: a transport that buffers (WebSocket,
+    // TLS) may still hold some of it, and is flushed once `out` is empty,
+    // so that what it holds leaves even while nothing else polls it.
+    let mut unflushed = false;
     // Messages received and not yet in the stream.
     let mut undelivered: VecDeque<Message> = VecDeque::new();
     loop {
@@ -282,8 +286,12 @@ async fn drive(
         }
         let sleep_until = deadline.map(|t| inner.origin + Duration::from_millis(t));
         tokio::select! {
-            written = wr.write(&out), if !out.is_empty() => match written {
-                Ok(n) if n > 0 => bytes::Buf::advance(&mut out, n),
+            written = write_or_flush(&mut wr, &out), if !out.is_empty() || unflushed => match written {
+                Ok(n) if n > 0 => {
+                    bytes::Buf::advance(&mut out, n);
+                    unflushed = true;
+                }
+                Ok(_) if out.is_empty() => unflushed = false,
                 other => {
                     tracing::debug!(result = ?other, "write failed");
                     io_error = other.err();
@@ -333,6 +341,18 @@ async fn drive(
                 }
             }
         }
+    }
+}
+
+/// Writes some of `out`, or flushes when it is empty (returning 0).
+async fn write_or_flush(
+    wr: &mut tokio::io::WriteHalf<Box<dyn Transport>>,
+    out: &[u8],
+) -> std::io::Result<usize> {
+    if out.is_empty() {
+        wr.flush().await.map(|()| 0)
+    } else {
+        wr.write(out).await
     }
 }
 

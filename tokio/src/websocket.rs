@@ -25,8 +25,10 @@
 //! before its payload is buffered, and ends the connection. The default
 //! limit is [`DEFAULT_MAX_MESSAGE_SIZE`] (16 MiB, tungstenite's own frame
 //! limit), or the client's Maximum Packet Size when that is larger.
-//! Outgoing data waits in tungstenite's buffer only until the next write:
-//! a write does not start until the previous message is flushed.
+//! Outgoing: each write is one binary message, sent at once when the
+//! transport under it has room; otherwise it waits in tungstenite's buffer
+//! for the next write, read or flush (the client flushes after writing),
+//! and a write does not start until the previous message is out.
 
 use std::fmt;
 use std::io;
