@@ -178,6 +178,8 @@ fn normalize_path(path: String) -> String {
 pub struct WsConnector {
     inner: Box<dyn Connector>,
     uri: http::Uri,
+    /// The URL without its query (which may hold a token), for messages.
+    shown: String,
     headers: Vec<(HeaderName, HeaderValue)>,
     handshake_timeout: Duration,
     max_message_size: usize,
@@ -187,7 +189,7 @@ impl fmt::Debug for WsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("WsConnector")
-            .field("uri", &self.uri)
+            .field("url", &self.shown)
             .field("headers", &names)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_message_size", &self.max_message_size)
@@ -233,9 +235,16 @@ impl WsConnector {
         if uri.host().is_none_or(str::is_empty) {
             return Err(invalid("no host"));
         }
+        let shown = format!(
+            "{}://{}{}",
+            scheme.to_ascii_lowercase(),
+            uri.authority().map_or("", |a| a.as_str()),
+            uri.path()
+        );
         Ok(WsConnector {
             inner: Box::new(inner),
             uri,
+            shown,
             headers: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
@@ -365,24 +374,24 @@ impl Connector for WsConnector {
                         io::ErrorKind::TimedOut,
                         format!(
                             "the WebSocket handshake with {} timed out after {:?}",
-                            self.uri, self.handshake_timeout
+                            self.shown, self.handshake_timeout
                         ),
                     )
                 })?
-                .map_err(|e| handshake_error(&self.uri, e))?;
+                .map_err(|e| handshake_error(&self.shown, e))?;
             // tungstenite checks the answer against the offer; say it
             // here too, since MQTT depends on it [MQTT-6.0.0-4].
             let selected = response.headers().get(header::SEC_WEBSOCKET_PROTOCOL);
             if selected.map(HeaderValue::as_bytes) != Some(SUBPROTOCOL.as_bytes()) {
-                return Err(subprotocol_refused(&self.uri, &format!("{selected:?}")));
+                return Err(subprotocol_refused(&self.shown, &format!("{selected:?}")));
             }
-            tracing::debug!(uri = %self.uri, "WebSocket open (subprotocol mqtt)");
+            tracing::debug!(url = %self.shown, "WebSocket open (subprotocol mqtt)");
             Ok(Box::new(WsStream::new(ws)) as Box<dyn Transport>)
         })
     }
 }
 
-fn subprotocol_refused(uri: &http::Uri, detail: &str) -> io::Error {
+fn subprotocol_refused(uri: &str, detail: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
@@ -393,7 +402,7 @@ fn subprotocol_refused(uri: &http::Uri, detail: &str) -> io::Error {
 }
 
 /// A failed handshake as an [`io::Error`] that says what went wrong.
-fn handshake_error(uri: &http::Uri, e: WsError) -> io::Error {
+fn handshake_error(uri: &str, e: WsError) -> io::Error {
     match e {
         // An error that carries a cause (a TLS alert from the inner
         // transport, ...) goes up unchanged, so that it can still be

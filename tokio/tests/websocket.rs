@@ -879,14 +879,18 @@ fn bad_urls_and_headers_are_refused_before_connecting() {
             "{name}: {err}"
         );
     }
-    // Header values are not shown.
-    let c = WsConnector::new(tcp(), "wss://h:443")
+    // Header values and the URL's query are not shown.
+    let c = WsConnector::new(tcp(), "wss://h:443?token=t0ken")
         .expect("URL")
         .with_header("Authorization", "Bearer s3cret")
         .expect("header");
     let shown = format!("{c:?}");
     assert!(
         !shown.contains("s3cret") && shown.contains("authorization"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("t0ken") && shown.contains("wss://h:443/mqtt"),
         "{shown}"
     );
 }
