@@ -39,7 +39,7 @@ demo:
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test wheel-test
+test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test wheel-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -74,6 +74,8 @@ fmt-check:
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# mqtt-tokio's optional features (websocket) and the tests that need them.
+	$(CARGO) clippy -p mqtt-tokio --all-targets --all-features -- -D warnings
 	@# The bare-metal C library (no std), with every part and with the least.
 	@rustup target list --installed 2>/dev/null | grep -x thumbv7m-none-eabi >/dev/null || rustup target add thumbv7m-none-eabi
 	$(CARGO) clippy -p mqtt-ffi --target thumbv7m-none-eabi --no-default-features \
@@ -95,6 +97,7 @@ no-std:
 
 docs:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p mqtt-tokio --no-deps --all-features --quiet
 
 unit:
 	$(CARGO) test --workspace --all-targets
@@ -166,6 +169,16 @@ py-test:
 	@test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q ./py pytest websockets
 	.venv/bin/python -m pytest py/tests -q
+
+## tokio-ws-test: mqtt-tokio's `websocket` feature (after py-test, which
+## installs libmqtt and websockets into .venv): tokio/tests/websocket.rs
+## against the Python broker's WebSocket listener and small WebSocket
+## servers, and the crate's unit tests and doctests with the feature on.
+## (`unit` leaves the test out: it has required-features = ["websocket"].)
+.PHONY: tokio-ws-test
+tokio-ws-test:
+	LIBMQTT_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test -p mqtt-tokio --features websocket --lib --test websocket
+	$(CARGO) test -p mqtt-tokio --features websocket --doc
 
 ## wheel: the manylinux abi3 wheel of py/ (one file for CPython 3.10 and
 ## later; installs without Rust) in target/wheels/: maturin links with zig

@@ -250,6 +250,10 @@ async fn drive(
     let mut io_error = None;
     // Bytes taken from the core and not written yet.
     let mut out = Bytes::new();
+    // Written since the last flush: a transport that buffers (WebSocket,
+    // TLS) may still hold some of it, and is flushed once `out` is empty,
+    // so that what it holds leaves even while nothing else polls it.
+    let mut unflushed = false;
     // Messages received and not yet in their streams.
     let mut undelivered: VecDeque<(Destination, Message)> = VecDeque::new();
     loop {
@@ -400,8 +404,12 @@ async fn drive(
         });
         let has_front = front.is_some();
         tokio::select! {
-            written = wr.write(&out), if !out.is_empty() => match written {
-                Ok(n) if n > 0 => bytes::Buf::advance(&mut out, n),
+            written = write_or_flush(&mut wr, &out), if !out.is_empty() || unflushed => match written {
+                Ok(n) if n > 0 => {
+                    bytes::Buf::advance(&mut out, n);
+                    unflushed = true;
+                }
+                Ok(_) if out.is_empty() => unflushed = false,
                 other => {
                     tracing::debug!(result = ?other, "write failed");
                     io_error = other.err();
@@ -513,6 +521,18 @@ fn discard(inner: &Inner, m: Message) {
         let now = inner.now();
         let _ = inner.lock().core.acknowledge(now, token);
         inner.wake.notify_one();
+    }
+}
+
+/// Writes some of `out`, or flushes when it is empty (returning 0).
+async fn write_or_flush(
+    wr: &mut tokio::io::WriteHalf<Box<dyn Transport>>,
+    out: &[u8],
+) -> std::io::Result<usize> {
+    if out.is_empty() {
+        wr.flush().await.map(|()| 0)
+    } else {
+        wr.write(out).await
     }
 }
 

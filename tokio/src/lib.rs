@@ -16,6 +16,9 @@
 //!   `TlsOptions` (CA certificates, the platform's roots, a client
 //!   certificate for mutual TLS, SNI, ALPN), over rustls with the `ring`
 //!   provider; a certificate that is not trusted is `Error::Tls`.
+//! * MQTT over WebSocket (feature `websocket`, not default):
+//!   `ConnectOptions::with_websocket`, `ws://` and (with `tls`) `wss://`
+//!   URLs, and `WsConnector` over any inner `Connector`.
 //! * [`Client::publish`] resolves when the message is complete for its
 //!   QoS (PUBACK, PUBCOMP) with the reason code; a refusal is an error.
 //!   [`Client::try_publish`] never waits.
@@ -61,6 +64,8 @@ mod options;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 use std::sync::{Arc, Mutex};
 
@@ -85,6 +90,8 @@ pub use rustls;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConnector, TlsError, TlsOptions};
 pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
+#[cfg(feature = "websocket")]
+pub use websocket::{WebSocketOptions, WsConnector};
 
 /// Opens the TCP connection (and runs the TLS handshake when
 /// [`ConnectOptions::tls`] is set), sends CONNECT and waits for CONNACK; returns
@@ -98,21 +105,44 @@ pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
 /// the server refusing our certificate) `Error::Tls`, a refusal
 /// [`Error::ConnectRefused`], and no CONNACK within the core's connect
 /// timeout [`Error::ConnectionLost`].
+///
+/// With `options.websocket` set (feature `websocket`:
+/// `ConnectOptions::with_websocket`, a `ws://` or `wss://` URL), MQTT runs
+/// over WebSocket (`WsConnector`) on the TCP connection, or on the TLS
+/// connection when `options.tls` is set too (`wss`); a failed WebSocket
+/// handshake is [`Error::Io`].
 pub async fn connect(options: ConnectOptions) -> Result<(Client, ConnectionInfo), Error> {
     let (mut host, mut port) = (options.host.clone(), options.port);
-    let timeout = options.tcp_connect_timeout;
-    #[cfg(feature = "tls")]
-    let tls = options.tls.clone();
-    // The transport to `host:port`: TCP, or TLS over it.
+    // What the transport to a server (the first, or one a redirection
+    // names) is made from: the options without the session's data.
+    let mut base = options.clone();
+    base.session = None;
+    base.authenticator = None;
+    // The transport to `host:port`: TCP, TLS over it, WebSocket over
+    // either.
     let open = Arc::new(
         move |host: String, port: u16| -> Result<Box<dyn Connector>, Error> {
             let tcp = TcpConnector {
-                host,
+                host: host.clone(),
                 port,
-                timeout,
+                timeout: base.tcp_connect_timeout,
             };
+            #[cfg(feature = "websocket")]
+            if let Some(ws) = &base.websocket {
+                let mut target = base.clone();
+                (target.host, target.port) = (host, port);
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &base.tls {
+                    let tls = TlsConnector::new(tcp, tls)?;
+                    let wss =
+                        WsConnector::from_options(tls, &target, ws, true).map_err(Error::Io)?;
+                    return Ok(Box::new(wss));
+                }
+                let ws = WsConnector::from_options(tcp, &target, ws, false).map_err(Error::Io)?;
+                return Ok(Box::new(ws));
+            }
             #[cfg(feature = "tls")]
-            if let Some(tls) = &tls {
+            if let Some(tls) = &base.tls {
                 return Ok(Box::new(TlsConnector::new(tcp, tls)?));
             }
             Ok(Box::new(tcp))

@@ -61,6 +61,10 @@ pub struct ConnectOptions {
     /// for plain TCP.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::TlsOptions>,
+    /// MQTT over WebSocket on the TCP connection (feature `websocket`):
+    /// the path, headers and limits of the upgrade; `None`: plain MQTT.
+    #[cfg(feature = "websocket")]
+    pub websocket: Option<crate::WebSocketOptions>,
 }
 
 impl ConnectOptions {
@@ -80,6 +84,8 @@ impl ConnectOptions {
             session: None,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "websocket")]
+            websocket: None,
         }
     }
 
@@ -106,8 +112,14 @@ impl ConnectOptions {
     /// certificates and be valid for the host. For a private CA or a client
     /// certificate, replace it: `options.with_tls(TlsOptions::new().with_ca_file(..))`.
     ///
-    /// `ws://` and `wss://` are recognised but not supported yet:
-    /// [`Error::InvalidUrl`], like anything else malformed.
+    /// With the `websocket` feature, `ws://host[:port][/path][?query]` is
+    /// MQTT over WebSocket: the port defaults to 80, the path is the
+    /// request's (`/mqtt` when there is none), the query is read as above.
+    /// Without the feature a `ws://` URL is an [`Error::InvalidUrl`] that
+    /// says to enable it. `wss://` (features `websocket` and `tls`) is MQTT
+    /// over WebSocket over TLS, port 443 by default, with the path as for
+    /// `ws://` and [`TlsOptions::new`](crate::TlsOptions::new) as for
+    /// `mqtts://` (replace it with `with_tls` for a private CA).
     ///
     /// ```
     /// use mqtt_tokio::{ConnectOptions, ProtocolVersion};
@@ -127,15 +139,23 @@ impl ConnectOptions {
             "mqtts" | "ssl" => 8883,
             #[cfg(not(feature = "tls"))]
             "mqtts" | "ssl" => return Err(bad("TLS needs the feature `tls`")),
-            "ws" | "wss" => return Err(bad("WebSocket is not supported yet")),
+            #[cfg(feature = "websocket")]
+            "ws" => 80,
+            #[cfg(not(feature = "websocket"))]
+            "ws" => return Err(bad("ws:// needs the feature `websocket`")),
+            #[cfg(all(feature = "websocket", feature = "tls"))]
+            "wss" => 443,
+            #[cfg(not(all(feature = "websocket", feature = "tls")))]
+            "wss" => return Err(bad("wss:// needs the features `websocket` and `tls`")),
             _ => return Err(bad("unknown scheme")),
         };
         let (authority, query) = match rest.split_once('?') {
             Some((a, q)) => (a, q),
             None => (rest, ""),
         };
-        let authority = authority.strip_suffix('/').unwrap_or(authority);
-        if authority.contains('/') {
+        let websocket = scheme == "ws" || scheme == "wss";
+        let (authority, path) = authority.split_at(authority.find('/').unwrap_or(authority.len()));
+        if !websocket && path.len() > 1 {
             return Err(bad("a path is not used by MQTT over TCP"));
         }
         let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -209,12 +229,36 @@ impl ConnectOptions {
         }
         let options = ConnectOptions::new(host, port, client);
         #[cfg(feature = "tls")]
-        let options = if default_port == 8883 {
+        let options = if default_port == 8883 || scheme == "wss" {
             options.with_tls(crate::TlsOptions::new())
         } else {
             options
         };
+        #[cfg(feature = "websocket")]
+        if websocket {
+            return Ok(options.with_websocket(crate::WebSocketOptions::new(path)));
+        }
+        let _ = path; // only a ws:// URL's path is used
         Ok(options)
+    }
+
+    /// Runs MQTT over WebSocket on the TCP connection (feature
+    /// `websocket`), with these options (the path, headers, handshake
+    /// timeout, size limit); `connect` then opens a
+    /// [`WsConnector`](crate::WsConnector) over TCP, or over TLS (`wss`)
+    /// when [`tls`](Self::tls) is set too.
+    ///
+    /// ```
+    /// use mqtt_tokio::{ClientOptions, ConnectOptions, ProtocolVersion, WebSocketOptions};
+    /// let client = ClientOptions::new(ProtocolVersion::V5, "dev-1").unwrap();
+    /// let options = ConnectOptions::new("127.0.0.1", 8080, client)
+    ///     .with_websocket(WebSocketOptions::new("/mqtt"));
+    /// assert_eq!(options.websocket.unwrap().path, "/mqtt");
+    /// ```
+    #[cfg(feature = "websocket")]
+    pub fn with_websocket(mut self, websocket: crate::WebSocketOptions) -> Self {
+        self.websocket = Some(websocket);
+        self
     }
 
     /// Sets the reconnect backoff (`None`: no reconnection).
@@ -349,12 +393,12 @@ mod tests {
             "http://h",
             "mqtts://",
             "ssl://h:port",
-            "ws://h/mqtt",
-            "wss://h",
+            "wss://h:port/mqtt",
             "mqtt://",
             "mqtt://h:port",
             "mqtt://h:70000",
             "mqtt://h/path",
+            "tcp://h/mqtt",
             "mqtt://[::1",
             "mqtt://h?x=1",
             "mqtt://h?version=6",
@@ -365,5 +409,59 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[cfg(not(all(feature = "websocket", feature = "tls")))]
+    #[test]
+    fn wss_without_both_features_says_which_it_needs() {
+        let Err(Error::InvalidUrl(why)) = ConnectOptions::from_url("wss://h:443/mqtt") else {
+            panic!("wss:// needs websocket and tls");
+        };
+        assert!(why.contains("`websocket` and `tls`"), "{why}");
+    }
+
+    #[cfg(all(feature = "websocket", feature = "tls"))]
+    #[test]
+    fn wss_urls_mean_websocket_over_tls_on_port_443() {
+        let o = ConnectOptions::from_url("WSS://broker.example").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("broker.example", 443));
+        assert_eq!(o.websocket.as_ref().map(|w| w.path.as_str()), Some("/mqtt"));
+        assert!(o.tls.is_some());
+        let o = ConnectOptions::from_url("wss://h:8443/ws?client_id=c").unwrap();
+        assert_eq!(o.port, 8443);
+        assert_eq!(o.websocket.as_ref().map(|w| w.path.as_str()), Some("/ws"));
+        assert!(ConnectOptions::from_url("ws://h").unwrap().tls.is_none());
+    }
+
+    #[cfg(not(feature = "websocket"))]
+    #[test]
+    fn ws_without_the_feature_says_to_enable_it() {
+        let Err(Error::InvalidUrl(why)) = ConnectOptions::from_url("ws://h/mqtt") else {
+            panic!("ws:// needs the feature");
+        };
+        assert!(why.contains("feature `websocket`"), "{why}");
+    }
+
+    #[cfg(feature = "websocket")]
+    #[test]
+    fn ws_urls_give_port_80_and_the_path() {
+        let o = ConnectOptions::from_url("ws://h").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("h", 80));
+        assert_eq!(o.websocket.as_ref().map(|w| w.path.as_str()), Some("/mqtt"));
+        let o = ConnectOptions::from_url("WS://u:p@[::1]:8080/ws/mqtt?client_id=c&version=3.1.1")
+            .unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("::1", 8080));
+        assert_eq!(
+            o.websocket.as_ref().map(|w| w.path.as_str()),
+            Some("/ws/mqtt")
+        );
+        assert_eq!(o.client.client_id.as_str(), "c");
+        assert_eq!(o.client.version, ProtocolVersion::V311);
+        assert_eq!(o.client.password.as_deref(), Some(&b"p"[..]));
+        let o = ConnectOptions::from_url("ws://h:9/?keep_alive=7").unwrap();
+        assert_eq!(o.websocket.as_ref().map(|w| w.path.as_str()), Some("/"));
+        assert_eq!(o.client.keep_alive, 7);
+        let o = ConnectOptions::from_url("mqtt://h").unwrap();
+        assert!(o.websocket.is_none());
     }
 }

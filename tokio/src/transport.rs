@@ -43,6 +43,14 @@ pub trait Connector: Send + Sync + 'static {
     fn connect(&self) -> ConnectFuture<'_>;
 }
 
+/// A shared connector (`Arc<dyn Connector>` too) is a connector: one
+/// can serve several clients, or sit under another (WebSocket over it).
+impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
+    fn connect(&self) -> ConnectFuture<'_> {
+        (**self).connect()
+    }
+}
+
 /// TCP to `host:port` with a connect timeout and `TCP_NODELAY`: the
 /// connector of [`connect`](crate::connect).
 #[derive(Debug, Clone)]
