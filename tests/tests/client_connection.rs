@@ -864,6 +864,52 @@ fn pingresp_just_before_the_deadline_keeps_the_connection() {
     }
 }
 
+/// While the driver does not read (`set_input_paused`), a late PINGRESP
+/// is not held against the server and PINGREQ still goes out every keep
+/// alive [MQTT-3.1.2-23]; when reading resumes, the wait for PINGRESP
+/// starts again and a silent server is then noticed.
+#[test]
+fn paused_input_suspends_the_pingresp_timeout_but_not_pingreq() {
+    for v in BOTH {
+        let mut sc = Scripted::new(opts(v).with_keep_alive(10).with_ping_timeout(3_000));
+        sc.connect_ok(false);
+        at(&mut sc, 10_000);
+        assert_eq!(sc.sent(), vec![Packet::PingReq]);
+        sc.client.set_input_paused(11_000, true);
+        // No PINGRESP deadline while paused; the next PINGREQ is due.
+        assert_eq!(sc.client.poll_timeout(), Some(20_000));
+        at(&mut sc, 13_000);
+        assert_eq!(sc.events(), vec![], "no keep alive timeout while paused");
+        at(&mut sc, 20_000);
+        assert_eq!(sc.sent(), vec![Packet::PingReq]);
+        at(&mut sc, 30_000);
+        assert_eq!(sc.sent(), vec![Packet::PingReq]);
+        assert_eq!(sc.client.state(), ConnectionState::Connected);
+        // Reading again: PINGRESP awaited from now, 3 s.
+        sc.client.set_input_paused(31_000, false);
+        assert_eq!(sc.client.poll_timeout(), Some(34_000));
+        sc.now = 33_000;
+        sc.server_sends(Packet::PingResp);
+        assert_eq!(sc.events(), vec![Event::Pong]);
+        assert_eq!(sc.client.state(), ConnectionState::Connected);
+        assert_eq!(sc.client.poll_timeout(), Some(40_000));
+        // Paused and resumed again with a server that stays silent.
+        at(&mut sc, 40_000);
+        assert_eq!(sc.sent(), vec![Packet::PingReq]);
+        sc.client.set_input_paused(40_500, true);
+        at(&mut sc, 45_000);
+        assert_eq!(sc.events(), vec![]);
+        sc.client.set_input_paused(45_000, false);
+        at(&mut sc, 47_999);
+        assert_eq!(sc.events(), vec![]);
+        at(&mut sc, 48_000);
+        assert_eq!(
+            sc.events(),
+            vec![Event::Disconnected(DisconnectReason::KeepAliveTimeout)]
+        );
+    }
+}
+
 #[test]
 fn keep_alive_0_never_sends_pingreq() {
     for v in BOTH {

@@ -256,6 +256,8 @@ async fn drive(
     let mut unflushed = false;
     // Messages received and not yet in their streams.
     let mut undelivered: VecDeque<(Destination, Message)> = VecDeque::new();
+    // Whether the core was told that reading stopped.
+    let mut input_paused = false;
     loop {
         // Drain the core: events first (they may queue bytes), then bytes.
         let mut ended = None;
@@ -397,6 +399,20 @@ async fn drive(
             let _ = wr.shutdown().await;
             return End::Shutdown;
         }
+        // Reading stops while messages wait for room in their streams:
+        // the core then does not hold a late PINGRESP against the server
+        // (it may be waiting unread) and keeps sending PINGREQ, so an
+        // application that is slow for longer than the keep alive does not
+        // cost a reconnection.
+        let deadline = if undelivered.is_empty() == input_paused {
+            input_paused = !undelivered.is_empty();
+            let now = inner.now();
+            let mut shared = inner.lock();
+            shared.core.set_input_paused(now, input_paused);
+            shared.core.poll_timeout()
+        } else {
+            deadline
+        };
         let sleep_until = deadline.map(|t| inner.origin + Duration::from_millis(t));
         let front = undelivered.front().map(|(to, _)| match to {
             Destination::General => messages.clone(),

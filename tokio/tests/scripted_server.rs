@@ -316,3 +316,75 @@ async fn a_user_supplied_transport_carries_the_session_across_a_reconnect() {
     let _server = server.await.expect("server script");
     assert_eq!(client.stats().connections, 2);
 }
+
+/// An application that stops taking messages for longer than the keep
+/// alive: the connection stops reading (backpressure), keeps sending
+/// PINGREQ, and is not ended for the PINGRESPs it has not read; the
+/// messages all arrive once the application reads again.
+#[tokio::test]
+async fn a_stalled_application_does_not_cost_a_keep_alive_timeout() {
+    let (l, port) = listener().await;
+    let (go, ready) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let mut s = accept(&l, &[0x20, 0x02, 0x00, 0x00]).await;
+        // Once the test holds the message stream: five 3.1.1 QoS 0 PUBLISHes, topic "t", payloads "0".."4".
+        ready.await.unwrap();
+        for i in 0..5u8 {
+            s.write_all(&[0x30, 0x04, 0x00, 0x01, b't', b'0' + i])
+                .await
+                .unwrap();
+        }
+        let until = tokio::time::Instant::now() + Duration::from_millis(3_500);
+        let mut pings = 0;
+        let mut closed = false;
+        loop {
+            match tokio::time::timeout_at(until, s.read_u8()).await {
+                Err(_) => break,
+                Ok(Err(_)) => {
+                    closed = true;
+                    break;
+                }
+                Ok(Ok(0xc0)) => {
+                    assert_eq!(s.read_u8().await.unwrap(), 0, "PINGREQ length");
+                    pings += 1;
+                    s.write_all(&[0xd0, 0x00]).await.unwrap(); // PINGRESP
+                }
+                Ok(Ok(other)) => {
+                    closed = other == 0xe0; // DISCONNECT
+                    break;
+                }
+            }
+        }
+        (pings, closed, s)
+    });
+    let client = ClientOptions::new(ProtocolVersion::V311, "stalled")
+        .unwrap()
+        .with_keep_alive(1);
+    let (client, _) = mqtt_tokio::connect(
+        ConnectOptions::new("127.0.0.1", port, client)
+            .with_reconnect(None)
+            .with_message_capacity(1),
+    )
+    .await
+    .expect("connect");
+    let mut messages = client.messages().expect("the stream");
+    go.send(()).unwrap();
+    let (pings, closed, _s) = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("in time")
+        .unwrap();
+    assert!(!closed, "the client ended the connection while stalled");
+    assert!(
+        pings >= 2,
+        "PINGREQ every keep alive while stalled: {pings}"
+    );
+    assert_eq!(client.state(), mqtt_tokio::ConnectionState::Connected);
+    for i in 0..5u8 {
+        let m = tokio::time::timeout(WAIT, messages.recv())
+            .await
+            .expect("in time")
+            .unwrap_or_else(|| panic!("message {i}: the stream ended"));
+        assert_eq!(&m.publish.payload[..], &[b'0' + i]);
+    }
+    assert_eq!(client.state(), mqtt_tokio::ConnectionState::Connected);
+}

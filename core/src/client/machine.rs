@@ -266,6 +266,8 @@ pub struct Client {
     /// The earliest Message Expiry of a queued publish (may be early: a
     /// wake-up then finds nothing and recomputes it).
     queue_expiry: Option<Instant>,
+    /// The driver is not reading the transport ([`Client::set_input_paused`]).
+    input_paused: bool,
 }
 
 impl Client {
@@ -304,6 +306,7 @@ impl Client {
             subscriptions: Vec::new(),
             stats: Stats::default(),
             queue_expiry: None,
+            input_paused: false,
             opts: options,
         }
     }
@@ -478,7 +481,7 @@ impl Client {
             self.teardown(DisconnectReason::ConnectTimeout);
             return;
         }
-        if self.timers[Timer::PingResp as usize].is_some_and(|t| now >= t) {
+        if self.timers[Timer::PingResp as usize].is_some_and(|t| now >= t) && !self.input_paused {
             if self.version.is_v5() {
                 let _ = self.encode_packet(PacketRef::Disconnect(
                     Disconnect::new(ReasonCode::KeepAliveTimeout).as_view(),
@@ -490,11 +493,10 @@ impl Client {
         if let Some(t) = self.keep_alive_deadline() {
             if now >= t {
                 let _ = self.encode_packet(PacketRef::PingReq);
-                let wait = match self.opts.ping_timeout {
-                    0 => u64::from(self.keep_alive) * 1000,
-                    t => t,
-                };
-                self.timers[Timer::PingResp as usize] = Some(now + wait);
+                // While input is paused a PINGRESP may already be awaited:
+                // keep its deadline.
+                let wait = self.ping_wait();
+                self.timers[Timer::PingResp as usize].get_or_insert(now + wait);
             }
         }
     }
@@ -560,16 +562,51 @@ impl Client {
         if let Some(e) = self.queue_expiry.filter(|_| !self.pending.is_empty()) {
             t = Some(t.map_or(e, |x| x.min(e)));
         }
-        for timer in self.timers.iter().flatten() {
-            t = Some(t.map_or(*timer, |x| x.min(*timer)));
+        for (i, timer) in self.timers.iter().enumerate() {
+            if i == Timer::PingResp as usize && self.input_paused {
+                continue;
+            }
+            if let Some(timer) = timer {
+                t = Some(t.map_or(*timer, |x| x.min(*timer)));
+            }
         }
         t
+    }
+
+    /// Tells the client that its driver stopped reading the transport
+    /// (`paused`), for instance because the application is not taking
+    /// messages and the driver applies backpressure, or that it reads
+    /// again.
+    ///
+    /// While paused, a PINGRESP that is late is not held against the
+    /// server (it may be waiting unread in the transport), and PINGREQ is
+    /// still sent every keep alive interval so that the server keeps the
+    /// connection [MQTT-3.1.2-23]. When reading resumes, the wait for an
+    /// outstanding PINGRESP starts again from `now`, so a server that is
+    /// really gone is still noticed.
+    pub fn set_input_paused(&mut self, now: Instant, paused: bool) {
+        self.now = now;
+        if self.input_paused && !paused {
+            let wait = self.ping_wait();
+            if let Some(t) = self.timers[Timer::PingResp as usize].as_mut() {
+                *t = now + wait;
+            }
+        }
+        self.input_paused = paused;
+    }
+
+    /// How long to wait for PINGRESP.
+    fn ping_wait(&self) -> u64 {
+        match self.opts.ping_timeout {
+            0 => u64::from(self.keep_alive) * 1000,
+            t => t,
+        }
     }
 
     fn keep_alive_deadline(&self) -> Option<Instant> {
         if self.state != ConnectionState::Connected
             || self.keep_alive == 0
-            || self.timers[Timer::PingResp as usize].is_some()
+            || (self.timers[Timer::PingResp as usize].is_some() && !self.input_paused)
         {
             return None;
         }
