@@ -1,6 +1,7 @@
-//! The network between the client and mosquitto is cut (a proxy closes the
+//! The network between the clients and mosquitto is cut (a proxy closes the
 //! TCP connection, no DISCONNECT) at random moments in the middle of QoS 1
-//! and QoS 2 streams, a bounded number of times: the client reconnects,
+//! and QoS 2 streams, a bounded number of times, on the publisher's side
+//! and on the subscriber's: each client reconnects,
 //! resumes its session and resends what was in flight. Nothing is lost
 //! [MQTT-4.3.2-1], QoS 2 is delivered exactly once [MQTT-4.3.3-1], and the
 //! order per topic is kept [MQTT-4.6.0-2] [MQTT-4.6.0-3]. And the will is
@@ -37,10 +38,10 @@ fn options(addr: SocketAddr, version: ProtocolVersion, name: &str) -> ConnectOpt
 async fn streams_survive_random_cuts(version: ProtocolVersion, qos: QoS, tag: &str) {
     let broker = Mosquitto::start(false);
     let proxy = Proxy::start(broker.addr).await;
+    let sub_proxy = Proxy::start(broker.addr).await;
     let base = format!("tokio/cuts/{tag}");
-    // The subscriber is connected directly, the publisher through the
-    // proxy.
-    let (sub, _) = mqtt_tokio::connect(options(broker.addr, version, &format!("{tag}-sub")))
+    // Each client through a proxy of its own.
+    let (sub, _) = mqtt_tokio::connect(options(sub_proxy.addr, version, &format!("{tag}-sub")))
         .await
         .expect("subscriber connects");
     let mut messages = sub.messages().unwrap();
@@ -66,18 +67,23 @@ async fn streams_survive_random_cuts(version: ProtocolVersion, qos: QoS, tag: &s
             }
         });
     }
-    // Cut the publisher's connection at random moments.
+    // Cut the connections at random moments: the publisher's, then the
+    // subscriber's, in turn (a session resumed on either side).
     let cutter = {
         let mut seed = RandomState::new().build_hasher().finish() | 1;
         tokio::spawn(async move {
-            for _ in 0..CUTS {
+            for n in 0..CUTS {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 tokio::time::sleep(Duration::from_millis(10 + seed % 60)).await;
-                proxy.cut();
+                if n % 2 == 0 {
+                    proxy.cut();
+                } else {
+                    sub_proxy.cut();
+                }
             }
-            proxy
+            (proxy, sub_proxy)
         })
     };
 
@@ -139,12 +145,29 @@ async fn streams_survive_random_cuts(version: ProtocolVersion, qos: QoS, tag: &s
         other => panic!("publisher not connected: {other:?}"),
     }
     drop(connected);
-    let reconnects = broker
-        .log()
-        .matches(&format!("as tokio-cuts-{tag}-pub-"))
-        .count();
-    println!("{tag}: {total} messages, {duplicates} duplicates, {reconnects} connections");
-    assert!(reconnects > 1, "the connection was cut at least once");
+    let mut sub_status = sub.status();
+    tokio::time::timeout(
+        WAIT,
+        sub_status.wait_for(|s| matches!(s, Status::Connected(_))),
+    )
+    .await
+    .expect("the subscriber reconnected in time")
+    .expect("status");
+    let log = broker.log();
+    let reconnects = log.matches(&format!("as tokio-cuts-{tag}-pub-")).count();
+    let sub_reconnects = log.matches(&format!("as tokio-cuts-{tag}-sub-")).count();
+    println!(
+        "{tag}: {total} messages, {duplicates} duplicates, {reconnects} publisher and \
+         {sub_reconnects} subscriber connections"
+    );
+    assert!(
+        reconnects > 1,
+        "the publisher's connection was cut at least once"
+    );
+    assert!(
+        sub_reconnects > 1,
+        "the subscriber's connection was cut at least once"
+    );
     publisher
         .disconnect(ReasonCode::NORMAL_DISCONNECTION)
         .await
