@@ -196,6 +196,59 @@ impl Publish {
         self
     }
 
+    /// Adds a User Property (5.0), after those already set.
+    ///
+    /// ```
+    /// use mqtt_core::codec::Publish;
+    /// let p = Publish::new("sensors/7/temp", "21.5")?
+    ///     .with_user_property("unit", "celsius")?
+    ///     .with_content_type("text/plain")?
+    ///     .with_message_expiry_interval(60)
+    ///     .with_payload_format_indicator(true);
+    /// assert_eq!(p.properties.user_properties.len(), 1);
+    /// assert_eq!(p.properties.message_expiry_interval, Some(60));
+    /// # Ok::<(), mqtt_core::codec::Error>(())
+    /// ```
+    pub fn with_user_property(mut self, key: &str, value: &str) -> Result<Self, Error> {
+        self.properties
+            .user_properties
+            .push(super::UserProperty::new(key, value)?);
+        Ok(self)
+    }
+
+    /// Sets the Message Expiry Interval in seconds (5.0).
+    pub fn with_message_expiry_interval(mut self, seconds: u32) -> Self {
+        self.properties.message_expiry_interval = Some(seconds);
+        self
+    }
+
+    /// Sets the Payload Format Indicator (5.0): `true` when the payload is
+    /// UTF-8 text.
+    pub fn with_payload_format_indicator(mut self, utf8: bool) -> Self {
+        self.properties.payload_format_indicator = Some(utf8);
+        self
+    }
+
+    /// Sets the Content Type (5.0), a MIME type for instance.
+    pub fn with_content_type(mut self, content_type: &str) -> Result<Self, Error> {
+        self.properties.content_type = Some(super::MqttString::from_str(content_type)?);
+        Ok(self)
+    }
+
+    /// Sets the Response Topic (5.0), a topic name without wildcards
+    /// [MQTT-3.3.2-14].
+    pub fn with_response_topic(mut self, topic: &str) -> Result<Self, Error> {
+        TopicName::from_str(topic)?;
+        self.properties.response_topic = Some(super::MqttString::from_str(topic)?);
+        Ok(self)
+    }
+
+    /// Sets the Correlation Data (5.0).
+    pub fn with_correlation_data(mut self, data: impl Into<Bytes>) -> Self {
+        self.properties.correlation_data = Some(data.into());
+        self
+    }
+
     /// A borrowed view, for encoding.
     #[inline]
     pub fn as_view(&self) -> PublishRef<'_> {
@@ -426,5 +479,53 @@ impl<'a> PublishRef<'a> {
             },
             payload: share(src, self.payload),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_builders_set_and_check() {
+        let p = Publish::new("a/b", "x")
+            .unwrap()
+            .with_response_topic("replies/1")
+            .unwrap()
+            .with_correlation_data(&b"id-7"[..])
+            .with_user_property("k", "v")
+            .unwrap()
+            .with_user_property("k", "w")
+            .unwrap();
+        assert_eq!(
+            p.properties.response_topic.as_ref().map(|t| t.as_str()),
+            Some("replies/1")
+        );
+        assert_eq!(p.properties.correlation_data.as_deref(), Some(&b"id-7"[..]));
+        assert_eq!(
+            p.properties.user_properties.len(),
+            2,
+            "duplicates kept, in order"
+        );
+        // [MQTT-3.3.2-14] no wildcards in a Response Topic; no U+0000 anywhere.
+        for bad in ["replies/#", "replies/+", ""] {
+            assert!(
+                Publish::new("a", "x")
+                    .unwrap()
+                    .with_response_topic(bad)
+                    .is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Publish::new("a", "x")
+            .unwrap()
+            .with_content_type("a\0b")
+            .is_err());
+        assert!(Publish::new("a", "x")
+            .unwrap()
+            .with_user_property("k\0", "v")
+            .is_err());
+        // Nothing set, nothing allocated.
+        assert!(Publish::new("a", "x").unwrap().properties.is_empty());
     }
 }
