@@ -21,6 +21,7 @@ help:
 	@echo "                 corpus minimised into fuzz/corpus-kept, coverage table in fuzz/COVERAGE.md"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
+	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
 	@echo "make wheel       the manylinux abi3 wheel of py/ in target/wheels/ (installs without Rust); make sdist the source archive"
 	@echo "make install PREFIX=/usr/local  the C library (libmqtt.a, libmqtt.so), include/mqtt.h and mqtt.pc (DESTDIR for staging)"
@@ -159,6 +160,17 @@ bench:
 .PHONY: bench-broker
 bench-broker:
 	bench/run-broker.sh
+
+## bench-tokio: the tokio client benchmark of issue 15 (not a test):
+## mqtt-tokio beside rumqttc 0.25 in the same run, through Debian's
+## mosquitto and through the release example broker on 127.0.0.1, QoS
+## 0/1/2, one publisher to one subscriber and 4 x 4; messages/s, client CPU
+## and heap allocations per message, losses; best of 3 runs, section of
+## bench/RESULTS.md (bench/run-tokio.sh, bench/tokio-clients.py).
+.PHONY: bench-tokio
+bench-tokio:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || $(MAKE) setup
+	bench/run-tokio.sh
 
 ## py-test: the Python package (py/): rustfmt and clippy on its extension
 ## crate, then `pip install ./py` into .venv (created if missing) and pytest.
