@@ -1,7 +1,7 @@
 //! [`Client`]: the cloneable handle, and the state it shares with the
 //! connection task.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -150,7 +150,17 @@ impl Shared {
     /// A message on the response topic of [`Client::request`] goes to the
     /// request with its Correlation Data, or nowhere (a late response);
     /// it is acknowledged here with manual acknowledgement.
-    pub(crate) fn route(&mut self, now: u64, m: Message) -> Vec<(Destination, Message)> {
+    pub(crate) fn route(
+        &mut self,
+        now: u64,
+        m: Message,
+        out: &mut VecDeque<(Destination, Message)>,
+    ) {
+        // The common case, no streams and no requests: no search.
+        if self.routes.is_empty() && self.response_topic.is_none() {
+            out.push_back((Destination::General, m));
+            return;
+        }
         if self.response_topic.as_deref() == Some(m.publish.topic.as_str()) {
             if let Some(token) = m.ack_token {
                 let _ = self.core.acknowledge(now, token);
@@ -170,7 +180,7 @@ impl Shared {
                     "response dropped: no request waits for its Correlation Data"
                 ),
             }
-            return Vec::new();
+            return;
         }
         self.routes.retain(|r| !r.tx.is_closed());
         let ids = &m.publish.properties.subscription_identifiers;
@@ -186,18 +196,17 @@ impl Shared {
             }
         }
         if to.is_empty() {
-            return vec![(Destination::General, m)];
+            out.push_back((Destination::General, m));
+            return;
         }
         let last = to.len() - 1;
-        let mut out = Vec::with_capacity(to.len());
         let mut m = Some(m);
         for (i, tx) in to.into_iter().enumerate() {
             let msg = if i == last { m.take() } else { m.clone() };
             if let Some(msg) = msg {
-                out.push((Destination::Stream(tx), msg));
+                out.push_back((Destination::Stream(tx), msg));
             }
         }
-        out
     }
 }
 
@@ -369,8 +378,10 @@ impl Client {
     /// connection has taken it. Waits first while the in-flight window and
     /// the queue are full. The packet identifier in `publish` is ignored.
     pub async fn publish_with(&self, publish: Publish) -> Result<PublishOutcome, Error> {
+        // Moved into the core once there is room (no copy).
+        let mut publish = Some(publish);
         let started = self
-            .command(|shared, now| start_publish(shared, now, publish.clone(), true))
+            .command(|shared, now| start_publish(shared, now, &mut publish, true))
             .await?;
         finish(started).await
     }
@@ -381,7 +392,7 @@ impl Client {
     /// retries QoS 1 and 2 across reconnects).
     pub fn try_publish(&self, publish: Publish) -> Result<(), Error> {
         let mut shared = self.inner.lock();
-        start_publish(&mut shared, self.inner.now(), publish, false).map(|_| ())?;
+        start_publish(&mut shared, self.inner.now(), &mut Some(publish), false).map(|_| ())?;
         drop(shared);
         self.inner.wake.notify_one();
         Ok(())
@@ -754,10 +765,14 @@ impl Client {
 
 /// Queues `publish` in the core; for QoS 1 and 2 with `wait`, registers
 /// the waiter for its acknowledgement.
+///
+/// `publish` is taken only once the core has room for it (it does not
+/// refuse for a full queue after `can_queue`), so a caller that waits and
+/// tries again still has it.
 fn start_publish(
     shared: &mut Shared,
     now: u64,
-    publish: Publish,
+    publish: &mut Option<Publish>,
     wait: bool,
 ) -> Result<Started<PublishOutcome>, Error> {
     if let Some(reason) = &shared.closed {
@@ -766,11 +781,9 @@ fn start_publish(
     if !shared.core.can_queue() {
         return Err(Error::WouldBlock);
     }
+    let publish = publish.take().ok_or(Error::Closed(None))?;
     let qos = publish.qos;
-    let id = shared.core.publish(now, publish).map_err(|e| match e {
-        mqtt_core::client::ClientError::QueueFull => Error::WouldBlock,
-        e => Error::Command(e),
-    })?;
+    let id = shared.core.publish(now, publish).map_err(Error::Command)?;
     let done = Started::Done(PublishOutcome {
         reason_code: ReasonCode::Success,
         properties: AckProperties::default(),

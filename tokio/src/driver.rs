@@ -258,16 +258,21 @@ async fn drive(
     let mut undelivered: VecDeque<(Destination, Message)> = VecDeque::new();
     // Whether the core was told that reading stopped.
     let mut input_paused = false;
+    // One timer for the core's deadline, reset only when the deadline
+    // changes (a fresh `Sleep` per turn costs a timer-wheel entry).
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<u64> = None;
     loop {
         // Drain the core: events first (they may queue bytes), then bytes.
         let mut ended = None;
-        let (deadline, stream_taken) = {
+        let (deadline, stream_taken, room) = {
             let mut shared = inner.lock();
             while let Some(event) = shared.core.poll_event() {
                 match event {
                     Event::Message(m) => {
                         let now = inner.now();
-                        undelivered.extend(shared.route(now, m));
+                        shared.route(now, m, &mut undelivered);
                     }
                     Event::Disconnected(reason) => ended = Some(reason),
                     Event::Connected(c)
@@ -340,26 +345,50 @@ async fn drive(
             if out.is_empty() {
                 out = shared.core.take_transmit();
             }
-            (shared.core.poll_timeout(), shared.messages.is_none())
+            (
+                shared.core.poll_timeout(),
+                shared.messages.is_none(),
+                shared.core.can_queue(),
+            )
         };
-        inner.space.notify_waiters();
-        if !stream_taken && !undelivered.is_empty() {
-            let mut kept = VecDeque::with_capacity(undelivered.len());
-            for (to, m) in undelivered.drain(..) {
-                match to {
-                    Destination::General => {
-                        if let Err(mpsc::error::TrySendError::Full(m)) = messages.try_send(m) {
-                            tracing::warn!(
-                                topic = m.publish.topic.as_str(),
-                                "message dropped: the message stream was never taken and its buffer is full"
-                            );
-                            discard(inner, m);
-                        }
+        // Commands wait for room in the core's queue: wake them when there
+        // is some.
+        if room {
+            inner.space.notify_waiters();
+        }
+        // Hand what was received to the streams that have room, in order,
+        // without waiting; the first full stream stops the hand-over (its
+        // messages then wait in the `select!` below, and nothing more is
+        // read). The general stream, until the application takes it, drops
+        // what does not fit, so that a client that never reads never
+        // blocks.
+        while let Some((to, m)) = undelivered.pop_front() {
+            let tx = match &to {
+                Destination::General => messages,
+                Destination::Stream(tx) => tx,
+            };
+            match tx.try_send(m) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(m)) => {
+                    if matches!(to, Destination::General) && !stream_taken {
+                        tracing::warn!(
+                            topic = m.publish.topic.as_str(),
+                            "message dropped: the message stream was never taken and its buffer is full"
+                        );
+                        discard(inner, m);
+                    } else {
+                        undelivered.push_front((to, m));
+                        break;
                     }
-                    to => kept.push_back((to, m)),
+                }
+                Err(mpsc::error::TrySendError::Closed(m)) => {
+                    tracing::debug!(
+                        topic = m.publish.topic.as_str(),
+                        "message dropped: its stream was dropped"
+                    );
+                    discard(inner, m);
                 }
             }
-            undelivered = kept;
         }
         if let Some(reason) = ended {
             if let Some(tx) = inner.lock().reauth.take() {
@@ -413,7 +442,14 @@ async fn drive(
         } else {
             deadline
         };
-        let sleep_until = deadline.map(|t| inner.origin + Duration::from_millis(t));
+        if deadline != armed {
+            if let Some(t) = deadline {
+                timer
+                    .as_mut()
+                    .reset(inner.origin + Duration::from_millis(t));
+            }
+            armed = deadline;
+        }
         let front = undelivered.front().map(|(to, _)| match to {
             Destination::General => messages.clone(),
             Destination::Stream(tx) => tx.clone(),
@@ -460,8 +496,10 @@ async fn drive(
                     }
                 }
             }
-            _ = tokio::time::sleep_until(sleep_until.unwrap_or_else(tokio::time::Instant::now)),
-                if sleep_until.is_some() => {
+            _ = &mut timer, if armed.is_some() => {
+                // Fired: re-armed on the next turn, even for the same
+                // deadline.
+                armed = None;
                 let now = inner.now();
                 inner.lock().core.handle_timeout(now);
             }
