@@ -16,9 +16,11 @@
 //! worker per CPU unless `--threads`):
 //!
 //! * mqtt-tokio: `ClientOptions::with_max_inflight(window)`, and the
-//!   publisher keeps `window` `Client::publish` futures going at once
-//!   (`buffer_unordered`): each resolves at PUBACK / PUBCOMP (QoS 0: once
-//!   queued). The subscriber reads `Client::messages()`.
+//!   publisher keeps `window` + 10 `Client::publish` futures going at once
+//!   (`buffer_unordered`; the 10 beyond the window wait in the core's
+//!   queue, as rumqttc's 10 wait in its request channel): each resolves at
+//!   PUBACK / PUBCOMP (QoS 0: once queued). The subscriber reads
+//!   `Client::messages()`.
 //! * rumqttc: `MqttOptions::set_inflight(window)`, `AsyncClient::new(options,
 //!   10)` (the request channel capacity of its examples), the `EventLoop`
 //!   polled in its own task; the publisher task awaits
@@ -335,7 +337,15 @@ mod ours {
         let client = connect(a, &format!("bench-pub-{p}")).await?;
         let (tx, rx) = oneshot::channel();
         let c = client.clone();
-        let (n, len, q, window) = (a.messages, a.payload, qos(a.qos), a.window as usize);
+        // The window plus the requests rumqttc's channel holds beyond its
+        // window (`REQUEST_CAPACITY`): those wait in the core's queue and go
+        // out as soon as an acknowledgement frees the window.
+        let (n, len, q, window) = (
+            a.messages,
+            a.payload,
+            qos(a.qos),
+            a.window as usize + REQUEST_CAPACITY,
+        );
         tokio::spawn(async move {
             started(start).await;
             let topic = format!("bench/{p}");
@@ -352,6 +362,11 @@ mod ours {
         Ok((client, rx))
     }
 }
+
+/// Requests a client holds beyond its in-flight window: rumqttc's request
+/// channel capacity, and as many `publish` futures more than the window for
+/// mqtt-tokio (they wait in the core's queue).
+const REQUEST_CAPACITY: usize = 10;
 
 // ----- rumqttc -----------------------------------------------------------------
 
@@ -373,7 +388,7 @@ mod peer {
         opts.set_keep_alive(Duration::from_secs(60))
             .set_inflight(a.window)
             .set_clean_session(true);
-        let (client, mut eventloop) = AsyncClient::new(opts, 10);
+        let (client, mut eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
         if a.rumqttc_nodelay {
             let mut net = eventloop.network_options();
             net.set_tcp_nodelay(true);
