@@ -858,7 +858,9 @@ class Client:
     authentication hook (with ``authentication_method`` and
     ``authentication_data``): called with each AUTH challenge of the
     server (a :class:`libmqtt.Auth`), it returns the Authentication Data
-    to answer with (``bytes`` or ``None``), or an awaitable of it; any
+    to answer with (``bytes`` or ``None``), or an awaitable of it;
+    ``telemetry``, a :class:`libmqtt.telemetry.Telemetry`: OpenTelemetry
+    spans and metrics, trace context in the messages (off by default); any
     other keyword goes to :class:`libmqtt.Client` (``max_inflight``,
     ``max_queued``, ``receive_maximum``, ``user_properties``, ...).
     :meth:`from_url` makes one from ``mqtt://``, ``mqtts://``, ``ws://`` or
@@ -896,6 +898,7 @@ class Client:
         websocket_headers: Optional[Dict[str, str]] = None,
         max_incoming_messages: Optional[int] = 1000,
         authenticate: Optional[Callable[[Auth], Union[Optional[bytes], Awaitable[Optional[bytes]]]]] = None,
+        telemetry: Optional[Any] = None,
         **options: Any,
     ) -> None:
         if transport not in ("tcp", "websockets"):
@@ -963,6 +966,12 @@ class Client:
         self._response_sub: Optional[asyncio.Future] = None
         self.connection_count = 0
         """Connections made so far (1 after the first, more after reconnects)."""
+        # OpenTelemetry hooks (libmqtt._telemetry), None when off: then
+        # nothing of it runs and opentelemetry is never imported.
+        self._telemetry = None if telemetry is None else telemetry._bind(self._describe)
+
+    def _describe(self) -> Tuple[str, str, int, int]:
+        return self._core.client_id, self.host, self.port, self._core.version
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> "Client":
@@ -1304,7 +1313,7 @@ class Client:
         while events:
             # The common delivery inline: no response topic, no filtered
             # streams (else _dispatch routes each message).
-            put = self.messages._put if self._response_topic is None and not self._streams else None
+            put = self.messages._put if self._response_topic is None and not self._streams and self._telemetry is None else None
             pending = self._pending
             for event in events:
                 kind = event.__class__
@@ -1349,6 +1358,8 @@ class Client:
     def _dispatch(self, event: Any) -> bool:
         """Handles one event; returns True when the transport must close."""
         if isinstance(event, Message):
+            if self._telemetry is not None:
+                event = self._telemetry.received(event)
             if self._response_topic is not None and event.topic == self._response_topic:
                 cd = event.publish.properties.correlation_data
                 fut = self._requests.pop(cd, None) if cd is not None else None
@@ -1398,6 +1409,8 @@ class Client:
             )
             info = ConnectionInfo._from_event(event, self.connection_count)
             self.connection_info = info
+            if self._telemetry is not None:
+                self._telemetry.connected()
             self._backoff.reset()
             self._connected.set()  # type: ignore[union-attr]
             self.connection_events._put(ConnectedEvent(info))
@@ -1418,6 +1431,8 @@ class Client:
         elif isinstance(event, Disconnected):
             log.info("%s: disconnected (%s) %s", self.client_id, event.kind.value, event.message)
             self._connected.clear()  # type: ignore[union-attr]
+            if self._telemetry is not None:
+                self._telemetry.disconnected()
             packet = event.packet
             self.connection_events._put(
                 DisconnectedEvent(
@@ -1539,7 +1554,28 @@ class Client:
         without bound, while the inflight window is full. 5.0 properties as
         keywords: ``user_properties``, ``response_topic``,
         ``correlation_data``, ``content_type``, ``message_expiry_interval``,
-        ``payload_format_indicator`` or ``properties=``."""
+        ``payload_format_indicator`` or ``properties=``.
+
+        With ``telemetry=``, a PRODUCER span covers the call and its trace
+        context goes into the message (5.0: ``traceparent`` /
+        ``tracestate`` User Properties; 3.1.1: the envelope, if enabled)."""
+        tel = self._telemetry
+        if tel is None:
+            return await self._publish(topic, payload, qos, retain, properties)
+        return await tel.publish_async(self._publish_written, topic, payload, qos, retain, properties)
+
+    async def _publish_written(
+        self, topic: str, payload: Any, qos: int, retain: bool, properties: Dict[str, Any]
+    ) -> Optional[PublishCompleted]:
+        """A traced publish: QoS 0 ends once handed to the transport."""
+        result = await self._publish(topic, payload, qos, retain, properties)
+        if qos == 0 and self._unflushed:
+            self._process()
+        return result
+
+    async def _publish(
+        self, topic: str, payload: Any, qos: int, retain: bool, properties: Dict[str, Any]
+    ) -> Optional[PublishCompleted]:
         if self._closed or self._runner is None:
             self._check_open()  # raises
         core = self._core
@@ -1596,13 +1632,22 @@ class Client:
             err = SubscribeError(f"subscription refused: {ReasonCode(bad[0]).name}", reason_code=bad[0])
             err.reason_codes = event.reason_codes
             raise err
+        if self._telemetry is not None:
+            from ._telemetry import filter_names
+
+            self._telemetry.subscribed(filter_names(topic_filter))
         return event
 
     async def unsubscribe(self, topic_filter: Union[str, Sequence[str]], *, timeout: Optional[float] = None, **options: Any) -> Unsubscribed:
         """Unsubscribes and returns the UNSUBACK (:class:`libmqtt.Unsubscribed`)."""
         self._check_open()
         packet_id = self._core.unsubscribe(topic_filter, now=self._now(), **options)
-        return await self._await_ack(packet_id, timeout)
+        event = await self._await_ack(packet_id, timeout)
+        if self._telemetry is not None:
+            from ._telemetry import filter_names
+
+            self._telemetry.unsubscribed(filter_names(topic_filter))
+        return event
 
     async def _await_ack(self, packet_id: int, timeout: Optional[float]) -> Any:
         fut = self._loop.create_future()  # type: ignore[union-attr]
