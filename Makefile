@@ -164,7 +164,7 @@ py-test:
 	$(CARGO) fmt --manifest-path py/Cargo.toml --check
 	$(CARGO) clippy --manifest-path py/Cargo.toml -- -D warnings
 	@test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install -q ./py pytest websockets
+	.venv/bin/pip install -q ./py pytest websockets opentelemetry-sdk
 	.venv/bin/python -m pytest py/tests -q
 
 ## wheel: the manylinux abi3 wheel of py/ (one file for CPython 3.10 and
