@@ -47,7 +47,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(telemetry::span_name, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::protocol_version, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::consumer_group, m)?)?;
-    m.add("semconv", telemetry::names(m.py())?)?;
+    m.add("_semconv", telemetry::names(m.py())?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

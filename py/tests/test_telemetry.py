@@ -422,3 +422,21 @@ def test_sync_refused_publish(our_broker: int) -> None:
     pub = otel.span(SpanKind.PRODUCER, "publish")
     assert pub.status.status_code == StatusCode.ERROR
     assert pub.attributes[T.ERROR_TYPE] == "not_authorized"
+
+
+# -------------------------------------------------------------- example
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "otel_trace.py")
+
+
+@pytest.mark.parametrize("args", [[], ["--v311"]], ids=["v5", "v311"])
+def test_example_shows_one_trace_id(mosquitto: int, args: List[str]) -> None:
+    """py/examples/otel_trace.py: the same trace id on both sides, on the
+    embedded broker and on mosquitto."""
+    for broker in ([], ["--broker", f"127.0.0.1:{mosquitto}"]):
+        out = subprocess.run([sys.executable, EXAMPLE, *broker, *args], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        sent = [l.split()[-1] for l in out.stdout.splitlines() if l.startswith("publisher trace id")]
+        got = [l.split()[-1] for l in out.stdout.splitlines() if l.startswith("subscriber trace id")]
+        assert sent == got and len(sent[0]) == 32
+        assert "one trace" in out.stdout

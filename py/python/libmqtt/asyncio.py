@@ -967,8 +967,13 @@ class Client:
         self.connection_count = 0
         """Connections made so far (1 after the first, more after reconnects)."""
         # OpenTelemetry hooks (libmqtt._telemetry), None when off: then
-        # nothing of it runs and opentelemetry is never imported.
-        self._telemetry = None if telemetry is None else telemetry._bind(self._describe)
+        # nothing of it runs and opentelemetry is never imported. When on,
+        # the instance's publish is the traced one (the class's stays as
+        # it is: no cost when off).
+        self._telemetry = None
+        if telemetry is not None:
+            self._telemetry = telemetry._bind(self._describe)
+            self.publish = self._traced_publish  # type: ignore[method-assign]
 
     def _describe(self) -> Tuple[str, str, int, int]:
         return self._core.client_id, self.host, self.port, self._core.version
@@ -1559,23 +1564,6 @@ class Client:
         With ``telemetry=``, a PRODUCER span covers the call and its trace
         context goes into the message (5.0: ``traceparent`` /
         ``tracestate`` User Properties; 3.1.1: the envelope, if enabled)."""
-        tel = self._telemetry
-        if tel is None:
-            return await self._publish(topic, payload, qos, retain, properties)
-        return await tel.publish_async(self._publish_written, topic, payload, qos, retain, properties)
-
-    async def _publish_written(
-        self, topic: str, payload: Any, qos: int, retain: bool, properties: Dict[str, Any]
-    ) -> Optional[PublishCompleted]:
-        """A traced publish: QoS 0 ends once handed to the transport."""
-        result = await self._publish(topic, payload, qos, retain, properties)
-        if qos == 0 and self._unflushed:
-            self._process()
-        return result
-
-    async def _publish(
-        self, topic: str, payload: Any, qos: int, retain: bool, properties: Dict[str, Any]
-    ) -> Optional[PublishCompleted]:
         if self._closed or self._runner is None:
             self._check_open()  # raises
         core = self._core
@@ -1599,6 +1587,29 @@ class Client:
         if fut is None:
             return None
         return await fut
+
+    async def _traced_publish(
+        self,
+        topic: str,
+        payload: Union[bytes, bytearray, memoryview, str, None] = b"",
+        qos: int = 0,
+        retain: bool = False,
+        **properties: Any,
+    ) -> Optional[PublishCompleted]:
+        """:meth:`publish` with ``telemetry=``: in a PRODUCER span, the
+        trace context in the message."""
+        return await self._telemetry.publish_async(  # type: ignore[union-attr]
+            self._publish_written, topic, payload, qos, retain, properties
+        )
+
+    async def _publish_written(
+        self, topic: str, payload: Any, qos: int, retain: bool, properties: Dict[str, Any]
+    ) -> Optional[PublishCompleted]:
+        """The untraced publish; at QoS 0 it ends once handed to the transport."""
+        result = await type(self).publish(self, topic, payload, qos, retain, **properties)
+        if qos == 0 and self._unflushed:
+            self._process()
+        return result
 
     async def _wait_for_publish_room(self, qos: int) -> None:
         """A publish waits (FIFO) while others wait, while the core's queue

@@ -890,7 +890,10 @@ class Client:
         self._drop_transport = False  # the owner must close the transport
         # OpenTelemetry hooks (libmqtt._telemetry), None when off: then
         # nothing of it runs and opentelemetry is never imported.
-        self._telemetry = None if telemetry is None else telemetry._bind(self._describe)
+        self._telemetry = None
+        if telemetry is not None:
+            self._telemetry = telemetry._bind(self._describe)
+            self.publish = self._traced_publish  # type: ignore[method-assign]
 
     def _describe(self) -> Tuple[str, str, int, int]:
         core = self._core
@@ -1764,27 +1767,6 @@ class Client:
         (QoS), :class:`libmqtt.PacketTooLarge` at once."""
         data = _payload_bytes(payload)
         props = _as_properties(properties) if properties is not None else None
-        tel = self._telemetry
-        if tel is not None:
-            return self._publish_traced(tel, topic, data, qos, retain, props)
-        return self._publish(topic, data, qos, retain, props)
-
-    def _publish_traced(self, tel: Any, topic: str, data: bytes, qos: int, retain: bool, props: Optional[_Properties]) -> MQTTMessageInfo:
-        """A publish with its PRODUCER span (ended in _handle_events, or
-        once written at QoS 0) and its trace context in the message."""
-        handle, data, injected = tel.publish_start(topic, data, qos, retain, props.user_properties if props is not None else None)
-        if injected is not None:
-            props = _Properties(user_properties=tuple(injected)) if props is None else dataclasses.replace(props, user_properties=tuple(injected))
-        try:
-            info = self._publish(topic, data, qos, retain, props, handle)
-        except BaseException as exc:
-            tel.publish_end(handle, exc)
-            raise
-        if info._error is not None:
-            tel.publish_end(handle, info._error)
-        return info
-
-    def _publish(self, topic: str, data: bytes, qos: int, retain: bool, props: Optional[_Properties], handle: Any = None) -> MQTTMessageInfo:
         with self._lock:
             core = self._core
             if core is None:
@@ -1803,7 +1785,6 @@ class Client:
             except QueueFull as exc:
                 return self._refused_info(qos, MQTT_ERR_QUEUE_SIZE, exc)
             info = MQTTMessageInfo(self, mid, qos)
-            info._tel = handle
             if qos:
                 self._pending[mid] = info
             else:
@@ -1815,6 +1796,28 @@ class Client:
                     self._q0_callbacks.append((cb, (self._q0_seq, mid)))  # type: ignore[arg-type]
             self._dirty = True
         self._after_command()
+        return info
+
+    def _traced_publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False, properties: Any = None) -> MQTTMessageInfo:
+        """:meth:`publish` with ``telemetry=``: a PRODUCER span (ended in
+        _handle_events, or once written at QoS 0), the trace context in the
+        message."""
+        tel = self._telemetry
+        data = _payload_bytes(payload)
+        props = _as_properties(properties) if properties is not None else None
+        handle, data, injected = tel.publish_start(topic, data, qos, retain, props.user_properties if props is not None else None)  # type: ignore[union-attr]
+        if injected is not None:
+            props = _Properties(user_properties=tuple(injected)) if props is None else dataclasses.replace(props, user_properties=tuple(injected))
+        try:
+            info = type(self).publish(self, topic, data, qos, retain, props)
+        except BaseException as exc:
+            tel.publish_end(handle, exc)  # type: ignore[union-attr]
+            raise
+        with self._lock:  # completions are marked under the lock
+            if info._error is None and not info._published and info.reason_code is None:
+                info._tel = handle  # ended by _handle_events or _q0_done_locked
+                return info
+        tel.publish_end(handle, info._error, info.reason_code)  # type: ignore[union-attr]
         return info
 
     def _refused_info(self, qos: int, rc: MQTTErrorCode, err: MQTTError) -> MQTTMessageInfo:

@@ -77,7 +77,7 @@ __all__ = [
 
 #: Every name of ``mqtt_core::telemetry::semconv`` (and the envelope's
 #: constants), by the core's constant name.
-NAMES: Dict[str, Any] = dict(_core.semconv)
+NAMES: Dict[str, Any] = dict(_core._semconv)
 
 TRACEPARENT: str = NAMES["TRACEPARENT"]
 TRACESTATE: str = NAMES["TRACESTATE"]
