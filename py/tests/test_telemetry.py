@@ -355,6 +355,12 @@ async def main():
         m = await c.messages.get(10)
         assert m.properties.user_properties == ()
 asyncio.run(main())
+s = libmqtt.sync.Client("offsync", protocol=libmqtt.sync.MQTTv5)
+s.connect("127.0.0.1", {our_broker})
+s.loop_start()
+assert s.publish("offimport", b"y", 1).wait_for_publish(10)
+s.disconnect()
+s.loop_stop()
 assert not [m for m in sys.modules if m.startswith("opentelemetry")], sorted(sys.modules)
 print("ok")
 """
@@ -406,7 +412,7 @@ def test_sync_client_one_trace(broker_port: int, qos: int) -> None:
     assert proc.attributes[T.MESSAGING_CLIENT_ID] == sub.client_id
 
 
-def test_sync_refused_publish(our_broker: int) -> None:
+def test_sync_refused_publish() -> None:
     otel = Otel()
     broker = ThreadBroker(acl="topic read #\n").start()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, uid("ro"), protocol=mqtt.MQTTv5, telemetry=otel.telemetry)
@@ -422,6 +428,85 @@ def test_sync_refused_publish(our_broker: int) -> None:
     pub = otel.span(SpanKind.PRODUCER, "publish")
     assert pub.status.status_code == StatusCode.ERROR
     assert pub.attributes[T.ERROR_TYPE] == "not_authorized"
+
+
+def test_noop_provider_adds_nothing(our_broker: int) -> None:
+    """On with OpenTelemetry's no-op providers (the API without an SDK):
+    no valid span context, so nothing is injected and nothing fails."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    telemetry = T.Telemetry(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+    topic = uid("noop")
+
+    async def main() -> None:
+        async with Client("127.0.0.1", our_broker, telemetry=telemetry) as c:
+            await c.subscribe(topic, qos=1)
+            await c.publish(topic, b"x", qos=1, user_properties=[("a", "b")])
+            message = await c.messages.get(WAIT)
+            assert message.properties.user_properties == (("a", "b"),)
+            with telemetry.process(message, c):
+                pass
+
+    run(main())
+
+
+def test_async_processor_decorator(our_broker: int) -> None:
+    otel = Otel()
+    topic = uid("deco")
+    handled: List[bytes] = []
+
+    @otel.telemetry.processor
+    async def handle(message: Any, client: Any) -> str:
+        handled.append(message.payload)
+        raise ValueError("bad reading")
+
+    async def main() -> None:
+        async with Client("127.0.0.1", our_broker, telemetry=otel.telemetry) as c:
+            await c.subscribe(topic, qos=1)
+            await c.publish(topic, b"x", qos=1)
+            with pytest.raises(ValueError):
+                await handle(await c.messages.get(WAIT), c)
+
+    run(main())
+    assert handled == [b"x"]
+    proc = otel.span(SpanKind.CONSUMER, "process")
+    assert proc.parent.span_id == otel.span(SpanKind.PRODUCER, "publish").context.span_id
+    assert proc.status.status_code == StatusCode.ERROR and proc.attributes[T.ERROR_TYPE] == "ValueError"
+    (processing,) = otel.metrics()[T.METRIC_PROCESS_DURATION]
+    assert processing.attributes[T.ERROR_TYPE] == "ValueError"
+
+
+def test_sync_v311_envelope(broker_port: int) -> None:
+    otel = Otel(envelope=True)
+    topic = uid("senv")
+    started = time.time_ns()
+    got: List[Any] = []
+    arrived = threading.Event()
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        got.append(message)
+        arrived.set()
+
+    sub = mqtt.Client(uid("s"), protocol=mqtt.MQTTv311, telemetry=otel.telemetry)
+    pub = mqtt.Client(uid("p"), protocol=mqtt.MQTTv311, telemetry=otel.telemetry)
+    sub.on_message = on_message
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    try:
+        for c in (sub, pub):
+            c.connect("127.0.0.1", broker_port)
+            c.loop_start()
+        sub.subscribe(topic, 1)
+        assert subscribed.wait(WAIT)
+        assert pub.publish(topic, b"21.5", 1).wait_for_publish(WAIT)
+        assert arrived.wait(WAIT)
+    finally:
+        for c in (pub, sub):
+            c.disconnect()
+            c.loop_stop()
+    assert got[0].payload == b"21.5"
+    check_one_trace(otel, topic, topic, 1, b"21.5", started)
 
 
 # -------------------------------------------------------------- example
