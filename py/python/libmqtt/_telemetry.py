@@ -283,6 +283,7 @@ class _ClientHooks:
         self._filters: List[str] = []
         self._connected_at: Optional[float] = None
         self._connections = 0
+        self.unwritten: List[_Publishing] = []  # QoS 0 publishes until the next write
 
     # ---------------------------------------------------------- attributes
 
@@ -304,8 +305,14 @@ class _ClientHooks:
             self._attrs = attrs
         return attrs
 
+    _level_cache = 0
+
     def _level(self) -> int:
-        return self._describe()[3]
+        """The protocol level (fixed for a client)."""
+        level = self._level_cache
+        if not level:
+            level = self._level_cache = self._describe()[3]
+        return level
 
     # -------------------------------------------------------------- publish
 
@@ -355,22 +362,22 @@ class _ClientHooks:
         m[N.MESSAGING_OPERATION_TYPE] = N.OPERATION_SEND
         tel.operation_duration.record(time.perf_counter() - handle.start, m)
 
-    async def publish_async(self, send: Callable[..., Any], topic: str, payload: Any, qos: int, retain: bool, options: Dict[str, Any]) -> Any:
-        """The asyncio client's publish, traced: ``send(topic, payload, qos,
-        retain, options)`` is the untraced one."""
+    def publish_start_kw(self, topic: str, payload: Any, qos: int, retain: bool, options: Dict[str, Any]) -> Tuple[_Publishing, Any, Dict[str, Any]]:
+        """:meth:`publish_start` for the asyncio client's keywords
+        (``user_properties=`` or ``properties=``)."""
         props = options.get("user_properties")
         if props is None and options.get("properties") is not None:
             props = options["properties"].user_properties
         handle, payload, new_props = self.publish_start(topic, payload, qos, retain, props)
         if new_props is not None:
             options = {**options, "user_properties": new_props}
-        try:
-            result = await send(topic, payload, qos, retain, options)
-        except BaseException as exc:
-            self.publish_end(handle, exc)
-            raise
-        self.publish_end(handle)
-        return result
+        return handle, payload, options
+
+    def written(self) -> None:
+        """The client wrote what it had: QoS 0 publishes are complete."""
+        unwritten, self.unwritten = self.unwritten, []
+        for handle in unwritten:
+            self.publish_end(handle)
 
     # -------------------------------------------------------------- receive
 

@@ -1313,6 +1313,8 @@ class Client:
         data = core.data_to_send()
         if data and self._transport is not None:
             self._transport.write(data)
+        if self._telemetry is not None and self._telemetry.unwritten:
+            self._telemetry.written()
         close = False
         events = core.events()
         while events:
@@ -1596,19 +1598,20 @@ class Client:
         retain: bool = False,
         **properties: Any,
     ) -> Optional[PublishCompleted]:
-        """:meth:`publish` with ``telemetry=``: in a PRODUCER span, the
-        trace context in the message."""
-        return await self._telemetry.publish_async(  # type: ignore[union-attr]
-            self._publish_written, topic, payload, qos, retain, properties
-        )
-
-    async def _publish_written(
-        self, topic: str, payload: Any, qos: int, retain: bool, properties: Dict[str, Any]
-    ) -> Optional[PublishCompleted]:
-        """The untraced publish; at QoS 0 it ends once handed to the transport."""
-        result = await type(self).publish(self, topic, payload, qos, retain, **properties)
+        """:meth:`publish` with ``telemetry=``: in a PRODUCER span (until
+        PUBACK / PUBCOMP; QoS 0: until written), the trace context in the
+        message."""
+        tel = self._telemetry
+        handle, payload, properties = tel.publish_start_kw(topic, payload, qos, retain, properties)  # type: ignore[union-attr]
+        try:
+            result = await type(self).publish(self, topic, payload, qos, retain, **properties)
+        except BaseException as exc:
+            tel.publish_end(handle, exc)  # type: ignore[union-attr]
+            raise
         if qos == 0 and self._unflushed:
-            self._process()
+            tel.unwritten.append(handle)  # type: ignore[union-attr]  # ended by the coming _process()
+        else:
+            tel.publish_end(handle)  # type: ignore[union-attr]
         return result
 
     async def _wait_for_publish_room(self, qos: int) -> None:
