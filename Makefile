@@ -158,7 +158,9 @@ bench-broker:
 	bench/run-broker.sh
 
 ## py-test: the Python package (py/): rustfmt and clippy on its extension
-## crate, then `pip install ./py` into .venv (created if missing) and pytest.
+## crate, then `pip install ./py` into .venv (created if missing) with
+## pytest, websockets and opentelemetry-sdk (tests/test_telemetry.py), and
+## pytest.
 .PHONY: py-test
 py-test:
 	$(CARGO) fmt --manifest-path py/Cargo.toml --check
