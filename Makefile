@@ -173,13 +173,15 @@ bench-tokio:
 	bench/run-tokio.sh
 
 ## py-test: the Python package (py/): rustfmt and clippy on its extension
-## crate, then `pip install ./py` into .venv (created if missing) and pytest.
+## crate, then `pip install ./py` into .venv (created if missing) with
+## pytest, websockets and opentelemetry-sdk (tests/test_telemetry.py), and
+## pytest.
 .PHONY: py-test
 py-test:
 	$(CARGO) fmt --manifest-path py/Cargo.toml --check
 	$(CARGO) clippy --manifest-path py/Cargo.toml -- -D warnings
 	@test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/pip install -q ./py pytest websockets
+	.venv/bin/pip install -q ./py pytest websockets opentelemetry-sdk
 	.venv/bin/python -m pytest py/tests -q
 
 ## tokio-ws-test: mqtt-tokio's `websocket` feature (after py-test, which

@@ -16,6 +16,7 @@ mod errors;
 mod hooks;
 mod packets;
 mod server;
+mod telemetry;
 mod topic;
 mod types;
 
@@ -36,6 +37,17 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::ServerSession>()?;
     m.add_class::<packets::Publish>()?;
     m.add_class::<packets::Message>()?;
+    m.add_class::<telemetry::PyTraceContext>()?;
+    m.add_function(wrap_pyfunction!(telemetry::inject, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::extract, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::wrap_envelope, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::open_envelope, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::is_envelope, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::error_type, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::span_name, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::protocol_version, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::consumer_group, m)?)?;
+    m.add("_semconv", telemetry::names(m.py())?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

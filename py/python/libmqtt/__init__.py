@@ -26,6 +26,11 @@ virtual time) can run them.
 Time is float seconds from any monotonic origin you choose, rounded to the
 core's millisecond.
 
+Observability: :mod:`libmqtt.telemetry` (W3C trace context in User
+Properties or the 3.1.1 envelope, the OpenTelemetry names, and
+``Telemetry`` for the clients' ``telemetry=``: spans and metrics with
+``pip install libmqtt[otel]``).
+
 Ready drivers: :mod:`libmqtt.asyncio` (``Client`` and ``Broker`` on
 asyncio, TCP, TLS or WebSocket), :mod:`libmqtt.sync` (a thread-safe
 client with paho-mqtt 2.x's API, and ``single`` / ``multiple`` /

@@ -314,3 +314,49 @@ class ServerConnection:
     def inflight_len(self) -> int: ...
     @property
     def queued_len(self) -> int: ...
+
+# ------------------------------------------------------------- telemetry
+
+_semconv: Mapping[str, Any]
+
+class TraceContext:
+    """A W3C trace context (``traceparent``, optional ``tracestate``)."""
+
+    traceparent: str
+    tracestate: Optional[str]
+    trace_id: int
+    span_id: int
+    trace_id_hex: str
+    span_id_hex: str
+    flags: int
+    sampled: bool
+    def __init__(self, traceparent: str, tracestate: Optional[str] = None) -> None: ...
+    @staticmethod
+    def from_ids(trace_id: int, span_id: int, flags: int = 1, tracestate: Optional[str] = None) -> "TraceContext": ...
+
+def inject(user_properties: _UserProperties, context: TraceContext) -> List[Tuple[str, str]]:
+    """``user_properties`` with ``traceparent`` / ``tracestate`` written in."""
+
+def extract(user_properties: _UserProperties) -> Optional[TraceContext]:
+    """The trace context in ``user_properties``, or ``None``."""
+
+def wrap_envelope(payload: _Buffer, context: TraceContext) -> bytes:
+    """``payload`` in the trace context envelope (version 1)."""
+
+def open_envelope(payload: _Buffer) -> Tuple[Optional[TraceContext], bytes]:
+    """``(context, payload)``; raises an ``EnvelopeError``."""
+
+def is_envelope(payload: _Buffer) -> bool:
+    """Whether ``payload`` starts with the envelope's magic."""
+
+def error_type(reason_code: int) -> str:
+    """``error.type`` of a reason code (``"not_authorized"``)."""
+
+def span_name(operation_name: str, destination: str) -> str:
+    """``"{operation_name} {destination}"``."""
+
+def protocol_version(version: int) -> str:
+    """``network.protocol.version`` of a protocol level."""
+
+def consumer_group(filter: str) -> Optional[str]:
+    """The group of a ``$share/<group>/...`` filter."""

@@ -30,6 +30,13 @@ Codec errors (from :func:`libmqtt.decode`, :func:`libmqtt.encode`,
         ├── InvalidState
         └── UnknownAckToken
 
+The trace context envelope of MQTT 3.1.1 (:mod:`libmqtt.telemetry`)::
+
+    EnvelopeError                    also a ValueError
+    ├── NotAnEnvelope                the payload lacks the FF 54 43 magic
+    ├── UnsupportedEnvelopeVersion   an envelope of another format version
+    └── TruncatedEnvelope            cut short
+
 A command whose packet is invalid raises the codec's exception (a
 PUBLISH to ``"a/#"`` raises :class:`TopicNameInvalid`), and one larger than
 the server's Maximum Packet Size raises :class:`PacketTooLarge`, as
@@ -66,6 +73,10 @@ __all__ = [
     "UnknownAckToken",
     "InvalidArgument",
     "ServerError",
+    "EnvelopeError",
+    "NotAnEnvelope",
+    "UnsupportedEnvelopeVersion",
+    "TruncatedEnvelope",
 ]
 
 
@@ -212,3 +223,23 @@ class ServerError(MQTTError):
     refused. Nothing was queued or sent. :attr:`kind` names the reason
     (``"NotConnected"``, ``"QueueFull"``, ``"InvalidState"``,
     ``"ReasonCodeCount"``, ...)."""
+
+
+class EnvelopeError(MQTTError, ValueError):
+    """A payload could not be read as a trace context envelope
+    (:func:`libmqtt.telemetry.open_envelope`). A ``ValueError`` too;
+    ``reason_code`` is ``None``."""
+
+
+class NotAnEnvelope(EnvelopeError):
+    """The payload does not start with the envelope's magic bytes
+    (``FF 54 43``): it is not an envelope."""
+
+
+class UnsupportedEnvelopeVersion(EnvelopeError):
+    """An envelope of a format version this library does not read (it
+    reads 1)."""
+
+
+class TruncatedEnvelope(EnvelopeError):
+    """The envelope ends before its fields do."""

@@ -858,7 +858,9 @@ class Client:
     authentication hook (with ``authentication_method`` and
     ``authentication_data``): called with each AUTH challenge of the
     server (a :class:`libmqtt.Auth`), it returns the Authentication Data
-    to answer with (``bytes`` or ``None``), or an awaitable of it; any
+    to answer with (``bytes`` or ``None``), or an awaitable of it;
+    ``telemetry``, a :class:`libmqtt.telemetry.Telemetry`: OpenTelemetry
+    spans and metrics, trace context in the messages (off by default); any
     other keyword goes to :class:`libmqtt.Client` (``max_inflight``,
     ``max_queued``, ``receive_maximum``, ``user_properties``, ...).
     :meth:`from_url` makes one from ``mqtt://``, ``mqtts://``, ``ws://`` or
@@ -896,6 +898,7 @@ class Client:
         websocket_headers: Optional[Dict[str, str]] = None,
         max_incoming_messages: Optional[int] = 1000,
         authenticate: Optional[Callable[[Auth], Union[Optional[bytes], Awaitable[Optional[bytes]]]]] = None,
+        telemetry: Optional[Any] = None,
         **options: Any,
     ) -> None:
         if transport not in ("tcp", "websockets"):
@@ -963,6 +966,17 @@ class Client:
         self._response_sub: Optional[asyncio.Future] = None
         self.connection_count = 0
         """Connections made so far (1 after the first, more after reconnects)."""
+        # OpenTelemetry hooks (libmqtt._telemetry), None when off: then
+        # nothing of it runs and opentelemetry is never imported. When on,
+        # the instance's publish is the traced one (the class's stays as
+        # it is: no cost when off).
+        self._telemetry = None
+        if telemetry is not None:
+            self._telemetry = telemetry._bind(self._describe)
+            self.publish = self._traced_publish  # type: ignore[method-assign]
+
+    def _describe(self) -> Tuple[str, str, int, int]:
+        return self._core.client_id, self.host, self.port, self._core.version
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> "Client":
@@ -1299,12 +1313,14 @@ class Client:
         data = core.data_to_send()
         if data and self._transport is not None:
             self._transport.write(data)
+        if self._telemetry is not None and self._telemetry.unwritten:
+            self._telemetry.written()
         close = False
         events = core.events()
         while events:
             # The common delivery inline: no response topic, no filtered
             # streams (else _dispatch routes each message).
-            put = self.messages._put if self._response_topic is None and not self._streams else None
+            put = self.messages._put if self._response_topic is None and not self._streams and self._telemetry is None else None
             pending = self._pending
             for event in events:
                 kind = event.__class__
@@ -1349,6 +1365,8 @@ class Client:
     def _dispatch(self, event: Any) -> bool:
         """Handles one event; returns True when the transport must close."""
         if isinstance(event, Message):
+            if self._telemetry is not None:
+                event = self._telemetry.received(event)
             if self._response_topic is not None and event.topic == self._response_topic:
                 cd = event.publish.properties.correlation_data
                 fut = self._requests.pop(cd, None) if cd is not None else None
@@ -1398,6 +1416,8 @@ class Client:
             )
             info = ConnectionInfo._from_event(event, self.connection_count)
             self.connection_info = info
+            if self._telemetry is not None:
+                self._telemetry.connected()
             self._backoff.reset()
             self._connected.set()  # type: ignore[union-attr]
             self.connection_events._put(ConnectedEvent(info))
@@ -1418,6 +1438,8 @@ class Client:
         elif isinstance(event, Disconnected):
             log.info("%s: disconnected (%s) %s", self.client_id, event.kind.value, event.message)
             self._connected.clear()  # type: ignore[union-attr]
+            if self._telemetry is not None:
+                self._telemetry.disconnected()
             packet = event.packet
             self.connection_events._put(
                 DisconnectedEvent(
@@ -1539,7 +1561,11 @@ class Client:
         without bound, while the inflight window is full. 5.0 properties as
         keywords: ``user_properties``, ``response_topic``,
         ``correlation_data``, ``content_type``, ``message_expiry_interval``,
-        ``payload_format_indicator`` or ``properties=``."""
+        ``payload_format_indicator`` or ``properties=``.
+
+        With ``telemetry=``, a PRODUCER span covers the call and its trace
+        context goes into the message (5.0: ``traceparent`` /
+        ``tracestate`` User Properties; 3.1.1: the envelope, if enabled)."""
         if self._closed or self._runner is None:
             self._check_open()  # raises
         core = self._core
@@ -1563,6 +1589,30 @@ class Client:
         if fut is None:
             return None
         return await fut
+
+    async def _traced_publish(
+        self,
+        topic: str,
+        payload: Union[bytes, bytearray, memoryview, str, None] = b"",
+        qos: int = 0,
+        retain: bool = False,
+        **properties: Any,
+    ) -> Optional[PublishCompleted]:
+        """:meth:`publish` with ``telemetry=``: in a PRODUCER span (until
+        PUBACK / PUBCOMP; QoS 0: until written), the trace context in the
+        message."""
+        tel = self._telemetry
+        handle, payload, properties = tel.publish_start_kw(topic, payload, qos, retain, properties)  # type: ignore[union-attr]
+        try:
+            result = await type(self).publish(self, topic, payload, qos, retain, **properties)
+        except BaseException as exc:
+            tel.publish_end(handle, exc)  # type: ignore[union-attr]
+            raise
+        if qos == 0 and self._unflushed:
+            tel.unwritten.append(handle)  # type: ignore[union-attr]  # ended by the coming _process()
+        else:
+            tel.publish_end(handle)  # type: ignore[union-attr]
+        return result
 
     async def _wait_for_publish_room(self, qos: int) -> None:
         """A publish waits (FIFO) while others wait, while the core's queue
@@ -1596,13 +1646,22 @@ class Client:
             err = SubscribeError(f"subscription refused: {ReasonCode(bad[0]).name}", reason_code=bad[0])
             err.reason_codes = event.reason_codes
             raise err
+        if self._telemetry is not None:
+            from ._telemetry import filter_names
+
+            self._telemetry.subscribed(filter_names(topic_filter))
         return event
 
     async def unsubscribe(self, topic_filter: Union[str, Sequence[str]], *, timeout: Optional[float] = None, **options: Any) -> Unsubscribed:
         """Unsubscribes and returns the UNSUBACK (:class:`libmqtt.Unsubscribed`)."""
         self._check_open()
         packet_id = self._core.unsubscribe(topic_filter, now=self._now(), **options)
-        return await self._await_ack(packet_id, timeout)
+        event = await self._await_ack(packet_id, timeout)
+        if self._telemetry is not None:
+            from ._telemetry import filter_names
+
+            self._telemetry.unsubscribed(filter_names(topic_filter))
+        return event
 
     async def _await_ack(self, packet_id: int, timeout: Optional[float]) -> Any:
         fut = self._loop.create_future()  # type: ignore[union-attr]

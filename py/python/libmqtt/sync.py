@@ -69,6 +69,7 @@ Logging goes to the ``libmqtt.sync`` logger, and to ``on_log`` when set.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import os
@@ -554,7 +555,7 @@ class MQTTMessageInfo:
     ``(rc, mid)`` like paho's. ``reason_code`` is the PUBACK / PUBREC /
     PUBCOMP reason code once acknowledged."""
 
-    __slots__ = ("mid", "rc", "_client", "_published", "_error", "reason_code", "qos", "_seq")
+    __slots__ = ("mid", "rc", "_client", "_published", "_error", "reason_code", "qos", "_seq", "_tel")
 
     def __init__(self, client: "Client", mid: int, qos: int, rc: MQTTErrorCode = MQTT_ERR_SUCCESS) -> None:
         self.mid = mid
@@ -565,6 +566,7 @@ class MQTTMessageInfo:
         self._published = False
         self._error: Optional[MQTTError] = None
         self._seq = 0
+        self._tel: Any = None  # the telemetry's publish in progress
 
     def __iter__(self) -> Iterator[int]:
         return iter((self.rc, self.mid))
@@ -745,7 +747,9 @@ class Client:
     clean_session=None, userdata=None, protocol=MQTTv311, transport="tcp",
     reconnect_on_failure=True, manual_ack=False, *, max_inflight_messages=None,
     max_queued_messages=1024, max_incoming_messages=0, connect_timeout=10.0,
-    **core_options)``. The first argument may be left out (``Client("id")``
+    telemetry=None, **core_options)``. ``telemetry``: a
+    :class:`libmqtt.telemetry.Telemetry` for OpenTelemetry spans and
+    metrics (off by default). The first argument may be left out (``Client("id")``
     or ``Client(client_id="id")``). ``protocol``: ``MQTTv31`` (3, or 31),
     ``MQTTv311`` (4, or 311) or ``MQTTv5`` (5). ``clean_session`` (3.1 and
     3.1.1) is ``True`` by default;
@@ -785,6 +789,7 @@ class Client:
         max_queued_messages: int = 1024,
         max_incoming_messages: int = 0,
         connect_timeout: float = 10.0,
+        telemetry: Optional[Any] = None,
         **core_options: Any,
     ) -> None:
         if isinstance(callback_api_version, str) or callback_api_version is None:
@@ -883,6 +888,16 @@ class Client:
         self._inbox: Deque[MQTTMessage] = deque()
         self._accepted = False  # the current transport got its CONNACK
         self._drop_transport = False  # the owner must close the transport
+        # OpenTelemetry hooks (libmqtt._telemetry), None when off: then
+        # nothing of it runs and opentelemetry is never imported.
+        self._telemetry = None
+        if telemetry is not None:
+            self._telemetry = telemetry._bind(self._describe)
+            self.publish = self._traced_publish  # type: ignore[method-assign]
+
+    def _describe(self) -> Tuple[str, str, int, int]:
+        core = self._core
+        return (core.client_id if core is not None else self._client_id), self._host, self._port, self._version
 
     # ------------------------------------------------------------- settings
 
@@ -1487,6 +1502,8 @@ class Client:
             while waiting:
                 info = waiting.popleft()
                 info._published = True
+                if info._tel is not None:
+                    self._telemetry.publish_end(info._tel)  # type: ignore[union-attr]
             if self._waiters:
                 self._cond.notify_all()
 
@@ -1555,6 +1572,8 @@ class Client:
                         if code >= 0x80:
                             info._error = PublishError(f"publish refused: {code.name}", reason_code=code)
                         done.append(info)
+                        if info._tel is not None:
+                            self._telemetry.publish_end(info._tel, info._error, code)  # type: ignore[union-attr]
                     cb = self.on_publish
                     if cb is not None:
                         calls.append((cb, (self, ud, info.mid if info else event.id, code, Properties._from(event.properties, PacketTypes.PUBACK))))
@@ -1564,11 +1583,15 @@ class Client:
                     self._backoff.reset()
                     self._attempt_gen += 1
                     self._attempt_error = None
+                    if self._telemetry is not None:
+                        self._telemetry.connected()
                     self._log(MQTT_LOG_INFO, "connected to %s:%s (session present: %s)", self._host, self._port, event.session_present)
                     cb = self.on_connect
                     if cb is not None:
                         calls.append((cb, (self, ud, ConnectFlags(event.session_present), ReasonCode.SUCCESS, Properties._from(event.connack.properties, PacketTypes.CONNACK))))
                 elif isinstance(event, Disconnected):
+                    if self._telemetry is not None:
+                        self._telemetry.disconnected()
                     calls.extend(self._on_disconnected_locked(event))
                     if event.kind != DisconnectKind.TRANSPORT_CLOSED:
                         close = True
@@ -1584,6 +1607,8 @@ class Client:
                     info = self._pending.pop(event.id, None)
                     if info is not None:
                         info._error = PublishError(f"publish dropped: {event.reason.value}", kind=event.reason.value)
+                        if info._tel is not None:
+                            self._telemetry.publish_end(info._tel, info._error)  # type: ignore[union-attr]
                     self._log(MQTT_LOG_WARNING, "publish %d dropped: %s", event.id, event.reason.value)
                 elif isinstance(event, PublishRequeued):
                     info = self._pending.pop(event.old, None)
@@ -1619,6 +1644,8 @@ class Client:
         self._q0_callbacks = keep
 
     def _on_message_locked(self, event: Message, calls: List[Tuple[Callable[..., Any], tuple]]) -> None:
+        if self._telemetry is not None:
+            event = self._telemetry.received(event)
         message = MQTTMessage(event, time.monotonic())
         if event.ack_token is not None:
             self._ack_tokens[event.publish.packet_id] = event.ack_token
@@ -1771,6 +1798,28 @@ class Client:
         self._after_command()
         return info
 
+    def _traced_publish(self, topic: str, payload: Any = None, qos: int = 0, retain: bool = False, properties: Any = None) -> MQTTMessageInfo:
+        """:meth:`publish` with ``telemetry=``: a PRODUCER span (ended in
+        _handle_events, or once written at QoS 0), the trace context in the
+        message."""
+        tel = self._telemetry
+        data = _payload_bytes(payload)
+        props = _as_properties(properties) if properties is not None else None
+        handle, data, injected = tel.publish_start(topic, data, qos, retain, props.user_properties if props is not None else None)  # type: ignore[union-attr]
+        if injected is not None:
+            props = _Properties(user_properties=tuple(injected)) if props is None else dataclasses.replace(props, user_properties=tuple(injected))
+        try:
+            info = type(self).publish(self, topic, data, qos, retain, props)
+        except BaseException as exc:
+            tel.publish_end(handle, exc)  # type: ignore[union-attr]
+            raise
+        with self._lock:  # completions are marked under the lock
+            if info._error is None and not info._published and info.reason_code is None:
+                info._tel = handle  # ended by _handle_events or _q0_done_locked
+                return info
+        tel.publish_end(handle, info._error, info.reason_code)  # type: ignore[union-attr]
+        return info
+
     def _refused_info(self, qos: int, rc: MQTTErrorCode, err: MQTTError) -> MQTTMessageInfo:
         info = MQTTMessageInfo(self, 0, qos, rc)
         info._error = err
@@ -1872,6 +1921,8 @@ class Client:
                 return MQTT_ERR_NO_CONN, None
             mid = self._core.subscribe(filters, **kwargs)
             self._dirty = True
+            if self._telemetry is not None:
+                self._telemetry.subscribed([f.filter for f in filters])
         self._after_command()
         return MQTT_ERR_SUCCESS, mid
 
@@ -1890,6 +1941,8 @@ class Client:
                 return MQTT_ERR_NO_CONN, None
             mid = self._core.unsubscribe(topics, **kwargs)
             self._dirty = True
+            if self._telemetry is not None:
+                self._telemetry.unsubscribed(topics)
         self._after_command()
         return MQTT_ERR_SUCCESS, mid
 
