@@ -729,7 +729,11 @@ fn many_held_qos2_messages_out_of_order_are_each_delivered_once_and_released() {
             s.server_sends(dup);
         }
         assert_eq!(s.events(), vec![], "{v:?}: delivered twice");
-        assert_eq!(s.sent().len(), ids.len().div_ceil(3), "PUBREC again for each");
+        assert_eq!(
+            s.sent().len(),
+            ids.len().div_ceil(3),
+            "PUBREC again for each"
+        );
         // Released in yet another order.
         for &id in ids.iter().rev() {
             s.server_sends(PubRel::new(id));

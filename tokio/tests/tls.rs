@@ -422,3 +422,47 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temporary directory");
     dir
 }
+
+/// The `tls` example with mutual TLS, as its README section runs it: the
+/// CA, the client certificate and key from files; one message goes out and
+/// comes back through mosquitto.
+#[test]
+fn the_tls_example_runs_with_a_client_certificate() {
+    let pki = Pki::new("example CA");
+    let mosquitto = broker(&pki, true);
+    let client = pki.client("tls-example");
+    let dir = tempdir();
+    let (ca, cert, key) = (
+        dir.join("ca.crt"),
+        dir.join("client.crt"),
+        dir.join("client.key"),
+    );
+    std::fs::write(&ca, pki.ca_pem()).expect("ca.crt");
+    std::fs::write(&cert, &client.cert).expect("client.crt");
+    std::fs::write(&key, &client.key).expect("client.key");
+    let mut cmd = common::example("tls");
+    cmd.args([
+        "--host",
+        "localhost",
+        "--port",
+        &mosquitto.port().to_string(),
+    ])
+    .arg("--ca")
+    .arg(&ca)
+    .arg("--cert")
+    .arg(&cert)
+    .arg("--key")
+    .arg(&key)
+    .args(["--topic", "libmqtt/examples/tls"]);
+    let mut p = mqtt_tests::broker_proc::Proc::spawn(&mut cmd, "tls example");
+    let status = p
+        .wait(std::time::Duration::from_secs(20))
+        .expect("the example finished");
+    let out = p.output();
+    assert!(status.success(), "{status}: {}", out.join("\n"));
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("received on libmqtt/examples/tls")),
+        "the message came back: {out:?}"
+    );
+}
