@@ -13,76 +13,13 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::pki::Pki;
 use common::{Mosquitto, TlsListener, WAIT};
 use mqtt_tokio::rustls::{self, CertificateError};
 use mqtt_tokio::{
     Backoff, ClientOptions, ConnectOptions, Error, ProtocolVersion, QoS, ReasonCode, Status,
     TlsError, TlsOptions,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-
-/// A CA and what it signed, as PEM.
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A certificate and its private key (PKCS#8), as PEM.
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().expect("CA key");
-        Pki {
-            ca: CertifiedIssuer::self_signed(params, key).expect("CA certificate"),
-        }
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-
-    fn leaf(&self, common_name: &str, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).expect("leaf params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params.extended_key_usages = vec![usage];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.ca).expect("leaf certificate");
-        Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn server(&self) -> Leaf {
-        self.leaf(
-            "localhost",
-            &["localhost", "127.0.0.1"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        )
-    }
-
-    fn client(&self, name: &str) -> Leaf {
-        self.leaf(name, &[], ExtendedKeyUsagePurpose::ClientAuth)
-    }
-}
 
 fn broker(pki: &Pki, require_certificate: bool) -> Mosquitto {
     let server = pki.server();

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
