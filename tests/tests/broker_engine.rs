@@ -1706,3 +1706,39 @@ fn a_refused_3_1_subscription_is_acknowledged_with_the_requested_qos() {
     assert_eq!(payloads(&net.messages(old)), vec![b"yes".to_vec()]);
     assert_eq!(payloads(&net.messages(mid)), vec![b"yes".to_vec()]);
 }
+
+/// An empty client identifier gets an identifier no session uses, kept or
+/// connected: the clients that chose `auto-1` and `auto-2` themselves keep
+/// their sessions [MQTT-3.2.2-16] (5.0) [MQTT-3.1.3-6] (3.1.1).
+#[test]
+fn an_assigned_client_identifier_is_unique_mqtt_3_2_2_16_and_3_1_3_6() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let kept = net.add(persistent(version, "auto-1", 60));
+        net.subscribe(kept, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
+        net.cut(kept);
+        let connected = net.add(opts(version, "auto-2"));
+        let anon = net.add(opts(version, ""));
+        assert_eq!(net.connected(anon), vec![false]);
+        assert!(
+            net.peers[connected].conn.is_some(),
+            "auto-2 still connected"
+        );
+        assert_eq!(net.disconnected_by_server(connected), None);
+        assert_eq!(net.broker.session_count(), 3);
+        if version == V5 {
+            let assigned = net.events(anon, |e| match e {
+                Event::Connected(c) => Some(c.client_id.as_str().to_string()),
+                _ => None,
+            });
+            assert_eq!(assigned.len(), 1);
+            assert!(!["", "auto-1", "auto-2"].contains(&assigned[0].as_str()));
+        }
+        let publ = net.add(opts(version, "pub"));
+        net.publish(publ, "t", b"kept", QoS::AtLeastOnce, false);
+        assert_eq!(net.broker.queued_for("auto-1"), 1, "auto-1's session kept");
+        net.connect(kept);
+        assert_eq!(net.connected(kept), vec![false, true]);
+        assert_eq!(payloads(&net.messages(kept)), vec![b"kept".to_vec()]);
+    }
+}

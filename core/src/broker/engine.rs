@@ -799,8 +799,14 @@ impl Broker {
             accept.properties.authentication_data = auth_data;
         }
         let client_id = if connect.client_id.is_empty() {
-            let name = format!("auto-{}", self.next_assigned);
+            // [MQTT-3.2.2-16] / [MQTT-3.1.3-6]: unique, so a name a client
+            // chose itself (kept or connected) is skipped.
+            let mut name = format!("auto-{}", self.next_assigned);
             self.next_assigned += 1;
+            while self.by_client_id.contains_key(&name) {
+                name = format!("auto-{}", self.next_assigned);
+                self.next_assigned += 1;
+            }
             match MqttString::from_str(&name) {
                 Ok(s) => accept = accept.with_assigned_client_id(s),
                 Err(_) => {
