@@ -1742,3 +1742,40 @@ fn an_assigned_client_identifier_is_unique_mqtt_3_2_2_16_and_3_1_3_6() {
         assert_eq!(payloads(&net.messages(kept)), vec![b"kept".to_vec()]);
     }
 }
+
+/// A CONNACK that cannot fit the client's Maximum Packet Size even without
+/// its optional properties is not sent [MQTT-3.1.2-24]: the connection is
+/// refused at once with a bare CONNACK 0x95 Packet too large when that
+/// fits, else closed without one; it never waits for the connect timeout,
+/// and no session is left behind.
+#[test]
+fn a_connack_too_large_for_the_client_closes_at_once_mqtt_3_1_2_24() {
+    use mqtt_core::codec::{Connect, PacketRef};
+    for (max, expected) in [(4u32, &b""[..]), (8, &[0x20, 3, 0, 0x95, 0][..])] {
+        let mut broker = Broker::new(BrokerOptions::new());
+        let conn = broker.connection_opened(0);
+        // An empty client identifier: the Assigned Client Identifier
+        // makes the CONNACK larger than `max`.
+        let mut connect = Connect::new(V5, "").unwrap();
+        connect.properties.maximum_packet_size = Some(max);
+        let mut buf = vec![0u8; 64];
+        let n = PacketRef::Connect(connect.as_view())
+            .encode_to_slice(V5, &mut buf)
+            .unwrap();
+        broker.handle_input(conn, 0, &buf[..n]);
+        let sent = broker
+            .poll_output()
+            .map(|(_, b)| b.to_vec())
+            .unwrap_or_default();
+        assert_eq!(sent, expected, "max {max}");
+        assert!(sent.len() <= max as usize);
+        assert_eq!(
+            broker.poll_close(),
+            Some(conn),
+            "closed at once (max {max})"
+        );
+        broker.connection_closed(conn, 0);
+        assert_eq!(broker.session_count(), 0);
+        assert_eq!(broker.poll_timeout(), None);
+    }
+}

@@ -663,6 +663,35 @@ fn connack_and_disconnect_shed_optional_properties_to_fit() {
 }
 
 #[test]
+fn a_connack_that_cannot_fit_refuses_the_connection_at_once() {
+    // [MQTT-3.1.2-24] a CONNACK that does not fit even without its Reason
+    // String and User Properties is not sent: the connection is refused
+    // at once with a bare CONNACK 0x95 when that fits, else closed
+    // without one; both after shedding what [MQTT-3.2.2-19]
+    // [MQTT-3.2.2-20] allow.
+    for (max, expected) in [(4u32, &b""[..]), (6, &[0x20, 3, 0, 0x95, 0][..])] {
+        let mut c = ScriptedClient::new(ServerOptions::new(), V5);
+        let mut connect = Connect::new(V5, "m").unwrap();
+        connect.properties.maximum_packet_size = Some(max);
+        c.connect_with(connect);
+        let mut props = ConnAckProperties::default();
+        props.reason_string = Some(s("r"));
+        props.server_reference = Some(s("another.example"));
+        assert!(matches!(
+            c.conn.accept(0, Accept::new().with_properties(props)),
+            Err(ServerError::PacketTooLarge { .. })
+        ));
+        assert_eq!(c.sent_bytes(), expected, "max {max}");
+        assert!(matches!(
+            closed_with(&c.events()),
+            CloseReason::Rejected(a) if a.reason_code == ReasonCode::PacketTooLarge
+        ));
+        assert_eq!(c.conn.state(), ServerState::Closed);
+        assert_eq!(c.conn.poll_timeout(), None);
+    }
+}
+
+#[test]
 fn without_server_keep_alive_the_clients_keep_alive_holds() {
     // [MQTT-3.2.2-22]: no Server Keep Alive in CONNACK: the client's 10 s,
     // enforced at 15 s.
