@@ -477,6 +477,29 @@ fn password_authentication() {
     assert_eq!(net.broker.connection_count(), 1);
 }
 
+/// A user listed with an empty password must present it: a CONNECT with
+/// that User Name and no Password is refused with 0x86 (3.1.1: return code
+/// 4), one with an empty Password gets in.
+#[test]
+fn a_listed_users_password_must_be_presented_even_when_empty() {
+    for version in [V3, V5] {
+        let table = PasswordTable::parse("guest:\nalice:secret\n").unwrap();
+        let mut net = Net::new(BrokerOptions::new().with_passwords(table, true));
+        let none = net.add(opts(version, "none").with_username("guest").unwrap());
+        let empty = net.add(
+            opts(version, "empty")
+                .with_username("guest")
+                .unwrap()
+                .with_password(Vec::new()),
+        );
+        let alice = net.add(opts(version, "alice").with_username("alice").unwrap());
+        assert_eq!(net.refused(none), Some(ReasonCode::BadUserNameOrPassword));
+        assert_eq!(net.refused(alice), Some(ReasonCode::BadUserNameOrPassword));
+        assert_eq!(net.connected(empty), vec![false]);
+        assert_eq!(net.broker.session_count(), 1);
+    }
+}
+
 #[test]
 fn acl_refusals() {
     let acl = Acl::parse("topic read public/#\ntopic write in/#\ntopic read in/#\n").unwrap();
