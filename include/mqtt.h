@@ -915,8 +915,9 @@ typedef struct mqtt_broker_options {
    */
   size_t max_connections;
   /**
-   * Sessions, connected or kept, at once; beyond, CONNACK 0x89 (3.1.1:
-   * return code 3). Default 10000.
+   * Sessions, connected or kept, at once; beyond, the session offline
+   * longest is evicted; with none offline, a client keeping its session
+   * gets CONNACK 0x89 (3.1.1: return code 3). Default 100000.
    */
   size_t max_sessions;
   /**
@@ -995,6 +996,11 @@ typedef struct mqtt_broker_stats {
    * passed, since the start.
    */
   uint64_t expired_messages;
+  /**
+   * Kept sessions of offline clients evicted (offline longest first)
+   * to make room under `max_sessions`, since the start.
+   */
+  uint64_t evicted_sessions;
 } mqtt_broker_stats;
 
 /**

@@ -83,8 +83,9 @@ pub struct mqtt_broker_options {
     /// Connections past CONNECT at once; beyond, CONNACK 0x97 (3.1.1:
     /// return code 3). Default 10000.
     pub max_connections: usize,
-    /// Sessions, connected or kept, at once; beyond, CONNACK 0x89 (3.1.1:
-    /// return code 3). Default 10000.
+    /// Sessions, connected or kept, at once; beyond, the session offline
+    /// longest is evicted; with none offline, a client keeping its session
+    /// gets CONNACK 0x89 (3.1.1: return code 3). Default 100000.
     pub max_sessions: usize,
     /// Subscriptions one client may hold; beyond, 0x97 in the SUBACK
     /// (3.1.1: 0x80). Default 256.
@@ -608,6 +609,9 @@ pub struct mqtt_broker_stats {
     /// Queued messages dropped because their Message Expiry Interval
     /// passed, since the start.
     pub expired_messages: u64,
+    /// Kept sessions of offline clients evicted (offline longest first)
+    /// to make room under `max_sessions`, since the start.
+    pub evicted_sessions: u64,
 }
 
 /// Writes the broker's counters to `*out`.
@@ -630,6 +634,7 @@ pub unsafe extern "C" fn mqtt_broker_get_stats(
                 retained_messages: br.retained().len(),
                 dropped_messages: br.dropped_messages(),
                 expired_messages: br.expired_messages(),
+                evicted_sessions: br.evicted_sessions(),
             });
             Ok(())
         })

@@ -73,12 +73,12 @@ impl Broker {
     #[new]
     #[pyo3(signature = (
         *, passwords = None, password_file = None, allow_anonymous = true, acl = None,
-        max_connections = Int(10000), max_sessions = Int(10000), max_subscriptions_per_client = Int(256),
+        max_connections = Int(10000), max_sessions = Int(100000), max_subscriptions_per_client = Int(256),
         max_queued_messages = Int(1000), max_retained_messages = Int(10000),
         max_retained_bytes = Int(16777216), max_topic_levels = Int(64)
     ))]
     #[pyo3(
-        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=10000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64)"
+        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=100000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -288,6 +288,13 @@ impl Broker {
     #[getter]
     fn expired_messages(&self) -> u64 {
         self.engine_ref().expired_messages()
+    }
+
+    /// Kept sessions of offline clients evicted (offline longest first) to
+    /// make room under ``max_sessions``.
+    #[getter]
+    fn evicted_sessions(&self) -> u64 {
+        self.engine_ref().evicted_sessions()
     }
 
     /// Messages queued for the session of ``client_id``.

@@ -1224,27 +1224,78 @@ fn connection_limit_refuses_with_quota_exceeded() {
     }
 }
 
-/// Above `max_sessions` a CONNECT needing a new session is refused with
-/// 0x89 Server busy (3.1.1: return code 3); resuming a kept one is not.
+/// A full session store (`max_sessions`) evicts the kept session whose
+/// client has been offline longest, counted by `evicted_sessions`; it
+/// refuses (0x89 Server busy, 3.1.1: return code 3) only a client that
+/// would keep its session when every session is connected, and never a
+/// client whose session ends with its connection.
 #[test]
-fn session_limit_refuses_with_server_busy() {
+fn a_full_session_store_evicts_the_session_offline_longest() {
     for version in [V31, V3, V5] {
         let mut limits = BrokerLimits::default();
-        limits.max_sessions = 1;
+        limits.max_sessions = 2;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
-        let s = net.add(persistent(version, "s", 60));
-        net.cut(s);
-        let other = net.add(opts(version, "other"));
-        let expected = if version == V5 {
+        let s1 = net.add(persistent(version, "s1", 60));
+        net.cut(s1);
+        let s2 = net.add(persistent(version, "s2", 60));
+        net.cut(s2);
+        // s1 went offline first: it is evicted for p.
+        let p = net.add(persistent(version, "p", 60));
+        assert_eq!(net.connected(p), vec![false]);
+        assert_eq!(net.broker.evicted_sessions(), 1);
+        // A clean-start client evicts s2.
+        let c = net.add(opts(version, "c"));
+        assert_eq!(net.connected(c), vec![false]);
+        assert_eq!(net.broker.evicted_sessions(), 2);
+        assert_eq!(net.broker.session_count(), 2);
+        // Every session connected: another clean-start client is still
+        // accepted, one that would keep its session is refused.
+        let d = net.add(opts(version, "d"));
+        assert_eq!(net.connected(d), vec![false]);
+        let q = net.add(persistent(version, "q", 60));
+        let busy = if version == V5 {
             ReasonCode::ServerBusy
         } else {
             ReasonCode::ServerUnavailable
         };
-        assert_eq!(net.refused(other), Some(expected));
-        net.connect(s);
-        // 3.1's CONNACK has no Session Present.
-        assert_eq!(net.connected(s), vec![false, version != V31]);
+        assert_eq!(net.refused(q), Some(busy));
+        // Resuming a kept session needs no room; s1's is gone (3.1 has no
+        // Session Present: always false).
+        net.cut(p);
+        net.cut(d);
+        net.connect(p);
+        assert_eq!(net.connected(p), vec![false, version != V31]);
+        net.cut(p);
+        net.connect(s1);
+        assert_eq!(net.connected(s1), vec![false, false]);
+        assert_eq!(net.broker.evicted_sessions(), 3, "p was evicted for s1");
     }
+}
+
+/// Sessions kept by clients that went away cannot lock anyone out: after
+/// a flood of CONNECTs with Clean Start 0 and a Session Expiry that never
+/// ends, a clean-start client still connects, and so does a persistent
+/// one; the store stays within `max_sessions`.
+#[test]
+fn a_flood_of_kept_sessions_locks_no_client_out() {
+    let mut limits = BrokerLimits::default();
+    limits.max_sessions = 5;
+    let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+    for n in 0..20 {
+        let i = net.add(persistent(V5, &format!("flood-{n}"), u32::MAX));
+        net.cut(i);
+    }
+    assert_eq!(net.broker.session_count(), 5);
+    assert_eq!(net.broker.evicted_sessions(), 15);
+    let clean = net.add(opts(V5, "clean"));
+    assert_eq!(net.connected(clean), vec![false]);
+    let kept = net.add(persistent(V5, "kept", 60));
+    assert_eq!(net.connected(kept), vec![false]);
+    assert_eq!(net.broker.session_count(), 5);
+    // The newest flooded sessions are the ones left.
+    assert_eq!(net.broker.queued_for("flood-19"), 0);
+    let last = net.add(persistent(V5, "flood-19", u32::MAX));
+    assert_eq!(net.connected(last), vec![true]);
 }
 
 /// Beyond `max_subscriptions_per_client` a filter is refused with 0x97 in

@@ -67,8 +67,12 @@
 //!   have not sent CONNECT yet are bounded by the driver (its accept
 //!   loop) and by the connect timeout;
 //! * sessions: [`BrokerLimits::max_sessions`]; a CONNECT needing a new
-//!   session beyond it is refused with CONNACK 0x89 Server busy (3.1.1:
-//!   return code 3);
+//!   session beyond it evicts the kept session whose client has been
+//!   offline longest ([`Broker::evicted_sessions`] counts them). When
+//!   every session is connected, a CONNECT that would keep its session is
+//!   refused with CONNACK 0x89 Server busy (3.1.1: return code 3); one
+//!   whose session ends with the connection (Clean Start 1 with Session
+//!   Expiry 0; 3.1.1 Clean Session 1) is never refused for it;
 //! * subscriptions per client: 0x97 in the SUBACK (3.1.1: 0x80);
 //! * retained messages and their bytes: the message is still routed, not
 //!   retained, and 0x97 is in the PUBACK or PUBREC (5.0);
@@ -280,6 +284,8 @@ struct Session {
     /// Messages not sent yet, with the time each was queued (for their
     /// Message Expiry Interval).
     offline: VecDeque<(Publish, Instant)>,
+    /// While kept offline: its place in [`Broker::offline_order`].
+    offline_seq: Option<u64>,
 }
 
 /// When a message queued at `at` expires, if it has a Message Expiry
@@ -308,6 +314,11 @@ pub struct Broker {
     next_assigned: u64,
     dropped: u64,
     expired: u64,
+    /// Kept sessions whose client is offline, in the order they went
+    /// offline (the first is evicted first when the store is full).
+    offline_order: BTreeMap<u64, ClientKey>,
+    next_offline_seq: u64,
+    evicted: u64,
 }
 
 impl core::fmt::Debug for Broker {
@@ -354,6 +365,9 @@ impl Broker {
             next_assigned: 1,
             dropped: 0,
             expired: 0,
+            offline_order: BTreeMap::new(),
+            next_offline_seq: 0,
+            evicted: 0,
         }
     }
 
@@ -395,6 +409,14 @@ impl Broker {
     /// (or refused by the connection), since the start.
     pub fn dropped_messages(&self) -> u64 {
         self.dropped
+    }
+
+    /// Kept sessions of offline clients evicted to make room for a new
+    /// session when [`BrokerLimits::max_sessions`] was reached (the one
+    /// offline longest first), since the start. Their clients find no
+    /// session when they come back (Session Present 0).
+    pub fn evicted_sessions(&self) -> u64 {
+        self.evicted
     }
 
     /// Messages queued for offline sessions dropped because their Message
@@ -879,7 +901,11 @@ impl Broker {
                 if let Some(key) = existing {
                     self.remove_session(key, now);
                 }
-                if self.sessions.len() >= self.opts.limits.max_sessions {
+                // A full store evicts the session offline longest; when
+                // every session is connected, only a client that would
+                // keep its session is refused (the others' sessions end
+                // with their connections, bounded by max_connections).
+                if !self.make_room_for_session(now) && persistent {
                     self.reject(id, now, ReasonCode::ServerBusy);
                     return;
                 }
@@ -896,6 +922,7 @@ impl Broker {
                         expires_at: None,
                         stored: ServerSession::new(),
                         offline: VecDeque::new(),
+                        offline_seq: None,
                     },
                 );
                 self.by_client_id.insert(client_id, key);
@@ -917,6 +944,9 @@ impl Broker {
         self.wills.remove(&key);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.conn = Some(id);
+            if let Some(seq) = s.offline_seq.take() {
+                self.offline_order.remove(&seq);
+            }
             s.persistent = persistent;
             s.expiry = expiry;
             s.expires_at = None;
@@ -924,9 +954,31 @@ impl Broker {
         }
     }
 
+    /// Evicts kept sessions of offline clients, the one offline longest
+    /// first, until a new session fits [`BrokerLimits::max_sessions`];
+    /// returns whether it fits.
+    fn make_room_for_session(&mut self, now: Instant) -> bool {
+        while self.sessions.len() >= self.opts.limits.max_sessions {
+            let Some((_, key)) = self.offline_order.pop_first() else {
+                return false;
+            };
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.offline_seq = None;
+                if s.conn.is_none() {
+                    self.evicted += 1;
+                    self.remove_session(key, now);
+                }
+            }
+        }
+        true
+    }
+
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
             self.by_client_id.remove(&s.client_id);
+            if let Some(seq) = s.offline_seq {
+                self.offline_order.remove(&seq);
+            }
         }
         self.subs.remove_client(key);
         if let Some((_, will)) = self.wills.remove(&key) {
@@ -1226,6 +1278,12 @@ impl Broker {
             }
             s.stored = stored;
             s.expires_at = (s.expiry != u32::MAX).then(|| now + u64::from(s.expiry) * 1000);
+            if s.offline_seq.is_none() {
+                let seq = self.next_offline_seq;
+                self.next_offline_seq += 1;
+                s.offline_seq = Some(seq);
+                self.offline_order.insert(seq, key);
+            }
         } else {
             self.remove_session(key, now);
         }

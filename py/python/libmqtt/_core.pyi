@@ -210,7 +210,7 @@ class Broker:
         allow_anonymous: bool = True,
         acl: Optional[str] = None,
         max_connections: int = 10000,
-        max_sessions: int = 10000,
+        max_sessions: int = 100000,
         max_subscriptions_per_client: int = 256,
         max_queued_messages: int = 1000,
         max_retained_messages: int = 10000,
@@ -237,6 +237,8 @@ class Broker:
     def dropped_messages(self) -> int: ...
     @property
     def expired_messages(self) -> int: ...
+    @property
+    def evicted_sessions(self) -> int: ...
     def queued_for(self, client_id: str) -> int: ...
 
 class ServerSession:
