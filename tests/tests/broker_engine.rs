@@ -275,9 +275,79 @@ fn pub_sub_every_qos_with_downgrade() {
             vec![QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtLeastOnce]
         );
         assert!(m1.iter().all(|p| p.topic.as_str() == "t/a" && !p.retain));
-        // The publisher's QoS 1 and 2 messages were acknowledged.
-        assert_eq!(net.completions(publ), vec![ReasonCode::Success; 3]);
+        // The publisher's QoS 1 and 2 messages were acknowledged; the one
+        // nobody subscribed to with 0x10 in 5.0.
+        let unmatched = if version == V5 {
+            ReasonCode::NoMatchingSubscribers
+        } else {
+            ReasonCode::Success
+        };
+        assert_eq!(
+            net.completions(publ),
+            vec![ReasonCode::Success, ReasonCode::Success, unmatched]
+        );
         assert!(net.messages(publ).is_empty());
+    }
+}
+
+/// A 5.0 message that matches no subscription is acknowledged with 0x10
+/// No matching subscribers, in PUBACK and PUBREC, and still retained when
+/// asked; a kept session of an offline subscriber matches. The option
+/// `no_matching_subscribers = false` keeps 0x00.
+#[test]
+fn a_message_nobody_subscribed_to_gets_no_matching_subscribers() {
+    let mut net = Net::new(BrokerOptions::new());
+    let (s, publ) = net.offline_subscriber(V5, 60, "queued", QoS::AtLeastOnce);
+    net.publish(publ, "nobody", b"1", QoS::AtLeastOnce, false);
+    net.publish(publ, "kept", b"2", QoS::AtLeastOnce, true);
+    net.publish(publ, "queued", b"3", QoS::AtLeastOnce, false);
+    assert_eq!(
+        net.completions(publ),
+        vec![
+            ReasonCode::NoMatchingSubscribers,
+            ReasonCode::NoMatchingSubscribers,
+            ReasonCode::Success,
+        ]
+    );
+    assert_eq!(net.broker.retained().len(), 1);
+    assert_eq!(net.broker.queued_for("s"), 1);
+    net.connect(s);
+    assert_eq!(payloads(&net.messages(s)), vec![b"3".to_vec()]);
+
+    // The acknowledgements on the wire, PUBREC included, with and without
+    // the option.
+    use mqtt_core::codec::{Connect, DecodeOptions, Decoder, Packet, PacketRef};
+    let encode = |p: PacketRef<'_>| {
+        let mut buf = vec![0u8; 64];
+        let n = p.encode_to_slice(V5, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    for (report, code) in [
+        (true, ReasonCode::NoMatchingSubscribers),
+        (false, ReasonCode::Success),
+    ] {
+        let mut broker = Broker::new(BrokerOptions::new().with_no_matching_subscribers(report));
+        let conn = broker.connection_opened(0);
+        let connect = Connect::new(V5, "raw").unwrap();
+        broker.handle_input(conn, 0, &encode(PacketRef::Connect(connect.as_view())));
+        for (id, qos) in [(1, QoS::AtLeastOnce), (2, QoS::ExactlyOnce)] {
+            let p = Publish::new("nobody", &b"x"[..]).unwrap().with_qos(qos, id);
+            broker.handle_input(conn, 0, &encode(PacketRef::Publish(p.as_view())));
+        }
+        let mut decoder = Decoder::new(DecodeOptions::new(V5));
+        while let Some((_, bytes)) = broker.poll_output() {
+            decoder.feed(&bytes);
+        }
+        let mut acks = Vec::new();
+        while let Some(p) = decoder.next_packet().unwrap() {
+            match p {
+                Packet::PubAck(a) => acks.push(("PUBACK", a.reason_code)),
+                Packet::PubRec(r) => acks.push(("PUBREC", r.reason_code)),
+                _ => {}
+            }
+        }
+        assert_eq!(acks, vec![("PUBACK", code), ("PUBREC", code)]);
     }
 }
 

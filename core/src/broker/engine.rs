@@ -34,7 +34,9 @@
 //! in the SUBACK (0x80 in 3.1.1). A refused PUBLISH is not routed nor
 //! retained: 5.0 answers 0x87 in the PUBACK or PUBREC; 3.1.1 has no way to
 //! say it and acknowledges positively, as [MQTT-3.3.5-2] (3.1.1) allows;
-//! at QoS 0 it is dropped silently.
+//! at QoS 0 it is dropped silently. A 5.0 PUBLISH that matches no
+//! subscription is acknowledged with 0x10 No matching subscribers
+//! (unless [`BrokerOptions::no_matching_subscribers`] is off).
 //!
 //! # Sessions and offline queues
 //!
@@ -140,6 +142,12 @@ pub struct BrokerOptions {
     /// subscription and delivery for read access.
     /// [`Broker::set_authorizer`] replaces it.
     pub acl: Option<Acl>,
+    /// Whether a 5.0 PUBLISH (QoS 1 or 2) that matches no subscription is
+    /// acknowledged with 0x10 No matching subscribers (as established
+    /// brokers do) rather than 0x00 Success. The message is accepted
+    /// either way (and retained when asked); 3.1.1 acknowledgements carry
+    /// no code. Default `true`.
+    pub no_matching_subscribers: bool,
 }
 
 impl Default for BrokerOptions {
@@ -157,6 +165,7 @@ impl BrokerOptions {
             passwords: None,
             allow_anonymous: true,
             acl: None,
+            no_matching_subscribers: true,
         }
     }
 
@@ -183,6 +192,13 @@ impl BrokerOptions {
     /// Sets [`acl`](Self::acl).
     pub fn with_acl(mut self, acl: Acl) -> Self {
         self.acl = Some(acl);
+        self
+    }
+
+    /// Sets [`no_matching_subscribers`](Self::no_matching_subscribers):
+    /// `false` acknowledges a message nobody subscribed to with 0x00.
+    pub fn with_no_matching_subscribers(mut self, report: bool) -> Self {
+        self.no_matching_subscribers = report;
         self
     }
 }
@@ -1087,6 +1103,10 @@ impl Broker {
         let deliveries = self.subs.route_with(p.topic.as_str(), publisher, |k| {
             sessions.get(&k).is_some_and(|s| s.conn.is_some())
         });
+        if deliveries.is_empty() && code == ReasonCode::Success && self.opts.no_matching_subscribers
+        {
+            code = ReasonCode::NoMatchingSubscribers;
+        }
         for d in deliveries {
             if !self.authorized(d.client, p.topic.as_str(), Access::Read) {
                 continue;
