@@ -964,6 +964,12 @@ typedef struct mqtt_broker_options {
    * will, subscription and delivery.
    */
   struct mqtt_bytes_view acl;
+  /**
+   * Whether a 5.0 QoS 1 or 2 PUBLISH that matches no subscription is
+   * acknowledged with 0x10 No matching subscribers (default true; false:
+   * 0x00 Success).
+   */
+  bool no_matching_subscribers;
 } mqtt_broker_options;
 
 /**
