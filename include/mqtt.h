@@ -915,8 +915,9 @@ typedef struct mqtt_broker_options {
    */
   size_t max_connections;
   /**
-   * Sessions, connected or kept, at once; beyond, CONNACK 0x89 (3.1.1:
-   * return code 3). Default 10000.
+   * Sessions, connected or kept, at once; beyond, the session offline
+   * longest is evicted; with none offline, a client keeping its session
+   * gets CONNACK 0x89 (3.1.1: return code 3). Default 100000.
    */
   size_t max_sessions;
   /**
@@ -963,6 +964,12 @@ typedef struct mqtt_broker_options {
    * will, subscription and delivery.
    */
   struct mqtt_bytes_view acl;
+  /**
+   * Whether a 5.0 QoS 1 or 2 PUBLISH that matches no subscription is
+   * acknowledged with 0x10 No matching subscribers (default true; false:
+   * 0x00 Success).
+   */
+  bool no_matching_subscribers;
 } mqtt_broker_options;
 
 /**
@@ -995,6 +1002,11 @@ typedef struct mqtt_broker_stats {
    * passed, since the start.
    */
   uint64_t expired_messages;
+  /**
+   * Kept sessions of offline clients evicted (offline longest first)
+   * to make room under `max_sessions`, since the start.
+   */
+  uint64_t evicted_sessions;
 } mqtt_broker_stats;
 
 /**

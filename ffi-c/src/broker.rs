@@ -83,8 +83,9 @@ pub struct mqtt_broker_options {
     /// Connections past CONNECT at once; beyond, CONNACK 0x97 (3.1.1:
     /// return code 3). Default 10000.
     pub max_connections: usize,
-    /// Sessions, connected or kept, at once; beyond, CONNACK 0x89 (3.1.1:
-    /// return code 3). Default 10000.
+    /// Sessions, connected or kept, at once; beyond, the session offline
+    /// longest is evicted; with none offline, a client keeping its session
+    /// gets CONNACK 0x89 (3.1.1: return code 3). Default 100000.
     pub max_sessions: usize,
     /// Subscriptions one client may hold; beyond, 0x97 in the SUBACK
     /// (3.1.1: 0x80). Default 256.
@@ -112,6 +113,10 @@ pub struct mqtt_broker_options {
     /// `acl_file` (NULL: everything allowed). Checked for every publish,
     /// will, subscription and delivery.
     pub acl: mqtt_bytes_view,
+    /// Whether a 5.0 QoS 1 or 2 PUBLISH that matches no subscription is
+    /// acknowledged with 0x10 No matching subscribers (default true; false:
+    /// 0x00 Success).
+    pub no_matching_subscribers: bool,
 }
 
 /// Fills `*out` with the defaults (documented on each field of
@@ -152,6 +157,7 @@ pub unsafe extern "C" fn mqtt_broker_options_default(out: *mut mqtt_broker_optio
             passwords: mqtt_bytes_view::NONE,
             allow_anonymous: d.allow_anonymous,
             acl: mqtt_bytes_view::NONE,
+            no_matching_subscribers: d.no_matching_subscribers,
         };
         // SAFETY: checked non-NULL; the caller provides a writable struct.
         unsafe { out.write(opts) };
@@ -220,7 +226,8 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     limits.max_topic_levels = o.max_topic_levels;
     let mut opts = BrokerOptions::new()
         .with_server_options(server)
-        .with_limits(limits);
+        .with_limits(limits)
+        .with_no_matching_subscribers(o.no_matching_subscribers);
     if !o.passwords.is_absent() {
         // SAFETY: a view of `o`, valid by the caller's promise.
         let text = unsafe { view_str(o.passwords, "passwords") }?;
@@ -608,6 +615,9 @@ pub struct mqtt_broker_stats {
     /// Queued messages dropped because their Message Expiry Interval
     /// passed, since the start.
     pub expired_messages: u64,
+    /// Kept sessions of offline clients evicted (offline longest first)
+    /// to make room under `max_sessions`, since the start.
+    pub evicted_sessions: u64,
 }
 
 /// Writes the broker's counters to `*out`.
@@ -630,6 +640,7 @@ pub unsafe extern "C" fn mqtt_broker_get_stats(
                 retained_messages: br.retained().len(),
                 dropped_messages: br.dropped_messages(),
                 expired_messages: br.expired_messages(),
+                evicted_sessions: br.evicted_sessions(),
             });
             Ok(())
         })
@@ -654,6 +665,7 @@ mod tests {
             let o = o.assume_init();
             let opts = broker_options(&o).unwrap();
             assert_eq!(opts.limits, BrokerLimits::default());
+            assert!(o.no_matching_subscribers && opts.no_matching_subscribers);
             let mut server = ServerOptions::new();
             server.manual_ack = opts.server.manual_ack;
             assert_eq!(opts.server, server);

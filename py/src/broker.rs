@@ -32,7 +32,9 @@ use crate::hooks::{decision_from_py, HookError, PyAuthenticator, PyAuthorizer};
 /// Authentication: ``passwords`` (a mapping of user name to password) or
 /// ``password_file`` (the text of a ``user:password`` file); clients
 /// without a user name are accepted when ``allow_anonymous``. ``acl`` is
-/// the text of a mosquitto-style ``acl_file``.
+/// the text of a mosquitto-style ``acl_file``. A 5.0 QoS 1 or 2 message
+/// that matches no subscription is acknowledged with 0x10 No matching
+/// subscribers unless ``no_matching_subscribers`` is false (then 0x00).
 #[pyclass(module = "libmqtt")]
 pub(crate) struct Broker {
     /// In a mutex only to make the class `Sync` (the engine's hook trait
@@ -73,12 +75,13 @@ impl Broker {
     #[new]
     #[pyo3(signature = (
         *, passwords = None, password_file = None, allow_anonymous = true, acl = None,
-        max_connections = Int(10000), max_sessions = Int(10000), max_subscriptions_per_client = Int(256),
+        max_connections = Int(10000), max_sessions = Int(100000), max_subscriptions_per_client = Int(256),
         max_queued_messages = Int(1000), max_retained_messages = Int(10000),
-        max_retained_bytes = Int(16777216), max_topic_levels = Int(64)
+        max_retained_bytes = Int(16777216), max_topic_levels = Int(64),
+        no_matching_subscribers = true
     ))]
     #[pyo3(
-        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=10000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64)"
+        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=100000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64, no_matching_subscribers=True)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -94,6 +97,7 @@ impl Broker {
         max_retained_messages: Int,
         max_retained_bytes: Int,
         max_topic_levels: Int,
+        no_matching_subscribers: bool,
     ) -> PyResult<Self> {
         let mut limits = BrokerLimits::default();
         limits.max_connections = max_connections.get(py, "max_connections")?;
@@ -104,7 +108,9 @@ impl Broker {
         limits.max_retained_messages = max_retained_messages.get(py, "max_retained_messages")?;
         limits.max_retained_bytes = max_retained_bytes.get(py, "max_retained_bytes")?;
         limits.max_topic_levels = max_topic_levels.get(py, "max_topic_levels")?;
-        let mut options = BrokerOptions::new().with_limits(limits);
+        let mut options = BrokerOptions::new()
+            .with_limits(limits)
+            .with_no_matching_subscribers(no_matching_subscribers);
         let mut table: Option<PasswordTable> = None;
         if let Some(text) = password_file {
             table = Some(
@@ -288,6 +294,13 @@ impl Broker {
     #[getter]
     fn expired_messages(&self) -> u64 {
         self.engine_ref().expired_messages()
+    }
+
+    /// Kept sessions of offline clients evicted (offline longest first) to
+    /// make room under ``max_sessions``.
+    #[getter]
+    fn evicted_sessions(&self) -> u64 {
+        self.engine_ref().evicted_sessions()
     }
 
     /// Messages queued for the session of ``client_id``.

@@ -248,3 +248,17 @@ def test_python_authorizer_sees_a_shared_subscription_without_its_prefix():
     net.run()
     assert Subscribed(denied, (ReasonCode.NOT_AUTHORIZED,)) in net.take(conn)
     assert ("secret/x", "read") in seen
+
+
+@pytest.mark.parametrize("report", [True, False])
+def test_a_message_nobody_subscribed_to_gets_no_matching_subscribers(report):
+    """5.0: 0x10 No matching subscribers by default, 0x00 with the option off."""
+    net = Net(Broker(no_matching_subscribers=report))
+    pub = Client("pub")
+    p = net.attach(pub)
+    net.take(p)
+    pid = pub.publish("nobody", b"x", qos=1)
+    net.run()
+    [done] = net.take(p)
+    assert isinstance(done, PublishCompleted) and done.id == pid
+    assert done.reason_code == (ReasonCode.NO_MATCHING_SUBSCRIBERS if report else ReasonCode.SUCCESS)

@@ -275,9 +275,79 @@ fn pub_sub_every_qos_with_downgrade() {
             vec![QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtLeastOnce]
         );
         assert!(m1.iter().all(|p| p.topic.as_str() == "t/a" && !p.retain));
-        // The publisher's QoS 1 and 2 messages were acknowledged.
-        assert_eq!(net.completions(publ), vec![ReasonCode::Success; 3]);
+        // The publisher's QoS 1 and 2 messages were acknowledged; the one
+        // nobody subscribed to with 0x10 in 5.0.
+        let unmatched = if version == V5 {
+            ReasonCode::NoMatchingSubscribers
+        } else {
+            ReasonCode::Success
+        };
+        assert_eq!(
+            net.completions(publ),
+            vec![ReasonCode::Success, ReasonCode::Success, unmatched]
+        );
         assert!(net.messages(publ).is_empty());
+    }
+}
+
+/// A 5.0 message that matches no subscription is acknowledged with 0x10
+/// No matching subscribers, in PUBACK and PUBREC, and still retained when
+/// asked; a kept session of an offline subscriber matches. The option
+/// `no_matching_subscribers = false` keeps 0x00.
+#[test]
+fn a_message_nobody_subscribed_to_gets_no_matching_subscribers() {
+    let mut net = Net::new(BrokerOptions::new());
+    let (s, publ) = net.offline_subscriber(V5, 60, "queued", QoS::AtLeastOnce);
+    net.publish(publ, "nobody", b"1", QoS::AtLeastOnce, false);
+    net.publish(publ, "kept", b"2", QoS::AtLeastOnce, true);
+    net.publish(publ, "queued", b"3", QoS::AtLeastOnce, false);
+    assert_eq!(
+        net.completions(publ),
+        vec![
+            ReasonCode::NoMatchingSubscribers,
+            ReasonCode::NoMatchingSubscribers,
+            ReasonCode::Success,
+        ]
+    );
+    assert_eq!(net.broker.retained().len(), 1);
+    assert_eq!(net.broker.queued_for("s"), 1);
+    net.connect(s);
+    assert_eq!(payloads(&net.messages(s)), vec![b"3".to_vec()]);
+
+    // The acknowledgements on the wire, PUBREC included, with and without
+    // the option.
+    use mqtt_core::codec::{Connect, DecodeOptions, Decoder, Packet, PacketRef};
+    let encode = |p: PacketRef<'_>| {
+        let mut buf = vec![0u8; 64];
+        let n = p.encode_to_slice(V5, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    for (report, code) in [
+        (true, ReasonCode::NoMatchingSubscribers),
+        (false, ReasonCode::Success),
+    ] {
+        let mut broker = Broker::new(BrokerOptions::new().with_no_matching_subscribers(report));
+        let conn = broker.connection_opened(0);
+        let connect = Connect::new(V5, "raw").unwrap();
+        broker.handle_input(conn, 0, &encode(PacketRef::Connect(connect.as_view())));
+        for (id, qos) in [(1, QoS::AtLeastOnce), (2, QoS::ExactlyOnce)] {
+            let p = Publish::new("nobody", &b"x"[..]).unwrap().with_qos(qos, id);
+            broker.handle_input(conn, 0, &encode(PacketRef::Publish(p.as_view())));
+        }
+        let mut decoder = Decoder::new(DecodeOptions::new(V5));
+        while let Some((_, bytes)) = broker.poll_output() {
+            decoder.feed(&bytes);
+        }
+        let mut acks = Vec::new();
+        while let Some(p) = decoder.next_packet().unwrap() {
+            match p {
+                Packet::PubAck(a) => acks.push(("PUBACK", a.reason_code)),
+                Packet::PubRec(r) => acks.push(("PUBREC", r.reason_code)),
+                _ => {}
+            }
+        }
+        assert_eq!(acks, vec![("PUBACK", code), ("PUBREC", code)]);
     }
 }
 
@@ -475,6 +545,29 @@ fn password_authentication() {
     assert_eq!(net.refused(anon), Some(ReasonCode::NotAuthorized));
     assert_eq!(net.broker.session_count(), 1);
     assert_eq!(net.broker.connection_count(), 1);
+}
+
+/// A user listed with an empty password must present it: a CONNECT with
+/// that User Name and no Password is refused with 0x86 (3.1.1: return code
+/// 4), one with an empty Password gets in.
+#[test]
+fn a_listed_users_password_must_be_presented_even_when_empty() {
+    for version in [V3, V5] {
+        let table = PasswordTable::parse("guest:\nalice:secret\n").unwrap();
+        let mut net = Net::new(BrokerOptions::new().with_passwords(table, true));
+        let none = net.add(opts(version, "none").with_username("guest").unwrap());
+        let empty = net.add(
+            opts(version, "empty")
+                .with_username("guest")
+                .unwrap()
+                .with_password(Vec::new()),
+        );
+        let alice = net.add(opts(version, "alice").with_username("alice").unwrap());
+        assert_eq!(net.refused(none), Some(ReasonCode::BadUserNameOrPassword));
+        assert_eq!(net.refused(alice), Some(ReasonCode::BadUserNameOrPassword));
+        assert_eq!(net.connected(empty), vec![false]);
+        assert_eq!(net.broker.session_count(), 1);
+    }
 }
 
 #[test]
@@ -1201,27 +1294,78 @@ fn connection_limit_refuses_with_quota_exceeded() {
     }
 }
 
-/// Above `max_sessions` a CONNECT needing a new session is refused with
-/// 0x89 Server busy (3.1.1: return code 3); resuming a kept one is not.
+/// A full session store (`max_sessions`) evicts the kept session whose
+/// client has been offline longest, counted by `evicted_sessions`; it
+/// refuses (0x89 Server busy, 3.1.1: return code 3) only a client that
+/// would keep its session when every session is connected, and never a
+/// client whose session ends with its connection.
 #[test]
-fn session_limit_refuses_with_server_busy() {
+fn a_full_session_store_evicts_the_session_offline_longest() {
     for version in [V31, V3, V5] {
         let mut limits = BrokerLimits::default();
-        limits.max_sessions = 1;
+        limits.max_sessions = 2;
         let mut net = Net::new(BrokerOptions::new().with_limits(limits));
-        let s = net.add(persistent(version, "s", 60));
-        net.cut(s);
-        let other = net.add(opts(version, "other"));
-        let expected = if version == V5 {
+        let s1 = net.add(persistent(version, "s1", 60));
+        net.cut(s1);
+        let s2 = net.add(persistent(version, "s2", 60));
+        net.cut(s2);
+        // s1 went offline first: it is evicted for p.
+        let p = net.add(persistent(version, "p", 60));
+        assert_eq!(net.connected(p), vec![false]);
+        assert_eq!(net.broker.evicted_sessions(), 1);
+        // A clean-start client evicts s2.
+        let c = net.add(opts(version, "c"));
+        assert_eq!(net.connected(c), vec![false]);
+        assert_eq!(net.broker.evicted_sessions(), 2);
+        assert_eq!(net.broker.session_count(), 2);
+        // Every session connected: another clean-start client is still
+        // accepted, one that would keep its session is refused.
+        let d = net.add(opts(version, "d"));
+        assert_eq!(net.connected(d), vec![false]);
+        let q = net.add(persistent(version, "q", 60));
+        let busy = if version == V5 {
             ReasonCode::ServerBusy
         } else {
             ReasonCode::ServerUnavailable
         };
-        assert_eq!(net.refused(other), Some(expected));
-        net.connect(s);
-        // 3.1's CONNACK has no Session Present.
-        assert_eq!(net.connected(s), vec![false, version != V31]);
+        assert_eq!(net.refused(q), Some(busy));
+        // Resuming a kept session needs no room; s1's is gone (3.1 has no
+        // Session Present: always false).
+        net.cut(p);
+        net.cut(d);
+        net.connect(p);
+        assert_eq!(net.connected(p), vec![false, version != V31]);
+        net.cut(p);
+        net.connect(s1);
+        assert_eq!(net.connected(s1), vec![false, false]);
+        assert_eq!(net.broker.evicted_sessions(), 3, "p was evicted for s1");
     }
+}
+
+/// Sessions kept by clients that went away cannot lock anyone out: after
+/// a flood of CONNECTs with Clean Start 0 and a Session Expiry that never
+/// ends, a clean-start client still connects, and so does a persistent
+/// one; the store stays within `max_sessions`.
+#[test]
+fn a_flood_of_kept_sessions_locks_no_client_out() {
+    let mut limits = BrokerLimits::default();
+    limits.max_sessions = 5;
+    let mut net = Net::new(BrokerOptions::new().with_limits(limits));
+    for n in 0..20 {
+        let i = net.add(persistent(V5, &format!("flood-{n}"), u32::MAX));
+        net.cut(i);
+    }
+    assert_eq!(net.broker.session_count(), 5);
+    assert_eq!(net.broker.evicted_sessions(), 15);
+    let clean = net.add(opts(V5, "clean"));
+    assert_eq!(net.connected(clean), vec![false]);
+    let kept = net.add(persistent(V5, "kept", 60));
+    assert_eq!(net.connected(kept), vec![false]);
+    assert_eq!(net.broker.session_count(), 5);
+    // The newest flooded sessions are the ones left.
+    assert_eq!(net.broker.queued_for("flood-19"), 0);
+    let last = net.add(persistent(V5, "flood-19", u32::MAX));
+    assert_eq!(net.connected(last), vec![true]);
 }
 
 /// Beyond `max_subscriptions_per_client` a filter is refused with 0x97 in
@@ -1705,4 +1849,77 @@ fn a_refused_3_1_subscription_is_acknowledged_with_the_requested_qos() {
     net.publish(publ, "in/x", b"yes", QoS::AtMostOnce, false);
     assert_eq!(payloads(&net.messages(old)), vec![b"yes".to_vec()]);
     assert_eq!(payloads(&net.messages(mid)), vec![b"yes".to_vec()]);
+}
+
+/// An empty client identifier gets an identifier no session uses, kept or
+/// connected: the clients that chose `auto-1` and `auto-2` themselves keep
+/// their sessions [MQTT-3.2.2-16] (5.0) [MQTT-3.1.3-6] (3.1.1).
+#[test]
+fn an_assigned_client_identifier_is_unique_mqtt_3_2_2_16_and_3_1_3_6() {
+    for version in [V3, V5] {
+        let mut net = Net::new(BrokerOptions::new());
+        let kept = net.add(persistent(version, "auto-1", 60));
+        net.subscribe(kept, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
+        net.cut(kept);
+        let connected = net.add(opts(version, "auto-2"));
+        let anon = net.add(opts(version, ""));
+        assert_eq!(net.connected(anon), vec![false]);
+        assert!(
+            net.peers[connected].conn.is_some(),
+            "auto-2 still connected"
+        );
+        assert_eq!(net.disconnected_by_server(connected), None);
+        assert_eq!(net.broker.session_count(), 3);
+        if version == V5 {
+            let assigned = net.events(anon, |e| match e {
+                Event::Connected(c) => Some(c.client_id.as_str().to_string()),
+                _ => None,
+            });
+            assert_eq!(assigned.len(), 1);
+            assert!(!["", "auto-1", "auto-2"].contains(&assigned[0].as_str()));
+        }
+        let publ = net.add(opts(version, "pub"));
+        net.publish(publ, "t", b"kept", QoS::AtLeastOnce, false);
+        assert_eq!(net.broker.queued_for("auto-1"), 1, "auto-1's session kept");
+        net.connect(kept);
+        assert_eq!(net.connected(kept), vec![false, true]);
+        assert_eq!(payloads(&net.messages(kept)), vec![b"kept".to_vec()]);
+    }
+}
+
+/// A CONNACK that cannot fit the client's Maximum Packet Size even without
+/// its optional properties is not sent [MQTT-3.1.2-24]: the connection is
+/// refused at once with a bare CONNACK 0x95 Packet too large when that
+/// fits, else closed without one; it never waits for the connect timeout,
+/// and no session is left behind.
+#[test]
+fn a_connack_too_large_for_the_client_closes_at_once_mqtt_3_1_2_24() {
+    use mqtt_core::codec::{Connect, PacketRef};
+    for (max, expected) in [(4u32, &b""[..]), (8, &[0x20, 3, 0, 0x95, 0][..])] {
+        let mut broker = Broker::new(BrokerOptions::new());
+        let conn = broker.connection_opened(0);
+        // An empty client identifier: the Assigned Client Identifier
+        // makes the CONNACK larger than `max`.
+        let mut connect = Connect::new(V5, "").unwrap();
+        connect.properties.maximum_packet_size = Some(max);
+        let mut buf = vec![0u8; 64];
+        let n = PacketRef::Connect(connect.as_view())
+            .encode_to_slice(V5, &mut buf)
+            .unwrap();
+        broker.handle_input(conn, 0, &buf[..n]);
+        let sent = broker
+            .poll_output()
+            .map(|(_, b)| b.to_vec())
+            .unwrap_or_default();
+        assert_eq!(sent, expected, "max {max}");
+        assert!(sent.len() <= max as usize);
+        assert_eq!(
+            broker.poll_close(),
+            Some(conn),
+            "closed at once (max {max})"
+        );
+        broker.connection_closed(conn, 0);
+        assert_eq!(broker.session_count(), 0);
+        assert_eq!(broker.poll_timeout(), None);
+    }
 }

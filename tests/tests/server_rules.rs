@@ -12,10 +12,12 @@
 //! coverage per role and version.
 //!
 //! Decisions where the specifications leave a choice, each tested here:
-//! a PUBACK or PUBCOMP for nothing in flight (or for a message of the
-//! other QoS, or a PUBCOMP before PUBREC) is ignored: no statement makes
+//! a PUBACK or PUBCOMP for nothing in flight is ignored: no statement makes
 //! it an error, and ignoring it changes no state
-//! (`unknown_or_mismatched_acknowledgements_change_nothing`); input held
+//! (`unknown_acknowledgements_change_nothing`); one of the wrong kind for
+//! a message in flight (PUBACK for QoS 2, PUBREC or PUBCOMP for QoS 1,
+//! PUBCOMP before our PUBREL) is a Protocol Error
+//! (`acknowledgements_of_the_wrong_kind_are_protocol_errors`); input held
 //! before acceptance is bounded by `ServerOptions::max_input_before_accept`
 //! (CONNACK 0x97 Quota exceeded); an inbound QoS 2 message reported to the
 //! application outlives the connection in the session, acknowledged or not
@@ -661,6 +663,35 @@ fn connack_and_disconnect_shed_optional_properties_to_fit() {
 }
 
 #[test]
+fn a_connack_that_cannot_fit_refuses_the_connection_at_once() {
+    // [MQTT-3.1.2-24] a CONNACK that does not fit even without its Reason
+    // String and User Properties is not sent: the connection is refused
+    // at once with a bare CONNACK 0x95 when that fits, else closed
+    // without one; both after shedding what [MQTT-3.2.2-19]
+    // [MQTT-3.2.2-20] allow.
+    for (max, expected) in [(4u32, &b""[..]), (6, &[0x20, 3, 0, 0x95, 0][..])] {
+        let mut c = ScriptedClient::new(ServerOptions::new(), V5);
+        let mut connect = Connect::new(V5, "m").unwrap();
+        connect.properties.maximum_packet_size = Some(max);
+        c.connect_with(connect);
+        let mut props = ConnAckProperties::default();
+        props.reason_string = Some(s("r"));
+        props.server_reference = Some(s("another.example"));
+        assert!(matches!(
+            c.conn.accept(0, Accept::new().with_properties(props)),
+            Err(ServerError::PacketTooLarge { .. })
+        ));
+        assert_eq!(c.sent_bytes(), expected, "max {max}");
+        assert!(matches!(
+            closed_with(&c.events()),
+            CloseReason::Rejected(a) if a.reason_code == ReasonCode::PacketTooLarge
+        ));
+        assert_eq!(c.conn.state(), ServerState::Closed);
+        assert_eq!(c.conn.poll_timeout(), None);
+    }
+}
+
+#[test]
 fn without_server_keep_alive_the_clients_keep_alive_holds() {
     // [MQTT-3.2.2-22]: no Server Keep Alive in CONNACK: the client's 10 s,
     // enforced at 15 s.
@@ -1106,11 +1137,11 @@ fn pubrel_answers_pubrec_in_order() {
 }
 
 #[test]
-fn unknown_or_mismatched_acknowledgements_change_nothing() {
+fn unknown_acknowledgements_change_nothing() {
     // No statement makes these errors; we ignore them (no state changes,
-    // no event): PUBACK or PUBCOMP for an id not in flight, PUBACK for a
-    // QoS 2 message, PUBCOMP before PUBREC. A PUBREC for nothing gets
-    // PUBREL (0x92 in 5.0, spec 4.3.3 / 3.6.2.1) so the client can finish.
+    // no event): PUBACK or PUBCOMP for an id not in flight (e.g. repeated
+    // after a resume). A PUBREC for nothing gets PUBREL (0x92 in 5.0, spec
+    // 4.3.3 / 3.6.2.1) so the client can finish.
     for v in BOTH {
         let mut c = connected(v);
         let id = c
@@ -1118,8 +1149,6 @@ fn unknown_or_mismatched_acknowledgements_change_nothing() {
             .publish(0, publish("t", b"a", QoS::ExactlyOnce, 0))
             .unwrap();
         let _ = c.sent();
-        c.client_sends(PubAck::new(id));
-        c.client_sends(PubComp::new(id));
         c.client_sends(PubAck::new(id + 10));
         c.client_sends(PubComp::new(id + 11));
         assert!(c.sent_bytes().is_empty());
@@ -1136,7 +1165,10 @@ fn unknown_or_mismatched_acknowledgements_change_nothing() {
             c.sent_one(),
             Packet::from(PubRel::new(id + 12).with_reason_code(code))
         );
-        // The real flow still completes.
+        // The real flow still completes; a repeated PUBREC gets PUBREL
+        // again.
+        c.client_sends(PubRec::new(id));
+        assert_eq!(c.sent_one(), Packet::from(PubRel::new(id)));
         c.client_sends(PubRec::new(id));
         assert_eq!(c.sent_one(), Packet::from(PubRel::new(id)));
         c.client_sends(PubComp::new(id));
@@ -1145,6 +1177,60 @@ fn unknown_or_mismatched_acknowledgements_change_nothing() {
             [ServerEvent::PublishCompleted { packet_id, .. }] if *packet_id == id
         ));
         assert_eq!(c.conn.inflight_len(), 0);
+    }
+}
+
+#[test]
+fn acknowledgements_of_the_wrong_kind_are_protocol_errors() {
+    // An acknowledgement that does not fit the message in flight under its
+    // id (PUBACK for QoS 2, PUBREC or PUBCOMP for QoS 1, PUBCOMP before
+    // our PUBREL) is a Protocol Error, as the client role and mosquitto
+    // treat it: 5.0 DISCONNECT 0x82, 3.1.1 closed without a packet. Never
+    // a PUBREL for a QoS 1 message, never silence.
+    type Ack = fn(u16) -> Packet;
+    let cases: [(QoS, Ack, mqtt_core::codec::PacketType); 4] = [
+        (
+            QoS::ExactlyOnce,
+            |id| PubAck::new(id).into(),
+            mqtt_core::codec::PacketType::PubAck,
+        ),
+        (
+            QoS::AtLeastOnce,
+            |id| PubRec::new(id).into(),
+            mqtt_core::codec::PacketType::PubRec,
+        ),
+        (
+            QoS::AtLeastOnce,
+            |id| PubComp::new(id).into(),
+            mqtt_core::codec::PacketType::PubComp,
+        ),
+        (
+            QoS::ExactlyOnce,
+            |id| PubComp::new(id).into(),
+            mqtt_core::codec::PacketType::PubComp,
+        ),
+    ];
+    for v in BOTH {
+        for (qos, ack, packet) in cases {
+            let mut c = connected(v);
+            let id = c.conn.publish(0, publish("t", b"a", qos, 0)).unwrap();
+            let _ = c.sent();
+            c.client_sends(ack(id));
+            let violation = ClientViolation::UnexpectedAcknowledgement {
+                packet,
+                packet_id: id,
+            };
+            if v == V5 {
+                assert_eq!(disconnect_code(c.sent_one()), ReasonCode::ProtocolError);
+            } else {
+                assert!(c.sent_bytes().is_empty(), "{packet:?} at {qos:?}");
+            }
+            assert_eq!(
+                closed_with(&c.events()),
+                &CloseReason::ProtocolViolation(violation)
+            );
+            assert_eq!(c.conn.state(), ServerState::Closed);
+        }
     }
 }
 

@@ -34,7 +34,9 @@
 //! in the SUBACK (0x80 in 3.1.1). A refused PUBLISH is not routed nor
 //! retained: 5.0 answers 0x87 in the PUBACK or PUBREC; 3.1.1 has no way to
 //! say it and acknowledges positively, as [MQTT-3.3.5-2] (3.1.1) allows;
-//! at QoS 0 it is dropped silently.
+//! at QoS 0 it is dropped silently. A 5.0 PUBLISH that matches no
+//! subscription is acknowledged with 0x10 No matching subscribers
+//! (unless [`BrokerOptions::no_matching_subscribers`] is off).
 //!
 //! # Sessions and offline queues
 //!
@@ -67,8 +69,12 @@
 //!   have not sent CONNECT yet are bounded by the driver (its accept
 //!   loop) and by the connect timeout;
 //! * sessions: [`BrokerLimits::max_sessions`]; a CONNECT needing a new
-//!   session beyond it is refused with CONNACK 0x89 Server busy (3.1.1:
-//!   return code 3);
+//!   session beyond it evicts the kept session whose client has been
+//!   offline longest ([`Broker::evicted_sessions`] counts them). When
+//!   every session is connected, a CONNECT that would keep its session is
+//!   refused with CONNACK 0x89 Server busy (3.1.1: return code 3); one
+//!   whose session ends with the connection (Clean Start 1 with Session
+//!   Expiry 0; 3.1.1 Clean Session 1) is never refused for it;
 //! * subscriptions per client: 0x97 in the SUBACK (3.1.1: 0x80);
 //! * retained messages and their bytes: the message is still routed, not
 //!   retained, and 0x97 is in the PUBACK or PUBREC (5.0);
@@ -136,6 +142,12 @@ pub struct BrokerOptions {
     /// subscription and delivery for read access.
     /// [`Broker::set_authorizer`] replaces it.
     pub acl: Option<Acl>,
+    /// Whether a 5.0 PUBLISH (QoS 1 or 2) that matches no subscription is
+    /// acknowledged with 0x10 No matching subscribers (as established
+    /// brokers do) rather than 0x00 Success. The message is accepted
+    /// either way (and retained when asked); 3.1.1 acknowledgements carry
+    /// no code. Default `true`.
+    pub no_matching_subscribers: bool,
 }
 
 impl Default for BrokerOptions {
@@ -153,6 +165,7 @@ impl BrokerOptions {
             passwords: None,
             allow_anonymous: true,
             acl: None,
+            no_matching_subscribers: true,
         }
     }
 
@@ -179,6 +192,13 @@ impl BrokerOptions {
     /// Sets [`acl`](Self::acl).
     pub fn with_acl(mut self, acl: Acl) -> Self {
         self.acl = Some(acl);
+        self
+    }
+
+    /// Sets [`no_matching_subscribers`](Self::no_matching_subscribers):
+    /// `false` acknowledges a message nobody subscribed to with 0x00.
+    pub fn with_no_matching_subscribers(mut self, report: bool) -> Self {
+        self.no_matching_subscribers = report;
         self
     }
 }
@@ -280,6 +300,8 @@ struct Session {
     /// Messages not sent yet, with the time each was queued (for their
     /// Message Expiry Interval).
     offline: VecDeque<(Publish, Instant)>,
+    /// While kept offline: its place in [`Broker::offline_order`].
+    offline_seq: Option<u64>,
 }
 
 /// When a message queued at `at` expires, if it has a Message Expiry
@@ -308,6 +330,11 @@ pub struct Broker {
     next_assigned: u64,
     dropped: u64,
     expired: u64,
+    /// Kept sessions whose client is offline, in the order they went
+    /// offline (the first is evicted first when the store is full).
+    offline_order: BTreeMap<u64, ClientKey>,
+    next_offline_seq: u64,
+    evicted: u64,
 }
 
 impl core::fmt::Debug for Broker {
@@ -354,6 +381,9 @@ impl Broker {
             next_assigned: 1,
             dropped: 0,
             expired: 0,
+            offline_order: BTreeMap::new(),
+            next_offline_seq: 0,
+            evicted: 0,
         }
     }
 
@@ -395,6 +425,14 @@ impl Broker {
     /// (or refused by the connection), since the start.
     pub fn dropped_messages(&self) -> u64 {
         self.dropped
+    }
+
+    /// Kept sessions of offline clients evicted to make room for a new
+    /// session when [`BrokerLimits::max_sessions`] was reached (the one
+    /// offline longest first), since the start. Their clients find no
+    /// session when they come back (Session Present 0).
+    pub fn evicted_sessions(&self) -> u64 {
+        self.evicted
     }
 
     /// Messages queued for offline sessions dropped because their Message
@@ -799,8 +837,14 @@ impl Broker {
             accept.properties.authentication_data = auth_data;
         }
         let client_id = if connect.client_id.is_empty() {
-            let name = format!("auto-{}", self.next_assigned);
+            // [MQTT-3.2.2-16] / [MQTT-3.1.3-6]: unique, so a name a client
+            // chose itself (kept or connected) is skipped.
+            let mut name = format!("auto-{}", self.next_assigned);
             self.next_assigned += 1;
+            while self.by_client_id.contains_key(&name) {
+                name = format!("auto-{}", self.next_assigned);
+                self.next_assigned += 1;
+            }
             match MqttString::from_str(&name) {
                 Ok(s) => accept = accept.with_assigned_client_id(s),
                 Err(_) => {
@@ -873,7 +917,11 @@ impl Broker {
                 if let Some(key) = existing {
                     self.remove_session(key, now);
                 }
-                if self.sessions.len() >= self.opts.limits.max_sessions {
+                // A full store evicts the session offline longest; when
+                // every session is connected, only a client that would
+                // keep its session is refused (the others' sessions end
+                // with their connections, bounded by max_connections).
+                if !self.make_room_for_session(now) && persistent {
                     self.reject(id, now, ReasonCode::ServerBusy);
                     return;
                 }
@@ -890,6 +938,7 @@ impl Broker {
                         expires_at: None,
                         stored: ServerSession::new(),
                         offline: VecDeque::new(),
+                        offline_seq: None,
                     },
                 );
                 self.by_client_id.insert(client_id, key);
@@ -911,6 +960,9 @@ impl Broker {
         self.wills.remove(&key);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.conn = Some(id);
+            if let Some(seq) = s.offline_seq.take() {
+                self.offline_order.remove(&seq);
+            }
             s.persistent = persistent;
             s.expiry = expiry;
             s.expires_at = None;
@@ -918,9 +970,31 @@ impl Broker {
         }
     }
 
+    /// Evicts kept sessions of offline clients, the one offline longest
+    /// first, until a new session fits [`BrokerLimits::max_sessions`];
+    /// returns whether it fits.
+    fn make_room_for_session(&mut self, now: Instant) -> bool {
+        while self.sessions.len() >= self.opts.limits.max_sessions {
+            let Some((_, key)) = self.offline_order.pop_first() else {
+                return false;
+            };
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.offline_seq = None;
+                if s.conn.is_none() {
+                    self.evicted += 1;
+                    self.remove_session(key, now);
+                }
+            }
+        }
+        true
+    }
+
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
             self.by_client_id.remove(&s.client_id);
+            if let Some(seq) = s.offline_seq {
+                self.offline_order.remove(&seq);
+            }
         }
         self.subs.remove_client(key);
         if let Some((_, will)) = self.wills.remove(&key) {
@@ -1029,6 +1103,10 @@ impl Broker {
         let deliveries = self.subs.route_with(p.topic.as_str(), publisher, |k| {
             sessions.get(&k).is_some_and(|s| s.conn.is_some())
         });
+        if deliveries.is_empty() && code == ReasonCode::Success && self.opts.no_matching_subscribers
+        {
+            code = ReasonCode::NoMatchingSubscribers;
+        }
         for d in deliveries {
             if !self.authorized(d.client, p.topic.as_str(), Access::Read) {
                 continue;
@@ -1220,6 +1298,12 @@ impl Broker {
             }
             s.stored = stored;
             s.expires_at = (s.expiry != u32::MAX).then(|| now + u64::from(s.expiry) * 1000);
+            if s.offline_seq.is_none() {
+                let seq = self.next_offline_seq;
+                self.next_offline_seq += 1;
+                s.offline_seq = Some(seq);
+                self.offline_order.insert(seq, key);
+            }
         } else {
             self.remove_session(key, now);
         }

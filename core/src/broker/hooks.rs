@@ -172,8 +172,9 @@ impl Authenticator for DefaultAuthenticator {
 }
 
 /// Username and password authentication with a [`PasswordTable`]: a
-/// client giving a User Name must give its password (else 0x86 Bad User
-/// Name or Password); a client without one is accepted only when
+/// client giving a User Name must give its password, even one listed as
+/// empty (no Password is not an empty one; else 0x86 Bad User Name or
+/// Password); a client without one is accepted only when
 /// [`allow_anonymous`](Self::allow_anonymous) is set (else 0x87 Not
 /// authorized). A CONNECT naming an Authentication Method is refused with
 /// 0x8C.
@@ -184,6 +185,9 @@ impl Authenticator for DefaultAuthenticator {
 /// let auth = PasswordAuthenticator::new(table, false);
 /// assert!(auth.check(Some("alice"), Some(b"secret")).is_ok());
 /// assert!(auth.check(None, None).is_err());
+/// let guest = PasswordAuthenticator::new(PasswordTable::parse("guest:\n").unwrap(), false);
+/// assert!(guest.check(Some("guest"), Some(b"")).is_ok());
+/// assert!(guest.check(Some("guest"), None).is_err());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PasswordAuthenticator {
@@ -206,11 +210,13 @@ impl PasswordAuthenticator {
     /// The decision for these credentials: `Ok` or the reason code to
     /// refuse with.
     pub fn check(&self, username: Option<&str>, password: Option<&[u8]>) -> Result<(), ReasonCode> {
-        match username {
-            Some(user) if self.table.check(user, password.unwrap_or(&[])) => Ok(()),
-            Some(_) => Err(ReasonCode::BadUserNameOrPassword),
-            None if self.allow_anonymous => Ok(()),
-            None => Err(ReasonCode::NotAuthorized),
+        match (username, password) {
+            // A listed password, even an empty one, must be presented: no
+            // Password is not an empty one.
+            (Some(user), Some(password)) if self.table.check(user, password) => Ok(()),
+            (Some(_), _) => Err(ReasonCode::BadUserNameOrPassword),
+            (None, _) if self.allow_anonymous => Ok(()),
+            (None, _) => Err(ReasonCode::NotAuthorized),
         }
     }
 }

@@ -45,7 +45,14 @@ pub struct BrokerLimits {
     /// Default 10 000.
     pub max_connections: usize,
     /// Sessions (connected or kept for an offline client) at once. A new
-    /// session beyond it is refused with 0x89 Server busy. Default 10 000.
+    /// session beyond it evicts the kept session whose client has been
+    /// offline longest (oldest disconnected first; counted by
+    /// [`Broker::evicted_sessions`](super::Broker::evicted_sessions)).
+    /// Only when every session is connected is a CONNECT refused, with
+    /// 0x89 Server busy, and only one that would keep its session; a
+    /// client whose session ends with its connection is never refused for
+    /// it. Default 100 000 (a kept session without queued messages or
+    /// subscriptions takes a few hundred bytes).
     pub max_sessions: usize,
     /// Subscriptions one client may hold. A SUBSCRIBE entry beyond it is
     /// refused with 0x97 Quota exceeded in its SUBACK. Default 256.
@@ -74,7 +81,7 @@ impl BrokerLimits {
     /// The default limits (see each field).
     pub const DEFAULT: BrokerLimits = BrokerLimits {
         max_connections: 10_000,
-        max_sessions: 10_000,
+        max_sessions: 100_000,
         max_subscriptions_per_client: 256,
         max_queued_messages: 1_000,
         queue_full_policy: QueueFullPolicy::DropNewest,
@@ -174,7 +181,7 @@ mod tests {
     fn default_limits_are_documented_values() {
         let limits = BrokerLimits::default();
         assert_eq!(limits.max_connections, 10_000);
-        assert_eq!(limits.max_sessions, 10_000);
+        assert_eq!(limits.max_sessions, 100_000);
         assert_eq!(limits.max_subscriptions_per_client, 256);
         assert_eq!(limits.max_queued_messages, 1_000);
         assert_eq!(limits.queue_full_policy, QueueFullPolicy::DropNewest);

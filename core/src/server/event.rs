@@ -49,6 +49,17 @@ pub enum ClientViolation {
     Authentication,
     /// A PUBREL for a QoS 2 message we have not answered with PUBREC yet.
     UnexpectedPubRel(u16),
+    /// An acknowledgement of the wrong kind for a message we have in
+    /// flight: a PUBACK for a QoS 2 message, a PUBREC or PUBCOMP for a
+    /// QoS 1 message, a PUBCOMP before our PUBREL (0x82). An
+    /// acknowledgement for an identifier not in flight is not one (it is
+    /// ignored; a PUBREC for one gets PUBREL, 0x92 in 5.0).
+    UnexpectedAcknowledgement {
+        /// The acknowledgement (PUBACK, PUBREC or PUBCOMP).
+        packet: PacketType,
+        /// Its packet identifier.
+        packet_id: u16,
+    },
     /// A DISCONNECT setting a Session Expiry Interval although CONNECT set
     /// 0 (a Protocol Error by MQTT 5.0 §3.14.2.2.2, a statement without an id;
     /// [MQTT-3.14.2-2] is the server-side rule).
@@ -117,6 +128,10 @@ impl core::fmt::Display for ClientViolation {
             ClientViolation::UnexpectedPubRel(id) => {
                 write!(f, "PUBREL for packet identifier {id} before our PUBREC")
             }
+            ClientViolation::UnexpectedAcknowledgement { packet, packet_id } => write!(
+                f,
+                "{packet:?} for packet identifier {packet_id}, in flight as another kind"
+            ),
             ClientViolation::SessionExpiryAfterZero => {
                 f.write_str("Session Expiry Interval set in DISCONNECT after 0 in CONNECT")
             }

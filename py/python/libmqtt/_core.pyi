@@ -210,12 +210,13 @@ class Broker:
         allow_anonymous: bool = True,
         acl: Optional[str] = None,
         max_connections: int = 10000,
-        max_sessions: int = 10000,
+        max_sessions: int = 100000,
         max_subscriptions_per_client: int = 256,
         max_queued_messages: int = 1000,
         max_retained_messages: int = 10000,
         max_retained_bytes: int = 16777216,
         max_topic_levels: int = 64,
+        no_matching_subscribers: bool = True,
     ) -> None: ...
     def set_authenticator(self, authenticator: Any) -> None: ...
     def set_authorizer(self, authorizer: Any) -> None: ...
@@ -237,6 +238,8 @@ class Broker:
     def dropped_messages(self) -> int: ...
     @property
     def expired_messages(self) -> int: ...
+    @property
+    def evicted_sessions(self) -> int: ...
     def queued_for(self, client_id: str) -> int: ...
 
 class ServerSession:

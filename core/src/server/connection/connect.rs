@@ -79,6 +79,12 @@ impl ServerConnection {
     /// (the client would acknowledge the copy too, and that second
     /// acknowledgement would complete whichever new message reuses the
     /// identifier [MQTT-2.2.1-4]; a PUBREC gets its PUBREL once).
+    ///
+    /// A CONNACK larger than the client's Maximum Packet Size loses its
+    /// Reason String and User Properties; when it still does not fit, the
+    /// connection is refused at once (a bare CONNACK 0x95 Packet too large
+    /// if that fits, else none; [`CloseReason::Rejected`]) and
+    /// [`ServerError::PacketTooLarge`] is returned.
     pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), ServerError> {
         self.set_now(now);
         if self.state != ServerState::Connecting {
@@ -178,10 +184,16 @@ impl ServerConnection {
         }
         if let Err(e) = self.encode(PacketRef::ConnAck(connack.as_view())) {
             if matches!(e, ServerError::PacketTooLarge { .. }) {
-                // Without the optional diagnostics it must fit.
+                // [MQTT-3.2.2-19] [MQTT-3.2.2-20] the optional diagnostics
+                // go first.
                 connack.properties.reason_string = None;
                 connack.properties.user_properties.clear();
-                self.encode(PacketRef::ConnAck(connack.as_view()))?;
+                if let Err(e) = self.encode(PacketRef::ConnAck(connack.as_view())) {
+                    if matches!(e, ServerError::PacketTooLarge { .. }) {
+                        self.refuse_too_large();
+                    }
+                    return Err(e);
+                }
             } else {
                 return Err(e);
             }
@@ -242,10 +254,29 @@ impl ServerConnection {
         }
         if self.encode(PacketRef::ConnAck(connack.as_view())).is_err() {
             connack.properties = ConnAckProperties::default();
-            self.encode(PacketRef::ConnAck(connack.as_view()))?;
+            if let Err(e) = self.encode(PacketRef::ConnAck(connack.as_view())) {
+                if matches!(e, ServerError::PacketTooLarge { .. }) {
+                    // [MQTT-3.1.2-24] not even the bare CONNACK fits: the
+                    // refusal is the close.
+                    self.close(CloseReason::Rejected(connack));
+                    return Ok(());
+                }
+                return Err(e);
+            }
         }
         self.close(CloseReason::Rejected(connack));
         Ok(())
+    }
+
+    /// The accepting CONNACK does not fit the client's Maximum Packet Size
+    /// even without its optional properties [MQTT-3.1.2-24]: the
+    /// connection ends at once, refused with a bare CONNACK 0x95 Packet
+    /// too large when that fits, else closed without a CONNACK (never left
+    /// open until the connect timeout).
+    fn refuse_too_large(&mut self) {
+        let connack = ConnAck::new(false, ReasonCode::PacketTooLarge);
+        let _ = self.encode(PacketRef::ConnAck(connack.as_view()));
+        self.close(CloseReason::Rejected(connack));
     }
 
     /// Sends AUTH (5.0, enhanced authentication): 0x18 Continue

@@ -179,11 +179,27 @@ impl ServerConnection {
             .position(|d| d.publish.packet_id == pid && d.publish.qos == qos)
     }
 
+    /// Whether `pid` is in flight at `qos` (for an acknowledgement of the
+    /// other QoS: it is of the wrong kind).
+    fn in_flight_at(&self, pid: u16, qos: QoS) -> bool {
+        self.find_inflight(pid, qos).is_some()
+    }
+
+    /// An acknowledgement of the wrong kind for a message in flight (a
+    /// PUBACK for QoS 2, a PUBREC or PUBCOMP for QoS 1, a PUBCOMP before
+    /// our PUBREL): a Protocol Error, as the client role and established
+    /// brokers treat it (5.0: DISCONNECT 0x82; 3.1.1: closed).
+    fn wrong_ack(&mut self, packet: PacketType, packet_id: u16) {
+        self.violation(ClientViolation::UnexpectedAcknowledgement { packet, packet_id });
+    }
+
     pub(super) fn on_puback(&mut self, ack: PubAck) {
         // An acknowledgement for nothing in flight (e.g. repeated after a
         // resume) is ignored.
         if let Some(i) = self.find_inflight(ack.packet_id, QoS::AtLeastOnce) {
             self.complete(i, ack.reason_code, ack.properties);
+        } else if self.in_flight_at(ack.packet_id, QoS::ExactlyOnce) {
+            self.wrong_ack(PacketType::PubAck, ack.packet_id);
         }
     }
 
@@ -199,6 +215,9 @@ impl ServerConnection {
                 // Before CONNACK's resends: this PUBREL is its resend.
                 self.resend.retain(|&id| id != pid);
             }
+            None if self.in_flight_at(pid, QoS::AtLeastOnce) => {
+                self.wrong_ack(PacketType::PubRec, pid);
+            }
             None => {
                 let code = if self.version.is_v5() {
                     ReasonCode::PacketIdentifierNotFound
@@ -212,10 +231,15 @@ impl ServerConnection {
     }
 
     pub(super) fn on_pubcomp(&mut self, comp: PubComp) {
-        if let Some(i) = self.find_inflight(comp.packet_id, QoS::ExactlyOnce) {
-            if self.inflight[i].released {
+        match self.find_inflight(comp.packet_id, QoS::ExactlyOnce) {
+            Some(i) if self.inflight[i].released => {
                 self.complete(i, comp.reason_code, comp.properties);
             }
+            Some(_) => self.wrong_ack(PacketType::PubComp, comp.packet_id),
+            None if self.in_flight_at(comp.packet_id, QoS::AtLeastOnce) => {
+                self.wrong_ack(PacketType::PubComp, comp.packet_id);
+            }
+            None => {}
         }
     }
 }
