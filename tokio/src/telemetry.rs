@@ -58,7 +58,7 @@ mod on {
     use std::borrow::Cow;
     use std::str::FromStr;
     use std::sync::{Arc, Mutex, PoisonError};
-    use std::time::Instant;
+    use tokio::time::Instant;
 
     use mqtt_core::client::Message;
     use mqtt_core::codec::{ProtocolVersion, Publish, QoS, ReasonCode};
