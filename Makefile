@@ -40,7 +40,7 @@ demo:
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test wheel-test
+test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test tokio-otel-test wheel-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -75,7 +75,7 @@ fmt-check:
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	@# mqtt-tokio's optional features (websocket) and the tests that need them.
+	@# mqtt-tokio's optional features (websocket, opentelemetry) and the tests that need them.
 	$(CARGO) clippy -p mqtt-tokio --all-targets --all-features -- -D warnings
 	@# The bare-metal C library (no std), with every part and with the least.
 	@rustup target list --installed 2>/dev/null | grep -x thumbv7m-none-eabi >/dev/null || rustup target add thumbv7m-none-eabi
@@ -193,6 +193,20 @@ py-test:
 tokio-ws-test:
 	LIBMQTT_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test -p mqtt-tokio --features websocket --lib --test websocket
 	$(CARGO) test -p mqtt-tokio --features websocket --doc
+
+## tokio-otel-test: mqtt-tokio's `opentelemetry` feature (after py-test,
+## which installs libmqtt and opentelemetry-sdk into .venv):
+## tokio/tests/opentelemetry.rs (through our example broker, recorded with
+## opentelemetry_sdk's in-memory exporters), tokio/tests/opentelemetry_python.rs
+## (a Rust publisher and a Python subscriber in one trace), and the crate's
+## unit tests and doctests with the feature on. (`unit` leaves the tests
+## out: they have required-features = ["opentelemetry"]; `lint` and `docs`
+## check the feature with --all-features.)
+.PHONY: tokio-otel-test
+tokio-otel-test:
+	LIBMQTT_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test -p mqtt-tokio --features opentelemetry --lib \
+	  --test opentelemetry --test opentelemetry_python
+	$(CARGO) test -p mqtt-tokio --features opentelemetry --doc
 
 ## wheel: the manylinux abi3 wheel of py/ (one file for CPython 3.10 and
 ## later; installs without Rust) in target/wheels/: maturin links with zig
