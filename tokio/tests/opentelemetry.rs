@@ -632,3 +632,92 @@ async fn process_marks_errors() {
     assert_eq!(point.attr(N::ERROR_TYPE), Some(&s("bad_reading")));
     assert!(point.value >= 0.005, "{point:?}");
 }
+
+/// A TCP proxy to the broker whose connections the test can cut.
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::watch::Sender<u32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(to: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let (cut, cuts) = tokio::sync::watch::channel(0u32);
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cuts = cuts.clone();
+                let seen = *cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.wait_for(|n| *n != seen) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, cut, task }
+    }
+
+    /// Closes every connection open now (new ones go through).
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn reconnect_metrics() {
+    let broker = ExampleBroker::start(&[]);
+    let proxy = Proxy::start(broker.addr).await;
+    let otel = Otel::new();
+    let client = ClientOptions::new(ProtocolVersion::V5, &uid("re")).expect("client id");
+    let options = ConnectOptions::new("127.0.0.1", proxy.port, client)
+        .with_reconnect(Some(mqtt_tokio::Backoff::new(10, 50)))
+        .with_telemetry(otel.telemetry());
+    let c = connect(options).await;
+    let mut status = c.status();
+    assert_eq!(c.stats().connections, 1);
+    proxy.cut();
+    // Connected again (a watch may skip the states in between).
+    tokio::time::timeout(WAIT, async {
+        while !(c.stats().connections == 2
+            && matches!(
+                *status.borrow_and_update(),
+                mqtt_tokio::Status::Connected(_)
+            ))
+        {
+            let _ = status.changed().await;
+        }
+    })
+    .await
+    .expect("reconnected in time");
+    c.disconnect(ReasonCode::NORMAL_DISCONNECTION)
+        .await
+        .expect("disconnect");
+    let m = otel.metrics();
+    let [reconnects] = &m[N::METRIC_RECONNECTS][..] else {
+        panic!("one reconnect point: {m:?}")
+    };
+    assert_eq!(reconnects.value, 1.0);
+    assert_eq!(
+        reconnects.attr(N::SERVER_PORT),
+        Some(&Value::I64(i64::from(proxy.port)))
+    );
+    let connections: u64 = m[N::METRIC_CONNECTION_DURATION]
+        .iter()
+        .map(|p| p.count)
+        .sum();
+    assert_eq!(connections, 2, "the cut one and the last one");
+}
