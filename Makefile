@@ -198,15 +198,17 @@ tokio-ws-test:
 ## which installs libmqtt and opentelemetry-sdk into .venv):
 ## tokio/tests/opentelemetry.rs (through our example broker, recorded with
 ## opentelemetry_sdk's in-memory exporters), tokio/tests/opentelemetry_python.rs
-## (a Rust publisher and a Python subscriber in one trace), and the crate's
-## unit tests and doctests with the feature on. (`unit` leaves the tests
-## out: they have required-features = ["opentelemetry"]; `lint` and `docs`
+## (a Rust publisher and a Python subscriber in one trace), the crate's
+## unit tests and doctests with the feature on; and the `tracing-spans`
+## feature's tokio/tests/tracing_spans.rs. (`unit` leaves the tests
+## out: they have required-features; `lint` and `docs`
 ## check the feature with --all-features.)
 .PHONY: tokio-otel-test
 tokio-otel-test:
 	LIBMQTT_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test -p mqtt-tokio --features opentelemetry --lib \
 	  --test opentelemetry --test opentelemetry_python
 	$(CARGO) test -p mqtt-tokio --features opentelemetry --doc
+	$(CARGO) test -p mqtt-tokio --features tracing-spans --test tracing_spans
 
 ## wheel: the manylinux abi3 wheel of py/ (one file for CPython 3.10 and
 ## later; installs without Rust) in target/wheels/: maturin links with zig

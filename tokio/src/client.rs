@@ -404,6 +404,15 @@ impl Client {
             span.end(result.as_ref().map(|o| o.reason_code));
             return result;
         }
+        #[cfg(feature = "tracing-spans")]
+        {
+            let span = crate::telemetry::spans::publish(&publish);
+            let result =
+                tracing::Instrument::instrument(self.publish_inner(publish), span.clone()).await;
+            crate::telemetry::spans::publish_end(&span, &result);
+            return result;
+        }
+        #[allow(unreachable_code)]
         self.publish_inner(publish).await
     }
 

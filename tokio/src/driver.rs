@@ -278,6 +278,8 @@ async fn drive(
                             Some(t) => t.received(m),
                             None => m,
                         };
+                        #[cfg(feature = "tracing-spans")]
+                        crate::telemetry::spans::received(&m.publish);
                         let now = inner.now();
                         shared.route(now, m, &mut undelivered);
                     }

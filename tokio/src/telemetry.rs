@@ -844,3 +844,92 @@ mod on {
         }
     }
 }
+
+/// `tracing` spans of the same operations (feature `tracing-spans`), for
+/// applications that export `tracing` through `tracing-opentelemetry`:
+/// the same span names, kinds (`otel.kind`) and message attributes; no
+/// trace context goes into the messages (that needs the `opentelemetry`
+/// feature).
+#[cfg(feature = "tracing-spans")]
+pub(crate) mod spans {
+    use mqtt_core::codec::{Publish, QoS};
+    use mqtt_core::telemetry::semconv as N;
+
+    fn qos(q: QoS) -> u8 {
+        match q {
+            QoS::AtMostOnce => 0,
+            QoS::AtLeastOnce => 1,
+            QoS::ExactlyOnce => 2,
+        }
+    }
+
+    /// The `publish {topic}` span (PRODUCER), to instrument the publish's
+    /// future with; [`publish_end`] records a failure.
+    pub(crate) fn publish(p: &Publish) -> tracing::Span {
+        let topic = p.topic.as_str();
+        tracing::info_span!(
+            "publish",
+            otel.name = %N::span_name(N::OPERATION_NAME_PUBLISH, topic),
+            otel.kind = "producer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = N::SYSTEM,
+            messaging.operation.type = N::OPERATION_SEND,
+            messaging.operation.name = N::OPERATION_NAME_PUBLISH,
+            messaging.destination.name = topic,
+            messaging.message.body.size = p.payload.len(),
+            messaging.mqtt.message.qos = qos(p.qos),
+            messaging.mqtt.message.retain = p.retain,
+            error.type = tracing::field::Empty,
+        )
+    }
+
+    /// Records how the publish ended on its span.
+    pub(crate) fn publish_end<T>(span: &tracing::Span, result: &Result<T, crate::Error>) {
+        if let Err(e) = result {
+            span.record("otel.status_code", "error");
+            span.record("error.type", error_type(e).as_str());
+        }
+    }
+
+    fn error_type(e: &crate::Error) -> String {
+        match e {
+            crate::Error::PublishRefused { reason_code, .. } => N::error_type(*reason_code),
+            other => {
+                let debug = format!("{other:?}");
+                let name = debug
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .unwrap_or("error")
+                    .to_owned();
+                let mut out = String::new();
+                for (i, c) in name.chars().enumerate() {
+                    if c.is_ascii_uppercase() && i > 0 {
+                        out.push('_');
+                    }
+                    out.push(c.to_ascii_lowercase());
+                }
+                out
+            }
+        }
+    }
+
+    /// The `receive {topic}` span (CONSUMER) of a message that arrived:
+    /// opened and closed at once.
+    pub(crate) fn received(p: &Publish) {
+        let topic = p.topic.as_str();
+        let _span = tracing::info_span!(
+            "receive",
+            otel.name = %N::span_name(N::OPERATION_NAME_RECEIVE, topic),
+            otel.kind = "consumer",
+            messaging.system = N::SYSTEM,
+            messaging.operation.type = N::OPERATION_RECEIVE,
+            messaging.operation.name = N::OPERATION_NAME_RECEIVE,
+            messaging.destination.name = topic,
+            messaging.message.body.size = p.payload.len(),
+            messaging.mqtt.message.qos = qos(p.qos),
+            messaging.mqtt.message.retain = p.retain,
+            messaging.mqtt.message.dup = p.dup,
+        )
+        .entered();
+    }
+}
