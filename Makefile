@@ -205,7 +205,7 @@ tokio-ws-test:
 ## check the feature with --all-features.)
 .PHONY: tokio-otel-test
 tokio-otel-test:
-	LIBMQTT_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test -p mqtt-tokio --features opentelemetry --lib \
+	LIBMQTT_PYTHON=$(or $(LIBMQTT_PYTHON),$(CURDIR)/.venv/bin/python) $(CARGO) test -p mqtt-tokio --features opentelemetry --lib \
 	  --test opentelemetry --test opentelemetry_python
 	$(CARGO) test -p mqtt-tokio --features opentelemetry --doc
 	$(CARGO) test -p mqtt-tokio --features tracing-spans --test tracing_spans
