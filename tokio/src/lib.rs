@@ -55,7 +55,9 @@
 //! * OpenTelemetry (feature `opentelemetry`, not default):
 //!   `ConnectOptions::with_telemetry` with a `Telemetry`: spans and metrics
 //!   after the messaging semantic conventions, and the W3C trace context in
-//!   each message (see the `telemetry` module).
+//!   each message (see the `telemetry` module). Feature `tracing-spans`
+//!   (not default): `tracing` spans `publish` and `receive` with the same
+//!   attributes, for `tracing-opentelemetry`.
 //!
 //! Logging goes through the `tracing` crate.
 

@@ -721,3 +721,46 @@ async fn reconnect_metrics() {
         .sum();
     assert_eq!(connections, 2, "the cut one and the last one");
 }
+
+#[tokio::test]
+async fn shared_subscription_gives_template_and_group() {
+    let broker = ExampleBroker::start(&[]);
+    let otel = Otel::new();
+    let base = uid("shared");
+    let c = connect(
+        options(broker.addr, ProtocolVersion::V5, &uid("w")).with_telemetry(otel.telemetry()),
+    )
+    .await;
+    let (_, mut stream) = c
+        .subscribe_stream(&format!("$share/workers/{base}/#"), QoS::AtLeastOnce)
+        .await
+        .expect("SUBACK");
+    c.publish(&format!("{base}/job/1"), QoS::AtLeastOnce, "x")
+        .await
+        .expect("publish");
+    let message = tokio::time::timeout(WAIT, stream.recv())
+        .await
+        .expect("in time")
+        .expect("a message");
+    drop(otel.telemetry().process(&message, Some(&c)));
+    for op in ["receive", "process"] {
+        let span = otel.span(SpanKind::Consumer, op);
+        assert_eq!(
+            span.name,
+            format!("{op} {base}/#"),
+            "the filter, not the topic"
+        );
+        assert_eq!(
+            attr(&span, N::MESSAGING_DESTINATION_TEMPLATE),
+            Some(s(&format!("{base}/#")))
+        );
+        assert_eq!(
+            attr(&span, N::MESSAGING_CONSUMER_GROUP_NAME),
+            Some(s("workers"))
+        );
+        assert_eq!(
+            attr(&span, N::MESSAGING_DESTINATION_NAME),
+            Some(s(&format!("{base}/job/1")))
+        );
+    }
+}
