@@ -272,19 +272,20 @@ fn check_one_trace(
 
 async fn one_trace(qos: QoS) {
     let broker = ExampleBroker::start(&[]);
+    one_trace_through(broker.addr, qos).await;
+}
+
+/// Publisher -> the broker at `addr` -> subscriber, both instrumented.
+async fn one_trace_through(addr: SocketAddr, qos: QoS) {
     let otel = Otel::new();
     let base = uid("tel");
     let (topic, template) = (format!("{base}/7/temp"), format!("{base}/+/temp"));
     let started = wall_clock();
     let (sub_id, pub_id) = (uid("sub"), uid("pub"));
-    let sub = connect(
-        options(broker.addr, ProtocolVersion::V5, &sub_id).with_telemetry(otel.telemetry()),
-    )
-    .await;
-    let publisher = connect(
-        options(broker.addr, ProtocolVersion::V5, &pub_id).with_telemetry(otel.telemetry()),
-    )
-    .await;
+    let sub =
+        connect(options(addr, ProtocolVersion::V5, &sub_id).with_telemetry(otel.telemetry())).await;
+    let publisher =
+        connect(options(addr, ProtocolVersion::V5, &pub_id).with_telemetry(otel.telemetry())).await;
     let mut messages = sub.messages().expect("the stream");
     sub.subscribe(&template, qos).await.expect("SUBACK");
     let publish = Publish::new(&topic, &b"21.5"[..])
@@ -323,8 +324,8 @@ async fn one_trace(qos: QoS) {
         assert!(processing.span_context().is_valid());
     }
     let (p, r) = check_one_trace(&otel, &topic, &template, qos, b"21.5", started);
-    check_client_attributes(&p, &pub_id, broker.port(), "5.0");
-    check_client_attributes(&r, &sub_id, broker.port(), "5.0");
+    check_client_attributes(&p, &pub_id, addr.port(), "5.0");
+    check_client_attributes(&r, &sub_id, addr.port(), "5.0");
     // The traceparent in the message is the PRODUCER span's.
     let carried = trace_context::extract(&message.publish.properties).expect("a valid traceparent");
     assert_eq!(
@@ -423,6 +424,13 @@ async fn one_trace_through_our_broker_qos1() {
 #[tokio::test]
 async fn one_trace_through_our_broker_qos2() {
     one_trace(QoS::ExactlyOnce).await;
+}
+
+/// Debian's mosquitto forwards the User Properties untouched too.
+#[tokio::test]
+async fn one_trace_through_mosquitto_qos1() {
+    let mosquitto = common::Mosquitto::start(false);
+    one_trace_through(mosquitto.addr, QoS::AtLeastOnce).await;
 }
 
 #[tokio::test]
