@@ -22,6 +22,7 @@ help:
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
+	@echo "make bench-tokio-otel  the cost of mqtt-tokio's OpenTelemetry instrumentation (off / no-op / SDK)"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
 	@echo "make wheel       the manylinux abi3 wheel of py/ in target/wheels/ (installs without Rust); make sdist the source archive"
 	@echo "make install PREFIX=/usr/local  the C library (libmqtt.a, libmqtt.so), include/mqtt.h and mqtt.pc (DESTDIR for staging)"
@@ -171,6 +172,14 @@ bench-broker:
 bench-tokio:
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || $(MAKE) setup
 	bench/run-tokio.sh
+
+## bench-tokio-otel: the cost of mqtt-tokio's OpenTelemetry instrumentation
+## (issue 16; not a test): off, on with no-op providers, on with the SDK
+## (batch span processor), QoS 0 and 1, in one run through the release
+## example broker (bench/run-tokio-otel.sh, bench/src/bin/tokio_otel.rs).
+.PHONY: bench-tokio-otel
+bench-tokio-otel:
+	bench/run-tokio-otel.sh
 
 ## py-test: the Python package (py/): rustfmt and clippy on its extension
 ## crate, then `pip install ./py` into .venv (created if missing) with

@@ -146,13 +146,15 @@ mod on {
 
     impl Telemetry {
         /// Instrumentation recording with these providers (the SDK's
-        /// `SdkTracerProvider` and `SdkMeterProvider`, or any other).
+        /// `SdkTracerProvider` and `SdkMeterProvider`, or any other; a
+        /// `&dyn MeterProvider` too, such as
+        /// `&*opentelemetry::global::meter_provider()`).
         pub fn new<P, T, S, M>(tracer_provider: &P, meter_provider: &M) -> Self
         where
             P: TracerProvider<Tracer = T>,
             T: Tracer<Span = S> + Send + Sync + 'static,
             S: Span + Send + Sync + 'static,
-            M: MeterProvider,
+            M: MeterProvider + ?Sized,
         {
             let tracer = BoxedTracer::new(Box::new(tracer_provider.tracer_with_scope(scope())));
             Self::with_parts(tracer, meter_provider.meter_with_scope(scope()))
