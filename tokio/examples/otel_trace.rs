@@ -28,11 +28,16 @@ use mqtt_tokio::{ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
-struct Args {
-    host: String,
-    port: u16,
-    v311: bool,
-    topic: String,
+/// The options (public for `tests/opentelemetry.rs`, which runs this).
+pub struct Args {
+    /// The broker's host.
+    pub host: String,
+    /// The broker's port.
+    pub port: u16,
+    /// MQTT 3.1.1 with the envelope.
+    pub v311: bool,
+    /// The topic published to.
+    pub topic: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -68,7 +73,9 @@ fn template(topic: &str) -> String {
     levels.join("/")
 }
 
-async fn run(a: Args) -> Result<bool, mqtt_tokio::Error> {
+/// Publishes one message and receives it; true when both sides saw one
+/// trace id.
+pub async fn run(a: Args) -> Result<bool, mqtt_tokio::Error> {
     let spans = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(spans.clone())

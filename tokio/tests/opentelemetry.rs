@@ -10,6 +10,10 @@
 
 mod common;
 
+#[allow(dead_code)]
+#[path = "../examples/otel_trace.rs"]
+mod otel_trace;
+
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -770,5 +774,25 @@ async fn shared_subscription_gives_template_and_group() {
             attr(&span, N::MESSAGING_DESTINATION_NAME),
             Some(s(&format!("{base}/job/1")))
         );
+    }
+}
+
+/// `examples/otel_trace.rs`: one trace id on both sides, 5.0 and 3.1.1
+/// with the envelope.
+#[tokio::test]
+async fn the_example_shows_one_trace() {
+    let broker = ExampleBroker::start(&[]);
+    for v311 in [false, true] {
+        let args = otel_trace::Args {
+            host: "127.0.0.1".into(),
+            port: broker.port(),
+            v311,
+            topic: format!("{}/7/temp", uid("example")),
+        };
+        let one = tokio::time::timeout(WAIT, otel_trace::run(args))
+            .await
+            .expect("in time")
+            .expect("the example runs");
+        assert!(one, "v311 {v311}: one trace");
     }
 }
