@@ -2186,6 +2186,16 @@ mqtt_status mqtt_client_handle_input(struct mqtt_client *c,
 mqtt_status mqtt_client_handle_timeout(struct mqtt_client *c, uint64_t now_ms);
 
 /**
+ * Tells the client that the driver stopped reading the transport
+ * (`paused` non-zero: backpressure, the application's buffer is full) or
+ * reads again (`paused` 0). While paused, PINGREQ still goes out every
+ * keep alive and a PINGRESP that may be waiting unread is not a keep
+ * alive timeout; on resume the wait for it starts again from `now_ms`. A
+ * new connection starts unpaused.
+ */
+mqtt_status mqtt_client_set_input_paused(struct mqtt_client *c, uint64_t now_ms, uint8_t paused);
+
+/**
  * The transport closed or failed. The session stays for the next
  * `mqtt_client_connect`; unsent bytes are discarded.
  */

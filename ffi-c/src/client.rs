@@ -523,6 +523,27 @@ pub unsafe extern "C" fn mqtt_client_handle_timeout(
     }
 }
 
+/// Tells the client that the driver stopped reading the transport
+/// (`paused` non-zero: backpressure, the application's buffer is full) or
+/// reads again (`paused` 0). While paused, PINGREQ still goes out every
+/// keep alive and a PINGRESP that may be waiting unread is not a keep
+/// alive timeout; on resume the wait for it starts again from `now_ms`. A
+/// new connection starts unpaused.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_client_set_input_paused(
+    c: *mut mqtt_client,
+    now_ms: u64,
+    paused: u8,
+) -> mqtt_status {
+    // SAFETY: checked by with_handle.
+    unsafe {
+        with_handle(c, |h| {
+            h.client.set_input_paused(now_ms, paused != 0);
+            Ok(())
+        })
+    }
+}
+
 /// The transport closed or failed. The session stays for the next
 /// `mqtt_client_connect`; unsent bytes are discarded.
 #[no_mangle]

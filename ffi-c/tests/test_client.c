@@ -458,6 +458,48 @@ static void test_lifecycle_v311(void) {
     mqtt_client_free(c);
 }
 
+/* Reading paused (mqtt_client_set_input_paused): PINGREQ still goes out
+ * every keep alive, the unread PINGRESP is no timeout; on resume the wait
+ * restarts and a silent server is then noticed. */
+static void test_input_paused(void) {
+    uint8_t out[64];
+    size_t n;
+    mqtt_event ev;
+    mqtt_client_options o;
+    mqtt_client *c = NULL;
+    EXPECT(mqtt_client_options_default(&o), MQTT_STATUS_OK);
+    o.version = MQTT_VERSION_3_1_1;
+    o.client_id = str_view("c-paused");
+    o.keep_alive = 10;
+    EXPECT(mqtt_client_new(&o, &c), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_set_input_paused(NULL, 0, 1), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_client_connect(c, 0), MQTT_STATUS_OK);
+    (void)drain(c, out, sizeof out);
+    {
+        const uint8_t connack[] = {0x20, 0x02, 0x00, 0x00};
+        feed(c, connack, sizeof connack, 0);
+    }
+    ev = next_event(c);
+    CHECK(ev.kind == MQTT_EVENT_CONNECTED);
+    EXPECT(mqtt_client_handle_timeout(c, 10000), MQTT_STATUS_OK);
+    n = drain(c, out, sizeof out);
+    CHECK(n == 2 && out[0] == 0xc0);
+    EXPECT(mqtt_client_set_input_paused(c, 10500, 1), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_handle_timeout(c, 20000), MQTT_STATUS_OK); /* past the PINGRESP wait */
+    n = drain(c, out, sizeof out);
+    CHECK(n == 2 && out[0] == 0xc0); /* the next PINGREQ, still connected */
+    ev = next_event(c);
+    CHECK(ev.kind == MQTT_EVENT_NONE);
+    EXPECT(mqtt_client_set_input_paused(c, 21000, 0), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_handle_timeout(c, 30999), MQTT_STATUS_OK);
+    ev = next_event(c);
+    CHECK(ev.kind == MQTT_EVENT_NONE);
+    EXPECT(mqtt_client_handle_timeout(c, 31000), MQTT_STATUS_OK); /* 10 s after resuming */
+    ev = next_event(c);
+    CHECK(ev.kind == MQTT_EVENT_DISCONNECTED && ev.disconnect_reason == MQTT_DISCONNECT_KEEP_ALIVE_TIMEOUT);
+    mqtt_client_free(c);
+}
+
 static void test_refused_and_violation(void) {
     uint8_t out[256];
     size_t n;
@@ -692,6 +734,7 @@ int main(void) {
     test_lifecycle_v5();
     test_lifecycle_v311();
     test_refused_and_violation();
+    test_input_paused();
     test_enhanced_auth();
     test_manual_ack();
     test_arbitrary_input();

@@ -316,6 +316,17 @@ impl Client {
         Ok(())
     }
 
+    /// The driver stopped reading the transport (``paused``: backpressure
+    /// while the application is not taking messages), or reads again (the
+    /// core's ``set_input_paused``). While paused PINGREQ still goes out
+    /// every keep alive and an unread PINGRESP is not a timeout; on resume
+    /// the wait for it starts again. A new connection starts unpaused.
+    fn set_input_paused(&mut self, paused: bool, now: f64) -> PyResult<()> {
+        let now = self.at(Some(now))?;
+        self.inner.set_input_paused(now, paused);
+        Ok(())
+    }
+
     /// The transport closed or failed (the core's
     /// ``handle_transport_closed``). Reports ``Disconnected`` (kind
     /// ``transport_closed``) unless the connection had already ended; the

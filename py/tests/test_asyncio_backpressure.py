@@ -265,3 +265,29 @@ def test_drop_while_paused_reconnects_and_keeps_messages(broker_port: int) -> No
             assert seen == set(range(20))
 
     run(main())
+
+
+def test_a_stalled_reader_keeps_its_connection(broker_port: int) -> None:
+    """Reading paused for a full inbox for longer than the keep alive: the
+    core is told (set_input_paused), so PINGREQ still goes out and the
+    unread PINGRESP is not a keep alive timeout: no disconnection, and
+    every message arrives once the application reads again."""
+
+    async def main() -> None:
+        base = uid("stall")
+        async with Client(
+            "127.0.0.1", broker_port, client_id=uid("c"), keep_alive=1, max_incoming_messages=2
+        ) as c, Client("127.0.0.1", broker_port, client_id=uid("p")) as pub:
+            connected = await c.connection_events.get(5)
+            assert type(connected).__name__ == "ConnectedEvent"
+            await c.subscribe(f"{base}/#", qos=1)
+            for i in range(6):
+                await pub.publish(f"{base}/t", b"%d" % i, qos=1)
+            await asyncio.sleep(3.5)  # three keep alive intervals, nothing read
+            with pytest.raises(asyncio.TimeoutError):
+                event = await c.connection_events.get(0.1)
+                pytest.fail(f"the connection changed while stalled: {event!r}")
+            got = [(await c.messages.get(5)).payload for _ in range(6)]
+            assert got == [b"%d" % i for i in range(6)]
+
+    run(main())

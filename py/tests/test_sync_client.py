@@ -518,6 +518,34 @@ def test_bounded_incoming_queue_backpressure(broker_port: int) -> None:
         stop(pub, sub)
 
 
+def test_a_stalled_reader_keeps_its_connection(broker_port: int) -> None:
+    """Reading paused for a full inbox for longer than the keep alive: the
+    core is told (set_input_paused), so the unread PINGRESP is not a keep
+    alive timeout: no disconnection, and every message arrives after."""
+    topic = uid("stall")
+    sub = mqtt.Client(uid("s"), protocol=mqtt.MQTTv5, max_incoming_messages=2)
+    drops: list = []
+    sub.on_disconnect = lambda client, ud, flags, rc, props: drops.append(rc)
+    started(sub, broker_port, keepalive=1)
+    pub = started(mqtt.Client(uid("p"), protocol=mqtt.MQTTv5), broker_port)
+    try:
+        assert sub.subscribe(topic, 1)[0] == 0
+        time.sleep(0.3)
+        for i in range(6):
+            assert pub.publish(topic, b"%d" % i, 1).wait_for_publish(WAIT)
+        time.sleep(3.5)  # three keep alive intervals, nothing read
+        assert drops == [], drops
+        got = []
+        while len(got) < 6:
+            m = sub.get_message(WAIT)
+            assert m is not None, f"stalled after {len(got)}"
+            got.append(int(m.payload))
+        assert got == list(range(6))
+        assert drops == []
+    finally:
+        stop(pub, sub)
+
+
 def test_outgoing_queue_bound_without_loop() -> None:
     """max_inflight 1, max_queued 2, a server that never acknowledges, no
     network loop: the fourth QoS 1 publish is refused (rc

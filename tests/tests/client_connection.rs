@@ -907,6 +907,31 @@ fn paused_input_suspends_the_pingresp_timeout_but_not_pingreq() {
             sc.events(),
             vec![Event::Disconnected(DisconnectReason::KeepAliveTimeout)]
         );
+        // A pause does not outlive its connection: paused, cut, connected
+        // again, the PINGRESP timeout holds.
+        let _ = sc.sent();
+        sc.now = 50_000;
+        sc.connect();
+        let _ = sc.sent();
+        sc.server_sends(ConnAck::new(false, ReasonCode::Success));
+        let _ = sc.events();
+        sc.client.set_input_paused(50_000, true);
+        sc.client.handle_transport_closed(50_100);
+        let _ = sc.events();
+        sc.now = 51_000;
+        sc.connect();
+        let _ = sc.sent();
+        sc.server_sends(ConnAck::new(false, ReasonCode::Success));
+        assert_eq!(sc.client.state(), ConnectionState::Connected);
+        let _ = sc.events();
+        at(&mut sc, 61_000);
+        assert_eq!(sc.sent(), vec![Packet::PingReq]);
+        at(&mut sc, 64_000);
+        assert_eq!(
+            sc.events(),
+            vec![Event::Disconnected(DisconnectReason::KeepAliveTimeout)],
+            "{v:?}"
+        );
     }
 }
 

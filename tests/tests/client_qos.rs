@@ -707,6 +707,48 @@ fn an_inbound_qos2_message_is_delivered_once_answered_with_pubrec_then_pubcomp()
     }
 }
 
+/// Many QoS 2 messages held at once (a broker slow to release them), their
+/// identifiers arriving and released out of order: each is delivered
+/// once, a duplicate of any is not delivered again, each PUBREL gets its
+/// PUBCOMP, and an identifier no longer held gets PUBCOMP (0x92 in 5.0).
+#[test]
+fn many_held_qos2_messages_out_of_order_are_each_delivered_once_and_released() {
+    for v in BOTH {
+        let mut s = connected(options(v));
+        // A permutation of 1..=997 (997 is prime: i * 389 mod 997).
+        let ids: Vec<u16> = (1..=997u32).map(|i| (i * 389 % 997 + 1) as u16).collect();
+        for &id in &ids {
+            s.server_sends(inbound("in", b"m", QoS::ExactlyOnce, id));
+        }
+        assert_eq!(s.events().len(), ids.len(), "{v:?}");
+        assert_eq!(s.sent().len(), ids.len(), "one PUBREC each");
+        // Duplicates of every third: PUBREC again, not delivered.
+        for &id in ids.iter().step_by(3) {
+            let mut dup = inbound("in", b"m", QoS::ExactlyOnce, id);
+            dup.dup = true;
+            s.server_sends(dup);
+        }
+        assert_eq!(s.events(), vec![], "{v:?}: delivered twice");
+        assert_eq!(
+            s.sent().len(),
+            ids.len().div_ceil(3),
+            "PUBREC again for each"
+        );
+        // Released in yet another order.
+        for &id in ids.iter().rev() {
+            s.server_sends(PubRel::new(id));
+            assert_eq!(s.sent_one(), Packet::PubComp(PubComp::new(id)));
+        }
+        s.server_sends(PubRel::new(ids[0]));
+        let mut comp = PubComp::new(ids[0]);
+        if v.is_v5() {
+            comp = comp.with_reason_code(ReasonCode::PacketIdentifierNotFound);
+        }
+        assert_eq!(s.sent_one(), Packet::PubComp(comp));
+        assert_eq!(s.client.state(), ConnectionState::Connected);
+    }
+}
+
 /// [MQTT-4.3.3-10] Until PUBREL, a PUBLISH with the same identifier is
 /// answered with PUBREC again but not delivered again; [MQTT-4.3.3-12]
 /// after PUBCOMP the same identifier is a new message.

@@ -17,6 +17,37 @@ use tokio::time::Instant;
 
 use crate::Error;
 
+/// The core's publish tokens are distinct counters: they are their own
+/// hash (no SipHash per publish).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TokenHash;
+
+impl std::hash::BuildHasher for TokenHash {
+    type Hasher = TokenHasher;
+    fn build_hasher(&self) -> TokenHasher {
+        TokenHasher(0)
+    }
+}
+
+/// See [`TokenHash`].
+pub(crate) struct TokenHasher(u64);
+
+impl std::hash::Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        // Spread the counter over the high bits hashbrown uses for its
+        // control bytes.
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// What the server's CONNACK said about the first connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,7 +120,7 @@ pub(crate) type AckWaiter = oneshot::Sender<Result<Vec<ReasonCode>, Error>>;
 /// never held across an `.await`.
 pub(crate) struct Shared {
     pub(crate) core: CoreClient,
-    pub(crate) publishes: HashMap<u64, PublishWaiter>,
+    pub(crate) publishes: HashMap<u64, PublishWaiter, TokenHash>,
     pub(crate) subscribes: HashMap<u16, AckWaiter>,
     pub(crate) unsubscribes: HashMap<u16, AckWaiter>,
     /// Set when the connection task has ended: commands fail with it.
@@ -796,10 +827,15 @@ impl Client {
         &self,
         mut start: impl FnMut(&mut Shared, u64) -> Result<Started<T>, Error>,
     ) -> Result<Started<T>, Error> {
+        // Try at once; only when there is no room, register for the
+        // wake-up (before trying again, so that none is missed) and wait.
+        let mut waiting = false;
         loop {
             let notified = self.inner.space.notified();
             tokio::pin!(notified);
-            notified.as_mut().enable();
+            if waiting {
+                notified.as_mut().enable();
+            }
             let result = {
                 let mut shared = self.inner.lock();
                 if let Some(reason) = &shared.closed {
@@ -813,8 +849,13 @@ impl Client {
                 }
             };
             match result {
-                Err(Error::WouldBlock) => notified.await,
-                Err(Error::Command(mqtt_core::client::ClientError::QueueFull)) => notified.await,
+                Err(Error::WouldBlock)
+                | Err(Error::Command(mqtt_core::client::ClientError::QueueFull)) => {
+                    if waiting {
+                        notified.await;
+                    }
+                    waiting = true;
+                }
                 other => {
                     self.inner.wake.notify_one();
                     return other;

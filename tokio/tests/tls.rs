@@ -13,76 +13,13 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::pki::Pki;
 use common::{Mosquitto, TlsListener, WAIT};
 use mqtt_tokio::rustls::{self, CertificateError};
 use mqtt_tokio::{
     Backoff, ClientOptions, ConnectOptions, Error, ProtocolVersion, QoS, ReasonCode, Status,
     TlsError, TlsOptions,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-
-/// A CA and what it signed, as PEM.
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A certificate and its private key (PKCS#8), as PEM.
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().expect("CA key");
-        Pki {
-            ca: CertifiedIssuer::self_signed(params, key).expect("CA certificate"),
-        }
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-
-    fn leaf(&self, common_name: &str, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).expect("leaf params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params.extended_key_usages = vec![usage];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.ca).expect("leaf certificate");
-        Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn server(&self) -> Leaf {
-        self.leaf(
-            "localhost",
-            &["localhost", "127.0.0.1"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        )
-    }
-
-    fn client(&self, name: &str) -> Leaf {
-        self.leaf(name, &[], ExtendedKeyUsagePurpose::ClientAuth)
-    }
-}
 
 fn broker(pki: &Pki, require_certificate: bool) -> Mosquitto {
     let server = pki.server();
@@ -421,4 +358,48 @@ fn tempdir() -> std::path::PathBuf {
     let dir = mqtt_tests::broker_proc::unique_temp_path("libmqtt-tokio-tls", "");
     std::fs::create_dir_all(&dir).expect("temporary directory");
     dir
+}
+
+/// The `tls` example with mutual TLS, as its README section runs it: the
+/// CA, the client certificate and key from files; one message goes out and
+/// comes back through mosquitto.
+#[test]
+fn the_tls_example_runs_with_a_client_certificate() {
+    let pki = Pki::new("example CA");
+    let mosquitto = broker(&pki, true);
+    let client = pki.client("tls-example");
+    let dir = tempdir();
+    let (ca, cert, key) = (
+        dir.join("ca.crt"),
+        dir.join("client.crt"),
+        dir.join("client.key"),
+    );
+    std::fs::write(&ca, pki.ca_pem()).expect("ca.crt");
+    std::fs::write(&cert, &client.cert).expect("client.crt");
+    std::fs::write(&key, &client.key).expect("client.key");
+    let mut cmd = common::example("tls");
+    cmd.args([
+        "--host",
+        "localhost",
+        "--port",
+        &mosquitto.port().to_string(),
+    ])
+    .arg("--ca")
+    .arg(&ca)
+    .arg("--cert")
+    .arg(&cert)
+    .arg("--key")
+    .arg(&key)
+    .args(["--topic", "libmqtt/examples/tls"]);
+    let mut p = mqtt_tests::broker_proc::Proc::spawn(&mut cmd, "tls example");
+    let status = p
+        .wait(std::time::Duration::from_secs(20))
+        .expect("the example finished");
+    let out = p.output();
+    assert!(status.success(), "{status}: {}", out.join("\n"));
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("received on libmqtt/examples/tls")),
+        "the message came back: {out:?}"
+    );
 }

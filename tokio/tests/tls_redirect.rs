@@ -16,36 +16,15 @@ use mqtt_tokio::rustls;
 use mqtt_tokio::{
     Backoff, ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode, Status, TlsOptions,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A CA, and a server certificate for 127.0.0.1 it signed (PEM).
 fn pki() -> (String, String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "redirect test CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("leaf params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    let key = KeyPair::generate().expect("key");
-    let cert = params.signed_by(&key, &ca).expect("leaf");
-    (ca.pem(), cert.pem(), key.serialize_pem())
+    let pki = common::pki::Pki::new("redirect test CA");
+    let server = pki.server();
+    (pki.ca_pem(), server.cert, server.key)
 }
 
 /// rustls's `ring` provider, as the crate uses it (deprecated in rustls

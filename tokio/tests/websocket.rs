@@ -902,34 +902,13 @@ fn bad_urls_and_headers_are_refused_before_connecting() {
 /// server's in files for the broker; returns the CA's PEM and the files.
 #[cfg(feature = "tls")]
 fn server_certificate(dir: &Path) -> (String, PathBuf, PathBuf) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose,
-    };
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "wss test CA");
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("CA");
-    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    let key = KeyPair::generate().expect("key");
-    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    let pki = common::pki::Pki::new("wss test CA");
+    let server = pki.server();
     std::fs::create_dir_all(dir).expect("directory");
     let (cert_file, key_file) = (dir.join("server.crt"), dir.join("server.key"));
-    std::fs::write(&cert_file, cert.pem()).expect("write the certificate");
-    std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
-    (ca.pem(), cert_file, key_file)
+    std::fs::write(&cert_file, &server.cert).expect("write the certificate");
+    std::fs::write(&key_file, &server.key).expect("write the key");
+    (pki.ca_pem(), cert_file, key_file)
 }
 
 #[cfg(feature = "tls")]

@@ -390,6 +390,7 @@ impl Client {
         if self.state != ConnectionState::Disconnected {
             return Err(ClientError::InvalidState("already connected or connecting"));
         }
+        self.input_paused = false;
         let v5 = self.version.is_v5();
         let clean_start = if v5 && self.connected_once {
             false
@@ -583,7 +584,8 @@ impl Client {
     /// still sent every keep alive interval so that the server keeps the
     /// connection [MQTT-3.1.2-23]. When reading resumes, the wait for an
     /// outstanding PINGRESP starts again from `now`, so a server that is
-    /// really gone is still noticed.
+    /// really gone is still noticed. The pause ends with the connection:
+    /// [`connect`](Self::connect) starts unpaused.
     pub fn set_input_paused(&mut self, now: Instant, paused: bool) {
         self.now = now;
         if self.input_paused && !paused {
@@ -709,6 +711,8 @@ impl Client {
     fn teardown(&mut self, reason: DisconnectReason) {
         self.state = ConnectionState::Disconnected;
         self.timers = [None; TIMERS];
+        // A pause was about that transport; the next one starts read.
+        self.input_paused = false;
         self.reauthenticating = false;
         self.auth_challenged = false;
         self.in_aliases.clear();

@@ -1272,8 +1272,21 @@ class Client:
             return
         log.debug("%s: %d messages unread: reading paused", self.client_id, inbox.held)
         writer.pause_reading()
+        self._input_paused(True)
         resume = inbox.resume = self._loop.create_future()  # type: ignore[union-attr]
-        resume.add_done_callback(lambda _: writer.resume_reading())
+
+        def resumed(_: "asyncio.Future[None]") -> None:
+            writer.resume_reading()
+            if self._transport is writer:
+                self._input_paused(False)
+
+        resume.add_done_callback(resumed)
+
+    def _input_paused(self, paused: bool) -> None:
+        """Tells the core that reading stopped (or goes on), so that an
+        unread PINGRESP is not a keep alive timeout, and re-arms the timer."""
+        self._core.set_input_paused(paused, self._now())
+        self._arm_timer()
 
     async def _reconnect_delay(self) -> None:
         """Reports the coming attempt (:class:`ReconnectingEvent`) and waits."""
@@ -1293,7 +1306,12 @@ class Client:
             # Woken when a message is taken below the bound, or when the
             # connection ends or is dropped (the next read then sees it).
             inbox.resume = self._loop.create_future()  # type: ignore[union-attr]
-            await inbox.resume
+            self._input_paused(True)
+            try:
+                await inbox.resume
+            finally:
+                if self._transport is writer:
+                    self._input_paused(False)
 
     def _retry(self, err: MQTTError) -> bool:
         """After a failed or ended connection: whether to try again."""

@@ -819,6 +819,8 @@ class Client:
         self._max_inflight = max_inflight_messages
         self._max_queued = max_queued_messages
         self._incoming_max = max_incoming_messages
+        # The transport whose reading is paused for a full inbox, if any.
+        self._paused_transport: Optional[object] = None
         self.connect_timeout = connect_timeout
         self._core_options = core_options
         # connection settings
@@ -1351,9 +1353,16 @@ class Client:
             return
         core = self._core
         assert core is not None
+        paused = self._incoming_max > 0 and len(self._inbox) >= self._incoming_max
+        if paused != (self._paused_transport is transport):
+            # Reading stops while the inbox is full: the core then keeps
+            # sending PINGREQ and does not count an unread PINGRESP as a
+            # keep alive timeout (a new connection starts unpaused).
+            self._paused_transport = transport if paused else None
+            with self._lock:
+                core.set_input_paused(paused, now)
         deadline = core.next_timeout()
         wait = timeout if deadline is None else min(timeout, max(0.0, deadline - now))
-        paused = self._incoming_max > 0 and len(self._inbox) >= self._incoming_max
         data: Optional[bytes] = None
         if transport.ws:
             if paused:

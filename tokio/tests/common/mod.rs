@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -338,4 +340,22 @@ impl Peer {
             .expect("encode");
         self.s.write_all(&out).await.expect("write");
     }
+}
+
+/// An example's binary, next to the running test's
+/// (`target/<profile>/examples`; `cargo test` builds the examples first).
+pub fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .join("examples");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test -p mqtt-tokio` builds the examples",
+        path.display()
+    );
+    Command::new(path)
 }

@@ -47,7 +47,12 @@ impl Client {
                 self.deliver(publish, Some(AckToken(token)));
             }
             QoS::ExactlyOnce => {
-                if let Some(i) = self.inbound_qos2.iter().position(|q| q.packet_id == pid) {
+                // Held in packet identifier order: a binary search, as a
+                // server may hold up to Receive Maximum (65,535) of them.
+                let at = self
+                    .inbound_qos2
+                    .binary_search_by_key(&pid, |q| q.packet_id);
+                if let Ok(i) = at {
                     // A duplicate before PUBREL: not delivered again
                     // [MQTT-4.3.3-10]; PUBREC again once the application
                     // acknowledged it.
@@ -70,12 +75,16 @@ impl Client {
                 }
                 let token = self.new_ack_token();
                 let manual = self.opts.manual_ack;
-                self.inbound_qos2.push(InboundQos2 {
-                    packet_id: pid,
-                    token,
-                    acked: !manual,
-                    rec_sent: !manual,
-                });
+                let at = at.unwrap_or_else(|i| i);
+                self.inbound_qos2.insert(
+                    at,
+                    InboundQos2 {
+                        packet_id: pid,
+                        token,
+                        acked: !manual,
+                        rec_sent: !manual,
+                    },
+                );
                 if manual {
                     self.ack_queue.push_back(PendingAck {
                         token,
@@ -139,7 +148,7 @@ impl Client {
 
     pub(super) fn on_pubrel(&mut self, rel: PubRel) {
         let pid = rel.packet_id;
-        match crate::connection::answer_pubrel(&mut self.inbound_qos2, pid, self.version) {
+        match crate::connection::answer_pubrel(&mut self.inbound_qos2, pid, self.version, true) {
             Some(comp) => {
                 let _ = self.encode_packet(PacketRef::PubComp(comp.as_view()));
             }

@@ -179,6 +179,9 @@ impl Client {
                 }
             })
             .collect();
+        // Kept in packet identifier order (see `on_publish`).
+        self.inbound_qos2.sort_unstable_by_key(|q| q.packet_id);
+        self.inbound_qos2.dedup_by_key(|q| q.packet_id);
         self.first_live_ack_token = self.next_ack_token;
         self.subscriptions = state.subscriptions;
         Ok(())

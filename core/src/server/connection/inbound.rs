@@ -212,7 +212,7 @@ impl ServerConnection {
 
     pub(super) fn on_pubrel(&mut self, rel: PubRel) {
         let pid = rel.packet_id;
-        match crate::connection::answer_pubrel(&mut self.inbound_qos2, pid, self.version) {
+        match crate::connection::answer_pubrel(&mut self.inbound_qos2, pid, self.version, false) {
             Some(comp) => {
                 let _ = self.encode(PacketRef::PubComp(comp.as_view()));
             }
