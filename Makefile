@@ -22,6 +22,7 @@ help:
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
+	@echo "make bench-tokio-otel  the cost of mqtt-tokio's OpenTelemetry instrumentation (off / no-op / SDK)"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
 	@echo "make wheel       the manylinux abi3 wheel of py/ in target/wheels/ (installs without Rust); make sdist the source archive"
 	@echo "make install PREFIX=/usr/local  the C library (libmqtt.a, libmqtt.so), include/mqtt.h and mqtt.pc (DESTDIR for staging)"
@@ -40,7 +41,7 @@ demo:
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
 
 ## test: THE test command. Installs missing tools, then runs everything.
-test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test wheel-test
+test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test tokio-otel-test wheel-test
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "Rust (cargo) is required: https://rustup.rs"; exit 1; }
@@ -75,7 +76,7 @@ fmt-check:
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	@# mqtt-tokio's optional features (websocket) and the tests that need them.
+	@# mqtt-tokio's optional features (websocket, opentelemetry) and the tests that need them.
 	$(CARGO) clippy -p mqtt-tokio --all-targets --all-features -- -D warnings
 	@# The bare-metal C library (no std), with every part and with the least.
 	@rustup target list --installed 2>/dev/null | grep -x thumbv7m-none-eabi >/dev/null || rustup target add thumbv7m-none-eabi
@@ -172,6 +173,14 @@ bench-tokio:
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || $(MAKE) setup
 	bench/run-tokio.sh
 
+## bench-tokio-otel: the cost of mqtt-tokio's OpenTelemetry instrumentation
+## (issue 16; not a test): off, on with no-op providers, on with the SDK
+## (batch span processor), QoS 0 and 1, in one run through the release
+## example broker (bench/run-tokio-otel.sh, bench/src/bin/tokio_otel.rs).
+.PHONY: bench-tokio-otel
+bench-tokio-otel:
+	bench/run-tokio-otel.sh
+
 ## py-test: the Python package (py/): rustfmt and clippy on its extension
 ## crate, then `pip install ./py` into .venv (created if missing) with
 ## pytest, websockets and opentelemetry-sdk (tests/test_telemetry.py), and
@@ -193,6 +202,22 @@ py-test:
 tokio-ws-test:
 	LIBMQTT_PYTHON=$(CURDIR)/.venv/bin/python $(CARGO) test -p mqtt-tokio --features websocket --lib --test websocket
 	$(CARGO) test -p mqtt-tokio --features websocket --doc
+
+## tokio-otel-test: mqtt-tokio's `opentelemetry` feature (after py-test,
+## which installs libmqtt and opentelemetry-sdk into .venv):
+## tokio/tests/opentelemetry.rs (through our example broker, recorded with
+## opentelemetry_sdk's in-memory exporters), tokio/tests/opentelemetry_python.rs
+## (a Rust publisher and a Python subscriber in one trace), the crate's
+## unit tests and doctests with the feature on; and the `tracing-spans`
+## feature's tokio/tests/tracing_spans.rs. (`unit` leaves the tests
+## out: they have required-features; `lint` and `docs`
+## check the feature with --all-features.)
+.PHONY: tokio-otel-test
+tokio-otel-test:
+	LIBMQTT_PYTHON=$(or $(LIBMQTT_PYTHON),$(CURDIR)/.venv/bin/python) $(CARGO) test -p mqtt-tokio --features opentelemetry --lib \
+	  --test opentelemetry --test opentelemetry_python
+	$(CARGO) test -p mqtt-tokio --features opentelemetry --doc
+	$(CARGO) test -p mqtt-tokio --features tracing-spans --test tracing_spans
 
 ## wheel: the manylinux abi3 wheel of py/ (one file for CPython 3.10 and
 ## later; installs without Rust) in target/wheels/: maturin links with zig

@@ -263,6 +263,9 @@ pub(crate) struct Inner {
     pub(crate) correlation_seed: u64,
     /// ... and a counter.
     pub(crate) correlation_next: std::sync::atomic::AtomicU64,
+    /// OpenTelemetry's hooks (`None` when off; always without the
+    /// feature `opentelemetry`).
+    pub(crate) telemetry: Option<Arc<crate::telemetry::Hooks>>,
 }
 
 impl Inner {
@@ -324,6 +327,21 @@ impl Client {
             _guard: Arc::new(HandleGuard(inner.clone())),
             inner,
         }
+    }
+
+    /// The client's OpenTelemetry hooks, when instrumented.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn telemetry_hooks(&self) -> Option<&crate::telemetry::Hooks> {
+        self.inner.telemetry.as_deref()
+    }
+
+    /// The [`Telemetry`](crate::Telemetry) this client records with
+    /// (feature `opentelemetry`; `None` when off). Its
+    /// [`process`](crate::Telemetry::process) makes the application's
+    /// `process` span for a message.
+    #[cfg(feature = "opentelemetry")]
+    pub fn telemetry(&self) -> Option<&crate::Telemetry> {
+        self.telemetry_hooks().map(|h| h.telemetry())
     }
 
     /// Where the session's current connection is.
@@ -409,6 +427,27 @@ impl Client {
     /// connection has taken it. Waits first while the in-flight window and
     /// the queue are full. The packet identifier in `publish` is ignored.
     pub async fn publish_with(&self, publish: Publish) -> Result<PublishOutcome, Error> {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(hooks) = &self.inner.telemetry {
+            let mut publish = publish;
+            let span = hooks.publish_start(&mut publish);
+            let result = self.publish_inner(publish).await;
+            span.end(result.as_ref().map(|o| o.reason_code));
+            return result;
+        }
+        #[cfg(feature = "tracing-spans")]
+        {
+            let span = crate::telemetry::spans::publish(&publish);
+            let result =
+                tracing::Instrument::instrument(self.publish_inner(publish), span.clone()).await;
+            crate::telemetry::spans::publish_end(&span, &result);
+            return result;
+        }
+        #[allow(unreachable_code)]
+        self.publish_inner(publish).await
+    }
+
+    async fn publish_inner(&self, publish: Publish) -> Result<PublishOutcome, Error> {
         // Moved into the core once there is room (no copy).
         let mut publish = Some(publish);
         let started = self
@@ -422,6 +461,19 @@ impl Client {
     /// not for the acknowledgement (fire-and-forget; the core still
     /// retries QoS 1 and 2 across reconnects).
     pub fn try_publish(&self, publish: Publish) -> Result<(), Error> {
+        #[cfg(feature = "opentelemetry")]
+        if let Some(hooks) = &self.inner.telemetry {
+            // The span ends once the core has taken the message.
+            let mut publish = publish;
+            let span = hooks.publish_start(&mut publish);
+            let result = self.try_publish_inner(publish);
+            span.end(result.as_ref().map(|()| ReasonCode::Success));
+            return result;
+        }
+        self.try_publish_inner(publish)
+    }
+
+    fn try_publish_inner(&self, publish: Publish) -> Result<(), Error> {
         let mut shared = self.inner.lock();
         start_publish(&mut shared, self.inner.now(), &mut Some(publish), false).map(|_| ())?;
         drop(shared);
@@ -447,6 +499,9 @@ impl Client {
     /// reason codes, one per filter, refusals included. The packet
     /// identifier in `subscribe` is ignored.
     pub async fn subscribe_with(&self, subscribe: Subscribe) -> Result<Vec<ReasonCode>, Error> {
+        if let Some(hooks) = &self.inner.telemetry {
+            hooks.subscribed(subscribe.filters.iter().map(|f| f.filter.as_str()));
+        }
         let started = self
             .command(|shared, now| {
                 let id = shared.core.subscribe(now, subscribe.clone())?;
@@ -512,6 +567,9 @@ impl Client {
                 )))
             }
         };
+        if let Some(hooks) = &self.inner.telemetry {
+            hooks.subscribed(std::iter::once(filter));
+        }
         let capacity = self.inner.message_capacity;
         let mut stream = None;
         let started = self
@@ -581,6 +639,9 @@ impl Client {
         &self,
         unsubscribe: Unsubscribe,
     ) -> Result<Vec<ReasonCode>, Error> {
+        if let Some(hooks) = &self.inner.telemetry {
+            hooks.unsubscribed(unsubscribe.filters.iter().map(|f| f.as_str()));
+        }
         let started = self
             .command(|shared, now| {
                 let id = shared.core.unsubscribe(now, unsubscribe.clone())?;
@@ -930,7 +991,12 @@ impl Drop for MessageStream {
             .and_then(|u| shared.core.unsubscribe(now, u));
         drop(shared);
         match result {
-            Ok(_) => self.inner.wake.notify_one(),
+            Ok(_) => {
+                if let Some(hooks) = &self.inner.telemetry {
+                    hooks.unsubscribed(std::iter::once(self.filter.as_str()));
+                }
+                self.inner.wake.notify_one();
+            }
             Err(e) => {
                 tracing::warn!(filter = %self.filter, error = %e, "could not unsubscribe the dropped stream")
             }

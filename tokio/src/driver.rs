@@ -85,6 +85,9 @@ pub(crate) async fn run(
             authenticator.as_deref(),
         )
         .await;
+        if let Some(t) = &inner.telemetry {
+            t.disconnected();
+        }
         temporary = None;
         let reason = match end {
             End::Shutdown => break None,
@@ -271,6 +274,12 @@ async fn drive(
             while let Some(event) = shared.core.poll_event() {
                 match event {
                     Event::Message(m) => {
+                        let m = match &inner.telemetry {
+                            Some(t) => t.received(m),
+                            None => m,
+                        };
+                        #[cfg(feature = "tracing-spans")]
+                        crate::telemetry::spans::received(&m.publish);
                         let now = inner.now();
                         shared.route(now, m, &mut undelivered);
                     }
@@ -331,6 +340,9 @@ async fn drive(
                             session_present = c.session_present,
                             "connected"
                         );
+                        if let Some(t) = &inner.telemetry {
+                            t.connected(c.client_id.as_str());
+                        }
                         let info = ConnectionInfo::from(c);
                         inner
                             .status

@@ -52,6 +52,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! * OpenTelemetry (feature `opentelemetry`, not default):
+//!   `ConnectOptions::with_telemetry` with a `Telemetry`: spans and metrics
+//!   after the messaging semantic conventions, and the W3C trace context in
+//!   each message (see the `telemetry` module). Feature `tracing-spans`
+//!   (not default): `tracing` spans `publish` and `receive` with the same
+//!   attributes, for `tracing-opentelemetry`.
+//!
 //! Logging goes through the `tracing` crate.
 
 #![forbid(unsafe_code)]
@@ -61,6 +68,10 @@ mod client;
 mod driver;
 mod error;
 mod options;
+#[cfg(feature = "opentelemetry")]
+pub mod telemetry;
+#[cfg(not(feature = "opentelemetry"))]
+mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
@@ -83,10 +94,16 @@ pub use mqtt_core::client::{
 pub use mqtt_core::codec::{
     ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions,
 };
+/// The OpenTelemetry API crate, as this crate uses it (feature
+/// `opentelemetry`).
+#[cfg(feature = "opentelemetry")]
+pub use opentelemetry;
 pub use options::ConnectOptions;
 /// rustls, as this crate uses it (for [`TlsOptions::with_client_config`]).
 #[cfg(feature = "tls")]
 pub use rustls;
+#[cfg(feature = "opentelemetry")]
+pub use telemetry::{ConsumerContext, Processing, Telemetry};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConnector, TlsError, TlsOptions};
 pub use transport::{ConnectFuture, Connector, TcpConnector, Transport};
@@ -251,6 +268,7 @@ async fn connect_inner(
                 .finish()
         },
         correlation_next: std::sync::atomic::AtomicU64::new(0),
+        telemetry: telemetry::hooks(&options),
     });
     let (first_tx, first_rx) = oneshot::channel();
     let client = Client::new(inner.clone());

@@ -65,6 +65,11 @@ pub struct ConnectOptions {
     /// the path, headers and limits of the upgrade; `None`: plain MQTT.
     #[cfg(feature = "websocket")]
     pub websocket: Option<crate::WebSocketOptions>,
+    /// OpenTelemetry spans, metrics and trace context propagation
+    /// (feature `opentelemetry`, [`with_telemetry`](Self::with_telemetry));
+    /// `None`, the default: off.
+    #[cfg(feature = "opentelemetry")]
+    pub telemetry: Option<crate::Telemetry>,
 }
 
 impl ConnectOptions {
@@ -86,7 +91,19 @@ impl ConnectOptions {
             tls: None,
             #[cfg(feature = "websocket")]
             websocket: None,
+            #[cfg(feature = "opentelemetry")]
+            telemetry: None,
         }
+    }
+
+    /// Instruments the client with OpenTelemetry (feature
+    /// `opentelemetry`): a PRODUCER span per publish with its context in
+    /// the message, a CONSUMER span per received message, and the
+    /// messaging metrics; see [`Telemetry`](crate::Telemetry).
+    #[cfg(feature = "opentelemetry")]
+    pub fn with_telemetry(mut self, telemetry: crate::Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
     }
 
     /// Runs TLS over the TCP connection with these options (feature
