@@ -70,7 +70,14 @@ fn publish_all(
 async fn all_succeed(mut tasks: JoinSet<ReasonCode>) {
     let mut n = 0;
     while let Some(code) = tasks.join_next().await {
-        assert!(!code.expect("publish task").is_error());
+        let code = code.expect("publish task");
+        // PUBCOMP 0x92 after a resent PUBREL is no refusal (the server had
+        // released the message before the restart; see the core's
+        // `Event::PublishCompleted`).
+        assert!(
+            !code.is_error() || code == ReasonCode::PacketIdentifierNotFound,
+            "{code:?}"
+        );
         n += 1;
     }
     assert_eq!(n, MESSAGES);

@@ -87,7 +87,15 @@ async fn streams_survive_random_cuts(
                     .publish(&topic, qos, i.to_be_bytes().to_vec())
                     .await
                     .unwrap_or_else(|e| panic!("{topic} #{i}: {e}"));
-                assert!(!done.reason_code.is_error(), "{topic} #{i}: {done:?}");
+                // PUBCOMP 0x92 is no refusal: our PUBREL was resent after a
+                // cut that lost the server's PUBCOMP, and the server had
+                // already released the message (see the core's
+                // `Event::PublishCompleted`).
+                assert!(
+                    !done.reason_code.is_error()
+                        || done.reason_code == ReasonCode::PacketIdentifierNotFound,
+                    "{topic} #{i}: {done:?}"
+                );
             }
         });
     }
