@@ -44,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = input;
     let mut step = 0usize;
     'feed: while !rest.is_empty() {
-        let n = (1 + (step * 7 + usize::from(chunk_seed)) % (usize::from(chunk_seed) + 1)).min(rest.len());
+        let n = (1 + (step * 7 + usize::from(chunk_seed)) % (usize::from(chunk_seed) + 1))
+            .min(rest.len());
         step += 1;
         decoder.feed(&rest[..n]);
         rest = &rest[n..];
@@ -52,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
             match decoder.next_packet() {
                 Ok(Some(p)) => got.push(p),
                 Ok(None) => {
-                    assert!(decoder.buffered() <= max as usize, "decoder holds {} bytes with a limit of {max}", decoder.buffered());
+                    assert!(
+                        decoder.buffered() <= max as usize,
+                        "decoder holds {} bytes with a limit of {max}",
+                        decoder.buffered()
+                    );
                     break;
                 }
                 Err(e) => {

@@ -51,7 +51,6 @@ use std::sync::OnceLock;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::{self, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use mqtt_core::codec::{TopicFilter, TopicFilterRef, TopicName, TopicNameRef};
 use mqtt_core::codec::{
     AckProperties, AckPropertiesRef, Auth, AuthProperties, AuthPropertiesRef, AuthRef, ConnAck,
     ConnAckProperties, ConnAckPropertiesRef, ConnAckRef, Connect, ConnectProperties,
@@ -65,6 +64,7 @@ use mqtt_core::codec::{
     UnsubscribeProperties, UnsubscribePropertiesRef, UnsubscribeRef, UserProperty, Will,
     WillProperties, WillPropertiesRef, WillRef, MAX_VARIABLE_INTEGER,
 };
+use mqtt_core::codec::{TopicFilter, TopicFilterRef, TopicName, TopicNameRef};
 
 type R<T> = arbitrary::Result<T>;
 
@@ -884,7 +884,10 @@ fn wire_block(
         // is malformed, so such a block is refused (it would otherwise be
         // copied out over-long).
         let r = (fns.from_wire)(&block);
-        assert!(r.is_err(), "from_wire accepted the over-long block {block:02X?}");
+        assert!(
+            r.is_err(),
+            "from_wire accepted the over-long block {block:02X?}"
+        );
         return None;
     }
     let verdict = (fns.from_wire)(&canonical);

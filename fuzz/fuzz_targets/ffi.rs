@@ -413,6 +413,14 @@ fn drive(u: &mut Unstructured<'_>, c: *mut mqtt_client, b: *mut mqtt_broker) -> 
                 let mut deadline = 0u64;
                 // SAFETY: `c` live; `deadline` writable.
                 unsafe {
+                    if u.ratio(1u8, 4)? {
+                        // Reading paused or resumed (any byte: non-zero
+                        // means paused).
+                        ok(
+                            "client_set_input_paused",
+                            mqtt_client_set_input_paused(c, now, u.arbitrary()?),
+                        );
+                    }
                     ok("client_handle_timeout", mqtt_client_handle_timeout(c, now));
                     ok(
                         "client_poll_timeout",
@@ -694,9 +702,18 @@ fn drive(u: &mut Unstructured<'_>, c: *mut mqtt_client, b: *mut mqtt_broker) -> 
                 let mut d = 0u64;
                 // SAFETY: `b` and `d` writable.
                 unsafe {
-                    ok("backoff_next", mqtt_backoff_next(&mut b, u.arbitrary()?, &mut d));
-                    ok("backoff_init", mqtt_backoff_init(&mut b, u.arbitrary()?, u.arbitrary()?));
-                    ok("backoff_next", mqtt_backoff_next(&mut b, u.arbitrary()?, &mut d));
+                    ok(
+                        "backoff_next",
+                        mqtt_backoff_next(&mut b, u.arbitrary()?, &mut d),
+                    );
+                    ok(
+                        "backoff_init",
+                        mqtt_backoff_init(&mut b, u.arbitrary()?, u.arbitrary()?),
+                    );
+                    ok(
+                        "backoff_next",
+                        mqtt_backoff_next(&mut b, u.arbitrary()?, &mut d),
+                    );
                 }
             }
             _ => {

@@ -37,12 +37,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&slice[..], &out[..]);
 
         let opts = options.with_version(v);
-        let (view, used) = PacketRef::decode(&out, &opts).unwrap().expect("whole packet");
+        let (view, used) = PacketRef::decode(&out, &opts)
+            .unwrap()
+            .expect("whole packet");
         assert_eq!(used, len);
         assert_eq!(view.into_owned(), packet);
 
         let mut again = out.clone().freeze();
-        let decoded = Packet::decode(&mut again, &opts).unwrap().expect("whole packet");
+        let decoded = Packet::decode(&mut again, &opts)
+            .unwrap()
+            .expect("whole packet");
         assert_eq!(decoded, packet);
         assert!(again.is_empty());
         let mut out2 = BytesMut::new();
