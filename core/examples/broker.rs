@@ -204,8 +204,14 @@ impl Server {
                     }
                 }
             }
-            readable.sort_unstable();
-            readable.dedup();
+            // In the order the bytes arrived (epoll reports ready sockets
+            // first come, first served; those left unread last round go
+            // first): serving by connection number instead let an older
+            // client's PUBLISH overtake a newer client's SUBSCRIBE sent
+            // before it. A socket named twice is read once, at its first
+            // place.
+            let mut seen = std::collections::HashSet::with_capacity(readable.len());
+            readable.retain(|key| seen.insert(*key));
             for key in readable {
                 self.read(key);
             }
