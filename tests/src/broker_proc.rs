@@ -10,6 +10,7 @@
 //! output lines are read as they come, with bounded waits, and that is
 //! killed on drop.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long building the example may take.
@@ -44,15 +45,32 @@ fn profile_dir() -> PathBuf {
 /// The example broker's binary, built (once per process) with the
 /// profile of the running test.
 pub fn broker_binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build_broker).clone()
+    example_binary("mqtt-core", "broker")
 }
 
-fn build_broker() -> PathBuf {
+/// An example's binary, built (once per process and example) with
+/// `cargo build -p <package> --example <name>` and the profile of the
+/// running test: `cargo test` builds examples too, but under hashed names
+/// only, so the test cannot tell which is current.
+pub fn example_binary(package: &str, name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<(String, String), PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let key = (package.to_string(), name.to_string());
+    // Held during the build: one build per example, the others wait.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(&key) {
+        return path.clone();
+    }
+    let path = build_example(package, name);
+    built.insert(key, path.clone());
+    path
+}
+
+fn build_example(package: &str, name: &str) -> PathBuf {
     let dir = profile_dir();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--quiet", "-p", "mqtt-core", "--example", "broker"]);
+    cmd.args(["build", "--quiet", "-p", package, "--example", name]);
     match dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") | None => {}
         Some("release") => {
@@ -63,14 +81,15 @@ fn build_broker() -> PathBuf {
         }
     }
     cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let mut build = Proc::spawn(cmd.stdin(Stdio::null()), "cargo build --example broker");
+    let what = format!("cargo build -p {package} --example {name}");
+    let mut build = Proc::spawn(cmd.stdin(Stdio::null()), &what);
     let status = build.wait(BUILD_TIMEOUT);
     assert!(
         status.is_some_and(|s| s.success()),
-        "building the example broker failed or took over {BUILD_TIMEOUT:?} ({status:?}):\n{}",
+        "{what} failed or took over {BUILD_TIMEOUT:?} ({status:?}):\n{}",
         build.output().join("\n")
     );
-    let binary = dir.join("examples").join("broker");
+    let binary = dir.join("examples").join(name);
     assert!(binary.is_file(), "no {} after the build", binary.display());
     binary
 }

@@ -342,20 +342,8 @@ impl Peer {
     }
 }
 
-/// An example's binary, next to the running test's
-/// (`target/<profile>/examples`; `cargo test` builds the examples first).
+/// An example of this crate, built for the test (see
+/// `mqtt_tests::broker_proc::example_binary`).
 pub fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("the test binary");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .join("examples");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo test -p mqtt-tokio` builds the examples",
-        path.display()
-    );
-    Command::new(path)
+    Command::new(mqtt_tests::broker_proc::example_binary("mqtt-tokio", name))
 }
