@@ -277,10 +277,16 @@ impl World {
         let b = &self.broker;
         let l = &self.limits;
         assert_eq!(b.connection_count(), self.open.len(), "connection count");
+        // Kept sessions stay within max_sessions (a new one evicts the one
+        // offline longest); a client whose session ends with its connection
+        // is admitted even when every session is connected, so the total
+        // can exceed the limit by at most the connections open.
         assert!(
-            b.session_count() <= l.max_sessions,
-            "sessions {}",
-            b.session_count()
+            b.session_count() <= l.max_sessions + self.open.len(),
+            "sessions {} (max_sessions {}, {} connections)",
+            b.session_count(),
+            l.max_sessions,
+            self.open.len()
         );
         assert!(
             b.retained().len() <= l.max_retained_messages,
@@ -294,8 +300,10 @@ impl World {
             assert!(b.queued_for(id) <= l.max_queued_messages, "queue of {id:?}");
         }
         let subs = b.subscriptions();
+        // Per session, and sessions as bounded above.
         assert!(
-            subs.len() <= l.max_subscriptions_per_client * l.max_sessions.max(1),
+            subs.len()
+                <= l.max_subscriptions_per_client * (l.max_sessions + self.open.len()).max(1),
             "subscriptions {}",
             subs.len()
         );
