@@ -13,7 +13,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{ExampleBroker, WAIT};
 use mqtt_tests::broker_proc::Proc;
@@ -22,29 +22,9 @@ use mqtt_tokio::{ClientOptions, ConnectOptions, ProtocolVersion, QoS, ReasonCode
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
-/// The Python interpreter with libmqtt and opentelemetry-sdk; panics with
-/// what to do when there is none.
+/// The Python interpreter with what these tests import.
 fn python() -> PathBuf {
-    let python = std::env::var_os("LIBMQTT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(".venv/bin/python")
-        });
-    let ok = Command::new(&python)
-        .args(["-c", "import libmqtt.telemetry, opentelemetry.sdk.trace"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "this test needs a Python with libmqtt and opentelemetry-sdk: {} cannot import them. \
-         Run `make py-test` (installs ./py and opentelemetry-sdk into .venv), or set LIBMQTT_PYTHON",
-        python.display()
-    );
-    python
+    common::python("libmqtt.telemetry, opentelemetry.sdk.trace")
 }
 
 /// The Python subscriber: prints `ready` once subscribed, then, after one

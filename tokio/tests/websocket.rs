@@ -43,30 +43,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 // ---------------------------------------------------------------------
 // The Python broker.
 
-/// The Python interpreter with libmqtt and websockets; panics with what
-/// to do when there is none.
+/// The Python interpreter with what these tests import.
 fn python() -> PathBuf {
-    let python = std::env::var_os("LIBMQTT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(".venv/bin/python")
-        });
-    let ok = Command::new(&python)
-        .args(["-c", "import libmqtt, websockets"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "these tests need a Python with libmqtt and websockets: {} cannot import them. \
-         Run `make py-test` (installs ./py and websockets into .venv), or `python3 -m venv .venv \
-         && .venv/bin/pip install ./py websockets`, or set LIBMQTT_PYTHON",
-        python.display()
-    );
-    python
+    common::python("libmqtt, websockets")
 }
 
 /// `python -m libmqtt broker` with a TCP and a WebSocket listener on
