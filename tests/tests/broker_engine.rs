@@ -1923,3 +1923,81 @@ fn a_connack_too_large_for_the_client_closes_at_once_mqtt_3_1_2_24() {
         assert_eq!(broker.poll_timeout(), None);
     }
 }
+
+/// A message the broker publishes itself (`Broker::publish`, as for
+/// `$SYS`) reaches subscribers of its topic and is retained when asked;
+/// `#` does not match a `$` topic [MQTT-4.7.2-1].
+#[test]
+fn broker_published_messages_reach_subscribers_and_are_retained() {
+    let mut net = Net::new(BrokerOptions::new());
+    let sys = net.add(opts(V5, "sys"));
+    let all = net.add(opts(V5, "all"));
+    net.subscribe(
+        sys,
+        Subscribe::single(1, "$SYS/#", QoS::AtMostOnce).unwrap(),
+    );
+    net.subscribe(all, Subscribe::single(1, "#", QoS::AtMostOnce).unwrap());
+    let p = Publish::new("$SYS/broker/uptime", b"7 seconds".to_vec())
+        .unwrap()
+        .with_retain(true);
+    let code = net.broker.publish(net.now, p);
+    assert_eq!(code, ReasonCode::Success);
+    net.drive();
+    assert_eq!(payloads(&net.messages(sys)), vec![b"7 seconds".to_vec()]);
+    assert!(net.messages(all).is_empty());
+    // Retained: a later subscriber gets it.
+    let late = net.add(opts(V5, "late"));
+    net.subscribe(
+        late,
+        Subscribe::single(1, "$SYS/broker/+", QoS::AtMostOnce).unwrap(),
+    );
+    assert_eq!(payloads(&net.messages(late)), vec![b"7 seconds".to_vec()]);
+    let none = Publish::new("$internal/nobody", b"x".to_vec()).unwrap();
+    assert_eq!(
+        net.broker.publish(net.now, none),
+        ReasonCode::NoMatchingSubscribers
+    );
+}
+
+/// `set_transport_username` (a TLS identity) replaces the CONNECT's User
+/// Name for authentication and for the ACL's `%u`.
+#[test]
+fn transport_username_replaces_the_connects_for_authentication_and_acl() {
+    let table = PasswordTable::parse("device-7:\n").unwrap();
+    let acl = Acl::parse("pattern write devices/%u/#\npattern read devices/%u/#\n").unwrap();
+    let options = BrokerOptions::new()
+        .with_passwords(table, false)
+        .with_acl(acl);
+    let mut net = Net::new(options);
+    let conn = net.broker.connection_opened(net.now);
+    net.broker
+        .set_transport_username(conn, "device-7")
+        .expect("valid name");
+    assert!(net.broker.set_transport_username(conn, "nul\0").is_err());
+    net.peers.push(Peer {
+        client: Client::new(
+            opts(V5, "d7")
+                .with_username("someone-else")
+                .unwrap()
+                .with_password(Vec::new()),
+        ),
+        conn: Some(conn),
+        events: Vec::new(),
+    });
+    let d = net.peers.len() - 1;
+    net.peers[d].client.connect(net.now).unwrap();
+    net.drive();
+    assert_eq!(net.connected(d), vec![false]);
+    net.subscribe(
+        d,
+        Subscribe::single(1, "devices/device-7/#", QoS::AtLeastOnce).unwrap(),
+    );
+    net.subscribe(
+        d,
+        Subscribe::single(2, "devices/someone-else/#", QoS::AtLeastOnce).unwrap(),
+    );
+    assert_eq!(
+        net.suback_codes(d),
+        vec![ReasonCode::GrantedQoS1, ReasonCode::NotAuthorized]
+    );
+}

@@ -227,6 +227,9 @@ struct Conn {
     auth: AuthStage,
     /// Whether it is in [`Conns::ready`].
     in_ready: bool,
+    /// The User Name the transport established (a TLS client
+    /// certificate's identity), replacing the CONNECT's.
+    transport_username: Option<Box<str>>,
 }
 
 /// The connections, and those that may have bytes to send, in the order
@@ -479,6 +482,7 @@ impl Broker {
                 close_requested: false,
                 auth: AuthStage::Idle,
                 in_ready: false,
+                transport_username: None,
             },
         );
         id
@@ -492,6 +496,34 @@ impl Broker {
         };
         c.server.handle_input(now, data);
         self.process(conn, now);
+    }
+
+    /// Sets the User Name of `conn` from its transport, before its CONNECT
+    /// arrives: the identity of a TLS client certificate, as mosquitto's
+    /// `use_identity_as_username` does. The CONNECT's User Name is
+    /// replaced by it, for authentication ([`ConnectInfo::username`]), for
+    /// authorization and for the session. Fails (and changes nothing) for
+    /// an unknown connection or a name that is not a valid MQTT string.
+    pub fn set_transport_username(
+        &mut self,
+        conn: ConnectionId,
+        username: &str,
+    ) -> Result<(), crate::codec::Error> {
+        MqttString::from_str(username)?;
+        if let Some(c) = self.conns.map.get_mut(&conn) {
+            c.transport_username = Some(username.into());
+        }
+        Ok(())
+    }
+
+    /// A message published by the broker itself (for example its `$SYS`
+    /// topics): retained when `publish.retain` is set, and routed to every
+    /// subscriber allowed to read it, as if a client had sent it, with no
+    /// client to skip for No Local. Returns what a client would have been
+    /// acknowledged with (0x10 No matching subscribers, 0x97 Quota
+    /// exceeded for a retained message beyond the limits, ...).
+    pub fn publish(&mut self, now: Instant, publish: Publish) -> ReasonCode {
+        self.route(None, now, &publish)
     }
 
     /// The answer to an authentication the [`Authenticator`] deferred
@@ -557,7 +589,7 @@ impl Broker {
             .collect();
         for key in due {
             if let Some((_, will)) = self.wills.remove(&key) {
-                self.publish(Some(key), now, &will);
+                self.route(Some(key), now, &will);
             }
         }
     }
@@ -681,7 +713,15 @@ impl Broker {
             .count()
     }
 
-    fn on_connect(&mut self, id: ConnectionId, now: Instant, connect: Box<Connect>) {
+    fn on_connect(&mut self, id: ConnectionId, now: Instant, mut connect: Box<Connect>) {
+        if let Some(name) = self
+            .conns
+            .get(&id)
+            .and_then(|c| c.transport_username.as_deref())
+        {
+            // Checked when it was set: a name without U+0000.
+            connect.username = MqttString::from_str(name).ok();
+        }
         // The connection limit; a takeover does not add a connection.
         let takes_over = !connect.client_id.is_empty()
             && self
@@ -998,7 +1038,7 @@ impl Broker {
         }
         self.subs.remove_client(key);
         if let Some((_, will)) = self.wills.remove(&key) {
-            self.publish(Some(key), now, &will);
+            self.route(Some(key), now, &will);
         }
     }
 
@@ -1034,7 +1074,7 @@ impl Broker {
             // not routed [MQTT-3.3.5-2] (the connection maps the code).
             ReasonCode::NotAuthorized
         } else {
-            self.publish(Some(key), now, &p)
+            self.route(Some(key), now, &p)
         };
         if p.qos != QoS::AtMostOnce {
             if let Some(c) = self.conns.get_mut(&id) {
@@ -1083,7 +1123,7 @@ impl Broker {
             payload: w.payload,
         };
         if delay == 0 {
-            self.publish(Some(key), now, &p);
+            self.route(Some(key), now, &p);
         } else {
             // [MQTT-3.1.3-9]: published after the delay or when the
             // session ends, unless the client reconnects first.
@@ -1092,7 +1132,7 @@ impl Broker {
     }
 
     /// Retains and routes a message; returns the acknowledgement's code.
-    fn publish(&mut self, publisher: Option<ClientKey>, now: Instant, p: &Publish) -> ReasonCode {
+    fn route(&mut self, publisher: Option<ClientKey>, now: Instant, p: &Publish) -> ReasonCode {
         let mut code = ReasonCode::Success;
         if p.retain {
             if let Err(e) = self.retained.set(p, now) {

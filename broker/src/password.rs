@@ -1,0 +1,1 @@
+//! mosquitto's password file: `username:$7$...` lines.
