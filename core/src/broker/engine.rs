@@ -481,6 +481,13 @@ impl Broker {
             .map_or(0, |s| s.offline.len())
     }
 
+    /// The Client Identifier of the session `conn` serves (assigned or
+    /// not), once its CONNECT was accepted.
+    pub fn client_id(&self, conn: ConnectionId) -> Option<&str> {
+        let key = self.conns.get(&conn)?.key?;
+        self.sessions.get(&key).map(|s| s.client_id.as_str())
+    }
+
     /// Whether `conn` waits for a deferred authentication decision
     /// ([`AuthDecision::Pending`]), at connect or re-authentication.
     pub fn authentication_pending(&self, conn: ConnectionId) -> bool {
