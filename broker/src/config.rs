@@ -4,8 +4,51 @@
 //! A file written for mosquitto works unchanged for every key this broker
 //! supports; a key it does not support (or does not know) is an error that
 //! names the key, the file and the line, never silently ignored.
+//!
+//! # The format (as mosquitto 2 reads it)
+//!
+//! One `key value...` per line; blank lines and lines whose first
+//! non-blank character is `#` are ignored. Keys and numeric, boolean and
+//! enumerated values are single words (anything after them must be a `#`
+//! comment); a path or other string value is the whole rest of the line,
+//! trimmed, so `password_file /etc/pw # users` names the file
+//! `/etc/pw # users`, as in mosquitto. Booleans are `true` or `false`
+//! (mosquitto also takes `1` and `0`, and so does this reader). A number
+//! outside the range mosquitto accepts is an error naming the key.
+//!
+//! Relative paths are kept as written and so are relative to the working
+//! directory of the broker, as in mosquitto (which opens them as given);
+//! that includes `include_dir`, not relative to the file that names it.
+//!
+//! # Listeners
+//!
+//! `listener PORT [ADDRESS]` starts a listener block: the listener keys
+//! that follow (`protocol`, `cafile`, `capath`, `certfile`, `keyfile`,
+//! `require_certificate`, `use_identity_as_username`, `tls_version`,
+//! `max_connections`, `max_qos`, `max_topic_alias`, and the security keys
+//! when `per_listener_settings` is true) apply to it. Before the first
+//! `listener` of a file they apply to mosquitto's deprecated *default
+//! listener*, defined by `port` and `bind_address`; it is added after the
+//! `listener` blocks, as mosquitto does. mosquitto also creates that
+//! default listener, on port 1883 of every interface, when a listener key
+//! appears before any `listener` without `port` or `bind_address` (and
+//! silently ignores some such keys); this reader refuses that instead.
+//!
+//! Without any listener, the broker runs in mosquitto 2's *local only*
+//! mode ([`Config::local_only`]): one MQTT listener on 127.0.0.1 port 1883
+//! where anonymous clients are allowed (unless `allow_anonymous false` is
+//! given). `listener 0` (no address, or an IP address) is a libmqtt
+//! extension: any free port; mosquitto reads `listener 0 PATH` as a Unix
+//! socket, which is refused.
+//!
+//! `max_qos` and `max_topic_alias` are per listener in mosquitto; the
+//! engine has one value for the whole broker, so every listener must end
+//! with the same value (else an error), which goes to [`Limits`].
 
-use std::path::PathBuf;
+use std::cmp::Ordering;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,13 +58,20 @@ pub struct Config {
     /// `per_listener_settings`: security settings apply to the listener they
     /// follow instead of to the whole broker.
     pub per_listener_settings: bool,
-    /// The listeners, in file order. Without any `listener` (and no `port`),
-    /// mosquitto 2's "local only" mode: one MQTT listener on 127.0.0.1 and ::1
-    /// port 1883 with anonymous access.
+    /// The listeners, in file order (the default listener of `port` and
+    /// `bind_address`, if any, last). Never empty after [`Config::parse`]:
+    /// without any `listener` (and no `port`), mosquitto 2's "local only"
+    /// mode (see [`Config::local_only()`]).
     pub listeners: Vec<Listener>,
+    /// Whether [`listeners`](Config::listeners) are the local only mode's
+    /// (no listener configured): `-p` replaces them
+    /// ([`Config::apply_command_line_ports`]).
+    pub local_only: bool,
     /// Security for the whole broker (used when `per_listener_settings` is
     /// false; when true, each listener has its own and this holds the
-    /// settings given before the first listener).
+    /// settings given before the first listener, i.e. the default
+    /// listener's). After [`Config::parse`], `allow_anonymous` and
+    /// `allow_zero_length_clientid` are always `Some`.
     pub security: Security,
     /// The engine's knobs.
     pub limits: Limits,
@@ -32,6 +82,13 @@ pub struct Config {
     pub log: Log,
     /// `pid_file`, if given.
     pub pid_file: Option<PathBuf>,
+    /// `set_tcp_nodelay`: set `TCP_NODELAY` on client sockets. mosquitto's
+    /// default false.
+    pub set_tcp_nodelay: bool,
+    /// Things accepted but worth telling the user at startup, each as
+    /// `FILE:LINE: KEY: message` (e.g. `retry_interval`, which mosquitto 2
+    /// also ignores with a warning).
+    pub warnings: Vec<String>,
 }
 
 /// One `listener` block.
@@ -40,6 +97,7 @@ pub struct Listener {
     /// The port (0: any free port, printed at start).
     pub port: u16,
     /// `bind_address` or the address on the `listener` line (None: all).
+    /// A host name or an IP address, as written.
     pub bind_address: Option<String>,
     /// `protocol`.
     pub protocol: Protocol,
@@ -47,16 +105,19 @@ pub struct Listener {
     pub tls: Option<Tls>,
     /// `max_connections` (None: unlimited, mosquitto's -1).
     pub max_connections: Option<usize>,
-    /// This listener's security (only with `per_listener_settings true`).
+    /// This listener's security (only with `per_listener_settings true`;
+    /// then `allow_anonymous` and `allow_zero_length_clientid` are `Some`).
     pub security: Option<Security>,
-    /// The line of the `listener` key, for messages.
+    /// The line of the `listener` key, for messages (of `port` or
+    /// `bind_address` for the default listener; 0 for the local only one).
     pub line: usize,
 }
 
 /// `protocol` of a listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
     /// `mqtt` (the default).
+    #[default]
     Mqtt,
     /// `websockets`.
     WebSockets,
@@ -73,19 +134,23 @@ pub struct Tls {
     pub certfile: PathBuf,
     /// `keyfile`: the server's private key (PEM).
     pub keyfile: PathBuf,
-    /// `require_certificate`: clients must present a certificate.
+    /// `require_certificate`: clients must present a certificate (then
+    /// `cafile` or `capath` is given).
     pub require_certificate: bool,
     /// `use_identity_as_username`: the client certificate's Common Name is
-    /// the username (no password check).
+    /// the username (no password check). Only with `require_certificate`.
     pub use_identity_as_username: bool,
     /// `tls_version`: the lowest version allowed (`tlsv1.2`, `tlsv1.3`).
+    /// Default TLS 1.2 (mosquitto's default, 1.1, is below what rustls
+    /// speaks).
     pub min_version: TlsVersion,
 }
 
 /// A TLS protocol version rustls can speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsVersion {
     /// TLS 1.2 (and 1.3).
+    #[default]
     V1_2,
     /// TLS 1.3 only.
     V1_3,
@@ -95,7 +160,8 @@ pub enum TlsVersion {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Security {
     /// `allow_anonymous` (None: not given; the default depends on whether
-    /// listeners were configured, as in mosquitto 2).
+    /// listeners were configured, as in mosquitto 2: true in local only
+    /// mode, else false. [`Config::parse`] fills it in).
     pub allow_anonymous: Option<bool>,
     /// `password_file`.
     pub password_file: Option<PathBuf>,
@@ -109,33 +175,41 @@ pub struct Security {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// `max_inflight_messages` (0: no limit other than the client's
-    /// Receive Maximum). mosquitto's default 20.
+    /// Receive Maximum; mosquitto also reads 65535 and negative values as
+    /// 0). mosquitto's default 20.
     pub max_inflight_messages: u16,
     /// `max_queued_messages`: per client, beyond the inflight window
-    /// (0: no limit). mosquitto's default 1000.
+    /// (0: no limit; negative values read as 0). mosquitto's default 1000.
     pub max_queued_messages: usize,
-    /// `max_queued_bytes` (0: no limit).
+    /// `max_queued_bytes` (0: no limit; negative values read as 0).
     pub max_queued_bytes: usize,
     /// `message_size_limit`: largest payload accepted (0: no limit beyond
-    /// `max_packet_size`).
+    /// `max_packet_size`). At most 268435455.
     pub message_size_limit: u32,
-    /// `max_packet_size`: largest packet accepted, announced in CONNACK.
+    /// `max_packet_size`: largest packet accepted, announced in CONNACK
+    /// (0: not set, mosquitto's default: no limit). 20 to 268435460.
     pub max_packet_size: u32,
     /// `max_keepalive`: the largest keep alive allowed (5.0: Server Keep
-    /// Alive; 3.1.1 clients asking more are refused). mosquitto's default 65535.
+    /// Alive; 3.1.1 clients asking more are refused). 10 to 65535.
+    /// mosquitto's default 65535.
     pub max_keepalive: u16,
-    /// `max_qos` (0, 1 or 2).
+    /// `max_qos` (0, 1 or 2; mosquitto's per-listener key, the same on
+    /// every listener). Default 2.
     pub max_qos: u8,
-    /// `retain_available`.
+    /// `retain_available`. Default true.
     pub retain_available: bool,
-    /// `persistent_client_expiration` in seconds (None: never).
+    /// `persistent_client_expiration` in seconds (None: never). Written as
+    /// a number and a unit: `s` (mosquitto 2.1), `h`, `d`, `w`, `m` (30
+    /// days), `y` (365 days).
     pub persistent_client_expiration: Option<u64>,
-    /// `max_topic_alias` (mosquitto's name): Topic Alias Maximum announced
-    /// to 5.0 clients. mosquitto's default 10.
+    /// `max_topic_alias` (mosquitto's per-listener key, the same on every
+    /// listener): Topic Alias Maximum announced to 5.0 clients.
+    /// mosquitto's default 10.
     pub max_topic_alias: u16,
-    /// `max_receive_maximum`... see mosquitto's `max_inflight_messages`;
-    /// the broker's Receive Maximum announced to 5.0 clients (inbound QoS
-    /// 1/2 in flight). Default 65535.
+    /// The broker's Receive Maximum announced to 5.0 clients (inbound QoS
+    /// 1/2 in flight). No key of its own: mosquitto announces
+    /// `max_inflight_messages` (when not 0), so this is that value, or
+    /// 65535 when `max_inflight_messages` is 0. Default 20.
     pub receive_maximum: u16,
 }
 
@@ -143,11 +217,11 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Log {
     /// Where log lines go (`log_dest stderr|stdout|file PATH|none`);
-    /// several allowed. Default stderr.
+    /// several lines add up, `none` clears. Default stderr. Empty: no log.
     pub dests: Vec<LogDest>,
     /// Which kinds are logged (`log_type error|warning|notice|information|
-    /// subscribe|unsubscribe|debug|all|none`). Default error, warning,
-    /// notice, information.
+    /// subscribe|unsubscribe|debug|all|none`; several lines add up). Default
+    /// error, warning, notice, information.
     pub types: LogTypes,
     /// `connection_messages` (default true).
     pub connection_messages: bool,
@@ -183,4 +257,1213 @@ pub struct LogTypes {
     pub unsubscribe: bool,
     /// `debug`.
     pub debug: bool,
+}
+
+impl LogTypes {
+    /// `log_type none`.
+    pub const NONE: LogTypes = LogTypes {
+        error: false,
+        warning: false,
+        notice: false,
+        information: false,
+        subscribe: false,
+        unsubscribe: false,
+        debug: false,
+    };
+    /// `log_type all` (and mosquitto's `-v`).
+    pub const ALL: LogTypes = LogTypes {
+        error: true,
+        warning: true,
+        notice: true,
+        information: true,
+        subscribe: true,
+        unsubscribe: true,
+        debug: true,
+    };
+    /// mosquitto's default: error, warning, notice, information.
+    pub const DEFAULT: LogTypes = LogTypes {
+        error: true,
+        warning: true,
+        notice: true,
+        information: true,
+        subscribe: false,
+        unsubscribe: false,
+        debug: false,
+    };
+}
+
+impl Default for LogTypes {
+    fn default() -> Self {
+        LogTypes::DEFAULT
+    }
+}
+
+impl Default for Log {
+    /// stderr; error, warning, notice, information; connection messages
+    /// and timestamps on (mosquitto's defaults).
+    fn default() -> Self {
+        Log {
+            dests: vec![LogDest::Stderr],
+            types: LogTypes::DEFAULT,
+            connection_messages: true,
+            timestamp: true,
+        }
+    }
+}
+
+impl Default for Limits {
+    /// mosquitto 2's defaults (see each field).
+    fn default() -> Self {
+        Limits {
+            max_inflight_messages: 20,
+            max_queued_messages: 1000,
+            max_queued_bytes: 0,
+            message_size_limit: 0,
+            max_packet_size: 0,
+            max_keepalive: 65535,
+            max_qos: 2,
+            retain_available: true,
+            persistent_client_expiration: None,
+            max_topic_alias: 10,
+            receive_maximum: 20,
+        }
+    }
+}
+
+impl Listener {
+    /// A plain MQTT listener with mosquitto's defaults (no TLS, unlimited
+    /// connections, no per-listener security).
+    pub fn new(port: u16, bind_address: Option<String>) -> Listener {
+        Listener {
+            port,
+            bind_address,
+            protocol: Protocol::Mqtt,
+            tls: None,
+            max_connections: None,
+            security: None,
+            line: 0,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The same as [`Config::local_only`].
+    fn default() -> Self {
+        Config::local_only()
+    }
+}
+
+/// The default `allow_anonymous` of mosquitto 2: true only in local only
+/// mode.
+fn resolve_security(security: &mut Security, local_only: bool) {
+    security.allow_anonymous.get_or_insert(local_only);
+    security.allow_zero_length_clientid.get_or_insert(true);
+}
+
+impl Config {
+    /// The configuration of mosquitto 2 started without `-c` (and the
+    /// result of a file without listeners): one MQTT listener on
+    /// 127.0.0.1 port 1883, anonymous clients allowed, every other
+    /// setting at mosquitto's default. (mosquitto also listens on ::1;
+    /// clients resolving `localhost` to ::1 fall back to 127.0.0.1.)
+    pub fn local_only() -> Config {
+        let mut security = Security::default();
+        resolve_security(&mut security, true);
+        Config {
+            path: None,
+            per_listener_settings: false,
+            listeners: vec![Listener::new(1883, Some("127.0.0.1".to_owned()))],
+            local_only: true,
+            security,
+            limits: Limits::default(),
+            sys_interval: 10,
+            log: Log::default(),
+            pid_file: None,
+            set_tcp_nodelay: false,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reads and parses the file at `path` (see [`Config::parse`]).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = read_text(path).map_err(|message| ConfigError {
+            path: path.to_owned(),
+            line: 0,
+            key: String::new(),
+            message,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses `text`, the contents of the file `path` (used for messages,
+    /// for [`Config::path`] and to refuse an `include_dir` that holds it;
+    /// `include_dir` reads the files it names). The first error stops the
+    /// reading, as in mosquitto.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut parser = Parser::new(path);
+        parser.file(text, path, 0)?;
+        parser.finish()
+    }
+
+    /// Applies mosquitto's command-line `-p PORT` options (each may be given
+    /// several times): as in mosquitto 2, they matter only in local only
+    /// mode, where they replace port 1883: one listener on 127.0.0.1 per
+    /// port, anonymous allowed as before. When the configuration defines
+    /// listeners, mosquitto 2 ignores `-p` entirely, and so does this;
+    /// the return value is then `false` (worth a warning), else `true`
+    /// (also for an empty `ports`, which changes nothing).
+    pub fn apply_command_line_ports(&mut self, ports: &[u16]) -> bool {
+        if !self.local_only {
+            return ports.is_empty();
+        }
+        if ports.is_empty() {
+            return true;
+        }
+        let template = self.listeners.first().cloned();
+        self.listeners = ports
+            .iter()
+            .map(|&port| {
+                let mut listener = template
+                    .clone()
+                    .unwrap_or_else(|| Listener::new(port, Some("127.0.0.1".to_owned())));
+                listener.port = port;
+                listener
+            })
+            .collect();
+        true
+    }
+}
+
+/// A configuration error: the file, the line (1-based; 0 when the file
+/// itself could not be read), the key and what is wrong. Displayed as
+/// `FILE:LINE: KEY: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file the error is in (an included file for errors there).
+    pub path: PathBuf,
+    /// The line, from 1; 0 when the error is not on a line.
+    pub line: usize,
+    /// The key of that line (empty when not on a line).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    if path.is_dir() {
+        return Err("is a directory, not a configuration file".to_owned());
+    }
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Keys mosquitto knows that this broker refuses.
+
+const BRIDGE: &str = "bridges are not supported";
+const PLUGIN: &str = "plugins are not supported";
+const PERSISTENCE: &str = "not supported yet (issue 18): the broker keeps its state in memory only";
+const TLS_OPENSSL: &str = "TLS here is rustls, without this OpenSSL setting";
+const PSK: &str = "TLS-PSK is not supported";
+const LWS: &str = "a libwebsockets setting; WebSocket listeners here serve MQTT only";
+
+/// Every key of mosquitto 2.0 and 2.1's `conf.c` this reader refuses, with
+/// why (`auth_opt_*` and `plugin_opt_*` are matched by prefix).
+pub const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
+    // Bridges.
+    ("address", BRIDGE),
+    ("addresses", BRIDGE),
+    ("bridge_alpn", BRIDGE),
+    ("bridge_attempt_unsubscribe", BRIDGE),
+    ("bridge_bind_address", BRIDGE),
+    ("bridge_cafile", BRIDGE),
+    ("bridge_capath", BRIDGE),
+    ("bridge_certfile", BRIDGE),
+    ("bridge_ciphers", BRIDGE),
+    ("bridge_ciphers_tls1.3", BRIDGE),
+    ("bridge_identity", BRIDGE),
+    ("bridge_insecure", BRIDGE),
+    ("bridge_keyfile", BRIDGE),
+    ("bridge_max_packet_size", BRIDGE),
+    ("bridge_max_topic_alias", BRIDGE),
+    ("bridge_outgoing_retain", BRIDGE),
+    ("bridge_protocol_version", BRIDGE),
+    ("bridge_psk", BRIDGE),
+    ("bridge_receive_maximum", BRIDGE),
+    ("bridge_reload_type", BRIDGE),
+    ("bridge_require_ocsp", BRIDGE),
+    ("bridge_session_expiry_interval", BRIDGE),
+    ("bridge_tcp_keepalive", BRIDGE),
+    ("bridge_tcp_user_timeout", BRIDGE),
+    ("bridge_tls_use_os_certs", BRIDGE),
+    ("bridge_tls_version", BRIDGE),
+    ("cleansession", BRIDGE),
+    ("clientid", BRIDGE),
+    ("connection", BRIDGE),
+    ("idle_timeout", BRIDGE),
+    ("keepalive_interval", BRIDGE),
+    ("local_cleansession", BRIDGE),
+    ("local_clientid", BRIDGE),
+    ("local_password", BRIDGE),
+    ("local_username", BRIDGE),
+    ("notification_topic", BRIDGE),
+    ("notifications", BRIDGE),
+    ("notifications_local_only", BRIDGE),
+    ("password", BRIDGE),
+    ("remote_clientid", BRIDGE),
+    ("remote_password", BRIDGE),
+    ("remote_username", BRIDGE),
+    ("restart_timeout", BRIDGE),
+    ("round_robin", BRIDGE),
+    ("start_type", BRIDGE),
+    ("threshold", BRIDGE),
+    ("topic", BRIDGE),
+    ("try_private", BRIDGE),
+    ("username", BRIDGE),
+    // Plugins.
+    ("auth_plugin", PLUGIN),
+    ("auth_plugin_deny_special_chars", PLUGIN),
+    ("enable_control_api", PLUGIN),
+    ("global_plugin", PLUGIN),
+    ("plugin", PLUGIN),
+    ("plugin_load", PLUGIN),
+    ("plugin_use", PLUGIN),
+    // Persistence (`persistence false` is accepted).
+    ("autosave_interval", PERSISTENCE),
+    ("autosave_on_changes", PERSISTENCE),
+    ("persistence", PERSISTENCE),
+    ("persistence_file", PERSISTENCE),
+    ("persistence_location", PERSISTENCE),
+    ("retained_persistence", PERSISTENCE),
+    // TLS settings of OpenSSL, and TLS-PSK.
+    ("ciphers", TLS_OPENSSL),
+    ("ciphers_tls1.3", TLS_OPENSSL),
+    ("crlfile", TLS_OPENSSL),
+    ("dhparamfile", TLS_OPENSSL),
+    ("disable_client_cert_date_checks", TLS_OPENSSL),
+    ("tls_engine", TLS_OPENSSL),
+    ("tls_engine_kpass_sha1", TLS_OPENSSL),
+    ("tls_keyform", TLS_OPENSSL),
+    ("psk_file", PSK),
+    ("psk_hint", PSK),
+    // libwebsockets.
+    ("http_dir", LWS),
+    ("websockets_headers_size", LWS),
+    ("websockets_log_level", LWS),
+    ("websockets_origin", LWS),
+    // Listener settings.
+    (
+        "accept_protocol_versions",
+        "not supported: every listener accepts MQTT 3.1, 3.1.1 and 5.0",
+    ),
+    (
+        "bind_interface",
+        "not supported: use bind_address or the address on the listener line",
+    ),
+    (
+        "enable_proxy_protocol",
+        "the PROXY protocol is not supported",
+    ),
+    (
+        "listener_allow_anonymous",
+        "not supported: use per_listener_settings true and allow_anonymous",
+    ),
+    (
+        "listener_auto_id_prefix",
+        "not supported: assigned client identifiers start with auto-",
+    ),
+    ("mount_point", "mount points are not supported"),
+    (
+        "proxy_protocol_v2_require_tls",
+        "the PROXY protocol is not supported",
+    ),
+    (
+        "socket_domain",
+        "not supported: give an IPv4 or IPv6 address as the bind address",
+    ),
+    // Other broker settings.
+    (
+        "allow_duplicate_messages",
+        "not supported (deprecated in mosquitto 2)",
+    ),
+    ("clientid_prefixes", "not supported"),
+    ("global_max_clients", "not supported"),
+    (
+        "global_max_connections",
+        "not supported: use max_connections on each listener",
+    ),
+    ("log_facility", "syslog is not supported"),
+    (
+        "log_timestamp_format",
+        "not supported: timestamps are seconds since the epoch, as mosquitto's default",
+    ),
+    (
+        "max_topic_alias_broker",
+        "not supported: the broker does not send topic aliases",
+    ),
+    ("packet_buffer_size", "not supported"),
+    ("retain_expiry_interval", "not supported"),
+];
+
+/// Keys accepted only with mosquitto's default value, which is what this
+/// broker does: `(key, the default value)`. Any other value is refused.
+const DEFAULT_ONLY_KEYS: &[(&str, &str)] = &[
+    ("check_retain_source", "false"),
+    ("max_inflight_bytes", "0"),
+    ("memory_limit", "0"),
+    ("queue_qos0_messages", "false"),
+    ("upgrade_outgoing_qos", "false"),
+    ("use_subject_as_username", "false"),
+    ("use_username_as_clientid", "false"),
+    ("auto_id_prefix", "auto-"),
+];
+
+// ---------------------------------------------------------------------------
+// The reader.
+
+/// Where a key was read, for errors found after the line.
+#[derive(Debug, Clone)]
+struct Loc {
+    path: PathBuf,
+    line: usize,
+    key: String,
+}
+
+impl Loc {
+    fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: self.path.clone(),
+            line: self.line,
+            key: self.key.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A listener being read.
+#[derive(Debug, Clone, Default)]
+struct ListenerDraft {
+    port: u16,
+    bind_address: Option<String>,
+    protocol: Protocol,
+    cafile: Option<PathBuf>,
+    capath: Option<PathBuf>,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
+    require_certificate: bool,
+    use_identity_as_username: bool,
+    tls_version: Option<TlsVersion>,
+    /// The first TLS key, for errors.
+    tls_key: Option<Loc>,
+    max_connections: Option<usize>,
+    max_qos: Option<(u8, Loc)>,
+    max_topic_alias: Option<(u16, Loc)>,
+    security: Security,
+    line: usize,
+}
+
+/// Which listener the keys of the current file go to.
+#[derive(Debug, Clone, Copy)]
+enum Current {
+    /// mosquitto's default listener (before the file's first `listener`).
+    Default,
+    /// `listeners[i]`.
+    Listener(usize),
+}
+
+struct Parser {
+    main_path: PathBuf,
+    config: Config,
+    listeners: Vec<ListenerDraft>,
+    default: ListenerDraft,
+    /// `port` or `bind_address` given: the default listener exists.
+    default_defined: Option<usize>,
+    /// The first listener key applied to the default listener.
+    default_key: Option<Loc>,
+    default_port_set: bool,
+    /// A security key has been read (`per_listener_settings` must precede).
+    security_seen: Option<Loc>,
+    log_dest_set: bool,
+    log_type_set: bool,
+    log_file_set: bool,
+}
+
+fn is_security_key(key: &str) -> bool {
+    matches!(
+        key,
+        "acl_file" | "allow_anonymous" | "allow_zero_length_clientid" | "password_file"
+    )
+}
+
+/// mosquitto's order of `include_dir` files: letter by letter, case
+/// insensitive first, then upper case before lower case.
+fn include_order(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        let ordering = x
+            .to_ascii_uppercase()
+            .cmp(&y.to_ascii_uppercase())
+            .then(x.cmp(&y));
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Whether the process runs as root (effective uid 0), from
+/// `/proc/self/status`; `None` when that cannot be told.
+fn running_as_root() -> Option<bool> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    let effective = line.split_whitespace().nth(2)?;
+    Some(effective == "0")
+}
+
+/// The line's context for errors.
+struct At<'a> {
+    path: &'a Path,
+    line: usize,
+    key: &'a str,
+}
+
+impl At<'_> {
+    fn error(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: self.path.to_owned(),
+            line: self.line,
+            key: self.key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn loc(&self) -> Loc {
+        Loc {
+            path: self.path.to_owned(),
+            line: self.line,
+            key: self.key.to_owned(),
+        }
+    }
+
+    /// The single word value of the key (anything after it must be a
+    /// comment).
+    fn word<'v>(&self, rest: &'v str) -> Result<&'v str, ConfigError> {
+        let mut words = rest.split_whitespace();
+        let Some(value) = words.next() else {
+            return Err(self.error("missing value"));
+        };
+        if let Some(extra) = words.next() {
+            if !extra.starts_with('#') {
+                return Err(self.error(format!("unexpected {extra:?} after the value")));
+            }
+        }
+        Ok(value)
+    }
+
+    /// The string value: the rest of the line, trimmed (mosquitto's).
+    fn string(&self, rest: &str) -> Result<String, ConfigError> {
+        let value = rest.trim();
+        if value.is_empty() {
+            return Err(self.error("missing value"));
+        }
+        Ok(value.to_owned())
+    }
+
+    fn path(&self, rest: &str) -> Result<PathBuf, ConfigError> {
+        self.string(rest).map(PathBuf::from)
+    }
+
+    fn bool(&self, rest: &str) -> Result<bool, ConfigError> {
+        match self.word(rest)? {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            other => Err(self.error(format!("invalid value {other:?}: expected true or false"))),
+        }
+    }
+
+    /// An integer in `min..=max`.
+    fn int(&self, rest: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+        let word = self.word(rest)?;
+        let value: i64 = word
+            .parse()
+            .map_err(|_| self.error(format!("invalid number {word:?}")))?;
+        if value < min || value > max {
+            return Err(self.error(format!("{value} is out of range ({min} to {max})")));
+        }
+        Ok(value)
+    }
+
+    /// Sets a string option given at most once (mosquitto refuses
+    /// duplicates).
+    fn set_once<T>(&self, slot: &mut Option<T>, value: T) -> Result<(), ConfigError> {
+        if slot.is_some() {
+            return Err(self.error("given twice"));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+}
+
+/// Converts a checked non-negative `i64` to the target type.
+fn conv<T: TryFrom<i64>>(at: &At<'_>, value: i64) -> Result<T, ConfigError> {
+    T::try_from(value).map_err(|_| at.error(format!("{value} is out of range")))
+}
+
+impl Parser {
+    fn new(path: &Path) -> Parser {
+        let mut config = Config::local_only();
+        config.path = Some(path.to_owned());
+        config.listeners.clear();
+        config.security = Security::default();
+        Parser {
+            main_path: path.to_owned(),
+            config,
+            listeners: Vec::new(),
+            default: ListenerDraft {
+                port: 1883,
+                ..ListenerDraft::default()
+            },
+            default_defined: None,
+            default_key: None,
+            default_port_set: false,
+            security_seen: None,
+            log_dest_set: false,
+            log_type_set: false,
+            log_file_set: false,
+        }
+    }
+
+    fn listener(&mut self, current: Current, at: &At<'_>) -> &mut ListenerDraft {
+        match current {
+            Current::Listener(i) => &mut self.listeners[i],
+            Current::Default => {
+                if self.default_key.is_none() {
+                    self.default_key = Some(at.loc());
+                }
+                &mut self.default
+            }
+        }
+    }
+
+    fn file(&mut self, text: &str, path: &Path, level: usize) -> Result<(), ConfigError> {
+        let mut current = Current::Default;
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, rest) = match line.find(char::is_whitespace) {
+                Some(i) => (&line[..i], &line[i..]),
+                None => (line, ""),
+            };
+            let at = At {
+                path,
+                line: index + 1,
+                key,
+            };
+            self.key(&at, rest, &mut current, level)?;
+        }
+        Ok(())
+    }
+
+    fn key(
+        &mut self,
+        at: &At<'_>,
+        rest: &str,
+        current: &mut Current,
+        level: usize,
+    ) -> Result<(), ConfigError> {
+        let key = at.key;
+        if is_security_key(key) {
+            return self.security_key(at, rest, *current);
+        }
+        match key {
+            "listener" => {
+                let mut words = rest.split_whitespace();
+                let port_word = words.next().ok_or_else(|| at.error("missing port"))?;
+                let port: u16 = port_word
+                    .parse()
+                    .map_err(|_| at.error(format!("invalid port {port_word:?} (0 to 65535)")))?;
+                let address = words.next().filter(|w| !w.starts_with('#'));
+                if let Some(extra) = words.next() {
+                    if address.is_some() && !extra.starts_with('#') {
+                        return Err(at.error(format!("unexpected {extra:?} after the address")));
+                    }
+                }
+                if port == 0 {
+                    if let Some(a) = address {
+                        if a.parse::<std::net::IpAddr>().is_err() {
+                            return Err(at.error(
+                                "Unix socket listeners (listener 0 PATH) are not supported",
+                            ));
+                        }
+                    }
+                }
+                self.listeners.push(ListenerDraft {
+                    port,
+                    bind_address: address.map(str::to_owned),
+                    line: at.line,
+                    ..ListenerDraft::default()
+                });
+                *current = Current::Listener(self.listeners.len() - 1);
+            }
+            "port" => {
+                let port = at.int(rest, 1, 65535)?;
+                if self.default_port_set {
+                    self.config.warnings.push(
+                        at.error("default listener port given several times: the last one is used")
+                            .to_string(),
+                    );
+                }
+                self.default_port_set = true;
+                self.default.port = conv(at, port)?;
+                self.default_defined.get_or_insert(at.line);
+            }
+            "bind_address" => {
+                let address = at.string(rest)?;
+                at.set_once(&mut self.default.bind_address, address)?;
+                self.default_defined.get_or_insert(at.line);
+            }
+            "protocol" => {
+                let protocol = match at.word(rest)? {
+                    "mqtt" => Protocol::Mqtt,
+                    "websockets" => Protocol::WebSockets,
+                    other => {
+                        return Err(at.error(format!(
+                            "invalid or unsupported protocol {other:?}: mqtt or websockets"
+                        )))
+                    }
+                };
+                self.listener(*current, at).protocol = protocol;
+            }
+            "cafile" | "capath" | "certfile" | "keyfile" => {
+                let value = at.path(rest)?;
+                let listener = self.listener(*current, at);
+                let slot = match key {
+                    "cafile" => &mut listener.cafile,
+                    "capath" => &mut listener.capath,
+                    "certfile" => &mut listener.certfile,
+                    _ => &mut listener.keyfile,
+                };
+                at.set_once(slot, value)?;
+                listener.tls_key.get_or_insert_with(|| at.loc());
+            }
+            "require_certificate" | "use_identity_as_username" => {
+                let value = at.bool(rest)?;
+                let listener = self.listener(*current, at);
+                if key == "require_certificate" {
+                    listener.require_certificate = value;
+                } else {
+                    listener.use_identity_as_username = value;
+                }
+                if value {
+                    listener.tls_key.get_or_insert_with(|| at.loc());
+                }
+            }
+            "tls_version" => {
+                let version = match at.word(rest)? {
+                    "tlsv1.2" => TlsVersion::V1_2,
+                    "tlsv1.3" => TlsVersion::V1_3,
+                    other => {
+                        return Err(at.error(format!(
+                            "{other:?} is not supported: rustls speaks TLS 1.2 and 1.3 only \
+                             (tlsv1.2 allows both, tlsv1.3 only 1.3)"
+                        )))
+                    }
+                };
+                let listener = self.listener(*current, at);
+                listener.tls_version = Some(version);
+                listener.tls_key.get_or_insert_with(|| at.loc());
+            }
+            "max_connections" => {
+                let value = at.int(rest, i64::MIN, i64::from(u32::MAX))?;
+                let value = if value < 0 {
+                    None
+                } else {
+                    Some(conv(at, value)?)
+                };
+                self.listener(*current, at).max_connections = value;
+            }
+            "max_qos" | "maximum_qos" => {
+                let value = conv(at, at.int(rest, 0, 2)?)?;
+                self.listener(*current, at).max_qos = Some((value, at.loc()));
+            }
+            "max_topic_alias" => {
+                let value = conv(at, at.int(rest, 0, 65535)?)?;
+                self.listener(*current, at).max_topic_alias = Some((value, at.loc()));
+            }
+            "per_listener_settings" => {
+                let value = at.bool(rest)?;
+                if value != self.config.per_listener_settings {
+                    if let Some(seen) = &self.security_seen {
+                        return Err(at.error(format!(
+                            "must come before any security setting ({} at {}:{})",
+                            seen.key,
+                            seen.path.display(),
+                            seen.line
+                        )));
+                    }
+                }
+                self.config.per_listener_settings = value;
+            }
+            "max_inflight_messages" => {
+                let value = at.int(rest, i64::MIN, 65535)?;
+                self.config.limits.max_inflight_messages = if value < 0 || value == 65535 {
+                    0
+                } else {
+                    conv(at, value)?
+                };
+            }
+            "max_queued_messages" => {
+                let value = at.int(rest, i64::MIN, i64::from(i32::MAX))?;
+                self.config.limits.max_queued_messages = conv(at, value.max(0))?;
+            }
+            "max_queued_bytes" => {
+                let value = at.int(rest, i64::MIN, i64::MAX)?;
+                self.config.limits.max_queued_bytes = conv(at, value.max(0))?;
+            }
+            "message_size_limit" => {
+                self.config.limits.message_size_limit = conv(at, at.int(rest, 0, 268_435_455)?)?;
+            }
+            "max_packet_size" => {
+                self.config.limits.max_packet_size = conv(at, at.int(rest, 20, 268_435_460)?)?;
+            }
+            "max_keepalive" => {
+                self.config.limits.max_keepalive = conv(at, at.int(rest, 10, 65535)?)?;
+            }
+            "retain_available" => self.config.limits.retain_available = at.bool(rest)?,
+            "persistent_client_expiration" => {
+                self.config.limits.persistent_client_expiration = Some(duration(at, rest)?);
+            }
+            "sys_interval" => self.config.sys_interval = conv(at, at.int(rest, 0, 65535)?)?,
+            "log_dest" => self.log_dest(at, rest)?,
+            "log_type" => self.log_type(at, rest)?,
+            "connection_messages" => self.config.log.connection_messages = at.bool(rest)?,
+            "log_timestamp" => self.config.log.timestamp = at.bool(rest)?,
+            "pid_file" => {
+                let value = at.path(rest)?;
+                at.set_once(&mut self.config.pid_file, value)?;
+            }
+            "set_tcp_nodelay" => self.config.set_tcp_nodelay = at.bool(rest)?,
+            "include_dir" => self.include_dir(at, rest, level)?,
+            "persistence" if !at.bool(rest).unwrap_or(true) => {}
+            "retry_interval" => self.config.warnings.push(
+                at.error("ignored: mosquitto 2 no longer has this option either")
+                    .to_string(),
+            ),
+            "user" => {
+                let user = at.string(rest)?;
+                if running_as_root() != Some(false) {
+                    return Err(at.error(format!(
+                        "libmqtt-broker does not change user: run it as {user:?} instead of as root \
+                         (mosquitto drops root privileges to this user)"
+                    )));
+                }
+                // Not root: mosquitto ignores `user` too.
+            }
+            _ => self.refused(at, rest)?,
+        }
+        Ok(())
+    }
+
+    /// A key this match does not handle: accepted when it is a
+    /// default-only key with its default value, else the error for a key
+    /// that is not supported or not known.
+    fn refused(&mut self, at: &At<'_>, rest: &str) -> Result<(), ConfigError> {
+        let key = at.key;
+        if let Some((_, default)) = DEFAULT_ONLY_KEYS.iter().find(|(k, _)| *k == key) {
+            let value = at.word(rest)?;
+            if value == *default {
+                return Ok(());
+            }
+            return Err(at.error(format!(
+                "{key} {value} is a mosquitto setting libmqtt-broker does not support \
+                 (only {key} {default}, mosquitto's default, is accepted)"
+            )));
+        }
+        if let Some((_, why)) = UNSUPPORTED_KEYS.iter().find(|(k, _)| *k == key) {
+            return Err(at.error(format!(
+                "{key} is a mosquitto option libmqtt-broker does not support: {why}"
+            )));
+        }
+        if key.starts_with("auth_opt_") || key.starts_with("plugin_opt_") {
+            return Err(at.error(format!(
+                "{key} is a mosquitto option libmqtt-broker does not support: {PLUGIN}"
+            )));
+        }
+        Err(at.error(format!("unknown option {key}")))
+    }
+
+    fn security_key(
+        &mut self,
+        at: &At<'_>,
+        rest: &str,
+        current: Current,
+    ) -> Result<(), ConfigError> {
+        self.security_seen.get_or_insert_with(|| at.loc());
+        let security = if self.config.per_listener_settings {
+            &mut self.listener(current, at).security
+        } else {
+            &mut self.config.security
+        };
+        match at.key {
+            "allow_anonymous" => security.allow_anonymous = Some(at.bool(rest)?),
+            "allow_zero_length_clientid" => {
+                security.allow_zero_length_clientid = Some(at.bool(rest)?)
+            }
+            "password_file" => at.set_once(&mut security.password_file, at.path(rest)?)?,
+            _ => at.set_once(&mut security.acl_file, at.path(rest)?)?,
+        }
+        Ok(())
+    }
+
+    fn log_dest(&mut self, at: &At<'_>, rest: &str) -> Result<(), ConfigError> {
+        let rest = rest.trim_start();
+        let (word, tail) = match rest.find(char::is_whitespace) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if !self.log_dest_set {
+            self.log_dest_set = true;
+            self.config.log.dests.clear();
+        }
+        let dest = match word {
+            "" => return Err(at.error("missing value")),
+            "none" => {
+                at.word(rest)?;
+                self.config.log.dests.clear();
+                return Ok(());
+            }
+            "stderr" => {
+                at.word(rest)?;
+                LogDest::Stderr
+            }
+            "stdout" => {
+                at.word(rest)?;
+                LogDest::Stdout
+            }
+            "file" => {
+                if self.log_file_set {
+                    return Err(at.error("log_dest file given twice"));
+                }
+                self.log_file_set = true;
+                let file = tail.trim();
+                if file.is_empty() {
+                    return Err(at.error("log_dest file needs a path"));
+                }
+                LogDest::File(PathBuf::from(file))
+            }
+            "syslog" | "topic" | "dlt" | "android" => {
+                return Err(at.error(format!(
+                    "log_dest {word} is a mosquitto option libmqtt-broker does not support \
+                     (stderr, stdout, file PATH or none)"
+                )))
+            }
+            other => return Err(at.error(format!("invalid log_dest {other:?}"))),
+        };
+        if !self.config.log.dests.contains(&dest) {
+            self.config.log.dests.push(dest);
+        }
+        Ok(())
+    }
+
+    fn log_type(&mut self, at: &At<'_>, rest: &str) -> Result<(), ConfigError> {
+        let word = at.word(rest)?;
+        if !self.log_type_set {
+            self.log_type_set = true;
+            self.config.log.types = LogTypes::NONE;
+        }
+        let types = &mut self.config.log.types;
+        match word {
+            "none" => *types = LogTypes::NONE,
+            "all" => *types = LogTypes::ALL,
+            "error" => types.error = true,
+            "warning" => types.warning = true,
+            "notice" => types.notice = true,
+            "information" => types.information = true,
+            "subscribe" => types.subscribe = true,
+            "unsubscribe" => types.unsubscribe = true,
+            "debug" => types.debug = true,
+            "websockets" | "internal" => {
+                return Err(at.error(format!(
+                    "log_type {word} is a mosquitto option libmqtt-broker does not support"
+                )))
+            }
+            other => return Err(at.error(format!("invalid log_type {other:?}"))),
+        }
+        Ok(())
+    }
+
+    fn include_dir(&mut self, at: &At<'_>, rest: &str, level: usize) -> Result<(), ConfigError> {
+        if level > 0 {
+            // mosquitto silently skips it outside the main file.
+            return Err(
+                at.error("only allowed in the main configuration file (mosquitto ignores it here)")
+            );
+        }
+        let dir = at.path(rest)?;
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| at.error(format!("cannot open {}: {e}", dir.display())))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| at.error(format!("cannot read {}: {e}", dir.display())))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.len() > 5 && name.ends_with(".conf") {
+                names.push(name);
+            }
+        }
+        names.sort_by(|a, b| include_order(a, b));
+        let main = fs::canonicalize(&self.main_path).ok();
+        for name in names {
+            let file = dir.join(&name);
+            if main.is_some() && fs::canonicalize(&file).ok() == main {
+                return Err(at.error(format!(
+                    "{} holds the main configuration file {}",
+                    dir.display(),
+                    self.main_path.display()
+                )));
+            }
+            let text = read_text(&file)
+                .map_err(|message| at.error(format!("{}: {message}", file.display())))?;
+            self.file(&text, &file, level + 1)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Config, ConfigError> {
+        let per_listener = self.config.per_listener_settings;
+        let mut drafts = std::mem::take(&mut self.listeners);
+        match (self.default_defined, &self.default_key) {
+            (Some(line), _) => {
+                let mut default = std::mem::take(&mut self.default);
+                default.line = line;
+                if per_listener {
+                    self.config.security = default.security.clone();
+                }
+                drafts.push(default);
+            }
+            (None, Some(key)) => {
+                return Err(key.error(format!(
+                    "{} before the first listener applies to mosquitto's default listener, which \
+                     this file does not define (mosquitto would open port 1883 on every \
+                     interface for it, or ignore it): put it after a `listener` line, or add \
+                     `listener 1883` before it",
+                    key.key
+                )))
+            }
+            (None, None) => {}
+        }
+        let local_only = drafts.is_empty();
+        if local_only {
+            drafts.push(ListenerDraft {
+                port: 1883,
+                bind_address: Some("127.0.0.1".to_owned()),
+                ..ListenerDraft::default()
+            });
+        }
+        self.config.local_only = local_only;
+        resolve_security(&mut self.config.security, local_only);
+
+        // One max_qos and max_topic_alias for the broker.
+        let mut max_qos: Option<(u8, Option<Loc>)> = None;
+        let mut max_topic_alias: Option<(u16, Option<Loc>)> = None;
+        for draft in &drafts {
+            let qos = draft
+                .max_qos
+                .clone()
+                .map_or((2, None), |(v, l)| (v, Some(l)));
+            same_everywhere(&mut max_qos, qos, "max_qos", draft)?;
+            let alias = draft
+                .max_topic_alias
+                .clone()
+                .map_or((10, None), |(v, l)| (v, Some(l)));
+            same_everywhere(&mut max_topic_alias, alias, "max_topic_alias", draft)?;
+        }
+        if let Some((qos, _)) = max_qos {
+            self.config.limits.max_qos = qos;
+        }
+        if let Some((alias, _)) = max_topic_alias {
+            self.config.limits.max_topic_alias = alias;
+        }
+        let limits = &mut self.config.limits;
+        limits.receive_maximum = match limits.max_inflight_messages {
+            0 => 65535,
+            n => n,
+        };
+
+        let path = self.main_path.clone();
+        let mut listeners = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let listener = build_listener(draft, per_listener, local_only)?;
+            if listener.port != 0 {
+                if let Some(other) = listeners.iter().find(|l: &&Listener| {
+                    l.port == listener.port && l.bind_address == listener.bind_address
+                }) {
+                    return Err(ConfigError {
+                        path: path.clone(),
+                        line: listener.line,
+                        key: "listener".to_owned(),
+                        message: format!(
+                            "port {} {} is already the listener of line {}",
+                            listener.port,
+                            listener
+                                .bind_address
+                                .as_deref()
+                                .unwrap_or("(all addresses)"),
+                            other.line
+                        ),
+                    });
+                }
+            }
+            listeners.push(listener);
+        }
+        self.config.listeners = listeners;
+        Ok(self.config)
+    }
+}
+
+/// Checks that a per-listener value the engine has once for the broker is
+/// the same on every listener.
+fn same_everywhere<T: PartialEq + Copy + fmt::Display>(
+    seen: &mut Option<(T, Option<Loc>)>,
+    value: (T, Option<Loc>),
+    key: &str,
+    draft: &ListenerDraft,
+) -> Result<(), ConfigError> {
+    match seen {
+        None => *seen = Some(value),
+        Some((first, first_loc)) if *first != value.0 => {
+            let loc = value.1.or_else(|| first_loc.clone());
+            let message = format!(
+                "{key} is per listener in mosquitto but one value for the whole broker here: \
+                 every listener must have the same (the listener of line {} has {}, another {}; \
+                 the default is the mosquitto default)",
+                draft.line, value.0, first
+            );
+            return Err(match loc {
+                Some(loc) => loc.error(message),
+                None => ConfigError {
+                    path: PathBuf::new(),
+                    line: draft.line,
+                    key: key.to_owned(),
+                    message,
+                },
+            });
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+fn build_listener(
+    draft: ListenerDraft,
+    per_listener: bool,
+    local_only: bool,
+) -> Result<Listener, ConfigError> {
+    let tls = match (&draft.tls_key, draft.certfile, draft.keyfile) {
+        (None, _, _) => None,
+        (Some(_), Some(certfile), Some(keyfile)) => {
+            if draft.require_certificate && draft.cafile.is_none() && draft.capath.is_none() {
+                let loc = draft.tls_key.as_ref().map(Loc::clone);
+                return Err(tls_error(
+                    loc,
+                    "require_certificate true needs cafile or capath",
+                ));
+            }
+            if draft.use_identity_as_username && !draft.require_certificate {
+                return Err(tls_error(
+                    draft.tls_key.clone(),
+                    "use_identity_as_username true needs require_certificate true",
+                ));
+            }
+            Some(Tls {
+                cafile: draft.cafile,
+                capath: draft.capath,
+                certfile,
+                keyfile,
+                require_certificate: draft.require_certificate,
+                use_identity_as_username: draft.use_identity_as_username,
+                min_version: draft.tls_version.unwrap_or_default(),
+            })
+        }
+        (Some(_), _, _) => {
+            return Err(tls_error(
+                draft.tls_key.clone(),
+                "a TLS listener needs both certfile and keyfile (mosquitto would silently \
+                 serve this listener without TLS)",
+            ))
+        }
+    };
+    let security = per_listener.then(|| {
+        let mut security = draft.security;
+        resolve_security(&mut security, local_only);
+        security
+    });
+    Ok(Listener {
+        port: draft.port,
+        bind_address: draft.bind_address,
+        protocol: draft.protocol,
+        tls,
+        max_connections: draft.max_connections,
+        security,
+        line: draft.line,
+    })
+}
+
+fn tls_error(loc: Option<Loc>, message: &str) -> ConfigError {
+    match loc {
+        Some(loc) => loc.error(message),
+        None => ConfigError {
+            path: PathBuf::new(),
+            line: 0,
+            key: String::new(),
+            message: message.to_owned(),
+        },
+    }
+}
+
+/// mosquitto's duration: a positive number and a unit, `s` (mosquitto 2.1),
+/// `h`, `d`, `w`, `m` (30 days), `y` (365 days).
+fn duration(at: &At<'_>, rest: &str) -> Result<u64, ConfigError> {
+    let word = at.word(rest)?;
+    let bad = || {
+        at.error(format!(
+            "invalid duration {word:?}: a number and one of s h d w m y"
+        ))
+    };
+    let unit = word.chars().last().ok_or_else(bad)?;
+    let seconds: u64 = match unit {
+        's' => 1,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        'm' => 30 * 86_400,
+        'y' => 365 * 86_400,
+        _ => return Err(bad()),
+    };
+    let count: u64 = word[..word.len() - 1].parse().map_err(|_| bad())?;
+    if count == 0 {
+        return Err(bad());
+    }
+    count
+        .checked_mul(seconds)
+        .ok_or_else(|| at.error(format!("duration {word:?} is too long")))
 }
