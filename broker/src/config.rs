@@ -1382,7 +1382,7 @@ fn build_listener(
         (None, _, _) => None,
         (Some(_), Some(certfile), Some(keyfile)) => {
             if draft.require_certificate && draft.cafile.is_none() && draft.capath.is_none() {
-                let loc = draft.tls_key.as_ref().map(Loc::clone);
+                let loc = draft.tls_key.clone();
                 return Err(tls_error(
                     loc,
                     "require_certificate true needs cafile or capath",
@@ -1466,4 +1466,749 @@ fn duration(at: &At<'_>, rest: &str) -> Result<u64, ConfigError> {
     count
         .checked_mul(seconds)
         .ok_or_else(|| at.error(format!("duration {word:?} is too long")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.conf"))
+    }
+
+    fn parse_ok(text: &str) -> Config {
+        match parse(text) {
+            Ok(config) => config,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> ConfigError {
+        match parse(text) {
+            Ok(config) => panic!("accepted: {text:?} -> {config:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// A fresh directory under the system temporary directory.
+    fn temp_dir(name: &str) -> PathBuf {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, AtomicOrdering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "libmqtt-broker-config-{}-{name}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create temp dir");
+        dir
+    }
+
+    const REALISTIC: &str = "\
+# A mosquitto 2 configuration with three listeners.
+per_listener_settings false
+pid_file /run/mqtt.pid
+
+listener 1883
+protocol mqtt
+max_connections 1000
+
+listener 8883 0.0.0.0
+certfile /etc/mqtt/server.crt
+keyfile /etc/mqtt/server.key
+cafile /etc/mqtt/ca.crt
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+
+listener 8080 127.0.0.1
+protocol websockets
+max_connections -1
+
+allow_anonymous false
+password_file /etc/mqtt/passwd
+acl_file /etc/mqtt/acl
+allow_zero_length_clientid false
+
+max_inflight_messages 40
+max_queued_messages 5000
+max_queued_bytes 1048576
+message_size_limit 65536
+max_packet_size 131072
+max_keepalive 120
+retain_available false
+persistent_client_expiration 2d
+sys_interval 30
+persistence false
+set_tcp_nodelay true
+
+log_dest stdout
+log_dest file /var/log/mqtt.log
+log_type error
+log_type warning
+log_type subscribe
+connection_messages false
+log_timestamp false
+";
+
+    #[test]
+    fn realistic_multi_listener_file_parses_to_the_expected_config() {
+        let config = parse_ok(REALISTIC);
+        let expected = Config {
+            path: Some(PathBuf::from("test.conf")),
+            per_listener_settings: false,
+            listeners: vec![
+                Listener {
+                    port: 1883,
+                    bind_address: None,
+                    protocol: Protocol::Mqtt,
+                    tls: None,
+                    max_connections: Some(1000),
+                    security: None,
+                    line: 5,
+                },
+                Listener {
+                    port: 8883,
+                    bind_address: Some("0.0.0.0".to_owned()),
+                    protocol: Protocol::Mqtt,
+                    tls: Some(Tls {
+                        cafile: Some(PathBuf::from("/etc/mqtt/ca.crt")),
+                        capath: None,
+                        certfile: PathBuf::from("/etc/mqtt/server.crt"),
+                        keyfile: PathBuf::from("/etc/mqtt/server.key"),
+                        require_certificate: true,
+                        use_identity_as_username: true,
+                        min_version: TlsVersion::V1_2,
+                    }),
+                    max_connections: None,
+                    security: None,
+                    line: 9,
+                },
+                Listener {
+                    port: 8080,
+                    bind_address: Some("127.0.0.1".to_owned()),
+                    protocol: Protocol::WebSockets,
+                    tls: None,
+                    max_connections: None,
+                    security: None,
+                    line: 17,
+                },
+            ],
+            local_only: false,
+            security: Security {
+                allow_anonymous: Some(false),
+                password_file: Some(PathBuf::from("/etc/mqtt/passwd")),
+                acl_file: Some(PathBuf::from("/etc/mqtt/acl")),
+                allow_zero_length_clientid: Some(false),
+            },
+            limits: Limits {
+                max_inflight_messages: 40,
+                max_queued_messages: 5000,
+                max_queued_bytes: 1_048_576,
+                message_size_limit: 65536,
+                max_packet_size: 131_072,
+                max_keepalive: 120,
+                max_qos: 2,
+                retain_available: false,
+                persistent_client_expiration: Some(2 * 86_400),
+                max_topic_alias: 10,
+                receive_maximum: 40,
+            },
+            sys_interval: 30,
+            log: Log {
+                dests: vec![
+                    LogDest::Stdout,
+                    LogDest::File(PathBuf::from("/var/log/mqtt.log")),
+                ],
+                types: LogTypes {
+                    error: true,
+                    warning: true,
+                    subscribe: true,
+                    ..LogTypes::NONE
+                },
+                connection_messages: false,
+                timestamp: false,
+            },
+            pid_file: Some(PathBuf::from("/run/mqtt.pid")),
+            set_tcp_nodelay: true,
+            warnings: Vec::new(),
+        };
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn defaults_are_mosquitto_2_defaults() {
+        let config = parse_ok("listener 1883\n");
+        let limits = &config.limits;
+        assert_eq!(limits.max_inflight_messages, 20);
+        assert_eq!(limits.max_queued_messages, 1000);
+        assert_eq!(limits.max_queued_bytes, 0);
+        assert_eq!(limits.message_size_limit, 0);
+        assert_eq!(limits.max_packet_size, 0);
+        assert_eq!(limits.max_keepalive, 65535);
+        assert_eq!(limits.max_qos, 2);
+        assert!(limits.retain_available);
+        assert_eq!(limits.persistent_client_expiration, None);
+        assert_eq!(limits.max_topic_alias, 10);
+        assert_eq!(limits.receive_maximum, 20);
+        assert_eq!(config.sys_interval, 10);
+        assert_eq!(config.log, Log::default());
+        assert_eq!(config.log.dests, vec![LogDest::Stderr]);
+        assert_eq!(config.log.types, LogTypes::DEFAULT);
+        assert!(config.log.connection_messages && config.log.timestamp);
+        assert!(!config.set_tcp_nodelay && !config.per_listener_settings);
+        // Listeners configured: anonymous refused unless allowed (mosquitto 2).
+        assert_eq!(config.security.allow_anonymous, Some(false));
+        assert_eq!(config.security.allow_zero_length_clientid, Some(true));
+        let listener = &config.listeners[0];
+        assert_eq!(listener.max_connections, None);
+        assert_eq!(listener.protocol, Protocol::Mqtt);
+        assert_eq!(listener.tls, None);
+        assert_eq!(listener.bind_address, None);
+    }
+
+    #[test]
+    fn no_listener_is_local_only_mode_with_anonymous_allowed() {
+        for text in ["", "# nothing\n\n", "sys_interval 5\npassword_file /pw\n"] {
+            let config = parse_ok(text);
+            assert!(config.local_only, "{text:?}");
+            assert_eq!(config.listeners.len(), 1);
+            assert_eq!(config.listeners[0].port, 1883);
+            assert_eq!(
+                config.listeners[0].bind_address.as_deref(),
+                Some("127.0.0.1")
+            );
+            assert_eq!(config.security.allow_anonymous, Some(true));
+        }
+        assert_eq!(Config::default(), Config::local_only());
+        assert!(Config::local_only().local_only);
+        assert_eq!(Config::local_only().path, None);
+        // An explicit `allow_anonymous false` is kept (mosquitto 2.1; 2.0
+        // overrode it with true in this mode).
+        let config = parse_ok("allow_anonymous false\n");
+        assert!(config.local_only);
+        assert_eq!(config.security.allow_anonymous, Some(false));
+    }
+
+    #[test]
+    fn command_line_ports_replace_the_local_only_listener_and_are_ignored_otherwise() {
+        let mut config = Config::local_only();
+        assert!(config.apply_command_line_ports(&[1884, 1885]));
+        let ports: Vec<_> = config.listeners.iter().map(|l| l.port).collect();
+        assert_eq!(ports, [1884, 1885]);
+        assert!(config
+            .listeners
+            .iter()
+            .all(|l| l.bind_address.as_deref() == Some("127.0.0.1")));
+        assert_eq!(config.security.allow_anonymous, Some(true));
+
+        let mut config = parse_ok("listener 8883\n");
+        let before = config.clone();
+        assert!(!config.apply_command_line_ports(&[1884]));
+        assert_eq!(config, before);
+        assert!(config.apply_command_line_ports(&[]));
+        assert_eq!(config, before);
+    }
+
+    #[test]
+    fn per_listener_settings_true_gives_each_listener_its_own_security() {
+        let config = parse_ok(
+            "per_listener_settings true\n\
+             listener 1883\n\
+             allow_anonymous true\n\
+             listener 8883\n\
+             password_file /pw\n\
+             acl_file /acl\n\
+             allow_zero_length_clientid false\n",
+        );
+        assert!(config.per_listener_settings);
+        let first = config.listeners[0].security.clone().expect("security");
+        assert_eq!(
+            first,
+            Security {
+                allow_anonymous: Some(true),
+                password_file: None,
+                acl_file: None,
+                allow_zero_length_clientid: Some(true),
+            }
+        );
+        let second = config.listeners[1].security.clone().expect("security");
+        assert_eq!(
+            second,
+            Security {
+                allow_anonymous: Some(false),
+                password_file: Some(PathBuf::from("/pw")),
+                acl_file: Some(PathBuf::from("/acl")),
+                allow_zero_length_clientid: Some(false),
+            }
+        );
+        // The global security stays at its defaults.
+        assert_eq!(config.security.password_file, None);
+        assert_eq!(config.security.allow_anonymous, Some(false));
+    }
+
+    #[test]
+    fn per_listener_settings_false_makes_security_global_wherever_it_appears() {
+        let config = parse_ok(
+            "listener 1883\n\
+             allow_anonymous true\n\
+             listener 8883\n\
+             password_file /pw\n",
+        );
+        assert!(!config.per_listener_settings);
+        assert!(config.listeners.iter().all(|l| l.security.is_none()));
+        assert_eq!(config.security.allow_anonymous, Some(true));
+        assert_eq!(config.security.password_file, Some(PathBuf::from("/pw")));
+    }
+
+    #[test]
+    fn per_listener_settings_must_come_before_security_settings() {
+        let e = parse_err("allow_anonymous true\nlistener 1883\nper_listener_settings true\n");
+        assert_eq!((e.line, e.key.as_str()), (3, "per_listener_settings"));
+        assert!(e.message.contains("allow_anonymous"), "{e}");
+        // Setting it to its current value is harmless.
+        parse_ok("allow_anonymous true\nper_listener_settings false\nlistener 1883\n");
+    }
+
+    #[test]
+    fn per_listener_security_before_any_listener_needs_the_default_listener() {
+        let e = parse_err("per_listener_settings true\npassword_file /pw\nlistener 8883\n");
+        assert_eq!((e.line, e.key.as_str()), (2, "password_file"));
+        assert!(e.message.contains("default listener"), "{e}");
+        // With `port`, it is the default listener's, which comes last.
+        let config =
+            parse_ok("per_listener_settings true\nport 1884\npassword_file /pw\nlistener 8883\n");
+        assert_eq!(config.listeners.len(), 2);
+        assert_eq!(config.listeners[0].port, 8883);
+        assert_eq!(config.listeners[1].port, 1884);
+        assert_eq!(config.listeners[1].line, 2);
+        let default_security = config.listeners[1].security.clone().expect("security");
+        assert_eq!(default_security.password_file, Some(PathBuf::from("/pw")));
+        assert_eq!(config.security, default_security);
+        assert_eq!(
+            config.listeners[0]
+                .security
+                .as_ref()
+                .and_then(|s| s.password_file.clone()),
+            None
+        );
+    }
+
+    #[test]
+    fn port_and_bind_address_define_the_default_listener() {
+        let config = parse_ok(
+            "port 1884\nbind_address 127.0.0.1\nmax_connections 10\nprotocol websockets\n",
+        );
+        assert!(!config.local_only);
+        assert_eq!(config.security.allow_anonymous, Some(false));
+        let l = &config.listeners[0];
+        assert_eq!(
+            (l.port, l.bind_address.as_deref()),
+            (1884, Some("127.0.0.1"))
+        );
+        assert_eq!(l.max_connections, Some(10));
+        assert_eq!(l.protocol, Protocol::WebSockets);
+        // bind_address alone: port 1883.
+        let config = parse_ok("bind_address 10.0.0.1\n");
+        assert_eq!(config.listeners[0].port, 1883);
+        // A listener key before any listener, without port or bind_address.
+        let e = parse_err("max_connections 10\nlistener 1883\n");
+        assert_eq!((e.line, e.key.as_str()), (1, "max_connections"));
+        // Keys after a listener line belong to it, not to the default one.
+        let config = parse_ok("port 1884\nlistener 1885\nmax_connections 5\n");
+        assert_eq!(config.listeners[0].max_connections, Some(5));
+        assert_eq!(config.listeners[1].max_connections, None);
+        // `port` twice: the last one, with a warning (as mosquitto).
+        let config = parse_ok("port 1884\nport 1886\n");
+        assert_eq!(config.listeners[0].port, 1886);
+        assert_eq!(config.warnings.len(), 1);
+        assert!(
+            config.warnings[0].starts_with("test.conf:2: port: "),
+            "{:?}",
+            config.warnings
+        );
+    }
+
+    #[test]
+    fn the_same_port_and_address_twice_is_an_error() {
+        let e = parse_err("listener 1883\nlistener 1884\nlistener 1883\n");
+        assert_eq!((e.line, e.key.as_str()), (3, "listener"));
+        assert!(e.message.contains("line 1"), "{e}");
+        parse_ok("listener 1883 127.0.0.1\nlistener 1883 ::1\nlistener 0\nlistener 0\n");
+    }
+
+    #[test]
+    fn listener_port_zero_is_any_free_port_but_a_unix_socket_is_refused() {
+        let config = parse_ok("listener 0 127.0.0.1\n");
+        assert_eq!(config.listeners[0].port, 0);
+        let e = parse_err("listener 0 /run/mqtt.sock\n");
+        assert!(e.message.contains("Unix socket"), "{e}");
+        let e = parse_err("listener 65536\n");
+        assert_eq!(e.key, "listener");
+        let e = parse_err("listener\n");
+        assert_eq!(e.key, "listener");
+        parse_ok("listener 1883 127.0.0.1 # comment\n");
+    }
+
+    #[test]
+    fn max_qos_and_max_topic_alias_must_agree_across_listeners() {
+        let config = parse_ok("listener 1883\nmax_qos 1\nmax_topic_alias 0\nlistener 1884\nmaximum_qos 1\nmax_topic_alias 0\n");
+        assert_eq!(config.limits.max_qos, 1);
+        assert_eq!(config.limits.max_topic_alias, 0);
+        let e = parse_err("listener 1883\nmax_qos 1\nlistener 1884\n");
+        assert_eq!((e.line, e.key.as_str()), (2, "max_qos"));
+        let e = parse_err("listener 1883\nlistener 1884\nmax_topic_alias 20\n");
+        assert_eq!((e.line, e.key.as_str()), (3, "max_topic_alias"));
+    }
+
+    #[test]
+    fn tls_settings_are_checked() {
+        let e = parse_err("listener 8883\ncafile /ca\nrequire_certificate true\n");
+        assert_eq!((e.line, e.key.as_str()), (2, "cafile"));
+        assert!(e.message.contains("certfile and keyfile"), "{e}");
+        let e = parse_err("listener 8883\ncertfile /c\nkeyfile /k\nrequire_certificate true\n");
+        assert!(e.message.contains("cafile or capath"), "{e}");
+        let e =
+            parse_err("listener 8883\ncertfile /c\nkeyfile /k\nuse_identity_as_username true\n");
+        assert!(e.message.contains("require_certificate"), "{e}");
+        for version in ["tlsv1.1", "tlsv1", "sslv3", "TLSv1.2"] {
+            let e = parse_err(&format!("listener 8883\ntls_version {version}\n"));
+            assert_eq!((e.line, e.key.as_str()), (2, "tls_version"));
+        }
+        let e = parse_err("listener 8883\ncertfile /c\ncertfile /d\n");
+        assert_eq!((e.line, e.key.as_str()), (3, "certfile"));
+        let config = parse_ok("listener 8883\ncertfile /c\nkeyfile /k\ncapath /cas\ntls_version tlsv1.3\nrequire_certificate true\n");
+        let tls = config.listeners[0].tls.clone().expect("tls");
+        assert_eq!(tls.min_version, TlsVersion::V1_3);
+        assert_eq!(tls.capath, Some(PathBuf::from("/cas")));
+        assert!(tls.require_certificate && !tls.use_identity_as_username);
+        // `require_certificate false` alone is not TLS.
+        assert_eq!(
+            parse_ok("listener 1883\nrequire_certificate false\n").listeners[0].tls,
+            None
+        );
+    }
+
+    #[test]
+    fn every_unsupported_mosquitto_key_is_refused_naming_key_and_line() {
+        let mut keys: Vec<&str> = UNSUPPORTED_KEYS.iter().map(|(k, _)| *k).collect();
+        keys.extend(["auth_opt_db_host", "plugin_opt_foo"]);
+        for key in keys {
+            let text = format!("# header\nlistener 1883\n\n{key} somevalue\n");
+            let e = parse_err(&text);
+            assert_eq!(e.key, key);
+            assert_eq!(e.line, 4, "{key}");
+            assert_eq!(e.path, PathBuf::from("test.conf"));
+            assert!(
+                e.message
+                    .contains("is a mosquitto option libmqtt-broker does not support"),
+                "{e}"
+            );
+            assert_eq!(e.to_string(), format!("test.conf:4: {key}: {}", e.message));
+        }
+        assert!(UNSUPPORTED_KEYS.len() > 90);
+    }
+
+    #[test]
+    fn persistence_keys_are_not_supported_yet_except_persistence_false() {
+        for line in [
+            "persistence true",
+            "persistence_location /var/lib/mosquitto/",
+            "persistence_file mosquitto.db",
+            "autosave_interval 1800",
+        ] {
+            let e = parse_err(&format!("listener 1883\n{line}\n"));
+            assert!(e.message.contains("issue 18"), "{e}");
+            assert_eq!(e.line, 2);
+        }
+        parse_ok("listener 1883\npersistence false\n");
+    }
+
+    #[test]
+    fn default_only_keys_are_accepted_with_mosquittos_default_only() {
+        for (key, default) in DEFAULT_ONLY_KEYS {
+            parse_ok(&format!("listener 1883\n{key} {default}\n"));
+            let other = if *default == "false" { "true" } else { "1" };
+            let e = parse_err(&format!("listener 1883\n{key} {other}\n"));
+            assert_eq!((e.line, e.key.as_str()), (2, *key));
+            assert!(e.message.contains("does not support"), "{e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        for key in ["frobnicate", "Listener", "max_qos:", "log-dest"] {
+            let e = parse_err(&format!("listener 1883\n{key} 1\n"));
+            assert_eq!((e.line, e.key.as_str()), (2, key));
+            assert_eq!(e.message, format!("unknown option {key}"));
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("max_inflight_messages 65536", "max_inflight_messages"),
+            ("max_inflight_messages ten", "max_inflight_messages"),
+            ("max_keepalive 5", "max_keepalive"),
+            ("max_keepalive 65536", "max_keepalive"),
+            ("max_packet_size 19", "max_packet_size"),
+            ("max_packet_size 268435461", "max_packet_size"),
+            ("message_size_limit 268435456", "message_size_limit"),
+            ("message_size_limit -1", "message_size_limit"),
+            ("sys_interval 65536", "sys_interval"),
+            ("sys_interval -1", "sys_interval"),
+            ("max_qos 3", "max_qos"),
+            ("max_topic_alias 65536", "max_topic_alias"),
+            ("retain_available yes", "retain_available"),
+            ("retain_available", "retain_available"),
+            ("retain_available true false", "retain_available"),
+            ("allow_anonymous maybe", "allow_anonymous"),
+            (
+                "persistent_client_expiration 10",
+                "persistent_client_expiration",
+            ),
+            (
+                "persistent_client_expiration 0d",
+                "persistent_client_expiration",
+            ),
+            (
+                "persistent_client_expiration xd",
+                "persistent_client_expiration",
+            ),
+            ("port 0", "port"),
+            ("protocol mqttsn", "protocol"),
+            ("log_dest syslog", "log_dest"),
+            ("log_dest topic", "log_dest"),
+            ("log_dest dlt", "log_dest"),
+            ("log_dest file", "log_dest"),
+            ("log_dest elsewhere", "log_dest"),
+            ("log_type verbose", "log_type"),
+            ("log_type websockets", "log_type"),
+            ("pid_file", "pid_file"),
+            ("password_file   ", "password_file"),
+        ];
+        for (line, key) in cases {
+            let e = parse_err(&format!("listener 1883\n{line}\n"));
+            assert_eq!((e.line, e.key.as_str()), (2, key), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn mosquitto_value_quirks_are_kept() {
+        let config = parse_ok(
+            "listener 1883\r\n\
+             max_inflight_messages 65535\r\n\
+             max_queued_messages -1\r\n\
+             \tmax_queued_bytes -5 # comment\r\n\
+             retain_available 0\r\n\
+             connection_messages 1\r\n\
+             password_file /etc/pw # users\r\n\
+             log_dest file /var/log/with space.log\r\n\
+               # an indented comment\r\n",
+        );
+        assert_eq!(config.limits.max_inflight_messages, 0);
+        assert_eq!(config.limits.receive_maximum, 65535);
+        assert_eq!(config.limits.max_queued_messages, 0);
+        assert_eq!(config.limits.max_queued_bytes, 0);
+        assert!(!config.limits.retain_available);
+        assert!(config.log.connection_messages);
+        // A string value is the rest of the line, as in mosquitto.
+        assert_eq!(
+            config.security.password_file,
+            Some(PathBuf::from("/etc/pw # users"))
+        );
+        assert_eq!(
+            config.log.dests,
+            vec![LogDest::File(PathBuf::from("/var/log/with space.log"))]
+        );
+    }
+
+    #[test]
+    fn persistent_client_expiration_units() {
+        for (value, seconds) in [
+            ("60s", 60),
+            ("1h", 3600),
+            ("2d", 172_800),
+            ("3w", 1_814_400),
+            ("1m", 2_592_000),
+            ("1y", 31_536_000),
+        ] {
+            let config = parse_ok(&format!(
+                "listener 1883\npersistent_client_expiration {value}\n"
+            ));
+            assert_eq!(
+                config.limits.persistent_client_expiration,
+                Some(seconds),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_settings_accumulate_and_reset() {
+        let config = parse_ok(
+            "log_dest stderr\nlog_dest stdout\nlog_dest stderr\nlog_type debug\nlog_type notice\n",
+        );
+        assert_eq!(config.log.dests, vec![LogDest::Stderr, LogDest::Stdout]);
+        assert_eq!(
+            config.log.types,
+            LogTypes {
+                debug: true,
+                notice: true,
+                ..LogTypes::NONE
+            }
+        );
+        let config = parse_ok("log_dest stdout\nlog_dest none\nlog_type all\n");
+        assert!(config.log.dests.is_empty());
+        assert_eq!(config.log.types, LogTypes::ALL);
+        let config = parse_ok("log_type all\nlog_type none\nlog_type error\n");
+        assert_eq!(
+            config.log.types,
+            LogTypes {
+                error: true,
+                ..LogTypes::NONE
+            }
+        );
+        let e = parse_err("log_dest file /a\nlog_dest file /b\n");
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn retry_interval_is_accepted_with_a_warning() {
+        let config = parse_ok("listener 1883\nretry_interval 20\n");
+        assert_eq!(config.warnings.len(), 1);
+        assert!(config.warnings[0].starts_with("test.conf:2: retry_interval: "));
+    }
+
+    #[test]
+    fn user_is_refused_as_root_and_ignored_otherwise() {
+        let result = parse("listener 1883\nuser mosquitto\n");
+        match running_as_root() {
+            Some(false) => assert!(result.is_ok()),
+            _ => {
+                let e = result.expect_err("refused as root");
+                assert_eq!((e.line, e.key.as_str()), (2, "user"));
+            }
+        }
+    }
+
+    #[test]
+    fn include_dir_reads_conf_files_in_mosquitto_order() {
+        let dir = temp_dir("include");
+        let conf = dir.join("conf.d");
+        fs::create_dir_all(&conf).expect("mkdir");
+        // mosquitto's example order: 00.conf 01.conf A.conf a.conf B.conf b.conf.
+        for (name, port) in [
+            ("b.conf", 6),
+            ("A.conf", 3),
+            ("01.conf", 2),
+            ("a.conf", 4),
+            ("B.conf", 5),
+            ("00.conf", 1),
+        ] {
+            fs::write(conf.join(name), format!("listener {port}\n")).expect("write");
+        }
+        fs::write(conf.join("README"), "not a config\n").expect("write");
+        fs::write(conf.join("x.conf.bak"), "garbage\n").expect("write");
+        fs::write(conf.join(".conf"), "garbage\n").expect("write");
+        let main = dir.join("mosquitto.conf");
+        fs::write(
+            &main,
+            format!("sys_interval 1\ninclude_dir {}\n", conf.display()),
+        )
+        .expect("write");
+        let config = Config::load(&main).expect("load");
+        let ports: Vec<_> = config.listeners.iter().map(|l| l.port).collect();
+        assert_eq!(ports, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(config.path, Some(main.clone()));
+
+        // An error in an included file names that file and its line.
+        fs::write(conf.join("c.conf"), "# c\nbogus 1\n").expect("write");
+        let e = Config::load(&main).expect_err("bogus");
+        assert_eq!(
+            (e.path.clone(), e.line, e.key.as_str()),
+            (conf.join("c.conf"), 2, "bogus")
+        );
+        assert!(e
+            .to_string()
+            .starts_with(&format!("{}:2: bogus: ", conf.join("c.conf").display())));
+        fs::remove_file(conf.join("c.conf")).expect("rm");
+
+        // include_dir in an included file is refused (mosquitto skips it).
+        fs::write(
+            conf.join("c.conf"),
+            format!("include_dir {}\n", conf.display()),
+        )
+        .expect("write");
+        let e = Config::load(&main).expect_err("nested include");
+        assert_eq!((e.line, e.key.as_str()), (1, "include_dir"));
+        fs::remove_file(conf.join("c.conf")).expect("rm");
+
+        // Each included file starts at the default listener.
+        fs::write(conf.join("c.conf"), "max_connections 3\n").expect("write");
+        let e = Config::load(&main).expect_err("default listener key");
+        assert_eq!(
+            (e.path.clone(), e.key.as_str()),
+            (conf.join("c.conf"), "max_connections")
+        );
+        fs::remove_file(conf.join("c.conf")).expect("rm");
+
+        // A missing directory.
+        let e = parse_err("include_dir /nonexistent/libmqtt/conf.d\n");
+        assert_eq!((e.line, e.key.as_str()), (1, "include_dir"));
+
+        // The directory must not hold the main file.
+        let inside = conf.join("main.conf");
+        fs::write(&inside, format!("include_dir {}\n", conf.display())).expect("write");
+        let e = Config::load(&inside).expect_err("self include");
+        assert!(e.message.contains("main configuration file"), "{e}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn load_reports_an_unreadable_file() {
+        let e = Config::load(Path::new("/nonexistent/libmqtt.conf")).expect_err("missing");
+        assert_eq!((e.line, e.key.as_str()), (0, ""));
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/libmqtt.conf: cannot read"),
+            "{e}"
+        );
+        let e = Config::load(Path::new("/")).expect_err("dir");
+        assert!(e.message.contains("directory"), "{e}");
+    }
+
+    /// Debian's shipped /etc/mosquitto/mosquitto.conf: every refusal is a
+    /// persistence key (the file is re-read without each refused line).
+    #[test]
+    fn debian_default_file_is_refused_only_for_persistence() {
+        let path = Path::new("/etc/mosquitto/mosquitto.conf");
+        let Ok(mut text) = fs::read_to_string(path) else {
+            eprintln!("no {}: skipped", path.display());
+            return;
+        };
+        let mut refused = Vec::new();
+        loop {
+            match Config::parse(&text, path) {
+                Ok(config) => {
+                    eprintln!("accepted after removing {refused:?}: {config:?}");
+                    break;
+                }
+                Err(e) => {
+                    assert_eq!(e.path, path, "{e}");
+                    eprintln!("{e}");
+                    refused.push(e.key.clone());
+                    assert!(e.message.contains("issue 18"), "{e}");
+                    let lines: Vec<&str> = text.lines().collect();
+                    text = lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i + 1 != e.line)
+                        .map(|(_, l)| format!("{l}\n"))
+                        .collect();
+                }
+            }
+        }
+        assert!(!refused.is_empty());
+    }
 }
