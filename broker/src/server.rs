@@ -409,7 +409,9 @@ impl Server {
                     continue;
                 }
             };
-            let _ = stream.set_nodelay(true);
+            if self.config.set_tcp_nodelay {
+                let _ = stream.set_nodelay(true);
+            }
             let id = self.broker.connection_opened(now);
             let key = id.get() as usize;
             if let Err(e) =
