@@ -34,8 +34,10 @@
 //! in the file is refused, and a user in the file must present its
 //! password. A CONNECT without a password never matches, even for a user
 //! whose password is empty ([`PasswordFile::check_optional`] with `None`).
-//! The password is compared as the bytes the client sent (mosquitto stops
-//! at the first zero byte; we do not).
+//! The password is compared as the bytes the client sent: mosquitto stops
+//! at the first zero byte, and takes a zero-length password as none (so a
+//! user with an empty password never logs in to mosquitto 2.0); we do
+//! neither: an empty password sent is checked like any other.
 
 use std::collections::HashMap;
 use std::fmt;
