@@ -112,7 +112,11 @@ fn run(args: Args) -> Result<(), String> {
     let ports_used = config.apply_command_line_ports(&args.ports);
     let mut log = Logger::new(&config.log, args.verbose)?;
     if !ports_used {
-        libmqtt_broker::log!(log, Warning, "Warning: -p is ignored: the configuration defines listeners (as in mosquitto 2)");
+        libmqtt_broker::log!(
+            log,
+            Warning,
+            "Warning: -p is ignored: the configuration defines listeners (as in mosquitto 2)"
+        );
     }
     for warning in &config.warnings {
         libmqtt_broker::log!(log, Warning, "Warning: {warning}");

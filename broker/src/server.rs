@@ -147,7 +147,12 @@ impl Server {
         let Security {
             listeners: securities,
             acl,
+            warnings,
         } = setup::security(&config)?;
+        let mut log = log;
+        for w in warnings {
+            log!(log, Warning, "Warning: {w}");
+        }
         let mut options = setup::broker_options(&config)?;
         if let Some(acl) = acl.clone() {
             options = options.with_acl(acl);
@@ -359,7 +364,14 @@ impl Server {
             None => self.config.clone(),
         };
         match setup::security(&config) {
-            Ok(Security { listeners, acl }) => {
+            Ok(Security {
+                listeners,
+                acl,
+                warnings,
+            }) => {
+                for w in warnings {
+                    log!(self.log, Warning, "Warning: {w}");
+                }
                 self.auth.reload(listeners);
                 match acl {
                     Some(acl) => self.broker.set_authorizer(Box::new(acl)),

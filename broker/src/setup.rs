@@ -15,15 +15,20 @@ pub struct Security {
     pub listeners: Vec<ListenerSecurity>,
     /// The `acl_file`, read.
     pub acl: Option<Acl>,
+    /// Lines of the password files that were skipped (as mosquitto skips
+    /// them: their users cannot log in), for the log.
+    pub warnings: Vec<String>,
 }
 
-/// Reads the password and ACL files the configuration names. With
+/// Reads the password and ACL files the configuration names (a password
+/// file's bad lines are skipped and reported, as mosquitto does). With
 /// `per_listener_settings true` each listener has its own settings; the
 /// ACL must then be the same file for every listener that names one (the
 /// engine has one authorizer), else it is an error.
 pub fn security(config: &Config) -> Result<Security, String> {
     let mut listeners = Vec::new();
     let mut acl_files = Vec::new();
+    let mut warnings = Vec::new();
     for l in &config.listeners {
         let s = if config.per_listener_settings {
             l.security.clone().unwrap_or_default()
@@ -31,10 +36,12 @@ pub fn security(config: &Config) -> Result<Security, String> {
             config.security.clone()
         };
         let passwords = match &s.password_file {
-            Some(path) => Some(
-                PasswordFile::load(path)
-                    .map_err(|e| format!("password_file {}: {e}", path.display()))?,
-            ),
+            Some(path) => {
+                let (file, problems) = PasswordFile::load_lenient(path)
+                    .map_err(|e| format!("password_file {}: {e}", path.display()))?;
+                warnings.extend(problems.iter().map(|p| format!("password_file: {p}")));
+                Some(file)
+            }
             None => None,
         };
         acl_files.push(s.acl_file.clone());
@@ -62,7 +69,11 @@ pub fn security(config: &Config) -> Result<Security, String> {
         }
         None => None,
     };
-    Ok(Security { listeners, acl })
+    Ok(Security {
+        listeners,
+        acl,
+        warnings,
+    })
 }
 
 /// The engine's options from the configuration's limits.

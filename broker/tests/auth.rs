@@ -33,7 +33,9 @@ fn start(acl: &str) -> (BrokerProc, u16) {
 fn publish(port: u16, user: &str, password: &str, topic: &str) -> bool {
     let out = mosquitto_pub(
         port,
-        &["-u", user, "-P", password, "-t", topic, "-m", "m", "-q", "1", "-V", "5"],
+        &[
+            "-u", user, "-P", password, "-t", topic, "-m", "m", "-q", "1", "-V", "5",
+        ],
     );
     out.status.success()
 }
@@ -48,7 +50,10 @@ fn a_password_file_made_by_mosquitto_passwd_is_accepted() {
     assert!(!publish(port, "alice", "builder", "t"), "wrong password");
     assert!(!publish(port, "carol", "x", "t"), "unknown user");
     let anonymous = mosquitto_pub(port, &["-t", "t", "-m", "m"]);
-    assert!(!anonymous.status.success(), "anonymous with allow_anonymous false");
+    assert!(
+        !anonymous.status.success(),
+        "anonymous with allow_anonymous false"
+    );
 }
 
 /// `pattern` lines: `%u` is the User Name, `%c` the Client Identifier;
@@ -62,7 +67,20 @@ fn acl_patterns_with_client_id_and_username() {
     let (_broker, port) = start(acl);
     let sub = Sub::start(
         port,
-        &["-u", "alice", "-P", "wonderland", "-t", "clients/+/out", "-t", "users/alice/#", "-C", "2", "-W", "8"],
+        &[
+            "-u",
+            "alice",
+            "-P",
+            "wonderland",
+            "-t",
+            "clients/+/out",
+            "-t",
+            "users/alice/#",
+            "-C",
+            "2",
+            "-W",
+            "8",
+        ],
     );
     settle();
     // bob may write clients/<his id>/out and users/bob/#, nothing else.
@@ -74,7 +92,10 @@ fn acl_patterns_with_client_id_and_username() {
     ] {
         let out = mosquitto_pub(
             port,
-            &["-u", "bob", "-P", "builder", "-i", id, "-t", topic, "-m", topic, "-q", "1", "-V", "5"],
+            &[
+                "-u", "bob", "-P", "builder", "-i", id, "-t", topic, "-m", topic, "-q", "1", "-V",
+                "5",
+            ],
         );
         // 5.0: a refused QoS 1 publish gets PUBACK 0x87, which
         // mosquitto_pub reports as a failure.
@@ -100,7 +121,18 @@ fn sighup_reloads_the_password_file_and_connected_clients_stay() {
     // alice stays subscribed across the reload that removes her.
     let sub = Sub::start(
         port,
-        &["-u", "alice", "-P", "wonderland", "-t", "after", "-C", "1", "-W", "10"],
+        &[
+            "-u",
+            "alice",
+            "-P",
+            "wonderland",
+            "-t",
+            "after",
+            "-C",
+            "1",
+            "-W",
+            "10",
+        ],
     );
     settle();
     mosquitto_passwd(&["-b", &passwd, "carol", "secret"]);
@@ -122,5 +154,8 @@ fn a_failed_reload_keeps_the_running_settings() {
     broker.signal("HUP");
     broker.wait_log("keeping the running settings");
     assert!(publish(port, "alice", "wonderland", "t"));
-    assert!(!publish(port, "alice", "wonderland", "u"), "the old ACL still applies");
+    assert!(
+        !publish(port, "alice", "wonderland", "u"),
+        "the old ACL still applies"
+    );
 }

@@ -59,7 +59,10 @@ fn start() -> Setup {
     );
     let broker = BrokerProc::start_in(dir, &conf, 4, &[]);
     let kinds: Vec<&str> = broker.listening.iter().map(|(_, k)| k.as_str()).collect();
-    assert_eq!(kinds, ["mqtt", "mqtt, tls", "websockets", "websockets, tls"]);
+    assert_eq!(
+        kinds,
+        ["mqtt", "mqtt, tls", "websockets", "websockets, tls"]
+    );
     Setup {
         broker,
         tcp,
@@ -70,7 +73,10 @@ fn start() -> Setup {
 }
 
 fn tls_args(s: &Setup, cert: bool) -> Vec<String> {
-    let mut args = vec!["--cafile".to_string(), s.broker.path("ca.pem").display().to_string()];
+    let mut args = vec![
+        "--cafile".to_string(),
+        s.broker.path("ca.pem").display().to_string(),
+    ];
     if cert {
         args.extend([
             "--cert".to_string(),
@@ -112,7 +118,10 @@ fn the_tls_listener_requires_a_client_certificate() {
     let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
     args.extend(["-t", "x", "-m", "no certificate"]);
     let out = mosquitto_pub(s.tls, &args);
-    assert!(!out.status.success(), "a client without a certificate got in");
+    assert!(
+        !out.status.success(),
+        "a client without a certificate got in"
+    );
     // And plain MQTT on the TLS port is no TLS handshake: refused.
     let out = mosquitto_pub(s.tls, &["-t", "x", "-m", "plain"]);
     assert!(!out.status.success());
@@ -177,7 +186,9 @@ fn upgrade_status(port: u16, protocols: Option<&str>) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(common::WAIT)).unwrap();
-    let offer = protocols.map_or(String::new(), |p| format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    let offer = protocols.map_or(String::new(), |p| {
+        format!("Sec-WebSocket-Protocol: {p}\r\n")
+    });
     write!(
         stream,
         "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -203,7 +214,8 @@ fn websocket_subprotocol_negotiation() {
     let ok = upgrade_status(s.ws, Some("chat, mqtt"));
     assert!(ok.starts_with("HTTP/1.1 101"), "{ok}");
     assert!(
-        ok.to_ascii_lowercase().contains("sec-websocket-protocol: mqtt\r\n"),
+        ok.to_ascii_lowercase()
+            .contains("sec-websocket-protocol: mqtt\r\n"),
         "{ok}"
     );
     let refused = upgrade_status(s.ws, Some("chat"));

@@ -8,7 +8,9 @@ use std::process::Command;
 
 use bytes::BytesMut;
 use common::{free_port, mosquitto_pub, run, BrokerProc, Sub, WAIT};
-use mqtt_core::codec::{Connect, Decoder, DecodeOptions, Packet, PacketRef, ProtocolVersion, ReasonCode};
+use mqtt_core::codec::{
+    Connect, DecodeOptions, Decoder, Packet, PacketRef, ProtocolVersion, ReasonCode,
+};
 
 /// `$SYS` values follow known traffic: publish 5 messages and read
 /// `publish/messages/received`, the connected clients and the retained
@@ -28,7 +30,10 @@ fn sys_topics_count_known_traffic() {
     }
     // Values published at the next interval (1 s), retained.
     std::thread::sleep(std::time::Duration::from_millis(1300));
-    let sub = Sub::start(port, &["-t", "$SYS/broker/#", "-W", "3", "-i", "sys-reader"]);
+    let sub = Sub::start(
+        port,
+        &["-t", "$SYS/broker/#", "-W", "3", "-i", "sys-reader"],
+    );
     let (lines, _, _) = sub.finish();
     let value = |topic: &str| {
         lines
@@ -69,8 +74,11 @@ fn sigterm_sends_server_shutting_down_and_exits() {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     let connect = Connect::new(ProtocolVersion::V5, "stopper").unwrap();
-    s.write_all(&encode(PacketRef::Connect(connect.as_view()), ProtocolVersion::V5))
-        .unwrap();
+    s.write_all(&encode(
+        PacketRef::Connect(connect.as_view()),
+        ProtocolVersion::V5,
+    ))
+    .unwrap();
     let mut decoder = Decoder::new(DecodeOptions::new(ProtocolVersion::V5));
     let mut buf = [0u8; 256];
     let mut packets = Vec::new();
@@ -110,7 +118,10 @@ fn test_config(text: &str) -> (bool, String) {
         .arg("-c")
         .arg(&path)
         .arg("--test-config"));
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Every mosquitto option this broker does not support stops the start

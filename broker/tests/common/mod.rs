@@ -50,7 +50,12 @@ impl BrokerProc {
 
     /// As [`start`](Self::start), with files already in `dir` and extra
     /// command-line arguments.
-    pub fn start_in(dir: tempfile::TempDir, conf: &str, listeners: usize, args: &[&str]) -> BrokerProc {
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        conf: &str,
+        listeners: usize,
+        args: &[&str],
+    ) -> BrokerProc {
         let conf_path = dir.path().join("mosquitto.conf");
         let text = conf.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(&conf_path, text).expect("write conf");
@@ -211,7 +216,11 @@ impl Sub {
             .lines()
             .map(str::to_owned)
             .collect();
-        (lines, out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            lines,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 
