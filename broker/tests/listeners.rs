@@ -211,6 +211,7 @@ fn upgrade_status(port: u16, protocols: Option<&str>) -> String {
 #[test]
 fn websocket_subprotocol_negotiation() {
     let s = start();
+    eprintln!("listening {:?} ws {}", s.broker.listening, s.ws);
     let ok = upgrade_status(s.ws, Some("chat, mqtt"));
     assert!(ok.starts_with("HTTP/1.1 101"), "{ok}");
     assert!(
