@@ -1285,8 +1285,8 @@ impl Parser {
         resolve_security(&mut self.config.security, local_only);
 
         // One max_qos and max_topic_alias for the broker.
-        let mut max_qos: Option<(u8, Option<Loc>)> = None;
-        let mut max_topic_alias: Option<(u16, Option<Loc>)> = None;
+        let mut max_qos: Shared<u8> = None;
+        let mut max_topic_alias: Shared<u16> = None;
         for draft in &drafts {
             let qos = draft
                 .max_qos
@@ -1299,10 +1299,10 @@ impl Parser {
                 .map_or((10, None), |(v, l)| (v, Some(l)));
             same_everywhere(&mut max_topic_alias, alias, "max_topic_alias", draft)?;
         }
-        if let Some((qos, _)) = max_qos {
+        if let Some((qos, _, _)) = max_qos {
             self.config.limits.max_qos = qos;
         }
-        if let Some((alias, _)) = max_topic_alias {
+        if let Some((alias, _, _)) = max_topic_alias {
             self.config.limits.max_topic_alias = alias;
         }
         let limits = &mut self.config.limits;
@@ -1342,37 +1342,48 @@ impl Parser {
     }
 }
 
+/// A per-listener value the engine has once for the broker: the value, where
+/// it was set (None: mosquitto's default) and the line of its listener.
+type Shared<T> = Option<(T, Option<Loc>, usize)>;
+
 /// Checks that a per-listener value the engine has once for the broker is
 /// the same on every listener.
 fn same_everywhere<T: PartialEq + Copy + fmt::Display>(
-    seen: &mut Option<(T, Option<Loc>)>,
+    seen: &mut Shared<T>,
     value: (T, Option<Loc>),
     key: &str,
     draft: &ListenerDraft,
 ) -> Result<(), ConfigError> {
-    match seen {
-        None => *seen = Some(value),
-        Some((first, first_loc)) if *first != value.0 => {
-            let loc = value.1.or_else(|| first_loc.clone());
-            let message = format!(
-                "{key} is per listener in mosquitto but one value for the whole broker here: \
-                 every listener must have the same (the listener of line {} has {}, another {}; \
-                 the default is the mosquitto default)",
-                draft.line, value.0, first
-            );
-            return Err(match loc {
-                Some(loc) => loc.error(message),
-                None => ConfigError {
-                    path: PathBuf::new(),
-                    line: draft.line,
-                    key: key.to_owned(),
-                    message,
-                },
-            });
-        }
-        Some(_) => {}
+    let Some((first, first_loc, first_line)) = seen else {
+        *seen = Some((value.0, value.1, draft.line));
+        return Ok(());
+    };
+    if *first == value.0 {
+        return Ok(());
     }
-    Ok(())
+    let describe = |v: T, loc: &Option<Loc>| match loc {
+        Some(_) => format!("{v}"),
+        None => format!("{v}, the default"),
+    };
+    let message = format!(
+        "{key} is per listener in mosquitto, but libmqtt-broker has one {key} for the whole \
+         broker: give every listener the same value (the listener of line {} has {}, the \
+         listener of line {} has {})",
+        first_line,
+        describe(*first, first_loc),
+        draft.line,
+        describe(value.0, &value.1),
+    );
+    let loc = value.1.or_else(|| first_loc.clone());
+    Err(match loc {
+        Some(loc) => loc.error(message),
+        None => ConfigError {
+            path: PathBuf::new(),
+            line: draft.line,
+            key: key.to_owned(),
+            message,
+        },
+    })
 }
 
 fn build_listener(
@@ -1690,6 +1701,10 @@ log_timestamp false
         let config = parse_ok("allow_anonymous false\n");
         assert!(config.local_only);
         assert_eq!(config.security.allow_anonymous, Some(false));
+        // With per_listener_settings, the local listener has its own.
+        let config = parse_ok("per_listener_settings true\n");
+        let security = config.listeners[0].security.clone().expect("security");
+        assert_eq!(security.allow_anonymous, Some(true));
     }
 
     #[test]
@@ -1859,6 +1874,11 @@ log_timestamp false
         assert_eq!(config.limits.max_topic_alias, 0);
         let e = parse_err("listener 1883\nmax_qos 1\nlistener 1884\n");
         assert_eq!((e.line, e.key.as_str()), (2, "max_qos"));
+        assert!(
+            e.message
+                .contains("line 1 has 1, the listener of line 3 has 2, the default"),
+            "{e}"
+        );
         let e = parse_err("listener 1883\nlistener 1884\nmax_topic_alias 20\n");
         assert_eq!((e.line, e.key.as_str()), (3, "max_topic_alias"));
     }
