@@ -165,6 +165,13 @@ impl Server {
         let auth = ListenerAuthenticator::new(securities);
         broker.set_authenticator(Box::new(auth.clone()));
         let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
+        // Before any listening line is printed: a SIGHUP sent by whoever
+        // waits for those lines must not meet the default action (exit).
+        let mut signals =
+            Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| format!("register signals: {e}"))?;
         let mut sockets = Vec::new();
         let mut listeners = Vec::new();
         for (index, l) in config.listeners.iter().enumerate() {
@@ -224,11 +231,6 @@ impl Server {
             return Err("no listener could be opened".into());
         }
         let _ = std::io::stdout().flush();
-        let mut signals =
-            Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
-            .map_err(|e| format!("register signals: {e}"))?;
         let sys = SysTree::new(config.sys_interval, 0);
         Ok(Server {
             config,

@@ -479,7 +479,8 @@ mod tests {
     #[test]
     fn websocket_handshake_then_binary_frames_carry_mqtt() {
         let mut t = Transport::new(None, Some(1 << 20)).unwrap();
-        let request = "GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        let request =
+            "GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
                        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
                        Sec-WebSocket-Protocol: mqtt\r\n\r\n";
         let (mut up, mut down) = (Vec::new(), Vec::new());

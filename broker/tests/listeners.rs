@@ -48,8 +48,7 @@ fn start() -> Setup {
          use_identity_as_username true\n\
          tls_version tlsv1.2\n\
          \n\
-         listener {ws}\n\
-         bind_address 127.0.0.1\n\
+         listener {ws} 127.0.0.1\n\
          protocol websockets\n\
          \n\
          listener {wss} 127.0.0.1\n\
@@ -170,7 +169,14 @@ sys.exit(0 if ok else 1)
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
         let first = lines.next().and_then(Result::ok);
-        assert_eq!(first.as_deref(), Some("subscribed"), "port {port}");
+        if first.as_deref() != Some("subscribed") {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "port {port}: {first:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let payload = format!("over websocket {secure}");
         let out = mosquitto_pub(s.tcp, &["-t", "ws/a", "-m", &payload, "-q", "1"]);
         assert!(out.status.success());

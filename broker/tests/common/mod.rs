@@ -5,6 +5,8 @@
 //! in the repository's `.venv`).
 
 #![allow(dead_code)]
+// Tests wait for real processes: they read the real clock.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "../../../tokio/tests/common/pki.rs"]
 pub mod pki;
