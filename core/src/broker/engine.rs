@@ -172,7 +172,8 @@ impl BrokerOptions {
     /// and limits, no authentication, no ACL.
     pub fn new() -> Self {
         BrokerOptions {
-            server: ServerOptions::new().with_maximum_packet_size(Self::DEFAULT_MAXIMUM_PACKET_SIZE),
+            server: ServerOptions::new()
+                .with_maximum_packet_size(Self::DEFAULT_MAXIMUM_PACKET_SIZE),
             limits: BrokerLimits::default(),
             passwords: None,
             allow_anonymous: true,
@@ -523,7 +524,11 @@ impl Broker {
     /// while connected, waiting for room in its window or held while its
     /// connection is congested. Expired ones not purged yet are included.
     pub fn queued_for(&self, client_id: &str) -> usize {
-        let Some(s) = self.by_client_id.get(client_id).and_then(|k| self.sessions.get(k)) else {
+        let Some(s) = self
+            .by_client_id
+            .get(client_id)
+            .and_then(|k| self.sessions.get(k))
+        else {
             return 0;
         };
         let held = s
@@ -1385,7 +1390,8 @@ impl Broker {
                     continue;
                 }
                 let left = (deadline - now).div_ceil(1000);
-                p.properties.message_expiry_interval = Some(u32::try_from(left).unwrap_or(u32::MAX));
+                p.properties.message_expiry_interval =
+                    Some(u32::try_from(left).unwrap_or(u32::MAX));
             }
             if c.server.publish(now, p).is_err() {
                 self.dropped += 1;
