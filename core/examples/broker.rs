@@ -38,7 +38,9 @@
 //!    `BrokerLimits::max_output_bytes_per_connection`, QoS 1 and 2
 //!    queued within the session's bounds): a client that stops reading
 //!    is not disconnected, and the pending buffer never holds more than
-//!    one hand-over.
+//!    one hand-over. Its socket is not read meanwhile (what it sends
+//!    makes output too: acknowledgements, PINGRESP), so a client that
+//!    sends without reading cannot grow the broker either.
 //! 5. Drain [`Broker::poll_close`]: flush (for at most
 //!    [`CLOSE_GRACE_MS`]), shut the socket down, call
 //!    [`Broker::connection_closed`] (which may publish a will: back to 4).
@@ -289,6 +291,11 @@ impl Server {
             if conn.closing_by.is_some() {
                 return; // the engine is done with it; only flushing is left
             }
+            if conn.sent < conn.pending.len() {
+                // Not writable: its input (acknowledgements, PINGRESPs to
+                // make) waits too, until `flush` empties the buffer.
+                return;
+            }
             match conn.stream.read(&mut self.buf) {
                 Ok(0) => return self.end(key, End::Eof),
                 Ok(n) => {
@@ -413,9 +420,11 @@ impl Server {
         if conn.closing_by.is_some() {
             return self.end(key, End::Engine);
         }
-        // What the engine kept comes in the next `transmit`.
+        // What the engine kept comes in the next `transmit`; what the
+        // client sent meanwhile is read now.
         let now = self.origin.elapsed().as_millis() as u64;
         self.broker.set_writable(conn.id, now, true);
+        self.unread.push(key);
         conn.watching_writable = false;
         if let Err(e) =
             self.poll

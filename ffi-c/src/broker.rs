@@ -471,7 +471,8 @@ pub unsafe extern "C" fn mqtt_broker_handle_timeout(
 /// wait within `max_queued_messages` and `max_queued_bytes`, sent once it
 /// is writable again. The client is not disconnected for being slow. Keep
 /// what a write did not take and send it first when the socket is
-/// writable, then call this with `true`.
+/// writable, then call this with `true`; do not read from the socket
+/// meanwhile (its input makes output too: acknowledgements, PINGRESP).
 /// `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
 #[no_mangle]
 pub unsafe extern "C" fn mqtt_broker_set_writable(

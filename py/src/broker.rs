@@ -202,7 +202,9 @@ impl Broker {
     /// them, QoS 0 messages for it are dropped and counted
     /// (``congestion_dropped_messages``), QoS 1 and 2 ones wait within the
     /// queue limits and follow once it is writable. The client is not
-    /// disconnected. Unknown connections are ignored.
+    /// disconnected. Read nothing from it meanwhile (its input makes
+    /// output too: acknowledgements, PINGRESP). Unknown connections are
+    /// ignored.
     fn set_writable(
         &mut self,
         py: Python<'_>,

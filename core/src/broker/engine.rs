@@ -618,6 +618,10 @@ impl Broker {
     /// again. The client is not disconnected for being slow. Unknown
     /// connections are ignored.
     ///
+    /// Input still makes output for a connection that is not writable
+    /// (acknowledgements, PINGRESP): a driver bounds that by not reading
+    /// from it until it is writable again, as TCP itself would.
+    ///
     /// A driver that never calls it keeps every connection writable and
     /// takes all output at once (bounding it is then its own business).
     pub fn set_writable(&mut self, conn: ConnectionId, now: Instant, writable: bool) {
