@@ -54,8 +54,11 @@ const FIRST_LISTENER: usize = usize::MAX - 1;
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads of one socket per turn of the loop.
 const READS_PER_TURN: usize = 4;
-/// Bytes waiting for a client that does not read fast enough before it is
-/// disconnected.
+/// Bytes waiting in the driver for one socket before the client is
+/// disconnected: a safety net only. The engine holds a slow client's
+/// output once its socket stops taking bytes ([`Broker::set_writable`])
+/// and bounds it (QoS 0 dropped past `max_output_bytes_per_connection`),
+/// so the driver holds at most one batch of output and transport framing.
 const MAX_PENDING: usize = 64 * 1024 * 1024;
 /// How long a connection the engine closes may take to flush its last
 /// bytes.
@@ -478,6 +481,11 @@ impl Server {
             if conn.closing_by.is_some() {
                 return; // the engine is done with it; only flushing is left
             }
+            if conn.sent < conn.pending.len() {
+                // Not writable: its input (acknowledgements, PINGRESPs to
+                // make) waits too, until `flush` empties the buffer.
+                return;
+            }
             let n = match conn.stream.read(&mut self.buf) {
                 Ok(0) => return self.end(key, End::Eof),
                 Ok(n) => n,
@@ -632,6 +640,12 @@ impl Server {
         if written == bytes.len() {
             return;
         }
+        // The engine keeps the rest of its output until the socket takes
+        // these bytes, and applies its policy for slow subscribers.
+        if conn.sent == conn.pending.len() {
+            let now = self.origin.elapsed().as_millis() as u64;
+            self.broker.set_writable(conn.id, now, false);
+        }
         if conn.pending.len() - conn.sent + bytes.len() - written > MAX_PENDING {
             return self.end(key, End::TooSlow);
         }
@@ -675,6 +689,11 @@ impl Server {
         if conn.closing_by.is_some() {
             return self.end(key, End::Engine);
         }
+        // What the engine kept comes in the next `transmit`; what the
+        // client sent meanwhile is read now.
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.broker.set_writable(conn.id, now, true);
+        self.unread.push(key);
         conn.watching_writable = false;
         if let Err(e) =
             self.poll

@@ -3,7 +3,6 @@
 
 use mqtt_core::broker::{Acl, BrokerLimits, BrokerOptions};
 use mqtt_core::codec::QoS;
-use mqtt_core::server::ServerOptions;
 
 use crate::auth::ListenerSecurity;
 use crate::config::Config;
@@ -50,6 +49,7 @@ pub fn security(config: &Config) -> Result<Security, String> {
             allow_anonymous: s.allow_anonymous.unwrap_or(false),
             allow_zero_length_clientid: s.allow_zero_length_clientid.unwrap_or(true),
             use_identity_as_username: l.tls.as_ref().is_some_and(|t| t.use_identity_as_username),
+            max_keepalive: config.limits.max_keepalive,
         });
     }
     if let Some(i) = acl_files.iter().position(|a| *a != acl_files[0]) {
@@ -76,11 +76,22 @@ pub fn security(config: &Config) -> Result<Security, String> {
     })
 }
 
-/// The engine's options from the configuration's limits.
+/// The engine's options from the configuration's limits, with mosquitto's
+/// meaning of 0 ("no limit") where mosquitto has one.
+///
+/// `max_packet_size` not given (0) keeps the engine's default, 1 MiB
+/// ([`BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE`]), where mosquitto
+/// accepts up to 256 MiB: the largest packet is also what one client can
+/// make the broker hold for each of its subscribers, so a bound is the
+/// safer default; `max_packet_size 268435455` restores mosquitto's.
 pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
     let l = &config.limits;
-    let mut server = ServerOptions::new();
-    server.maximum_packet_size = l.max_packet_size;
+    let defaults = BrokerOptions::new();
+    let mut server = defaults.server.clone();
+    if l.max_packet_size != 0 {
+        server.maximum_packet_size = l.max_packet_size;
+    }
+    server.receive_maximum = l.receive_maximum.max(1);
     server.max_inflight = match l.max_inflight_messages {
         0 => u16::MAX,
         n => n,
@@ -96,11 +107,21 @@ pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
         _ => QoS::ExactlyOnce,
     };
     server.retain_available = l.retain_available;
-    let mut limits = BrokerLimits::default();
+    server.max_keep_alive = l.max_keepalive;
+    let mut limits: BrokerLimits = defaults.limits.clone();
     limits.max_queued_messages = server.max_queued;
+    limits.max_queued_bytes = match l.max_queued_bytes {
+        0 => usize::MAX,
+        n => n,
+    };
+    limits.max_payload_bytes = match l.message_size_limit {
+        0 => usize::MAX,
+        n => n as usize,
+    };
+    if let Some(seconds) = l.persistent_client_expiration {
+        limits.max_session_expiry_interval = u32::try_from(seconds).unwrap_or(u32::MAX);
+    }
     // Connections are limited per listener by the socket loop.
     limits.max_connections = usize::MAX;
-    Ok(BrokerOptions::new()
-        .with_server_options(server)
-        .with_limits(limits))
+    Ok(defaults.with_server_options(server).with_limits(limits))
 }

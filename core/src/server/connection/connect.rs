@@ -173,6 +173,13 @@ impl ServerConnection {
             if p.server_keep_alive.is_none() {
                 p.server_keep_alive = o.server_keep_alive;
             }
+            if p.server_keep_alive.is_none()
+                && o.max_keep_alive < u16::MAX
+                && (keep_alive == 0 || keep_alive > o.max_keep_alive)
+            {
+                // The client asked for more than we allow (or none).
+                p.server_keep_alive = Some(o.max_keep_alive);
+            }
             if let Some(k) = p.server_keep_alive {
                 // [MQTT-3.2.2-21] the client uses it instead of its own.
                 keep_alive = k;
