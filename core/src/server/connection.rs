@@ -166,7 +166,9 @@ pub struct ServerConnection {
     client_id: MqttString,
     clean_start: bool,
     session_expiry_zero: bool,
-    will: Option<Will>,
+    /// Boxed: most clients have none, and an idle connection should cost
+    /// little (issue 17).
+    will: Option<Box<Will>>,
     auth_method: Option<MqttString>,
     auth_turn: AuthTurn,
     reauthenticating: bool,
@@ -380,7 +382,14 @@ impl ServerConnection {
     /// The next event, `None` when there is none.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() != 0 {
+            // Drained: give the queue back rather than keep room for
+            // events (264 bytes each) on every idle connection; it is
+            // allocated again by the next input that makes an event.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout)
@@ -656,7 +665,7 @@ impl ServerConnection {
         self.ack_queue.retain(|p| p.code.is_none());
         if was_connected && reason.publishes_will() {
             if let Some(will) = self.will.take() {
-                self.events.push_back(ServerEvent::WillPublish(will));
+                self.events.push_back(ServerEvent::WillPublish(*will));
             }
         }
         self.will = None;

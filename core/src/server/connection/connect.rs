@@ -11,7 +11,7 @@ impl ServerConnection {
         self.clean_start = c.clean_start;
         self.client_id = c.client_id.clone();
         self.keep_alive = c.keep_alive;
-        self.will = c.will.clone();
+        self.will = c.will.clone().map(Box::new);
         if v5 {
             let p = &c.properties;
             self.session_expiry_zero = p.session_expiry_interval.unwrap_or(0) == 0;
