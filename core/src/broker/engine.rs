@@ -324,7 +324,9 @@ pub struct Broker {
     authenticator: Box<dyn Authenticator + Send>,
     authorizer: Option<Box<dyn Authorizer + Send>>,
     conns: Conns,
-    sessions: BTreeMap<ClientKey, Session>,
+    /// Boxed, as [`Conns::map`] is: a large value inline wastes B-tree
+    /// node room.
+    sessions: BTreeMap<ClientKey, Box<Session>>,
     by_client_id: BTreeMap<String, ClientKey>,
     subs: SubscriptionTable,
     retained: RetainedStore,
@@ -972,7 +974,7 @@ impl Broker {
                 self.next_key = self.next_key.wrapping_add(1);
                 self.sessions.insert(
                     key,
-                    Session {
+                    Box::new(Session {
                         client_id: client_id.clone(),
                         username: None,
                         conn: None,
@@ -982,7 +984,7 @@ impl Broker {
                         stored: ServerSession::new(),
                         offline: VecDeque::new(),
                         offline_seq: None,
-                    },
+                    }),
                 );
                 self.by_client_id.insert(client_id, key);
                 key
