@@ -21,6 +21,7 @@ help:
 	@echo "                 corpus minimised into fuzz/corpus-kept, coverage table in fuzz/COVERAGE.md"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
+	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
 	@echo "make bench-tokio-otel  the cost of mqtt-tokio's OpenTelemetry instrumentation (off / no-op / SDK)"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
@@ -161,6 +162,18 @@ bench:
 .PHONY: bench-broker
 bench-broker:
 	bench/run-broker.sh
+
+## bench-idle: memory per idle connection (not a test, issue 17): the
+## example broker (or IDLE_BROKER, a command where {port} is replaced,
+## printing `listening on ADDR`) and mosquitto each get IDLE_N connections
+## (CONNECT/CONNACK, then idle); RSS and PSS before, with them idle and
+## after closing them (bench/idle-connections.py).
+IDLE_N ?= 10000
+IDLE_BROKER ?=
+.PHONY: bench-idle
+bench-idle:
+	$(CARGO) build --release -p mqtt-core --example broker
+	python3 bench/idle-connections.py -n $(IDLE_N) $(if $(IDLE_BROKER),--broker '$(IDLE_BROKER)')
 
 ## bench-tokio: the tokio client benchmark of issue 15 (not a test):
 ## mqtt-tokio beside rumqttc 0.25 in the same run, through Debian's
