@@ -8,7 +8,7 @@ FUZZ_TARGETS ?= decode_stream roundtrip encode_structured client server broker f
 # fuzz-long: how many targets run at once.
 FUZZ_JOBS ?= 1
 
-.PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus fuzz-tools fuzz-long bench help conformance
+.PHONY: all demo broker test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus fuzz-tools fuzz-long bench help conformance
 
 all: test
 
@@ -20,6 +20,7 @@ help:
 	@echo "make fuzz-long   fuzz campaigns: every target for $(or $(FUZZ_SECONDS),1800)s (FUZZ_SECONDS, FUZZ_TARGETS, FUZZ_JOBS),"
 	@echo "                 corpus minimised into fuzz/corpus-kept, coverage table in fuzz/COVERAGE.md"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
+	@echo "make broker      the broker binary target/release/libmqtt-broker (reads mosquitto.conf; or: cargo install --path broker)"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
@@ -40,6 +41,12 @@ demo:
 	@test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q ./py
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
+
+## broker: the broker binary, target/release/libmqtt-broker (`cargo install
+## --path broker` installs it into ~/.cargo/bin). Run it with a
+## mosquitto.conf: target/release/libmqtt-broker -c /etc/mosquitto/mosquitto.conf
+broker:
+	$(CARGO) build --release -p libmqtt-broker
 
 ## test: THE test command. Installs missing tools, then runs everything.
 test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test tokio-otel-test wheel-test

@@ -177,3 +177,46 @@ fn port_on_the_command_line() {
     let _ = child.wait();
     assert!(ok.status.success(), "{ok:?}");
 }
+
+/// `-d` runs in the background (the command returns at once) and
+/// `pid_file` names the running process; SIGTERM stops it and the pid file
+/// goes.
+#[test]
+fn daemon_mode_with_a_pid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let pid_file = dir.path().join("broker.pid");
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npid_file {}\nlog_dest none\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    let out = run(Command::new(env!("CARGO_BIN_EXE_libmqtt-broker"))
+        .arg("-c")
+        .arg(&conf)
+        .arg("-d"));
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + WAIT;
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pid file");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let ok = mosquitto_pub(port, &["-t", "t", "-m", "m", "-q", "1"]);
+    let kill = run(Command::new("kill").args(["-TERM", &pid.to_string()]));
+    assert!(kill.status.success());
+    assert!(ok.status.success(), "{ok:?}");
+    while pid_file.exists() {
+        assert!(std::time::Instant::now() < deadline, "the pid file stayed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
