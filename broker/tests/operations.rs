@@ -1,4 +1,6 @@
 //! `$SYS`, graceful stop, `-p`, `--test-config` and configuration errors.
+// Tests wait for real processes: they read the real clock.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
