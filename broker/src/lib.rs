@@ -15,7 +15,7 @@
 //!   layers, sans-IO too.
 //! * [`server`]: the socket loop (mio), signals.
 //! * [`sys`]: the `$SYS` topics.
-//! * [`log`]: mosquitto's logging options.
+//! * [`mod@log`]: mosquitto's logging options.
 
 #![forbid(unsafe_code)]
 

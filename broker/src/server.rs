@@ -17,7 +17,7 @@
 //!    What a socket does not take waits in the connection's pending buffer
 //!    and the socket is watched for writability.
 //! 5. Drain [`Broker::poll_close`]: the transport's goodbye (WebSocket
-//!    Close, TLS close_notify), flush (at most [`CLOSE_GRACE_MS`]), close,
+//!    Close, TLS close_notify), flush (at most `CLOSE_GRACE_MS`, 5 s), close,
 //!    [`Broker::connection_closed`] (which may publish a will: back to 4).
 //!
 //! SIGHUP reloads the password and ACL files (connected clients stay) and
