@@ -193,7 +193,7 @@ bench-broker-mosq: $(MOSQ_LOAD)
 .PHONY: bench-hostile
 bench-hostile:
 	$(CARGO) build --release -p libmqtt-broker
-	python3 bench/hostile-load.py --no-build
+	python3 bench/hostile-load.py --no-build --markdown-out bench/RESULTS.md
 
 ## bench-tokio: the tokio client benchmark of issue 15 (not a test):
 ## mqtt-tokio beside rumqttc 0.25 in the same run, through Debian's
