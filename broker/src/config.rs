@@ -184,3 +184,64 @@ pub struct LogTypes {
     /// `debug`.
     pub debug: bool,
 }
+
+// TEMPORARY stubs until the parser lands.
+impl Config {
+    /// Reads a file.
+    pub fn load(_path: &std::path::Path) -> Result<Config, String> {
+        Err("not yet".into())
+    }
+    /// Local only.
+    pub fn local_only() -> Config {
+        Config {
+            path: None,
+            per_listener_settings: false,
+            listeners: vec![Listener {
+                port: 1883,
+                bind_address: Some("127.0.0.1".into()),
+                protocol: Protocol::Mqtt,
+                tls: None,
+                max_connections: None,
+                security: None,
+                line: 0,
+            }],
+            security: Security {
+                allow_anonymous: Some(true),
+                ..Security::default()
+            },
+            limits: Limits {
+                max_inflight_messages: 20,
+                max_queued_messages: 1000,
+                max_queued_bytes: 0,
+                message_size_limit: 0,
+                max_packet_size: 0,
+                max_keepalive: 65535,
+                max_qos: 2,
+                retain_available: true,
+                persistent_client_expiration: None,
+                max_topic_alias: 10,
+                receive_maximum: 65535,
+            },
+            sys_interval: 10,
+            log: Log {
+                dests: vec![LogDest::Stderr],
+                types: LogTypes {
+                    error: true,
+                    warning: true,
+                    notice: true,
+                    information: true,
+                    subscribe: false,
+                    unsubscribe: false,
+                    debug: false,
+                },
+                connection_messages: true,
+                timestamp: true,
+            },
+            pid_file: None,
+        }
+    }
+    /// -p.
+    pub fn with_port_override(&mut self, port: u16) {
+        self.listeners[0].port = port;
+    }
+}

@@ -6,10 +6,25 @@
 //! ([`mqtt_core::broker::Broker`]); this crate moves bytes and time for it:
 //!
 //! * [`config`]: the `mosquitto.conf` reader.
+//! * [`setup`]: from the configuration to the engine's options and the
+//!   listeners' security.
 //! * [`password`]: mosquitto's password file (`$7$` PBKDF2-SHA512 and
 //!   `$6$` SHA-512 hashes) and the `passwd` subcommand.
+//! * [`auth`]: who may connect, per listener.
+//! * [`tls`], [`transport`]: TLS (rustls) and WebSocket (tungstenite)
+//!   layers, sans-IO too.
+//! * [`server`]: the socket loop (mio), signals.
+//! * [`sys`]: the `$SYS` topics.
+//! * [`log`]: mosquitto's logging options.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
+pub mod log;
 pub mod password;
+pub mod server;
+pub mod setup;
+pub mod sys;
+pub mod tls;
+pub mod transport;

@@ -2001,3 +2001,37 @@ fn transport_username_replaces_the_connects_for_authentication_and_acl() {
         vec![ReasonCode::GrantedQoS1, ReasonCode::NotAuthorized]
     );
 }
+
+/// `Broker::shutdown`: 5.0 clients get DISCONNECT 0x8B Server shutting
+/// down, every connection is closed; `Broker::stats` counts the traffic.
+#[test]
+fn shutdown_sends_server_shutting_down_and_stats_count_traffic() {
+    let mut net = Net::new(BrokerOptions::new());
+    let v5 = net.add(opts(V5, "v5"));
+    let v3 = net.add(opts(V3, "v3"));
+    net.subscribe(v3, Subscribe::single(1, "t", QoS::AtLeastOnce).unwrap());
+    for _ in 0..3 {
+        net.publish(v5, "t", b"m", QoS::AtLeastOnce, false);
+    }
+    let stats = net.broker.stats();
+    assert_eq!(stats.publish_received, 3);
+    assert_eq!(stats.publish_sent, 3);
+    assert_eq!(stats.clients_connected, 2);
+    assert_eq!(stats.subscriptions, 1);
+    // Received: 2 CONNECT, 1 SUBSCRIBE, 3 PUBLISH, 3 PUBACK from v3.
+    assert_eq!(stats.packets_received, 9);
+    // Sent: 2 CONNACK, 1 SUBACK, 3 PUBACK, 3 PUBLISH.
+    assert_eq!(stats.packets_sent, 9);
+    net.broker.shutdown(net.now);
+    net.drive();
+    assert_eq!(
+        net.disconnected_by_server(v5),
+        Some(ReasonCode::ServerShuttingDown)
+    );
+    assert!(net.peers[v3].conn.is_none());
+    assert_eq!(net.broker.connection_count(), 0);
+    let after = net.broker.stats();
+    assert_eq!(after.packets_received, 9);
+    assert_eq!(after.packets_sent, 10, "the DISCONNECT counts");
+    assert_eq!(after.clients_maximum, 2);
+}

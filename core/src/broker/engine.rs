@@ -105,7 +105,7 @@ use super::hooks::{
     PasswordAuthenticator,
 };
 use super::{
-    Access, Acl, Authorizer, BrokerLimits, ClientKey, PasswordTable, QueueFullPolicy,
+    Access, Acl, Authorizer, BrokerLimits, BrokerStats, ClientKey, PasswordTable, QueueFullPolicy,
     RetainedStore, SubscribeError, Subscription, SubscriptionTable,
 };
 
@@ -338,6 +338,8 @@ pub struct Broker {
     offline_order: BTreeMap<u64, ClientKey>,
     next_offline_seq: u64,
     evicted: u64,
+    /// Counters; the gauges are computed by [`Broker::stats`].
+    counters: BrokerStats,
 }
 
 impl core::fmt::Debug for Broker {
@@ -387,6 +389,7 @@ impl Broker {
             offline_order: BTreeMap::new(),
             next_offline_seq: 0,
             evicted: 0,
+            counters: BrokerStats::default(),
         }
     }
 
@@ -445,6 +448,30 @@ impl Broker {
         self.expired
     }
 
+    /// The engine's counters since the start and its current sizes (for a
+    /// broker's `$SYS` topics). Takes time in proportion to the number of
+    /// connections and sessions: call it every few seconds, not per
+    /// message.
+    pub fn stats(&self) -> BrokerStats {
+        let mut stats = self.counters;
+        for c in self.conns.values() {
+            stats.packets_received += c.server.packets_received();
+            stats.packets_sent += c.server.packets_sent();
+        }
+        for s in self.sessions.values() {
+            if s.conn.is_some() {
+                stats.clients_connected += 1;
+            } else {
+                stats.clients_disconnected += 1;
+            }
+            stats.queued_messages += s.offline.len();
+        }
+        stats.publish_dropped = self.dropped;
+        stats.subscriptions = self.subs.len();
+        stats.retained_messages = self.retained.len();
+        stats
+    }
+
     /// Messages queued in the kept session of `client_id` (0 when it is
     /// connected or unknown), expired ones not purged yet included.
     pub fn queued_for(&self, client_id: &str) -> usize {
@@ -452,6 +479,13 @@ impl Broker {
             .get(client_id)
             .and_then(|k| self.sessions.get(k))
             .map_or(0, |s| s.offline.len())
+    }
+
+    /// The Client Identifier of the session `conn` serves (assigned or
+    /// not), once its CONNECT was accepted.
+    pub fn client_id(&self, conn: ConnectionId) -> Option<&str> {
+        let key = self.conns.get(&conn)?.key?;
+        self.sessions.get(&key).map(|s| s.client_id.as_str())
     }
 
     /// Whether `conn` waits for a deferred authentication decision
@@ -470,6 +504,7 @@ impl Broker {
 
     /// A new transport connection; returns its identifier.
     pub fn connection_opened(&mut self, now: Instant) -> ConnectionId {
+        self.counters.clients_maximum = self.counters.clients_maximum.max(self.conns.len() + 1);
         let id = ConnectionId(self.next_conn);
         self.next_conn += 1;
         let mut server = ServerConnection::new(self.opts.server.clone());
@@ -579,6 +614,7 @@ impl Broker {
             .map(|(k, _)| *k)
             .collect();
         for key in expired {
+            self.counters.clients_expired += 1;
             self.remove_session(key, now);
         }
         let due: Vec<ClientKey> = self
@@ -603,7 +639,32 @@ impl Broker {
         };
         c.server.handle_transport_closed(now);
         self.process(conn, now);
-        self.conns.remove(&conn);
+        if let Some(c) = self.conns.remove(&conn) {
+            self.counters.packets_received += c.server.packets_received();
+            self.counters.packets_sent += c.server.packets_sent();
+        }
+    }
+
+    /// The broker is stopping: every connected client is sent DISCONNECT
+    /// 0x8B Server shutting down (5.0; 3.1.1 clients have no such packet)
+    /// and every connection is handed to [`poll_close`](Self::poll_close).
+    /// The driver then flushes the output, closes the transports and calls
+    /// [`connection_closed`](Self::connection_closed) as usual.
+    pub fn shutdown(&mut self, now: Instant) {
+        let ids: Vec<ConnectionId> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(c) = self.conns.get_mut(&id) {
+                if c.server.state() == ServerState::Connected {
+                    let _ = c.server.disconnect(
+                        now,
+                        ReasonCode::ServerShuttingDown,
+                        DisconnectProperties::default(),
+                    );
+                }
+            }
+            self.process(id, now);
+            self.request_close(id);
+        }
     }
 
     // ----- outputs -----------------------------------------------------
@@ -1063,6 +1124,7 @@ impl Broker {
     }
 
     fn on_message(&mut self, id: ConnectionId, now: Instant, p: Publish) {
+        self.counters.publish_received += 1;
         let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
             return;
         };
@@ -1173,6 +1235,8 @@ impl Broker {
                 if c.server.state() == ServerState::Connected {
                     if c.server.publish(now, p).is_err() {
                         self.dropped += 1;
+                    } else {
+                        self.counters.publish_sent += 1;
                     }
                     return;
                 }

@@ -26,6 +26,7 @@
 //!   enhanced authentication, or decide later), and
 //!   [`PasswordAuthenticator`] over a [`PasswordTable`].
 //! * [`engine`]: [`Broker`], the engine itself.
+//! * [`stats`]: [`BrokerStats`], its counters (for `$SYS` and metrics).
 //!
 //! Clients are named by a [`ClientKey`], a small opaque number the engine
 //! assigns per session, so that tables hold four bytes per reference
@@ -37,6 +38,7 @@ pub mod engine;
 pub mod hooks;
 pub mod limits;
 pub mod retained;
+pub mod stats;
 pub mod subscriptions;
 
 pub use acl::{Access, Acl, AclError, AclErrorKind, Authorizer};
@@ -48,6 +50,7 @@ pub use hooks::{
 };
 pub use limits::{BrokerLimits, LimitExceeded, QueueFullPolicy};
 pub use retained::{RetainError, RetainOutcome, RetainedMessage, RetainedStore};
+pub use stats::BrokerStats;
 pub use subscriptions::{
     ClientKey, Delivery, SubscribeError, SubscribeOutcome, Subscription, SubscriptionTable,
 };

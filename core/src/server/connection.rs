@@ -188,6 +188,9 @@ pub struct ServerConnection {
     /// order, to resend once what the client sent before CONNACK is
     /// handled (see [`accept`](Self::accept)).
     resend: Vec<u16>,
+    /// Packets decoded from the client and encoded for it, for statistics.
+    packets_received: u64,
+    packets_sent: u64,
 }
 
 impl ServerConnection {
@@ -227,6 +230,8 @@ impl ServerConnection {
             pending_unsubscribes: Vec::new(),
             v31_requested: Vec::new(),
             resend: Vec::new(),
+            packets_received: 0,
+            packets_sent: 0,
             opts: options,
         }
     }
@@ -288,6 +293,16 @@ impl ServerConnection {
     /// bounded by the largest packet we accept. 0 once closed.
     pub fn buffered_input(&self) -> usize {
         self.decoder.buffered()
+    }
+
+    /// Packets received from the client and decoded, since the start.
+    pub fn packets_received(&self) -> u64 {
+        self.packets_received
+    }
+
+    /// Packets encoded for the client, since the start.
+    pub fn packets_sent(&self) -> u64 {
+        self.packets_sent
     }
 
     // ----- inputs --------------------------------------------------------
@@ -509,7 +524,10 @@ impl ServerConnection {
                 _ => {}
             }
             match self.decoder.next_packet() {
-                Ok(Some(packet)) => self.handle_packet(packet),
+                Ok(Some(packet)) => {
+                    self.packets_received += 1;
+                    self.handle_packet(packet)
+                }
                 Ok(None) => break,
                 Err(e) => {
                     self.on_decode_error(e);
@@ -597,6 +615,7 @@ impl ServerConnection {
             self.out.truncate(start);
             return Err(ServerError::PacketTooLarge { size: n, maximum });
         }
+        self.packets_sent += 1;
         Ok(n)
     }
 
