@@ -4,10 +4,11 @@ TLS certificates made with openssl, and reading a process's CPU time and
 memory from /proc.
 
 Our broker is `target/release/libmqtt-broker -c CONF`. While that binary
-cannot run a configuration file yet, the example broker
-`target/release/examples/broker --port P` stands in for plain TCP cases
-(it reads no file, so TLS cases and the configuration's limits are not
-applied to it; the tables say which one ran).
+cannot run a configuration file yet, `libmqtt-broker -p PORT` (its
+defaults) or else the example broker `target/release/examples/broker
+--port P` stands in for plain TCP cases (neither reads the file, so TLS
+cases and the configuration's limits are not applied to it; the tables say
+which one ran).
 """
 
 import os
@@ -153,6 +154,8 @@ def start(kind, conf, port, logdir, nofile=None):
         cmd = [MOSQUITTO, "-c", str(conf)]
     elif kind == "libmqtt-broker":
         cmd = [str(OURS_BIN), "-c", str(conf)]
+    elif kind == "libmqtt-broker-p":
+        cmd = [str(OURS_BIN), "-p", str(port)]
     elif kind == "example":
         cmd = [str(EXAMPLE_BIN), "--port", str(port)]
     else:
@@ -174,17 +177,19 @@ def start(kind, conf, port, logdir, nofile=None):
 
 
 def ours_kind(logdir):
-    """libmqtt-broker when it runs a mosquitto.conf (a TCP listener answers),
-    else the example broker, else None."""
+    """libmqtt-broker when it runs a mosquitto.conf (a TCP listener answers);
+    else libmqtt-broker-p (`libmqtt-broker -p PORT`, its defaults, no file);
+    else the example broker; else None."""
     if OURS_BIN.exists():
-        port = free_port()
-        conf = write_conf(Path(logdir) / "probe.conf", port)
-        try:
-            b = start("libmqtt-broker", conf, port, logdir)
-            b.stop()
-            return "libmqtt-broker"
-        except (RuntimeError, OSError):
-            pass
+        for kind in ("libmqtt-broker", "libmqtt-broker-p"):
+            port = free_port()
+            conf = write_conf(Path(logdir) / "probe.conf", port)
+            try:
+                b = start(kind, conf, port, logdir)
+                b.stop()
+                return kind
+            except (RuntimeError, OSError):
+                pass
     if EXAMPLE_BIN.exists():
         return "example"
     return None
@@ -227,6 +232,8 @@ def versions(kind):
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     ours = {"libmqtt-broker": "`libmqtt-broker -c CONF`",
+            "libmqtt-broker-p": "`libmqtt-broker -p PORT` (stand-in: it could not read the conf yet, so it ran "
+                                "with its defaults, plain TCP; TLS and the conf's limits not applied)",
             "example": "the example broker `core/examples/broker.rs --port P` (stand-in: libmqtt-broker "
                        "could not run the conf; TLS and the conf's limits not applied)"}.get(kind, "—")
     return f"{mosq} (Debian, `{MOSQUITTO}`); ours: {ours}, libmqtt {head}, {rustc}, release"
