@@ -171,19 +171,29 @@ def close_all(socks):
             pass
 
 
-def closed_by_peer(socks):
-    """How many of `socks` the broker has closed (EOF or reset)."""
-    n = 0
+def closed_by_peer(socks, drain_s=0.5):
+    """How many of `socks` the broker has closed (EOF or reset), reading
+    (and discarding) what was sent to them first: a socket whose buffer
+    still holds data is read until it is empty or closed, at most `drain_s`
+    seconds in all. Returns (closed, bytes drained)."""
+    n = drained = 0
+    end = time.monotonic() + drain_s
     for s in socks:
         try:
-            s.setblocking(False)
-            if s.recv(65536) == b"":
-                n += 1
-        except BlockingIOError:
+            s.settimeout(0.05)
+            while True:
+                data = s.recv(1 << 20)
+                if not data:
+                    n += 1
+                    break
+                drained += len(data)
+                if time.monotonic() > end:
+                    break
+        except socket.timeout:
             pass
         except OSError:
             n += 1
-    return n
+    return n, drained
 
 
 # ---- phases: each returns (notes, sockets to close before recovery);
@@ -250,7 +260,7 @@ def phase_slowloris(port, cfg, during):
     time.sleep(min(2.0, secs / 2))
     during()
     t.join(secs + 5)
-    closed = closed_by_peer(socks)
+    closed, _ = closed_by_peer(socks)
     return f"{len(socks)} sockets, 1 byte/s for {secs} s: {closed} closed by the broker", socks
 
 
@@ -321,7 +331,7 @@ def phase_oversized(port, cfg, during):
     time.sleep(min(2.0, secs / 2))
     during()
     t.join(secs + 5)
-    closed = closed_by_peer(socks)
+    closed, _ = closed_by_peer(socks)
     return (f"{len(socks)} sockets announcing 256 MB, body at {rate / 1024:.0f} KB/s each for {secs} s "
             f"({sent[0] / 1e6:.1f} MB sent): {closed} closed by the broker"), socks
 
@@ -355,10 +365,12 @@ def phase_stalled(port, cfg, during):
     during()
     t.join(secs + 10)
     stop.set()
-    cut = closed_by_peer([sub])
+    rss = B.rss_kb(cfg["pid"]) or 0
+    cut, drained = closed_by_peer([sub], drain_s=5.0)
     return (f"{stats['sent']:,} × 1 KB published in {secs} s ({stats['sent'] * 1024 / 1e6 / secs:.0f} MB/s)"
-            f"{', publisher stopped: ' + stats['err'] if stats['err'] else ''}; stalled subscriber "
-            f"{'disconnected' if cut else 'still connected'}"), [sub, pub]
+            f"{', publisher stopped: ' + stats['err'] if stats['err'] else ''}; RSS at the end {rss / 1024:.1f} MB; "
+            f"stalled subscriber then read {drained / 1e6:.1f} MB and was "
+            f"{'found disconnected' if cut else 'still connected'}"), [sub, pub]
 
 
 def phase_churn(port, cfg, during):
