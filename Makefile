@@ -8,7 +8,7 @@ FUZZ_TARGETS ?= decode_stream roundtrip encode_structured client server broker f
 # fuzz-long: how many targets run at once.
 FUZZ_JOBS ?= 1
 
-.PHONY: all demo test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus fuzz-tools fuzz-long bench help conformance
+.PHONY: all demo broker test setup fmt-check lint unit no-std docs fuzz-smoke fuzz-corpus fuzz-tools fuzz-long bench help conformance
 
 all: test
 
@@ -20,9 +20,14 @@ help:
 	@echo "make fuzz-long   fuzz campaigns: every target for $(or $(FUZZ_SECONDS),1800)s (FUZZ_SECONDS, FUZZ_TARGETS, FUZZ_JOBS),"
 	@echo "                 corpus minimised into fuzz/corpus-kept, coverage table in fuzz/COVERAGE.md"
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
+	@echo "make broker      the broker binary target/release/libmqtt-broker (reads mosquitto.conf; or: cargo install --path broker)"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
+<<<<<<< HEAD
 	@echo "make bench-broker-mosq  libmqtt-broker vs. mosquitto, same mosquitto.conf, libmosquitto load, TCP and TLS (QUICK=1: short)"
 	@echo "make bench-hostile  libmqtt-broker vs. mosquitto under hostile load: memory peak and recovery (QUICK=1: short)"
+=======
+	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
+>>>>>>> main
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
 	@echo "make bench-tokio-otel  the cost of mqtt-tokio's OpenTelemetry instrumentation (off / no-op / SDK)"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
@@ -41,6 +46,12 @@ demo:
 	@test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q ./py
 	.venv/bin/python py/demo.py $(if $(BROKER),--broker $(BROKER))
+
+## broker: the broker binary, target/release/libmqtt-broker (`cargo install
+## --path broker` installs it into ~/.cargo/bin). Run it with a
+## mosquitto.conf: target/release/libmqtt-broker -c /etc/mosquitto/mosquitto.conf
+broker:
+	$(CARGO) build --release -p libmqtt-broker
 
 ## test: THE test command. Installs missing tools, then runs everything.
 test: setup fmt-check lint no-std docs unit c-test c-firmware-test py-test tokio-ws-test tokio-otel-test wheel-test
@@ -164,6 +175,7 @@ bench:
 bench-broker:
 	bench/run-broker.sh
 
+<<<<<<< HEAD
 ## mosq_load: the libmosquitto load program (bench/mosq-load/mosq_load.c),
 ## installing Debian's libmosquitto-dev when its header is missing.
 MOSQ_LOAD := bench/target/mosq-load/mosq_load
@@ -194,6 +206,19 @@ bench-broker-mosq: $(MOSQ_LOAD)
 bench-hostile:
 	$(CARGO) build --release -p libmqtt-broker
 	python3 bench/hostile-load.py --no-build --markdown-out bench/RESULTS.md
+=======
+## bench-idle: memory per idle connection (not a test, issue 17): the
+## example broker (or IDLE_BROKER, a command where {port} is replaced,
+## printing `listening on ADDR`) and mosquitto each get IDLE_N connections
+## (CONNECT/CONNACK, then idle); RSS and PSS before, with them idle and
+## after closing them (bench/idle-connections.py).
+IDLE_N ?= 10000
+IDLE_BROKER ?=
+.PHONY: bench-idle
+bench-idle:
+	$(CARGO) build --release -p mqtt-core --example broker
+	python3 bench/idle-connections.py -n $(IDLE_N) $(if $(IDLE_BROKER),--broker '$(IDLE_BROKER)')
+>>>>>>> main
 
 ## bench-tokio: the tokio client benchmark of issue 15 (not a test):
 ## mqtt-tokio beside rumqttc 0.25 in the same run, through Debian's

@@ -845,9 +845,9 @@ typedef struct mqtt_broker_options {
    */
   uint16_t receive_maximum;
   /**
-   * Maximum Packet Size accepted from clients; 0 for no limit beyond
-   * the protocol's (default 0). Larger packets close the connection
-   * with 0x95.
+   * Maximum Packet Size accepted from clients, announced in CONNACK; 0
+   * for no limit beyond the protocol's 256 MiB (default 1048576, 1
+   * MiB). Larger packets close the connection with 0x95.
    */
   uint32_t maximum_packet_size;
   /**
@@ -926,7 +926,10 @@ typedef struct mqtt_broker_options {
    */
   size_t max_subscriptions_per_client;
   /**
-   * QoS 1 and 2 messages queued for one offline session (default 1000).
+   * Messages queued for one session: QoS 1 and 2 while it is offline,
+   * and while connected those beyond its window or held while its
+   * connection is congested (default 1000). The queue is full when
+   * this or `max_queued_bytes` is reached.
    */
   size_t max_queued_messages;
   /**
@@ -970,6 +973,34 @@ typedef struct mqtt_broker_options {
    * 0x00 Success).
    */
   bool no_matching_subscribers;
+  /**
+   * Bytes (topic and payload) queued for one session, like
+   * `max_queued_messages`: the queue is full when either is reached
+   * (default 64 MiB; mosquitto's `max_queued_bytes`).
+   */
+  size_t max_queued_bytes;
+  /**
+   * Bytes the broker holds for a connection the caller reported not
+   * writable (`mqtt_broker_set_writable`) beyond which it is congested:
+   * QoS 0 messages for it are dropped and counted
+   * (`mqtt_broker_stats.congestion_dropped_messages`), QoS 1 and 2 wait
+   * within the queue limits. A message is added whenever the backlog
+   * is below this, so one larger message still goes (default 1 MiB).
+   */
+  size_t max_output_bytes_per_connection;
+  /**
+   * The largest PUBLISH or will payload accepted (default `SIZE_MAX`;
+   * mosquitto's `message_size_limit`). A larger PUBLISH is not routed
+   * (QoS 1 and 2: 0x97 in the 5.0 PUBACK or PUBREC); a larger will
+   * refuses the CONNECT with 0x95.
+   */
+  size_t max_payload_bytes;
+  /**
+   * Seconds an offline session is kept at most, whatever the client
+   * asked, 3.1.1 sessions included (default `UINT32_MAX`: no bound;
+   * mosquitto's `persistent_client_expiration`).
+   */
+  uint32_t max_session_expiry_interval;
 } mqtt_broker_options;
 
 /**
@@ -993,8 +1024,9 @@ typedef struct mqtt_broker_stats {
    */
   size_t retained_messages;
   /**
-   * Messages for offline sessions dropped because their queue was full,
-   * since the start.
+   * Messages not delivered to a subscriber because its session's queue
+   * was full, or QoS 0 ones for a congested connection (also in
+   * `congestion_dropped_messages`), since the start.
    */
   uint64_t dropped_messages;
   /**
@@ -1007,6 +1039,13 @@ typedef struct mqtt_broker_stats {
    * to make room under `max_sessions`, since the start.
    */
   uint64_t evicted_sessions;
+  /**
+   * QoS 0 messages dropped because the subscriber's connection was not
+   * writable (`mqtt_broker_set_writable`) with
+   * `max_output_bytes_per_connection` bytes or more waiting, since the
+   * start.
+   */
+  uint64_t congestion_dropped_messages;
 } mqtt_broker_stats;
 
 /**
@@ -2086,6 +2125,27 @@ mqtt_status mqtt_broker_handle_input(struct mqtt_broker *b,
  * message expiry, delayed wills). Calling it early does nothing harmful.
  */
 mqtt_status mqtt_broker_handle_timeout(struct mqtt_broker *b, uint64_t now_ms);
+
+/**
+ * Whether the transport of `conn` takes bytes: `false` when a write
+ * would block (the socket's buffer is full), `true` when it takes them
+ * again. Connections start writable. While not writable,
+ * `mqtt_broker_poll_output` hands out nothing for `conn` (unless the
+ * broker is closing it) and the broker keeps its bytes: past
+ * `max_output_bytes_per_connection` of them the connection is congested,
+ * QoS 0 messages for it are dropped (counted in
+ * `mqtt_broker_stats.congestion_dropped_messages`) and QoS 1 and 2 ones
+ * wait within `max_queued_messages` and `max_queued_bytes`, sent once it
+ * is writable again. The client is not disconnected for being slow. Keep
+ * what a write did not take and send it first when the socket is
+ * writable, then call this with `true`; do not read from the socket
+ * meanwhile (its input makes output too: acknowledgements, PINGRESP).
+ * `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
+ */
+mqtt_status mqtt_broker_set_writable(struct mqtt_broker *b,
+                                     uint64_t conn,
+                                     bool writable,
+                                     uint64_t now_ms);
 
 /**
  * The transport of `conn` closed (by the peer, on error, or because

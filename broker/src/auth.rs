@@ -15,6 +15,9 @@
 //! * Without a password file, a User Name is accepted as given.
 //! * A client giving no User Name is accepted only with `allow_anonymous
 //!   true` (else 0x87 Not authorized, 3.1.1 return code 5).
+//! * `max_keepalive` below 65535: a 3.1.1 client asking for a longer keep
+//!   alive, or none, is refused with return code 2 (5.0 clients are given
+//!   a Server Keep Alive instead).
 //! * An empty Client Identifier is refused with 0x85 Client Identifier not
 //!   valid (3.1.1 return code 2) with `allow_zero_length_clientid false`.
 
@@ -27,7 +30,7 @@ use mqtt_core::codec::ReasonCode;
 use crate::password::PasswordFile;
 
 /// The security settings of one listener (or of the whole broker).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListenerSecurity {
     /// The users and their hashed passwords (`password_file`).
     pub passwords: Option<PasswordFile>,
@@ -37,6 +40,10 @@ pub struct ListenerSecurity {
     pub allow_zero_length_clientid: bool,
     /// `use_identity_as_username` (TLS listeners).
     pub use_identity_as_username: bool,
+    /// `max_keepalive`: a 3.1.1 client asking for a longer keep alive (or
+    /// none) is refused, as mosquitto does (5.0 clients are told a Server
+    /// Keep Alive instead, by the engine).
+    pub max_keepalive: u16,
 }
 
 impl ListenerSecurity {
@@ -47,6 +54,14 @@ impl ListenerSecurity {
         if info.authentication_method.is_some() {
             // No enhanced authentication method is configured [MQTT-4.12.0-1].
             return AuthDecision::Reject(ReasonCode::BadAuthenticationMethod);
+        }
+        let keep_alive = info.connect.keep_alive;
+        if self.max_keepalive < u16::MAX
+            && !info.protocol_version.is_v5()
+            && (keep_alive == 0 || keep_alive > self.max_keepalive)
+        {
+            // 3.1.1 return code 2, Identifier rejected (mosquitto's answer).
+            return AuthDecision::Reject(ReasonCode::ClientIdentifierNotValid);
         }
         if info.client_id.is_empty() && !self.allow_zero_length_clientid {
             return AuthDecision::Reject(ReasonCode::ClientIdentifierNotValid);

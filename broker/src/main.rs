@@ -21,8 +21,8 @@ usage: libmqtt-broker [-c FILE] [-d] [-p PORT]... [-v] [--test-config]
  -c, --config-file FILE  read the configuration (mosquitto.conf format); without it,
                          one listener on 127.0.0.1:1883 with anonymous access
  -d, --daemon            run in the background
- -p, --port PORT         listen on PORT (replaces the configured default listener;
-                         may be given several times)
+ -p, --port PORT         listen on 127.0.0.1:PORT instead of 1883 when the configuration
+                         defines no listener (may be given several times)
  -v, --verbose           log everything (overrides log_type)
      --test-config       read and check the configuration, then exit
  -h, --help              this text
@@ -109,10 +109,18 @@ fn run(args: Args) -> Result<(), String> {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::local_only(),
     };
-    for &port in &args.ports {
-        config.with_port_override(port);
+    let ports_used = config.apply_command_line_ports(&args.ports);
+    let mut log = Logger::new(&config.log, args.verbose)?;
+    if !ports_used {
+        libmqtt_broker::log!(
+            log,
+            Warning,
+            "Warning: -p is ignored: the configuration defines listeners (as in mosquitto 2)"
+        );
     }
-    let log = Logger::new(&config.log, args.verbose)?;
+    for warning in &config.warnings {
+        libmqtt_broker::log!(log, Warning, "Warning: {warning}");
+    }
     if args.test_config {
         // The files the configuration names are read too.
         libmqtt_broker::setup::security(&config)?;

@@ -54,8 +54,11 @@ const FIRST_LISTENER: usize = usize::MAX - 1;
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads of one socket per turn of the loop.
 const READS_PER_TURN: usize = 4;
-/// Bytes waiting for a client that does not read fast enough before it is
-/// disconnected.
+/// Bytes waiting in the driver for one socket before the client is
+/// disconnected: a safety net only. The engine holds a slow client's
+/// output once its socket stops taking bytes ([`Broker::set_writable`])
+/// and bounds it (QoS 0 dropped past `max_output_bytes_per_connection`),
+/// so the driver holds at most one batch of output and transport framing.
 const MAX_PENDING: usize = 64 * 1024 * 1024;
 /// How long a connection the engine closes may take to flush its last
 /// bytes.
@@ -147,7 +150,12 @@ impl Server {
         let Security {
             listeners: securities,
             acl,
+            warnings,
         } = setup::security(&config)?;
+        let mut log = log;
+        for w in warnings {
+            log!(log, Warning, "Warning: {w}");
+        }
         let mut options = setup::broker_options(&config)?;
         if let Some(acl) = acl.clone() {
             options = options.with_acl(acl);
@@ -160,6 +168,13 @@ impl Server {
         let auth = ListenerAuthenticator::new(securities);
         broker.set_authenticator(Box::new(auth.clone()));
         let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
+        // Before any listening line is printed: a SIGHUP sent by whoever
+        // waits for those lines must not meet the default action (exit).
+        let mut signals =
+            Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| format!("register signals: {e}"))?;
         let mut sockets = Vec::new();
         let mut listeners = Vec::new();
         for (index, l) in config.listeners.iter().enumerate() {
@@ -219,11 +234,6 @@ impl Server {
             return Err("no listener could be opened".into());
         }
         let _ = std::io::stdout().flush();
-        let mut signals =
-            Signals::new([SIGHUP, SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
-            .map_err(|e| format!("register signals: {e}"))?;
         let sys = SysTree::new(config.sys_interval, 0);
         Ok(Server {
             config,
@@ -359,7 +369,14 @@ impl Server {
             None => self.config.clone(),
         };
         match setup::security(&config) {
-            Ok(Security { listeners, acl }) => {
+            Ok(Security {
+                listeners,
+                acl,
+                warnings,
+            }) => {
+                for w in warnings {
+                    log!(self.log, Warning, "Warning: {w}");
+                }
                 self.auth.reload(listeners);
                 match acl {
                     Some(acl) => self.broker.set_authorizer(Box::new(acl)),
@@ -409,7 +426,9 @@ impl Server {
                     continue;
                 }
             };
-            let _ = stream.set_nodelay(true);
+            if self.config.set_tcp_nodelay {
+                let _ = stream.set_nodelay(true);
+            }
             let id = self.broker.connection_opened(now);
             let key = id.get() as usize;
             if let Err(e) =
@@ -461,6 +480,11 @@ impl Server {
             };
             if conn.closing_by.is_some() {
                 return; // the engine is done with it; only flushing is left
+            }
+            if conn.sent < conn.pending.len() {
+                // Not writable: its input (acknowledgements, PINGRESPs to
+                // make) waits too, until `flush` empties the buffer.
+                return;
             }
             let n = match conn.stream.read(&mut self.buf) {
                 Ok(0) => return self.end(key, End::Eof),
@@ -616,6 +640,12 @@ impl Server {
         if written == bytes.len() {
             return;
         }
+        // The engine keeps the rest of its output until the socket takes
+        // these bytes, and applies its policy for slow subscribers.
+        if conn.sent == conn.pending.len() {
+            let now = self.origin.elapsed().as_millis() as u64;
+            self.broker.set_writable(conn.id, now, false);
+        }
         if conn.pending.len() - conn.sent + bytes.len() - written > MAX_PENDING {
             return self.end(key, End::TooSlow);
         }
@@ -659,6 +689,11 @@ impl Server {
         if conn.closing_by.is_some() {
             return self.end(key, End::Engine);
         }
+        // What the engine kept comes in the next `transmit`; what the
+        // client sent meanwhile is read now.
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.broker.set_writable(conn.id, now, true);
+        self.unread.push(key);
         conn.watching_writable = false;
         if let Err(e) =
             self.poll

@@ -3,7 +3,6 @@
 
 use mqtt_core::broker::{Acl, BrokerLimits, BrokerOptions};
 use mqtt_core::codec::QoS;
-use mqtt_core::server::ServerOptions;
 
 use crate::auth::ListenerSecurity;
 use crate::config::Config;
@@ -15,15 +14,20 @@ pub struct Security {
     pub listeners: Vec<ListenerSecurity>,
     /// The `acl_file`, read.
     pub acl: Option<Acl>,
+    /// Lines of the password files that were skipped (as mosquitto skips
+    /// them: their users cannot log in), for the log.
+    pub warnings: Vec<String>,
 }
 
-/// Reads the password and ACL files the configuration names. With
+/// Reads the password and ACL files the configuration names (a password
+/// file's bad lines are skipped and reported, as mosquitto does). With
 /// `per_listener_settings true` each listener has its own settings; the
 /// ACL must then be the same file for every listener that names one (the
 /// engine has one authorizer), else it is an error.
 pub fn security(config: &Config) -> Result<Security, String> {
     let mut listeners = Vec::new();
     let mut acl_files = Vec::new();
+    let mut warnings = Vec::new();
     for l in &config.listeners {
         let s = if config.per_listener_settings {
             l.security.clone().unwrap_or_default()
@@ -31,10 +35,12 @@ pub fn security(config: &Config) -> Result<Security, String> {
             config.security.clone()
         };
         let passwords = match &s.password_file {
-            Some(path) => Some(
-                PasswordFile::load(path)
-                    .map_err(|e| format!("password_file {}: {e}", path.display()))?,
-            ),
+            Some(path) => {
+                let (file, problems) = PasswordFile::load_lenient(path)
+                    .map_err(|e| format!("password_file {}: {e}", path.display()))?;
+                warnings.extend(problems.iter().map(|p| format!("password_file: {p}")));
+                Some(file)
+            }
             None => None,
         };
         acl_files.push(s.acl_file.clone());
@@ -43,6 +49,7 @@ pub fn security(config: &Config) -> Result<Security, String> {
             allow_anonymous: s.allow_anonymous.unwrap_or(false),
             allow_zero_length_clientid: s.allow_zero_length_clientid.unwrap_or(true),
             use_identity_as_username: l.tls.as_ref().is_some_and(|t| t.use_identity_as_username),
+            max_keepalive: config.limits.max_keepalive,
         });
     }
     if let Some(i) = acl_files.iter().position(|a| *a != acl_files[0]) {
@@ -62,14 +69,29 @@ pub fn security(config: &Config) -> Result<Security, String> {
         }
         None => None,
     };
-    Ok(Security { listeners, acl })
+    Ok(Security {
+        listeners,
+        acl,
+        warnings,
+    })
 }
 
-/// The engine's options from the configuration's limits.
+/// The engine's options from the configuration's limits, with mosquitto's
+/// meaning of 0 ("no limit") where mosquitto has one.
+///
+/// `max_packet_size` not given (0) keeps the engine's default, 1 MiB
+/// ([`BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE`]), where mosquitto
+/// accepts up to 256 MiB: the largest packet is also what one client can
+/// make the broker hold for each of its subscribers, so a bound is the
+/// safer default; `max_packet_size 268435455` restores mosquitto's.
 pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
     let l = &config.limits;
-    let mut server = ServerOptions::new();
-    server.maximum_packet_size = l.max_packet_size;
+    let defaults = BrokerOptions::new();
+    let mut server = defaults.server.clone();
+    if l.max_packet_size != 0 {
+        server.maximum_packet_size = l.max_packet_size;
+    }
+    server.receive_maximum = l.receive_maximum.max(1);
     server.max_inflight = match l.max_inflight_messages {
         0 => u16::MAX,
         n => n,
@@ -85,11 +107,21 @@ pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
         _ => QoS::ExactlyOnce,
     };
     server.retain_available = l.retain_available;
-    let mut limits = BrokerLimits::default();
+    server.max_keep_alive = l.max_keepalive;
+    let mut limits: BrokerLimits = defaults.limits.clone();
     limits.max_queued_messages = server.max_queued;
+    limits.max_queued_bytes = match l.max_queued_bytes {
+        0 => usize::MAX,
+        n => n,
+    };
+    limits.max_payload_bytes = match l.message_size_limit {
+        0 => usize::MAX,
+        n => n as usize,
+    };
+    if let Some(seconds) = l.persistent_client_expiration {
+        limits.max_session_expiry_interval = u32::try_from(seconds).unwrap_or(u32::MAX);
+    }
     // Connections are limited per listener by the socket loop.
     limits.max_connections = usize::MAX;
-    Ok(BrokerOptions::new()
-        .with_server_options(server)
-        .with_limits(limits))
+    Ok(defaults.with_server_options(server).with_limits(limits))
 }

@@ -396,6 +396,22 @@ impl WsLayer {
                 }
                 Err(HandshakeError::Failure(e)) => {
                     self.state = WsState::Failed;
+                    if let tungstenite::Error::Http(refusal) = &e {
+                        // The refusal tungstenite wrote went with its
+                        // stream: write it again.
+                        let status = refusal.status();
+                        let body: &[u8] = refusal.body().as_deref().unwrap_or_default();
+                        down.extend_from_slice(
+                            format!(
+                                "HTTP/1.1 {} {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+                                status.as_u16(),
+                                status.canonical_reason().unwrap_or(""),
+                                body.len()
+                            )
+                            .as_bytes(),
+                        );
+                        down.extend_from_slice(body);
+                    }
                     return Err(TransportError(format!("WebSocket handshake: {e}")));
                 }
             }
@@ -453,5 +469,27 @@ impl WsLayer {
             let _ = ws.flush();
             ws.get_mut().drain_output(down);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Transport;
+
+    #[test]
+    fn websocket_handshake_then_binary_frames_carry_mqtt() {
+        let mut t = Transport::new(None, Some(1 << 20)).unwrap();
+        let request =
+            "GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                       Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                       Sec-WebSocket-Protocol: mqtt\r\n\r\n";
+        let (mut up, mut down) = (Vec::new(), Vec::new());
+        // In pieces, as a client's writes may arrive.
+        for piece in request.as_bytes().chunks(7) {
+            t.receive(piece, &mut up, &mut down).unwrap();
+        }
+        let answer = String::from_utf8_lossy(&down).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 101"), "{answer:?}");
+        assert!(up.is_empty());
     }
 }

@@ -29,9 +29,18 @@
 //! 3. Call [`Broker::handle_timeout`] when its deadline has passed.
 //! 4. Drain [`Broker::poll_output`]: it hands over all the bytes a
 //!    connection has at once, written with one `write` call. What the
-//!    socket does not take waits in the connection's pending buffer, and
-//!    the socket is watched for writability until it is empty (bounded:
-//!    a client that stops reading is disconnected past [`MAX_PENDING`]).
+//!    socket does not take waits in the connection's pending buffer, the
+//!    engine is told the connection is not writable
+//!    ([`Broker::set_writable`]) and the socket is watched for
+//!    writability until the buffer is empty (then it is writable again).
+//!    Meanwhile the engine keeps the connection's bytes and applies its
+//!    policy for slow subscribers (QoS 0 dropped past
+//!    `BrokerLimits::max_output_bytes_per_connection`, QoS 1 and 2
+//!    queued within the session's bounds): a client that stops reading
+//!    is not disconnected, and the pending buffer never holds more than
+//!    one hand-over. Its socket is not read meanwhile (what it sends
+//!    makes output too: acknowledgements, PINGRESP), so a client that
+//!    sends without reading cannot grow the broker either.
 //! 5. Drain [`Broker::poll_close`]: flush (for at most
 //!    [`CLOSE_GRACE_MS`]), shut the socket down, call
 //!    [`Broker::connection_closed`] (which may publish a will: back to 4).
@@ -55,9 +64,6 @@ const LISTENER: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads of one socket per turn of the loop.
 const READS_PER_TURN: usize = 4;
-/// Bytes waiting for a client that does not read fast enough before it is
-/// disconnected.
-const MAX_PENDING: usize = 64 * 1024 * 1024;
 /// How long a connection the engine closes may take to flush its last
 /// bytes.
 const CLOSE_GRACE_MS: u64 = 5_000;
@@ -145,7 +151,6 @@ enum End {
     Eof,
     Error(std::io::Error),
     Engine,
-    TooSlow,
     FlushTimeout,
 }
 
@@ -286,6 +291,11 @@ impl Server {
             if conn.closing_by.is_some() {
                 return; // the engine is done with it; only flushing is left
             }
+            if conn.sent < conn.pending.len() {
+                // Not writable: its input (acknowledgements, PINGRESPs to
+                // make) waits too, until `flush` empties the buffer.
+                return;
+            }
             match conn.stream.read(&mut self.buf) {
                 Ok(0) => return self.end(key, End::Eof),
                 Ok(n) => {
@@ -366,9 +376,9 @@ impl Server {
         if written == bytes.len() {
             return;
         }
-        if conn.pending.len() - conn.sent + bytes.len() - written > MAX_PENDING {
-            return self.end(key, End::TooSlow);
-        }
+        // The engine keeps the rest until the socket takes these.
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.broker.set_writable(conn.id, now, false);
         if conn.sent > conn.pending.len() / 2 {
             // Drop what was sent, so the buffer holds only what was not.
             conn.pending.drain(..conn.sent);
@@ -410,6 +420,11 @@ impl Server {
         if conn.closing_by.is_some() {
             return self.end(key, End::Engine);
         }
+        // What the engine kept comes in the next `transmit`; what the
+        // client sent meanwhile is read now.
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.broker.set_writable(conn.id, now, true);
+        self.unread.push(key);
         conn.watching_writable = false;
         if let Err(e) =
             self.poll
@@ -433,7 +448,6 @@ impl Server {
                 End::Eof => "closed by the client".to_string(),
                 End::Error(e) => format!("error: {e}"),
                 End::Engine => "closed by the broker".to_string(),
-                End::TooSlow => format!("not reading: over {MAX_PENDING} bytes waiting"),
                 End::FlushTimeout => "last bytes not taken in time".to_string(),
             };
             eprintln!("connection {} from {} ended: {why}", key, conn.peer);

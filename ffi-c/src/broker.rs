@@ -43,9 +43,9 @@ pub struct mqtt_broker_options {
     /// Receive Maximum: QoS 1 and 2 messages a client may have
     /// unacknowledged at once, 1 to 65535 (default 65535).
     pub receive_maximum: u16,
-    /// Maximum Packet Size accepted from clients; 0 for no limit beyond
-    /// the protocol's (default 0). Larger packets close the connection
-    /// with 0x95.
+    /// Maximum Packet Size accepted from clients, announced in CONNACK; 0
+    /// for no limit beyond the protocol's 256 MiB (default 1048576, 1
+    /// MiB). Larger packets close the connection with 0x95.
     pub maximum_packet_size: u32,
     /// Topic aliases a client may use (5.0; default 0).
     pub topic_alias_maximum: u16,
@@ -90,7 +90,10 @@ pub struct mqtt_broker_options {
     /// Subscriptions one client may hold; beyond, 0x97 in the SUBACK
     /// (3.1.1: 0x80). Default 256.
     pub max_subscriptions_per_client: usize,
-    /// QoS 1 and 2 messages queued for one offline session (default 1000).
+    /// Messages queued for one session: QoS 1 and 2 while it is offline,
+    /// and while connected those beyond its window or held while its
+    /// connection is congested (default 1000). The queue is full when
+    /// this or `max_queued_bytes` is reached.
     pub max_queued_messages: usize,
     /// `MQTT_BROKER_QUEUE_DROP_NEWEST` (default) or
     /// `MQTT_BROKER_QUEUE_DROP_OLDEST`.
@@ -117,6 +120,26 @@ pub struct mqtt_broker_options {
     /// acknowledged with 0x10 No matching subscribers (default true; false:
     /// 0x00 Success).
     pub no_matching_subscribers: bool,
+    /// Bytes (topic and payload) queued for one session, like
+    /// `max_queued_messages`: the queue is full when either is reached
+    /// (default 64 MiB; mosquitto's `max_queued_bytes`).
+    pub max_queued_bytes: usize,
+    /// Bytes the broker holds for a connection the caller reported not
+    /// writable (`mqtt_broker_set_writable`) beyond which it is congested:
+    /// QoS 0 messages for it are dropped and counted
+    /// (`mqtt_broker_stats.congestion_dropped_messages`), QoS 1 and 2 wait
+    /// within the queue limits. A message is added whenever the backlog
+    /// is below this, so one larger message still goes (default 1 MiB).
+    pub max_output_bytes_per_connection: usize,
+    /// The largest PUBLISH or will payload accepted (default `SIZE_MAX`;
+    /// mosquitto's `message_size_limit`). A larger PUBLISH is not routed
+    /// (QoS 1 and 2: 0x97 in the 5.0 PUBACK or PUBREC); a larger will
+    /// refuses the CONNECT with 0x95.
+    pub max_payload_bytes: usize,
+    /// Seconds an offline session is kept at most, whatever the client
+    /// asked, 3.1.1 sessions included (default `UINT32_MAX`: no bound;
+    /// mosquitto's `persistent_client_expiration`).
+    pub max_session_expiry_interval: u32,
 }
 
 /// Fills `*out` with the defaults (documented on each field of
@@ -132,7 +155,7 @@ pub unsafe extern "C" fn mqtt_broker_options_default(out: *mut mqtt_broker_optio
         let d = BrokerOptions::new();
         let opts = mqtt_broker_options {
             receive_maximum: s.receive_maximum,
-            maximum_packet_size: s.maximum_packet_size,
+            maximum_packet_size: d.server.maximum_packet_size,
             topic_alias_maximum: s.topic_alias_maximum,
             maximum_qos: s.maximum_qos.as_u8(),
             retain_available: s.retain_available,
@@ -158,6 +181,10 @@ pub unsafe extern "C" fn mqtt_broker_options_default(out: *mut mqtt_broker_optio
             allow_anonymous: d.allow_anonymous,
             acl: mqtt_bytes_view::NONE,
             no_matching_subscribers: d.no_matching_subscribers,
+            max_queued_bytes: l.max_queued_bytes,
+            max_output_bytes_per_connection: l.max_output_bytes_per_connection,
+            max_payload_bytes: l.max_payload_bytes,
+            max_session_expiry_interval: l.max_session_expiry_interval,
         };
         // SAFETY: checked non-NULL; the caller provides a writable struct.
         unsafe { out.write(opts) };
@@ -224,6 +251,10 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     limits.max_retained_messages = o.max_retained_messages;
     limits.max_retained_bytes = o.max_retained_bytes;
     limits.max_topic_levels = o.max_topic_levels;
+    limits.max_queued_bytes = o.max_queued_bytes;
+    limits.max_output_bytes_per_connection = o.max_output_bytes_per_connection;
+    limits.max_payload_bytes = o.max_payload_bytes;
+    limits.max_session_expiry_interval = o.max_session_expiry_interval;
     let mut opts = BrokerOptions::new()
         .with_server_options(server)
         .with_limits(limits)
@@ -429,6 +460,37 @@ pub unsafe extern "C" fn mqtt_broker_handle_timeout(
     }
 }
 
+/// Whether the transport of `conn` takes bytes: `false` when a write
+/// would block (the socket's buffer is full), `true` when it takes them
+/// again. Connections start writable. While not writable,
+/// `mqtt_broker_poll_output` hands out nothing for `conn` (unless the
+/// broker is closing it) and the broker keeps its bytes: past
+/// `max_output_bytes_per_connection` of them the connection is congested,
+/// QoS 0 messages for it are dropped (counted in
+/// `mqtt_broker_stats.congestion_dropped_messages`) and QoS 1 and 2 ones
+/// wait within `max_queued_messages` and `max_queued_bytes`, sent once it
+/// is writable again. The client is not disconnected for being slow. Keep
+/// what a write did not take and send it first when the socket is
+/// writable, then call this with `true`; do not read from the socket
+/// meanwhile (its input makes output too: acknowledgements, PINGRESP).
+/// `MQTT_STATUS_UNKNOWN_CONNECTION` for an identifier not open.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_set_writable(
+    b: *mut mqtt_broker,
+    conn: u64,
+    writable: bool,
+    now_ms: u64,
+) -> mqtt_status {
+    // SAFETY: checked by with_handle.
+    unsafe {
+        with_handle(b, |h| {
+            let id = h.conn(conn)?;
+            h.broker.set_writable(id, now_ms, writable);
+            Ok(())
+        })
+    }
+}
+
 /// The transport of `conn` closed (by the peer, on error, or because
 /// `mqtt_broker_poll_close` asked for it). The will is published if the
 /// client did not end with DISCONNECT; the session stays if it was asked
@@ -609,8 +671,9 @@ pub struct mqtt_broker_stats {
     pub subscriptions: usize,
     /// Retained messages.
     pub retained_messages: usize,
-    /// Messages for offline sessions dropped because their queue was full,
-    /// since the start.
+    /// Messages not delivered to a subscriber because its session's queue
+    /// was full, or QoS 0 ones for a congested connection (also in
+    /// `congestion_dropped_messages`), since the start.
     pub dropped_messages: u64,
     /// Queued messages dropped because their Message Expiry Interval
     /// passed, since the start.
@@ -618,6 +681,11 @@ pub struct mqtt_broker_stats {
     /// Kept sessions of offline clients evicted (offline longest first)
     /// to make room under `max_sessions`, since the start.
     pub evicted_sessions: u64,
+    /// QoS 0 messages dropped because the subscriber's connection was not
+    /// writable (`mqtt_broker_set_writable`) with
+    /// `max_output_bytes_per_connection` bytes or more waiting, since the
+    /// start.
+    pub congestion_dropped_messages: u64,
 }
 
 /// Writes the broker's counters to `*out`.
@@ -641,6 +709,7 @@ pub unsafe extern "C" fn mqtt_broker_get_stats(
                 dropped_messages: br.dropped_messages(),
                 expired_messages: br.expired_messages(),
                 evicted_sessions: br.evicted_sessions(),
+                congestion_dropped_messages: br.congestion_dropped_messages(),
             });
             Ok(())
         })
@@ -666,10 +735,73 @@ mod tests {
             let opts = broker_options(&o).unwrap();
             assert_eq!(opts.limits, BrokerLimits::default());
             assert!(o.no_matching_subscribers && opts.no_matching_subscribers);
-            let mut server = ServerOptions::new();
+            let mut server = BrokerOptions::new().server;
             server.manual_ack = opts.server.manual_ack;
             assert_eq!(opts.server, server);
+            assert_eq!(
+                o.maximum_packet_size,
+                BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE
+            );
             assert_eq!(mqtt_broker_new(&o, &mut b), mqtt_status::MQTT_STATUS_OK);
+            mqtt_broker_free(b);
+        }
+    }
+
+    #[test]
+    fn a_connection_not_writable_gets_nothing_and_its_qos0_is_dropped_past_the_cap() {
+        let mut o = core::mem::MaybeUninit::<mqtt_broker_options>::uninit();
+        let mut b = core::ptr::null_mut();
+        let (mut sub, mut publ) = (0u64, 0u64);
+        let connect = |id: u8| {
+            [
+                0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 1, id,
+            ]
+        };
+        let subscribe = [0x82, 6, 0, 1, 0, 1, b't', 0];
+        let publish = [0x30, 5, 0, 1, b't', b'x', b'y'];
+        // SAFETY: valid pointers to locals and a live handle.
+        unsafe {
+            mqtt_broker_options_default(o.as_mut_ptr());
+            let mut o = o.assume_init();
+            o.max_output_bytes_per_connection = 20;
+            assert_eq!(mqtt_broker_new(&o, &mut b), mqtt_status::MQTT_STATUS_OK);
+            let drain = |b: *mut mqtt_broker| {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 256];
+                loop {
+                    let (mut c, mut n) = (0u64, 0usize);
+                    mqtt_broker_poll_output(b, &mut c, buf.as_mut_ptr(), buf.len(), &mut n);
+                    if n == 0 {
+                        return got;
+                    }
+                    got.push((c, n));
+                }
+            };
+            mqtt_broker_connection_opened(b, 0, &mut sub);
+            mqtt_broker_connection_opened(b, 0, &mut publ);
+            mqtt_broker_handle_input(b, sub, connect(b's').as_ptr(), 15, 1);
+            mqtt_broker_handle_input(b, sub, subscribe.as_ptr(), subscribe.len(), 1);
+            mqtt_broker_handle_input(b, publ, connect(b'p').as_ptr(), 15, 1);
+            drain(b);
+            assert_eq!(
+                mqtt_broker_set_writable(b, sub, false, 2),
+                mqtt_status::MQTT_STATUS_OK
+            );
+            for _ in 0..10 {
+                mqtt_broker_handle_input(b, publ, publish.as_ptr(), publish.len(), 3);
+            }
+            assert!(drain(b).is_empty(), "nothing for a connection not writable");
+            let mut stats = mqtt_broker_stats::default();
+            mqtt_broker_get_stats(b, &mut stats);
+            // 7 bytes each: 3 fit under the cap of 20, the rest dropped.
+            assert_eq!(stats.congestion_dropped_messages, 7);
+            assert_eq!(stats.dropped_messages, 7);
+            mqtt_broker_set_writable(b, sub, true, 4);
+            assert_eq!(drain(b), [(sub, 21)]);
+            assert_eq!(
+                mqtt_broker_set_writable(b, 999, true, 4),
+                mqtt_status::MQTT_STATUS_UNKNOWN_CONNECTION
+            );
             mqtt_broker_free(b);
         }
     }

@@ -35,6 +35,19 @@ use crate::hooks::{decision_from_py, HookError, PyAuthenticator, PyAuthorizer};
 /// the text of a mosquitto-style ``acl_file``. A 5.0 QoS 1 or 2 message
 /// that matches no subscription is acknowledged with 0x10 No matching
 /// subscribers unless ``no_matching_subscribers`` is false (then 0x00).
+///
+/// Slow subscribers: when a transport stops taking bytes (asyncio's
+/// ``pause_writing``), call ``set_writable(conn, False, now)``, and
+/// ``set_writable(conn, True, now)`` when it takes them again. Meanwhile
+/// ``outputs()`` gives nothing for it and the engine keeps its bytes; past
+/// ``max_output_bytes_per_connection`` QoS 0 messages for it are dropped
+/// (``congestion_dropped_messages``) and QoS 1 and 2 ones wait within
+/// ``max_queued_messages`` and ``max_queued_bytes``. The client is not
+/// disconnected. ``maximum_packet_size`` (announced in CONNACK; 0: the
+/// protocol's 256 MiB) bounds one message; ``max_payload_bytes`` (None:
+/// no bound) refuses larger payloads (QoS 1/2: 0x97 in 5.0);
+/// ``max_session_expiry_interval`` (seconds, None: no bound) bounds how
+/// long an offline session is kept, 3.1.1 ones included.
 #[pyclass(module = "libmqtt")]
 pub(crate) struct Broker {
     /// In a mutex only to make the class `Sync` (the engine's hook trait
@@ -78,10 +91,12 @@ impl Broker {
         max_connections = Int(10000), max_sessions = Int(100000), max_subscriptions_per_client = Int(256),
         max_queued_messages = Int(1000), max_retained_messages = Int(10000),
         max_retained_bytes = Int(16777216), max_topic_levels = Int(64),
-        no_matching_subscribers = true
+        no_matching_subscribers = true, max_queued_bytes = Int(67108864),
+        max_output_bytes_per_connection = Int(1048576), max_payload_bytes = None,
+        max_session_expiry_interval = None, maximum_packet_size = Int(1048576)
     ))]
     #[pyo3(
-        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=100000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64, no_matching_subscribers=True)"
+        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=100000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64, no_matching_subscribers=True, max_queued_bytes=67108864, max_output_bytes_per_connection=1048576, max_payload_bytes=None, max_session_expiry_interval=None, maximum_packet_size=1048576)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -98,6 +113,11 @@ impl Broker {
         max_retained_bytes: Int,
         max_topic_levels: Int,
         no_matching_subscribers: bool,
+        max_queued_bytes: Int,
+        max_output_bytes_per_connection: Int,
+        max_payload_bytes: Option<Int>,
+        max_session_expiry_interval: Option<Int>,
+        maximum_packet_size: Int,
     ) -> PyResult<Self> {
         let mut limits = BrokerLimits::default();
         limits.max_connections = max_connections.get(py, "max_connections")?;
@@ -108,9 +128,19 @@ impl Broker {
         limits.max_retained_messages = max_retained_messages.get(py, "max_retained_messages")?;
         limits.max_retained_bytes = max_retained_bytes.get(py, "max_retained_bytes")?;
         limits.max_topic_levels = max_topic_levels.get(py, "max_topic_levels")?;
+        limits.max_queued_bytes = max_queued_bytes.get(py, "max_queued_bytes")?;
+        limits.max_output_bytes_per_connection =
+            max_output_bytes_per_connection.get(py, "max_output_bytes_per_connection")?;
+        if let Some(v) = max_payload_bytes {
+            limits.max_payload_bytes = v.get(py, "max_payload_bytes")?;
+        }
+        if let Some(v) = max_session_expiry_interval {
+            limits.max_session_expiry_interval = v.get(py, "max_session_expiry_interval")?;
+        }
         let mut options = BrokerOptions::new()
             .with_limits(limits)
             .with_no_matching_subscribers(no_matching_subscribers);
+        options.server.maximum_packet_size = maximum_packet_size.get(py, "maximum_packet_size")?;
         let mut table: Option<PasswordTable> = None;
         if let Some(text) = password_file {
             table = Some(
@@ -162,6 +192,41 @@ impl Broker {
             crate::convert::with_bytes(data, |d| self.engine().handle_input(id, now, d))?;
         }
         self.hook_result()
+    }
+
+    /// Whether the transport of ``conn`` takes bytes: ``False`` when it
+    /// stopped (asyncio's ``pause_writing``), ``True`` when it takes them
+    /// again (``resume_writing``). While not writable ``outputs()`` gives
+    /// nothing for ``conn`` (unless the engine is closing it) and the
+    /// engine keeps its bytes; past ``max_output_bytes_per_connection`` of
+    /// them, QoS 0 messages for it are dropped and counted
+    /// (``congestion_dropped_messages``), QoS 1 and 2 ones wait within the
+    /// queue limits and follow once it is writable. The client is not
+    /// disconnected. Read nothing from it meanwhile (its input makes
+    /// output too: acknowledgements, PINGRESP). Unknown connections are
+    /// ignored.
+    fn set_writable(
+        &mut self,
+        py: Python<'_>,
+        conn: Int,
+        writable: bool,
+        now: f64,
+    ) -> PyResult<()> {
+        let conn: u64 = conn.get(py, "conn")?;
+        let now = to_instant(now)?;
+        if let Some(id) = self.conn(conn) {
+            self.engine().set_writable(id, now, writable);
+        }
+        self.hook_result()
+    }
+
+    /// Bytes the engine holds for ``conn``, encoded and not handed out by
+    /// ``outputs()`` yet (0 for an unknown connection).
+    fn output_backlog(&self, py: Python<'_>, conn: Int) -> PyResult<usize> {
+        let conn: u64 = conn.get(py, "conn")?;
+        Ok(self
+            .conn(conn)
+            .map_or(0, |id| self.engine_ref().output_backlog(id)))
     }
 
     /// The time passed: keep alive and connect timeouts, message, session
@@ -284,10 +349,19 @@ impl Broker {
         self.engine_ref().session_count()
     }
 
-    /// Messages dropped because a queue was full.
+    /// Messages not delivered to a subscriber: a queue was full, or QoS 0
+    /// for a congested connection (also in
+    /// ``congestion_dropped_messages``).
     #[getter]
     fn dropped_messages(&self) -> u64 {
         self.engine_ref().dropped_messages()
+    }
+
+    /// QoS 0 messages dropped because the subscriber's connection was not
+    /// writable with ``max_output_bytes_per_connection`` bytes waiting.
+    #[getter]
+    fn congestion_dropped_messages(&self) -> u64 {
+        self.engine_ref().congestion_dropped_messages()
     }
 
     /// Messages dropped because their Message Expiry passed.

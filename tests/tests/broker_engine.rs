@@ -2035,3 +2035,240 @@ fn shutdown_sends_server_shutting_down_and_stats_count_traffic() {
     assert_eq!(after.packets_sent, 10, "the DISCONNECT counts");
     assert_eq!(after.clients_maximum, 2);
 }
+
+/// Options whose output cap is `cap` bytes per connection.
+fn output_cap(cap: usize) -> BrokerOptions {
+    limited(|l| l.max_output_bytes_per_connection = cap)
+}
+
+/// Options with the default limits changed by `change`.
+fn limited(change: impl FnOnce(&mut BrokerLimits)) -> BrokerOptions {
+    let mut limits = BrokerLimits::default();
+    change(&mut limits);
+    BrokerOptions::new().with_limits(limits)
+}
+
+#[test]
+fn a_congested_subscriber_loses_qos0_keeps_qos1_and_its_backlog_is_bounded() {
+    for version in [V3, V5] {
+        const CAP: usize = 4096;
+        let mut net = Net::new(output_cap(CAP));
+        let s = net.add(opts(version, "s"));
+        net.subscribe(s, subscribe_all(1, &["f/0"], QoS::AtMostOnce));
+        net.subscribe(s, subscribe_all(2, &["f/1"], QoS::AtLeastOnce));
+        let publ = net.add(opts(version, "pub"));
+        let conn = net.peers[s].conn.unwrap();
+        // The driver's socket stopped taking bytes.
+        net.broker.set_writable(conn, net.now, false);
+        let payload = [7u8; 100];
+        let mut peak = 0;
+        for _ in 0..2000 {
+            net.publish(publ, "f/0", &payload, QoS::AtMostOnce, false);
+            peak = peak.max(net.broker.output_backlog(conn));
+        }
+        // Bounded by the cap plus one packet, whatever was published.
+        assert!(peak >= CAP, "{peak}");
+        assert!(peak < CAP + 200, "{peak}");
+        let dropped = net.broker.congestion_dropped_messages();
+        assert!(dropped > 1900, "{dropped}");
+        assert_eq!(net.broker.dropped_messages(), dropped);
+        // QoS 1 waits, within the queue bounds, and is acknowledged.
+        for n in 0..50u8 {
+            net.publish(publ, "f/1", &[n], QoS::AtLeastOnce, false);
+        }
+        assert_eq!(net.broker.queued_for("s"), 50);
+        assert!(net.broker.output_backlog(conn) < CAP + 200);
+        assert_eq!(net.completions(publ).len(), 50);
+        assert!(net.messages(s).is_empty());
+        // Writable again: what was kept arrives, QoS 1 complete and in order.
+        net.broker.set_writable(conn, net.now, true);
+        net.drive();
+        let got = net.messages(s);
+        let qos0 = got.iter().filter(|p| p.topic.as_str() == "f/0").count();
+        let qos1: Vec<Vec<u8>> = payloads(
+            &got.iter()
+                .filter(|p| p.topic.as_str() == "f/1")
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(qos0 as u64, 2000 - dropped, "{version:?}");
+        assert_eq!(qos1, (0..50u8).map(|n| vec![n]).collect::<Vec<_>>());
+        assert_eq!(net.broker.queued_for("s"), 0);
+        assert_eq!(net.disconnected_by_server(s), None);
+        assert!(net.peers[s].conn.is_some());
+        assert_eq!(net.broker.dropped_messages(), dropped, "no QoS 1 lost");
+    }
+}
+
+#[test]
+fn qos1_held_for_a_congested_subscriber_is_bounded_by_the_queue_limits() {
+    let mut net = Net::new(limited(|l| {
+        l.max_output_bytes_per_connection = 0;
+        l.max_queued_messages = 10;
+    }));
+    let s = net.add(opts(V5, "s"));
+    net.subscribe(s, subscribe_all(1, &["q"], QoS::AtLeastOnce));
+    let publ = net.add(opts(V5, "pub"));
+    let conn = net.peers[s].conn.unwrap();
+    net.broker.set_writable(conn, net.now, false);
+    for n in 0..15u8 {
+        net.publish(publ, "q", &[n], QoS::AtLeastOnce, false);
+    }
+    assert_eq!(net.broker.queued_for("s"), 10);
+    assert_eq!(net.broker.dropped_messages(), 5);
+    assert_eq!(net.broker.congestion_dropped_messages(), 0);
+    assert_eq!(net.broker.output_backlog(conn), 0);
+    net.broker.set_writable(conn, net.now, true);
+    net.drive();
+    assert_eq!(
+        payloads(&net.messages(s)),
+        (0..10u8).map(|n| vec![n]).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn qos1_held_for_a_subscriber_joins_its_offline_queue_when_it_goes() {
+    let mut net = Net::new(output_cap(0));
+    let s = net.add(persistent(V5, "s", 600));
+    net.subscribe(s, subscribe_all(1, &["q"], QoS::AtLeastOnce));
+    let publ = net.add(opts(V5, "pub"));
+    let conn = net.peers[s].conn.unwrap();
+    net.broker.set_writable(conn, net.now, false);
+    for n in 0..5u8 {
+        net.publish(publ, "q", &[n], QoS::AtLeastOnce, false);
+    }
+    net.cut(s);
+    assert_eq!(net.broker.queued_for("s"), 5);
+    net.connect(s);
+    net.drive();
+    assert_eq!(
+        payloads(&net.messages(s)),
+        (0..5u8).map(|n| vec![n]).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_message_larger_than_the_output_cap_is_still_delivered() {
+    for version in [V3, V5] {
+        let mut net = Net::new(output_cap(1024));
+        let s = net.add(opts(version, "s"));
+        net.subscribe(s, subscribe_all(1, &["big"], QoS::AtMostOnce));
+        let publ = net.add(opts(version, "pub"));
+        let big = vec![1u8; 200 * 1024];
+        // Writable: delivered, whatever its size.
+        net.publish(publ, "big", &big, QoS::AtMostOnce, false);
+        assert_eq!(net.messages(s).len(), 1);
+        // Not writable with an empty backlog: still delivered; the next
+        // one finds the backlog over the cap and is dropped.
+        let conn = net.peers[s].conn.unwrap();
+        net.broker.set_writable(conn, net.now, false);
+        net.publish(publ, "big", &big, QoS::AtMostOnce, false);
+        net.publish(publ, "big", &big, QoS::AtMostOnce, false);
+        assert_eq!(net.broker.congestion_dropped_messages(), 1);
+        net.broker.set_writable(conn, net.now, true);
+        net.drive();
+        assert_eq!(net.messages(s).len(), 2);
+        assert_eq!(net.disconnected_by_server(s), None);
+    }
+}
+
+#[test]
+fn default_maximum_packet_size_is_announced_and_enforced() {
+    let mut net = Net::new(BrokerOptions::new());
+    let c = net.add(opts(V5, "c"));
+    let announced = net.events(c, |e| match e {
+        Event::Connected(c) => Some(c.connack.properties.maximum_packet_size),
+        _ => None,
+    });
+    assert_eq!(
+        announced,
+        vec![Some(BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE)]
+    );
+    assert_eq!(BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE, 1024 * 1024);
+    // A 3.1.1 client cannot know it: a larger PUBLISH closes it.
+    let old = net.add(opts(V3, "old"));
+    let big = vec![0u8; 1024 * 1024 + 1];
+    net.publish(old, "t", &big, QoS::AtMostOnce, false);
+    assert!(net.peers[old].conn.is_none());
+}
+
+#[test]
+fn queued_bytes_limit_bounds_the_offline_queue() {
+    for version in [V3, V5] {
+        let mut net = Net::new(limited(|l| {
+            l.max_queued_bytes = 1000;
+        }));
+        let (s, publ) = net.offline_subscriber(version, 600, "t", QoS::AtLeastOnce);
+        for n in 0..10u8 {
+            net.publish(publ, "t", &[n; 300], QoS::AtLeastOnce, false);
+        }
+        // 301 bytes each: full once 1000 are reached, the last one over.
+        assert_eq!(net.broker.queued_for("s"), 4);
+        assert_eq!(net.broker.dropped_messages(), 6);
+        net.connect(s);
+        net.drive();
+        let got = net.messages(s);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3].payload.to_vec(), vec![3u8; 300]);
+    }
+}
+
+#[test]
+fn payload_limit_refuses_publishes_and_wills() {
+    for version in [V3, V5] {
+        let mut net = Net::new(limited(|l| {
+            l.max_payload_bytes = 10;
+        }));
+        let s = net.add(opts(version, "s"));
+        net.subscribe(s, subscribe_all(1, &["t"], QoS::ExactlyOnce));
+        let publ = net.add(opts(version, "pub"));
+        net.publish(publ, "t", &[1; 11], QoS::AtLeastOnce, false);
+        net.publish(publ, "t", &[2; 11], QoS::ExactlyOnce, false);
+        net.publish(publ, "t", &[3; 11], QoS::AtMostOnce, true);
+        net.publish(publ, "t", &[4; 10], QoS::AtLeastOnce, false);
+        let expected = if version == V5 {
+            vec![
+                ReasonCode::QuotaExceeded,
+                ReasonCode::QuotaExceeded,
+                ReasonCode::Success,
+            ]
+        } else {
+            vec![ReasonCode::Success; 3]
+        };
+        assert_eq!(net.completions(publ), expected, "{version:?}");
+        assert_eq!(payloads(&net.messages(s)), vec![vec![4u8; 10]]);
+        assert_eq!(net.broker.retained().len(), 0);
+        assert!(net.peers[publ].conn.is_some());
+        // A will over the limit refuses the CONNECT.
+        let w = net.add(
+            opts(version, "w").with_will(Will::new("w", vec![0u8; 11], QoS::AtMostOnce).unwrap()),
+        );
+        let code = net.refused(w);
+        if version == V5 {
+            assert_eq!(code, Some(ReasonCode::PacketTooLarge));
+        } else {
+            // No 3.1.1 return code fits [MQTT-3.2.2-6]: closed without one.
+            assert_eq!(code, None);
+        }
+        assert!(net.connected(w).is_empty());
+        assert!(net.peers[w].conn.is_none());
+    }
+}
+
+#[test]
+fn session_expiry_limit_bounds_kept_sessions_even_3_1_1_ones() {
+    for (version, expiry) in [(V3, 0), (V5, u32::MAX), (V5, 3600)] {
+        let mut net = Net::new(limited(|l| {
+            l.max_session_expiry_interval = 60;
+        }));
+        let (_s, _publ) = net.offline_subscriber(version, expiry, "t", QoS::AtLeastOnce);
+        assert_eq!(net.broker.session_count(), 2);
+        net.now += 59_999;
+        net.broker.handle_timeout(net.now);
+        assert_eq!(net.broker.session_count(), 2);
+        assert!(net.broker.poll_timeout().is_some_and(|t| t <= 60_000));
+        net.now += 1;
+        net.broker.handle_timeout(net.now);
+        assert_eq!(net.broker.session_count(), 1, "{version:?}");
+    }
+}

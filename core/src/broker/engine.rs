@@ -157,10 +157,23 @@ impl Default for BrokerOptions {
 }
 
 impl BrokerOptions {
-    /// Default server options and limits, no authentication, no ACL.
+    /// The Maximum Packet Size a broker accepts and announces in CONNACK
+    /// unless told otherwise: 1 MiB (EMQX's default; mosquitto has none,
+    /// which lets any client make the broker hold 256 MiB per connection
+    /// and per subscriber). It matches the default
+    /// [`BrokerLimits::max_output_bytes_per_connection`], so a congested
+    /// subscriber holds at most about twice that. Set
+    /// [`ServerOptions::maximum_packet_size`] (0: the protocol's 256 MiB)
+    /// for more.
+    pub const DEFAULT_MAXIMUM_PACKET_SIZE: u32 = 1024 * 1024;
+
+    /// Default server options (with a Maximum Packet Size of
+    /// [`DEFAULT_MAXIMUM_PACKET_SIZE`](Self::DEFAULT_MAXIMUM_PACKET_SIZE))
+    /// and limits, no authentication, no ACL.
     pub fn new() -> Self {
         BrokerOptions {
-            server: ServerOptions::new(),
+            server: ServerOptions::new()
+                .with_maximum_packet_size(Self::DEFAULT_MAXIMUM_PACKET_SIZE),
             limits: BrokerLimits::default(),
             passwords: None,
             allow_anonymous: true,
@@ -230,6 +243,43 @@ struct Conn {
     /// The User Name the transport established (a TLS client
     /// certificate's identity), replacing the CONNECT's.
     transport_username: Option<Box<str>>,
+    /// Whether the driver can write to the transport
+    /// ([`Broker::set_writable`]); while not, its bytes stay here.
+    writable: bool,
+    /// Messages for the client not handed to the connection yet: beyond
+    /// its window, or held while it is congested; oldest first, with the
+    /// time each was queued.
+    held: VecDeque<(Publish, Instant)>,
+    /// Topic and payload bytes of `held`.
+    held_bytes: usize,
+}
+
+impl Conn {
+    /// Whether the driver cannot write and the engine holds at least
+    /// `cap` bytes for it.
+    fn congested(&self, cap: usize) -> bool {
+        !self.writable && self.server.transmit_len() >= cap
+    }
+
+    /// Whether a QoS 1 or 2 message would be sent now rather than wait
+    /// for room in the window (the client's Receive Maximum and our
+    /// `max_inflight`).
+    fn window_open(&self, max_inflight: u16) -> bool {
+        let window = self.server.client_receive_maximum().min(max_inflight);
+        self.server.queued_len() == 0 && self.server.inflight_len() < usize::from(window)
+    }
+}
+
+/// The bytes a queued message counts for ([`BrokerLimits::max_queued_bytes`]).
+fn queued_size(p: &Publish) -> usize {
+    p.topic.as_str().len() + p.payload.len()
+}
+
+/// Whether a queue of `len` messages and `bytes` bytes is full: either
+/// bound reached (as mosquitto counts them, so the last message may pass
+/// the byte bound).
+fn queue_full(len: usize, bytes: usize, limits: &BrokerLimits) -> bool {
+    len >= limits.max_queued_messages || bytes >= limits.max_queued_bytes
 }
 
 /// The connections, and those that may have bytes to send, in the order
@@ -239,7 +289,10 @@ struct Conn {
 /// makes output can forget to; a mark without output costs one skip.
 #[derive(Default)]
 struct Conns {
-    map: BTreeMap<ConnectionId, Conn>,
+    /// Boxed: a B-tree node holds 11 entries and is rarely full, so a
+    /// large value inline wastes about a third of each node (issue 17:
+    /// memory per idle connection).
+    map: BTreeMap<ConnectionId, Box<Conn>>,
     ready: VecDeque<ConnectionId>,
 }
 
@@ -254,10 +307,10 @@ impl Conns {
     }
 
     fn insert(&mut self, id: ConnectionId, conn: Conn) {
-        self.map.insert(id, conn);
+        self.map.insert(id, Box::new(conn));
     }
 
-    fn remove(&mut self, id: &ConnectionId) -> Option<Conn> {
+    fn remove(&mut self, id: &ConnectionId) -> Option<Box<Conn>> {
         // A stale entry in `ready` is skipped by `next_output`.
         self.map.remove(id)
     }
@@ -269,7 +322,9 @@ impl Conns {
                 continue;
             };
             c.in_ready = false;
-            if c.server.transmit_len() > 0 {
+            // A connection the driver cannot write to keeps its bytes
+            // (they count for its congestion), unless it is being closed.
+            if c.server.transmit_len() > 0 && (c.writable || c.close_requested) {
                 return Some((id, c.server.take_transmit()));
             }
         }
@@ -278,7 +333,7 @@ impl Conns {
 }
 
 impl core::ops::Deref for Conns {
-    type Target = BTreeMap<ConnectionId, Conn>;
+    type Target = BTreeMap<ConnectionId, Box<Conn>>;
 
     fn deref(&self) -> &Self::Target {
         &self.map
@@ -303,6 +358,8 @@ struct Session {
     /// Messages not sent yet, with the time each was queued (for their
     /// Message Expiry Interval).
     offline: VecDeque<(Publish, Instant)>,
+    /// Topic and payload bytes of `offline`.
+    offline_bytes: usize,
     /// While kept offline: its place in [`Broker::offline_order`].
     offline_seq: Option<u64>,
 }
@@ -321,7 +378,9 @@ pub struct Broker {
     authenticator: Box<dyn Authenticator + Send>,
     authorizer: Option<Box<dyn Authorizer + Send>>,
     conns: Conns,
-    sessions: BTreeMap<ClientKey, Session>,
+    /// Boxed, as [`Conns::map`] is: a large value inline wastes B-tree
+    /// node room.
+    sessions: BTreeMap<ClientKey, Box<Session>>,
     by_client_id: BTreeMap<String, ClientKey>,
     subs: SubscriptionTable,
     retained: RetainedStore,
@@ -332,6 +391,7 @@ pub struct Broker {
     next_key: u32,
     next_assigned: u64,
     dropped: u64,
+    congestion_dropped: u64,
     expired: u64,
     /// Kept sessions whose client is offline, in the order they went
     /// offline (the first is evicted first when the store is full).
@@ -385,6 +445,7 @@ impl Broker {
             next_key: 1,
             next_assigned: 1,
             dropped: 0,
+            congestion_dropped: 0,
             expired: 0,
             offline_order: BTreeMap::new(),
             next_offline_seq: 0,
@@ -427,10 +488,28 @@ impl Broker {
         &self.subs
     }
 
-    /// Messages for offline sessions dropped because their queue was full
-    /// (or refused by the connection), since the start.
+    /// Messages not delivered to a subscriber, since the start: because
+    /// its session's queue was full (offline, beyond its window, or held
+    /// while congested), because its connection refused them, or QoS 0
+    /// messages for a congested connection (those are also counted by
+    /// [`congestion_dropped_messages`](Self::congestion_dropped_messages)).
     pub fn dropped_messages(&self) -> u64 {
         self.dropped
+    }
+
+    /// QoS 0 messages not delivered because the subscriber's connection
+    /// was congested: not writable ([`set_writable`](Self::set_writable))
+    /// with [`BrokerLimits::max_output_bytes_per_connection`] bytes or
+    /// more waiting, since the start.
+    pub fn congestion_dropped_messages(&self) -> u64 {
+        self.congestion_dropped
+    }
+
+    /// Bytes encoded for `conn` and not taken by the driver yet (0 for an
+    /// unknown connection): what it holds while the connection is not
+    /// writable.
+    pub fn output_backlog(&self, conn: ConnectionId) -> usize {
+        self.conns.get(&conn).map_or(0, |c| c.server.transmit_len())
     }
 
     /// Kept sessions of offline clients evicted to make room for a new
@@ -466,19 +545,32 @@ impl Broker {
             }
             stats.queued_messages += s.offline.len();
         }
-        stats.publish_dropped = self.dropped;
+        for c in self.conns.values() {
+            stats.queued_messages += c.held.len();
+        }
+        stats.publish_dropped = self.dropped + self.congestion_dropped;
         stats.subscriptions = self.subs.len();
         stats.retained_messages = self.retained.len();
         stats
     }
 
-    /// Messages queued in the kept session of `client_id` (0 when it is
-    /// connected or unknown), expired ones not purged yet included.
+    /// Messages queued for the session of `client_id` and not handed to
+    /// a connection yet (0 when it is unknown): in its offline queue, or
+    /// while connected, waiting for room in its window or held while its
+    /// connection is congested. Expired ones not purged yet are included.
     pub fn queued_for(&self, client_id: &str) -> usize {
-        self.by_client_id
+        let Some(s) = self
+            .by_client_id
             .get(client_id)
             .and_then(|k| self.sessions.get(k))
-            .map_or(0, |s| s.offline.len())
+        else {
+            return 0;
+        };
+        let held = s
+            .conn
+            .and_then(|id| self.conns.get(&id))
+            .map_or(0, |c| c.held.len());
+        s.offline.len() + held
     }
 
     /// The Client Identifier of the session `conn` serves (assigned or
@@ -518,6 +610,9 @@ impl Broker {
                 auth: AuthStage::Idle,
                 in_ready: false,
                 transport_username: None,
+                writable: true,
+                held: VecDeque::new(),
+                held_bytes: 0,
             },
         );
         id
@@ -549,6 +644,38 @@ impl Broker {
             c.transport_username = Some(username.into());
         }
         Ok(())
+    }
+
+    /// Whether the driver can write to the transport of `conn`: `false`
+    /// when the socket stopped taking bytes (a write returned
+    /// `WouldBlock`, asyncio's `pause_writing`), `true` when it takes them
+    /// again. Connections start writable. While not writable,
+    /// [`poll_output`](Self::poll_output) hands out nothing for `conn`
+    /// (unless the engine is closing it): its bytes stay in the engine,
+    /// and once they reach [`BrokerLimits::max_output_bytes_per_connection`]
+    /// the connection is congested: QoS 0 messages for it are dropped and
+    /// counted ([`congestion_dropped_messages`](Self::congestion_dropped_messages)),
+    /// QoS 1 and 2 messages wait in its session's queue (within
+    /// [`BrokerLimits::max_queued_messages`] and
+    /// [`BrokerLimits::max_queued_bytes`]) and follow when it is writable
+    /// again. The client is not disconnected for being slow. Unknown
+    /// connections are ignored.
+    ///
+    /// Input still makes output for a connection that is not writable
+    /// (acknowledgements, PINGRESP): a driver bounds that by not reading
+    /// from it until it is writable again, as TCP itself would.
+    ///
+    /// A driver that never calls it keeps every connection writable and
+    /// takes all output at once (bounding it is then its own business).
+    pub fn set_writable(&mut self, conn: ConnectionId, now: Instant, writable: bool) {
+        // `get_mut` marks it for `poll_output`.
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.writable = writable;
+        if writable {
+            self.release_held(conn, now);
+        }
     }
 
     /// A message published by the broker itself (for example its `$SYS`
@@ -730,6 +857,8 @@ impl Broker {
                 ServerEvent::Unsubscribe(u) => self.on_unsubscribe(id, now, u),
                 ServerEvent::WillPublish(w) => self.on_will(id, now, w),
                 ServerEvent::Disconnected(reason) => self.on_disconnected(id, now, reason),
+                // Room in the window: queued messages may follow.
+                ServerEvent::PublishCompleted { .. } => self.release_held(id, now),
                 _ => {}
             }
         }
@@ -792,6 +921,14 @@ impl Broker {
                 .is_some_and(|s| s.conn.is_some_and(|c| c != id));
         if !takes_over && self.active_connections(id) >= self.opts.limits.max_connections {
             self.reject(id, now, ReasonCode::QuotaExceeded);
+            return;
+        }
+        if connect
+            .will
+            .as_ref()
+            .is_some_and(|w| w.payload.len() > self.opts.limits.max_payload_bytes)
+        {
+            self.reject(id, now, ReasonCode::PacketTooLarge);
             return;
         }
         let p = &connect.properties;
@@ -999,6 +1136,7 @@ impl Broker {
                 let mut stored = core::mem::take(&mut s.stored);
                 // [MQTT-3.3.2-5] expired messages are not delivered;
                 // [MQTT-3.3.2-6] the others carry what is left.
+                s.offline_bytes = 0;
                 for (mut p, at) in s.offline.drain(..) {
                     if let Some(deadline) = expiry_deadline(&p, at) {
                         if now >= deadline {
@@ -1030,7 +1168,7 @@ impl Broker {
                 self.next_key = self.next_key.wrapping_add(1);
                 self.sessions.insert(
                     key,
-                    Session {
+                    Box::new(Session {
                         client_id: client_id.clone(),
                         username: None,
                         conn: None,
@@ -1039,8 +1177,9 @@ impl Broker {
                         expires_at: None,
                         stored: ServerSession::new(),
                         offline: VecDeque::new(),
+                        offline_bytes: 0,
                         offline_seq: None,
-                    },
+                    }),
                 );
                 self.by_client_id.insert(client_id, key);
                 key
@@ -1129,7 +1268,11 @@ impl Broker {
             return;
         };
         let topic = p.topic.as_str();
-        let code = if !self.opts.limits.topic_depth_allowed(topic) {
+        let code = if p.payload.len() > self.opts.limits.max_payload_bytes {
+            // Not routed nor retained. mosquitto answers 0x95, which 5.0
+            // does not allow in PUBACK or PUBREC (3.4.2.1, 3.5.2.1).
+            ReasonCode::QuotaExceeded
+        } else if !self.opts.limits.topic_depth_allowed(topic) {
             ReasonCode::TopicNameInvalid
         } else if !self.authorized(key, topic, Access::Write) {
             // 5.0: 0x87; 3.1.1: a positive acknowledgement, the message
@@ -1227,17 +1370,45 @@ impl Broker {
 
     fn deliver(&mut self, key: ClientKey, now: Instant, p: Publish) {
         let limits = &self.opts.limits;
+        let max_inflight = self.opts.server.max_inflight;
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
         };
         if let Some(conn) = s.conn {
             if let Some(c) = self.conns.get_mut(&conn) {
                 if c.server.state() == ServerState::Connected {
-                    if c.server.publish(now, p).is_err() {
+                    let congested = c.congested(limits.max_output_bytes_per_connection);
+                    if congested && p.qos == QoS::AtMostOnce {
                         self.dropped += 1;
-                    } else {
-                        self.counters.publish_sent += 1;
+                        self.congestion_dropped += 1;
+                        return;
                     }
+                    let now_or_wait = c.held.is_empty()
+                        && !congested
+                        && (p.qos == QoS::AtMostOnce || c.window_open(max_inflight));
+                    if now_or_wait {
+                        if c.server.publish(now, p).is_err() {
+                            self.dropped += 1;
+                        } else {
+                            self.counters.publish_sent += 1;
+                        }
+                        return;
+                    }
+                    // Behind the window or held while congested, in order.
+                    if queue_full(c.held.len(), c.held_bytes, limits) {
+                        self.dropped += 1;
+                        if limits.queue_full_policy != QueueFullPolicy::DropOldest {
+                            return;
+                        }
+                        while queue_full(c.held.len(), c.held_bytes, limits) {
+                            let Some((old, _)) = c.held.pop_front() else {
+                                return;
+                            };
+                            c.held_bytes -= queued_size(&old);
+                        }
+                    }
+                    c.held_bytes += queued_size(&p);
+                    c.held.push_back((p, now));
                     return;
                 }
             }
@@ -1245,23 +1416,67 @@ impl Broker {
         if !s.persistent || p.qos == QoS::AtMostOnce {
             return;
         }
-        if s.offline.len() >= limits.max_queued_messages {
+        if queue_full(s.offline.len(), s.offline_bytes, limits) {
             // Expired messages make room first.
             let before = s.offline.len();
             s.offline
                 .retain(|(q, at)| expiry_deadline(q, *at).is_none_or(|t| now < t));
             self.expired += (before - s.offline.len()) as u64;
+            s.offline_bytes = s.offline.iter().map(|(q, _)| queued_size(q)).sum();
         }
-        if s.offline.len() >= limits.max_queued_messages {
+        if queue_full(s.offline.len(), s.offline_bytes, limits) {
             self.dropped += 1;
-            match limits.queue_full_policy {
-                QueueFullPolicy::DropOldest if !s.offline.is_empty() => {
-                    s.offline.pop_front();
-                }
-                _ => return,
+            if limits.queue_full_policy != QueueFullPolicy::DropOldest {
+                return;
+            }
+            while queue_full(s.offline.len(), s.offline_bytes, limits) {
+                let Some((old, _)) = s.offline.pop_front() else {
+                    return;
+                };
+                s.offline_bytes -= queued_size(&old);
             }
         }
+        s.offline_bytes += queued_size(&p);
         s.offline.push_back((p, now));
+    }
+
+    /// Hands the messages waiting for `id` to its connection while it is
+    /// not congested and, for QoS 1 and 2, its window has room.
+    fn release_held(&mut self, id: ConnectionId, now: Instant) {
+        let cap = self.opts.limits.max_output_bytes_per_connection;
+        let max_inflight = self.opts.server.max_inflight;
+        let Some(c) = self.conns.map.get_mut(&id) else {
+            return;
+        };
+        if c.held.is_empty() || c.server.state() != ServerState::Connected {
+            return;
+        }
+        while let Some((front, _)) = c.held.front() {
+            if c.congested(cap) || (front.qos != QoS::AtMostOnce && !c.window_open(max_inflight)) {
+                break;
+            }
+            let Some((mut p, at)) = c.held.pop_front() else {
+                break;
+            };
+            c.held_bytes -= queued_size(&p);
+            // [MQTT-3.3.2-5] / [MQTT-3.3.2-6], as for an offline queue.
+            if let Some(deadline) = expiry_deadline(&p, at) {
+                if now >= deadline {
+                    self.expired += 1;
+                    continue;
+                }
+                let left = (deadline - now).div_ceil(1000);
+                p.properties.message_expiry_interval =
+                    Some(u32::try_from(left).unwrap_or(u32::MAX));
+            }
+            if c.server.publish(now, p).is_err() {
+                self.dropped += 1;
+            } else {
+                self.counters.publish_sent += 1;
+            }
+        }
+        // Mark it for `poll_output`.
+        let _ = self.conns.get_mut(&id);
     }
 
     fn on_subscribe(&mut self, id: ConnectionId, now: Instant, s: Subscribe) {
@@ -1358,6 +1573,8 @@ impl Broker {
         c.auth = AuthStage::Idle;
         let key = c.key.take();
         let stored = c.server.take_session().unwrap_or_default();
+        let held = core::mem::take(&mut c.held);
+        c.held_bytes = 0;
         self.request_close(id);
         let Some(key) = key else {
             return;
@@ -1378,30 +1595,40 @@ impl Broker {
         }
         if s.persistent {
             let mut stored = stored;
-            // Messages the connection had not sent yet join the offline
-            // queue, ahead of anything queued meanwhile (their Message
-            // Expiry Interval is what was left now), within its bound.
+            // Messages the connection had not sent yet (its own queue,
+            // then those the engine held for it) join the offline queue,
+            // ahead of anything queued meanwhile (the connection's with
+            // the Message Expiry Interval that was left now), within its
+            // bounds.
             let unsent = core::mem::take(&mut stored.queued);
-            for p in unsent.into_iter().rev() {
+            let unsent: Vec<(Publish, Instant)> =
+                unsent.into_iter().map(|p| (p, now)).chain(held).collect();
+            for (p, at) in unsent.into_iter().rev() {
                 if p.qos == QoS::AtMostOnce {
                     continue;
                 }
-                if s.offline.len() >= limits.max_queued_messages {
+                if queue_full(s.offline.len(), s.offline_bytes, limits) {
                     self.dropped += 1;
                     match limits.queue_full_policy {
                         // The new messages are those queued meanwhile.
                         QueueFullPolicy::DropNewest if !s.offline.is_empty() => {
-                            s.offline.pop_back();
+                            if let Some((newest, _)) = s.offline.pop_back() {
+                                s.offline_bytes -= queued_size(&newest);
+                            }
                         }
                         // Drop oldest, or nothing newer to drop (a bound
                         // of 0): this message, older than any queued, goes.
                         _ => continue,
                     }
                 }
-                s.offline.push_front((p, now));
+                s.offline_bytes += queued_size(&p);
+                s.offline.push_front((p, at));
             }
             s.stored = stored;
-            s.expires_at = (s.expiry != u32::MAX).then(|| now + u64::from(s.expiry) * 1000);
+            // mosquitto's `persistent_client_expiration` bounds every
+            // session, 3.1.1 ones (which never expire) included.
+            let kept = s.expiry.min(limits.max_session_expiry_interval);
+            s.expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
             if s.offline_seq.is_none() {
                 let seq = self.next_offline_seq;
                 self.next_offline_seq += 1;

@@ -57,13 +57,63 @@ pub struct BrokerLimits {
     /// Subscriptions one client may hold. A SUBSCRIBE entry beyond it is
     /// refused with 0x97 Quota exceeded in its SUBACK. Default 256.
     pub max_subscriptions_per_client: usize,
-    /// Messages queued for one offline session (QoS 1 and 2, and QoS 0 if
-    /// the engine queues those). What happens beyond it is
+    /// Messages queued for one session beyond what is sent: for an
+    /// offline session (QoS 1 and 2), and for a connected one the
+    /// messages waiting for room in its window (the client's Receive
+    /// Maximum and [`ServerOptions::max_inflight`](crate::server::ServerOptions::max_inflight))
+    /// or held while its connection is congested (see
+    /// [`max_output_bytes_per_connection`](BrokerLimits::max_output_bytes_per_connection)).
+    /// The queue is full when this count or
+    /// [`max_queued_bytes`](BrokerLimits::max_queued_bytes) is reached
+    /// (mosquitto's `max_queued_messages`); what happens beyond it is
     /// [`queue_full_policy`](BrokerLimits::queue_full_policy). Default 1 000.
     pub max_queued_messages: usize,
-    /// What to drop when an offline session's queue is full. Default
+    /// Bytes of messages (topic and payload lengths) queued for one
+    /// session, counted like
+    /// [`max_queued_messages`](BrokerLimits::max_queued_messages): the
+    /// queue is full when either bound is reached (mosquitto's
+    /// `max_queued_bytes`, whose 0 means no bound: map it to
+    /// `usize::MAX`). Default 64 MiB.
+    pub max_queued_bytes: usize,
+    /// What to drop when a session's queue is full. Default
     /// [`QueueFullPolicy::DropNewest`].
     pub queue_full_policy: QueueFullPolicy,
+    /// Bytes the engine holds for one connection, encoded and not taken by
+    /// the driver, beyond which the connection is *congested* while the
+    /// driver reports its transport not writable
+    /// ([`Broker::set_writable`](super::Broker::set_writable)): QoS 0
+    /// messages for it are then dropped (counted by
+    /// [`Broker::congestion_dropped_messages`](super::Broker::congestion_dropped_messages)),
+    /// and QoS 1 and 2 messages wait in its queue (bounded by
+    /// [`max_queued_messages`](BrokerLimits::max_queued_messages) and
+    /// [`max_queued_bytes`](BrokerLimits::max_queued_bytes)) until it is
+    /// writable again. The subscriber is never disconnected for it. A
+    /// message is added whenever the backlog is below this bound, so one
+    /// message larger than it is still delivered: the backlog stays
+    /// below this bound plus one packet (see
+    /// [`BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE`](super::BrokerOptions::DEFAULT_MAXIMUM_PACKET_SIZE)).
+    /// Default 1 MiB: a thousand 1 KB messages, as mosquitto's default
+    /// queue of 1 000 messages, and the same as the default largest
+    /// packet, so a congested subscriber costs at most about 2 MiB.
+    pub max_output_bytes_per_connection: usize,
+    /// The largest payload accepted in a PUBLISH or a will (mosquitto's
+    /// `message_size_limit`, whose 0 means no bound: map it to
+    /// `usize::MAX`). A larger PUBLISH is neither routed nor retained; at
+    /// QoS 1 and 2 it is answered 0x97 Quota exceeded in the PUBACK or
+    /// PUBREC (5.0; 3.1.1 acknowledges positively, as for a refused
+    /// message; mosquitto sends 0x95, which the 5.0 specification does not
+    /// allow there). A CONNECT with a larger will payload is refused with
+    /// CONNACK 0x95 Packet too large (3.1.1: return code 3). Checked on
+    /// the decoded packet, whose size [`ServerOptions::maximum_packet_size`](crate::server::ServerOptions::maximum_packet_size)
+    /// bounds before it is read. Default `usize::MAX` (the packet size
+    /// is the bound).
+    pub max_payload_bytes: usize,
+    /// The longest time, in seconds, a session is kept while its client
+    /// is offline, whatever Session Expiry Interval the client asked for;
+    /// it also bounds 3.1.1 sessions (Clean Session 0), which otherwise
+    /// never expire (mosquitto's `persistent_client_expiration`). Default
+    /// `u32::MAX`: no bound.
+    pub max_session_expiry_interval: u32,
     /// Retained messages kept at once. A new retained topic beyond it is
     /// refused with 0x97 Quota exceeded. Default 10 000.
     pub max_retained_messages: usize,
@@ -84,7 +134,11 @@ impl BrokerLimits {
         max_sessions: 100_000,
         max_subscriptions_per_client: 256,
         max_queued_messages: 1_000,
+        max_queued_bytes: 64 * 1024 * 1024,
         queue_full_policy: QueueFullPolicy::DropNewest,
+        max_output_bytes_per_connection: 1024 * 1024,
+        max_payload_bytes: usize::MAX,
+        max_session_expiry_interval: u32::MAX,
         max_retained_messages: 10_000,
         max_retained_bytes: 16 * 1024 * 1024,
         max_topic_levels: 64,
@@ -184,7 +238,11 @@ mod tests {
         assert_eq!(limits.max_sessions, 100_000);
         assert_eq!(limits.max_subscriptions_per_client, 256);
         assert_eq!(limits.max_queued_messages, 1_000);
+        assert_eq!(limits.max_queued_bytes, 64 * 1024 * 1024);
         assert_eq!(limits.queue_full_policy, QueueFullPolicy::DropNewest);
+        assert_eq!(limits.max_output_bytes_per_connection, 1024 * 1024);
+        assert_eq!(limits.max_payload_bytes, usize::MAX);
+        assert_eq!(limits.max_session_expiry_interval, u32::MAX);
         assert_eq!(limits.max_retained_messages, 10_000);
         assert_eq!(limits.max_retained_bytes, 16 * 1024 * 1024);
         assert_eq!(limits.max_topic_levels, 64);

@@ -84,6 +84,38 @@ impl crate::connection::HeldQos2 for InboundQos2 {
     }
 }
 
+/// The parts of a connection most clients never use (enhanced
+/// authentication, topic aliases, UNSUBSCRIBE, 3.1, a resumed session's
+/// resends): allocated on first use, so that an idle connection costs
+/// little (issue 17).
+#[derive(Debug)]
+struct Rare {
+    auth_method: Option<MqttString>,
+    in_aliases: InboundTopicAliases,
+    out_aliases: OutboundTopicAliases,
+    pending_unsubscribes: Vec<(u16, usize)>,
+    /// 3.1 only: the QoS each pending SUBSCRIBE requested per filter, the
+    /// answer to a refused filter (3.1 has no Failure code).
+    v31_requested: Vec<(u16, Vec<QoS>)>,
+    /// Packet identifiers of a resumed session's messages in flight, in
+    /// order, to resend once what the client sent before CONNACK is
+    /// handled (see [`ServerConnection::accept`]).
+    resend: Vec<u16>,
+}
+
+impl Rare {
+    fn new() -> Box<Rare> {
+        Box::new(Rare {
+            auth_method: None,
+            in_aliases: InboundTopicAliases::new(0),
+            out_aliases: OutboundTopicAliases::new(0),
+            pending_unsubscribes: Vec::new(),
+            v31_requested: Vec::new(),
+            resend: Vec::new(),
+        })
+    }
+}
+
 /// What the client announced in CONNECT, or the defaults.
 #[derive(Debug, Clone, Copy)]
 struct ClientLimits {
@@ -166,8 +198,9 @@ pub struct ServerConnection {
     client_id: MqttString,
     clean_start: bool,
     session_expiry_zero: bool,
-    will: Option<Will>,
-    auth_method: Option<MqttString>,
+    /// Boxed: most clients have none, and an idle connection should cost
+    /// little (issue 17).
+    will: Option<Box<Will>>,
     auth_turn: AuthTurn,
     reauthenticating: bool,
     client: ClientLimits,
@@ -177,17 +210,9 @@ pub struct ServerConnection {
     queued: VecDeque<(Publish, Instant)>,
     ack_queue: VecDeque<PendingAck>,
     inbound_qos2: Vec<InboundQos2>,
-    in_aliases: InboundTopicAliases,
-    out_aliases: OutboundTopicAliases,
     pending_subscribes: Vec<(u16, usize)>,
-    pending_unsubscribes: Vec<(u16, usize)>,
-    /// 3.1 only: the QoS each pending SUBSCRIBE requested per filter, the
-    /// answer to a refused filter (3.1 has no Failure code).
-    v31_requested: Vec<(u16, Vec<QoS>)>,
-    /// Packet identifiers of a resumed session's messages in flight, in
-    /// order, to resend once what the client sent before CONNACK is
-    /// handled (see [`accept`](Self::accept)).
-    resend: Vec<u16>,
+    /// See [`Rare`]; `None` until one of its parts is needed.
+    rare: Option<Box<Rare>>,
     /// Packets decoded from the client and encoded for it, for statistics.
     packets_received: u64,
     packets_sent: u64,
@@ -215,7 +240,6 @@ impl ServerConnection {
             clean_start: true,
             session_expiry_zero: true,
             will: None,
-            auth_method: None,
             auth_turn: AuthTurn::Idle,
             reauthenticating: false,
             client: ClientLimits::DEFAULT,
@@ -224,16 +248,24 @@ impl ServerConnection {
             queued: VecDeque::new(),
             ack_queue: VecDeque::new(),
             inbound_qos2: Vec::new(),
-            in_aliases: InboundTopicAliases::new(0),
-            out_aliases: OutboundTopicAliases::new(0),
             pending_subscribes: Vec::new(),
-            pending_unsubscribes: Vec::new(),
-            v31_requested: Vec::new(),
-            resend: Vec::new(),
+            rare: None,
             packets_received: 0,
             packets_sent: 0,
             opts: options,
         }
+    }
+
+    // ----- the rarely used parts ------------------------------------------
+
+    /// The rarely used parts, allocated now if they were not.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Rare::new)
+    }
+
+    /// The CONNECT's Authentication Method (5.0 enhanced authentication).
+    fn auth_method(&self) -> Option<&MqttString> {
+        self.rare.as_ref().and_then(|r| r.auth_method.as_ref())
     }
 
     // ----- getters -------------------------------------------------------
@@ -395,7 +427,14 @@ impl ServerConnection {
     /// The next event, `None` when there is none.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() != 0 {
+            // Drained: give the queue back rather than keep room for
+            // events (264 bytes each) on every idle connection; it is
+            // allocated again by the next input that makes an event.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout)
@@ -654,11 +693,13 @@ impl ServerConnection {
         self.connect_deadline = None;
         self.auth_turn = AuthTurn::Idle;
         self.reauthenticating = false;
-        self.in_aliases.clear();
-        self.out_aliases.clear();
+        if let Some(r) = self.rare.as_mut() {
+            r.in_aliases.clear();
+            r.out_aliases.clear();
+            r.pending_unsubscribes.clear();
+            r.v31_requested.clear();
+        }
         self.pending_subscribes.clear();
-        self.pending_unsubscribes.clear();
-        self.v31_requested.clear();
         // Unacknowledged QoS 1 messages will be resent by the client and
         // delivered again (at least once). QoS 2 messages reported to the
         // application stay held, with their pending acknowledgements, so
@@ -675,7 +716,7 @@ impl ServerConnection {
         self.ack_queue.retain(|p| p.code.is_none());
         if was_connected && reason.publishes_will() {
             if let Some(will) = self.will.take() {
-                self.events.push_back(ServerEvent::WillPublish(will));
+                self.events.push_back(ServerEvent::WillPublish(*will));
             }
         }
         self.will = None;

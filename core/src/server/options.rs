@@ -46,6 +46,11 @@ pub struct ServerOptions {
     /// Server Keep Alive (5.0): the keep alive imposed on the client
     /// instead of its own. `None` keeps the client's.
     pub server_keep_alive: Option<u16>,
+    /// The longest keep alive allowed (mosquitto's `max_keepalive`): a 5.0
+    /// client asking for more, or for none (0), is given this as its
+    /// Server Keep Alive. `u16::MAX` (the default) allows any. A 3.1.1
+    /// client cannot be told: a broker refuses it at authentication.
+    pub max_keep_alive: u16,
     /// Time allowed from the transport opening until the connection is
     /// accepted (CONNECT, any authentication exchange and the
     /// application's decision); 0 turns the limit off.
@@ -105,6 +110,7 @@ impl ServerOptions {
             subscription_identifiers_available: true,
             shared_subscription_available: true,
             server_keep_alive: None,
+            max_keep_alive: u16::MAX,
             connect_timeout: 10_000,
             assign_client_ids: true,
             manual_ack: false,

@@ -1890,6 +1890,15 @@ class Broker:
     (``passwords``, ``password_file``, ``allow_anonymous``, ``acl``,
     limits). ``broker.engine`` is the engine itself. :meth:`listen` adds
     listeners (TLS, WebSocket) on the same engine.
+
+    A client that does not read what it is sent is not disconnected:
+    once its transport holds more than its high-water mark (1 MiB) the
+    engine is told it is not writable (``set_writable``) and keeps its
+    bytes, applying its policy for slow subscribers (QoS 0 dropped past
+    ``max_output_bytes_per_connection``, counted by
+    ``engine.congestion_dropped_messages``; QoS 1 and 2 queued within
+    ``max_queued_messages`` and ``max_queued_bytes``) until the transport
+    has drained.
     """
 
     def __init__(
@@ -1918,6 +1927,7 @@ class Broker:
         self._extra_servers: List[Any] = []  # listen()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._writers: Dict[int, _Transport] = {}
+        self._unwritable: set = set()  # connections whose transport is draining
         self._tasks: set = set()
         self._timer: Optional[asyncio.TimerHandle] = None
 
@@ -2094,6 +2104,8 @@ class Broker:
             writer = self._writers.get(conn)
             if writer is not None:
                 writer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                if writer.buffered() > writer.high_water and conn not in self._unwritable:
+                    self._stop_writing(conn, writer)
         closes = engine.connections_to_close()
         for conn in closes:
             writer = self._writers.pop(conn, None)
@@ -2115,6 +2127,27 @@ class Broker:
             self._timer = None
         if deadline is not None and self._loop is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _stop_writing(self, conn: int, writer: _Transport) -> None:
+        """The transport of ``conn`` holds more than its high-water mark:
+        the engine keeps what comes next (and decides what a slow
+        subscriber loses) until the transport has drained."""
+        assert self._loop is not None
+        self._unwritable.add(conn)
+        self.engine.set_writable(conn, False, self._now())
+        task = self._loop.create_task(self._resume_writing(conn, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resume_writing(self, conn: int, writer: _Transport) -> None:
+        try:
+            await writer.drain()
+        except Exception:  # the connection ended: its reader cleans up
+            pass
+        self._unwritable.discard(conn)
+        if self._writers.get(conn) is writer:
+            self.engine.set_writable(conn, True, self._now())
+            self._pump()
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -11,7 +11,7 @@ impl ServerConnection {
         self.clean_start = c.clean_start;
         self.client_id = c.client_id.clone();
         self.keep_alive = c.keep_alive;
-        self.will = c.will.clone();
+        self.will = c.will.clone().map(Box::new);
         if v5 {
             let p = &c.properties;
             self.session_expiry_zero = p.session_expiry_interval.unwrap_or(0) == 0;
@@ -24,7 +24,9 @@ impl ServerConnection {
                 problem_information: p.request_problem_information.unwrap_or(true),
                 response_information: p.request_response_information == Some(true),
             };
-            self.auth_method = p.authentication_method.clone();
+            if let Some(m) = &p.authentication_method {
+                self.rare_mut().auth_method = Some(m.clone());
+            }
         }
         self.state = ServerState::Connecting;
         let id_rejected = if self.version.is_v31() {
@@ -60,7 +62,7 @@ impl ServerConnection {
                 return;
             }
         }
-        if self.auth_method.is_some() {
+        if self.auth_method().is_some() {
             self.auth_turn = AuthTurn::App;
         }
         self.events
@@ -121,7 +123,7 @@ impl ServerConnection {
                     "Response Information the client did not request",
                 ));
             }
-            match (&self.auth_method, &p.authentication_method) {
+            match (self.auth_method(), p.authentication_method.as_ref()) {
                 // [MQTT-4.12.0-6] no method in CONNACK without one in CONNECT.
                 (None, Some(_)) => {
                     return Err(ServerError::InvalidState(
@@ -173,12 +175,19 @@ impl ServerConnection {
             if p.server_keep_alive.is_none() {
                 p.server_keep_alive = o.server_keep_alive;
             }
+            if p.server_keep_alive.is_none()
+                && o.max_keep_alive < u16::MAX
+                && (keep_alive == 0 || keep_alive > o.max_keep_alive)
+            {
+                // The client asked for more than we allow (or none).
+                p.server_keep_alive = Some(o.max_keep_alive);
+            }
             if let Some(k) = p.server_keep_alive {
                 // [MQTT-3.2.2-21] the client uses it instead of its own.
                 keep_alive = k;
             }
-            if self.auth_method.is_some() && p.authentication_method.is_none() {
-                p.authentication_method = self.auth_method.clone();
+            if self.auth_method().is_some() && p.authentication_method.is_none() {
+                p.authentication_method = self.auth_method().cloned();
             }
             connack.properties = p;
         }
@@ -204,14 +213,17 @@ impl ServerConnection {
         self.connect_deadline = None;
         self.auth_turn = AuthTurn::Idle;
         self.last_received = now;
-        self.in_aliases =
-            InboundTopicAliases::new(if v5 { self.opts.topic_alias_maximum } else { 0 });
+        let in_max = if v5 { self.opts.topic_alias_maximum } else { 0 };
         let out_max = if v5 && self.opts.outbound_topic_aliases {
             self.client.topic_alias_maximum
         } else {
             0
         };
-        self.out_aliases = OutboundTopicAliases::new(out_max);
+        if in_max != 0 || out_max != 0 || self.rare.is_some() {
+            let rare = self.rare_mut();
+            rare.in_aliases = InboundTopicAliases::new(in_max);
+            rare.out_aliases = OutboundTopicAliases::new(out_max);
+        }
         if let Some(session) = accept.session {
             self.resume(session);
         }
@@ -286,7 +298,7 @@ impl ServerConnection {
     /// filled in when missing.
     pub fn auth(&mut self, now: Instant, mut auth: Auth) -> Result<(), ServerError> {
         self.set_now(now);
-        if !self.version.is_v5() || self.auth_method.is_none() {
+        if !self.version.is_v5() || self.auth_method().is_none() {
             return Err(ServerError::InvalidState(
                 "no enhanced authentication on this connection",
             ));
@@ -305,9 +317,9 @@ impl ServerConnection {
             other => return Err(ServerError::InvalidReasonCode(other)),
         }
         match &auth.properties.authentication_method {
-            None => auth.properties.authentication_method = self.auth_method.clone(),
+            None => auth.properties.authentication_method = self.auth_method().cloned(),
             // [MQTT-4.12.0-5]
-            Some(m) if Some(m) != self.auth_method.as_ref() => {
+            Some(m) if Some(m) != self.auth_method() => {
                 return Err(ServerError::InvalidState(
                     "an Authentication Method other than CONNECT's",
                 ))
@@ -334,8 +346,8 @@ impl ServerConnection {
     }
 
     pub(super) fn on_auth(&mut self, a: Auth) {
-        let same_method =
-            self.auth_method.is_some() && a.properties.authentication_method == self.auth_method;
+        let same_method = self.auth_method().is_some()
+            && a.properties.authentication_method.as_ref() == self.auth_method();
         let ok = same_method
             && match self.state {
                 ServerState::Connecting => {
@@ -382,7 +394,7 @@ impl ServerConnection {
             }
             // In flight at once: an acknowledgement the client sent before
             // CONNACK finds it.
-            self.resend.push(id);
+            self.rare_mut().resend.push(id);
             self.inflight.push_back(d);
         }
         for mut p in session.queued {
@@ -399,10 +411,10 @@ impl ServerConnection {
     /// [MQTT-4.4.0-1]; beyond the client's (new) Receive Maximum a PUBLISH
     /// waits ahead of the queue, keeping its identifier.
     pub(super) fn resend_resumed(&mut self) {
-        if self.resend.is_empty() {
+        let Some(rare) = self.rare.as_mut().filter(|r| !r.resend.is_empty()) else {
             return;
-        }
-        let ids = core::mem::take(&mut self.resend);
+        };
+        let ids = core::mem::take(&mut rare.resend);
         if self.state != ServerState::Connected {
             // Closed meanwhile: they stay in flight, for the session.
             return;

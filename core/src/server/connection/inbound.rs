@@ -22,10 +22,15 @@ impl ServerConnection {
                 self.violation(ClientViolation::SubscriptionIdentifierInPublish);
                 return;
             }
-            match self
-                .in_aliases
-                .resolve(&publish.topic, publish.properties.topic_alias)
-            {
+            let resolved = match self.rare.as_mut() {
+                Some(r) => r
+                    .in_aliases
+                    .resolve(&publish.topic, publish.properties.topic_alias),
+                // No aliases allowed: the same answers as an empty table.
+                None => InboundTopicAliases::new(0)
+                    .resolve(&publish.topic, publish.properties.topic_alias),
+            };
+            match resolved {
                 Ok(topic) => {
                     publish.topic = topic;
                     if publish.properties.topic_alias.is_some() {
@@ -222,7 +227,10 @@ impl ServerConnection {
 
     fn packet_id_pending(&self, pid: u16) -> bool {
         self.pending_subscribes.iter().any(|(p, _)| *p == pid)
-            || self.pending_unsubscribes.iter().any(|(p, _)| *p == pid)
+            || self
+                .rare
+                .as_ref()
+                .is_some_and(|r| r.pending_unsubscribes.iter().any(|(p, _)| *p == pid))
     }
 
     pub(super) fn on_subscribe(&mut self, s: Subscribe) {
@@ -254,7 +262,7 @@ impl ServerConnection {
         self.pending_subscribes.push((s.packet_id, s.filters.len()));
         if self.version.is_v31() {
             let requested = s.filters.iter().map(|f| f.options.qos).collect();
-            self.v31_requested.push((s.packet_id, requested));
+            self.rare_mut().v31_requested.push((s.packet_id, requested));
         }
         self.events.push_back(ServerEvent::Subscribe(s));
     }
@@ -264,7 +272,8 @@ impl ServerConnection {
             self.violation(ClientViolation::PacketIdInUse(u.packet_id));
             return;
         }
-        self.pending_unsubscribes
+        self.rare_mut()
+            .pending_unsubscribes
             .push((u.packet_id, u.filters.len()));
         self.events.push_back(ServerEvent::Unsubscribe(u));
     }
@@ -298,7 +307,8 @@ impl ServerConnection {
         self.set_now(now);
         let i = self.answerable(&self.pending_subscribes, packet_id, reason_codes.len())?;
         let v5 = self.version.is_v5();
-        let requested = self.v31_requested.iter().position(|(p, _)| *p == packet_id);
+        let v31_requested = self.rare.as_ref().map_or(&[][..], |r| &r.v31_requested[..]);
+        let requested = v31_requested.iter().position(|(p, _)| *p == packet_id);
         let mut codes = Vec::with_capacity(reason_codes.len());
         for (n, &c) in reason_codes.iter().enumerate() {
             if !c.allowed_in(PacketType::SubAck) {
@@ -306,7 +316,7 @@ impl ServerConnection {
             }
             codes.push(match requested {
                 Some(r) if c.is_error() => {
-                    let qos = self.v31_requested[r].1.get(n).copied();
+                    let qos = v31_requested[r].1.get(n).copied();
                     SubAck::granted(qos.unwrap_or(QoS::AtMostOnce).min(self.opts.maximum_qos))
                 }
                 _ if !v5 && c.is_error() => ReasonCode::UnspecifiedError,
@@ -325,8 +335,8 @@ impl ServerConnection {
             self.encode(PacketRef::SubAck(ack.as_view()))?;
         }
         self.pending_subscribes.swap_remove(i);
-        if let Some(r) = requested {
-            self.v31_requested.swap_remove(r);
+        if let (Some(r), Some(rare)) = (requested, self.rare.as_mut()) {
+            rare.v31_requested.swap_remove(r);
         }
         Ok(())
     }
@@ -353,7 +363,11 @@ impl ServerConnection {
         properties: AckProperties,
     ) -> Result<(), ServerError> {
         self.set_now(now);
-        let i = self.answerable(&self.pending_unsubscribes, packet_id, reason_codes.len())?;
+        let pending = self
+            .rare
+            .as_ref()
+            .map_or(&[][..], |r| &r.pending_unsubscribes[..]);
+        let i = self.answerable(pending, packet_id, reason_codes.len())?;
         for &c in reason_codes {
             if !c.allowed_in(PacketType::UnsubAck) {
                 return Err(ServerError::InvalidReasonCode(c));
@@ -372,7 +386,9 @@ impl ServerConnection {
             strip_ack_properties(&mut ack.properties);
             self.encode(PacketRef::UnsubAck(ack.as_view()))?;
         }
-        self.pending_unsubscribes.swap_remove(i);
+        if let Some(rare) = self.rare.as_mut() {
+            rare.pending_unsubscribes.swap_remove(i);
+        }
         Ok(())
     }
 

@@ -126,7 +126,11 @@ impl ServerConnection {
     /// Encodes a PUBLISH, with a Topic Alias when the client accepts them
     /// and it still fits its Maximum Packet Size [MQTT-3.2.2-15].
     pub(super) fn send_publish(&mut self, publish: &Publish) -> Result<usize, ServerError> {
-        if self.out_aliases.maximum() == 0 {
+        if self
+            .rare
+            .as_ref()
+            .is_none_or(|r| r.out_aliases.maximum() == 0)
+        {
             return self.encode(PacketRef::Publish(publish.as_view()));
         }
         // The properties with the alias, on the stack (cloning an empty set
@@ -143,7 +147,10 @@ impl ServerConnection {
         if !fits {
             return self.encode(PacketRef::Publish(publish.as_view()));
         }
-        let alias = self.out_aliases.alias_for(publish.topic.as_str());
+        let alias = self
+            .rare_mut()
+            .out_aliases
+            .alias_for(publish.topic.as_str());
         match alias {
             OutboundAlias::None => properties.topic_alias = None,
             OutboundAlias::Assign(a) => properties.topic_alias = Some(a),
@@ -156,7 +163,7 @@ impl ServerConnection {
         let sent = self.encode(PacketRef::Publish(aliased));
         if let (Err(_), OutboundAlias::Assign(a)) = (&sent, alias) {
             // Never sent: the client did not learn the mapping.
-            self.out_aliases.forget(a);
+            self.rare_mut().out_aliases.forget(a);
         }
         sent
     }
@@ -213,7 +220,9 @@ impl ServerConnection {
                 self.inflight[i].released = true;
                 let _ = self.encode(PacketRef::PubRel(PubRel::new(pid).as_view()));
                 // Before CONNACK's resends: this PUBREL is its resend.
-                self.resend.retain(|&id| id != pid);
+                if let Some(rare) = self.rare.as_mut() {
+                    rare.resend.retain(|&id| id != pid);
+                }
             }
             None if self.in_flight_at(pid, QoS::AtLeastOnce) => {
                 self.wrong_ack(PacketType::PubRec, pid);
