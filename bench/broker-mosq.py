@@ -82,8 +82,19 @@ def run_load(load, port, case, messages, tls_certs, timeout):
     return r
 
 
+def failed_run(kind, case, why):
+    """A run that could not happen (the broker refused the conf, the load
+    gave no result): reported in the table, not the end of the benchmark."""
+    return dict(broker=kind, failed=why, qos=case["qos"], received=0, expected=0, lost=0, duplicates=0,
+                received_per_s=0.0, broker_cpu_s=0.0, peak_rss_kb=0, errors=1, rc=1, stderr=why,
+                libmosquitto="?")
+
+
 def one(kind, conf, port, case, messages, certs, logdir, load, timeout):
-    b = B.start(kind, conf, port, logdir)
+    try:
+        b = B.start(kind, conf, port, logdir)
+    except RuntimeError as e:
+        return failed_run(kind, case, str(e).replace("\n", " "))
     try:
         # Warm-up: connections, allocator, TLS session code paths.
         run_load(load, port, case, max(1, min(messages, 2000)), certs, timeout)
@@ -95,6 +106,8 @@ def one(kind, conf, port, case, messages, certs, logdir, load, timeout):
         r["alive"] = b.alive()
         r["broker"] = kind
         return r
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        return failed_run(kind, case, f"{type(e).__name__}: {e}")
     finally:
         b.stop()
 
@@ -216,6 +229,11 @@ def main():
                                     or r["rc"] in (1, 2) for r in mine):
                 failed = True
         m, o = row.get("mosquitto"), row.get(ours)
+        bad = [r for r in (m, o) if r and r.get("failed")]
+        if bad:
+            lines.append(f"| {label} | " + " | ".join(["—"] * 11) + " |")
+            lines += [f"|  | {r['broker']} failed: {r['failed'][:200]} |" + " |" * 10 for r in bad]
+            continue
 
         def us(r):
             return 1e6 * r["broker_cpu_s"] / r["received"] if r and r["received"] else float("nan")

@@ -479,8 +479,12 @@ def phase_subs(port, cfg, during):
 
 
 def run_phase(kind, name, conf, port, cfg, logdir):
-    b = B.start(kind, conf, port, logdir, nofile=cfg["nofile"])
     res = {"kind": kind, "phase": name}
+    try:
+        b = B.start(kind, conf, port, logdir, nofile=cfg["nofile"])
+    except RuntimeError as e:
+        res["notes"] = f"did not start: {e}".replace("\n", " ")
+        return res
     try:
         ms, err = round_trip(port)
         time.sleep(0.3)
