@@ -228,3 +228,64 @@ fn websocket_subprotocol_negotiation() {
     let refused = upgrade_status(s.ws, Some("chat"));
     assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
 }
+
+/// `use_identity_as_username`: the client certificate's Common Name is the
+/// User Name, for `%u` in the ACL too; the CONNECT's own User Name does
+/// not count.
+#[test]
+fn the_certificate_identity_is_the_username_for_the_acl() {
+    let pki = Pki::new("identity CA");
+    let dir = tempfile::tempdir().unwrap();
+    let server = pki.server();
+    let client = pki.client("device-7");
+    for (name, text) in [
+        ("ca.pem", pki.ca_pem()),
+        ("server.pem", server.cert),
+        ("server.key", server.key),
+        ("client.pem", client.cert),
+        ("client.key", client.key),
+        ("acl", "pattern readwrite devices/%u/#\n".to_string()),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let port = free_port();
+    let conf = format!(
+        "acl_file {{dir}}/acl\n\
+         listener {port} 127.0.0.1\n\
+         cafile {{dir}}/ca.pem\n\
+         certfile {{dir}}/server.pem\n\
+         keyfile {{dir}}/server.key\n\
+         require_certificate true\n\
+         use_identity_as_username true\n"
+    );
+    let broker = BrokerProc::start_in(dir, &conf, 1, &[]);
+    let ca = broker.path("ca.pem").display().to_string();
+    let cert = broker.path("client.pem").display().to_string();
+    let key = broker.path("client.key").display().to_string();
+    let publish = |topic: &str| {
+        let out = mosquitto_pub(
+            port,
+            &[
+                "--cafile",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                "-u",
+                "someone-else",
+                "-t",
+                topic,
+                "-m",
+                "m",
+                "-q",
+                "1",
+                "-V",
+                "5",
+            ],
+        );
+        out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("failed")
+    };
+    assert!(publish("devices/device-7/temp"));
+    assert!(!publish("devices/someone-else/temp"));
+}

@@ -11,7 +11,7 @@ use std::process::Command;
 use bytes::BytesMut;
 use common::{free_port, mosquitto_pub, run, BrokerProc, Sub, WAIT};
 use mqtt_core::codec::{
-    Connect, DecodeOptions, Decoder, Packet, PacketRef, ProtocolVersion, ReasonCode,
+    Connect, DecodeOptions, Decoder, Packet, PacketRef, ProtocolVersion, QoS, ReasonCode,
 };
 
 /// `$SYS` values follow known traffic: publish 5 messages and read
@@ -221,4 +221,82 @@ fn daemon_mode_with_a_pid_file() {
         assert!(std::time::Instant::now() < deadline, "the pid file stayed");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Connects with `connect` and returns the first packet the broker sends.
+fn first_answer(port: u16, connect: &Connect) -> Packet {
+    let version = connect.protocol_version;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(&encode(PacketRef::Connect(connect.as_view()), version))
+        .unwrap();
+    let mut decoder = Decoder::new(DecodeOptions::new(version));
+    let mut buf = [0u8; 512];
+    loop {
+        if let Some(p) = decoder.next_packet().expect("decodes") {
+            return p;
+        }
+        let n = s.read(&mut buf).expect("an answer");
+        assert!(n > 0, "closed without an answer");
+        decoder.feed(&buf[..n]);
+    }
+}
+
+/// The engine's knobs from mosquitto.conf reach a 5.0 client's CONNACK:
+/// Maximum QoS, Retain Available, Maximum Packet Size, Topic Alias
+/// Maximum, Receive Maximum (max_inflight_messages), Server Keep Alive
+/// (max_keepalive); a 3.1.1 client asking for a longer keep alive is
+/// refused (return code 2, as mosquitto).
+#[test]
+fn configuration_knobs_reach_the_connack() {
+    let port = free_port();
+    let conf = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\nmax_qos 1\nretain_available false\n\
+         max_packet_size 1000\nmax_topic_alias 5\nmax_inflight_messages 7\nmax_keepalive 30\n"
+    );
+    let _broker = BrokerProc::start(&conf, 1);
+    let mut connect = Connect::new(ProtocolVersion::V5, "knobs").unwrap();
+    connect.keep_alive = 60;
+    let Packet::ConnAck(ack) = first_answer(port, &connect) else {
+        panic!("not a CONNACK");
+    };
+    assert_eq!(ack.reason_code, ReasonCode::Success);
+    let p = &ack.properties;
+    assert_eq!(p.maximum_qos, Some(QoS::AtLeastOnce));
+    assert_eq!(p.retain_available, Some(false));
+    assert_eq!(p.maximum_packet_size, Some(1000));
+    assert_eq!(p.topic_alias_maximum, Some(5));
+    assert_eq!(p.receive_maximum, Some(7));
+    assert_eq!(p.server_keep_alive, Some(30));
+    // Within the bound: no Server Keep Alive.
+    connect.keep_alive = 20;
+    let Packet::ConnAck(ack) = first_answer(port, &connect) else {
+        panic!("not a CONNACK");
+    };
+    assert_eq!(ack.properties.server_keep_alive, None);
+    let mut old = Connect::new(ProtocolVersion::V311, "old").unwrap();
+    old.keep_alive = 60;
+    let Packet::ConnAck(ack) = first_answer(port, &old) else {
+        panic!("not a CONNACK");
+    };
+    assert_eq!(ack.reason_code, ReasonCode::ClientIdentifierNotValid);
+}
+
+/// A listener's `max_connections`: the connection beyond it is closed at
+/// once; another listener is not affected.
+#[test]
+fn max_connections_per_listener() {
+    let (one, other) = (free_port(), free_port());
+    let conf = format!(
+        "allow_anonymous true\nlistener {one} 127.0.0.1\nmax_connections 1\nlistener {other} 127.0.0.1\n"
+    );
+    let _broker = BrokerProc::start(&conf, 2);
+    let first = Sub::start(one, &["-t", "t", "-C", "1", "-W", "5"]);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let refused = mosquitto_pub(one, &["-t", "t", "-m", "m"]);
+    assert!(!refused.status.success(), "a second connection got in");
+    let ok = mosquitto_pub(other, &["-t", "t", "-m", "via the other listener"]);
+    assert!(ok.status.success(), "{ok:?}");
+    let (lines, _, _) = first.finish();
+    assert_eq!(lines, ["t via the other listener"]);
 }

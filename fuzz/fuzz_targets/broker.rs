@@ -3,7 +3,8 @@
 //! from the input (CONNECT in either version with wills, sessions and
 //! keep alive; SUBSCRIBE, UNSUBSCRIBE, PUBLISH at QoS 0-2 with retain,
 //! acknowledgements, PINGREQ, DISCONNECT) split into arbitrary chunks and
-//! sometimes damaged, or raw bytes; advance the time; close a connection.
+//! sometimes damaged, or raw bytes; advance the time; close a connection;
+//! mark a connection writable or not (`Broker::set_writable`).
 //! Limits and server options are drawn small so that every limit is hit.
 //!
 //! Invariants checked after every operation, beyond "no panic":
@@ -12,7 +13,9 @@
 //! - `connection_count` is the number of open connections;
 //! - after `handle_timeout(now)`, `poll_timeout` is later than `now`;
 //! - sessions, retained messages (count and bytes), subscriptions per
-//!   client and offline queues stay within the configured limits;
+//!   client and queues stay within the configured limits;
+//! - nothing is output for a connection marked not writable, and QoS 0
+//!   messages dropped for congestion are among the dropped ones;
 //! - on a connection fed only whole, undamaged packets of one version,
 //!   starting with CONNECT, everything the broker writes decodes strictly
 //!   in that version, starts with CONNACK, and no packet exceeds the
@@ -59,6 +62,8 @@ struct Conn {
     wire: Decoder,
     /// The broker has written CONNACK.
     acked: bool,
+    /// Marked writable (the default) or not.
+    writable: bool,
 }
 
 struct World {
@@ -83,6 +88,10 @@ fn limits(u: &mut Unstructured<'_>) -> R<BrokerLimits> {
     l.max_retained_messages = u.int_in_range(0..=2)?;
     l.max_retained_bytes = u.int_in_range(0..=120)?;
     l.max_topic_levels = u.int_in_range(1..=3)?;
+    l.max_queued_bytes = u.int_in_range(0..=40)?;
+    l.max_output_bytes_per_connection = u.int_in_range(0..=200)?;
+    l.max_payload_bytes = *u.choose(&[0, 3, 4, usize::MAX])?;
+    l.max_session_expiry_interval = *u.choose(&[0, 1, 5, u32::MAX])?;
     Ok(l)
 }
 
@@ -226,6 +235,9 @@ impl World {
 
     /// Drains outputs and close requests, checking the invariants.
     fn drain(&mut self) {
+        // Output for a connection marked not writable: only its last bytes
+        // when the engine closes it (checked below).
+        let mut closing_output = BTreeSet::new();
         while let Some((id, bytes)) = self.broker.poll_output() {
             let Some(c) = self.open.iter_mut().find(|c| c.id == id) else {
                 panic!(
@@ -233,6 +245,9 @@ impl World {
                     bytes.len()
                 );
             };
+            if !c.writable {
+                closing_output.insert(id);
+            }
             if !c.pure {
                 continue;
             }
@@ -264,12 +279,17 @@ impl World {
         }
         while let Some(id) = self.broker.poll_close() {
             assert!(self.known.contains(&id), "close of unknown {id:?}");
+            closing_output.remove(&id);
             // The driver closes the transport and reports it.
             if let Some(k) = self.open.iter().position(|c| c.id == id) {
                 self.open.remove(k);
                 self.broker.connection_closed(id, self.now);
             }
         }
+        assert!(
+            closing_output.is_empty(),
+            "output for {closing_output:?}, marked not writable and not closed"
+        );
         self.check_counts();
     }
 
@@ -299,6 +319,10 @@ impl World {
         for id in CLIENT_IDS {
             assert!(b.queued_for(id) <= l.max_queued_messages, "queue of {id:?}");
         }
+        assert!(
+            b.congestion_dropped_messages() <= b.dropped_messages(),
+            "congestion drops are drops"
+        );
         let subs = b.subscriptions();
         // Per session, and sessions as bounded above.
         assert!(
@@ -326,7 +350,7 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
         if u.is_empty() {
             break;
         }
-        match u.int_in_range(0u8..=9)? {
+        match u.int_in_range(0u8..=10)? {
             0 => {
                 if w.open.len() < MAX_CONNS {
                     let id = w.broker.connection_opened(w.now);
@@ -340,6 +364,7 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
                         max_packet: None,
                         wire: Decoder::new(DecodeOptions::new(version)),
                         acked: false,
+                        writable: true,
                     });
                 }
             }
@@ -385,6 +410,16 @@ fn run(u: &mut Unstructured<'_>) -> R<()> {
                     assert!(t >= w.now, "deadline {t} in the past at {}", w.now);
                     w.advance_to(t);
                 }
+            }
+            9 => {
+                if w.open.is_empty() {
+                    continue;
+                }
+                let i = u.choose_index(w.open.len())?;
+                let writable = u.arbitrary()?;
+                w.open[i].writable = writable;
+                w.broker.set_writable(w.open[i].id, w.now, writable);
+                w.drain();
             }
             _ => {
                 if w.open.is_empty() {

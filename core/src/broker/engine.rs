@@ -548,7 +548,7 @@ impl Broker {
         for c in self.conns.values() {
             stats.queued_messages += c.held.len();
         }
-        stats.publish_dropped = self.dropped + self.congestion_dropped;
+        stats.publish_dropped = self.dropped;
         stats.subscriptions = self.subs.len();
         stats.retained_messages = self.retained.len();
         stats
