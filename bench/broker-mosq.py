@@ -205,7 +205,8 @@ def main():
         "`max_inflight_messages 20`, `max_queued_messages 0`.",
         f"- msg/s = messages received by all subscribers / time from the start signal to the last one. "
         f"CPU µs/msg = broker user + system CPU during the run / messages received. Peak RSS = VmHWM "
-        f"(includes the warm-up). Ratios: {name} / mosquitto. The machine is shared (other jobs run; "
+        f"(includes the warm-up). CPU time comes in {1000 // B.TICKS} ms ticks: short runs (QUICK=1) give coarse "
+        f"CPU figures. Ratios: {name} / mosquitto. The machine is shared (other jobs run; "
         f"the load shares the cores with the broker): figures for this machine, not a broker's peak.",
         "",
         "| case | mosquitto msg/s | ours msg/s | msg/s ours/mosq | mosquitto CPU µs/msg | ours CPU µs/msg "
