@@ -22,12 +22,9 @@ help:
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make broker      the broker binary target/release/libmqtt-broker (reads mosquitto.conf; or: cargo install --path broker)"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
-<<<<<<< HEAD
 	@echo "make bench-broker-mosq  libmqtt-broker vs. mosquitto, same mosquitto.conf, libmosquitto load, TCP and TLS (QUICK=1: short)"
 	@echo "make bench-hostile  libmqtt-broker vs. mosquitto under hostile load: memory peak and recovery (QUICK=1: short)"
-=======
 	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
->>>>>>> main
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
 	@echo "make bench-tokio-otel  the cost of mqtt-tokio's OpenTelemetry instrumentation (off / no-op / SDK)"
 	@echo "make bench-py    Python clients (asyncio, sync) vs. paho-mqtt and gmqtt through mosquitto and our broker, codec vs. mqtt5 (bench/py/.venv)"
@@ -175,7 +172,6 @@ bench:
 bench-broker:
 	bench/run-broker.sh
 
-<<<<<<< HEAD
 ## mosq_load: the libmosquitto load program (bench/mosq-load/mosq_load.c),
 ## installing Debian's libmosquitto-dev when its header is missing.
 MOSQ_LOAD := bench/target/mosq-load/mosq_load
@@ -191,22 +187,23 @@ $(MOSQ_LOAD): bench/mosq-load/mosq_load.c
 ## and libmqtt-broker in the same run, each given the same mosquitto.conf per
 ## case, loaded by mosq_load (libmosquitto), plain TCP and TLS: msg/s, broker
 ## CPU per message, peak RSS; table appended to bench/RESULTS.md.
-## QUICK=1 for a few seconds per case.
+## QUICK=1 for a few seconds per case (printed, not appended).
 .PHONY: bench-broker-mosq
 bench-broker-mosq: $(MOSQ_LOAD)
 	$(CARGO) build --release -p libmqtt-broker
-	python3 bench/broker-mosq.py --load $(MOSQ_LOAD) --no-build --markdown-out bench/RESULTS.md
+	python3 bench/broker-mosq.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
 
 ## bench-hostile: hostile load against both brokers with the same
 ## mosquitto.conf (idle and slowloris sockets, garbage, oversized packets, a
 ## subscriber that stops reading, churn, persistent sessions, many
 ## subscriptions): RSS peak and after recovery, and a fresh client's round
-## trip after each phase. QUICK=1 for a short version.
+## trip after each phase; table appended to bench/RESULTS.md. QUICK=1 for a
+## short version (printed, not appended).
 .PHONY: bench-hostile
 bench-hostile:
 	$(CARGO) build --release -p libmqtt-broker
-	python3 bench/hostile-load.py --no-build --markdown-out bench/RESULTS.md
-=======
+	python3 bench/hostile-load.py --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+
 ## bench-idle: memory per idle connection (not a test, issue 17): the
 ## example broker (or IDLE_BROKER, a command where {port} is replaced,
 ## printing `listening on ADDR`) and mosquitto each get IDLE_N connections
@@ -218,7 +215,6 @@ IDLE_BROKER ?=
 bench-idle:
 	$(CARGO) build --release -p mqtt-core --example broker
 	python3 bench/idle-connections.py -n $(IDLE_N) $(if $(IDLE_BROKER),--broker '$(IDLE_BROKER)')
->>>>>>> main
 
 ## bench-tokio: the tokio client benchmark of issue 15 (not a test):
 ## mqtt-tokio beside rumqttc 0.25 in the same run, through Debian's

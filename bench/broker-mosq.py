@@ -153,7 +153,7 @@ def main():
         if stand_in:
             log(f"libmqtt-broker cannot run a mosquitto.conf yet: {ours} stands in (TCP cases only)")
         certs = B.make_certs(tmp)
-        head = [f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        head = [f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{' (QUICK=1)' if quick else ''}",
                 f"- Machine: {B.machine_line()}",
                 f"- Brokers: {B.versions(ours)}"]
         transports = {"all": ["tcp", "tls"], "tcp": ["tcp"], "tls": ["tls"]}[args.cases]
