@@ -264,6 +264,11 @@ def main():
             f"{ratio(o['received_per_s'], m['received_per_s'])} | {us(m):.2f} | {us(o):.2f} | {ratio(us(o), us(m))} | "
             f"{m['peak_all_kb'] / 1024:.1f} | {o['peak_all_kb'] / 1024:.1f} | "
             f"{ratio(o['peak_all_kb'], m['peak_all_kb'])} | {recv(m)} | {recv(o)} |")
+    if any(r["qos"] == 0 and r["lost"] and r["broker"] == ours and not r.get("failed") for r in runs):
+        lines += ["", "QoS 0 *(lossy)* rows of ours: the broker dropped QoS 0 messages for a subscriber that fell "
+                  "behind the publisher; libmqtt's engine drops QoS 0 past 1 MiB of output pending per connection "
+                  "(`BrokerLimits::max_output_bytes_per_connection`, no mosquitto.conf key), where mosquitto with "
+                  "`max_queued_messages 0` buffers them all (see its peak RSS)."]
     if stand_in:
         lines += ["", f"`{ours}` stood in for `libmqtt-broker -c CONF` (which could not run a mosquitto.conf yet): "
                   "it does not read the file, so its QoS 1 queue bound stays 1,000 messages per subscriber and it "
