@@ -47,7 +47,7 @@ pub struct SysTree {
     next_at: u64,
     started_at: u64,
     /// The last value published per topic.
-    published: HashMap<&'static str, String>,
+    published: HashMap<String, String>,
     /// The counters at the last update, for the loads.
     last: (BrokerStats, Traffic),
     loads: [Load; 7],
@@ -98,7 +98,7 @@ impl SysTree {
         }
         self.last = (s, traffic);
         let uptime = (now - self.started_at) / 1000;
-        let mut values: Vec<(&'static str, String)> = vec![
+        let fixed: Vec<(&'static str, String)> = vec![
             (
                 "$SYS/broker/version",
                 format!("libmqtt-broker version {}", env!("CARGO_PKG_VERSION")),
@@ -162,27 +162,25 @@ impl SysTree {
                 s.retained_messages.to_string(),
             ),
         ];
-        const LOADS: [&str; 7] = [
-            "messages/received",
-            "messages/sent",
-            "publish/received",
-            "publish/sent",
-            "bytes/received",
-            "bytes/sent",
-            "sockets",
-        ];
-        const TOPICS: [[&str; 3]; 7] = load_topics();
-        for (i, load) in self.loads.iter().enumerate() {
-            debug_assert!(TOPICS[i][0].contains(LOADS[i]));
-            values.push((TOPICS[i][0], format!("{:.2}", load.one)));
-            values.push((TOPICS[i][1], format!("{:.2}", load.five)));
-            values.push((TOPICS[i][2], format!("{:.2}", load.fifteen)));
+        let mut values: Vec<(String, String)> =
+            fixed.into_iter().map(|(t, v)| (t.to_owned(), v)).collect();
+        for (load, what) in self.loads.iter().zip(LOADS) {
+            for (avg, period) in [
+                (load.one, "1min"),
+                (load.five, "5min"),
+                (load.fifteen, "15min"),
+            ] {
+                values.push((
+                    format!("$SYS/broker/load/{what}/{period}"),
+                    format!("{avg:.2}"),
+                ));
+            }
         }
         for (topic, value) in values {
-            if self.published.get(topic) == Some(&value) {
+            if self.published.get(&topic) == Some(&value) {
                 continue;
             }
-            if let Ok(p) = Publish::new(topic, value.clone().into_bytes()) {
+            if let Ok(p) = Publish::new(&topic, value.clone().into_bytes()) {
                 broker.publish(now, p.with_retain(true));
             }
             self.published.insert(topic, value);
@@ -190,43 +188,14 @@ impl SysTree {
     }
 }
 
+/// What the loads measure, in the order of [`SysTree::loads`]:
 /// `$SYS/broker/load/<what>/{1min,5min,15min}`.
-const fn load_topics() -> [[&'static str; 3]; 7] {
-    [
-        [
-            "$SYS/broker/load/messages/received/1min",
-            "$SYS/broker/load/messages/received/5min",
-            "$SYS/broker/load/messages/received/15min",
-        ],
-        [
-            "$SYS/broker/load/messages/sent/1min",
-            "$SYS/broker/load/messages/sent/5min",
-            "$SYS/broker/load/messages/sent/15min",
-        ],
-        [
-            "$SYS/broker/load/publish/received/1min",
-            "$SYS/broker/load/publish/received/5min",
-            "$SYS/broker/load/publish/received/15min",
-        ],
-        [
-            "$SYS/broker/load/publish/sent/1min",
-            "$SYS/broker/load/publish/sent/5min",
-            "$SYS/broker/load/publish/sent/15min",
-        ],
-        [
-            "$SYS/broker/load/bytes/received/1min",
-            "$SYS/broker/load/bytes/received/5min",
-            "$SYS/broker/load/bytes/received/15min",
-        ],
-        [
-            "$SYS/broker/load/bytes/sent/1min",
-            "$SYS/broker/load/bytes/sent/5min",
-            "$SYS/broker/load/bytes/sent/15min",
-        ],
-        [
-            "$SYS/broker/load/sockets/1min",
-            "$SYS/broker/load/sockets/5min",
-            "$SYS/broker/load/sockets/15min",
-        ],
-    ]
-}
+const LOADS: [&str; 7] = [
+    "messages/received",
+    "messages/sent",
+    "publish/received",
+    "publish/sent",
+    "bytes/received",
+    "bytes/sent",
+    "sockets",
+];

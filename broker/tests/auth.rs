@@ -167,3 +167,31 @@ fn a_failed_reload_keeps_the_running_settings() {
         "the old ACL still applies"
     );
 }
+
+/// `libmqtt-broker passwd` writes a file the broker (and mosquitto, see
+/// tests/password.rs) reads: create, add, delete.
+#[test]
+fn the_passwd_subcommand_writes_a_file_the_broker_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    let file = file.to_str().unwrap().to_owned();
+    let passwd = |args: &[&str]| {
+        let out = run(Command::new(env!("CARGO_BIN_EXE_libmqtt-broker"))
+            .arg("passwd")
+            .args(args));
+        assert!(out.status.success(), "passwd {args:?}: {out:?}");
+    };
+    passwd(&["-c", "-b", &file, "dave", "d-secret"]);
+    passwd(&["-b", &file, "erin", "e-secret"]);
+    passwd(&["-D", &file, "dave"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("erin:$7$101$"), "{text}");
+    std::fs::write(dir.path().join("acl"), OPEN_ACL).unwrap();
+    let port = free_port();
+    let conf =
+        format!("listener {port} 127.0.0.1\npassword_file {{dir}}/passwd\nacl_file {{dir}}/acl\n");
+    let _broker = BrokerProc::start_in(dir, &conf, 1, &[]);
+    assert!(publish(port, "erin", "e-secret", "t"));
+    assert!(!publish(port, "erin", "wrong", "t"));
+    assert!(!publish(port, "dave", "d-secret", "t"), "deleted");
+}

@@ -18,11 +18,14 @@ struct Setup {
     wss: u16,
 }
 
-fn start() -> Setup {
+/// A temporary directory with a new CA (`ca.pem`), a server certificate
+/// for 127.0.0.1 (`server.pem`, `server.key`) and a client certificate
+/// whose Common Name is `client_name` (`client.pem`, `client.key`).
+fn certificates(client_name: &str) -> tempfile::TempDir {
     let pki = Pki::new("test CA");
     let dir = tempfile::tempdir().unwrap();
     let server = pki.server();
-    let client = pki.client("device-1");
+    let client = pki.client(client_name);
     for (name, text) in [
         ("ca.pem", pki.ca_pem()),
         ("server.pem", server.cert),
@@ -32,6 +35,11 @@ fn start() -> Setup {
     ] {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
+    dir
+}
+
+fn start() -> Setup {
+    let dir = certificates("device-1");
     let (tcp, tls, ws, wss) = (free_port(), free_port(), free_port(), free_port());
     let conf = format!(
         "# A mosquitto.conf: four listeners\n\
@@ -234,20 +242,8 @@ fn websocket_subprotocol_negotiation() {
 /// not count.
 #[test]
 fn the_certificate_identity_is_the_username_for_the_acl() {
-    let pki = Pki::new("identity CA");
-    let dir = tempfile::tempdir().unwrap();
-    let server = pki.server();
-    let client = pki.client("device-7");
-    for (name, text) in [
-        ("ca.pem", pki.ca_pem()),
-        ("server.pem", server.cert),
-        ("server.key", server.key),
-        ("client.pem", client.cert),
-        ("client.key", client.key),
-        ("acl", "pattern readwrite devices/%u/#\n".to_string()),
-    ] {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
+    let dir = certificates("device-7");
+    std::fs::write(dir.path().join("acl"), "pattern readwrite devices/%u/#\n").unwrap();
     let port = free_port();
     let conf = format!(
         "acl_file {{dir}}/acl\n\

@@ -176,6 +176,29 @@ impl Drop for ExampleBroker {
     }
 }
 
+/// The Python interpreter of `LIBMQTT_PYTHON`, else the repository's
+/// `.venv`, checked to import `modules` (a Python import list); panics with
+/// what to install when it cannot (`make setup` puts paho-mqtt in `.venv`,
+/// `make py-test` ./py, websockets and opentelemetry-sdk).
+pub fn python(modules: &str) -> PathBuf {
+    let python = std::env::var_os("LIBMQTT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "this test needs a Python that can `import {modules}`: {} cannot. Run `make setup` and \
+         `make py-test` (they fill .venv), or set LIBMQTT_PYTHON",
+        python.display()
+    );
+    python
+}
+
 /// A path in the temporary directory unique to this process and call:
 /// `{prefix}-{pid}-{n}{suffix}`.
 pub fn unique_temp_path(prefix: &str, suffix: &str) -> PathBuf {

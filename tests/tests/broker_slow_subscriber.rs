@@ -71,7 +71,7 @@ fn flood_with_a_subscriber_that_stops_reading(version: ProtocolVersion) {
     let growth = peak.saturating_sub(baseline);
     eprintln!(
         "{t}: broker RSS {baseline} KiB before, peak {peak} KiB after {} MiB published",
-        FLOOD_MESSAGES * MESSAGE_SIZE >> 20
+        (FLOOD_MESSAGES * MESSAGE_SIZE) >> 20
     );
     assert!(
         growth < 24 * 1024,

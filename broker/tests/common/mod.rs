@@ -13,7 +13,7 @@ pub mod pki;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -231,23 +231,5 @@ pub fn settle() {
     std::thread::sleep(Duration::from_millis(400));
 }
 
-/// The Python interpreter of `LIBMQTT_PYTHON`, else the repository's
-/// `.venv`, checked to import `modules`.
-pub fn python(modules: &str) -> PathBuf {
-    let python = std::env::var_os("LIBMQTT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    let ok = Command::new(&python)
-        .args(["-c", &format!("import {modules}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "this test needs a Python that can `import {modules}`: {} cannot (`make setup` installs \
-         paho-mqtt into .venv), or set LIBMQTT_PYTHON",
-        python.display()
-    );
-    python
-}
+#[allow(unused_imports)] // not every test binary runs Python
+pub use mqtt_tests::broker_proc::python;

@@ -275,6 +275,34 @@ fn queued_size(p: &Publish) -> usize {
     p.topic.as_str().len() + p.payload.len()
 }
 
+/// Appends `item` to a bounded queue of messages whose bytes are counted
+/// in `bytes`. When the queue is full (by count or bytes) the policy
+/// decides: drop the new message, or drop the oldest ones until it fits.
+/// Returns `false` when a message was dropped (the new one or an old one).
+fn enqueue(
+    queue: &mut VecDeque<(Publish, Instant)>,
+    bytes: &mut usize,
+    item: (Publish, Instant),
+    limits: &BrokerLimits,
+) -> bool {
+    let mut kept_all = true;
+    if queue_full(queue.len(), *bytes, limits) {
+        kept_all = false;
+        if limits.queue_full_policy != QueueFullPolicy::DropOldest {
+            return false;
+        }
+        while queue_full(queue.len(), *bytes, limits) {
+            let Some((old, _)) = queue.pop_front() else {
+                return false;
+            };
+            *bytes -= queued_size(&old);
+        }
+    }
+    *bytes += queued_size(&item.0);
+    queue.push_back(item);
+    kept_all
+}
+
 /// Whether a queue of `len` messages and `bytes` bytes is full: either
 /// bound reached (as mosquitto counts them, so the last message may pass
 /// the byte bound).
@@ -1395,20 +1423,9 @@ impl Broker {
                         return;
                     }
                     // Behind the window or held while congested, in order.
-                    if queue_full(c.held.len(), c.held_bytes, limits) {
+                    if !enqueue(&mut c.held, &mut c.held_bytes, (p, now), limits) {
                         self.dropped += 1;
-                        if limits.queue_full_policy != QueueFullPolicy::DropOldest {
-                            return;
-                        }
-                        while queue_full(c.held.len(), c.held_bytes, limits) {
-                            let Some((old, _)) = c.held.pop_front() else {
-                                return;
-                            };
-                            c.held_bytes -= queued_size(&old);
-                        }
                     }
-                    c.held_bytes += queued_size(&p);
-                    c.held.push_back((p, now));
                     return;
                 }
             }
@@ -1424,20 +1441,9 @@ impl Broker {
             self.expired += (before - s.offline.len()) as u64;
             s.offline_bytes = s.offline.iter().map(|(q, _)| queued_size(q)).sum();
         }
-        if queue_full(s.offline.len(), s.offline_bytes, limits) {
+        if !enqueue(&mut s.offline, &mut s.offline_bytes, (p, now), limits) {
             self.dropped += 1;
-            if limits.queue_full_policy != QueueFullPolicy::DropOldest {
-                return;
-            }
-            while queue_full(s.offline.len(), s.offline_bytes, limits) {
-                let Some((old, _)) = s.offline.pop_front() else {
-                    return;
-                };
-                s.offline_bytes -= queued_size(&old);
-            }
         }
-        s.offline_bytes += queued_size(&p);
-        s.offline.push_back((p, now));
     }
 
     /// Hands the messages waiting for `id` to its connection while it is

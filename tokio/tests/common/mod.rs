@@ -348,28 +348,5 @@ pub fn example(name: &str) -> Command {
     Command::new(mqtt_tests::broker_proc::example_binary("mqtt-tokio", name))
 }
 
-/// The Python interpreter of `LIBMQTT_PYTHON`, else the repository's
-/// `.venv`, checked to import `modules` (a Python import list); panics with
-/// what to install when it cannot (`make py-test` fills `.venv`).
-pub fn python(modules: &str) -> PathBuf {
-    let python = std::env::var_os("LIBMQTT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join(".venv/bin/python")
-        });
-    let ok = Command::new(&python)
-        .args(["-c", &format!("import {modules}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "this test needs a Python that can `import {modules}`: {} cannot. Run `make py-test` \
-         (installs ./py, websockets and opentelemetry-sdk into .venv), or set LIBMQTT_PYTHON",
-        python.display()
-    );
-    python
-}
+#[allow(unused_imports)] // not every test binary runs Python
+pub use mqtt_tests::broker_proc::python;
