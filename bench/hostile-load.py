@@ -34,7 +34,7 @@ import argparse
 import os
 import random
 import resource
-import selectors
+import shutil
 import socket
 import struct
 import sys
@@ -596,7 +596,6 @@ def main():
         old = args.markdown_out.read_text() if args.markdown_out.exists() else ""
         args.markdown_out.write_text(old.rstrip("\n") + "\n\n" + text)
         log(f"appended to {args.markdown_out}")
-    import shutil
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
