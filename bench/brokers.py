@@ -196,13 +196,15 @@ def ours_kind(logdir):
 
 
 def build(no_build, log=print):
-    """cargo build of libmqtt-broker (and the example broker, the fallback)."""
+    """cargo build of libmqtt-broker (the example broker, the fallback, only
+    when that fails)."""
     if no_build:
         return
     for cmd in (["cargo", "build", "--release", "--quiet", "-p", "libmqtt-broker"],
                 ["cargo", "build", "--release", "--quiet", "-p", "mqtt-core", "--example", "broker"]):
         log("+ " + " ".join(cmd))
-        subprocess.run(cmd, cwd=ROOT, check=False)
+        if subprocess.run(cmd, cwd=ROOT, check=False).returncode == 0:
+            return
 
 
 def machine_line():
