@@ -22,6 +22,8 @@ help:
 	@echo "make bench       codec and client benchmarks beside peer crates; prints the tables"
 	@echo "make broker      the broker binary target/release/libmqtt-broker (reads mosquitto.conf; or: cargo install --path broker)"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
+	@echo "make bench-broker-mosq  libmqtt-broker vs. mosquitto, same mosquitto.conf, libmosquitto load, TCP and TLS (QUICK=1: short)"
+	@echo "make bench-hostile  libmqtt-broker vs. mosquitto under hostile load: memory peak and recovery (QUICK=1: short)"
 	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
 	@echo "make bench-tokio-otel  the cost of mqtt-tokio's OpenTelemetry instrumentation (off / no-op / SDK)"
@@ -169,6 +171,38 @@ bench:
 .PHONY: bench-broker
 bench-broker:
 	bench/run-broker.sh
+
+## mosq_load: the libmosquitto load program (bench/mosq-load/mosq_load.c),
+## installing Debian's libmosquitto-dev when its header is missing.
+MOSQ_LOAD := bench/target/mosq-load/mosq_load
+$(MOSQ_LOAD): bench/mosq-load/mosq_load.c
+	@test -f /usr/include/mosquitto.h || { \
+	  echo "installing libmosquitto-dev (the benchmark load)"; \
+	  SUDO=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmosquitto-dev; }
+	@mkdir -p $(dir $@)
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -pthread $< -lmosquitto -o $@
+
+## bench-broker-mosq: issue 17's benchmark (not a test): Debian's mosquitto
+## and libmqtt-broker in the same run, each given the same mosquitto.conf per
+## case, loaded by mosq_load (libmosquitto), plain TCP and TLS: msg/s, broker
+## CPU per message, peak RSS; table appended to bench/RESULTS.md.
+## QUICK=1 for a few seconds per case (printed, not appended).
+.PHONY: bench-broker-mosq
+bench-broker-mosq: $(MOSQ_LOAD)
+	$(CARGO) build --release -p libmqtt-broker
+	python3 bench/broker-mosq.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+
+## bench-hostile: hostile load against both brokers with the same
+## mosquitto.conf (idle and slowloris sockets, garbage, oversized packets, a
+## subscriber that stops reading, churn, persistent sessions, many
+## subscriptions): RSS peak and after recovery, and a fresh client's round
+## trip after each phase; table appended to bench/RESULTS.md. QUICK=1 for a
+## short version (printed, not appended).
+.PHONY: bench-hostile
+bench-hostile:
+	$(CARGO) build --release -p libmqtt-broker
+	python3 bench/hostile-load.py --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
 
 ## bench-idle: memory per idle connection (not a test, issue 17): the
 ## example broker (or IDLE_BROKER, a command where {port} is replaced,
