@@ -118,10 +118,69 @@ pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
         0 => usize::MAX,
         n => n as usize,
     };
+    // A connected subscriber whose socket stopped taking bytes: its QoS 0
+    // messages are dropped once this much waits for it. mosquitto bounds
+    // that backlog with the same keys as its queues (dropping QoS 0 past
+    // `max_queued_messages` or `max_queued_bytes`, keeping everything when
+    // both are 0); the engine counts bytes, so: `max_queued_bytes` when
+    // given, else 1 KiB per `max_queued_messages` (at least the engine's
+    // 1 MiB default), and no bound when both are 0.
+    limits.max_output_bytes_per_connection = match (l.max_queued_bytes, l.max_queued_messages) {
+        (0, 0) => usize::MAX,
+        (0, n) => n
+            .saturating_mul(1024)
+            .max(defaults.limits.max_output_bytes_per_connection),
+        (bytes, _) => bytes,
+    };
     if let Some(seconds) = l.persistent_client_expiration {
         limits.max_session_expiry_interval = u32::try_from(seconds).unwrap_or(u32::MAX);
     }
     // Connections are limited per listener by the socket loop.
     limits.max_connections = usize::MAX;
     Ok(defaults.with_server_options(server).with_limits(limits))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::broker_options;
+    use crate::config::Config;
+
+    fn options(text: &str) -> mqtt_core::broker::BrokerOptions {
+        let config = Config::parse(text, Path::new("test.conf")).expect("parses");
+        broker_options(&config).expect("options")
+    }
+
+    #[test]
+    fn mosquitto_zero_means_no_limit_and_defaults_are_bounded() {
+        let d = options("listener 1883\n");
+        assert_eq!(d.server.maximum_packet_size, 1024 * 1024);
+        assert_eq!(d.server.max_inflight, 20);
+        assert_eq!(d.server.receive_maximum, 20);
+        assert_eq!(d.limits.max_queued_messages, 1000);
+        assert_eq!(d.limits.max_output_bytes_per_connection, 1024 * 1024);
+        assert_eq!(d.limits.max_payload_bytes, usize::MAX);
+        assert_eq!(d.limits.max_session_expiry_interval, u32::MAX);
+
+        let unbounded = options(
+            "listener 1883\nmax_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\n",
+        );
+        assert_eq!(unbounded.limits.max_queued_messages, usize::MAX);
+        assert_eq!(unbounded.limits.max_queued_bytes, usize::MAX);
+        assert_eq!(unbounded.limits.max_output_bytes_per_connection, usize::MAX);
+        assert_eq!(unbounded.server.max_inflight, u16::MAX);
+
+        let set = options(
+            "listener 1883\nmax_queued_messages 5000\nmessage_size_limit 100\n\
+             max_packet_size 2000\npersistent_client_expiration 2h\n",
+        );
+        assert_eq!(set.limits.max_output_bytes_per_connection, 5000 * 1024);
+        assert_eq!(set.limits.max_payload_bytes, 100);
+        assert_eq!(set.server.maximum_packet_size, 2000);
+        assert_eq!(set.limits.max_session_expiry_interval, 7200);
+        let bytes = options("listener 1883\nmax_queued_bytes 300000\n");
+        assert_eq!(bytes.limits.max_output_bytes_per_connection, 300_000);
+        assert_eq!(bytes.limits.max_queued_bytes, 300_000);
+    }
 }
