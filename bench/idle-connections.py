@@ -294,7 +294,7 @@ class Attached:
         return 0
 
 
-def measure(name, start, n, per_proc, settle, timeout) -> dict:
+def measure(name, start, n, per_proc, settle, timeout, linger) -> dict:
     p, host, port = start()
     try:
         time.sleep(0.3)
@@ -307,7 +307,11 @@ def measure(name, start, n, per_proc, settle, timeout) -> dict:
             release(procs, pipes)
         time.sleep(0.5)
         after = settled_memory(p.pid, settle)
-        return {"name": name, "before": before, "idle": idle, "after": after,
+        # Allocators that give memory back with a delay (jemalloc's decay,
+        # mimalloc's purge) get `linger` seconds more, with no traffic.
+        time.sleep(linger)
+        later = memory(p.pid)
+        return {"name": name, "before": before, "idle": idle, "after": after, "later": later,
                 "ok": ok, "failed": bad, "error": err, "alive": alive}
     finally:
         p.terminate()
@@ -318,7 +322,7 @@ def measure(name, start, n, per_proc, settle, timeout) -> dict:
             p.wait()
 
 
-def report(results: list[dict], n: int) -> None:
+def report(results: list[dict], n: int, linger: float) -> None:
     def per_conn(r, key):
         if key not in r["idle"] or not r["ok"]:
             return "-"
@@ -341,9 +345,10 @@ def report(results: list[dict], n: int) -> None:
             print(f"\nnote: {r['name']}: {r['failed']} connections failed"
                   f"{' (' + r['error'] + ')' if r['error'] else ''}"
                   f"{'; the broker exited' if not r['alive'] else ''}")
-    print("\nRecovery: RSS after close minus RSS before")
+    print(f"\nRecovery: RSS after close minus RSS before (at once; {linger:g} s later)")
     for r in results:
-        print(f"  {r['name']}: {(r['after']['rss'] - r['before']['rss']) / 1024:+.1f} MB")
+        print(f"  {r['name']}: {(r['after']['rss'] - r['before']['rss']) / 1024:+.1f} MB; "
+              f"{(r['later']['rss'] - r['before']['rss']) / 1024:+.1f} MB")
 
 
 def main() -> int:
@@ -358,6 +363,8 @@ def main() -> int:
     ap.add_argument("--per-proc", type=int, default=2500, help="connections per client process")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to wait for memory to settle")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to open the connections")
+    ap.add_argument("--linger", type=float, default=12.0,
+                    help="seconds after closing before the last reading (delayed give-back)")
     args = ap.parse_args()
 
     n = args.connections
@@ -379,15 +386,16 @@ def main() -> int:
             start = lambda: (Attached(int(pid)), host, int(port))  # noqa: E731
         else:
             start = lambda: start_ours(args.broker, 20)  # noqa: E731
-        results.append(measure(args.name, start, n, args.per_proc, args.settle, args.timeout))
+        results.append(measure(args.name, start, n, args.per_proc, args.settle, args.timeout,
+                               args.linger))
         if args.no_mosquitto:
             pass
         elif exe is None:
             print("note: mosquitto not found (apt-get install mosquitto); ours only", file=sys.stderr)
         else:
             results.append(measure("mosquitto", lambda: start_mosquitto(exe, tmp, 20), n,
-                                   args.per_proc, args.settle, args.timeout))
-    report(results, n)
+                                   args.per_proc, args.settle, args.timeout, args.linger))
+    report(results, n, args.linger)
     return 0
 
 

@@ -428,6 +428,11 @@ impl Server {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let _ = conn.stream.shutdown(Shutdown::Both);
         self.broker.connection_closed(conn.id, self.now());
+        // A hash map never shrinks by itself: after a crowd has left, give
+        // the room back (at most once per halving, so it costs little).
+        if self.conns.capacity() > 1024 && self.conns.len() < self.conns.capacity() / 4 {
+            self.conns.shrink_to(self.conns.len() * 2);
+        }
         if self.verbose {
             let why = match why {
                 End::Eof => "closed by the client".to_string(),
