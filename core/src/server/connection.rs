@@ -25,6 +25,11 @@ mod connect;
 mod inbound;
 mod outbound;
 
+/// Below this many spare bytes, an output buffer taken by
+/// [`ServerConnection::take_transmit`] is handed over whole rather than
+/// split (see there).
+const SMALL_TAIL: usize = 64;
+
 /// Where a server connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -401,7 +406,14 @@ impl ServerConnection {
     /// there is nothing.
     #[must_use]
     pub fn take_transmit(&mut self) -> Bytes {
-        self.out.split().freeze()
+        if self.out.capacity() - self.out.len() < SMALL_TAIL {
+            // No room worth keeping for the next bytes: hand the buffer
+            // over whole, so that an idle connection holds none (a split
+            // would keep an empty view of it, and a shared header).
+            core::mem::take(&mut self.out).freeze()
+        } else {
+            self.out.split().freeze()
+        }
     }
 
     /// How many bytes [`poll_transmit`](Self::poll_transmit) has ready.

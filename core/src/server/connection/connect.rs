@@ -200,7 +200,9 @@ impl ServerConnection {
                 return Err(e);
             }
         }
-        self.client_id = client_id;
+        // Its own copy: a slice would keep the whole CONNECT packet (and
+        // its shared buffer) alive for the life of the connection.
+        self.client_id = MqttString::from_validated(Bytes::copy_from_slice(client_id.as_bytes()));
         self.keep_alive = keep_alive;
         self.state = ServerState::Connected;
         self.connect_deadline = None;
