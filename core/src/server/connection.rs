@@ -121,6 +121,49 @@ impl Rare {
     }
 }
 
+/// The QoS 1 and 2 state of a connection, both ways: allocated on the
+/// first message that needs it ([`LazyTraffic`]), so that a connection
+/// that only idles (or only sees QoS 0) costs little (issue 17).
+#[derive(Debug)]
+struct Traffic {
+    inflight: VecDeque<InflightDelivery>,
+    /// Waiting for room, with the time each was queued (message expiry).
+    queued: VecDeque<(Publish, Instant)>,
+    ack_queue: VecDeque<PendingAck>,
+    inbound_qos2: Vec<InboundQos2>,
+}
+
+impl Traffic {
+    const EMPTY: Traffic = Traffic {
+        inflight: VecDeque::new(),
+        queued: VecDeque::new(),
+        ack_queue: VecDeque::new(),
+        inbound_qos2: Vec::new(),
+    };
+}
+
+/// What a connection without [`Traffic`] reads.
+static NO_TRAFFIC: Traffic = Traffic::EMPTY;
+
+/// A [`Traffic`] allocated on first mutable use: reading one that was
+/// never needed reads [`NO_TRAFFIC`].
+#[derive(Debug)]
+struct LazyTraffic(Option<Box<Traffic>>);
+
+impl core::ops::Deref for LazyTraffic {
+    type Target = Traffic;
+
+    fn deref(&self) -> &Traffic {
+        self.0.as_deref().unwrap_or(&NO_TRAFFIC)
+    }
+}
+
+impl core::ops::DerefMut for LazyTraffic {
+    fn deref_mut(&mut self) -> &mut Traffic {
+        self.0.get_or_insert_with(|| Box::new(Traffic::EMPTY))
+    }
+}
+
 /// What the client announced in CONNECT, or the defaults.
 #[derive(Debug, Clone, Copy)]
 struct ClientLimits {
@@ -210,11 +253,8 @@ pub struct ServerConnection {
     reauthenticating: bool,
     client: ClientLimits,
     ids: PacketIds,
-    inflight: VecDeque<InflightDelivery>,
-    /// Waiting for room, with the time each was queued (message expiry).
-    queued: VecDeque<(Publish, Instant)>,
-    ack_queue: VecDeque<PendingAck>,
-    inbound_qos2: Vec<InboundQos2>,
+    /// Messages in flight or waiting, either way; see [`Traffic`].
+    traffic: LazyTraffic,
     pending_subscribes: Vec<(u16, usize)>,
     /// See [`Rare`]; `None` until one of its parts is needed.
     rare: Option<Box<Rare>>,
@@ -246,10 +286,7 @@ impl ServerConnection {
             reauthenticating: false,
             client: ClientLimits::DEFAULT,
             ids: PacketIds::new(),
-            inflight: VecDeque::new(),
-            queued: VecDeque::new(),
-            ack_queue: VecDeque::new(),
-            inbound_qos2: Vec::new(),
+            traffic: LazyTraffic(None),
             pending_subscribes: Vec::new(),
             rare: None,
             opts: options,
@@ -298,12 +335,12 @@ impl ServerConnection {
 
     /// Outbound QoS 1 and 2 messages sent and not completed.
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.traffic.inflight.len()
     }
 
     /// Outbound messages waiting for room in the client's Receive Maximum.
     pub fn queued_len(&self) -> usize {
-        self.queued.len()
+        self.traffic.queued.len()
     }
 
     /// The client's Receive Maximum (65,535 when it set none).
@@ -519,11 +556,21 @@ impl ServerConnection {
             ));
         }
         let mut session = ServerSession::new();
-        session.inflight = self.inflight.drain(..).collect();
+        self.ids = PacketIds::new();
+        // Taken whole: the connection is closed and needs it no more.
+        let Some(t) = self.traffic.0.take() else {
+            return Ok(session);
+        };
+        let Traffic {
+            inflight,
+            queued,
+            inbound_qos2,
+            ack_queue: _,
+        } = *t;
+        session.inflight = inflight.into_iter().collect();
         let now = self.now;
-        session.queued = self
-            .queued
-            .drain(..)
+        session.queued = queued
+            .into_iter()
             .filter_map(|(mut p, at)| {
                 // What is left of the Message Expiry Interval, as of now.
                 if let Some(e) = p.properties.message_expiry_interval {
@@ -533,9 +580,7 @@ impl ServerConnection {
                 Some(p)
             })
             .collect();
-        session.inbound_qos2 = self.inbound_qos2.drain(..).map(|q| q.packet_id).collect();
-        self.ack_queue.clear();
-        self.ids = PacketIds::new();
+        session.inbound_qos2 = inbound_qos2.into_iter().map(|q| q.packet_id).collect();
         Ok(session)
     }
 
@@ -699,14 +744,16 @@ impl ServerConnection {
         // that a resend on the next connection is not delivered twice
         // [MQTT-4.3.3-10]; the application may still acknowledge them
         // until it takes the session.
-        self.ack_queue.retain(|p| p.qos == QoS::ExactlyOnce);
-        // Decided but held back behind an earlier message: settled now.
-        for p in &self.ack_queue {
-            if p.code.is_some_and(|c| c.is_error()) {
-                self.inbound_qos2.retain(|q| q.packet_id != p.packet_id);
+        if let Some(t) = self.traffic.0.as_deref_mut() {
+            t.ack_queue.retain(|p| p.qos == QoS::ExactlyOnce);
+            // Decided but held back behind an earlier message: settled now.
+            for p in &t.ack_queue {
+                if p.code.is_some_and(|c| c.is_error()) {
+                    t.inbound_qos2.retain(|q| q.packet_id != p.packet_id);
+                }
             }
+            t.ack_queue.retain(|p| p.code.is_none());
         }
-        self.ack_queue.retain(|p| p.code.is_none());
         if was_connected && reason.publishes_will() {
             if let Some(will) = self.will.take() {
                 self.events.push_back(ServerEvent::WillPublish(*will));

@@ -374,8 +374,8 @@ impl ServerConnection {
     /// wait for [`resend_resumed`](Self::resend_resumed).
     fn resume(&mut self, session: ServerSession) {
         for id in session.inbound_qos2 {
-            if !self.inbound_qos2.iter().any(|q| q.packet_id == id) {
-                self.inbound_qos2.push(InboundQos2 {
+            if !self.traffic.inbound_qos2.iter().any(|q| q.packet_id == id) {
+                self.traffic.inbound_qos2.push(InboundQos2 {
                     packet_id: id,
                     rec_sent: true,
                     resumed: true,
@@ -390,13 +390,13 @@ impl ServerConnection {
             // In flight at once: an acknowledgement the client sent before
             // CONNACK finds it.
             self.rare_mut().resend.push(id);
-            self.inflight.push_back(d);
+            self.traffic.inflight.push_back(d);
         }
         for mut p in session.queued {
             if p.qos != QoS::AtMostOnce && !self.ids.claim(p.packet_id) {
                 p.packet_id = 0; // allocated when sent
             }
-            self.queued.push_back((p, self.now));
+            self.traffic.queued.push_back((p, self.now));
         }
     }
 
@@ -418,8 +418,13 @@ impl ServerConnection {
         // counts those resent).
         let mut resumed = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(i) = self.inflight.iter().position(|d| d.publish.packet_id == id) {
-                resumed.extend(self.inflight.remove(i));
+            if let Some(i) = self
+                .traffic
+                .inflight
+                .iter()
+                .position(|d| d.publish.packet_id == id)
+            {
+                resumed.extend(self.traffic.inflight.remove(i));
             }
         }
         let mut deferred = Vec::new();
@@ -428,7 +433,7 @@ impl ServerConnection {
             if d.released {
                 let rel = PubRel::new(id);
                 let _ = self.encode(PacketRef::PubRel(rel.as_view()));
-                self.inflight.push_back(d);
+                self.traffic.inflight.push_back(d);
                 continue;
             }
             d.publish.dup = true;
@@ -444,10 +449,10 @@ impl ServerConnection {
                 });
                 continue;
             }
-            self.inflight.push_back(d);
+            self.traffic.inflight.push_back(d);
         }
         for p in deferred.into_iter().rev() {
-            self.queued.push_front(p);
+            self.traffic.queued.push_front(p);
         }
     }
 }
