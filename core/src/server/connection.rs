@@ -126,6 +126,7 @@ impl Rare {
 /// that only idles (or only sees QoS 0) costs little (issue 17).
 #[derive(Debug)]
 struct Traffic {
+    ids: PacketIds,
     inflight: VecDeque<InflightDelivery>,
     /// Waiting for room, with the time each was queued (message expiry).
     queued: VecDeque<(Publish, Instant)>,
@@ -135,6 +136,7 @@ struct Traffic {
 
 impl Traffic {
     const EMPTY: Traffic = Traffic {
+        ids: PacketIds::new(),
         inflight: VecDeque::new(),
         queued: VecDeque::new(),
         ack_queue: VecDeque::new(),
@@ -252,7 +254,6 @@ pub struct ServerConnection {
     auth_turn: AuthTurn,
     reauthenticating: bool,
     client: ClientLimits,
-    ids: PacketIds,
     /// Messages in flight or waiting, either way; see [`Traffic`].
     traffic: LazyTraffic,
     pending_subscribes: Vec<(u16, usize)>,
@@ -285,7 +286,6 @@ impl ServerConnection {
             auth_turn: AuthTurn::Idle,
             reauthenticating: false,
             client: ClientLimits::DEFAULT,
-            ids: PacketIds::new(),
             traffic: LazyTraffic(None),
             pending_subscribes: Vec::new(),
             rare: None,
@@ -556,8 +556,7 @@ impl ServerConnection {
             ));
         }
         let mut session = ServerSession::new();
-        self.ids = PacketIds::new();
-        // Taken whole: the connection is closed and needs it no more.
+        // Taken whole (packet identifiers too): the connection is closed and needs it no more.
         let Some(t) = self.traffic.0.take() else {
             return Ok(session);
         };
@@ -566,6 +565,7 @@ impl ServerConnection {
             queued,
             inbound_qos2,
             ack_queue: _,
+            ids: _,
         } = *t;
         session.inflight = inflight.into_iter().collect();
         let now = self.now;

@@ -384,7 +384,7 @@ impl ServerConnection {
         }
         for d in session.inflight {
             let id = d.publish.packet_id;
-            if d.publish.qos == QoS::AtMostOnce || !self.ids.claim(id) {
+            if d.publish.qos == QoS::AtMostOnce || !self.traffic.ids.claim(id) {
                 continue;
             }
             // In flight at once: an acknowledgement the client sent before
@@ -393,7 +393,7 @@ impl ServerConnection {
             self.traffic.inflight.push_back(d);
         }
         for mut p in session.queued {
-            if p.qos != QoS::AtMostOnce && !self.ids.claim(p.packet_id) {
+            if p.qos != QoS::AtMostOnce && !self.traffic.ids.claim(p.packet_id) {
                 p.packet_id = 0; // allocated when sent
             }
             self.traffic.queued.push_back((p, self.now));
@@ -442,7 +442,7 @@ impl ServerConnection {
                 continue;
             }
             if self.send_publish(&d.publish).is_err() {
-                self.ids.release(id);
+                self.traffic.ids.release(id);
                 self.events.push_back(ServerEvent::PublishDropped {
                     packet_id: id,
                     reason: DropReason::PacketTooLarge,

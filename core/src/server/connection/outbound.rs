@@ -39,7 +39,11 @@ impl ServerConnection {
             }
             publish.packet_id = 0;
             if !qos0 {
-                publish.packet_id = self.ids.allocate().ok_or(ServerError::NoPacketIdentifier)?;
+                publish.packet_id = self
+                    .traffic
+                    .ids
+                    .allocate()
+                    .ok_or(ServerError::NoPacketIdentifier)?;
             }
             let id = publish.packet_id;
             self.traffic.queued.push_back((publish, now));
@@ -51,10 +55,14 @@ impl ServerConnection {
             self.send_publish(&publish)?;
             return Ok(0);
         }
-        let id = self.ids.allocate().ok_or(ServerError::NoPacketIdentifier)?;
+        let id = self
+            .traffic
+            .ids
+            .allocate()
+            .ok_or(ServerError::NoPacketIdentifier)?;
         publish.packet_id = id;
         if let Err(e) = self.send_publish(&publish) {
-            self.ids.release(id);
+            self.traffic.ids.release(id);
             return Err(e);
         }
         self.traffic.inflight.push_back(InflightDelivery {
@@ -88,7 +96,7 @@ impl ServerConnection {
                 match remaining_expiry(e, at, now) {
                     Some(left) => p.properties.message_expiry_interval = Some(left),
                     None => {
-                        self.ids.release(p.packet_id);
+                        self.traffic.ids.release(p.packet_id);
                         self.events.push_back(ServerEvent::PublishDropped {
                             packet_id: p.packet_id,
                             reason: DropReason::Expired,
@@ -98,7 +106,7 @@ impl ServerConnection {
                 }
             }
             if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
-                match self.ids.allocate() {
+                match self.traffic.ids.allocate() {
                     Some(id) => p.packet_id = id,
                     None => {
                         self.traffic.queued.push_front((p, at));
@@ -107,7 +115,7 @@ impl ServerConnection {
                 }
             }
             if self.send_publish(&p).is_err() {
-                self.ids.release(p.packet_id);
+                self.traffic.ids.release(p.packet_id);
                 self.events.push_back(ServerEvent::PublishDropped {
                     packet_id: p.packet_id,
                     reason: DropReason::PacketTooLarge,
@@ -171,7 +179,7 @@ impl ServerConnection {
     fn complete(&mut self, index: usize, reason_code: ReasonCode, properties: AckProperties) {
         if let Some(d) = self.traffic.inflight.remove(index) {
             let packet_id = d.publish.packet_id;
-            self.ids.release(packet_id);
+            self.traffic.ids.release(packet_id);
             self.events.push_back(ServerEvent::PublishCompleted {
                 packet_id,
                 reason_code,
