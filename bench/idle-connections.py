@@ -10,8 +10,9 @@ from /proc/PID/status) and PSS (/proc/PID/smaps_rollup) at each point and
 the bytes per idle connection ((with N idle - before) / N).
 
 Our broker is any command that prints `listening on ADDR` once bound, with
-`{port}` in it replaced by the port to use (0 asks for a free one; the
-printed address is used). mosquitto gets a configuration with one listener
+`{port}` in it replaced by a free port; or any command with --address
+HOST:PORT (e.g. a port set in its configuration file), waited for until it
+accepts a connection. mosquitto gets a configuration with one listener
 on a free port, `allow_anonymous true`, `max_connections -1`.
 
 Python 3.11 standard library only. The connections are opened by several
@@ -19,7 +20,9 @@ client processes (each holds --per-proc sockets, under its own descriptor
 limit) driving non-blocking sockets with `selectors`.
 
     bench/idle-connections.py                       # 10,000 connections
-    bench/idle-connections.py -n 2000 --broker 'target/release/libmqtt-broker -c my.conf'
+    bench/idle-connections.py -n 2000 --broker 'target/release/libmqtt-broker -p {port}'
+    bench/idle-connections.py --broker 'target/release/libmqtt-broker -c my.conf' \
+        --address 127.0.0.1:1884
 """
 
 from __future__ import annotations
@@ -226,11 +229,25 @@ def release(procs, pipes) -> None:
 # ----- brokers ---------------------------------------------------------------
 
 
-def start_ours(cmd: str, wait: float):
+def start_ours(cmd: str, wait: float, address: str | None = None):
     port = free_port() if "{port}" in cmd else None
     argv = shlex.split(cmd.replace("{port}", str(port) if port else "0"))
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + wait
+    if address:
+        # The address is known (a configuration file names it): wait until
+        # it accepts a connection.
+        host, _, port_s = address.rpartition(":")
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError(f"{argv[0]} exited with {p.returncode}")
+            try:
+                socket.create_connection((host, int(port_s)), timeout=0.5).close()
+                return p, host, int(port_s)
+            except OSError:
+                time.sleep(0.05)
+        p.kill()
+        raise RuntimeError(f"{argv[0]} did not accept connections on {address} in {wait} s")
     assert p.stdout is not None
     os.set_blocking(p.stdout.fileno(), False)
     buf = ""
@@ -356,6 +373,9 @@ def main() -> int:
     ap.add_argument("-n", "--connections", type=int, default=10_000)
     ap.add_argument("--broker", default=DEFAULT_BROKER,
                     help="our broker's command; `{port}` becomes a port (default: %(default)s)")
+    ap.add_argument("--address", metavar="HOST:PORT",
+                    help="where --broker listens, when it does not print `listening on ADDR` "
+                    "(e.g. a port set in its configuration file)")
     ap.add_argument("--attach", metavar="PID@HOST:PORT",
                     help="measure a broker already running (e.g. under heaptrack) instead of --broker")
     ap.add_argument("--name", default="ours", help="our broker's name in the table")
@@ -385,7 +405,7 @@ def main() -> int:
             host, _, port = addr.rpartition(":")
             start = lambda: (Attached(int(pid)), host, int(port))  # noqa: E731
         else:
-            start = lambda: start_ours(args.broker, 20)  # noqa: E731
+            start = lambda: start_ours(args.broker, 20, args.address)  # noqa: E731
         results.append(measure(args.name, start, n, args.per_proc, args.settle, args.timeout,
                                args.linger))
         if args.no_mosquitto:
