@@ -208,13 +208,16 @@ bench-hostile:
 ## example broker (or IDLE_BROKER, a command where {port} is replaced,
 ## printing `listening on ADDR`) and mosquitto each get IDLE_N connections
 ## (CONNECT/CONNACK, then idle); RSS and PSS before, with them idle and
-## after closing them (bench/idle-connections.py).
+## after closing them (bench/idle-connections.py; IDLE_ARGS for more, e.g.
+## IDLE_ARGS='--address 127.0.0.1:1884' for a broker whose port is set in
+## its configuration file).
 IDLE_N ?= 10000
 IDLE_BROKER ?=
+IDLE_ARGS ?=
 .PHONY: bench-idle
 bench-idle:
 	$(CARGO) build --release -p mqtt-core --example broker
-	python3 bench/idle-connections.py -n $(IDLE_N) $(if $(IDLE_BROKER),--broker '$(IDLE_BROKER)')
+	python3 bench/idle-connections.py -n $(IDLE_N) $(if $(IDLE_BROKER),--broker '$(IDLE_BROKER)') $(IDLE_ARGS)
 
 ## bench-tokio: the tokio client benchmark of issue 15 (not a test):
 ## mqtt-tokio beside rumqttc 0.25 in the same run, through Debian's

@@ -10,8 +10,9 @@ from /proc/PID/status) and PSS (/proc/PID/smaps_rollup) at each point and
 the bytes per idle connection ((with N idle - before) / N).
 
 Our broker is any command that prints `listening on ADDR` once bound, with
-`{port}` in it replaced by the port to use (0 asks for a free one; the
-printed address is used). mosquitto gets a configuration with one listener
+`{port}` in it replaced by a free port; or any command with --address
+HOST:PORT (e.g. a port set in its configuration file), waited for until it
+accepts a connection. mosquitto gets a configuration with one listener
 on a free port, `allow_anonymous true`, `max_connections -1`.
 
 Python 3.11 standard library only. The connections are opened by several
@@ -19,7 +20,9 @@ client processes (each holds --per-proc sockets, under its own descriptor
 limit) driving non-blocking sockets with `selectors`.
 
     bench/idle-connections.py                       # 10,000 connections
-    bench/idle-connections.py -n 2000 --broker 'target/release/libmqtt-broker -c my.conf'
+    bench/idle-connections.py -n 2000 --broker 'target/release/libmqtt-broker -p {port}'
+    bench/idle-connections.py --broker 'target/release/libmqtt-broker -c my.conf' \
+        --address 127.0.0.1:1884
 """
 
 from __future__ import annotations
@@ -226,11 +229,25 @@ def release(procs, pipes) -> None:
 # ----- brokers ---------------------------------------------------------------
 
 
-def start_ours(cmd: str, wait: float):
+def start_ours(cmd: str, wait: float, address: str | None = None):
     port = free_port() if "{port}" in cmd else None
     argv = shlex.split(cmd.replace("{port}", str(port) if port else "0"))
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + wait
+    if address:
+        # The address is known (a configuration file names it): wait until
+        # it accepts a connection.
+        host, _, port_s = address.rpartition(":")
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError(f"{argv[0]} exited with {p.returncode}")
+            try:
+                socket.create_connection((host, int(port_s)), timeout=0.5).close()
+                return p, host, int(port_s)
+            except OSError:
+                time.sleep(0.05)
+        p.kill()
+        raise RuntimeError(f"{argv[0]} did not accept connections on {address} in {wait} s")
     assert p.stdout is not None
     os.set_blocking(p.stdout.fileno(), False)
     buf = ""
@@ -294,7 +311,7 @@ class Attached:
         return 0
 
 
-def measure(name, start, n, per_proc, settle, timeout) -> dict:
+def measure(name, start, n, per_proc, settle, timeout, linger) -> dict:
     p, host, port = start()
     try:
         time.sleep(0.3)
@@ -307,7 +324,11 @@ def measure(name, start, n, per_proc, settle, timeout) -> dict:
             release(procs, pipes)
         time.sleep(0.5)
         after = settled_memory(p.pid, settle)
-        return {"name": name, "before": before, "idle": idle, "after": after,
+        # Allocators that give memory back with a delay (jemalloc's decay,
+        # mimalloc's purge) get `linger` seconds more, with no traffic.
+        time.sleep(linger)
+        later = memory(p.pid)
+        return {"name": name, "before": before, "idle": idle, "after": after, "later": later,
                 "ok": ok, "failed": bad, "error": err, "alive": alive}
     finally:
         p.terminate()
@@ -318,7 +339,7 @@ def measure(name, start, n, per_proc, settle, timeout) -> dict:
             p.wait()
 
 
-def report(results: list[dict], n: int) -> None:
+def report(results: list[dict], n: int, linger: float) -> None:
     def per_conn(r, key):
         if key not in r["idle"] or not r["ok"]:
             return "-"
@@ -341,9 +362,10 @@ def report(results: list[dict], n: int) -> None:
             print(f"\nnote: {r['name']}: {r['failed']} connections failed"
                   f"{' (' + r['error'] + ')' if r['error'] else ''}"
                   f"{'; the broker exited' if not r['alive'] else ''}")
-    print("\nRecovery: RSS after close minus RSS before")
+    print(f"\nRecovery: RSS after close minus RSS before (at once; {linger:g} s later)")
     for r in results:
-        print(f"  {r['name']}: {(r['after']['rss'] - r['before']['rss']) / 1024:+.1f} MB")
+        print(f"  {r['name']}: {(r['after']['rss'] - r['before']['rss']) / 1024:+.1f} MB; "
+              f"{(r['later']['rss'] - r['before']['rss']) / 1024:+.1f} MB")
 
 
 def main() -> int:
@@ -351,6 +373,9 @@ def main() -> int:
     ap.add_argument("-n", "--connections", type=int, default=10_000)
     ap.add_argument("--broker", default=DEFAULT_BROKER,
                     help="our broker's command; `{port}` becomes a port (default: %(default)s)")
+    ap.add_argument("--address", metavar="HOST:PORT",
+                    help="where --broker listens, when it does not print `listening on ADDR` "
+                    "(e.g. a port set in its configuration file)")
     ap.add_argument("--attach", metavar="PID@HOST:PORT",
                     help="measure a broker already running (e.g. under heaptrack) instead of --broker")
     ap.add_argument("--name", default="ours", help="our broker's name in the table")
@@ -358,6 +383,8 @@ def main() -> int:
     ap.add_argument("--per-proc", type=int, default=2500, help="connections per client process")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to wait for memory to settle")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to open the connections")
+    ap.add_argument("--linger", type=float, default=12.0,
+                    help="seconds after closing before the last reading (delayed give-back)")
     args = ap.parse_args()
 
     n = args.connections
@@ -378,16 +405,17 @@ def main() -> int:
             host, _, port = addr.rpartition(":")
             start = lambda: (Attached(int(pid)), host, int(port))  # noqa: E731
         else:
-            start = lambda: start_ours(args.broker, 20)  # noqa: E731
-        results.append(measure(args.name, start, n, args.per_proc, args.settle, args.timeout))
+            start = lambda: start_ours(args.broker, 20, args.address)  # noqa: E731
+        results.append(measure(args.name, start, n, args.per_proc, args.settle, args.timeout,
+                               args.linger))
         if args.no_mosquitto:
             pass
         elif exe is None:
             print("note: mosquitto not found (apt-get install mosquitto); ours only", file=sys.stderr)
         else:
             results.append(measure("mosquitto", lambda: start_mosquitto(exe, tmp, 20), n,
-                                   args.per_proc, args.settle, args.timeout))
-    report(results, n)
+                                   args.per_proc, args.settle, args.timeout, args.linger))
+    report(results, n, args.linger)
     return 0
 
 

@@ -39,6 +39,11 @@ pub struct Decoder {
     header: Option<FixedHeader>,
 }
 
+/// Below this many spare bytes after the last complete packet, the input
+/// buffer is handed over with the packet rather than split (see
+/// [`Decoder::next_packet`]).
+const SMALL_TAIL: usize = 64;
+
 impl Decoder {
     /// A decoder with these options.
     pub fn new(options: DecodeOptions) -> Self {
@@ -136,7 +141,15 @@ impl Decoder {
             bytes::Buf::advance(&mut self.buf, len);
             return packet.map(Some);
         }
-        let whole = self.buf.split_to(len).freeze();
+        let whole = if self.buf.len() == len && self.buf.capacity() - len < SMALL_TAIL {
+            // The packet ends the buffer and the room after it is not
+            // worth keeping: hand the buffer over whole, so that a quiet
+            // connection holds no input buffer (a split would keep an
+            // empty view of it, and a shared header, alive).
+            core::mem::take(&mut self.buf).freeze()
+        } else {
+            self.buf.split_to(len).freeze()
+        };
         decode_whole(&header, &whole, &self.options).map(Some)
     }
 }

@@ -29,7 +29,7 @@ impl core::fmt::Debug for PacketIds {
 }
 
 impl PacketIds {
-    pub(crate) fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         PacketIds {
             used: VecDeque::new(),
             next: 1,

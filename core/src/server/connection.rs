@@ -25,6 +25,11 @@ mod connect;
 mod inbound;
 mod outbound;
 
+/// Below this many spare bytes, an output buffer taken by
+/// [`ServerConnection::take_transmit`] is handed over whole rather than
+/// split (see there).
+const SMALL_TAIL: usize = 64;
+
 /// Where a server connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -116,6 +121,51 @@ impl Rare {
     }
 }
 
+/// The QoS 1 and 2 state of a connection, both ways: allocated on the
+/// first message that needs it ([`LazyTraffic`]), so that a connection
+/// that only idles (or only sees QoS 0) costs little (issue 17).
+#[derive(Debug)]
+struct Traffic {
+    ids: PacketIds,
+    inflight: VecDeque<InflightDelivery>,
+    /// Waiting for room, with the time each was queued (message expiry).
+    queued: VecDeque<(Publish, Instant)>,
+    ack_queue: VecDeque<PendingAck>,
+    inbound_qos2: Vec<InboundQos2>,
+}
+
+impl Traffic {
+    const EMPTY: Traffic = Traffic {
+        ids: PacketIds::new(),
+        inflight: VecDeque::new(),
+        queued: VecDeque::new(),
+        ack_queue: VecDeque::new(),
+        inbound_qos2: Vec::new(),
+    };
+}
+
+/// What a connection without [`Traffic`] reads.
+static NO_TRAFFIC: Traffic = Traffic::EMPTY;
+
+/// A [`Traffic`] allocated on first mutable use: reading one that was
+/// never needed reads [`NO_TRAFFIC`].
+#[derive(Debug)]
+struct LazyTraffic(Option<Box<Traffic>>);
+
+impl core::ops::Deref for LazyTraffic {
+    type Target = Traffic;
+
+    fn deref(&self) -> &Traffic {
+        self.0.as_deref().unwrap_or(&NO_TRAFFIC)
+    }
+}
+
+impl core::ops::DerefMut for LazyTraffic {
+    fn deref_mut(&mut self) -> &mut Traffic {
+        self.0.get_or_insert_with(|| Box::new(Traffic::EMPTY))
+    }
+}
+
 /// What the client announced in CONNECT, or the defaults.
 #[derive(Debug, Clone, Copy)]
 struct ClientLimits {
@@ -204,12 +254,8 @@ pub struct ServerConnection {
     auth_turn: AuthTurn,
     reauthenticating: bool,
     client: ClientLimits,
-    ids: PacketIds,
-    inflight: VecDeque<InflightDelivery>,
-    /// Waiting for room, with the time each was queued (message expiry).
-    queued: VecDeque<(Publish, Instant)>,
-    ack_queue: VecDeque<PendingAck>,
-    inbound_qos2: Vec<InboundQos2>,
+    /// Messages in flight or waiting, either way; see [`Traffic`].
+    traffic: LazyTraffic,
     pending_subscribes: Vec<(u16, usize)>,
     /// See [`Rare`]; `None` until one of its parts is needed.
     rare: Option<Box<Rare>>,
@@ -243,11 +289,7 @@ impl ServerConnection {
             auth_turn: AuthTurn::Idle,
             reauthenticating: false,
             client: ClientLimits::DEFAULT,
-            ids: PacketIds::new(),
-            inflight: VecDeque::new(),
-            queued: VecDeque::new(),
-            ack_queue: VecDeque::new(),
-            inbound_qos2: Vec::new(),
+            traffic: LazyTraffic(None),
             pending_subscribes: Vec::new(),
             rare: None,
             packets_received: 0,
@@ -298,12 +340,12 @@ impl ServerConnection {
 
     /// Outbound QoS 1 and 2 messages sent and not completed.
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.traffic.inflight.len()
     }
 
     /// Outbound messages waiting for room in the client's Receive Maximum.
     pub fn queued_len(&self) -> usize {
-        self.queued.len()
+        self.traffic.queued.len()
     }
 
     /// The client's Receive Maximum (65,535 when it set none).
@@ -416,7 +458,14 @@ impl ServerConnection {
     /// there is nothing.
     #[must_use]
     pub fn take_transmit(&mut self) -> Bytes {
-        self.out.split().freeze()
+        if self.out.capacity() - self.out.len() < SMALL_TAIL {
+            // No room worth keeping for the next bytes: hand the buffer
+            // over whole, so that an idle connection holds none (a split
+            // would keep an empty view of it, and a shared header).
+            core::mem::take(&mut self.out).freeze()
+        } else {
+            self.out.split().freeze()
+        }
     }
 
     /// How many bytes [`poll_transmit`](Self::poll_transmit) has ready.
@@ -522,11 +571,21 @@ impl ServerConnection {
             ));
         }
         let mut session = ServerSession::new();
-        session.inflight = self.inflight.drain(..).collect();
+        // Taken whole (packet identifiers too): the connection is closed and needs it no more.
+        let Some(t) = self.traffic.0.take() else {
+            return Ok(session);
+        };
+        let Traffic {
+            inflight,
+            queued,
+            inbound_qos2,
+            ack_queue: _,
+            ids: _,
+        } = *t;
+        session.inflight = inflight.into_iter().collect();
         let now = self.now;
-        session.queued = self
-            .queued
-            .drain(..)
+        session.queued = queued
+            .into_iter()
             .filter_map(|(mut p, at)| {
                 // What is left of the Message Expiry Interval, as of now.
                 if let Some(e) = p.properties.message_expiry_interval {
@@ -536,9 +595,7 @@ impl ServerConnection {
                 Some(p)
             })
             .collect();
-        session.inbound_qos2 = self.inbound_qos2.drain(..).map(|q| q.packet_id).collect();
-        self.ack_queue.clear();
-        self.ids = PacketIds::new();
+        session.inbound_qos2 = inbound_qos2.into_iter().map(|q| q.packet_id).collect();
         Ok(session)
     }
 
@@ -706,14 +763,16 @@ impl ServerConnection {
         // that a resend on the next connection is not delivered twice
         // [MQTT-4.3.3-10]; the application may still acknowledge them
         // until it takes the session.
-        self.ack_queue.retain(|p| p.qos == QoS::ExactlyOnce);
-        // Decided but held back behind an earlier message: settled now.
-        for p in &self.ack_queue {
-            if p.code.is_some_and(|c| c.is_error()) {
-                self.inbound_qos2.retain(|q| q.packet_id != p.packet_id);
+        if let Some(t) = self.traffic.0.as_deref_mut() {
+            t.ack_queue.retain(|p| p.qos == QoS::ExactlyOnce);
+            // Decided but held back behind an earlier message: settled now.
+            for p in &t.ack_queue {
+                if p.code.is_some_and(|c| c.is_error()) {
+                    t.inbound_qos2.retain(|q| q.packet_id != p.packet_id);
+                }
             }
+            t.ack_queue.retain(|p| p.code.is_none());
         }
-        self.ack_queue.retain(|p| p.code.is_none());
         if was_connected && reason.publishes_will() {
             if let Some(will) = self.will.take() {
                 self.events.push_back(ServerEvent::WillPublish(*will));

@@ -207,7 +207,9 @@ impl ServerConnection {
                 return Err(e);
             }
         }
-        self.client_id = client_id;
+        // Its own copy: a slice would keep the whole CONNECT packet (and
+        // its shared buffer) alive for the life of the connection.
+        self.client_id = MqttString::from_validated(Bytes::copy_from_slice(client_id.as_bytes()));
         self.keep_alive = keep_alive;
         self.state = ServerState::Connected;
         self.connect_deadline = None;
@@ -379,8 +381,8 @@ impl ServerConnection {
     /// wait for [`resend_resumed`](Self::resend_resumed).
     fn resume(&mut self, session: ServerSession) {
         for id in session.inbound_qos2 {
-            if !self.inbound_qos2.iter().any(|q| q.packet_id == id) {
-                self.inbound_qos2.push(InboundQos2 {
+            if !self.traffic.inbound_qos2.iter().any(|q| q.packet_id == id) {
+                self.traffic.inbound_qos2.push(InboundQos2 {
                     packet_id: id,
                     rec_sent: true,
                     resumed: true,
@@ -389,19 +391,19 @@ impl ServerConnection {
         }
         for d in session.inflight {
             let id = d.publish.packet_id;
-            if d.publish.qos == QoS::AtMostOnce || !self.ids.claim(id) {
+            if d.publish.qos == QoS::AtMostOnce || !self.traffic.ids.claim(id) {
                 continue;
             }
             // In flight at once: an acknowledgement the client sent before
             // CONNACK finds it.
             self.rare_mut().resend.push(id);
-            self.inflight.push_back(d);
+            self.traffic.inflight.push_back(d);
         }
         for mut p in session.queued {
-            if p.qos != QoS::AtMostOnce && !self.ids.claim(p.packet_id) {
+            if p.qos != QoS::AtMostOnce && !self.traffic.ids.claim(p.packet_id) {
                 p.packet_id = 0; // allocated when sent
             }
-            self.queued.push_back((p, self.now));
+            self.traffic.queued.push_back((p, self.now));
         }
     }
 
@@ -423,8 +425,13 @@ impl ServerConnection {
         // counts those resent).
         let mut resumed = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(i) = self.inflight.iter().position(|d| d.publish.packet_id == id) {
-                resumed.extend(self.inflight.remove(i));
+            if let Some(i) = self
+                .traffic
+                .inflight
+                .iter()
+                .position(|d| d.publish.packet_id == id)
+            {
+                resumed.extend(self.traffic.inflight.remove(i));
             }
         }
         let mut deferred = Vec::new();
@@ -433,7 +440,7 @@ impl ServerConnection {
             if d.released {
                 let rel = PubRel::new(id);
                 let _ = self.encode(PacketRef::PubRel(rel.as_view()));
-                self.inflight.push_back(d);
+                self.traffic.inflight.push_back(d);
                 continue;
             }
             d.publish.dup = true;
@@ -442,17 +449,17 @@ impl ServerConnection {
                 continue;
             }
             if self.send_publish(&d.publish).is_err() {
-                self.ids.release(id);
+                self.traffic.ids.release(id);
                 self.events.push_back(ServerEvent::PublishDropped {
                     packet_id: id,
                     reason: DropReason::PacketTooLarge,
                 });
                 continue;
             }
-            self.inflight.push_back(d);
+            self.traffic.inflight.push_back(d);
         }
         for p in deferred.into_iter().rev() {
-            self.queued.push_front(p);
+            self.traffic.queued.push_front(p);
         }
     }
 }

@@ -50,6 +50,7 @@ impl ServerConnection {
             QoS::AtLeastOnce => {
                 if manual
                     && self
+                        .traffic
                         .ack_queue
                         .iter()
                         .any(|p| p.packet_id == pid && p.qos == QoS::AtLeastOnce)
@@ -62,7 +63,7 @@ impl ServerConnection {
                     return;
                 }
                 if manual {
-                    self.ack_queue.push_back(PendingAck {
+                    self.traffic.ack_queue.push_back(PendingAck {
                         packet_id: pid,
                         qos: QoS::AtLeastOnce,
                         code: None,
@@ -72,7 +73,12 @@ impl ServerConnection {
                 }
             }
             QoS::ExactlyOnce => {
-                if let Some(q) = self.inbound_qos2.iter().find(|q| q.packet_id == pid) {
+                if let Some(q) = self
+                    .traffic
+                    .inbound_qos2
+                    .iter()
+                    .find(|q| q.packet_id == pid)
+                {
                     // A resend before PUBREL: not delivered again
                     // [MQTT-4.3.3-10]; PUBREC again once given.
                     if q.rec_sent {
@@ -83,13 +89,13 @@ impl ServerConnection {
                 if !self.inbound_room() {
                     return;
                 }
-                self.inbound_qos2.push(InboundQos2 {
+                self.traffic.inbound_qos2.push(InboundQos2 {
                     packet_id: pid,
                     rec_sent: !manual,
                     resumed: false,
                 });
                 if manual {
-                    self.ack_queue.push_back(PendingAck {
+                    self.traffic.ack_queue.push_back(PendingAck {
                         packet_id: pid,
                         qos: QoS::ExactlyOnce,
                         code: None,
@@ -111,11 +117,17 @@ impl ServerConnection {
             return true;
         }
         let qos1 = self
+            .traffic
             .ack_queue
             .iter()
             .filter(|p| p.qos == QoS::AtLeastOnce)
             .count();
-        let qos2 = self.inbound_qos2.iter().filter(|q| !q.resumed).count();
+        let qos2 = self
+            .traffic
+            .inbound_qos2
+            .iter()
+            .filter(|q| !q.resumed)
+            .count();
         if qos1 + qos2 >= usize::from(self.opts.receive_maximum) {
             self.violation(ClientViolation::ReceiveMaximumExceeded);
             return false;
@@ -148,6 +160,7 @@ impl ServerConnection {
             return Err(ServerError::NotConnected);
         }
         let Some(p) = self
+            .traffic
             .ack_queue
             .iter_mut()
             .find(|p| p.packet_id == packet_id && p.code.is_none())
@@ -169,16 +182,19 @@ impl ServerConnection {
         } else {
             ReasonCode::Success
         });
-        while let Some(p) = self.ack_queue.front().copied() {
+        while let Some(p) = self.traffic.ack_queue.front().copied() {
             let Some(code) = p.code else { break };
-            self.ack_queue.pop_front();
+            self.traffic.ack_queue.pop_front();
             if p.qos == QoS::AtLeastOnce {
                 let ack = PubAck::new(p.packet_id).with_reason_code(code);
                 let _ = self.encode(PacketRef::PubAck(ack.as_view()));
             } else {
                 if code.is_error() {
-                    self.inbound_qos2.retain(|q| q.packet_id != p.packet_id);
+                    self.traffic
+                        .inbound_qos2
+                        .retain(|q| q.packet_id != p.packet_id);
                 } else if let Some(q) = self
+                    .traffic
                     .inbound_qos2
                     .iter_mut()
                     .find(|q| q.packet_id == p.packet_id)
@@ -199,6 +215,7 @@ impl ServerConnection {
         reason_code: ReasonCode,
     ) -> Result<(), ServerError> {
         let Some(i) = self
+            .traffic
             .ack_queue
             .iter()
             .position(|p| p.packet_id == packet_id && p.code.is_none())
@@ -208,16 +225,23 @@ impl ServerConnection {
         if !reason_code.allowed_in(PacketType::PubRec) {
             return Err(ServerError::InvalidReasonCode(reason_code));
         }
-        self.ack_queue.remove(i);
+        self.traffic.ack_queue.remove(i);
         if reason_code.is_error() && self.version.is_v5() {
-            self.inbound_qos2.retain(|q| q.packet_id != packet_id);
+            self.traffic
+                .inbound_qos2
+                .retain(|q| q.packet_id != packet_id);
         }
         Ok(())
     }
 
     pub(super) fn on_pubrel(&mut self, rel: PubRel) {
         let pid = rel.packet_id;
-        match crate::connection::answer_pubrel(&mut self.inbound_qos2, pid, self.version, false) {
+        match crate::connection::answer_pubrel(
+            &mut self.traffic.inbound_qos2,
+            pid,
+            self.version,
+            false,
+        ) {
             Some(comp) => {
                 let _ = self.encode(PacketRef::PubComp(comp.as_view()));
             }

@@ -33,16 +33,20 @@ impl ServerConnection {
         if size > maximum as usize {
             return Err(ServerError::PacketTooLarge { size, maximum });
         }
-        if !self.queued.is_empty() || (!qos0 && !self.window_open()) {
-            if self.queued.len() >= self.opts.max_queued {
+        if !self.traffic.queued.is_empty() || (!qos0 && !self.window_open()) {
+            if self.traffic.queued.len() >= self.opts.max_queued {
                 return Err(ServerError::QueueFull);
             }
             publish.packet_id = 0;
             if !qos0 {
-                publish.packet_id = self.ids.allocate().ok_or(ServerError::NoPacketIdentifier)?;
+                publish.packet_id = self
+                    .traffic
+                    .ids
+                    .allocate()
+                    .ok_or(ServerError::NoPacketIdentifier)?;
             }
             let id = publish.packet_id;
-            self.queued.push_back((publish, now));
+            self.traffic.queued.push_back((publish, now));
             self.flush_queued();
             return Ok(id);
         }
@@ -51,13 +55,17 @@ impl ServerConnection {
             self.send_publish(&publish)?;
             return Ok(0);
         }
-        let id = self.ids.allocate().ok_or(ServerError::NoPacketIdentifier)?;
+        let id = self
+            .traffic
+            .ids
+            .allocate()
+            .ok_or(ServerError::NoPacketIdentifier)?;
         publish.packet_id = id;
         if let Err(e) = self.send_publish(&publish) {
-            self.ids.release(id);
+            self.traffic.ids.release(id);
             return Err(e);
         }
-        self.inflight.push_back(InflightDelivery {
+        self.traffic.inflight.push_back(InflightDelivery {
             publish,
             released: false,
         });
@@ -66,7 +74,7 @@ impl ServerConnection {
 
     pub(super) fn window_open(&self) -> bool {
         let window = self.client.receive_maximum.min(self.opts.max_inflight);
-        self.inflight.len() < usize::from(window)
+        self.traffic.inflight.len() < usize::from(window)
     }
 
     /// Sends queued messages while the client's Receive Maximum allows.
@@ -75,11 +83,11 @@ impl ServerConnection {
             return;
         }
         let now = self.now;
-        while let Some((front, _)) = self.queued.front() {
+        while let Some((front, _)) = self.traffic.queued.front() {
             if front.qos != QoS::AtMostOnce && !self.window_open() {
                 break;
             }
-            let Some((mut p, at)) = self.queued.pop_front() else {
+            let Some((mut p, at)) = self.traffic.queued.pop_front() else {
                 break;
             };
             if let Some(e) = p.properties.message_expiry_interval {
@@ -88,7 +96,7 @@ impl ServerConnection {
                 match remaining_expiry(e, at, now) {
                     Some(left) => p.properties.message_expiry_interval = Some(left),
                     None => {
-                        self.ids.release(p.packet_id);
+                        self.traffic.ids.release(p.packet_id);
                         self.events.push_back(ServerEvent::PublishDropped {
                             packet_id: p.packet_id,
                             reason: DropReason::Expired,
@@ -98,16 +106,16 @@ impl ServerConnection {
                 }
             }
             if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
-                match self.ids.allocate() {
+                match self.traffic.ids.allocate() {
                     Some(id) => p.packet_id = id,
                     None => {
-                        self.queued.push_front((p, at));
+                        self.traffic.queued.push_front((p, at));
                         break;
                     }
                 }
             }
             if self.send_publish(&p).is_err() {
-                self.ids.release(p.packet_id);
+                self.traffic.ids.release(p.packet_id);
                 self.events.push_back(ServerEvent::PublishDropped {
                     packet_id: p.packet_id,
                     reason: DropReason::PacketTooLarge,
@@ -115,7 +123,7 @@ impl ServerConnection {
                 continue;
             }
             if p.qos != QoS::AtMostOnce {
-                self.inflight.push_back(InflightDelivery {
+                self.traffic.inflight.push_back(InflightDelivery {
                     publish: p,
                     released: false,
                 });
@@ -169,9 +177,9 @@ impl ServerConnection {
     }
 
     fn complete(&mut self, index: usize, reason_code: ReasonCode, properties: AckProperties) {
-        if let Some(d) = self.inflight.remove(index) {
+        if let Some(d) = self.traffic.inflight.remove(index) {
             let packet_id = d.publish.packet_id;
-            self.ids.release(packet_id);
+            self.traffic.ids.release(packet_id);
             self.events.push_back(ServerEvent::PublishCompleted {
                 packet_id,
                 reason_code,
@@ -181,7 +189,8 @@ impl ServerConnection {
     }
 
     fn find_inflight(&self, pid: u16, qos: QoS) -> Option<usize> {
-        self.inflight
+        self.traffic
+            .inflight
             .iter()
             .position(|d| d.publish.packet_id == pid && d.publish.qos == qos)
     }
@@ -213,11 +222,11 @@ impl ServerConnection {
     pub(super) fn on_pubrec(&mut self, rec: PubRec) {
         let pid = rec.packet_id;
         match self.find_inflight(pid, QoS::ExactlyOnce) {
-            Some(i) if rec.reason_code.is_error() && !self.inflight[i].released => {
+            Some(i) if rec.reason_code.is_error() && !self.traffic.inflight[i].released => {
                 self.complete(i, rec.reason_code, rec.properties);
             }
             Some(i) => {
-                self.inflight[i].released = true;
+                self.traffic.inflight[i].released = true;
                 let _ = self.encode(PacketRef::PubRel(PubRel::new(pid).as_view()));
                 // Before CONNACK's resends: this PUBREL is its resend.
                 if let Some(rare) = self.rare.as_mut() {
@@ -241,7 +250,7 @@ impl ServerConnection {
 
     pub(super) fn on_pubcomp(&mut self, comp: PubComp) {
         match self.find_inflight(comp.packet_id, QoS::ExactlyOnce) {
-            Some(i) if self.inflight[i].released => {
+            Some(i) if self.traffic.inflight[i].released => {
                 self.complete(i, comp.reason_code, comp.properties);
             }
             Some(_) => self.wrong_ack(PacketType::PubComp, comp.packet_id),
