@@ -89,6 +89,10 @@ impl ListenerSecurity {
 struct State {
     /// Indexed by listener.
     listeners: Vec<ListenerSecurity>,
+    /// Whether every listener is judged alike (the same settings, no
+    /// certificate identities): connections are then not recorded, which
+    /// saves a map entry per connection.
+    uniform: bool,
     /// The listener of each connection.
     conn_listener: HashMap<ConnectionId, usize>,
     /// Connections whose User Name comes from their certificate.
@@ -106,9 +110,9 @@ pub struct ListenerAuthenticator {
 
 impl ListenerAuthenticator {
     /// An authenticator over these settings, one per listener.
-    pub fn new(listeners: Vec<ListenerSecurity>) -> Self {
+    pub fn new(listeners: Vec<ListenerSecurity>, uniform: bool) -> Self {
         let me = ListenerAuthenticator::default();
-        me.lock().listeners = listeners;
+        me.reload(listeners, uniform);
         me
     }
 
@@ -118,14 +122,22 @@ impl ListenerAuthenticator {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the settings (SIGHUP). Connected clients stay.
-    pub fn reload(&self, listeners: Vec<ListenerSecurity>) {
-        self.lock().listeners = listeners;
+    /// Replaces the settings (SIGHUP). Connected clients stay. `uniform`:
+    /// every listener has the same settings and none takes certificate
+    /// identities, so which listener a connection came in on does not
+    /// matter.
+    pub fn reload(&self, listeners: Vec<ListenerSecurity>, uniform: bool) {
+        let mut state = self.lock();
+        state.listeners = listeners;
+        state.uniform = uniform;
     }
 
     /// A connection accepted on listener `listener`.
     pub fn opened(&self, conn: ConnectionId, listener: usize) {
-        self.lock().conn_listener.insert(conn, listener);
+        let mut state = self.lock();
+        if !state.uniform {
+            state.conn_listener.insert(conn, listener);
+        }
     }
 
     /// The connection's User Name was set from its client certificate.
@@ -138,8 +150,10 @@ impl ListenerAuthenticator {
     /// The connection ended.
     pub fn forget(&self, conn: ConnectionId) {
         let mut state = self.lock();
-        state.conn_listener.remove(&conn);
-        state.identified.remove(&conn);
+        if !state.uniform {
+            state.conn_listener.remove(&conn);
+            state.identified.remove(&conn);
+        }
     }
 }
 
@@ -147,10 +161,14 @@ impl Authenticator for ListenerAuthenticator {
     fn authenticate_connect(&mut self, info: &ConnectInfo<'_>) -> AuthDecision {
         let state = self.lock();
         let identified = state.identified.contains(&info.connection);
-        let listener = state
-            .conn_listener
-            .get(&info.connection)
-            .and_then(|&i| state.listeners.get(i));
+        let listener = if state.uniform {
+            state.listeners.first()
+        } else {
+            state
+                .conn_listener
+                .get(&info.connection)
+                .and_then(|&i| state.listeners.get(i))
+        };
         match listener {
             Some(security) => security.decide(info, identified),
             None => AuthDecision::Reject(ReasonCode::NotAuthorized),

@@ -96,18 +96,19 @@ pub struct ListenerState {
 struct Conn {
     id: ConnectionId,
     stream: TcpStream,
-    peer: SocketAddr,
-    listener: usize,
+    listener: u16,
     transport: Transport,
     /// Whether the transport's identity (TLS) has been looked at.
     identity_checked: bool,
-    /// Bytes not written yet; `pending[sent..]` is what is left.
+    /// Bytes not written yet; `pending[sent..]` is what is left (at most
+    /// [`MAX_PENDING`]).
     pending: Vec<u8>,
     sent: usize,
     watching_writable: bool,
     /// Set when the engine asked to close it: the deadline for flushing.
     closing_by: Option<u64>,
-    /// The Client Identifier, once the engine accepted the CONNECT.
+    /// Once the engine accepted the CONNECT: the Client Identifier when
+    /// connections are logged (else empty, which allocates nothing).
     client_id: Option<Box<str>>,
 }
 
@@ -150,6 +151,7 @@ impl Server {
         let Security {
             listeners: securities,
             acl,
+            uniform,
             warnings,
         } = setup::security(&config)?;
         let mut log = log;
@@ -165,7 +167,7 @@ impl Server {
             n => n as usize + 5,
         };
         let mut broker = Broker::new(options);
-        let auth = ListenerAuthenticator::new(securities);
+        let auth = ListenerAuthenticator::new(securities, uniform);
         broker.set_authenticator(Box::new(auth.clone()));
         let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
         // Before any listening line is printed: a SIGHUP sent by whoever
@@ -372,12 +374,13 @@ impl Server {
             Ok(Security {
                 listeners,
                 acl,
+                uniform,
                 warnings,
             }) => {
                 for w in warnings {
                     log!(self.log, Warning, "Warning: {w}");
                 }
-                self.auth.reload(listeners);
+                self.auth.reload(listeners, uniform);
                 match acl {
                     Some(acl) => self.broker.set_authorizer(Box::new(acl)),
                     None => self.broker.set_authorizer(Box::new(AllowAll)),
@@ -455,8 +458,7 @@ impl Server {
                 Conn {
                     id,
                     stream,
-                    peer,
-                    listener: index,
+                    listener: u16::try_from(index).unwrap_or(u16::MAX),
                     transport,
                     identity_checked: false,
                     pending: Vec::new(),
@@ -505,7 +507,7 @@ impl Server {
             let id = conn.id;
             if !conn.identity_checked && !conn.transport.handshaking() {
                 conn.identity_checked = true;
-                if self.listeners[conn.listener].use_identity_as_username {
+                if self.listeners[usize::from(conn.listener)].use_identity_as_username {
                     if let Some(name) = conn.transport.peer_identity() {
                         if self.broker.set_transport_username(id, &name).is_ok() {
                             self.auth.identified(id);
@@ -541,16 +543,18 @@ impl Server {
             return;
         }
         if let Some(id) = self.broker.client_id(conn.id) {
-            conn.client_id = Some(id.into());
-            if self.log.connection_messages {
-                let port = self.listeners[conn.listener].port;
-                log!(
-                    self.log,
-                    Notice,
-                    "New client connected from {} as {id} (port {port}).",
-                    conn.peer
-                );
+            if !self.log.connection_messages {
+                conn.client_id = Some("".into());
+                return;
             }
+            conn.client_id = Some(id.into());
+            let port = self.listeners[usize::from(conn.listener)].port;
+            let peer = peer_name(&conn.stream);
+            log!(
+                self.log,
+                Notice,
+                "New client connected from {peer} as {id} (port {port})."
+            );
         }
     }
 
@@ -709,9 +713,18 @@ impl Server {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
+        if self.conns.capacity() > 64 && self.conns.len() < self.conns.capacity() / 4 {
+            // A crowd has left: give its room back.
+            self.conns.shrink_to(self.conns.len() * 2);
+        }
+        let peer = if self.log.connection_messages {
+            peer_name(&conn.stream)
+        } else {
+            String::new()
+        };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let _ = conn.stream.shutdown(Shutdown::Both);
-        if let Some(l) = self.listeners.get_mut(conn.listener) {
+        if let Some(l) = self.listeners.get_mut(usize::from(conn.listener)) {
             l.connections = l.connections.saturating_sub(1);
         }
         self.broker.connection_closed(conn.id, self.now());
@@ -729,11 +742,18 @@ impl Server {
             log!(
                 self.log,
                 Notice,
-                "Client {who} from {} disconnected: {why}.",
-                conn.peer
+                "Client {who} from {peer} disconnected: {why}."
             );
         }
     }
+}
+
+/// The peer's address for the log (not kept per connection: it costs 32
+/// bytes each).
+fn peer_name(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|_| "<unknown>".to_string(), |a| a.to_string())
 }
 
 /// The authorizer of a broker without `acl_file` (after a reload removed

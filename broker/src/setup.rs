@@ -14,6 +14,9 @@ pub struct Security {
     pub listeners: Vec<ListenerSecurity>,
     /// The `acl_file`, read.
     pub acl: Option<Acl>,
+    /// Whether every listener is judged alike (no `per_listener_settings`,
+    /// no `use_identity_as_username`).
+    pub uniform: bool,
     /// Lines of the password files that were skipped (as mosquitto skips
     /// them: their users cannot log in), for the log.
     pub warnings: Vec<String>,
@@ -69,9 +72,12 @@ pub fn security(config: &Config) -> Result<Security, String> {
         }
         None => None,
     };
+    let uniform =
+        !config.per_listener_settings && !listeners.iter().any(|l| l.use_identity_as_username);
     Ok(Security {
         listeners,
         acl,
+        uniform,
         warnings,
     })
 }
