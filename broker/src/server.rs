@@ -107,9 +107,8 @@ struct Conn {
     watching_writable: bool,
     /// Set when the engine asked to close it: the deadline for flushing.
     closing_by: Option<u64>,
-    /// Once the engine accepted the CONNECT: the Client Identifier when
-    /// connections are logged (else empty, which allocates nothing).
-    client_id: Option<Box<str>>,
+    /// Whether the engine accepted its CONNECT (and it was logged).
+    accepted: bool,
 }
 
 /// Why a connection ends, for the log.
@@ -465,7 +464,7 @@ impl Server {
                     sent: 0,
                     watching_writable: false,
                     closing_by: None,
-                    client_id: None,
+                    accepted: false,
                 },
             );
             // Readiness is edge-triggered: bytes that came with the
@@ -539,15 +538,14 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
-        if conn.client_id.is_some() {
+        if conn.accepted {
             return;
         }
         if let Some(id) = self.broker.client_id(conn.id) {
+            conn.accepted = true;
             if !self.log.connection_messages {
-                conn.client_id = Some("".into());
                 return;
             }
-            conn.client_id = Some(id.into());
             let port = self.listeners[usize::from(conn.listener)].port;
             let peer = peer_name(&conn.stream);
             log!(
@@ -717,10 +715,13 @@ impl Server {
             // A crowd has left: give its room back.
             self.conns.shrink_to(self.conns.len() * 2);
         }
-        let peer = if self.log.connection_messages {
-            peer_name(&conn.stream)
+        let (peer, who) = if self.log.connection_messages {
+            // The engine still knows the client unless it already ended
+            // the session (after a DISCONNECT, say).
+            let who = self.broker.client_id(conn.id).map(str::to_owned);
+            (peer_name(&conn.stream), who)
         } else {
-            String::new()
+            (String::new(), None)
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let _ = conn.stream.shutdown(Shutdown::Both);
@@ -738,12 +739,14 @@ impl Server {
                 End::TooSlow => format!("not reading: over {MAX_PENDING} bytes waiting"),
                 End::FlushTimeout => "last bytes not taken in time".to_string(),
             };
-            let who = conn.client_id.as_deref().unwrap_or("<unknown>");
-            log!(
-                self.log,
-                Notice,
-                "Client {who} from {peer} disconnected: {why}."
-            );
+            match who {
+                Some(who) => log!(
+                    self.log,
+                    Notice,
+                    "Client {who} from {peer} disconnected: {why}."
+                ),
+                None => log!(self.log, Notice, "Connection from {peer} ended: {why}."),
+            }
         }
     }
 }
