@@ -84,7 +84,7 @@
 //! * offline queues: see above.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -252,6 +252,9 @@ struct Conn {
     held: VecDeque<(Publish, Instant)>,
     /// Topic and payload bytes of `held`.
     held_bytes: usize,
+    /// Its entry in [`Broker::conn_deadlines`]: the connection's
+    /// [`ServerConnection::poll_timeout`] when the engine last looked.
+    deadline: Option<Instant>,
 }
 
 impl Conn {
@@ -280,6 +283,50 @@ fn queued_size(p: &Publish) -> usize {
 /// the byte bound).
 fn queue_full(len: usize, bytes: usize, limits: &BrokerLimits) -> bool {
     len >= limits.max_queued_messages || bytes >= limits.max_queued_bytes
+}
+
+/// Deadlines of one kind (connections, session expiries, wills), earliest
+/// first, so that [`Broker::poll_timeout`] and [`Broker::handle_timeout`]
+/// cost O(log n) rather than a scan of every connection and session.
+/// Each key has at most one entry, which its owner moves when the
+/// deadline changes ([`Deadlines::update`]).
+struct Deadlines<K: Ord + Copy>(BTreeSet<(Instant, K)>);
+
+impl<K: Ord + Copy> Deadlines<K> {
+    const fn new() -> Self {
+        Deadlines(BTreeSet::new())
+    }
+
+    /// Moves the entry of `key` from `old` to `new` (either may be none).
+    fn update(&mut self, key: K, old: Option<Instant>, new: Option<Instant>) {
+        if old == new {
+            return;
+        }
+        if let Some(t) = old {
+            self.0.remove(&(t, key));
+        }
+        if let Some(t) = new {
+            self.0.insert((t, key));
+        }
+    }
+
+    /// The earliest deadline.
+    fn first(&self) -> Option<Instant> {
+        self.0.first().map(|(t, _)| *t)
+    }
+
+    /// The keys whose deadline is at or before `now`, in key order (the
+    /// order the engine visited them in when it scanned its tables).
+    fn due(&self, now: Instant) -> Vec<K> {
+        let mut due: Vec<K> = self
+            .0
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, k)| *k)
+            .collect();
+        due.sort_unstable();
+        due
+    }
 }
 
 /// The connections, and those that may have bytes to send, in the order
@@ -387,6 +434,13 @@ pub struct Broker {
     closes: VecDeque<ConnectionId>,
     /// Wills waiting for their Will Delay Interval, by session.
     wills: BTreeMap<ClientKey, (Instant, Publish)>,
+    /// The times of `wills`.
+    will_deadlines: Deadlines<ClientKey>,
+    /// Each connection's deadline ([`Conn::deadline`]), kept by
+    /// [`Broker::reschedule`].
+    conn_deadlines: Deadlines<ConnectionId>,
+    /// The `expires_at` of every session that has one.
+    session_deadlines: Deadlines<ClientKey>,
     next_conn: u64,
     next_key: u32,
     next_assigned: u64,
@@ -441,6 +495,9 @@ impl Broker {
             by_client_id: BTreeMap::new(),
             closes: VecDeque::new(),
             wills: BTreeMap::new(),
+            will_deadlines: Deadlines::new(),
+            conn_deadlines: Deadlines::new(),
+            session_deadlines: Deadlines::new(),
             next_conn: 1,
             next_key: 1,
             next_assigned: 1,
@@ -613,8 +670,10 @@ impl Broker {
                 writable: true,
                 held: VecDeque::new(),
                 held_bytes: 0,
+                deadline: None,
             },
         );
+        self.reschedule(id);
         id
     }
 
@@ -721,37 +780,24 @@ impl Broker {
     /// The time passed: keep alive and connect timeouts, retained message
     /// expiry, session expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ConnectionId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.server.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        // Each visits only what is due, in the order of its key (as a scan
+        // of the tables did).
+        for id in self.conn_deadlines.due(now) {
             if let Some(c) = self.conns.get_mut(&id) {
                 c.server.handle_timeout(now);
             }
             self.process(id, now);
         }
         self.retained.purge_expired(now);
-        let expired: Vec<ClientKey> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
+        for key in self.session_deadlines.due(now) {
+            if self.sessions.get(&key).is_none_or(|s| s.conn.is_some()) {
+                continue;
+            }
             self.counters.clients_expired += 1;
             self.remove_session(key, now);
         }
-        let due: Vec<ClientKey> = self
-            .wills
-            .iter()
-            .filter(|(_, (t, _))| *t <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in due {
-            if let Some((_, will)) = self.wills.remove(&key) {
+        for key in self.will_deadlines.due(now) {
+            if let Some(will) = self.remove_will(key) {
                 self.route(Some(key), now, &will);
             }
         }
@@ -767,6 +813,7 @@ impl Broker {
         c.server.handle_transport_closed(now);
         self.process(conn, now);
         if let Some(c) = self.conns.remove(&conn) {
+            self.conn_deadlines.update(conn, c.deadline, None);
             self.counters.packets_received += c.server.packets_received();
             self.counters.packets_sent += c.server.packets_sent();
         }
@@ -828,7 +875,25 @@ impl Broker {
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) must be
     /// called.
+    /// Costs O(log n) in the number of connections and sessions.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.conn_deadlines.first(),
+            self.session_deadlines.first(),
+            self.will_deadlines.first(),
+            self.retained.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) computed from every
+    /// connection, session and will rather than from the engine's index
+    /// of deadlines: the two must agree (tests and fuzzing check it).
+    /// Costs O(n).
+    #[doc(hidden)]
+    pub fn poll_timeout_scan(&self) -> Option<Instant> {
         let conns = self.conns.values().filter_map(|c| c.server.poll_timeout());
         let sessions = self.sessions.values().filter_map(|s| s.expires_at);
         let wills = self.wills.values().map(|(t, _)| *t);
@@ -841,7 +906,44 @@ impl Broker {
 
     // ----- internals ---------------------------------------------------
 
+    /// Handles the events of `id`, then moves its deadline in
+    /// [`Broker::conn_deadlines`]. Every change to a connection's deadline
+    /// (input, a timeout, accept, reject, closing) is made by a call on
+    /// its [`ServerConnection`] that makes an event, handled here; those
+    /// that make none (publish, output) leave the deadline alone.
     fn process(&mut self, id: ConnectionId, now: Instant) {
+        self.process_events(id, now);
+        self.reschedule(id);
+    }
+
+    /// Moves the entry of `id` in [`Broker::conn_deadlines`] to its
+    /// connection's deadline now.
+    fn reschedule(&mut self, id: ConnectionId) {
+        let Some(c) = self.conns.map.get_mut(&id) else {
+            return;
+        };
+        let new = c.server.poll_timeout();
+        let old = core::mem::replace(&mut c.deadline, new);
+        self.conn_deadlines.update(id, old, new);
+    }
+
+    /// Moves the expiry of the session `key` in
+    /// [`Broker::session_deadlines`] to `expires_at`.
+    fn set_expires_at(&mut self, key: ClientKey, expires_at: Option<Instant>) {
+        if let Some(s) = self.sessions.get_mut(&key) {
+            let old = core::mem::replace(&mut s.expires_at, expires_at);
+            self.session_deadlines.update(key, old, expires_at);
+        }
+    }
+
+    /// Removes the will waiting for the session `key`, if any.
+    fn remove_will(&mut self, key: ClientKey) -> Option<Publish> {
+        let (at, will) = self.wills.remove(&key)?;
+        self.will_deadlines.update(key, Some(at), None);
+        Some(will)
+    }
+
+    fn process_events(&mut self, id: ConnectionId, now: Instant) {
         loop {
             let Some(c) = self.conns.get_mut(&id) else {
                 return;
@@ -1197,7 +1299,8 @@ impl Broker {
         }
         c.key = Some(key);
         // Reconnected before the will delay ended: no will.
-        self.wills.remove(&key);
+        self.remove_will(key);
+        self.set_expires_at(key, None);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.conn = Some(id);
             if let Some(seq) = s.offline_seq.take() {
@@ -1205,7 +1308,6 @@ impl Broker {
             }
             s.persistent = persistent;
             s.expiry = expiry;
-            s.expires_at = None;
             s.username = username;
         }
     }
@@ -1231,13 +1333,14 @@ impl Broker {
 
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
+            self.session_deadlines.update(key, s.expires_at, None);
             self.by_client_id.remove(&s.client_id);
             if let Some(seq) = s.offline_seq {
                 self.offline_order.remove(&seq);
             }
         }
         self.subs.remove_client(key);
-        if let Some((_, will)) = self.wills.remove(&key) {
+        if let Some(will) = self.remove_will(key) {
             self.route(Some(key), now, &will);
         }
     }
@@ -1332,7 +1435,9 @@ impl Broker {
         } else {
             // [MQTT-3.1.3-9]: published after the delay or when the
             // session ends, unless the client reconnects first.
-            self.wills.insert(key, (now + u64::from(delay) * 1000, p));
+            let at = now + u64::from(delay) * 1000;
+            let old = self.wills.insert(key, (at, p)).map(|(t, _)| t);
+            self.will_deadlines.update(key, old, Some(at));
         }
     }
 
@@ -1628,13 +1733,14 @@ impl Broker {
             // mosquitto's `persistent_client_expiration` bounds every
             // session, 3.1.1 ones (which never expire) included.
             let kept = s.expiry.min(limits.max_session_expiry_interval);
-            s.expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
+            let expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
             if s.offline_seq.is_none() {
                 let seq = self.next_offline_seq;
                 self.next_offline_seq += 1;
                 s.offline_seq = Some(seq);
                 self.offline_order.insert(seq, key);
             }
+            self.set_expires_at(key, expires_at);
         } else {
             self.remove_session(key, now);
         }
