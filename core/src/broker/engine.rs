@@ -253,8 +253,9 @@ struct Conn {
     /// Topic and payload bytes of `held`.
     held_bytes: usize,
     /// Its entry in [`Broker::conn_deadlines`]: the connection's
-    /// [`ServerConnection::poll_timeout`] when the engine last looked.
-    deadline: Option<Instant>,
+    /// [`ServerConnection::poll_timeout`] when the engine last looked,
+    /// [`NO_DEADLINE`] for none (8 bytes rather than an `Option`'s 16).
+    deadline: Instant,
 }
 
 impl Conn {
@@ -284,6 +285,10 @@ fn queued_size(p: &Publish) -> usize {
 fn queue_full(len: usize, bytes: usize, limits: &BrokerLimits) -> bool {
     len >= limits.max_queued_messages || bytes >= limits.max_queued_bytes
 }
+
+/// [`Conn::deadline`] when the connection has none. A deadline at this
+/// very instant, the end of time, is taken as none.
+const NO_DEADLINE: Instant = Instant::MAX;
 
 /// Deadlines of one kind (connections, session expiries, wills), earliest
 /// first, so that [`Broker::poll_timeout`] and [`Broker::handle_timeout`]
@@ -670,7 +675,7 @@ impl Broker {
                 writable: true,
                 held: VecDeque::new(),
                 held_bytes: 0,
-                deadline: None,
+                deadline: NO_DEADLINE,
             },
         );
         self.reschedule(id);
@@ -813,7 +818,8 @@ impl Broker {
         c.server.handle_transport_closed(now);
         self.process(conn, now);
         if let Some(c) = self.conns.remove(&conn) {
-            self.conn_deadlines.update(conn, c.deadline, None);
+            let old = (c.deadline != NO_DEADLINE).then_some(c.deadline);
+            self.conn_deadlines.update(conn, old, None);
             self.counters.packets_received += c.server.packets_received();
             self.counters.packets_sent += c.server.packets_sent();
         }
@@ -875,7 +881,9 @@ impl Broker {
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) must be
     /// called.
-    /// Costs O(log n) in the number of connections and sessions.
+    /// Costs O(log n) in the number of connections and sessions. (A
+    /// connection deadline at `Instant::MAX`, the end of time, counts as
+    /// none.)
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.conn_deadlines.first(),
@@ -894,7 +902,10 @@ impl Broker {
     /// Costs O(n).
     #[doc(hidden)]
     pub fn poll_timeout_scan(&self) -> Option<Instant> {
-        let conns = self.conns.values().filter_map(|c| c.server.poll_timeout());
+        let conns = self
+            .conns
+            .values()
+            .filter_map(|c| c.server.poll_timeout().filter(|&t| t != NO_DEADLINE));
         let sessions = self.sessions.values().filter_map(|s| s.expires_at);
         let wills = self.wills.values().map(|(t, _)| *t);
         conns
@@ -922,9 +933,10 @@ impl Broker {
         let Some(c) = self.conns.map.get_mut(&id) else {
             return;
         };
-        let new = c.server.poll_timeout();
+        let new = c.server.poll_timeout().unwrap_or(NO_DEADLINE);
         let old = core::mem::replace(&mut c.deadline, new);
-        self.conn_deadlines.update(id, old, new);
+        let some = |t: Instant| (t != NO_DEADLINE).then_some(t);
+        self.conn_deadlines.update(id, some(old), some(new));
     }
 
     /// Moves the expiry of the session `key` in
