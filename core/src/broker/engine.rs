@@ -881,6 +881,7 @@ impl Broker {
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) must be
     /// called.
+    ///
     /// Costs O(log n) in the number of connections and sessions. (A
     /// connection deadline at `Instant::MAX`, the end of time, counts as
     /// none.)
