@@ -1432,6 +1432,28 @@ fn connection_limit_refuses_with_quota_exceeded() {
         net.cut(a2);
         let d = net.add(opts(version, "d"));
         assert_eq!(net.connected(d), vec![false]);
+        // b and d: full again, and the takeover did not leave a slot.
+        let e = net.add(opts(version, "e"));
+        assert_eq!(net.refused(e), Some(expected));
+        // A connection the broker ends (keep alive) frees its slot.
+        let f_opts = opts(version, "f").with_keep_alive(1);
+        net.now += 10_000;
+        net.broker.handle_timeout(net.now);
+        net.drive();
+        let f = net.add(f_opts.clone());
+        assert_eq!(net.refused(f), Some(expected), "b and d are still there");
+        net.now += 100_000;
+        net.broker.handle_timeout(net.now);
+        net.drive();
+        assert_eq!(net.broker.connection_count(), 0, "keep alive ended b, d");
+        let f = net.add(f_opts);
+        let g = net.add(opts(version, "g"));
+        assert_eq!(
+            (net.connected(f), net.connected(g)),
+            (vec![false], vec![false])
+        );
+        let h = net.add(opts(version, "h"));
+        assert_eq!(net.refused(h), Some(expected));
     }
 }
 

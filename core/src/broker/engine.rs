@@ -237,6 +237,8 @@ struct Conn {
     key: Option<ClientKey>,
     /// Whether the engine asked the driver to close it.
     close_requested: bool,
+    /// Whether it counts in [`Broker::active`].
+    counted: bool,
     auth: AuthStage,
     /// Whether it is in [`Conns::ready`].
     in_ready: bool,
@@ -446,6 +448,11 @@ pub struct Broker {
     conn_deadlines: Deadlines<ConnectionId>,
     /// The `expires_at` of every session that has one.
     session_deadlines: Deadlines<ClientKey>,
+    /// Connections past CONNECT (authenticating or accepted) and not
+    /// being closed, for [`BrokerLimits::max_connections`], kept by
+    /// [`Broker::reschedule`] and [`Broker::request_close`] (those with
+    /// [`Conn::counted`]).
+    active: usize,
     next_conn: u64,
     next_key: u32,
     next_assigned: u64,
@@ -503,6 +510,7 @@ impl Broker {
             will_deadlines: Deadlines::new(),
             conn_deadlines: Deadlines::new(),
             session_deadlines: Deadlines::new(),
+            active: 0,
             next_conn: 1,
             next_key: 1,
             next_assigned: 1,
@@ -669,6 +677,7 @@ impl Broker {
                 server,
                 key: None,
                 close_requested: false,
+                counted: false,
                 auth: AuthStage::Idle,
                 in_ready: false,
                 transport_username: None,
@@ -818,6 +827,7 @@ impl Broker {
         c.server.handle_transport_closed(now);
         self.process(conn, now);
         if let Some(c) = self.conns.remove(&conn) {
+            self.active -= usize::from(c.counted);
             let old = (c.deadline != NO_DEADLINE).then_some(c.deadline);
             self.conn_deadlines.update(conn, old, None);
             self.counters.packets_received += c.server.packets_received();
@@ -929,11 +939,25 @@ impl Broker {
     }
 
     /// Moves the entry of `id` in [`Broker::conn_deadlines`] to its
-    /// connection's deadline now.
+    /// connection's deadline now, and counts it in [`Broker::active`] or
+    /// not as its state now says.
     fn reschedule(&mut self, id: ConnectionId) {
         let Some(c) = self.conns.map.get_mut(&id) else {
             return;
         };
+        let active = !c.close_requested
+            && matches!(
+                c.server.state(),
+                ServerState::Connecting | ServerState::Connected
+            );
+        if active != c.counted {
+            c.counted = active;
+            if active {
+                self.active += 1;
+            } else {
+                self.active -= 1;
+            }
+        }
         let new = c.server.poll_timeout().unwrap_or(NO_DEADLINE);
         let old = core::mem::replace(&mut c.deadline, new);
         let some = |t: Instant| (t != NO_DEADLINE).then_some(t);
@@ -983,6 +1007,10 @@ impl Broker {
         if let Some(c) = self.conns.get_mut(&id) {
             if !c.close_requested {
                 c.close_requested = true;
+                if c.counted {
+                    c.counted = false;
+                    self.active -= 1;
+                }
                 self.closes.push_back(id);
             }
         }
@@ -1003,8 +1031,19 @@ impl Broker {
     }
 
     /// Connections past CONNECT (authenticating or accepted), other than
-    /// `except`.
+    /// `except`: O(log n), from [`Broker::active`]. Every other
+    /// connection's state is up to date there, as the state changes only
+    /// by calls whose events [`Broker::process`] handles before it
+    /// returns (and a CONNECT is handled within its own connection's).
     fn active_connections(&self, except: ConnectionId) -> usize {
+        let counted = self.conns.get(&except).is_some_and(|c| c.counted);
+        let active = self.active - usize::from(counted);
+        debug_assert_eq!(active, self.active_connections_scan(except));
+        active
+    }
+
+    /// [`Broker::active_connections`] by a scan of every connection.
+    fn active_connections_scan(&self, except: ConnectionId) -> usize {
         self.conns
             .iter()
             .filter(|(id, c)| {
