@@ -12,6 +12,9 @@
 //!   reported closed), `poll_close` only connections that were opened;
 //! - `connection_count` is the number of open connections;
 //! - after `handle_timeout(now)`, `poll_timeout` is later than `now`;
+//! - `poll_timeout` (from the engine's index of deadlines) is the earliest
+//!   deadline of every connection, session, will and retained message
+//!   (`Broker::poll_timeout_scan`);
 //! - sessions, retained messages (count and bytes), subscriptions per
 //!   client and queues stay within the configured limits;
 //! - nothing is output for a connection marked not writable, and QoS 0
@@ -296,6 +299,12 @@ impl World {
     fn check_counts(&self) {
         let b = &self.broker;
         let l = &self.limits;
+        // The engine's index of deadlines agrees with a scan.
+        assert_eq!(
+            b.poll_timeout(),
+            b.poll_timeout_scan(),
+            "poll_timeout is not the earliest deadline"
+        );
         assert_eq!(b.connection_count(), self.open.len(), "connection count");
         // Kept sessions stay within max_sessions (a new one evicts the one
         // offline longest); a client whose session ends with its connection

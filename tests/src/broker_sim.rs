@@ -90,7 +90,9 @@
 //!   connection the broker ends itself is published is left open, at most
 //!   once); no client reports anything but the disconnects the simulation
 //!   caused; `poll_timeout` of every party is never in the past after
-//!   `handle_timeout`;
+//!   `handle_timeout`, and the broker's (from its index of deadlines) is
+//!   at every step the earliest deadline of its connections, sessions,
+//!   wills and retained messages;
 //! * **no livelock** — the run finishes within [`MAX_STEPS`] steps and
 //!   [`MAX_VIRTUAL_MS`] virtual milliseconds.
 
@@ -796,7 +798,14 @@ impl Sim {
             }
             self.broker_closed(conn)?;
         }
-        // Timers.
+        // Timers. The engine's index of deadlines agrees with a scan of
+        // every connection, session and will.
+        let (indexed, scanned) = (self.broker.poll_timeout(), self.broker.poll_timeout_scan());
+        if indexed != scanned {
+            return Err(format!(
+                "broker poll_timeout {indexed:?} is not the earliest deadline {scanned:?}"
+            ));
+        }
         if self.broker.poll_timeout().is_some_and(|t| t <= now) {
             self.broker.handle_timeout(now);
             if let Some(t) = self.broker.poll_timeout() {

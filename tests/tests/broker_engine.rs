@@ -693,6 +693,147 @@ fn will_delay_interval() {
     );
 }
 
+/// Deadlines of many connections and sessions at once, among a busy pair
+/// whose own keep alive keeps moving: keep alive of idle clients (both
+/// versions, with wills), connect timeouts of transports that never send
+/// CONNECT, expiry of kept sessions and delayed wills, all with different
+/// times and some sharing one. The driver sleeps until `poll_timeout`
+/// each time (which must equal a scan of every connection, session and
+/// will), and each deadline must fire exactly at its time.
+#[test]
+fn many_deadlines_fire_on_time_among_busy_connections() {
+    const IDLE: usize = 60;
+    const MUTE: u64 = 10;
+    const KEPT: u64 = 40;
+    const DELAYED: u64 = 20;
+    let mut net = Net::new(BrokerOptions::new());
+    let watcher = net.add(opts(V5, "watcher").with_keep_alive(0));
+    net.subscribe(
+        watcher,
+        Subscribe::single(1, "wills/#", QoS::AtMostOnce).unwrap(),
+    );
+    let busy_sub = net.add(opts(V5, "busy-sub").with_keep_alive(5));
+    net.subscribe(
+        busy_sub,
+        Subscribe::single(1, "busy", QoS::AtLeastOnce).unwrap(),
+    );
+    let busy_pub = net.add(opts(V3, "busy-pub").with_keep_alive(5));
+
+    // Expected: connection closes and will arrivals by time.
+    let mut expected_closes: Vec<(u64, ConnectionId)> = Vec::new();
+    let mut expected_wills: Vec<(u64, String)> = Vec::new();
+    // When each session ends (the idle ones end with their connection).
+    let mut session_ends: Vec<u64> = Vec::new();
+    let mut idle = Vec::new();
+    for i in 0..IDLE {
+        net.now = (i as u64 % 5) * 100;
+        let keep_alive = 2 + (i % 9) as u16;
+        let version = if i % 2 == 0 { V5 } else { V3 };
+        let topic = format!("wills/idle{i}");
+        let will = Will::new(topic.as_str(), b"idle".to_vec(), QoS::AtMostOnce).unwrap();
+        let p = net.add(
+            opts(version, &format!("idle{i}"))
+                .with_keep_alive(keep_alive)
+                .with_will(will),
+        );
+        let at = net.now + u64::from(keep_alive) * 1500;
+        expected_closes.push((at, net.peers[p].conn.unwrap()));
+        expected_wills.push((at, topic));
+        session_ends.push(at);
+        idle.push(p);
+    }
+    for i in 0..MUTE {
+        net.now = i * 100;
+        let conn = net.broker.connection_opened(net.now);
+        expected_closes.push((net.now + 10_000, conn));
+    }
+    net.now = 500;
+    let mut kept = Vec::new();
+    for i in 0..KEPT {
+        let expiry = 3 + (i * 7) % 40;
+        kept.push((
+            net.add(persistent(V5, &format!("kept{i}"), expiry as u32)),
+            expiry,
+        ));
+    }
+    let mut delayed = Vec::new();
+    for i in 0..DELAYED {
+        let topic = format!("wills/late{i}");
+        let mut will = Will::new(topic.as_str(), b"late".to_vec(), QoS::AtMostOnce).unwrap();
+        will.properties.will_delay_interval = Some(2 + i as u32);
+        let p = net.add(persistent(V5, &format!("late{i}"), 100 + i as u32).with_will(will));
+        delayed.push((p, i, topic));
+    }
+    net.now = 600;
+    for &(p, expiry) in &kept {
+        net.cut(p);
+        session_ends.push(600 + expiry * 1000);
+    }
+    net.now = 700;
+    for (p, i, topic) in &delayed {
+        net.cut(*p);
+        expected_wills.push((700 + (2 + i) * 1000, topic.clone()));
+        session_ends.push(700 + (100 + i) * 1000);
+    }
+    net.drive();
+    let base = 3; // watcher and the busy pair
+    let sessions_at = |now: u64| base + session_ends.iter().filter(|&&t| t > now).count();
+    assert_eq!(net.broker.session_count(), sessions_at(net.now));
+
+    let mut closes = Vec::new();
+    let mut wills = Vec::new();
+    let mut visited = std::collections::BTreeSet::new();
+    let mut next_publish = 1_000;
+    let mut published = 0;
+    while net.now < 130_000 {
+        let deadline = net.broker.poll_timeout();
+        assert_eq!(deadline, net.broker.poll_timeout_scan(), "at {}", net.now);
+        let next = deadline.map_or(next_publish, |t| t.min(next_publish));
+        assert!(
+            next >= net.now,
+            "deadline {next} in the past at {}",
+            net.now
+        );
+        net.now = next;
+        visited.insert(next);
+        net.broker.handle_timeout(next);
+        while let Some(conn) = net.broker.poll_close() {
+            closes.push((next, conn));
+            if let Some(p) = net.peers.iter_mut().find(|p| p.conn == Some(conn)) {
+                p.client.handle_transport_closed(next);
+                p.conn = None;
+            }
+            net.broker.connection_closed(conn, next);
+        }
+        net.drive();
+        let seen = net.messages(watcher).len();
+        for m in &net.messages(watcher)[wills.len()..seen] {
+            wills.push((next, m.topic.as_str().to_string()));
+        }
+        assert_eq!(net.broker.session_count(), sessions_at(next), "at {next}");
+        if next == next_publish {
+            net.publish(busy_pub, "busy", b"x", QoS::AtLeastOnce, false);
+            published += 1;
+            next_publish += 500;
+        }
+    }
+    expected_closes.sort();
+    closes.sort();
+    assert_eq!(closes, expected_closes);
+    expected_wills.sort();
+    wills.sort();
+    assert_eq!(wills, expected_wills);
+    for t in session_ends.iter().filter(|&&t| t < 130_000) {
+        assert!(visited.contains(t), "no wake-up at the session expiry {t}");
+    }
+    // The busy pair outlived every idle client; all was delivered.
+    assert!(net.peers[busy_sub].conn.is_some() && net.peers[busy_pub].conn.is_some());
+    assert_eq!(net.messages(busy_sub).len(), published);
+    assert!(idle.iter().all(|&p| net.peers[p].conn.is_none()));
+    assert_eq!(net.broker.connection_count(), 3);
+    assert_eq!(net.broker.poll_timeout(), net.broker.poll_timeout_scan());
+}
+
 #[test]
 fn shared_subscription_round_robin() {
     let mut net = Net::new(BrokerOptions::new());
@@ -1291,6 +1432,28 @@ fn connection_limit_refuses_with_quota_exceeded() {
         net.cut(a2);
         let d = net.add(opts(version, "d"));
         assert_eq!(net.connected(d), vec![false]);
+        // b and d: full again, and the takeover did not leave a slot.
+        let e = net.add(opts(version, "e"));
+        assert_eq!(net.refused(e), Some(expected));
+        // A connection the broker ends (keep alive) frees its slot.
+        let f_opts = opts(version, "f").with_keep_alive(1);
+        net.now += 10_000;
+        net.broker.handle_timeout(net.now);
+        net.drive();
+        let f = net.add(f_opts.clone());
+        assert_eq!(net.refused(f), Some(expected), "b and d are still there");
+        net.now += 100_000;
+        net.broker.handle_timeout(net.now);
+        net.drive();
+        assert_eq!(net.broker.connection_count(), 0, "keep alive ended b, d");
+        let f = net.add(f_opts);
+        let g = net.add(opts(version, "g"));
+        assert_eq!(
+            (net.connected(f), net.connected(g)),
+            (vec![false], vec![false])
+        );
+        let h = net.add(opts(version, "h"));
+        assert_eq!(net.refused(h), Some(expected));
     }
 }
 

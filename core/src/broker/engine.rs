@@ -84,7 +84,7 @@
 //! * offline queues: see above.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -237,6 +237,8 @@ struct Conn {
     key: Option<ClientKey>,
     /// Whether the engine asked the driver to close it.
     close_requested: bool,
+    /// Whether it counts in [`Broker::active`].
+    counted: bool,
     auth: AuthStage,
     /// Whether it is in [`Conns::ready`].
     in_ready: bool,
@@ -252,6 +254,10 @@ struct Conn {
     held: VecDeque<(Publish, Instant)>,
     /// Topic and payload bytes of `held`.
     held_bytes: usize,
+    /// Its entry in [`Broker::conn_deadlines`]: the connection's
+    /// [`ServerConnection::poll_timeout`] when the engine last looked,
+    /// [`NO_DEADLINE`] for none (8 bytes rather than an `Option`'s 16).
+    deadline: Instant,
 }
 
 impl Conn {
@@ -308,6 +314,54 @@ fn enqueue(
 /// the byte bound).
 fn queue_full(len: usize, bytes: usize, limits: &BrokerLimits) -> bool {
     len >= limits.max_queued_messages || bytes >= limits.max_queued_bytes
+}
+
+/// [`Conn::deadline`] when the connection has none. A deadline at this
+/// very instant, the end of time, is taken as none.
+const NO_DEADLINE: Instant = Instant::MAX;
+
+/// Deadlines of one kind (connections, session expiries, wills), earliest
+/// first, so that [`Broker::poll_timeout`] and [`Broker::handle_timeout`]
+/// cost O(log n) rather than a scan of every connection and session.
+/// Each key has at most one entry, which its owner moves when the
+/// deadline changes ([`Deadlines::update`]).
+struct Deadlines<K: Ord + Copy>(BTreeSet<(Instant, K)>);
+
+impl<K: Ord + Copy> Deadlines<K> {
+    const fn new() -> Self {
+        Deadlines(BTreeSet::new())
+    }
+
+    /// Moves the entry of `key` from `old` to `new` (either may be none).
+    fn update(&mut self, key: K, old: Option<Instant>, new: Option<Instant>) {
+        if old == new {
+            return;
+        }
+        if let Some(t) = old {
+            self.0.remove(&(t, key));
+        }
+        if let Some(t) = new {
+            self.0.insert((t, key));
+        }
+    }
+
+    /// The earliest deadline.
+    fn first(&self) -> Option<Instant> {
+        self.0.first().map(|(t, _)| *t)
+    }
+
+    /// The keys whose deadline is at or before `now`, in key order (the
+    /// order the engine visited them in when it scanned its tables).
+    fn due(&self, now: Instant) -> Vec<K> {
+        let mut due: Vec<K> = self
+            .0
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, k)| *k)
+            .collect();
+        due.sort_unstable();
+        due
+    }
 }
 
 /// The connections, and those that may have bytes to send, in the order
@@ -415,6 +469,18 @@ pub struct Broker {
     closes: VecDeque<ConnectionId>,
     /// Wills waiting for their Will Delay Interval, by session.
     wills: BTreeMap<ClientKey, (Instant, Publish)>,
+    /// The times of `wills`.
+    will_deadlines: Deadlines<ClientKey>,
+    /// Each connection's deadline ([`Conn::deadline`]), kept by
+    /// [`Broker::reschedule`].
+    conn_deadlines: Deadlines<ConnectionId>,
+    /// The `expires_at` of every session that has one.
+    session_deadlines: Deadlines<ClientKey>,
+    /// Connections past CONNECT (authenticating or accepted) and not
+    /// being closed, for [`BrokerLimits::max_connections`], kept by
+    /// [`Broker::reschedule`] and [`Broker::request_close`] (those with
+    /// [`Conn::counted`]).
+    active: usize,
     next_conn: u64,
     next_key: u32,
     next_assigned: u64,
@@ -469,6 +535,10 @@ impl Broker {
             by_client_id: BTreeMap::new(),
             closes: VecDeque::new(),
             wills: BTreeMap::new(),
+            will_deadlines: Deadlines::new(),
+            conn_deadlines: Deadlines::new(),
+            session_deadlines: Deadlines::new(),
+            active: 0,
             next_conn: 1,
             next_key: 1,
             next_assigned: 1,
@@ -635,14 +705,17 @@ impl Broker {
                 server,
                 key: None,
                 close_requested: false,
+                counted: false,
                 auth: AuthStage::Idle,
                 in_ready: false,
                 transport_username: None,
                 writable: true,
                 held: VecDeque::new(),
                 held_bytes: 0,
+                deadline: NO_DEADLINE,
             },
         );
+        self.reschedule(id);
         id
     }
 
@@ -749,37 +822,24 @@ impl Broker {
     /// The time passed: keep alive and connect timeouts, retained message
     /// expiry, session expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ConnectionId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.server.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        // Each visits only what is due, in the order of its key (as a scan
+        // of the tables did).
+        for id in self.conn_deadlines.due(now) {
             if let Some(c) = self.conns.get_mut(&id) {
                 c.server.handle_timeout(now);
             }
             self.process(id, now);
         }
         self.retained.purge_expired(now);
-        let expired: Vec<ClientKey> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
+        for key in self.session_deadlines.due(now) {
+            if self.sessions.get(&key).is_none_or(|s| s.conn.is_some()) {
+                continue;
+            }
             self.counters.clients_expired += 1;
             self.remove_session(key, now);
         }
-        let due: Vec<ClientKey> = self
-            .wills
-            .iter()
-            .filter(|(_, (t, _))| *t <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in due {
-            if let Some((_, will)) = self.wills.remove(&key) {
+        for key in self.will_deadlines.due(now) {
+            if let Some(will) = self.remove_will(key) {
                 self.route(Some(key), now, &will);
             }
         }
@@ -795,6 +855,9 @@ impl Broker {
         c.server.handle_transport_closed(now);
         self.process(conn, now);
         if let Some(c) = self.conns.remove(&conn) {
+            self.active -= usize::from(c.counted);
+            let old = (c.deadline != NO_DEADLINE).then_some(c.deadline);
+            self.conn_deadlines.update(conn, old, None);
             self.counters.packets_received += c.server.packets_received();
             self.counters.packets_sent += c.server.packets_sent();
         }
@@ -856,8 +919,32 @@ impl Broker {
 
     /// The earliest time [`handle_timeout`](Self::handle_timeout) must be
     /// called.
+    ///
+    /// Costs O(log n) in the number of connections and sessions. (A
+    /// connection deadline at `Instant::MAX`, the end of time, counts as
+    /// none.)
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let conns = self.conns.values().filter_map(|c| c.server.poll_timeout());
+        [
+            self.conn_deadlines.first(),
+            self.session_deadlines.first(),
+            self.will_deadlines.first(),
+            self.retained.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) computed from every
+    /// connection, session and will rather than from the engine's index
+    /// of deadlines: the two must agree (tests and fuzzing check it).
+    /// Costs O(n).
+    #[doc(hidden)]
+    pub fn poll_timeout_scan(&self) -> Option<Instant> {
+        let conns = self
+            .conns
+            .values()
+            .filter_map(|c| c.server.poll_timeout().filter(|&t| t != NO_DEADLINE));
         let sessions = self.sessions.values().filter_map(|s| s.expires_at);
         let wills = self.wills.values().map(|(t, _)| *t);
         conns
@@ -869,7 +956,59 @@ impl Broker {
 
     // ----- internals ---------------------------------------------------
 
+    /// Handles the events of `id`, then moves its deadline in
+    /// [`Broker::conn_deadlines`]. Every change to a connection's deadline
+    /// (input, a timeout, accept, reject, closing) is made by a call on
+    /// its [`ServerConnection`] that makes an event, handled here; those
+    /// that make none (publish, output) leave the deadline alone.
     fn process(&mut self, id: ConnectionId, now: Instant) {
+        self.process_events(id, now);
+        self.reschedule(id);
+    }
+
+    /// Moves the entry of `id` in [`Broker::conn_deadlines`] to its
+    /// connection's deadline now, and counts it in [`Broker::active`] or
+    /// not as its state now says.
+    fn reschedule(&mut self, id: ConnectionId) {
+        let Some(c) = self.conns.map.get_mut(&id) else {
+            return;
+        };
+        let active = !c.close_requested
+            && matches!(
+                c.server.state(),
+                ServerState::Connecting | ServerState::Connected
+            );
+        if active != c.counted {
+            c.counted = active;
+            if active {
+                self.active += 1;
+            } else {
+                self.active -= 1;
+            }
+        }
+        let new = c.server.poll_timeout().unwrap_or(NO_DEADLINE);
+        let old = core::mem::replace(&mut c.deadline, new);
+        let some = |t: Instant| (t != NO_DEADLINE).then_some(t);
+        self.conn_deadlines.update(id, some(old), some(new));
+    }
+
+    /// Moves the expiry of the session `key` in
+    /// [`Broker::session_deadlines`] to `expires_at`.
+    fn set_expires_at(&mut self, key: ClientKey, expires_at: Option<Instant>) {
+        if let Some(s) = self.sessions.get_mut(&key) {
+            let old = core::mem::replace(&mut s.expires_at, expires_at);
+            self.session_deadlines.update(key, old, expires_at);
+        }
+    }
+
+    /// Removes the will waiting for the session `key`, if any.
+    fn remove_will(&mut self, key: ClientKey) -> Option<Publish> {
+        let (at, will) = self.wills.remove(&key)?;
+        self.will_deadlines.update(key, Some(at), None);
+        Some(will)
+    }
+
+    fn process_events(&mut self, id: ConnectionId, now: Instant) {
         loop {
             let Some(c) = self.conns.get_mut(&id) else {
                 return;
@@ -896,6 +1035,10 @@ impl Broker {
         if let Some(c) = self.conns.get_mut(&id) {
             if !c.close_requested {
                 c.close_requested = true;
+                if c.counted {
+                    c.counted = false;
+                    self.active -= 1;
+                }
                 self.closes.push_back(id);
             }
         }
@@ -916,8 +1059,19 @@ impl Broker {
     }
 
     /// Connections past CONNECT (authenticating or accepted), other than
-    /// `except`.
+    /// `except`: O(log n), from [`Broker::active`]. Every other
+    /// connection's state is up to date there, as the state changes only
+    /// by calls whose events [`Broker::process`] handles before it
+    /// returns (and a CONNECT is handled within its own connection's).
     fn active_connections(&self, except: ConnectionId) -> usize {
+        let counted = self.conns.get(&except).is_some_and(|c| c.counted);
+        let active = self.active - usize::from(counted);
+        debug_assert_eq!(active, self.active_connections_scan(except));
+        active
+    }
+
+    /// [`Broker::active_connections`] by a scan of every connection.
+    fn active_connections_scan(&self, except: ConnectionId) -> usize {
         self.conns
             .iter()
             .filter(|(id, c)| {
@@ -1225,7 +1379,8 @@ impl Broker {
         }
         c.key = Some(key);
         // Reconnected before the will delay ended: no will.
-        self.wills.remove(&key);
+        self.remove_will(key);
+        self.set_expires_at(key, None);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.conn = Some(id);
             if let Some(seq) = s.offline_seq.take() {
@@ -1233,7 +1388,6 @@ impl Broker {
             }
             s.persistent = persistent;
             s.expiry = expiry;
-            s.expires_at = None;
             s.username = username;
         }
     }
@@ -1259,13 +1413,14 @@ impl Broker {
 
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
+            self.session_deadlines.update(key, s.expires_at, None);
             self.by_client_id.remove(&s.client_id);
             if let Some(seq) = s.offline_seq {
                 self.offline_order.remove(&seq);
             }
         }
         self.subs.remove_client(key);
-        if let Some((_, will)) = self.wills.remove(&key) {
+        if let Some(will) = self.remove_will(key) {
             self.route(Some(key), now, &will);
         }
     }
@@ -1360,7 +1515,9 @@ impl Broker {
         } else {
             // [MQTT-3.1.3-9]: published after the delay or when the
             // session ends, unless the client reconnects first.
-            self.wills.insert(key, (now + u64::from(delay) * 1000, p));
+            let at = now + u64::from(delay) * 1000;
+            let old = self.wills.insert(key, (at, p)).map(|(t, _)| t);
+            self.will_deadlines.update(key, old, Some(at));
         }
     }
 
@@ -1634,13 +1791,14 @@ impl Broker {
             // mosquitto's `persistent_client_expiration` bounds every
             // session, 3.1.1 ones (which never expire) included.
             let kept = s.expiry.min(limits.max_session_expiry_interval);
-            s.expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
+            let expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
             if s.offline_seq.is_none() {
                 let seq = self.next_offline_seq;
                 self.next_offline_seq += 1;
                 s.offline_seq = Some(seq);
                 self.offline_order.insert(seq, key);
             }
+            self.set_expires_at(key, expires_at);
         } else {
             self.remove_session(key, now);
         }
