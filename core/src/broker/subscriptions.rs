@@ -202,6 +202,101 @@ impl Delivery {
     }
 }
 
+/// Clients and their subscriptions on one filter, in client order. Most
+/// filters have one or a few subscribers: those live in a small sorted
+/// vector (a B-tree would allocate a node of eleven slots for one
+/// entry); past [`ClientMap::SMALL`] they move to a B-tree, so that a
+/// filter with very many subscribers still costs O(log n) per change.
+#[derive(Debug, Clone)]
+enum ClientMap {
+    Small(Vec<(ClientKey, Subscription)>),
+    Large(BTreeMap<ClientKey, Subscription>),
+}
+
+impl Default for ClientMap {
+    fn default() -> Self {
+        ClientMap::Small(Vec::new())
+    }
+}
+
+impl ClientMap {
+    /// Entries kept in the sorted vector before moving to a B-tree.
+    const SMALL: usize = 16;
+
+    fn is_empty(&self) -> bool {
+        match self {
+            ClientMap::Small(v) => v.is_empty(),
+            ClientMap::Large(m) => m.is_empty(),
+        }
+    }
+
+    fn get(&self, client: &ClientKey) -> Option<&Subscription> {
+        match self {
+            ClientMap::Small(v) => v
+                .binary_search_by_key(client, |(k, _)| *k)
+                .ok()
+                .map(|i| &v[i].1),
+            ClientMap::Large(m) => m.get(client),
+        }
+    }
+
+    fn get_mut(&mut self, client: &ClientKey) -> Option<&mut Subscription> {
+        match self {
+            ClientMap::Small(v) => match v.binary_search_by_key(client, |(k, _)| *k) {
+                Ok(i) => Some(&mut v[i].1),
+                Err(_) => None,
+            },
+            ClientMap::Large(m) => m.get_mut(client),
+        }
+    }
+
+    /// Inserts or replaces; returns the replaced subscription.
+    fn insert(&mut self, client: ClientKey, subscription: Subscription) -> Option<Subscription> {
+        match self {
+            ClientMap::Small(v) => match v.binary_search_by_key(&client, |(k, _)| *k) {
+                Ok(i) => Some(core::mem::replace(&mut v[i].1, subscription)),
+                Err(i) if v.len() < Self::SMALL => {
+                    v.insert(i, (client, subscription));
+                    None
+                }
+                Err(_) => {
+                    let mut m: BTreeMap<ClientKey, Subscription> = v.drain(..).collect();
+                    m.insert(client, subscription);
+                    *self = ClientMap::Large(m);
+                    None
+                }
+            },
+            ClientMap::Large(m) => m.insert(client, subscription),
+        }
+    }
+
+    fn remove(&mut self, client: &ClientKey) -> Option<Subscription> {
+        match self {
+            ClientMap::Small(v) => {
+                let i = v.binary_search_by_key(client, |(k, _)| *k).ok()?;
+                let (_, removed) = v.remove(i);
+                if v.is_empty() {
+                    *v = Vec::new(); // give the room back
+                }
+                Some(removed)
+            }
+            ClientMap::Large(m) => m.remove(client),
+        }
+    }
+
+    /// The entries in client order.
+    fn iter(&self) -> impl Iterator<Item = (&ClientKey, &Subscription)> {
+        let (small, large) = match self {
+            ClientMap::Small(v) => (Some(v.iter().map(|(k, s)| (k, s))), None),
+            ClientMap::Large(m) => (None, Some(m.iter())),
+        };
+        small
+            .into_iter()
+            .flatten()
+            .chain(large.into_iter().flatten())
+    }
+}
+
 /// The members of one shared subscription group on one filter.
 #[derive(Debug, Clone)]
 struct SharedGroup {
@@ -216,7 +311,7 @@ struct SharedGroup {
 #[derive(Debug, Clone, Default)]
 struct FilterEntry {
     /// Ordinary subscriptions.
-    direct: BTreeMap<ClientKey, Subscription>,
+    direct: ClientMap,
     /// Shared subscriptions by ShareName.
     groups: BTreeMap<Box<str>, SharedGroup>,
 }
@@ -531,7 +626,7 @@ impl SubscriptionTable {
         let mut shared: Vec<Delivery> = Vec::new();
         let SubscriptionTable { trie, cursors, .. } = self;
         trie.for_each_match(topic, |_, entry| {
-            for (&client, subscription) in &entry.direct {
+            for (&client, subscription) in entry.direct.iter() {
                 // [MQTT-3.8.3-3] No Local: not to the publisher.
                 if subscription.options.no_local && Some(client) == publisher {
                     continue;
@@ -681,6 +776,46 @@ mod tests {
         assert!(!deliveries[0].shared);
         assert_eq!(deliveries[1].qos, QoS::AtMostOnce);
         assert_eq!(deliveries[1].subscription_identifiers, [9]);
+    }
+
+    /// A filter's subscribers move from the small vector to a B-tree past
+    /// `ClientMap::SMALL`: lookups, replacement, removal and routing in
+    /// client order hold on both sides of the change.
+    #[test]
+    fn many_subscribers_on_one_filter_in_client_order() {
+        let mut table = SubscriptionTable::new(10);
+        // Inserted out of order, past the small vector's size.
+        let keys: Vec<u32> = (1..=40u32).map(|i| (i * 17) % 41).collect();
+        for &k in &keys {
+            table
+                .subscribe(ClientKey::new(k), "f", at(QoS::AtMostOnce))
+                .unwrap();
+        }
+        let expected: Vec<u32> = (1..=40).collect();
+        assert_eq!(clients(&table.route("f", None)), expected);
+        assert!(matches!(
+            table.subscribe(ClientKey::new(7), "f", at(QoS::ExactlyOnce)),
+            Ok(SubscribeOutcome::Replaced { .. })
+        ));
+        assert_eq!(
+            table.get(ClientKey::new(7), "f").map(|s| s.options.qos),
+            Some(QoS::ExactlyOnce)
+        );
+        for k in 1..=35 {
+            assert!(table.unsubscribe(ClientKey::new(k), "f").is_some());
+        }
+        assert_eq!(clients(&table.route("f", None)), [36, 37, 38, 39, 40]);
+        assert!(table.unsubscribe(ClientKey::new(7), "f").is_none());
+        // Small again (a few): still ordered.
+        let mut small = SubscriptionTable::new(10);
+        for k in [5, 3, 9, 1] {
+            small
+                .subscribe(ClientKey::new(k), "g", at(QoS::AtMostOnce))
+                .unwrap();
+        }
+        assert_eq!(clients(&small.route("g", None)), [1, 3, 5, 9]);
+        assert!(small.unsubscribe(ClientKey::new(3), "g").is_some());
+        assert_eq!(clients(&small.route("g", None)), [1, 5, 9]);
     }
 
     // [MQTT-3.8.4-8] The delivered QoS is the lower of published and
