@@ -256,6 +256,8 @@ impl ClientMap {
             ClientMap::Small(v) => match v.binary_search_by_key(&client, |(k, _)| *k) {
                 Ok(i) => Some(core::mem::replace(&mut v[i].1, subscription)),
                 Err(i) if v.len() < Self::SMALL => {
+                    // One slot at a time: most filters keep one subscriber.
+                    v.reserve_exact(1);
                     v.insert(i, (client, subscription));
                     None
                 }

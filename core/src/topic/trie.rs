@@ -27,11 +27,13 @@ struct Node<T> {
     literal: BTreeMap<Box<str>, usize>,
     /// Child reached by a `+` level.
     plus: Option<usize>,
-    /// The filter that ends exactly at this node.
-    exact: Option<Entry<T>>,
+    /// The filter that ends exactly at this node. Boxed, as `multi`: most
+    /// nodes hold neither (the inner levels of longer filters), and a node
+    /// stays small that way.
+    exact: Option<Box<Entry<T>>>,
     /// The filter that is this node's levels followed by `/#` (or `#` alone,
     /// at the root).
-    multi: Option<Entry<T>>,
+    multi: Option<Box<Entry<T>>>,
 }
 
 impl<T> Node<T> {
@@ -165,10 +167,10 @@ impl<T> TopicTrie<T> {
         match entry {
             Some(entry) => Some(core::mem::replace(&mut entry.value, value)),
             None => {
-                *entry = Some(Entry {
+                *entry = Some(Box::new(Entry {
                     filter: filter.into(),
                     value,
-                });
+                }));
                 self.len += 1;
                 None
             }
@@ -371,7 +373,7 @@ impl<T> TopicTrie<T> {
         Some((current, Slot::Exact))
     }
 
-    fn slot_mut(&mut self, index: usize, slot: Slot) -> Option<&mut Option<Entry<T>>> {
+    fn slot_mut(&mut self, index: usize, slot: Slot) -> Option<&mut Option<Box<Entry<T>>>> {
         let node = self.nodes.get_mut(index)?;
         Some(match slot {
             Slot::Exact => &mut node.exact,
