@@ -434,16 +434,33 @@ struct Session {
     expiry: u32,
     /// When it expires while offline.
     expires_at: Option<Instant>,
-    /// What is kept while offline: messages in flight and inbound QoS 2
-    /// state (its `queued` is always empty: see `offline`).
+    /// What a persistent session keeps while offline; `None` while it
+    /// holds nothing (always for a clean session), so an idle
+    /// connection's session does not carry it.
+    offline: Option<Box<Offline>>,
+    /// While kept offline: its place in [`Broker::offline_order`].
+    offline_seq: Option<u64>,
+}
+
+/// What a session keeps while offline, boxed on first use (see
+/// [`Session::offline`]).
+#[derive(Default)]
+struct Offline {
+    /// Messages in flight and inbound QoS 2 state (its `queued` is
+    /// always empty: see `queue`).
     stored: ServerSession,
     /// Messages not sent yet, with the time each was queued (for their
     /// Message Expiry Interval).
-    offline: VecDeque<(Publish, Instant)>,
-    /// Topic and payload bytes of `offline`.
-    offline_bytes: usize,
-    /// While kept offline: its place in [`Broker::offline_order`].
-    offline_seq: Option<u64>,
+    queue: VecDeque<(Publish, Instant)>,
+    /// Topic and payload bytes of `queue`.
+    bytes: usize,
+}
+
+impl Session {
+    /// Messages in its offline queue.
+    fn offline_len(&self) -> usize {
+        self.offline.as_ref().map_or(0, |o| o.queue.len())
+    }
 }
 
 /// When a message queued at `at` expires, if it has a Message Expiry
@@ -641,7 +658,7 @@ impl Broker {
             } else {
                 stats.clients_disconnected += 1;
             }
-            stats.queued_messages += s.offline.len();
+            stats.queued_messages += s.offline_len();
         }
         for c in self.conns.values() {
             stats.queued_messages += c.held.len();
@@ -668,7 +685,7 @@ impl Broker {
             .conn
             .and_then(|id| self.conns.get(&id))
             .map_or(0, |c| c.held.len());
-        s.offline.len() + held
+        s.offline_len() + held
     }
 
     /// The Client Identifier of the session `conn` serves (assigned or
@@ -1315,11 +1332,12 @@ impl Broker {
                 let Some(s) = self.sessions.get_mut(&key) else {
                     return;
                 };
-                let mut stored = core::mem::take(&mut s.stored);
+                let Offline {
+                    mut stored, queue, ..
+                } = s.offline.take().map(|o| *o).unwrap_or_default();
                 // [MQTT-3.3.2-5] expired messages are not delivered;
                 // [MQTT-3.3.2-6] the others carry what is left.
-                s.offline_bytes = 0;
-                for (mut p, at) in s.offline.drain(..) {
+                for (mut p, at) in queue {
                     if let Some(deadline) = expiry_deadline(&p, at) {
                         if now >= deadline {
                             self.expired += 1;
@@ -1357,9 +1375,7 @@ impl Broker {
                         persistent,
                         expiry,
                         expires_at: None,
-                        stored: ServerSession::new(),
-                        offline: VecDeque::new(),
-                        offline_bytes: 0,
+                        offline: None,
                         offline_seq: None,
                     }),
                 );
@@ -1590,15 +1606,16 @@ impl Broker {
         if !s.persistent || p.qos == QoS::AtMostOnce {
             return;
         }
-        if queue_full(s.offline.len(), s.offline_bytes, limits) {
+        let o = s.offline.get_or_insert_with(Default::default);
+        if queue_full(o.queue.len(), o.bytes, limits) {
             // Expired messages make room first.
-            let before = s.offline.len();
-            s.offline
+            let before = o.queue.len();
+            o.queue
                 .retain(|(q, at)| expiry_deadline(q, *at).is_none_or(|t| now < t));
-            self.expired += (before - s.offline.len()) as u64;
-            s.offline_bytes = s.offline.iter().map(|(q, _)| queued_size(q)).sum();
+            self.expired += (before - o.queue.len()) as u64;
+            o.bytes = o.queue.iter().map(|(q, _)| queued_size(q)).sum();
         }
-        if !enqueue(&mut s.offline, &mut s.offline_bytes, (p, now), limits) {
+        if !enqueue(&mut o.queue, &mut o.bytes, (p, now), limits) {
             self.dropped += 1;
         }
     }
@@ -1766,17 +1783,18 @@ impl Broker {
             let unsent = core::mem::take(&mut stored.queued);
             let unsent: Vec<(Publish, Instant)> =
                 unsent.into_iter().map(|p| (p, now)).chain(held).collect();
+            let o = s.offline.get_or_insert_with(Default::default);
             for (p, at) in unsent.into_iter().rev() {
                 if p.qos == QoS::AtMostOnce {
                     continue;
                 }
-                if queue_full(s.offline.len(), s.offline_bytes, limits) {
+                if queue_full(o.queue.len(), o.bytes, limits) {
                     self.dropped += 1;
                     match limits.queue_full_policy {
                         // The new messages are those queued meanwhile.
-                        QueueFullPolicy::DropNewest if !s.offline.is_empty() => {
-                            if let Some((newest, _)) = s.offline.pop_back() {
-                                s.offline_bytes -= queued_size(&newest);
+                        QueueFullPolicy::DropNewest if !o.queue.is_empty() => {
+                            if let Some((newest, _)) = o.queue.pop_back() {
+                                o.bytes -= queued_size(&newest);
                             }
                         }
                         // Drop oldest, or nothing newer to drop (a bound
@@ -1784,10 +1802,10 @@ impl Broker {
                         _ => continue,
                     }
                 }
-                s.offline_bytes += queued_size(&p);
-                s.offline.push_front((p, at));
+                o.bytes += queued_size(&p);
+                o.queue.push_front((p, at));
             }
-            s.stored = stored;
+            o.stored = stored;
             // mosquitto's `persistent_client_expiration` bounds every
             // session, 3.1.1 ones (which never expire) included.
             let kept = s.expiry.min(limits.max_session_expiry_interval);
