@@ -87,6 +87,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use bytes::Bytes;
@@ -424,7 +425,8 @@ impl core::ops::Deref for Conns {
 
 /// One session, connected or kept.
 struct Session {
-    client_id: String,
+    /// Shared with its [`Broker::by_client_id`] key: stored once.
+    client_id: Arc<str>,
     username: Option<String>,
     /// The connection serving it, if any.
     conn: Option<ConnectionId>,
@@ -480,7 +482,7 @@ pub struct Broker {
     /// Boxed, as [`Conns::map`] is: a large value inline wastes B-tree
     /// node room.
     sessions: BTreeMap<ClientKey, Box<Session>>,
-    by_client_id: BTreeMap<String, ClientKey>,
+    by_client_id: BTreeMap<Arc<str>, ClientKey>,
     subs: SubscriptionTable,
     retained: RetainedStore,
     closes: VecDeque<ConnectionId>,
@@ -692,7 +694,7 @@ impl Broker {
     /// not), once its CONNECT was accepted.
     pub fn client_id(&self, conn: ConnectionId) -> Option<&str> {
         let key = self.conns.get(&conn)?.key?;
-        self.sessions.get(&key).map(|s| s.client_id.as_str())
+        self.sessions.get(&key).map(|s| &*s.client_id)
     }
 
     /// Whether `conn` waits for a deferred authentication decision
@@ -1166,7 +1168,7 @@ impl Broker {
                 connect.username.as_ref().map(|u| u.as_str()),
             ),
             (_, Some(key)) => match self.sessions.get(&key) {
-                Some(s) => (s.client_id.as_str(), s.username.as_deref()),
+                Some(s) => (&*s.client_id, s.username.as_deref()),
                 None => ("", None),
             },
             _ => ("", None),
@@ -1278,7 +1280,7 @@ impl Broker {
             // chose itself (kept or connected) is skipped.
             let mut name = format!("auto-{}", self.next_assigned);
             self.next_assigned += 1;
-            while self.by_client_id.contains_key(&name) {
+            while self.by_client_id.contains_key(name.as_str()) {
                 name = format!("auto-{}", self.next_assigned);
                 self.next_assigned += 1;
             }
@@ -1303,7 +1305,7 @@ impl Broker {
         let persistent = expiry > 0;
 
         // Takeover [MQTT-3.1.4-3].
-        if let Some(&key) = self.by_client_id.get(&client_id) {
+        if let Some(&key) = self.by_client_id.get(client_id.as_str()) {
             if let Some(old) = self.sessions.get(&key).and_then(|s| s.conn) {
                 if old != id {
                     if let Some(c) = self.conns.get_mut(&old) {
@@ -1326,7 +1328,7 @@ impl Broker {
             }
         }
 
-        let existing = self.by_client_id.get(&client_id).copied();
+        let existing = self.by_client_id.get(client_id.as_str()).copied();
         let key = match existing {
             Some(key) if !connect.clean_start => {
                 let Some(s) = self.sessions.get_mut(&key) else {
@@ -1366,10 +1368,11 @@ impl Broker {
                 }
                 let key = ClientKey::new(self.next_key);
                 self.next_key = self.next_key.wrapping_add(1);
+                let client_id: Arc<str> = Arc::from(client_id);
                 self.sessions.insert(
                     key,
                     Box::new(Session {
-                        client_id: client_id.clone(),
+                        client_id: Arc::clone(&client_id),
                         username: None,
                         conn: None,
                         persistent,
@@ -1430,7 +1433,7 @@ impl Broker {
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
             self.session_deadlines.update(key, s.expires_at, None);
-            self.by_client_id.remove(&s.client_id);
+            self.by_client_id.remove(&*s.client_id);
             if let Some(seq) = s.offline_seq {
                 self.offline_order.remove(&seq);
             }
