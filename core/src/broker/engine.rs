@@ -243,25 +243,45 @@ struct Conn {
     auth: AuthStage,
     /// Whether it is in [`Conns::ready`].
     in_ready: bool,
-    /// The User Name the transport established (a TLS client
-    /// certificate's identity), replacing the CONNECT's.
-    transport_username: Option<Box<str>>,
+    /// What most connections never use, boxed on first use (the first
+    /// message held for it, or a transport User Name) and kept until
+    /// the connection goes, so holding messages allocates no more per
+    /// message than before.
+    rare: Option<Box<ConnRare>>,
     /// Whether the driver can write to the transport
     /// ([`Broker::set_writable`]); while not, its bytes stay here.
     writable: bool,
-    /// Messages for the client not handed to the connection yet: beyond
-    /// its window, or held while it is congested; oldest first, with the
-    /// time each was queued.
-    held: VecDeque<(Publish, Instant)>,
-    /// Topic and payload bytes of `held`.
-    held_bytes: usize,
     /// Its entry in [`Broker::conn_deadlines`]: the connection's
     /// [`ServerConnection::poll_timeout`] when the engine last looked,
     /// [`NO_DEADLINE`] for none (8 bytes rather than an `Option`'s 16).
     deadline: Instant,
 }
 
+/// The rarely used part of a [`Conn`].
+#[derive(Default)]
+struct ConnRare {
+    /// The User Name the transport established (a TLS client
+    /// certificate's identity), replacing the CONNECT's.
+    transport_username: Option<Box<str>>,
+    /// Messages for the client not handed to the connection yet: beyond
+    /// its window, or held while it is congested; oldest first, with the
+    /// time each was queued.
+    held: VecDeque<(Publish, Instant)>,
+    /// Topic and payload bytes of `held`.
+    held_bytes: usize,
+}
+
 impl Conn {
+    /// The rarely used part, allocated on first use.
+    fn rare_mut(&mut self) -> &mut ConnRare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    /// Messages held for it.
+    fn held_len(&self) -> usize {
+        self.rare.as_ref().map_or(0, |r| r.held.len())
+    }
+
     /// Whether the driver cannot write and the engine holds at least
     /// `cap` bytes for it.
     fn congested(&self, cap: usize) -> bool {
@@ -663,7 +683,7 @@ impl Broker {
             stats.queued_messages += s.offline_len();
         }
         for c in self.conns.values() {
-            stats.queued_messages += c.held.len();
+            stats.queued_messages += c.held_len();
         }
         stats.publish_dropped = self.dropped;
         stats.subscriptions = self.subs.len();
@@ -686,7 +706,7 @@ impl Broker {
         let held = s
             .conn
             .and_then(|id| self.conns.get(&id))
-            .map_or(0, |c| c.held.len());
+            .map_or(0, |c| c.held_len());
         s.offline_len() + held
     }
 
@@ -727,10 +747,8 @@ impl Broker {
                 counted: false,
                 auth: AuthStage::Idle,
                 in_ready: false,
-                transport_username: None,
+                rare: None,
                 writable: true,
-                held: VecDeque::new(),
-                held_bytes: 0,
                 deadline: NO_DEADLINE,
             },
         );
@@ -761,7 +779,7 @@ impl Broker {
     ) -> Result<(), crate::codec::Error> {
         MqttString::from_str(username)?;
         if let Some(c) = self.conns.map.get_mut(&conn) {
-            c.transport_username = Some(username.into());
+            c.rare_mut().transport_username = Some(username.into());
         }
         Ok(())
     }
@@ -1108,7 +1126,7 @@ impl Broker {
         if let Some(name) = self
             .conns
             .get(&id)
-            .and_then(|c| c.transport_username.as_deref())
+            .and_then(|c| c.rare.as_ref()?.transport_username.as_deref())
         {
             // Checked when it was set: a name without U+0000.
             connect.username = MqttString::from_str(name).ok();
@@ -1587,7 +1605,7 @@ impl Broker {
                         self.congestion_dropped += 1;
                         return;
                     }
-                    let now_or_wait = c.held.is_empty()
+                    let now_or_wait = c.held_len() == 0
                         && !congested
                         && (p.qos == QoS::AtMostOnce || c.window_open(max_inflight));
                     if now_or_wait {
@@ -1599,7 +1617,8 @@ impl Broker {
                         return;
                     }
                     // Behind the window or held while congested, in order.
-                    if !enqueue(&mut c.held, &mut c.held_bytes, (p, now), limits) {
+                    let r = c.rare_mut();
+                    if !enqueue(&mut r.held, &mut r.held_bytes, (p, now), limits) {
                         self.dropped += 1;
                     }
                     return;
@@ -1631,17 +1650,18 @@ impl Broker {
         let Some(c) = self.conns.map.get_mut(&id) else {
             return;
         };
-        if c.held.is_empty() || c.server.state() != ServerState::Connected {
+        if c.held_len() == 0 || c.server.state() != ServerState::Connected {
             return;
         }
-        while let Some((front, _)) = c.held.front() {
+        while let Some((front, _)) = c.rare.as_ref().and_then(|r| r.held.front()) {
             if c.congested(cap) || (front.qos != QoS::AtMostOnce && !c.window_open(max_inflight)) {
                 break;
             }
-            let Some((mut p, at)) = c.held.pop_front() else {
+            let r = c.rare_mut();
+            let Some((mut p, at)) = r.held.pop_front() else {
                 break;
             };
-            c.held_bytes -= queued_size(&p);
+            r.held_bytes -= queued_size(&p);
             // [MQTT-3.3.2-5] / [MQTT-3.3.2-6], as for an offline queue.
             if let Some(deadline) = expiry_deadline(&p, at) {
                 if now >= deadline {
@@ -1756,8 +1776,14 @@ impl Broker {
         c.auth = AuthStage::Idle;
         let key = c.key.take();
         let stored = c.server.take_session().unwrap_or_default();
-        let held = core::mem::take(&mut c.held);
-        c.held_bytes = 0;
+        let held = c
+            .rare
+            .as_mut()
+            .map(|r| {
+                r.held_bytes = 0;
+                core::mem::take(&mut r.held)
+            })
+            .unwrap_or_default();
         self.request_close(id);
         let Some(key) = key else {
             return;
