@@ -447,21 +447,23 @@ impl core::ops::Deref for Conns {
 struct Session {
     /// Shared with its [`Broker::by_client_id`] key: stored once.
     client_id: Arc<str>,
-    username: Option<String>,
+    username: Option<Box<str>>,
     /// The connection serving it, if any.
     conn: Option<ConnectionId>,
     /// Whether it outlives its connection.
     persistent: bool,
     /// Session Expiry Interval in seconds (`u32::MAX`: never).
     expiry: u32,
-    /// When it expires while offline.
-    expires_at: Option<Instant>,
+    /// When it expires while offline ([`NO_DEADLINE`]: it does not;
+    /// 8 bytes rather than an `Option`'s 16).
+    expires_at: Instant,
     /// What a persistent session keeps while offline; `None` while it
     /// holds nothing (always for a clean session), so an idle
     /// connection's session does not carry it.
     offline: Option<Box<Offline>>,
-    /// While kept offline: its place in [`Broker::offline_order`].
-    offline_seq: Option<u64>,
+    /// While kept offline: its place in [`Broker::offline_order`]
+    /// ([`NO_SEQ`] otherwise).
+    offline_seq: u64,
 }
 
 /// What a session keeps while offline, boxed on first use (see
@@ -478,7 +480,15 @@ struct Offline {
     bytes: usize,
 }
 
+/// [`Session::offline_seq`] when not in [`Broker::offline_order`].
+const NO_SEQ: u64 = u64::MAX;
+
 impl Session {
+    /// When it expires while offline, if it does.
+    fn expires_at(&self) -> Option<Instant> {
+        (self.expires_at != NO_DEADLINE).then_some(self.expires_at)
+    }
+
     /// Messages in its offline queue.
     fn offline_len(&self) -> usize {
         self.offline.as_ref().map_or(0, |o| o.queue.len())
@@ -982,7 +992,7 @@ impl Broker {
             .conns
             .values()
             .filter_map(|c| c.server.poll_timeout().filter(|&t| t != NO_DEADLINE));
-        let sessions = self.sessions.values().filter_map(|s| s.expires_at);
+        let sessions = self.sessions.values().filter_map(|s| s.expires_at());
         let wills = self.wills.values().map(|(t, _)| *t);
         conns
             .chain(sessions)
@@ -1033,8 +1043,9 @@ impl Broker {
     /// [`Broker::session_deadlines`] to `expires_at`.
     fn set_expires_at(&mut self, key: ClientKey, expires_at: Option<Instant>) {
         if let Some(s) = self.sessions.get_mut(&key) {
-            let old = core::mem::replace(&mut s.expires_at, expires_at);
-            self.session_deadlines.update(key, old, expires_at);
+            let old = core::mem::replace(&mut s.expires_at, expires_at.unwrap_or(NO_DEADLINE));
+            self.session_deadlines
+                .update(key, (old != NO_DEADLINE).then_some(old), expires_at);
         }
     }
 
@@ -1286,7 +1297,10 @@ impl Broker {
         connect: Box<Connect>,
         auth_data: Option<Bytes>,
     ) {
-        let username = connect.username.as_ref().map(|u| String::from(u.as_str()));
+        let username = connect
+            .username
+            .as_ref()
+            .map(|u| Box::<str>::from(u.as_str()));
         let mut accept = Accept::new();
         if connect.properties.authentication_method.is_some() {
             // [MQTT-4.12.0-5] the method (filled in by the connection) and
@@ -1395,9 +1409,9 @@ impl Broker {
                         conn: None,
                         persistent,
                         expiry,
-                        expires_at: None,
+                        expires_at: NO_DEADLINE,
                         offline: None,
-                        offline_seq: None,
+                        offline_seq: NO_SEQ,
                     }),
                 );
                 self.by_client_id.insert(client_id, key);
@@ -1420,7 +1434,8 @@ impl Broker {
         self.set_expires_at(key, None);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.conn = Some(id);
-            if let Some(seq) = s.offline_seq.take() {
+            let seq = core::mem::replace(&mut s.offline_seq, NO_SEQ);
+            if seq != NO_SEQ {
                 self.offline_order.remove(&seq);
             }
             s.persistent = persistent;
@@ -1438,7 +1453,7 @@ impl Broker {
                 return false;
             };
             if let Some(s) = self.sessions.get_mut(&key) {
-                s.offline_seq = None;
+                s.offline_seq = NO_SEQ;
                 if s.conn.is_none() {
                     self.evicted += 1;
                     self.remove_session(key, now);
@@ -1450,10 +1465,10 @@ impl Broker {
 
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
-            self.session_deadlines.update(key, s.expires_at, None);
+            self.session_deadlines.update(key, s.expires_at(), None);
             self.by_client_id.remove(&*s.client_id);
-            if let Some(seq) = s.offline_seq {
-                self.offline_order.remove(&seq);
+            if s.offline_seq != NO_SEQ {
+                self.offline_order.remove(&s.offline_seq);
             }
         }
         self.subs.remove_client(key);
@@ -1839,10 +1854,10 @@ impl Broker {
             // session, 3.1.1 ones (which never expire) included.
             let kept = s.expiry.min(limits.max_session_expiry_interval);
             let expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
-            if s.offline_seq.is_none() {
+            if s.offline_seq == NO_SEQ {
                 let seq = self.next_offline_seq;
                 self.next_offline_seq += 1;
-                s.offline_seq = Some(seq);
+                s.offline_seq = seq;
                 self.offline_order.insert(seq, key);
             }
             self.set_expires_at(key, expires_at);
