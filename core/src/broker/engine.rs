@@ -89,6 +89,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::num::NonZeroU32;
 
 use bytes::Bytes;
 
@@ -234,8 +235,9 @@ enum AuthStage {
 /// One transport connection.
 struct Conn {
     server: ServerConnection,
-    /// The session, once accepted.
-    key: Option<ClientKey>,
+    /// The session's [`ClientKey`] number, once accepted (never 0: 4
+    /// bytes rather than an `Option<ClientKey>`'s 8; see [`Conn::key`]).
+    key: Option<NonZeroU32>,
     /// Whether the engine asked the driver to close it.
     close_requested: bool,
     /// Whether it counts in [`Broker::active`].
@@ -272,6 +274,11 @@ struct ConnRare {
 }
 
 impl Conn {
+    /// The session, once accepted.
+    fn key(&self) -> Option<ClientKey> {
+        self.key.map(|k| ClientKey::new(k.get()))
+    }
+
     /// The rarely used part, allocated on first use.
     fn rare_mut(&mut self) -> &mut ConnRare {
         self.rare.get_or_insert_with(Default::default)
@@ -723,7 +730,7 @@ impl Broker {
     /// The Client Identifier of the session `conn` serves (assigned or
     /// not), once its CONNECT was accepted.
     pub fn client_id(&self, conn: ConnectionId) -> Option<&str> {
-        let key = self.conns.get(&conn)?.key?;
+        let key = self.conns.get(&conn)?.key()?;
         self.sessions.get(&key).map(|s| &*s.client_id)
     }
 
@@ -1191,7 +1198,7 @@ impl Broker {
         if reauthentication {
             c.auth = AuthStage::Reauthenticating { pending: false };
         }
-        let (client_id, username) = match (&c.auth, c.key) {
+        let (client_id, username) = match (&c.auth, c.key()) {
             (AuthStage::Connecting { connect, .. }, _) => (
                 connect.client_id.as_str(),
                 connect.username.as_ref().map(|u| u.as_str()),
@@ -1399,7 +1406,8 @@ impl Broker {
                     return;
                 }
                 let key = ClientKey::new(self.next_key);
-                self.next_key = self.next_key.wrapping_add(1);
+                // Never 0 (see `Conn::key`), also once the numbers wrap.
+                self.next_key = self.next_key.wrapping_add(1).max(1);
                 let client_id: Arc<str> = Arc::from(client_id);
                 self.sessions.insert(
                     key,
@@ -1428,7 +1436,7 @@ impl Broker {
             self.remove_session(key, now);
             return;
         }
-        c.key = Some(key);
+        c.key = NonZeroU32::new(key.get());
         // Reconnected before the will delay ended: no will.
         self.remove_will(key);
         self.set_expires_at(key, None);
@@ -1499,7 +1507,7 @@ impl Broker {
 
     fn on_message(&mut self, id: ConnectionId, now: Instant, p: Publish) {
         self.counters.publish_received += 1;
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let topic = p.topic.as_str();
@@ -1524,7 +1532,7 @@ impl Broker {
     }
 
     fn on_will(&mut self, id: ConnectionId, now: Instant, w: Will) {
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let topic = w.topic.as_str();
@@ -1698,7 +1706,7 @@ impl Broker {
     }
 
     fn on_subscribe(&mut self, id: ConnectionId, now: Instant, s: Subscribe) {
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let max_qos = self.opts.server.maximum_qos;
@@ -1762,7 +1770,7 @@ impl Broker {
     }
 
     fn on_unsubscribe(&mut self, id: ConnectionId, now: Instant, u: Unsubscribe) {
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let codes: Vec<ReasonCode> = u
@@ -1789,7 +1797,7 @@ impl Broker {
             return;
         };
         c.auth = AuthStage::Idle;
-        let key = c.key.take();
+        let key = c.key.take().map(|k| ClientKey::new(k.get()));
         let stored = c.server.take_session().unwrap_or_default();
         let held = c
             .rare
