@@ -87,7 +87,9 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::num::NonZeroU32;
 
 use bytes::Bytes;
 
@@ -233,8 +235,9 @@ enum AuthStage {
 /// One transport connection.
 struct Conn {
     server: ServerConnection,
-    /// The session, once accepted.
-    key: Option<ClientKey>,
+    /// The session's [`ClientKey`] number, once accepted (never 0: 4
+    /// bytes rather than an `Option<ClientKey>`'s 8; see [`Conn::key`]).
+    key: Option<NonZeroU32>,
     /// Whether the engine asked the driver to close it.
     close_requested: bool,
     /// Whether it counts in [`Broker::active`].
@@ -242,25 +245,50 @@ struct Conn {
     auth: AuthStage,
     /// Whether it is in [`Conns::ready`].
     in_ready: bool,
-    /// The User Name the transport established (a TLS client
-    /// certificate's identity), replacing the CONNECT's.
-    transport_username: Option<Box<str>>,
+    /// What most connections never use, boxed on first use (the first
+    /// message held for it, or a transport User Name) and kept until
+    /// the connection goes, so holding messages allocates no more per
+    /// message than before.
+    rare: Option<Box<ConnRare>>,
     /// Whether the driver can write to the transport
     /// ([`Broker::set_writable`]); while not, its bytes stay here.
     writable: bool,
-    /// Messages for the client not handed to the connection yet: beyond
-    /// its window, or held while it is congested; oldest first, with the
-    /// time each was queued.
-    held: VecDeque<(Publish, Instant)>,
-    /// Topic and payload bytes of `held`.
-    held_bytes: usize,
     /// Its entry in [`Broker::conn_deadlines`]: the connection's
     /// [`ServerConnection::poll_timeout`] when the engine last looked,
     /// [`NO_DEADLINE`] for none (8 bytes rather than an `Option`'s 16).
     deadline: Instant,
 }
 
+/// The rarely used part of a [`Conn`].
+#[derive(Default)]
+struct ConnRare {
+    /// The User Name the transport established (a TLS client
+    /// certificate's identity), replacing the CONNECT's.
+    transport_username: Option<Box<str>>,
+    /// Messages for the client not handed to the connection yet: beyond
+    /// its window, or held while it is congested; oldest first, with the
+    /// time each was queued.
+    held: VecDeque<(Publish, Instant)>,
+    /// Topic and payload bytes of `held`.
+    held_bytes: usize,
+}
+
 impl Conn {
+    /// The session, once accepted.
+    fn key(&self) -> Option<ClientKey> {
+        self.key.map(|k| ClientKey::new(k.get()))
+    }
+
+    /// The rarely used part, allocated on first use.
+    fn rare_mut(&mut self) -> &mut ConnRare {
+        self.rare.get_or_insert_with(Default::default)
+    }
+
+    /// Messages held for it.
+    fn held_len(&self) -> usize {
+        self.rare.as_ref().map_or(0, |r| r.held.len())
+    }
+
     /// Whether the driver cannot write and the engine holds at least
     /// `cap` bytes for it.
     fn congested(&self, cap: usize) -> bool {
@@ -424,26 +452,54 @@ impl core::ops::Deref for Conns {
 
 /// One session, connected or kept.
 struct Session {
-    client_id: String,
-    username: Option<String>,
+    /// Shared with its [`Broker::by_client_id`] key: stored once.
+    client_id: Arc<str>,
+    username: Option<Box<str>>,
     /// The connection serving it, if any.
     conn: Option<ConnectionId>,
     /// Whether it outlives its connection.
     persistent: bool,
     /// Session Expiry Interval in seconds (`u32::MAX`: never).
     expiry: u32,
-    /// When it expires while offline.
-    expires_at: Option<Instant>,
-    /// What is kept while offline: messages in flight and inbound QoS 2
-    /// state (its `queued` is always empty: see `offline`).
+    /// When it expires while offline ([`NO_DEADLINE`]: it does not;
+    /// 8 bytes rather than an `Option`'s 16).
+    expires_at: Instant,
+    /// What a persistent session keeps while offline; `None` while it
+    /// holds nothing (always for a clean session), so an idle
+    /// connection's session does not carry it.
+    offline: Option<Box<Offline>>,
+    /// While kept offline: its place in [`Broker::offline_order`]
+    /// ([`NO_SEQ`] otherwise).
+    offline_seq: u64,
+}
+
+/// What a session keeps while offline, boxed on first use (see
+/// [`Session::offline`]).
+#[derive(Default)]
+struct Offline {
+    /// Messages in flight and inbound QoS 2 state (its `queued` is
+    /// always empty: see `queue`).
     stored: ServerSession,
     /// Messages not sent yet, with the time each was queued (for their
     /// Message Expiry Interval).
-    offline: VecDeque<(Publish, Instant)>,
-    /// Topic and payload bytes of `offline`.
-    offline_bytes: usize,
-    /// While kept offline: its place in [`Broker::offline_order`].
-    offline_seq: Option<u64>,
+    queue: VecDeque<(Publish, Instant)>,
+    /// Topic and payload bytes of `queue`.
+    bytes: usize,
+}
+
+/// [`Session::offline_seq`] when not in [`Broker::offline_order`].
+const NO_SEQ: u64 = u64::MAX;
+
+impl Session {
+    /// When it expires while offline, if it does.
+    fn expires_at(&self) -> Option<Instant> {
+        (self.expires_at != NO_DEADLINE).then_some(self.expires_at)
+    }
+
+    /// Messages in its offline queue.
+    fn offline_len(&self) -> usize {
+        self.offline.as_ref().map_or(0, |o| o.queue.len())
+    }
 }
 
 /// When a message queued at `at` expires, if it has a Message Expiry
@@ -463,7 +519,7 @@ pub struct Broker {
     /// Boxed, as [`Conns::map`] is: a large value inline wastes B-tree
     /// node room.
     sessions: BTreeMap<ClientKey, Box<Session>>,
-    by_client_id: BTreeMap<String, ClientKey>,
+    by_client_id: BTreeMap<Arc<str>, ClientKey>,
     subs: SubscriptionTable,
     retained: RetainedStore,
     closes: VecDeque<ConnectionId>,
@@ -641,10 +697,10 @@ impl Broker {
             } else {
                 stats.clients_disconnected += 1;
             }
-            stats.queued_messages += s.offline.len();
+            stats.queued_messages += s.offline_len();
         }
         for c in self.conns.values() {
-            stats.queued_messages += c.held.len();
+            stats.queued_messages += c.held_len();
         }
         stats.publish_dropped = self.dropped;
         stats.subscriptions = self.subs.len();
@@ -667,15 +723,15 @@ impl Broker {
         let held = s
             .conn
             .and_then(|id| self.conns.get(&id))
-            .map_or(0, |c| c.held.len());
-        s.offline.len() + held
+            .map_or(0, |c| c.held_len());
+        s.offline_len() + held
     }
 
     /// The Client Identifier of the session `conn` serves (assigned or
     /// not), once its CONNECT was accepted.
     pub fn client_id(&self, conn: ConnectionId) -> Option<&str> {
-        let key = self.conns.get(&conn)?.key?;
-        self.sessions.get(&key).map(|s| s.client_id.as_str())
+        let key = self.conns.get(&conn)?.key()?;
+        self.sessions.get(&key).map(|s| &*s.client_id)
     }
 
     /// Whether `conn` waits for a deferred authentication decision
@@ -708,10 +764,8 @@ impl Broker {
                 counted: false,
                 auth: AuthStage::Idle,
                 in_ready: false,
-                transport_username: None,
+                rare: None,
                 writable: true,
-                held: VecDeque::new(),
-                held_bytes: 0,
                 deadline: NO_DEADLINE,
             },
         );
@@ -742,7 +796,7 @@ impl Broker {
     ) -> Result<(), crate::codec::Error> {
         MqttString::from_str(username)?;
         if let Some(c) = self.conns.map.get_mut(&conn) {
-            c.transport_username = Some(username.into());
+            c.rare_mut().transport_username = Some(username.into());
         }
         Ok(())
     }
@@ -945,7 +999,7 @@ impl Broker {
             .conns
             .values()
             .filter_map(|c| c.server.poll_timeout().filter(|&t| t != NO_DEADLINE));
-        let sessions = self.sessions.values().filter_map(|s| s.expires_at);
+        let sessions = self.sessions.values().filter_map(|s| s.expires_at());
         let wills = self.wills.values().map(|(t, _)| *t);
         conns
             .chain(sessions)
@@ -996,8 +1050,9 @@ impl Broker {
     /// [`Broker::session_deadlines`] to `expires_at`.
     fn set_expires_at(&mut self, key: ClientKey, expires_at: Option<Instant>) {
         if let Some(s) = self.sessions.get_mut(&key) {
-            let old = core::mem::replace(&mut s.expires_at, expires_at);
-            self.session_deadlines.update(key, old, expires_at);
+            let old = core::mem::replace(&mut s.expires_at, expires_at.unwrap_or(NO_DEADLINE));
+            self.session_deadlines
+                .update(key, (old != NO_DEADLINE).then_some(old), expires_at);
         }
     }
 
@@ -1089,7 +1144,7 @@ impl Broker {
         if let Some(name) = self
             .conns
             .get(&id)
-            .and_then(|c| c.transport_username.as_deref())
+            .and_then(|c| c.rare.as_ref()?.transport_username.as_deref())
         {
             // Checked when it was set: a name without U+0000.
             connect.username = MqttString::from_str(name).ok();
@@ -1143,13 +1198,13 @@ impl Broker {
         if reauthentication {
             c.auth = AuthStage::Reauthenticating { pending: false };
         }
-        let (client_id, username) = match (&c.auth, c.key) {
+        let (client_id, username) = match (&c.auth, c.key()) {
             (AuthStage::Connecting { connect, .. }, _) => (
                 connect.client_id.as_str(),
                 connect.username.as_ref().map(|u| u.as_str()),
             ),
             (_, Some(key)) => match self.sessions.get(&key) {
-                Some(s) => (s.client_id.as_str(), s.username.as_deref()),
+                Some(s) => (&*s.client_id, s.username.as_deref()),
                 None => ("", None),
             },
             _ => ("", None),
@@ -1249,7 +1304,10 @@ impl Broker {
         connect: Box<Connect>,
         auth_data: Option<Bytes>,
     ) {
-        let username = connect.username.as_ref().map(|u| String::from(u.as_str()));
+        let username = connect
+            .username
+            .as_ref()
+            .map(|u| Box::<str>::from(u.as_str()));
         let mut accept = Accept::new();
         if connect.properties.authentication_method.is_some() {
             // [MQTT-4.12.0-5] the method (filled in by the connection) and
@@ -1261,7 +1319,7 @@ impl Broker {
             // chose itself (kept or connected) is skipped.
             let mut name = format!("auto-{}", self.next_assigned);
             self.next_assigned += 1;
-            while self.by_client_id.contains_key(&name) {
+            while self.by_client_id.contains_key(name.as_str()) {
                 name = format!("auto-{}", self.next_assigned);
                 self.next_assigned += 1;
             }
@@ -1286,7 +1344,7 @@ impl Broker {
         let persistent = expiry > 0;
 
         // Takeover [MQTT-3.1.4-3].
-        if let Some(&key) = self.by_client_id.get(&client_id) {
+        if let Some(&key) = self.by_client_id.get(client_id.as_str()) {
             if let Some(old) = self.sessions.get(&key).and_then(|s| s.conn) {
                 if old != id {
                     if let Some(c) = self.conns.get_mut(&old) {
@@ -1309,17 +1367,18 @@ impl Broker {
             }
         }
 
-        let existing = self.by_client_id.get(&client_id).copied();
+        let existing = self.by_client_id.get(client_id.as_str()).copied();
         let key = match existing {
             Some(key) if !connect.clean_start => {
                 let Some(s) = self.sessions.get_mut(&key) else {
                     return;
                 };
-                let mut stored = core::mem::take(&mut s.stored);
+                let Offline {
+                    mut stored, queue, ..
+                } = s.offline.take().map(|o| *o).unwrap_or_default();
                 // [MQTT-3.3.2-5] expired messages are not delivered;
                 // [MQTT-3.3.2-6] the others carry what is left.
-                s.offline_bytes = 0;
-                for (mut p, at) in s.offline.drain(..) {
+                for (mut p, at) in queue {
                     if let Some(deadline) = expiry_deadline(&p, at) {
                         if now >= deadline {
                             self.expired += 1;
@@ -1347,20 +1406,20 @@ impl Broker {
                     return;
                 }
                 let key = ClientKey::new(self.next_key);
-                self.next_key = self.next_key.wrapping_add(1);
+                // Never 0 (see `Conn::key`), also once the numbers wrap.
+                self.next_key = self.next_key.wrapping_add(1).max(1);
+                let client_id: Arc<str> = Arc::from(client_id);
                 self.sessions.insert(
                     key,
                     Box::new(Session {
-                        client_id: client_id.clone(),
+                        client_id: Arc::clone(&client_id),
                         username: None,
                         conn: None,
                         persistent,
                         expiry,
-                        expires_at: None,
-                        stored: ServerSession::new(),
-                        offline: VecDeque::new(),
-                        offline_bytes: 0,
-                        offline_seq: None,
+                        expires_at: NO_DEADLINE,
+                        offline: None,
+                        offline_seq: NO_SEQ,
                     }),
                 );
                 self.by_client_id.insert(client_id, key);
@@ -1377,13 +1436,14 @@ impl Broker {
             self.remove_session(key, now);
             return;
         }
-        c.key = Some(key);
+        c.key = NonZeroU32::new(key.get());
         // Reconnected before the will delay ended: no will.
         self.remove_will(key);
         self.set_expires_at(key, None);
         if let Some(s) = self.sessions.get_mut(&key) {
             s.conn = Some(id);
-            if let Some(seq) = s.offline_seq.take() {
+            let seq = core::mem::replace(&mut s.offline_seq, NO_SEQ);
+            if seq != NO_SEQ {
                 self.offline_order.remove(&seq);
             }
             s.persistent = persistent;
@@ -1401,7 +1461,7 @@ impl Broker {
                 return false;
             };
             if let Some(s) = self.sessions.get_mut(&key) {
-                s.offline_seq = None;
+                s.offline_seq = NO_SEQ;
                 if s.conn.is_none() {
                     self.evicted += 1;
                     self.remove_session(key, now);
@@ -1413,10 +1473,10 @@ impl Broker {
 
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
-            self.session_deadlines.update(key, s.expires_at, None);
-            self.by_client_id.remove(&s.client_id);
-            if let Some(seq) = s.offline_seq {
-                self.offline_order.remove(&seq);
+            self.session_deadlines.update(key, s.expires_at(), None);
+            self.by_client_id.remove(&*s.client_id);
+            if s.offline_seq != NO_SEQ {
+                self.offline_order.remove(&s.offline_seq);
             }
         }
         self.subs.remove_client(key);
@@ -1447,7 +1507,7 @@ impl Broker {
 
     fn on_message(&mut self, id: ConnectionId, now: Instant, p: Publish) {
         self.counters.publish_received += 1;
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let topic = p.topic.as_str();
@@ -1472,7 +1532,7 @@ impl Broker {
     }
 
     fn on_will(&mut self, id: ConnectionId, now: Instant, w: Will) {
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let topic = w.topic.as_str();
@@ -1568,7 +1628,7 @@ impl Broker {
                         self.congestion_dropped += 1;
                         return;
                     }
-                    let now_or_wait = c.held.is_empty()
+                    let now_or_wait = c.held_len() == 0
                         && !congested
                         && (p.qos == QoS::AtMostOnce || c.window_open(max_inflight));
                     if now_or_wait {
@@ -1580,7 +1640,8 @@ impl Broker {
                         return;
                     }
                     // Behind the window or held while congested, in order.
-                    if !enqueue(&mut c.held, &mut c.held_bytes, (p, now), limits) {
+                    let r = c.rare_mut();
+                    if !enqueue(&mut r.held, &mut r.held_bytes, (p, now), limits) {
                         self.dropped += 1;
                     }
                     return;
@@ -1590,15 +1651,16 @@ impl Broker {
         if !s.persistent || p.qos == QoS::AtMostOnce {
             return;
         }
-        if queue_full(s.offline.len(), s.offline_bytes, limits) {
+        let o = s.offline.get_or_insert_with(Default::default);
+        if queue_full(o.queue.len(), o.bytes, limits) {
             // Expired messages make room first.
-            let before = s.offline.len();
-            s.offline
+            let before = o.queue.len();
+            o.queue
                 .retain(|(q, at)| expiry_deadline(q, *at).is_none_or(|t| now < t));
-            self.expired += (before - s.offline.len()) as u64;
-            s.offline_bytes = s.offline.iter().map(|(q, _)| queued_size(q)).sum();
+            self.expired += (before - o.queue.len()) as u64;
+            o.bytes = o.queue.iter().map(|(q, _)| queued_size(q)).sum();
         }
-        if !enqueue(&mut s.offline, &mut s.offline_bytes, (p, now), limits) {
+        if !enqueue(&mut o.queue, &mut o.bytes, (p, now), limits) {
             self.dropped += 1;
         }
     }
@@ -1611,17 +1673,18 @@ impl Broker {
         let Some(c) = self.conns.map.get_mut(&id) else {
             return;
         };
-        if c.held.is_empty() || c.server.state() != ServerState::Connected {
+        if c.held_len() == 0 || c.server.state() != ServerState::Connected {
             return;
         }
-        while let Some((front, _)) = c.held.front() {
+        while let Some((front, _)) = c.rare.as_ref().and_then(|r| r.held.front()) {
             if c.congested(cap) || (front.qos != QoS::AtMostOnce && !c.window_open(max_inflight)) {
                 break;
             }
-            let Some((mut p, at)) = c.held.pop_front() else {
+            let r = c.rare_mut();
+            let Some((mut p, at)) = r.held.pop_front() else {
                 break;
             };
-            c.held_bytes -= queued_size(&p);
+            r.held_bytes -= queued_size(&p);
             // [MQTT-3.3.2-5] / [MQTT-3.3.2-6], as for an offline queue.
             if let Some(deadline) = expiry_deadline(&p, at) {
                 if now >= deadline {
@@ -1643,7 +1706,7 @@ impl Broker {
     }
 
     fn on_subscribe(&mut self, id: ConnectionId, now: Instant, s: Subscribe) {
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let max_qos = self.opts.server.maximum_qos;
@@ -1707,7 +1770,7 @@ impl Broker {
     }
 
     fn on_unsubscribe(&mut self, id: ConnectionId, now: Instant, u: Unsubscribe) {
-        let Some(key) = self.conns.get(&id).and_then(|c| c.key) else {
+        let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
         let codes: Vec<ReasonCode> = u
@@ -1734,10 +1797,16 @@ impl Broker {
             return;
         };
         c.auth = AuthStage::Idle;
-        let key = c.key.take();
+        let key = c.key.take().map(|k| ClientKey::new(k.get()));
         let stored = c.server.take_session().unwrap_or_default();
-        let held = core::mem::take(&mut c.held);
-        c.held_bytes = 0;
+        let held = c
+            .rare
+            .as_mut()
+            .map(|r| {
+                r.held_bytes = 0;
+                core::mem::take(&mut r.held)
+            })
+            .unwrap_or_default();
         self.request_close(id);
         let Some(key) = key else {
             return;
@@ -1766,17 +1835,18 @@ impl Broker {
             let unsent = core::mem::take(&mut stored.queued);
             let unsent: Vec<(Publish, Instant)> =
                 unsent.into_iter().map(|p| (p, now)).chain(held).collect();
+            let o = s.offline.get_or_insert_with(Default::default);
             for (p, at) in unsent.into_iter().rev() {
                 if p.qos == QoS::AtMostOnce {
                     continue;
                 }
-                if queue_full(s.offline.len(), s.offline_bytes, limits) {
+                if queue_full(o.queue.len(), o.bytes, limits) {
                     self.dropped += 1;
                     match limits.queue_full_policy {
                         // The new messages are those queued meanwhile.
-                        QueueFullPolicy::DropNewest if !s.offline.is_empty() => {
-                            if let Some((newest, _)) = s.offline.pop_back() {
-                                s.offline_bytes -= queued_size(&newest);
+                        QueueFullPolicy::DropNewest if !o.queue.is_empty() => {
+                            if let Some((newest, _)) = o.queue.pop_back() {
+                                o.bytes -= queued_size(&newest);
                             }
                         }
                         // Drop oldest, or nothing newer to drop (a bound
@@ -1784,18 +1854,18 @@ impl Broker {
                         _ => continue,
                     }
                 }
-                s.offline_bytes += queued_size(&p);
-                s.offline.push_front((p, at));
+                o.bytes += queued_size(&p);
+                o.queue.push_front((p, at));
             }
-            s.stored = stored;
+            o.stored = stored;
             // mosquitto's `persistent_client_expiration` bounds every
             // session, 3.1.1 ones (which never expire) included.
             let kept = s.expiry.min(limits.max_session_expiry_interval);
             let expires_at = (kept != u32::MAX).then(|| now + u64::from(kept) * 1000);
-            if s.offline_seq.is_none() {
+            if s.offline_seq == NO_SEQ {
                 let seq = self.next_offline_seq;
                 self.next_offline_seq += 1;
-                s.offline_seq = Some(seq);
+                s.offline_seq = seq;
                 self.offline_order.insert(seq, key);
             }
             self.set_expires_at(key, expires_at);

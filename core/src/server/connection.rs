@@ -186,6 +186,9 @@ impl ClientLimits {
     };
 }
 
+/// [`ServerConnection`]'s `connect_deadline` when none runs.
+const NO_DEADLINE: Instant = Instant::MAX;
+
 /// A sans-IO MQTT 3.1.1 and 5.0 server connection: one network
 /// connection of one client, as the broker sees it.
 ///
@@ -242,7 +245,9 @@ pub struct ServerConnection {
     out: BytesMut,
     events: VecDeque<ServerEvent>,
     now: Instant,
-    connect_deadline: Option<Instant>,
+    /// When a CONNECT must have been accepted by; [`NO_DEADLINE`] for
+    /// none (8 bytes rather than an `Option`'s 16: issue 17).
+    connect_deadline: Instant,
     last_received: Instant,
     keep_alive: u16,
     client_id: MqttString,
@@ -279,7 +284,7 @@ impl ServerConnection {
             out: BytesMut::new(),
             events: VecDeque::new(),
             now: 0,
-            connect_deadline: None,
+            connect_deadline: NO_DEADLINE,
             last_received: 0,
             keep_alive: 0,
             client_id: MqttString::new(),
@@ -414,7 +419,7 @@ impl ServerConnection {
         self.set_now(now);
         match self.state {
             ServerState::AwaitingConnect | ServerState::Connecting => {
-                if self.connect_deadline.is_some_and(|t| now >= t) {
+                if self.connect_deadline().is_some_and(|t| now >= t) {
                     self.close(CloseReason::ConnectTimeout);
                 }
             }
@@ -492,7 +497,7 @@ impl ServerConnection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            ServerState::AwaitingConnect | ServerState::Connecting => self.connect_deadline,
+            ServerState::AwaitingConnect | ServerState::Connecting => self.connect_deadline(),
             ServerState::Connected => self.keep_alive_deadline(),
             ServerState::Closed => None,
         }
@@ -601,13 +606,18 @@ impl ServerConnection {
 
     // ----- internals -------------------------------------------------------
 
+    /// The connect timeout's deadline, if one runs.
+    fn connect_deadline(&self) -> Option<Instant> {
+        (self.connect_deadline != NO_DEADLINE).then_some(self.connect_deadline)
+    }
+
     fn set_now(&mut self, now: Instant) {
         self.now = now;
-        if self.connect_deadline.is_none()
+        if self.connect_deadline == NO_DEADLINE
             && self.state == ServerState::AwaitingConnect
             && self.opts.connect_timeout > 0
         {
-            self.connect_deadline = Some(now + self.opts.connect_timeout);
+            self.connect_deadline = now + self.opts.connect_timeout;
         }
     }
 
@@ -747,7 +757,7 @@ impl ServerConnection {
         self.state = ServerState::Closed;
         // Input is ignored from now on: free what is buffered.
         self.decoder = Decoder::new(*self.decoder.options());
-        self.connect_deadline = None;
+        self.connect_deadline = NO_DEADLINE;
         self.auth_turn = AuthTurn::Idle;
         self.reauthenticating = false;
         if let Some(r) = self.rare.as_mut() {

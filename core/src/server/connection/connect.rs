@@ -212,7 +212,7 @@ impl ServerConnection {
         self.client_id = MqttString::from_validated(Bytes::copy_from_slice(client_id.as_bytes()));
         self.keep_alive = keep_alive;
         self.state = ServerState::Connected;
-        self.connect_deadline = None;
+        self.connect_deadline = super::NO_DEADLINE;
         self.auth_turn = AuthTurn::Idle;
         self.last_received = now;
         let in_max = if v5 { self.opts.topic_alias_maximum } else { 0 };
