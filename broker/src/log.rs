@@ -64,18 +64,7 @@ impl Logger {
                 LogDest::File(path) => Sink::File(path.clone(), open(path)?),
             });
         }
-        let mut types = log.types;
-        if verbose {
-            types = LogTypes {
-                error: true,
-                warning: true,
-                notice: true,
-                information: true,
-                subscribe: true,
-                unsubscribe: true,
-                debug: true,
-            };
-        }
+        let types = if verbose { LogTypes::ALL } else { log.types };
         Ok(Logger {
             types,
             sinks,
