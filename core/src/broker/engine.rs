@@ -87,7 +87,14 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
+/// A client identifier shared by a session and the by-identifier index:
+/// one allocation where the target has atomics (`Arc`); targets without
+/// atomic pointers (Cortex-M0+) keep two copies (`Box`), as `alloc::sync`
+/// does not exist there.
+#[cfg(target_has_atomic = "ptr")]
+type SharedStr = alloc::sync::Arc<str>;
+#[cfg(not(target_has_atomic = "ptr"))]
+type SharedStr = Box<str>;
 use alloc::vec::Vec;
 use core::num::NonZeroU32;
 
@@ -453,7 +460,7 @@ impl core::ops::Deref for Conns {
 /// One session, connected or kept.
 struct Session {
     /// Shared with its [`Broker::by_client_id`] key: stored once.
-    client_id: Arc<str>,
+    client_id: SharedStr,
     username: Option<Box<str>>,
     /// The connection serving it, if any.
     conn: Option<ConnectionId>,
@@ -519,7 +526,7 @@ pub struct Broker {
     /// Boxed, as [`Conns::map`] is: a large value inline wastes B-tree
     /// node room.
     sessions: BTreeMap<ClientKey, Box<Session>>,
-    by_client_id: BTreeMap<Arc<str>, ClientKey>,
+    by_client_id: BTreeMap<SharedStr, ClientKey>,
     subs: SubscriptionTable,
     retained: RetainedStore,
     closes: VecDeque<ConnectionId>,
@@ -1408,11 +1415,11 @@ impl Broker {
                 let key = ClientKey::new(self.next_key);
                 // Never 0 (see `Conn::key`), also once the numbers wrap.
                 self.next_key = self.next_key.wrapping_add(1).max(1);
-                let client_id: Arc<str> = Arc::from(client_id);
+                let client_id: SharedStr = SharedStr::from(client_id);
                 self.sessions.insert(
                     key,
                     Box::new(Session {
-                        client_id: Arc::clone(&client_id),
+                        client_id: client_id.clone(),
                         username: None,
                         conn: None,
                         persistent,
