@@ -135,6 +135,10 @@ pub struct Server {
     closing: Vec<usize>,
     origin: RealInstant,
     buf: Vec<u8>,
+    /// Scratch buffers of the TLS and WebSocket layers (what goes up to
+    /// the engine, what goes down to the socket), reused.
+    scratch_up: Vec<u8>,
+    scratch_down: Vec<u8>,
     log: Logger,
     sys: SysTree,
     traffic: Traffic,
@@ -249,6 +253,8 @@ impl Server {
             closing: Vec::new(),
             origin: real_now(),
             buf: vec![0; READ_CHUNK],
+            scratch_up: Vec::new(),
+            scratch_down: Vec::new(),
             log,
             sys,
             traffic: Traffic::default(),
@@ -500,8 +506,11 @@ impl Server {
                 self.note_client(key);
                 continue;
             }
-            let mut up = Vec::new();
-            let mut down = Vec::new();
+            // Scratch buffers kept across reads: no allocation per read.
+            let mut up = std::mem::take(&mut self.scratch_up);
+            let mut down = std::mem::take(&mut self.scratch_down);
+            up.clear();
+            down.clear();
             let result = conn.transport.receive(&self.buf[..n], &mut up, &mut down);
             let id = conn.id;
             if !conn.identity_checked && !conn.transport.handshaking() {
@@ -518,12 +527,14 @@ impl Server {
             if !down.is_empty() {
                 self.write_raw(key, &down);
             }
-            if let Err(e) = result {
-                return self.end(key, End::Transport(e));
-            }
-            if !up.is_empty() {
+            if !up.is_empty() && result.is_ok() {
                 self.broker.handle_input(id, now, &up);
                 self.note_client(key);
+            }
+            self.scratch_up = up;
+            self.scratch_down = down;
+            if let Err(e) = result {
+                return self.end(key, End::Transport(e));
             }
             if peer_closed {
                 return self.end(key, End::Eof);
@@ -611,10 +622,18 @@ impl Server {
         if conn.transport.is_plain() {
             return self.write_raw(key, bytes);
         }
-        let mut down = Vec::with_capacity(bytes.len() + 64);
-        match conn.transport.send(bytes, &mut down) {
-            Ok(()) => self.write_raw(key, &down),
-            Err(e) => self.end(key, End::Transport(e)),
+        let mut down = std::mem::take(&mut self.scratch_down);
+        down.clear();
+        let result = conn.transport.send(bytes, &mut down);
+        if result.is_ok() {
+            self.write_raw(key, &down);
+        }
+        if down.capacity() <= 4 * READ_CHUNK {
+            // Kept for the next batch (a large one is given back).
+            self.scratch_down = down;
+        }
+        if let Err(e) = result {
+            self.end(key, End::Transport(e));
         }
     }
 

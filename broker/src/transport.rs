@@ -476,20 +476,76 @@ impl WsLayer {
 mod tests {
     use super::Transport;
 
+    const REQUEST: &str = "GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\
+                           Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                           Sec-WebSocket-Protocol: mqtt\r\n\r\n";
+
+    /// A client frame (masked, FIN set) with this opcode and payload.
+    fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        frame
+    }
+
+    fn open() -> Transport {
+        let mut t = Transport::new(None, Some(1 << 20)).unwrap();
+        let (mut up, mut down) = (Vec::new(), Vec::new());
+        t.receive(REQUEST.as_bytes(), &mut up, &mut down).unwrap();
+        assert!(String::from_utf8_lossy(&down).starts_with("HTTP/1.1 101"));
+        t
+    }
+
     #[test]
     fn websocket_handshake_then_binary_frames_carry_mqtt() {
         let mut t = Transport::new(None, Some(1 << 20)).unwrap();
-        let request =
-            "GET /mqtt HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-                       Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                       Sec-WebSocket-Protocol: mqtt\r\n\r\n";
         let (mut up, mut down) = (Vec::new(), Vec::new());
         // In pieces, as a client's writes may arrive.
-        for piece in request.as_bytes().chunks(7) {
+        for piece in REQUEST.as_bytes().chunks(7) {
             t.receive(piece, &mut up, &mut down).unwrap();
         }
         let answer = String::from_utf8_lossy(&down).into_owned();
         assert!(answer.starts_with("HTTP/1.1 101"), "{answer:?}");
         assert!(up.is_empty());
+        // A PINGREQ in a binary frame reaches the engine as MQTT bytes.
+        t.receive(&client_frame(0x2, &[0xC0, 0x00]), &mut up, &mut down)
+            .unwrap();
+        assert_eq!(up, [0xC0, 0x00]);
+    }
+
+    /// [MQTT-6.0.0-1] MQTT is carried in binary frames: a text frame
+    /// closes the connection (with a WebSocket Close frame).
+    #[test]
+    fn a_text_frame_closes_the_connection_mqtt_6_0_0_1() {
+        let mut t = open();
+        let (mut up, mut down) = (Vec::new(), Vec::new());
+        let result = t.receive(&client_frame(0x1, b"hello"), &mut up, &mut down);
+        assert!(result.is_err());
+        assert!(up.is_empty());
+        assert_eq!(down.first(), Some(&0x88), "a Close frame goes back");
+    }
+
+    /// An upgrade request that never ends is refused (tungstenite bounds
+    /// the handshake at 64 KiB; the socket loop feeds at most one 64 KiB
+    /// read at a time, so at most that much more is buffered).
+    #[test]
+    fn an_endless_handshake_is_refused() {
+        let mut t = Transport::new(None, Some(1 << 20)).unwrap();
+        let (mut up, mut down) = (Vec::new(), Vec::new());
+        t.receive(b"GET /mqtt HTTP/1.1\r\n", &mut up, &mut down)
+            .unwrap();
+        // One header line that never ends.
+        t.receive(b"X-Filler: ", &mut up, &mut down).unwrap();
+        let header = [b'a'; 100];
+        let mut refused = false;
+        for _ in 0..1000 {
+            if t.receive(&header, &mut up, &mut down).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "1000 x 100 bytes of one header line were taken");
     }
 }

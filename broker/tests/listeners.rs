@@ -223,7 +223,7 @@ fn upgrade_status(port: u16, protocols: Option<&str>) -> String {
 /// The handshake selects `mqtt` when offered [MQTT-6.0.0-3]; a client
 /// offering only another subprotocol is refused with 400.
 #[test]
-fn websocket_subprotocol_negotiation() {
+fn websocket_subprotocol_negotiation_mqtt_6_0_0_3() {
     let s = start();
     eprintln!("listening {:?} ws {}", s.broker.listening, s.ws);
     let ok = upgrade_status(s.ws, Some("chat, mqtt"));

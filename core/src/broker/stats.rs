@@ -22,7 +22,8 @@ pub struct BrokerStats {
     pub clients_connected: usize,
     /// Kept sessions whose client is offline.
     pub clients_disconnected: usize,
-    /// The most clients connected at once since the start.
+    /// The most transport connections open at once since the start
+    /// (counted when a connection opens, before its CONNECT).
     pub clients_maximum: usize,
     /// Sessions removed because they expired (Session Expiry Interval).
     pub clients_expired: u64,
