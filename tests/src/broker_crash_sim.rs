@@ -73,7 +73,7 @@
 //! * [`Broker::restore`] applies exactly the whole batches: its
 //!   [`RestoreReport::valid_len`] is the length of the store at its last
 //!   whole batch, [`RestoreReport::discarded_bytes`] the torn bytes, and
-//!   it reports damage exactly when bytes were torn;
+//!   it reports damage or discarded records exactly when bytes were torn;
 //! * no protocol violations, no livelock (as in `broker_sim`).
 
 use std::collections::VecDeque;
@@ -123,13 +123,17 @@ pub(crate) struct Durable {
     pub(crate) compactions: u64,
     /// The largest the store was, in bytes.
     pub(crate) max_len: usize,
+    /// Whether to describe what goes to the store (in `notes`).
+    trace: bool,
+    /// Lines for the simulation's trace, when `trace` is on.
+    pub(crate) notes: Vec<String>,
 }
 
 impl Durable {
     /// A store for a broker with `options` (persistence is turned on), and
     /// a crash plan drawn from `seed` (its own generator) for crashes
     /// before `until`.
-    pub(crate) fn draw(seed: u64, options: BrokerOptions, until: Instant) -> Durable {
+    pub(crate) fn draw(seed: u64, options: BrokerOptions, until: Instant, trace: bool) -> Durable {
         let mut rng = Rng::new(seed ^ 0xC4A5_0000_D15C);
         let mut times: Vec<Instant> = (0..rng.range(1, 4))
             .map(|_| rng.range(0, until.saturating_sub(1)))
@@ -146,6 +150,8 @@ impl Durable {
             rng,
             compactions: 0,
             max_len: STORE_HEADER.len(),
+            trace,
+            notes: Vec::new(),
         }
     }
 
@@ -170,6 +176,19 @@ impl Durable {
         if batch.is_empty() {
             return Err("poll_store gave an empty batch".into());
         }
+        if self.trace {
+            let records: Vec<String> = Frames::new(&batch, 0)
+                .map(|r| match r {
+                    Ok((_, record)) => format!("{record:?}"),
+                    Err(e) => format!("{e:?}"),
+                })
+                .collect();
+            self.notes.push(format!(
+                "store <- {} bytes: {}",
+                batch.len(),
+                records.join(", ")
+            ));
+        }
         if crash_ok && self.crash_at.front().is_some_and(|&t| t <= now) {
             self.crash_at.pop_front();
             let kind = match self.rng.range(0, 2) {
@@ -179,6 +198,9 @@ impl Durable {
             };
             if kind == CrashKind::Torn {
                 let cut = self.rng.range(0, batch.len() as u64 - 1) as usize;
+                if self.trace {
+                    self.notes.push(format!("torn after {cut} bytes"));
+                }
                 self.store.extend_from_slice(&batch[..cut]);
                 self.torn = cut;
             } else {
@@ -195,6 +217,10 @@ impl Durable {
             self.check_snapshot(broker, &log, &snapshot, now)?;
             self.store = snapshot;
             self.compactions += 1;
+            if self.trace {
+                self.notes
+                    .push(format!("compacted: {} bytes", self.store.len()));
+            }
         } else {
             self.store.extend_from_slice(&batch);
         }
@@ -273,9 +299,12 @@ impl Durable {
         let report = broker
             .restore(&self.store, now)
             .map_err(|e| format!("restore failed: {e}"))?;
+        // A cut inside a frame is damage; a cut between the frames of the
+        // batch leaves whole records without their Commit.
+        let torn_seen = report.damage.is_some() || report.discarded_records > 0;
         if report.valid_len != self.durable_len
             || report.discarded_bytes != self.torn
-            || report.damage.is_some() != (self.torn > 0)
+            || torn_seen != (self.torn > 0)
         {
             return Err(format!(
                 "restore of a store of {} bytes, whole batches up to {}, {} torn bytes after: {report:?}",

@@ -746,7 +746,7 @@ impl Sim {
             peers.push(peer);
         }
         let heal_at = p.span + p.cut_window;
-        let durable = crashes.then(|| Durable::draw(seed, p.broker_options(), heal_at));
+        let durable = crashes.then(|| Durable::draw(seed, p.broker_options(), heal_at, trace_on));
         let broker = match &durable {
             Some(d) => Broker::new(d.options()),
             None => Broker::new(p.broker_options()),
@@ -1303,20 +1303,12 @@ impl Sim {
                 return Ok(());
             }
             if let Some((conn, bytes)) = self.broker.poll_output() {
-                if let Some(z) = self.zombies.iter().position(|z| z.link.conn == conn) {
+                let (i, z) = self.writer_of(conn)?;
+                self.broker_wrote(i, z, &bytes)?;
+                if z.is_some() {
                     // Lost on the broken link; checked all the same.
-                    let i = self.zombies[z].peer;
-                    self.broker_wrote(i, Some(z), &bytes)?;
                     continue;
                 }
-                let Some(i) = self
-                    .peers
-                    .iter()
-                    .position(|p| p.link.as_ref().is_some_and(|l| l.conn == conn))
-                else {
-                    return Err(format!("output for {conn:?}, which is not open"));
-                };
-                self.broker_wrote(i, None, &bytes)?;
                 let now = self.now;
                 if let Some(link) = self.peers[i].link.as_mut() {
                     if !link.client_closed {
@@ -1379,6 +1371,19 @@ impl Sim {
         }
     }
 
+    /// The peer whose connection `conn` is: its live link, or the
+    /// half-open one the broker still has (zombie `z`).
+    fn writer_of(&self, conn: ConnectionId) -> Result<(usize, Option<usize>), String> {
+        if let Some(z) = self.zombies.iter().position(|z| z.link.conn == conn) {
+            return Ok((self.zombies[z].peer, Some(z)));
+        }
+        self.peers
+            .iter()
+            .position(|p| p.link.as_ref().is_some_and(|l| l.conn == conn))
+            .map(|i| (i, None))
+            .ok_or_else(|| format!("output for {conn:?}, which is not open"))
+    }
+
     // ----- the durable store and crashes ---------------------------------------
 
     /// The driver's duty after an engine step, before its output is sent:
@@ -1390,6 +1395,9 @@ impl Sim {
         };
         let crash_ok = self.now < self.heal_at && !self.crash_after_output;
         let crash = d.after_step(&mut self.broker, self.now, crash_ok)?;
+        for note in std::mem::take(&mut d.notes) {
+            self.trace.log(self.now, || note);
+        }
         if crash != Some(CrashKind::Torn) {
             self.mark_durable();
         }
@@ -1456,7 +1464,17 @@ impl Sim {
                 self.outcome.torn_crashes += 1;
                 self.undo_step();
             }
-            CrashKind::BeforeOutput => self.outcome.unsent_crashes += 1,
+            CrashKind::BeforeOutput => {
+                // What the step wrote never leaves, but it is durable: the
+                // model notes it (a CONNACK ends the Will Delay Interval of
+                // the client's last connection, a SUBACK makes the
+                // subscription owed).
+                self.outcome.unsent_crashes += 1;
+                while let Some((conn, bytes)) = self.broker.poll_output() {
+                    let (i, z) = self.writer_of(conn)?;
+                    self.broker_wrote(i, z, &bytes)?;
+                }
+            }
             CrashKind::AfterOutput => {}
         }
         self.crash_after_output = false;
