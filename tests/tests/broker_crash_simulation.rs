@@ -132,7 +132,7 @@ fn a_puback_after_a_publish_in_one_chunk_acknowledges_the_message_it_names() {
                 .with_persistence(true),
         );
         let mut store = STORE_HEADER.to_vec();
-        let mut step = |broker: &mut Broker, store: &mut Vec<u8>| {
+        let step = |broker: &mut Broker, store: &mut Vec<u8>| {
             if let Some(batch) = broker.poll_store(0) {
                 store.extend_from_slice(&batch);
             }
