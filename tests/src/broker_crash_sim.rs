@@ -295,6 +295,7 @@ impl Durable {
     /// that the restore applied exactly the whole batches, then truncates
     /// the store to them or, at random, compacts it.
     pub(crate) fn restart(&mut self, now: Instant) -> Result<(Broker, RestoreReport), String> {
+        check_packet_ids(&self.store[..self.durable_len])?;
         let mut broker = Broker::new(self.options());
         let report = broker
             .restore(&self.store, now)
@@ -364,4 +365,63 @@ fn client_ids(store: &[u8]) -> Vec<String> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// No two messages a store leaves in flight to one session share a
+/// packet identifier (the session could not tell their acknowledgements
+/// apart).
+fn check_packet_ids(store: &[u8]) -> Result<(), String> {
+    use std::collections::BTreeMap;
+    // (session, seq) -> packet identifier (0: queued).
+    let mut live: BTreeMap<(u32, u64), u16> = BTreeMap::new();
+    let mut batch: Vec<Record> = Vec::new();
+    for item in Frames::new(store, STORE_HEADER.len()) {
+        let Ok((_, record)) = item else {
+            break;
+        };
+        if !matches!(record, Record::Commit { .. }) {
+            batch.push(record);
+            continue;
+        }
+        for r in batch.drain(..) {
+            match r {
+                Record::Message {
+                    session,
+                    seq,
+                    packet_id,
+                    ..
+                } => {
+                    live.insert((session, seq), packet_id);
+                }
+                Record::MessageState {
+                    session,
+                    seq,
+                    packet_id,
+                    ..
+                } => {
+                    if let Some(p) = live.get_mut(&(session, seq)) {
+                        *p = packet_id;
+                    }
+                }
+                Record::MessageGone { session, seq } => {
+                    live.remove(&(session, seq));
+                }
+                Record::SessionGone { session } => live.retain(|(s, _), _| *s != session),
+                _ => {}
+            }
+        }
+    }
+    let mut seen: BTreeMap<(u32, u16), u64> = BTreeMap::new();
+    for (&(session, seq), &packet_id) in &live {
+        if packet_id == 0 {
+            continue;
+        }
+        if let Some(other) = seen.insert((session, packet_id), seq) {
+            return Err(format!(
+                "the store has messages {other} and {seq} of session {session} both in flight \
+                 with packet identifier {packet_id}"
+            ));
+        }
+    }
+    Ok(())
 }
