@@ -291,7 +291,18 @@ impl Durable {
             .map(|(s, _)| s)
     }
 
-    /// The crash: a new broker rebuilt from the store at `now`. Checks
+    /// How long the broker stays down after a crash, in milliseconds: no
+    /// time in half the crashes, else up to 2.5 s (longer than the Will
+    /// Delay Interval of the simulation, 1 s, at times).
+    pub(crate) fn downtime(&mut self) -> Instant {
+        if self.rng.chance(50) {
+            0
+        } else {
+            self.rng.range(1, 2_500)
+        }
+    }
+
+    /// The restart: a new broker rebuilt from the store at `now`. Checks
     /// that the restore applied exactly the whole batches, then truncates
     /// the store to them or, at random, compacts it.
     pub(crate) fn restart(&mut self, now: Instant) -> Result<(Broker, RestoreReport), String> {

@@ -190,6 +190,12 @@ pub struct Outcome {
     pub discarded_bytes: u64,
     /// The largest store, in bytes.
     pub store_bytes: u64,
+    /// Crashes after which the broker stayed down a while before its
+    /// restart.
+    pub downtimes: u64,
+    /// Wills due (as counted in `wills_due`) whose Will Delay Interval
+    /// ended while the broker was down: published after the restart.
+    pub wills_due_while_down: u64,
 }
 
 impl Outcome {
@@ -224,6 +230,8 @@ impl Outcome {
         self.restored_subscriptions += o.restored_subscriptions;
         self.discarded_bytes += o.discarded_bytes;
         self.store_bytes = self.store_bytes.max(o.store_bytes);
+        self.downtimes += o.downtimes;
+        self.wills_due_while_down += o.wills_due_while_down;
     }
 }
 
@@ -642,6 +650,21 @@ struct Sim {
     crash_after_output: bool,
     /// Messages the crashed incarnations of the broker dropped.
     dropped_before: u64,
+    /// The broker is down after a crash, until it restarts.
+    down: Option<Down>,
+    /// When the broker was down: (crash, restart).
+    downtimes: Vec<(Instant, Instant)>,
+}
+
+/// A crashed broker waiting to restart.
+#[derive(Debug, Clone, Copy)]
+struct Down {
+    /// When it restarts.
+    until: Instant,
+    /// How it crashed.
+    kind: CrashKind,
+    /// (sessions, subscriptions, retained messages) it had.
+    live: (usize, usize, usize),
 }
 
 /// A model change made by a step the store may lose (see [`Sim::undo`]).
@@ -774,6 +797,8 @@ impl Sim {
             durable_will_ends: 0,
             crash_after_output: false,
             dropped_before: 0,
+            down: None,
+            downtimes: Vec::new(),
         }
     }
 
@@ -827,7 +852,9 @@ impl Sim {
     }
 
     fn next_time(&self) -> Option<Instant> {
-        let mut t: Option<Instant> = self.broker.poll_timeout();
+        // A restored engine may have deadlines in the past (a will whose
+        // time came while it was down): handled at once.
+        let mut t: Option<Instant> = self.broker.poll_timeout().map(|t| t.max(self.now));
         if self.now < self.heal_at {
             t = Some(t.map_or(self.heal_at, |t| t.min(self.heal_at)));
         }
@@ -839,6 +866,7 @@ impl Sim {
         for z in &self.zombies {
             min(Some(z.notice_at));
         }
+        min(self.down.map(|d| d.until));
         for p in &self.peers {
             min(p.client.poll_timeout());
             min(p.reconnect_at);
@@ -866,6 +894,7 @@ impl Sim {
     /// flight, every planned action taken.
     fn done(&self) -> bool {
         self.now >= self.heal_at
+            && self.down.is_none()
             && self.zombies.is_empty()
             && self.peers.iter().all(|p| {
                 p.client.state() == ConnectionState::Connected
@@ -884,6 +913,10 @@ impl Sim {
 
     fn step(&mut self) -> Result<(), String> {
         let now = self.now;
+        if let Some(down) = self.down.filter(|d| d.until <= now) {
+            self.down = None;
+            self.restart(down.kind, down.live)?;
+        }
         // Deliveries, until none is due.
         loop {
             let mut moved = false;
@@ -999,6 +1032,11 @@ impl Sim {
         for i in 0..self.peers.len() {
             let p = &self.peers[i];
             if p.link.is_none() && p.reconnect_at.is_some_and(|t| t <= now) {
+                if let Some(down) = self.down {
+                    // Refused while the broker is down: again at its restart.
+                    self.peers[i].reconnect_at = Some(down.until);
+                    continue;
+                }
                 self.reconnect(i)?;
             }
         }
@@ -1505,8 +1543,31 @@ impl Sim {
             }
         }
         self.closed.clear();
+        self.mark_durable();
         let d = self.durable.as_mut().ok_or("a crash without a store")?;
-        let (broker, report) = d.restart(now)?;
+        let downtime = d.downtime();
+        if downtime > 0 {
+            // Down for a while: an empty engine stands in (no link reaches
+            // it; the clients' attempts to connect wait for the restart).
+            self.broker = Broker::new(d.options());
+            self.downtimes.push((now, now + downtime));
+            self.outcome.downtimes += 1;
+            self.down = Some(Down {
+                until: now + downtime,
+                kind,
+                live,
+            });
+            self.log(|| format!("down until {}", now + downtime));
+            return Ok(());
+        }
+        self.restart(kind, live)
+    }
+
+    /// The broker process starts again: a new engine rebuilt from the
+    /// store, checked.
+    fn restart(&mut self, kind: CrashKind, live: (usize, usize, usize)) -> Result<(), String> {
+        let d = self.durable.as_mut().ok_or("a restart without a store")?;
+        let (broker, report) = d.restart(self.now)?;
         self.broker = broker;
         self.log(|| format!("restored: {report:?}"));
         self.outcome.restored_sessions += report.sessions as u64;
@@ -2015,6 +2076,14 @@ impl Sim {
                 }
                 (Some(true), Some(at)) if at > obs_acked => {
                     self.outcome.wills_due += 1;
+                    let deadline = end.closed_at + u64::from(self.p.will_delay) * 1_000;
+                    if self
+                        .downtimes
+                        .iter()
+                        .any(|&(from, to)| from < deadline && deadline <= to)
+                    {
+                        self.outcome.wills_due_while_down += 1;
+                    }
                     let ok = match self.p.will_qos {
                         QoS::ExactlyOnce => got == 1,
                         _ => got >= 1,
