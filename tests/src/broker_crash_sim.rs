@@ -37,12 +37,16 @@
 //!
 //! The process dies: the [`Broker`] value is dropped, every link is cut
 //! (each client sees its transport close; a half-open connection dies
-//! too), and a new [`Broker`] with the same options is rebuilt with
-//! [`Broker::restore`] at the same virtual time (the restart takes no
-//! time; the clients come back after their reconnect delay, with their
-//! sessions in their memory: they do not crash). The driver then
-//! truncates the store to [`RestoreReport::valid_len`] or, at random,
-//! replaces it with a snapshot, and the run goes on.
+//! too). After half the crashes the broker restarts at once, after the
+//! others it stays down for up to 2.5 s (a client that tries to connect
+//! meanwhile tries again at the restart; a delayed will comes due
+//! meanwhile at times). At the restart a new [`Broker`] with the same
+//! options is rebuilt with [`Broker::restore`] at that virtual time; the
+//! driver truncates the store to [`RestoreReport::valid_len`] or, at
+//! random, replaces it with a snapshot, and serves the engine's overdue
+//! timers ([`Broker::handle_timeout`]) before any client reaches it. The
+//! clients come back after their reconnect delay, with their sessions in
+//! their memory (they do not crash), and the run goes on.
 //!
 //! # Properties
 //!
@@ -59,6 +63,9 @@
 //!   subscriber subscribed when the broker first received it at least
 //!   once, every QoS 2 message whose publisher completed it exactly once
 //!   (our client's application never sees a duplicate), in order;
+//! * a will due while the broker was down is published after the
+//!   restart, exactly once (QoS 2), unless its client came back within
+//!   its Will Delay Interval;
 //! * every resume after a restart has Session Present 1, and no
 //!   subscription is lost: right after each restore, every subscription
 //!   the broker had acknowledged (its SUBACK written) and whose
@@ -70,6 +77,8 @@
 //!   new subscriber gets exactly the model's;
 //! * after a crash that tore nothing, the restored engine has as many
 //!   sessions, subscriptions and retained messages as the live one had;
+//! * no two messages the store leaves in flight to one session share a
+//!   packet identifier;
 //! * [`Broker::restore`] applies exactly the whole batches: its
 //!   [`RestoreReport::valid_len`] is the length of the store at its last
 //!   whole batch, [`RestoreReport::discarded_bytes`] the torn bytes, and

@@ -3,14 +3,15 @@
 //! sessions, over links that split, delay and cut) against a durable
 //! broker engine with an in-memory store, which crashes one to four times
 //! per seed (after a step's output, before it, or while its batch was
-//! written, tearing it) and is rebuilt from its store; see the module docs
+//! written, tearing it) and is rebuilt from its store, at once or after a
+//! while down; see the module docs
 //! for the properties checked (acknowledged QoS 1 delivered at least once
 //! and QoS 2 exactly once across crashes, subscriptions and retained
 //! messages kept, restores that apply exactly the whole batches, snapshots
 //! that restore to what the log restores to). Seeds run on up to four
 //! threads.
 //!
-//! * `BROKER_CRASH_SIM_SEEDS=n` runs n seeds (default 3,000) from
+//! * `BROKER_CRASH_SIM_SEEDS=n` runs n seeds (default 5,000) from
 //!   `BROKER_CRASH_SIM_SEED_START` (default 0):
 //!   `BROKER_CRASH_SIM_SEEDS=1000000 cargo test --release -p mqtt-tests
 //!   --test broker_crash_simulation` for a long run.
@@ -24,7 +25,7 @@ use mqtt_tests::broker_sim::{run_seeds, seeds_from_env};
 
 #[test]
 fn broker_crash_simulation_seeds() {
-    let (start, count, trace) = seeds_from_env("BROKER_CRASH_SIM", 3_000);
+    let (start, count, trace) = seeds_from_env("BROKER_CRASH_SIM", 5_000);
     let (total, failures) = run_seeds(start, count, trace, run);
     eprintln!("seeds {start}..{}: {total:?}", start + count);
     assert!(
@@ -49,6 +50,8 @@ fn broker_crash_simulation_seeds() {
         assert!(total.qos2_duplicates_to_clients > 0, "{total:?}");
         assert!(total.retained_final_present > count / 20, "{total:?}");
         assert!(total.wills_received > 0, "{total:?}");
+        assert!(total.downtimes > count / 4, "{total:?}");
+        assert!(total.wills_due_while_down > 0, "{total:?}");
     }
 }
 
