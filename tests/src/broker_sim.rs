@@ -98,7 +98,7 @@
 //!
 //! [`broker_crash_sim`](crate::broker_crash_sim) runs the same scenarios
 //! with a durable broker that crashes (this module's driver takes the
-//! engine's store records when it is given a [`Durable`] store).
+//! engine's store records when it runs with a durable store).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
