@@ -37,7 +37,9 @@
 //!
 //! The process dies: the [`Broker`] value is dropped, every link is cut
 //! (each client sees its transport close; a half-open connection dies
-//! too). After half the crashes the broker restarts at once, after the
+//! too; of what the broker wrote before it died and was on its way, a
+//! random part in order still reaches the client before it sees the
+//! close). After half the crashes the broker restarts at once, after the
 //! others it stays down for up to 2.5 s (a client that tries to connect
 //! meanwhile tries again at the restart; a delayed will comes due
 //! meanwhile at times). At the restart a new [`Broker`] with the same

@@ -193,6 +193,9 @@ pub struct Outcome {
     /// Crashes after which the broker stayed down a while before its
     /// restart.
     pub downtimes: u64,
+    /// Chunks the broker wrote before a crash that reached their client
+    /// after it.
+    pub arrived_after_crash: u64,
     /// Wills due (as counted in `wills_due`) whose Will Delay Interval
     /// ended while the broker was down: published after the restart.
     pub wills_due_while_down: u64,
@@ -231,6 +234,7 @@ impl Outcome {
         self.discarded_bytes += o.discarded_bytes;
         self.store_bytes = self.store_bytes.max(o.store_bytes);
         self.downtimes += o.downtimes;
+        self.arrived_after_crash += o.arrived_after_crash;
         self.wills_due_while_down += o.wills_due_while_down;
     }
 }
@@ -1532,6 +1536,24 @@ impl Sim {
             }
         }
         for i in 0..self.peers.len() {
+            // Bytes the broker wrote before it died and that were on
+            // their way may still arrive, some of them, in order (an
+            // acknowledgement that arrives must be durable).
+            let arriving = self.peers[i]
+                .link
+                .as_ref()
+                .filter(|l| !l.client_closed)
+                .map_or(0, |l| self.rng.range(0, l.down.len() as u64));
+            for _ in 0..arriving {
+                let Some(chunk) = self.peers[i].link.as_mut().and_then(|l| l.down.take_next())
+                else {
+                    break;
+                };
+                self.outcome.arrived_after_crash += 1;
+                self.client_received(i, &chunk)?;
+                self.peers[i].client.handle_input(now, &chunk);
+                self.drain_client(i)?;
+            }
             let Some(link) = self.peers[i].link.take() else {
                 continue;
             };

@@ -58,6 +58,17 @@ impl Pipe {
         self.chunks.front().map(|c| c.0)
     }
 
+    /// How many chunks are queued.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The next chunk, due or not (bytes already on their way when the
+    /// other end goes away).
+    pub fn take_next(&mut self) -> Option<Vec<u8>> {
+        self.chunks.pop_front().map(|c| c.1)
+    }
+
     /// The next chunk, if it is due at `now`.
     pub fn take_due(&mut self, now: Instant) -> Option<Vec<u8>> {
         if self.chunks.front().is_some_and(|c| c.0 <= now) {

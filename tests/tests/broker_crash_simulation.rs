@@ -51,6 +51,7 @@ fn broker_crash_simulation_seeds() {
         assert!(total.retained_final_present > count / 20, "{total:?}");
         assert!(total.wills_received > 0, "{total:?}");
         assert!(total.downtimes > count / 4, "{total:?}");
+        assert!(total.arrived_after_crash > count / 4, "{total:?}");
         assert!(total.wills_due_while_down > 0, "{total:?}");
     }
 }
