@@ -111,6 +111,19 @@ impl BrokerProc {
         }
     }
 
+    /// Takes the broker's directory (its files stay; an empty one is left
+    /// in its place), to start another broker on the same files once
+    /// this one is gone. The process is killed when `self` drops.
+    pub fn take_dir(&mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Lines the broker wrote to stderr so far (also kept in `log`).
+    pub fn drain_log(&mut self) -> &[String] {
+        self.log.extend(self.stderr.try_iter());
+        &self.log
+    }
+
     /// The path of a file in the broker's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
