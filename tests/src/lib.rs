@@ -10,6 +10,7 @@
 pub mod broker_proc;
 pub mod broker_sim;
 pub mod conformance;
+pub mod engine_net;
 pub mod golden;
 pub mod link;
 pub mod net;

@@ -348,6 +348,17 @@ impl ServerConnection {
         self.traffic.inflight.len()
     }
 
+    /// Outbound QoS 1 and 2 messages sent and not completed, in order.
+    pub fn inflight(&self) -> impl Iterator<Item = &InflightDelivery> + '_ {
+        self.traffic.inflight.iter()
+    }
+
+    /// Packet identifiers of inbound QoS 2 messages received and not
+    /// released yet (see [`ServerSession::inbound_qos2`]).
+    pub fn inbound_qos2(&self) -> impl Iterator<Item = u16> + '_ {
+        self.traffic.inbound_qos2.iter().map(|q| q.packet_id)
+    }
+
     /// Outbound messages waiting for room in the client's Receive Maximum.
     pub fn queued_len(&self) -> usize {
         self.traffic.queued.len()

@@ -226,8 +226,13 @@ impl ServerConnection {
                 self.complete(i, rec.reason_code, rec.properties);
             }
             Some(i) => {
+                let first = !self.traffic.inflight[i].released;
                 self.traffic.inflight[i].released = true;
                 let _ = self.encode(PacketRef::PubRel(PubRel::new(pid).as_view()));
+                if first && self.opts.report_qos2_steps {
+                    self.events
+                        .push_back(ServerEvent::PublishReleased { packet_id: pid });
+                }
                 // Before CONNACK's resends: this PUBREL is its resend.
                 if let Some(rare) = self.rare.as_mut() {
                     rare.resend.retain(|&id| id != pid);
