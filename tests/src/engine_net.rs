@@ -264,4 +264,3 @@ pub fn persistent(version: ProtocolVersion, id: &str, expiry: u32) -> ClientOpti
         .with_clean_start(false)
         .with_session_expiry_interval(expiry)
 }
-

@@ -57,7 +57,10 @@ fn queued_messages_subscriptions_and_retained_messages_survive_a_crash() {
             assert_eq!(net.broker.queued_for("s"), 2);
             net.connect(s);
             assert_eq!(net.connected(s).last(), Some(&true), "session present");
-            assert_eq!(payloads(&net.messages(s)), vec![b"one".to_vec(), b"two".to_vec()]);
+            assert_eq!(
+                payloads(&net.messages(s)),
+                vec![b"one".to_vec(), b"two".to_vec()]
+            );
             // The subscription still routes, without subscribing again.
             net.connect(p);
             net.publish(p, "t/3", b"three", qos, false);
@@ -83,7 +86,9 @@ fn a_message_in_flight_is_resent_after_a_crash() {
     assert_eq!(net.messages(s).len(), 1);
     // The next one reaches the broker and is sent to `s`, whose PUBACK
     // never leaves: the broker crashes first.
-    let m = Publish::new("t", &b"unacked"[..]).unwrap().with_qos(QoS::AtLeastOnce, 0);
+    let m = Publish::new("t", &b"unacked"[..])
+        .unwrap()
+        .with_qos(QoS::AtLeastOnce, 0);
     net.peers[p].client.publish(net.now, m).unwrap();
     for _ in 0..3 {
         net.step();
@@ -111,7 +116,9 @@ fn a_released_qos2_message_is_released_again_not_resent() {
     let s = net.add(persistent(V5, "s", 3600));
     net.subscribe(s, Subscribe::single(1, "t", QoS::ExactlyOnce).unwrap());
     let p = net.add(opts(V5, "pub"));
-    let m = Publish::new("t", &b"x"[..]).unwrap().with_qos(QoS::ExactlyOnce, 0);
+    let m = Publish::new("t", &b"x"[..])
+        .unwrap()
+        .with_qos(QoS::ExactlyOnce, 0);
     net.peers[p].client.publish(net.now, m).unwrap();
     // Step until the broker has PUBREC from `s` and PUBREL is on its way,
     // then lose everything `s` would send next (its PUBCOMP).
@@ -145,7 +152,9 @@ fn an_inbound_qos2_message_is_not_routed_twice_after_a_crash() {
     let s = net.add(persistent(V5, "s", 3600));
     net.subscribe(s, Subscribe::single(1, "t", QoS::ExactlyOnce).unwrap());
     let p = net.add(persistent(V5, "pub", 3600));
-    let m = Publish::new("t", &b"once"[..]).unwrap().with_qos(QoS::ExactlyOnce, 0);
+    let m = Publish::new("t", &b"once"[..])
+        .unwrap()
+        .with_qos(QoS::ExactlyOnce, 0);
     net.peers[p].client.publish(net.now, m).unwrap();
     let mut stored = false;
     for _ in 0..20 {
@@ -214,7 +223,10 @@ fn session_expiry_counts_the_downtime() {
     net.now += 20_000;
     let report = net.crash();
     assert_eq!(report.sessions, 2);
-    assert_eq!(report.expired_sessions, 1, "short expired during the downtime");
+    assert_eq!(
+        report.expired_sessions, 1,
+        "short expired during the downtime"
+    );
     let now = net.now;
     net.broker.handle_timeout(now);
     assert_eq!(net.broker.session_count(), 1);
@@ -233,7 +245,10 @@ fn session_expiry_counts_the_downtime() {
 fn a_delayed_will_survives_a_crash() {
     let mut net = Net::with_store(BrokerOptions::new());
     let watcher = net.add(persistent(V5, "watcher", 3600));
-    net.subscribe(watcher, Subscribe::single(1, "will", QoS::AtLeastOnce).unwrap());
+    net.subscribe(
+        watcher,
+        Subscribe::single(1, "will", QoS::AtLeastOnce).unwrap(),
+    );
     let mut will = Will::new("will", &b"gone"[..], QoS::AtLeastOnce).unwrap();
     will.properties.will_delay_interval = Some(30);
     let w = net.add(persistent(V5, "w", 3600).with_will(will));
@@ -271,10 +286,18 @@ fn a_snapshot_rebuilds_the_same_state_as_the_log() {
     let mut from_log = Net::with_store(BrokerOptions::new());
     let a = from_log.broker.restore(&log, now).unwrap();
     let snap = from_log.broker.snapshot(now);
-    assert!(snap.len() < log.len() / 2, "{} vs {}", snap.len(), log.len());
+    assert!(
+        snap.len() < log.len() / 2,
+        "{} vs {}",
+        snap.len(),
+        log.len()
+    );
     let mut from_snap = Net::with_store(BrokerOptions::new());
     let b = from_snap.broker.restore(&snap, now).unwrap();
-    assert_eq!((a.sessions, a.messages, a.retained), (b.sessions, b.messages, b.retained));
+    assert_eq!(
+        (a.sessions, a.messages, a.retained),
+        (b.sessions, b.messages, b.retained)
+    );
     assert_eq!(a.messages, 1);
     assert_eq!(from_snap.broker.snapshot(now), snap);
     assert_eq!(net.broker.snapshot(now), snap);
@@ -304,7 +327,10 @@ fn a_torn_or_damaged_tail_is_discarded_and_reported() {
         }
     }
     let mut e = Net::with_store(BrokerOptions::new());
-    assert_eq!(e.broker.restore(&store, net.now).unwrap().valid_len, store.len());
+    assert_eq!(
+        e.broker.restore(&store, net.now).unwrap().valid_len,
+        store.len()
+    );
     assert_eq!(e.broker.queued_for("s"), 2);
     // A flipped byte inside the last batch.
     for at in before.len()..store.len() {
@@ -327,9 +353,15 @@ fn foreign_and_newer_stores_are_refused() {
     newer[8] = 2;
     assert!(matches!(
         e.broker.restore(&newer, 0),
-        Err(RestoreError::NewerVersion { found: 2, supported: 1 })
+        Err(RestoreError::NewerVersion {
+            found: 2,
+            supported: 1
+        })
     ));
-    assert_eq!(e.broker.restore(b"mosquitto db", 0), Err(RestoreError::NotAStore));
+    assert_eq!(
+        e.broker.restore(b"mosquitto db", 0),
+        Err(RestoreError::NotAStore)
+    );
     let empty = e.broker.restore(&[], 0).unwrap();
     assert_eq!(empty.valid_len, 0);
     let mut net = Net::with_store(BrokerOptions::new());
@@ -345,5 +377,8 @@ fn nothing_is_recorded_with_persistence_off() {
     let (_s, p) = offline_subscriber(&mut net, V5, QoS::AtLeastOnce);
     net.publish(p, "t/1", b"one", QoS::AtLeastOnce, true);
     assert_eq!(net.broker.poll_store(net.now), None);
-    assert!(net.peers[p].events.iter().any(|e| matches!(e, Event::PublishCompleted { .. })));
+    assert!(net.peers[p]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PublishCompleted { .. })));
 }
