@@ -431,10 +431,15 @@ port, idx, qos, duration = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), floa
 WINDOW = 10
 end = time.time() + duration
 gen, n = 0, 0
+def acked(i):
+    try:
+        return i.is_published()
+    except (RuntimeError, ValueError):  # its send failed: the connection was lost
+        return False
 def reap(infos):
     left = []
     for i, p in infos:
-        if i.is_published():
+        if acked(i):
             print("ACK", p, flush=True)
         else:
             left.append((i, p))
@@ -456,7 +461,7 @@ while time.time() < end:
     while alive and not up["ok"] and time.time() < t:
         alive = c.loop(0.05) == mqtt.MQTT_ERR_SUCCESS
     while alive and up["ok"] and time.time() < end:
-        pending = sum(1 for i, _ in infos if not i.is_published())
+        pending = sum(1 for i, _ in infos if not acked(i))
         while pending < WINDOW:
             payload = "p%s-%d-%d" % (idx, gen, n)
             n += 1
