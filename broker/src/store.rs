@@ -28,6 +28,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use mqtt_core::broker::persist::{STORE_FORMAT_VERSION, STORE_MAGIC};
 use mqtt_core::broker::{Broker, RestoreError, RestoreReport};
 
 use crate::config::{Persistence, PersistenceMode};
@@ -86,22 +87,7 @@ impl Store {
         let path = settings.path();
         let dir = parent_dir(&path);
         let shown = path.display();
-        match fs::metadata(&dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(format!(
-                    "persistence_location {}: not a directory",
-                    dir.display()
-                ))
-            }
-            Err(e) => {
-                return Err(format!(
-                    "persistence_location {}: {e} (the directory is not created: \
-                     make it, writable by the broker's user)",
-                    dir.display()
-                ))
-            }
-        }
+        check_dir(&dir)?;
         let lock_path = with_suffix(&path, ".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -136,13 +122,9 @@ impl Store {
                 )
             }
             Some(b) => {
-                let report = broker.restore(b, now).map_err(|e| match e {
-                    RestoreError::NotAStore => format!(
-                        "store {shown}: not a libmqtt store (a mosquitto.db, whose format \
-                         is not read here?): move it away or name another persistence_file"
-                    ),
-                    e => format!("store {shown}: {e}"),
-                })?;
+                let report = broker
+                    .restore(b, now)
+                    .map_err(|e| restore_error(&path, &e))?;
                 log_report(log, &path, &report, b.len(), now);
                 if report.discarded_bytes > 0 {
                     let kept = with_suffix(&path, ".damaged");
@@ -269,6 +251,76 @@ impl Store {
             .map_err(|e| format!("store {}: fdatasync: {e}", self.path.display()))?;
         self.unsynced = false;
         Ok(())
+    }
+}
+
+/// What `--test-config` checks without starting: the directory exists,
+/// and a store already there is ours, of a version this build reads.
+pub fn check(settings: &Persistence) -> Result<(), String> {
+    let path = settings.path();
+    check_dir(&parent_dir(&path))?;
+    let mut header = Vec::new();
+    match File::open(&path) {
+        Ok(f) => {
+            use std::io::Read;
+            f.take(16)
+                .read_to_end(&mut header)
+                .map_err(|e| format!("store {}: {e}", path.display()))?;
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("store {}: {e}", path.display())),
+    }
+    if header.is_empty() {
+        return Ok(());
+    }
+    if !header.starts_with(&STORE_MAGIC) {
+        return Err(restore_error(&path, &RestoreError::NotAStore));
+    }
+    if let Some(v) = header.get(8..12) {
+        let found = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+        if found > STORE_FORMAT_VERSION {
+            return Err(restore_error(
+                &path,
+                &RestoreError::NewerVersion {
+                    found,
+                    supported: STORE_FORMAT_VERSION,
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The directory of the store must exist (mosquitto does not create it
+/// either).
+fn check_dir(dir: &Path) -> Result<(), String> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!(
+            "persistence_location {}: not a directory",
+            dir.display()
+        )),
+        Err(e) => Err(format!(
+            "persistence_location {}: {e} (the directory is not created: \
+             make it, writable by the broker's user)",
+            dir.display()
+        )),
+    }
+}
+
+/// A store that cannot be restored, as a start error naming the file.
+fn restore_error(path: &Path, e: &RestoreError) -> String {
+    match e {
+        RestoreError::NotAStore => format!(
+            "store {}: not a libmqtt store (a mosquitto.db, whose format is not read \
+             here?): move it away or name another persistence_file",
+            path.display()
+        ),
+        e @ RestoreError::NewerVersion { .. } => format!(
+            "store {}: {e}: a newer libmqtt-broker wrote it; refusing to start",
+            path.display()
+        ),
+        e => format!("store {}: {e}", path.display()),
     }
 }
 

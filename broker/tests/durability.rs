@@ -323,7 +323,19 @@ fn refused_start(store: Option<&[u8]>, location: &str) -> (String, tempfile::Tem
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("listening on"), "{stdout}");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    (String::from_utf8_lossy(&out.stderr).into_owned(), dir)
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // --test-config finds the same.
+    let checked = run(Command::new(env!("CARGO_BIN_EXE_libmqtt-broker"))
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("--test-config"));
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    let last = |s: &str| s.lines().last().unwrap_or_default().to_owned();
+    assert_eq!(
+        last(&String::from_utf8_lossy(&checked.stderr)),
+        last(&stderr)
+    );
+    (stderr, dir)
 }
 
 #[test]
