@@ -704,3 +704,48 @@ fn sigkill_under_qos1_and_qos2_load_loses_nothing_acknowledged_in_sync_mode() {
 fn sigkill_under_qos1_and_qos2_load_loses_nothing_acknowledged_in_periodic_mode() {
     sigkill_loses_nothing_acknowledged("periodic", seed(), 3);
 }
+
+/// The same retained topic overwritten with 900 KB payloads: past twice
+/// the compacted size plus 16 MiB, the store is replaced by a snapshot
+/// (one retained message), and it restores the last payload.
+#[test]
+fn store_is_compacted_when_it_grows() {
+    let port = free_port();
+    let conf = durable_conf(port, "periodic");
+    let mut broker = BrokerProc::start(&conf, 1);
+    let store = broker.path("libmqtt.db");
+    let payload = broker.path("payload");
+    let mut last = Vec::new();
+    let mut grew = 0;
+    for i in 0..22u8 {
+        last = vec![b'a' + i; 900_000];
+        std::fs::write(&payload, &last).expect("payload");
+        pub_ok(
+            port,
+            &[
+                "-r",
+                "-q",
+                "1",
+                "-t",
+                "big/one",
+                "-f",
+                &payload.display().to_string(),
+            ],
+        );
+        grew = grew.max(std::fs::metadata(&store).expect("store").len());
+    }
+    let line = log_line(&mut broker, "compacted");
+    assert!(line.contains("libmqtt.db"), "{line}");
+    assert!(grew > 15_000_000, "{grew}");
+    let size = std::fs::metadata(&store).expect("store").len();
+    assert!(size < 10 * 900_000, "{size} bytes after compaction");
+    let broker = graceful_restart(broker, &conf);
+    let sub = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "big/one", "-C", "1", "-W", "5", "-N"])
+        .output()
+        .expect("mosquitto_sub");
+    assert_eq!(sub.stdout.len(), last.len());
+    assert!(sub.stdout == last, "not the last payload");
+    drop(broker);
+}
