@@ -385,8 +385,8 @@ fn log_report(log: &mut Logger, path: &Path, r: &RestoreReport, size: usize, now
         log!(
             log,
             Warning,
-            "Warning: store {shown}: damaged at byte {offset} ({why}): {} bytes after byte {} \
-             discarded ({} whole records in them lost); the rest was restored.",
+            "Warning: store {shown}: damaged at byte {offset} ({why}): {} bytes from byte {} \
+             discarded, with the {} whole records they held; the rest was restored.",
             r.discarded_bytes,
             r.valid_len,
             r.discarded_records

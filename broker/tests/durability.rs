@@ -9,13 +9,30 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{free_port, mosquitto_pub, python, run, settle, BrokerProc, Sub, WAIT};
 use mqtt_core::broker::persist::{STORE_FORMAT_VERSION, STORE_MAGIC};
+
+/// A free port below Linux's ephemeral range (32768 up): a broker is
+/// restarted on the same port, and while it is down no client socket of
+/// a test running beside (which gets an ephemeral port) can take it.
+fn stable_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 25;
+    for _ in 0..2000 {
+        let port = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    free_port()
+}
 
 /// A broker on `port` with its store in its temporary directory.
 fn durable_conf(port: u16, mode: &str) -> String {
@@ -74,7 +91,7 @@ fn pub_ok(port: u16, args: &[&str]) {
 /// restart: the subscribers get their queue when they come back, their
 /// subscriptions still route, the retained messages are there.
 fn graceful_restart_keeps_everything(mode: &str) {
-    let port = free_port();
+    let port = stable_port();
     let conf = durable_conf(port, mode);
     let broker = BrokerProc::start(&conf, 1);
     let sessions: [(&str, &[&str]); 2] = [
@@ -150,7 +167,7 @@ fn graceful_restart_keeps_sessions_queues_and_retained_in_periodic_mode() {
 /// its queued message.
 #[test]
 fn session_expiry_counts_the_downtime() {
-    let port = free_port();
+    let port = stable_port();
     let conf = durable_conf(port, "sync");
     let mut broker = BrokerProc::start(&conf, 1);
     for (id, expiry) in [("short", "2"), ("long", "3600")] {
@@ -231,7 +248,7 @@ enum Harm {
 /// file beside, and serves the valid prefix; a second restart finds a
 /// clean (compacted) store with the same content.
 fn damaged_store_recovers_its_valid_prefix(harm: Harm) {
-    let port = free_port();
+    let port = stable_port();
     let conf = durable_conf(port, "sync");
     let mut broker = BrokerProc::start(&conf, 1);
     for i in 0..20 {
@@ -266,7 +283,7 @@ fn damaged_store_recovers_its_valid_prefix(harm: Harm) {
 
     let mut broker = BrokerProc::start_in(dir, &conf, 1, &[]);
     let warning = log_line(&mut broker, "damaged at byte");
-    assert!(warning.contains("bytes after byte"), "{warning}");
+    assert!(warning.contains("bytes from byte"), "{warning}");
     assert!(warning.contains("libmqtt.db"), "{warning}");
     log_line(&mut broker, "restored");
     assert_eq!(
@@ -312,7 +329,7 @@ fn refused_start(store: Option<&[u8]>, location: &str) -> (String, tempfile::Tem
     if let Some(bytes) = store {
         std::fs::write(dir.path().join("libmqtt.db"), bytes).expect("write store");
     }
-    let port = free_port();
+    let port = stable_port();
     let conf = durable_conf(port, "sync").replace("{dir}/", location);
     let conf = conf.replace("{dir}", &dir.path().display().to_string());
     let conf_path = dir.path().join("mosquitto.conf");
@@ -370,6 +387,23 @@ fn mosquitto_db_is_not_our_store_and_refuses_to_start() {
         err.contains(&dir.path().join("libmqtt.db").display().to_string()),
         "{err}"
     );
+}
+
+#[test]
+fn a_second_broker_on_the_same_store_refuses_to_start() {
+    let port = stable_port();
+    let conf = durable_conf(port, "sync");
+    let broker = BrokerProc::start(&conf, 1);
+    let other = broker.path("other.conf");
+    let text = durable_conf(free_port(), "sync")
+        .replace("{dir}", &broker.dir.path().display().to_string());
+    std::fs::write(&other, text).expect("conf");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_libmqtt-broker"))
+        .arg("-c")
+        .arg(&other));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("in use by another broker"), "{err}");
 }
 
 #[test]
@@ -580,7 +614,7 @@ impl Rng {
 /// 1) or exactly once (QoS 2), and no QoS 2 message came twice.
 fn sigkill_loses_nothing_acknowledged(mode: &str, seed: u64, kills: usize) {
     let python = python("paho.mqtt.client");
-    let port = free_port();
+    let port = stable_port();
     let conf = durable_conf(port, mode);
     let mut broker = BrokerProc::start(&conf, 1);
     let stop = broker.dir.path().join("stop");
@@ -710,7 +744,7 @@ fn sigkill_under_qos1_and_qos2_load_loses_nothing_acknowledged_in_periodic_mode(
 /// (one retained message), and it restores the last payload.
 #[test]
 fn store_is_compacted_when_it_grows() {
-    let port = free_port();
+    let port = stable_port();
     let conf = durable_conf(port, "periodic");
     let mut broker = BrokerProc::start(&conf, 1);
     let store = broker.path("libmqtt.db");

@@ -91,7 +91,12 @@ impl BrokerProc {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
-                    let errors: Vec<String> = erx.try_iter().collect();
+                    let _ = child.wait();
+                    // The stderr thread ends with the process: every line.
+                    let mut errors = Vec::new();
+                    while let Ok(line) = erx.recv_timeout(Duration::from_secs(1)) {
+                        errors.push(line);
+                    }
                     panic!("the broker did not start: {errors:?}");
                 }
             };
