@@ -680,8 +680,14 @@ impl Server {
     fn transmit(&mut self) -> Result<(), String> {
         loop {
             let mut idle = true;
-            self.persist()?;
-            while let Some((id, bytes)) = self.broker.poll_output() {
+            // Before every output taken: a send that failed ends its
+            // connection, whose changes (a will queued for a persistent
+            // session) are stored before what follows them goes out.
+            loop {
+                self.persist()?;
+                let Some((id, bytes)) = self.broker.poll_output() else {
+                    break;
+                };
                 idle = false;
                 self.send(id.get() as usize, &bytes);
             }
