@@ -62,7 +62,7 @@ impl Broker {
     }
 
     /// The whole durable state as a new store:
-    /// [`STORE_HEADER`](crate::broker::persist::STORE_HEADER) and one
+    /// [`STORE_HEADER`] and one
     /// batch. Records not taken by [`poll_store`](Self::poll_store) yet
     /// are contained in it and discarded. A driver compacts its store by
     /// writing this to a new file and replacing the old one with it.
