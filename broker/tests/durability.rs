@@ -783,3 +783,77 @@ fn store_is_compacted_when_it_grows() {
     assert!(sub.stdout == last, "not the last payload");
     drop(broker);
 }
+
+/// The store cannot take more (a file size limit, as a full disk): the
+/// broker logs the error and exits 1 without acknowledging the message
+/// whose record was not written; every message it did acknowledge is in
+/// the store at the next start.
+#[test]
+fn a_store_that_cannot_be_written_stops_the_broker_before_the_acknowledgement() {
+    let port = stable_port();
+    let conf = durable_conf(port, "sync");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf_path = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf_path,
+        conf.replace("{dir}", &dir.path().display().to_string()),
+    )
+    .expect("conf");
+    // SIGXFSZ ignored (inherited through exec): a write past the limit
+    // fails with EFBIG instead of killing the process.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 4; exec {} -c {}",
+            env!("CARGO_BIN_EXE_libmqtt-broker"),
+            conf_path.display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("broker");
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let payload = "x".repeat(300);
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..40 {
+        let topic = format!("full/{i}");
+        let out = mosquitto_pub(port, &["-r", "-q", "1", "-t", &topic, "-m", &payload]);
+        if out.status.success() {
+            acked.push(topic);
+        } else {
+            refused = Some(topic);
+            break;
+        }
+    }
+    let refused = refused.expect("the store never filled up");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the broker did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("write"), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(!acked.is_empty());
+
+    let mut broker = BrokerProc::start_in(dir, &conf, 1, &[]);
+    broker.wait_log("restored");
+    let (lines, _, _) = Sub::start(port, &["-t", "full/#", "--retained-only", "-W", "2"]).finish();
+    let topics: Vec<&str> = lines.iter().filter_map(|l| l.split(' ').next()).collect();
+    for topic in &acked {
+        assert!(topics.contains(&topic.as_str()), "{topic} lost: {topics:?}");
+    }
+    assert!(!topics.contains(&refused.as_str()), "{topics:?}");
+}
