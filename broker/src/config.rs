@@ -41,6 +41,19 @@
 //! extension: any free port; mosquitto reads `listener 0 PATH` as a Unix
 //! socket, which is refused.
 //!
+//! # Persistence
+//!
+//! `persistence true` keeps sessions, subscriptions, queued and in-flight
+//! messages, delayed wills and retained messages in the file
+//! `persistence_file` (default `libmqtt.db`, not mosquitto's format) in
+//! the directory `persistence_location` (as mosquitto: it must exist).
+//! `persistence_mode sync|periodic` (ours; default `sync`) chooses when
+//! writes are synced: `sync` before anything that follows them is sent,
+//! `periodic` every `autosave_interval` seconds (default 1800) and at
+//! shutdown. mosquitto's `autosave_on_changes` and `retained_persistence`
+//! are refused: every change is written as it happens. See
+//! [`Persistence`] and the [`store`](crate::store) module.
+//!
 //! `max_qos` and `max_topic_alias` are per listener in mosquitto; the
 //! engine has one value for the whole broker, so every listener must end
 //! with the same value (else an error), which goes to [`Limits`].
