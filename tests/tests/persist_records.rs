@@ -269,8 +269,12 @@ fn store(records: &[Record]) -> (Vec<u8>, Vec<usize>) {
     (data, ends)
 }
 
-/// Reads every item of `Frames`, checking `position()` as it goes.
-fn read_all(data: &[u8]) -> (Vec<(usize, Record)>, Option<(usize, FrameError)>, usize) {
+/// What a store reads as: the good frames (offset, record), the error
+/// that ends them, and `position()` at the end.
+type Read = (Vec<(usize, Record)>, Option<(usize, FrameError)>, usize);
+
+/// Reads every item of `Frames`.
+fn read_all(data: &[u8]) -> Read {
     let mut frames = Frames::new(data, STORE_HEADER.len());
     let mut good = Vec::new();
     let mut error = None;
