@@ -36,8 +36,8 @@
 pub mod record;
 
 pub use record::{
-    crc32c, FrameError, Frames, Record, RecordError, STORE_FORMAT_VERSION, STORE_HEADER,
-    STORE_MAGIC,
+    crc32c, crc32c_append, FrameError, Frames, Record, RecordError, FRAME_HEADER_LEN,
+    MAX_FRAME_LEN, STORE_FORMAT_VERSION, STORE_HEADER, STORE_MAGIC,
 };
 
 use crate::time::Instant;
