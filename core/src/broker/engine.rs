@@ -508,8 +508,50 @@ struct Session {
     /// persistent).
     durable: bool,
     /// For a durable session: the number ([`Record::Message`]) of each
-    /// message in flight, by packet identifier.
-    seqs: BTreeMap<u16, u64>,
+    /// message in flight, by packet identifier (see [`InFlight`]).
+    seqs: InFlight,
+}
+
+/// The numbers of a durable session's messages in flight, by packet
+/// identifier. A connection frees an identifier as it reads the
+/// acknowledgement, and reports it when the engine takes its events:
+/// between the two, while the engine handles the events of one read, the
+/// identifier may be given to a new message. The message the pending
+/// report names is then kept aside (under the identifier plus
+/// [`InFlight::FREED`]; at most one per identifier, as the new message
+/// cannot be acknowledged in the read that freed its identifier) and
+/// found first.
+#[derive(Default)]
+struct InFlight(BTreeMap<u32, u64>);
+
+impl InFlight {
+    const FREED: u32 = 1 << 16;
+
+    /// Message `seq` was sent with `packet_id`.
+    fn sent(&mut self, packet_id: u16, seq: u64) {
+        let id = u32::from(packet_id);
+        if let Some(freed) = self.0.insert(id, seq) {
+            self.0.insert(id | Self::FREED, freed);
+        }
+    }
+
+    /// The message acknowledged (or dropped) under `packet_id`, forgotten.
+    fn done(&mut self, packet_id: u16) -> Option<u64> {
+        let id = u32::from(packet_id);
+        self.0
+            .remove(&(id | Self::FREED))
+            .or_else(|| self.0.remove(&id))
+    }
+
+    /// The message in flight under `packet_id` (PUBREC cannot name a
+    /// message whose identifier was freed: it is not in flight).
+    fn get(&self, packet_id: u16) -> Option<u64> {
+        self.0.get(&u32::from(packet_id)).copied()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// What a session keeps while offline, boxed on first use (see
@@ -1166,7 +1208,7 @@ impl Broker {
                 ServerEvent::PublishReleased { packet_id } => {
                     let found = self
                         .durable_session(id)
-                        .and_then(|(key, s)| Some((key, *s.seqs.get(&packet_id)?)));
+                        .and_then(|(key, s)| Some((key, s.seqs.get(packet_id)?)));
                     if let Some((key, seq)) = found {
                         self.journal.push(|| Record::MessageState {
                             session: key.get(),
@@ -1204,7 +1246,7 @@ impl Broker {
         }
         let found = self
             .durable_session(id)
-            .and_then(|(key, s)| Some((key, s.seqs.remove(&packet_id)?)));
+            .and_then(|(key, s)| Some((key, s.seqs.done(packet_id)?)));
         if let Some((key, seq)) = found {
             self.journal.push(|| Record::MessageGone {
                 session: key.get(),
@@ -1570,7 +1612,7 @@ impl Broker {
                         offline: None,
                         offline_seq: NO_SEQ,
                         durable: false,
-                        seqs: BTreeMap::new(),
+                        seqs: InFlight::default(),
                     }),
                 );
                 self.by_client_id.insert(client_id, key);
@@ -1848,7 +1890,7 @@ impl Broker {
                             Ok(packet_id) => {
                                 self.counters.publish_sent += 1;
                                 if let Some(p) = kept {
-                                    s.seqs.insert(packet_id, seq);
+                                    s.seqs.sent(packet_id, seq);
                                     record(&mut self.journal, packet_id, &p);
                                 }
                             }
@@ -1954,7 +1996,7 @@ impl Broker {
                     self.counters.publish_sent += 1;
                     if let Some(s) = durable.as_deref_mut() {
                         if qos != QoS::AtMostOnce {
-                            s.seqs.insert(packet_id, seq);
+                            s.seqs.sent(packet_id, seq);
                             self.journal.push(|| Record::MessageState {
                                 session,
                                 seq,

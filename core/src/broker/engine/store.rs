@@ -16,7 +16,7 @@ use super::super::persist::{
 };
 use super::super::{ClientKey, Subscription};
 use super::{
-    queued_size, volatile_topic, Broker, Offline, Queued, Session, SharedStr, NO_DEADLINE,
+    queued_size, volatile_topic, Broker, InFlight, Offline, Queued, Session, SharedStr, NO_DEADLINE,
 };
 
 /// A session as the store describes it, while a store is read.
@@ -103,7 +103,7 @@ impl Broker {
             };
             for d in inflight {
                 let packet_id = d.publish.packet_id;
-                let Some(&seq) = s.seqs.get(&packet_id) else {
+                let Some(seq) = s.seqs.get(packet_id) else {
                     continue;
                 };
                 Record::Message {
@@ -365,7 +365,7 @@ impl Broker {
             if expires_at.is_some_and(|t| t <= now) {
                 report.expired_sessions += 1;
             }
-            let mut seqs = BTreeMap::new();
+            let mut seqs = InFlight::default();
             let mut stored = ServerSession::new();
             let mut queue: VecDeque<Queued> = VecDeque::new();
             let mut bytes = 0;
@@ -382,7 +382,7 @@ impl Broker {
                     queue.push_back((publish, queued_at, seq));
                 } else {
                     publish.packet_id = packet_id;
-                    seqs.insert(packet_id, seq);
+                    seqs.sent(packet_id, seq);
                     stored.inflight.push(InflightDelivery { publish, released });
                 }
             }

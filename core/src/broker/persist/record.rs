@@ -837,9 +837,14 @@ impl Record {
         if len > MAX_FRAME_LEN {
             return Err(FrameError::TooLong(len));
         }
-        // `len` is at most MAX_FRAME_LEN: no overflow, even on 16 bits
-        // targets' `usize` of 32 bits and more.
-        let end = FRAME_HEADER_LEN + len as usize;
+        // At most MAX_FRAME_LEN + 8: no overflow where `usize` has 32 bits
+        // or more; where it has 16, such a frame cannot be in memory.
+        let Some(end) = usize::try_from(len)
+            .ok()
+            .and_then(|n| n.checked_add(FRAME_HEADER_LEN))
+        else {
+            return Err(FrameError::Truncated);
+        };
         let Some(frame) = data.get(..end) else {
             return Err(FrameError::Truncated);
         };
@@ -913,7 +918,7 @@ impl<'a> Rd<'a> {
     /// A `v32` count of items of at least `min_size` bytes each, no more
     /// than the bytes left can hold.
     fn count(&mut self, min_size: usize) -> Result<usize, RecordError> {
-        let n = self.v32()? as usize;
+        let n = usize::try_from(self.v32()?).map_err(|_| RecordError::Truncated)?;
         if n == 0 {
             return Err(RecordError::Invalid("empty list marked present"));
         }
