@@ -112,7 +112,6 @@ fn live_messages(store: &[u8]) -> std::collections::BTreeMap<u64, Vec<u8>> {
 /// connection's identifiers do not come back to 1 so soon; any reuse of
 /// an identifier freed in the same chunk does the same.)
 #[test]
-
 fn a_puback_after_a_publish_in_one_chunk_acknowledges_the_message_it_names() {
     use bytes::BytesMut;
     use mqtt_core::broker::persist::STORE_HEADER;
@@ -192,7 +191,6 @@ fn a_puback_after_a_publish_in_one_chunk_acknowledges_the_message_it_names() {
 /// message alive and the fourth gone, where the third and fourth are the
 /// ones in flight.
 #[test]
-
 fn two_pubacks_in_one_chunk_acknowledge_the_messages_they_name() {
     use bytes::BytesMut;
     use mqtt_core::broker::persist::STORE_HEADER;
