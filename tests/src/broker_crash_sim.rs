@@ -79,6 +79,10 @@
 //!   new subscriber gets exactly the model's;
 //! * after a crash that tore nothing, the restored engine has as many
 //!   sessions, subscriptions and retained messages as the live one had;
+//!   and the messages the store holds for sessions are exactly the ones
+//!   the live engine held (compared with a snapshot of it taken at the
+//!   crash: numbers, packet identifiers, released or not, payloads): the
+//!   records kept as the state changed describe the state;
 //! * no two messages the store leaves in flight to one session share a
 //!   packet identifier;
 //! * [`Broker::restore`] applies exactly the whole batches: its
@@ -87,10 +91,11 @@
 //!   it reports damage or discarded records exactly when bytes were torn;
 //! * no protocol violations, no livelock (as in `broker_sim`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use mqtt_core::broker::persist::{Frames, Record, RestoreReport, STORE_HEADER};
 use mqtt_core::broker::{Broker, BrokerOptions};
+use mqtt_core::codec::QoS;
 use mqtt_core::time::Instant;
 
 use crate::sim::Rng;
@@ -302,6 +307,33 @@ impl Durable {
             .map(|(s, _)| s)
     }
 
+    /// The messages the store holds for sessions are the ones the
+    /// `live` engine holds (as its snapshot describes them): the same
+    /// numbers, packet identifiers, states and payloads. Takes a snapshot:
+    /// only for an engine about to be dropped, whose every batch is in the
+    /// store.
+    pub(crate) fn check_messages(&self, live: &mut Broker, now: Instant) -> Result<(), String> {
+        let stored = messages(&self.store[..self.durable_len]);
+        let image = messages(&live.snapshot(now));
+        if stored != image {
+            let only = |a: &Messages, b: &Messages| {
+                a.iter()
+                    .filter(|(k, v)| b.get(k) != Some(v))
+                    .map(|(k, v)| format!("{k:?}: {v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(format!(
+                "the store's messages are not the engine's at the crash: only in the store \
+                 [{}], only in the engine [{}] ((session, number): (packet identifier, \
+                 released, payload))",
+                only(&stored, &image),
+                only(&image, &stored)
+            ));
+        }
+        Ok(())
+    }
+
     /// How long the broker stays down after a crash, in milliseconds: no
     /// time in half the crashes, else up to 2.5 s (longer than the Will
     /// Delay Interval of the simulation, 1 s, at times).
@@ -389,13 +421,13 @@ fn client_ids(store: &[u8]) -> Vec<String> {
     ids
 }
 
-/// No two messages a store leaves in flight to one session share a
-/// packet identifier (the session could not tell their acknowledgements
-/// apart).
-fn check_packet_ids(store: &[u8]) -> Result<(), String> {
-    use std::collections::BTreeMap;
-    // (session, seq) -> packet identifier (0: queued).
-    let mut live: BTreeMap<(u32, u64), u16> = BTreeMap::new();
+/// The QoS 1 and 2 messages a store's whole batches leave for sessions:
+/// (session, number) to (packet identifier, released, payload).
+type Messages = BTreeMap<(u32, u64), (u16, bool, Vec<u8>)>;
+
+/// The messages of a store (see [`Messages`]).
+fn messages(store: &[u8]) -> Messages {
+    let mut live = Messages::new();
     let mut batch: Vec<Record> = Vec::new();
     for item in Frames::new(store, STORE_HEADER.len()) {
         let Ok((_, record)) = item else {
@@ -411,18 +443,24 @@ fn check_packet_ids(store: &[u8]) -> Result<(), String> {
                     session,
                     seq,
                     packet_id,
+                    released,
+                    publish,
                     ..
-                } => {
-                    live.insert((session, seq), packet_id);
+                } if publish.qos != QoS::AtMostOnce => {
+                    live.insert(
+                        (session, seq),
+                        (packet_id, released, publish.payload.to_vec()),
+                    );
                 }
                 Record::MessageState {
                     session,
                     seq,
                     packet_id,
-                    ..
+                    released,
                 } => {
-                    if let Some(p) = live.get_mut(&(session, seq)) {
-                        *p = packet_id;
+                    if let Some(m) = live.get_mut(&(session, seq)) {
+                        m.0 = packet_id;
+                        m.1 = released;
                     }
                 }
                 Record::MessageGone { session, seq } => {
@@ -433,8 +471,15 @@ fn check_packet_ids(store: &[u8]) -> Result<(), String> {
             }
         }
     }
+    live
+}
+
+/// No two messages a store leaves in flight to one session share a
+/// packet identifier (the session could not tell their acknowledgements
+/// apart).
+fn check_packet_ids(store: &[u8]) -> Result<(), String> {
     let mut seen: BTreeMap<(u32, u16), u64> = BTreeMap::new();
-    for (&(session, seq), &packet_id) in &live {
+    for (&(session, seq), &(packet_id, ..)) in &messages(store) {
         if packet_id == 0 {
             continue;
         }

@@ -661,14 +661,21 @@ struct Sim {
 }
 
 /// A crashed broker waiting to restart.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Down {
     /// When it restarts.
     until: Instant,
     /// How it crashed.
     kind: CrashKind,
-    /// (sessions, subscriptions, retained messages) it had.
-    live: (usize, usize, usize),
+    /// What it had.
+    live: Live,
+}
+
+/// What the broker had when it crashed, for the restored one to match.
+#[derive(Debug, Clone)]
+struct Live {
+    /// (sessions, subscriptions, retained messages).
+    counts: (usize, usize, usize),
 }
 
 /// A model change made by a step the store may lose (see [`Sim::undo`]).
@@ -870,7 +877,7 @@ impl Sim {
         for z in &self.zombies {
             min(Some(z.notice_at));
         }
-        min(self.down.map(|d| d.until));
+        min(self.down.as_ref().map(|d| d.until));
         for p in &self.peers {
             min(p.client.poll_timeout());
             min(p.reconnect_at);
@@ -917,8 +924,7 @@ impl Sim {
 
     fn step(&mut self) -> Result<(), String> {
         let now = self.now;
-        if let Some(down) = self.down.filter(|d| d.until <= now) {
-            self.down = None;
+        if let Some(down) = self.down.take_if(|d| d.until <= now) {
             self.restart(down.kind, down.live)?;
         }
         // Deliveries, until none is due.
@@ -1036,9 +1042,9 @@ impl Sim {
         for i in 0..self.peers.len() {
             let p = &self.peers[i];
             if p.link.is_none() && p.reconnect_at.is_some_and(|t| t <= now) {
-                if let Some(down) = self.down {
+                if let Some(until) = self.down.as_ref().map(|d| d.until) {
                     // Refused while the broker is down: again at its restart.
-                    self.peers[i].reconnect_at = Some(down.until);
+                    self.peers[i].reconnect_at = Some(until);
                     continue;
                 }
                 self.reconnect(i)?;
@@ -1521,11 +1527,17 @@ impl Sim {
         }
         self.crash_after_output = false;
         self.log(|| format!("CRASH ({kind:?})"));
-        let live = (
+        let counts = (
             self.broker.session_count(),
             self.broker.subscriptions().len(),
             self.broker.retained().len(),
         );
+        if kind != CrashKind::Torn {
+            // The records kept as the state changed describe the state.
+            let d = self.durable.as_ref().ok_or("a crash without a store")?;
+            d.check_messages(&mut self.broker, now)?;
+        }
+        let live = Live { counts };
         self.dropped_before += self.broker.dropped_messages();
         // The connections die with the process: the clients see their
         // transports close; the will of a live connection is not durable
@@ -1587,7 +1599,7 @@ impl Sim {
 
     /// The broker process starts again: a new engine rebuilt from the
     /// store, checked.
-    fn restart(&mut self, kind: CrashKind, live: (usize, usize, usize)) -> Result<(), String> {
+    fn restart(&mut self, kind: CrashKind, live: Live) -> Result<(), String> {
         let d = self.durable.as_mut().ok_or("a restart without a store")?;
         let (broker, report) = d.restart(self.now)?;
         self.broker = broker;
@@ -1597,7 +1609,7 @@ impl Sim {
         self.outcome.restored_subscriptions += report.subscriptions as u64;
         self.outcome.discarded_bytes += report.discarded_bytes as u64;
         self.mark_durable();
-        self.check_restored(kind, live)?;
+        self.check_restored(kind, &live)?;
         // Deadlines that passed while it was down (a delayed will) are
         // handled before any client gets to it: a driver serves the
         // engine's timers before it opens its listeners.
@@ -1611,18 +1623,20 @@ impl Sim {
     /// What a restored engine must hold: what the live one had (unless the
     /// last step was torn), the model's retained message, and every
     /// subscription acknowledged and not unsubscribed.
-    fn check_restored(&self, kind: CrashKind, live: (usize, usize, usize)) -> Result<(), String> {
+    fn check_restored(&self, kind: CrashKind, live: &Live) -> Result<(), String> {
         let b = &self.broker;
         let restored = (
             b.session_count(),
             b.subscriptions().len(),
             b.retained().len(),
         );
-        if kind != CrashKind::Torn && restored != live {
+        if kind != CrashKind::Torn && restored != live.counts {
             return Err(format!(
-                "(sessions, subscriptions, retained) before the crash {live:?}, restored {restored:?}"
+                "(sessions, subscriptions, retained) before the crash {:?}, restored {restored:?}",
+                live.counts
             ));
         }
+
         let stored = b
             .retained()
             .get(RETAINED, self.now)
