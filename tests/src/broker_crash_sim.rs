@@ -79,10 +79,12 @@
 //!   new subscriber gets exactly the model's;
 //! * after a crash that tore nothing, the restored engine has as many
 //!   sessions, subscriptions and retained messages as the live one had;
-//!   and the messages the store holds for sessions are exactly the ones
-//!   the live engine held (compared with a snapshot of it taken at the
-//!   crash: numbers, packet identifiers, released or not, payloads): the
-//!   records kept as the state changed describe the state;
+//!   and the state the store describes is exactly the live engine's
+//!   (compared with a snapshot of it taken at the crash: sessions,
+//!   subscriptions, messages with their numbers, packet identifiers,
+//!   release and payloads, inbound QoS 2 identifiers, delayed wills,
+//!   retained messages): the records kept as the state changed describe
+//!   the state;
 //! * no two messages the store leaves in flight to one session share a
 //!   packet identifier;
 //! * [`Broker::restore`] applies exactly the whole batches: its
@@ -95,7 +97,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use mqtt_core::broker::persist::{Frames, Record, RestoreReport, STORE_HEADER};
 use mqtt_core::broker::{Broker, BrokerOptions};
-use mqtt_core::codec::QoS;
+use mqtt_core::codec::{QoS, SubscriptionOptions};
 use mqtt_core::time::Instant;
 
 use crate::sim::Rng;
@@ -307,31 +309,75 @@ impl Durable {
             .map(|(s, _)| s)
     }
 
-    /// The messages the store holds for sessions are the ones the
-    /// `live` engine holds (as its snapshot describes them): the same
-    /// numbers, packet identifiers, states and payloads. Takes a snapshot:
-    /// only for an engine about to be dropped, whose every batch is in the
-    /// store.
-    pub(crate) fn check_messages(&self, live: &mut Broker, now: Instant) -> Result<(), String> {
-        let stored = messages(&self.store[..self.durable_len]);
-        let image = messages(&live.snapshot(now));
-        if stored != image {
-            let only = |a: &Messages, b: &Messages| {
-                a.iter()
-                    .filter(|(k, v)| b.get(k) != Some(v))
-                    .map(|(k, v)| format!("{k:?}: {v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(format!(
-                "the store's messages are not the engine's at the crash: only in the store \
-                 [{}], only in the engine [{}] ((session, number): (packet identifier, \
-                 released, payload))",
-                only(&stored, &image),
-                only(&image, &stored)
-            ));
+    /// The durable state the store describes is the `live` engine's (as
+    /// its snapshot describes it): the same sessions, subscriptions,
+    /// messages (numbers, packet identifiers, released or not, payloads),
+    /// inbound QoS 2 identifiers, delayed wills and retained messages.
+    /// Takes a snapshot: only for an engine about to be dropped, whose
+    /// every batch is in the store.
+    pub(crate) fn check_image(&self, live: &mut Broker, now: Instant) -> Result<(), String> {
+        let stored = Image::of(&self.store[..self.durable_len]);
+        let engine = Image::of(&live.snapshot(now));
+        let mut diffs = Vec::new();
+        fn diff<K: Ord + std::fmt::Debug, V: PartialEq + std::fmt::Debug>(
+            what: &str,
+            a: &BTreeMap<K, V>,
+            b: &BTreeMap<K, V>,
+            out: &mut Vec<String>,
+        ) {
+            for (k, v) in a {
+                if b.get(k) != Some(v) {
+                    out.push(format!("{what} {k:?}: {v:?} only in the store"));
+                }
+            }
+            for (k, v) in b {
+                if a.get(k) != Some(v) {
+                    out.push(format!("{what} {k:?}: {v:?} only in the engine"));
+                }
+            }
         }
-        Ok(())
+        // A session restored offline (its client was connected at an
+        // earlier crash and has not come back) has an expiry in the engine
+        // that the store does not have (no record is written at restore):
+        // see the test
+        // `a_session_offline_since_a_crash_expires_across_a_second_crash`.
+        // Until that is settled, a stored "connected" (`None`) matches any
+        // expiry.
+        let mut engine_sessions = engine.sessions.clone();
+        for (k, v) in &mut engine_sessions {
+            if stored.sessions.get(k).is_some_and(|s| s.3.is_none()) {
+                v.3 = None;
+            }
+        }
+        diff("session", &stored.sessions, &engine_sessions, &mut diffs);
+        diff(
+            "subscription",
+            &stored.subscriptions,
+            &engine.subscriptions,
+            &mut diffs,
+        );
+        diff(
+            "message (packet identifier, released, payload)",
+            &stored.messages,
+            &engine.messages,
+            &mut diffs,
+        );
+        diff(
+            "inbound QoS 2",
+            &stored.inbound,
+            &engine.inbound,
+            &mut diffs,
+        );
+        diff("will", &stored.wills, &engine.wills, &mut diffs);
+        diff("retained", &stored.retained, &engine.retained, &mut diffs);
+        if diffs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the store does not describe the engine at the crash: {}",
+                diffs.join("; ")
+            ))
+        }
     }
 
     /// How long the broker stays down after a crash, in milliseconds: no
@@ -421,57 +467,133 @@ fn client_ids(store: &[u8]) -> Vec<String> {
     ids
 }
 
-/// The QoS 1 and 2 messages a store's whole batches leave for sessions:
-/// (session, number) to (packet identifier, released, payload).
-type Messages = BTreeMap<(u32, u64), (u16, bool, Vec<u8>)>;
+/// A session as a store describes it: (Client Identifier, Session Expiry
+/// Interval, User Name, when it expires).
+type SessionImage = (Box<str>, u32, Option<Box<str>>, Option<Instant>);
 
-/// The messages of a store (see [`Messages`]).
-fn messages(store: &[u8]) -> Messages {
-    let mut live = Messages::new();
-    let mut batch: Vec<Record> = Vec::new();
-    for item in Frames::new(store, STORE_HEADER.len()) {
-        let Ok((_, record)) = item else {
-            break;
-        };
-        if !matches!(record, Record::Commit { .. }) {
-            batch.push(record);
-            continue;
-        }
-        for r in batch.drain(..) {
-            match r {
-                Record::Message {
-                    session,
-                    seq,
-                    packet_id,
-                    released,
-                    publish,
-                    ..
-                } if publish.qos != QoS::AtMostOnce => {
-                    live.insert(
-                        (session, seq),
-                        (packet_id, released, publish.payload.to_vec()),
-                    );
-                }
-                Record::MessageState {
-                    session,
-                    seq,
-                    packet_id,
-                    released,
-                } => {
-                    if let Some(m) = live.get_mut(&(session, seq)) {
-                        m.0 = packet_id;
-                        m.1 = released;
-                    }
-                }
-                Record::MessageGone { session, seq } => {
-                    live.remove(&(session, seq));
-                }
-                Record::SessionGone { session } => live.retain(|(s, _), _| *s != session),
-                _ => {}
+/// The durable state a store's whole batches describe, for comparison.
+#[derive(Debug, Default, Clone)]
+struct Image {
+    /// Session number: (Client Identifier, expiry, User Name, expires at).
+    sessions: BTreeMap<u32, SessionImage>,
+    /// (session, filter): (options, identifier).
+    subscriptions: BTreeMap<(u32, Box<str>), (SubscriptionOptions, Option<u32>)>,
+    /// QoS 1 and 2 messages, (session, number): (packet identifier,
+    /// released, payload).
+    messages: BTreeMap<(u32, u64), (u16, bool, Vec<u8>)>,
+    /// (session, packet identifier) of inbound QoS 2 messages.
+    inbound: BTreeMap<(u32, u16), ()>,
+    /// Session: (when, payload) of a delayed will.
+    wills: BTreeMap<u32, (Instant, Vec<u8>)>,
+    /// Topic: (QoS, payload) of retained messages.
+    retained: BTreeMap<Box<str>, (QoS, Vec<u8>)>,
+}
+
+impl Image {
+    /// What the whole batches of `store` describe.
+    fn of(store: &[u8]) -> Image {
+        let mut im = Image::default();
+        let mut batch: Vec<Record> = Vec::new();
+        for item in Frames::new(store, STORE_HEADER.len()) {
+            let Ok((_, record)) = item else {
+                break;
+            };
+            if !matches!(record, Record::Commit { .. }) {
+                batch.push(record);
+                continue;
+            }
+            for r in batch.drain(..) {
+                im.apply(r);
             }
         }
+        im
     }
-    live
+
+    fn apply(&mut self, r: Record) {
+        match r {
+            Record::Session {
+                session,
+                client_id,
+                expiry,
+                username,
+                expires_at,
+            } => {
+                self.sessions
+                    .insert(session, (client_id, expiry, username, expires_at));
+            }
+            Record::SessionGone { session } => {
+                self.sessions.remove(&session);
+                self.subscriptions.retain(|(s, _), _| *s != session);
+                self.messages.retain(|(s, _), _| *s != session);
+                self.inbound.retain(|(s, _), _| *s != session);
+                self.wills.remove(&session);
+            }
+            Record::Subscription {
+                session,
+                filter,
+                options,
+                identifier,
+            } => {
+                self.subscriptions
+                    .insert((session, filter), (options, identifier));
+            }
+            Record::SubscriptionGone { session, filter } => {
+                self.subscriptions.remove(&(session, filter));
+            }
+            Record::Message {
+                session,
+                seq,
+                packet_id,
+                released,
+                publish,
+                ..
+            } if publish.qos != QoS::AtMostOnce => {
+                self.messages.insert(
+                    (session, seq),
+                    (packet_id, released, publish.payload.to_vec()),
+                );
+            }
+            Record::MessageState {
+                session,
+                seq,
+                packet_id,
+                released,
+            } => {
+                if let Some(m) = self.messages.get_mut(&(session, seq)) {
+                    m.0 = packet_id;
+                    m.1 = released;
+                }
+            }
+            Record::MessageGone { session, seq } => {
+                self.messages.remove(&(session, seq));
+            }
+            Record::InboundQos2 { session, packet_id } => {
+                self.inbound.insert((session, packet_id), ());
+            }
+            Record::InboundQos2Gone { session, packet_id } => {
+                self.inbound.remove(&(session, packet_id));
+            }
+            Record::Will {
+                session,
+                at,
+                publish,
+            } => {
+                self.wills.insert(session, (at, publish.payload.to_vec()));
+            }
+            Record::WillGone { session } => {
+                self.wills.remove(&session);
+            }
+            Record::Retained { publish, .. } => {
+                let topic: Box<str> = Box::from(publish.topic.as_str());
+                self.retained
+                    .insert(topic, (publish.qos, publish.payload.to_vec()));
+            }
+            Record::RetainedGone { topic } => {
+                self.retained.remove(&topic);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// No two messages a store leaves in flight to one session share a
@@ -479,7 +601,7 @@ fn messages(store: &[u8]) -> Messages {
 /// apart).
 fn check_packet_ids(store: &[u8]) -> Result<(), String> {
     let mut seen: BTreeMap<(u32, u16), u64> = BTreeMap::new();
-    for (&(session, seq), &(packet_id, ..)) in &messages(store) {
+    for (&(session, seq), &(packet_id, ..)) in &Image::of(store).messages {
         if packet_id == 0 {
             continue;
         }

@@ -1535,7 +1535,7 @@ impl Sim {
         if kind != CrashKind::Torn {
             // The records kept as the state changed describe the state.
             let d = self.durable.as_ref().ok_or("a crash without a store")?;
-            d.check_messages(&mut self.broker, now)?;
+            d.check_image(&mut self.broker, now)?;
         }
         let live = Live { counts };
         self.dropped_before += self.broker.dropped_messages();
