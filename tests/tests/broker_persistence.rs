@@ -215,8 +215,8 @@ fn ended_and_clean_sessions_are_not_restored() {
 
 /// [MQTT-3.1.2-23] Session expiry counts the downtime: a session of a
 /// client connected at the crash expires its interval after the last
-/// batch, one offline at its own time; the engine ends them at the first
-/// handle_timeout after the restore.
+/// batch, one offline at its own time; the restore ends those whose time
+/// passed.
 #[test]
 fn session_expiry_counts_the_downtime() {
     let mut net = Net::with_store(BrokerOptions::new());
@@ -233,8 +233,6 @@ fn session_expiry_counts_the_downtime() {
         report.expired_sessions, 1,
         "short expired during the downtime"
     );
-    let now = net.now;
-    net.broker.handle_timeout(now);
     assert_eq!(net.broker.session_count(), 1);
     assert_eq!(net.broker.stats().clients_expired, 1);
     // `long` was connected at the crash: it expires 100 s after the last
@@ -474,4 +472,33 @@ fn a_resend_waiting_for_the_window_stays_in_flight() {
     net.connect(s);
     // Two at first, the one resent in the small window, both again.
     assert_eq!(net.messages(s).len(), 5, "both delivered again");
+}
+
+/// A delayed will whose time came during the downtime is published by the
+/// restore itself, before a reconnecting client could cancel it
+/// [MQTT-3.1.3-9] (found by the crash simulation).
+#[test]
+fn a_will_due_during_the_downtime_is_published_at_restore() {
+    let mut net = Net::with_store(BrokerOptions::new());
+    let watcher = net.add(persistent(V5, "watcher", 3600));
+    net.subscribe(
+        watcher,
+        Subscribe::single(1, "will", QoS::AtLeastOnce).unwrap(),
+    );
+    let will = Will::new("will", &b"gone"[..], QoS::AtLeastOnce).unwrap();
+    let mut will = will;
+    will.properties.will_delay_interval = Some(5);
+    let w = net.add(persistent(V5, "w", 3600).with_will(will));
+    net.cut(w);
+    net.cut(watcher);
+    net.now += 10_000;
+    net.crash();
+    assert_eq!(
+        net.broker.queued_for("watcher"),
+        1,
+        "published by the restore"
+    );
+    net.connect(w);
+    net.connect(watcher);
+    assert_eq!(payloads(&net.messages(watcher)), vec![b"gone".to_vec()]);
 }

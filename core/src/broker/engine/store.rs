@@ -194,9 +194,9 @@ impl Broker {
     /// Session expiry counts from the last batch applied when the
     /// session's client was connected then (a crash), else from its
     /// disconnection; a session or will whose time passed during the
-    /// downtime is ended or published at the first
-    /// [`handle_timeout`](Self::handle_timeout), as if the broker had run
-    /// throughout. Queued messages carry the time they were queued, so
+    /// downtime is ended or published by the restore itself (as
+    /// [`handle_timeout`](Self::handle_timeout) at `now` would), as if the
+    /// broker had run throughout. Queued messages carry the time they were queued, so
     /// their Message Expiry Interval counts the downtime too.
     pub fn restore(&mut self, store: &[u8], now: Instant) -> Result<RestoreReport, RestoreError> {
         if !self.sessions.is_empty() || !self.conns.is_empty() || !self.retained.is_empty() {
@@ -448,5 +448,9 @@ impl Broker {
         // during the downtime, are gone.
         self.retained.purge_expired(now);
         report.retained = self.retained.len();
+        // What came due during the downtime happens now, before any client
+        // can reach the engine (a CONNECT first would cancel a will that
+        // was due): expired sessions end, due wills are published.
+        self.handle_timeout(now);
     }
 }
