@@ -107,7 +107,8 @@ use crate::codec::{
     Publish, PublishProperties, QoS, ReasonCode, SubAck, Subscribe, TopicName, Unsubscribe, Will,
 };
 use crate::server::{
-    Accept, CloseReason, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
+    Accept, CloseReason, InflightDelivery, ServerConnection, ServerEvent, ServerOptions,
+    ServerSession, ServerState,
 };
 use crate::time::Instant;
 
@@ -2156,10 +2157,22 @@ impl Broker {
             // ahead of anything queued meanwhile (the connection's with
             // the Message Expiry Interval that was left now), within its
             // bounds.
-            // (The engine hands a connection only what it can send at
-            // once, so its own queue is empty; should it hold any, they
-            // are numbered as new messages.)
-            let unsent = core::mem::take(&mut stored.queued);
+            // The connection's own queue holds only resent messages of a
+            // resumed session that waited for room in the client's window
+            // (the engine hands it only what it can send at once): they
+            // were sent before and keep their packet identifier, in
+            // flight [MQTT-4.4.0-1]. Anything else there is numbered as a
+            // new message.
+            let (resent, unsent): (Vec<Publish>, Vec<Publish>) =
+                core::mem::take(&mut stored.queued)
+                    .into_iter()
+                    .partition(|p| p.dup && p.qos != QoS::AtMostOnce && p.packet_id != 0);
+            for publish in resent {
+                stored.inflight.push(InflightDelivery {
+                    publish,
+                    released: false,
+                });
+            }
             let session = key.get();
             let durable = s.durable;
             let mut unsent: Vec<Queued> = unsent

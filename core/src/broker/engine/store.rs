@@ -96,13 +96,29 @@ impl Broker {
                 }
             }
             let conn = s.conn.and_then(|id| self.conns.get(&id));
-            let inflight: Vec<&InflightDelivery> = match (conn, &s.offline) {
-                (Some(c), _) => c.server.inflight().collect(),
-                (None, Some(o)) => o.stored.inflight.iter().collect(),
+            // In flight: sent and not completed, and (connected) the
+            // resent messages of a resumed session that wait for room in
+            // the client's window with their packet identifier.
+            let inflight: Vec<(&Publish, bool)> = match (conn, &s.offline) {
+                (Some(c), _) => c
+                    .server
+                    .inflight()
+                    .map(|d| (&d.publish, d.released))
+                    .chain(c.server.queued().map(|p| (p, false)))
+                    .collect(),
+                (None, Some(o)) => o
+                    .stored
+                    .inflight
+                    .iter()
+                    .map(|d| (&d.publish, d.released))
+                    .collect(),
                 (None, None) => Vec::new(),
             };
-            for d in inflight {
-                let packet_id = d.publish.packet_id;
+            for (publish, released) in inflight {
+                let packet_id = publish.packet_id;
+                if packet_id == 0 || publish.qos == QoS::AtMostOnce {
+                    continue;
+                }
                 let Some(seq) = s.seqs.get(packet_id) else {
                     continue;
                 };
@@ -111,8 +127,8 @@ impl Broker {
                     seq,
                     queued_at: now,
                     packet_id,
-                    released: d.released,
-                    publish: d.publish.clone(),
+                    released,
+                    publish: publish.clone(),
                 }
                 .encode_frame(&mut out);
             }
@@ -178,9 +194,9 @@ impl Broker {
     /// Session expiry counts from the last batch applied when the
     /// session's client was connected then (a crash), else from its
     /// disconnection; a session or will whose time passed during the
-    /// downtime is ended or published at the first
-    /// [`handle_timeout`](Self::handle_timeout), as if the broker had run
-    /// throughout. Queued messages carry the time they were queued, so
+    /// downtime is ended or published by the restore itself (as
+    /// [`handle_timeout`](Self::handle_timeout) at `now` would), as if the
+    /// broker had run throughout. Queued messages carry the time they were queued, so
     /// their Message Expiry Interval counts the downtime too.
     pub fn restore(&mut self, store: &[u8], now: Instant) -> Result<RestoreReport, RestoreError> {
         if !self.sessions.is_empty() || !self.conns.is_empty() || !self.retained.is_empty() {
@@ -428,6 +444,13 @@ impl Broker {
             report.sessions += 1;
             self.next_key = self.next_key.max(number.wrapping_add(1).max(1));
         }
+        // Retained messages whose Message Expiry Interval passed, also
+        // during the downtime, are gone.
+        self.retained.purge_expired(now);
         report.retained = self.retained.len();
+        // What came due during the downtime happens now, before any client
+        // can reach the engine (a CONNECT first would cancel a will that
+        // was due): expired sessions end, due wills are published.
+        self.handle_timeout(now);
     }
 }

@@ -116,8 +116,7 @@ pub struct RestoreReport {
     pub sessions: usize,
     /// Of `sessions`, those whose Session Expiry Interval passed during
     /// the downtime (counted from the last batch when their client was
-    /// connected then): the engine ends them, publishing their wills, at
-    /// the first [`handle_timeout`](super::Broker::handle_timeout).
+    /// connected then): the restore ended them, publishing their wills.
     pub expired_sessions: usize,
     /// Subscriptions rebuilt.
     pub subscriptions: usize,
@@ -129,7 +128,7 @@ pub struct RestoreReport {
     pub expired_messages: usize,
     /// Retained messages rebuilt.
     pub retained: usize,
-    /// Delayed wills rebuilt (a will whose time came during the downtime
-    /// is published at the first [`handle_timeout`](super::Broker::handle_timeout)).
+    /// Delayed wills rebuilt (one whose time came during the downtime was
+    /// published by the restore).
     pub wills: usize,
 }

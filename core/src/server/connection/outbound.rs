@@ -90,7 +90,9 @@ impl ServerConnection {
             let Some((mut p, at)) = self.traffic.queued.pop_front() else {
                 break;
             };
-            if let Some(e) = p.properties.message_expiry_interval {
+            // A resend (DUP) of a resumed session was sent before: its
+            // delivery has started, so it does not expire.
+            if let Some(e) = p.properties.message_expiry_interval.filter(|_| !p.dup) {
                 // [MQTT-3.3.2-5] not sent once expired; [MQTT-3.3.2-6]
                 // sent with what is left.
                 match remaining_expiry(e, at, now) {
