@@ -1610,14 +1610,14 @@ impl Sim {
         self.outcome.discarded_bytes += report.discarded_bytes as u64;
         self.mark_durable();
         self.check_restored(kind, &live)?;
-        // Deadlines that passed while it was down (a delayed will) are
-        // handled before any client gets to it: a driver serves the
-        // engine's timers before it opens its listeners.
+        // What the restore itself changed (a will due while it was down,
+        // published) goes to the store, and deadlines that passed are
+        // handled, before any client gets to the engine: a driver serves
+        // the engine's timers before it opens its listeners.
         if self.broker.poll_timeout().is_some_and(|t| t <= self.now) {
             self.broker.handle_timeout(self.now);
-            self.drain_broker()?;
         }
-        Ok(())
+        self.drain_broker()
     }
 
     /// What a restored engine must hold: what the live one had (unless the
