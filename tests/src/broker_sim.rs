@@ -245,7 +245,9 @@ pub fn run(seed: u64, trace: bool) -> Result<Outcome, String> {
     run_with(seed, trace, false)
 }
 
-/// Runs one seed, with a durable broker that crashes if `crashes`.
+/// Runs one seed, with a durable broker that crashes if `crashes`; with
+/// `trace`, the trace goes to stderr when the seed passes (a failure
+/// carries it).
 pub(crate) fn run_with(seed: u64, trace: bool, crashes: bool) -> Result<Outcome, String> {
     let mut sim = Sim::new(seed, trace, crashes);
     let result = sim.run();
@@ -254,7 +256,17 @@ pub(crate) fn run_with(seed: u64, trace: bool, crashes: bool) -> Result<Outcome,
         sim.outcome.store_bytes = d.max_len as u64;
     }
     match result {
-        Ok(()) => Ok(sim.outcome),
+        Ok(()) => {
+            if trace {
+                // A replay asked for its trace: shown for a passing seed too.
+                eprintln!(
+                    "seed {seed} passed\nparameters: {:?}\ntrace:\n{}",
+                    sim.p,
+                    sim.trace.text()
+                );
+            }
+            Ok(sim.outcome)
+        }
         Err(e) => Err(sim.trace.failure(seed, &e, &sim.p)),
     }
 }

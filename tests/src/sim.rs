@@ -79,6 +79,11 @@ impl Trace {
         }
     }
 
+    /// The lines kept so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The report of a failed run of `seed`: the error, the parameters
     /// drawn and the trace, if kept.
     pub fn failure(&self, seed: u64, error: &str, params: &dyn std::fmt::Debug) -> String {

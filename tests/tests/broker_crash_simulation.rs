@@ -16,7 +16,10 @@
 //!   `BROKER_CRASH_SIM_SEEDS=1000000 cargo test --release -p mqtt-tests
 //!   --test broker_crash_simulation` for a long run.
 //! * `BROKER_CRASH_SIM_SEED=s BROKER_CRASH_SIM_TRACE=1` replays one seed
-//!   with a trace.
+//!   with a trace (every packet, event, batch stored, crash and restore
+//!   report): `... cargo test -p mqtt-tests --test broker_crash_simulation
+//!   broker_crash_simulation_seeds -- --nocapture` shows it for a seed
+//!   that passes too.
 //!
 //! A failure prints the seed (and the scenario drawn from it).
 
