@@ -336,20 +336,7 @@ impl Durable {
                 }
             }
         }
-        // A session restored offline (its client was connected at an
-        // earlier crash and has not come back) has an expiry in the engine
-        // that the store does not have (no record is written at restore):
-        // see the test
-        // `a_session_offline_since_a_crash_expires_across_a_second_crash`.
-        // Until that is settled, a stored "connected" (`None`) matches any
-        // expiry.
-        let mut engine_sessions = engine.sessions.clone();
-        for (k, v) in &mut engine_sessions {
-            if stored.sessions.get(k).is_some_and(|s| s.3.is_none()) {
-                v.3 = None;
-            }
-        }
-        diff("session", &stored.sessions, &engine_sessions, &mut diffs);
+        diff("session", &stored.sessions, &engine.sessions, &mut diffs);
         diff(
             "subscription",
             &stored.subscriptions,

@@ -273,7 +273,6 @@ fn two_pubacks_in_one_chunk_acknowledge_the_messages_they_name() {
 /// The first session has been offline since the first crash (the last
 /// batch before it was at 0), so it expired at 10 s; the store gives 15 s.
 #[test]
-#[ignore = "engine finding of the crash simulation (seed 2): reported to the lead"]
 fn a_session_offline_since_a_crash_expires_across_a_second_crash() {
     use bytes::BytesMut;
     use mqtt_core::broker::persist::STORE_HEADER;

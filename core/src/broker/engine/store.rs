@@ -431,6 +431,12 @@ impl Broker {
             );
             self.by_client_id.insert(client_id, key);
             self.set_expires_at(key, expires_at);
+            if r.expires_at.is_none() && expires_at.is_some() {
+                // Its client was connected when the store was last written:
+                // it is offline now, expiring from then on, also across
+                // another crash before the client comes back.
+                self.record_session(key);
+            }
             for (filter, sub) in r.subscriptions {
                 if self.subs.subscribe(key, &filter, sub).is_ok() {
                     report.subscriptions += 1;

@@ -103,7 +103,10 @@ pub struct RestoreReport {
     /// Records in the discarded bytes that still decoded (an estimate of
     /// what was lost; 0 when the damage is at the end).
     pub discarded_records: usize,
-    /// Why the bytes after `valid_len` were discarded, if any were.
+    /// Why the bytes after `valid_len` were discarded, when a frame was
+    /// damaged or cut short; `None` also when the store ends with whole
+    /// frames of a batch that lacks its commit (a write torn between two
+    /// frames: see `discarded_records`).
     pub damage: Option<Damage>,
     /// Batches applied.
     pub batches: u64,
