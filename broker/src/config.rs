@@ -259,6 +259,16 @@ pub struct Limits {
     pub max_queued_messages: usize,
     /// `max_queued_bytes` (0: no limit; negative values read as 0).
     pub max_queued_bytes: usize,
+    /// `max_retained_messages` (libmqtt's key; mosquitto has no bound):
+    /// retained messages kept at once (0: no limit). Default 1,000,000.
+    pub max_retained_messages: usize,
+    /// `max_retained_bytes` (libmqtt's key): bytes of retained messages,
+    /// topics and payloads, kept at once (0: no limit). Default 1 GiB.
+    pub max_retained_bytes: usize,
+    /// `max_sessions` (libmqtt's key): sessions kept at once, connected
+    /// or not; a new one beyond it evicts the session offline longest
+    /// (0: no limit). Default 1,000,000.
+    pub max_sessions: usize,
     /// `message_size_limit`: largest payload accepted (0: no limit beyond
     /// `max_packet_size`). At most 268435455.
     pub message_size_limit: u32,
@@ -394,6 +404,9 @@ impl Default for Limits {
             max_inflight_messages: 20,
             max_queued_messages: 1000,
             max_queued_bytes: 0,
+            max_retained_messages: 1_000_000,
+            max_retained_bytes: 1 << 30,
+            max_sessions: 1_000_000,
             message_size_limit: 0,
             max_packet_size: 0,
             max_keepalive: 65535,
@@ -1111,6 +1124,15 @@ impl Parser {
                 let value = at.int(rest, i64::MIN, i64::MAX)?;
                 self.config.limits.max_queued_bytes = conv(at, value.max(0))?;
             }
+            "max_retained_messages" => {
+                self.config.limits.max_retained_messages = conv(at, at.int(rest, 0, i64::MAX)?)?;
+            }
+            "max_retained_bytes" => {
+                self.config.limits.max_retained_bytes = conv(at, at.int(rest, 0, i64::MAX)?)?;
+            }
+            "max_sessions" => {
+                self.config.limits.max_sessions = conv(at, at.int(rest, 0, i64::MAX)?)?;
+            }
             "message_size_limit" => {
                 self.config.limits.message_size_limit = conv(at, at.int(rest, 0, 268_435_455)?)?;
             }
@@ -1635,6 +1657,9 @@ allow_zero_length_clientid false
 max_inflight_messages 40
 max_queued_messages 5000
 max_queued_bytes 1048576
+max_retained_messages 50000
+max_retained_bytes 1000000
+max_sessions 20000
 message_size_limit 65536
 max_packet_size 131072
 max_keepalive 120
@@ -1707,6 +1732,9 @@ log_timestamp false
                 max_inflight_messages: 40,
                 max_queued_messages: 5000,
                 max_queued_bytes: 1_048_576,
+                max_retained_messages: 50_000,
+                max_retained_bytes: 1_000_000,
+                max_sessions: 20_000,
                 message_size_limit: 65536,
                 max_packet_size: 131_072,
                 max_keepalive: 120,

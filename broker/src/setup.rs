@@ -138,6 +138,10 @@ pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
             .max(defaults.limits.max_output_bytes_per_connection),
         (bytes, _) => bytes,
     };
+    let unbounded = |n: usize| if n == 0 { usize::MAX } else { n };
+    limits.max_retained_messages = unbounded(l.max_retained_messages);
+    limits.max_retained_bytes = unbounded(l.max_retained_bytes);
+    limits.max_sessions = unbounded(l.max_sessions);
     if let Some(seconds) = l.persistent_client_expiration {
         limits.max_session_expiry_interval = u32::try_from(seconds).unwrap_or(u32::MAX);
     }
@@ -188,6 +192,15 @@ mod tests {
         assert_eq!(set.limits.max_payload_bytes, 100);
         assert_eq!(set.server.maximum_packet_size, 2000);
         assert_eq!(set.limits.max_session_expiry_interval, 7200);
+        assert_eq!(d.limits.max_retained_messages, 1_000_000);
+        assert_eq!(d.limits.max_retained_bytes, 1 << 30);
+        assert_eq!(d.limits.max_sessions, 1_000_000);
+        let ours = options(
+            "listener 1883\nmax_retained_messages 0\nmax_retained_bytes 5000\nmax_sessions 7\n",
+        );
+        assert_eq!(ours.limits.max_retained_messages, usize::MAX);
+        assert_eq!(ours.limits.max_retained_bytes, 5000);
+        assert_eq!(ours.limits.max_sessions, 7);
         let bytes = options("listener 1883\nmax_queued_bytes 300000\n");
         assert_eq!(bytes.limits.max_output_bytes_per_connection, 300_000);
         assert_eq!(bytes.limits.max_queued_bytes, 300_000);
