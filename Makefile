@@ -23,6 +23,7 @@ help:
 	@echo "make broker      the broker binary target/release/libmqtt-broker (reads mosquitto.conf; or: cargo install --path broker)"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-broker-mosq  libmqtt-broker vs. mosquitto, same mosquitto.conf, libmosquitto load, TCP and TLS (QUICK=1: short)"
+	@echo "make bench-store-choice  the durable store chosen by measurement: append-only log vs. redb vs. fjall (issue 18)"
 	@echo "make bench-hostile  libmqtt-broker vs. mosquitto under hostile load: memory peak and recovery (QUICK=1: short)"
 	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
@@ -171,6 +172,21 @@ bench:
 .PHONY: bench-broker
 bench-broker:
 	bench/run-broker.sh
+
+## bench-store-choice: issue 18's store chosen by measurement (not a test):
+## an append-only log (std::fs, [len][crc32c][body] frames, one sync_data
+## per batch; plain and pre-sized), redb (one write transaction per batch,
+## Durability::Immediate) and fjall (one batch per commit, SyncData and
+## SyncAll) under the broker's workload (N = 1, 16, 128 records of ~100 B
+## inserted and as many deleted per durable batch) and a recovery of
+## 1,000,000 records; medians of 3 runs, markdown printed (the figures are
+## in bench/store-choice/RESULTS.md). bench/store-choice is a standalone
+## cargo project (its own Cargo.lock and target/), like bench/.
+.PHONY: bench-store-choice
+bench-store-choice:
+	cd bench/store-choice && $(CARGO) build --release && \
+	  target/release/store-choice --runs 3 --seconds 5 --dir target/data
+	@command -v strace >/dev/null && bench/store-choice/syscalls.sh || echo "strace missing: sync calls per batch not counted"
 
 ## mosq_load: the libmosquitto load program (bench/mosq-load/mosq_load.c),
 ## installing Debian's libmosquitto-dev when its header is missing.
