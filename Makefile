@@ -24,6 +24,7 @@ help:
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-broker-mosq  libmqtt-broker vs. mosquitto, same mosquitto.conf, libmosquitto load, TCP and TLS (QUICK=1: short)"
 	@echo "make bench-store-choice  the durable store chosen by measurement: append-only log vs. redb vs. fjall (issue 18)"
+	@echo "make bench-durable  QoS 1 with persistent sessions (persistence off/periodic/sync) and restart time, ours vs. mosquitto (QUICK=1: short)"
 	@echo "make bench-hostile  libmqtt-broker vs. mosquitto under hostile load: memory peak and recovery (QUICK=1: short)"
 	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
@@ -208,6 +209,19 @@ $(MOSQ_LOAD): bench/mosq-load/mosq_load.c
 bench-broker-mosq: $(MOSQ_LOAD)
 	$(CARGO) build --release -p libmqtt-broker
 	python3 bench/broker-mosq.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+
+## bench-durable: issue 18's durability benchmark (not a test): QoS 1 msg/s
+## with persistent subscribers, libmqtt-broker with persistence false,
+## periodic and sync beside mosquitto with persistence true (autosave 1800)
+## and false, same mosquitto.conf, libmosquitto load; and restart time with
+## 1,000,000 retained messages and 100,000 persistent sessions (built
+## through the broker, SIGTERM, restart: time to the first CONNACK), ours
+## vs. mosquitto; section appended to bench/RESULTS.md. QUICK=1 for a
+## short version (100,000 retained, 10,000 sessions; printed, not appended).
+.PHONY: bench-durable
+bench-durable: $(MOSQ_LOAD)
+	$(CARGO) build --release -p libmqtt-broker
+	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
 
 ## bench-hostile: hostile load against both brokers with the same
 ## mosquitto.conf (idle and slowloris sockets, garbage, oversized packets, a
