@@ -483,6 +483,27 @@ struct Thru {
     /// Bytes the process sent to storage (`write_bytes` of /proc/self/io,
     /// background threads included) per batch, prefill excluded.
     disk_bytes_per_batch: f64,
+    /// CPU microseconds (all threads) per batch.
+    cpu_us_per_batch: f64,
+}
+
+/// CPU seconds (user + system, all threads) of this process so far, from
+/// /proc/self/stat (USER_HZ, 100 per second on Linux): on a shared machine
+/// CPU time moves less than wall time with the other jobs.
+fn cpu_seconds() -> io::Result<f64> {
+    let s = fs::read_to_string("/proc/self/stat")?;
+    let rest = s
+        .rsplit_once(')')
+        .map(|x| x.1)
+        .ok_or_else(|| other("bad /proc/self/stat"))?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // f[0] is field 3 (state): utime is field 14, stime field 15.
+    let tick = |i: usize| -> io::Result<f64> {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| other("bad /proc/self/stat"))
+    };
+    Ok((tick(11)? + tick(12)?) / 100.0)
 }
 
 /// `write_bytes` of /proc/self/io: bytes this process caused to be written
@@ -513,6 +534,7 @@ fn throughput<S: Store>(dir: &Path, n: usize, limit: Limit) -> io::Result<Thru> 
     let mut puts = Vec::with_capacity(n);
     let mut dels = Vec::with_capacity(n);
     let w0 = disk_write_bytes()?;
+    let c0 = cpu_seconds()?;
     let start = Instant::now();
     let more = |done: usize| match limit {
         Limit::Seconds(s) => start.elapsed() < Duration::from_secs_f64(s),
@@ -533,6 +555,7 @@ fn throughput<S: Store>(dir: &Path, n: usize, limit: Limit) -> io::Result<Thru> 
     }
     let el = start.elapsed().as_secs_f64();
     let w1 = disk_write_bytes()?;
+    let c1 = cpu_seconds()?;
     s.close()?;
     lat.sort();
     let q = |p: f64| {
@@ -545,6 +568,7 @@ fn throughput<S: Store>(dir: &Path, n: usize, limit: Limit) -> io::Result<Thru> 
         p50_ms: q(0.5),
         p99_ms: q(0.99),
         disk_bytes_per_batch: (w1 - w0) as f64 / lat.len().max(1) as f64,
+        cpu_us_per_batch: (c1 - c0) * 1e6 / lat.len().max(1) as f64,
     })
 }
 
@@ -552,13 +576,15 @@ struct Recov {
     write_s: f64,
     warm_s: f64,
     cold_s: f64,
+    warm_cpu_s: f64,
+    cold_cpu_s: f64,
     apparent: u64,
     allocated: u64,
 }
 
 const RECOVERY_BATCH: u64 = 1000;
 
-fn recovery<S: Store>(dir: &Path, total: u64) -> io::Result<Recov> {
+fn recovery<S: Store>(name: &str, dir: &Path, total: u64) -> io::Result<Recov> {
     let t = Instant::now();
     let mut s = S::open(dir)?;
     let mut seq = 0;
@@ -574,31 +600,60 @@ fn recovery<S: Store>(dir: &Path, total: u64) -> io::Result<Recov> {
     s.close()?;
     let write_s = t.elapsed().as_secs_f64();
     let (apparent, allocated) = disk_size(dir)?;
-    let read = |dir: &Path| -> io::Result<f64> {
-        let t = Instant::now();
-        let mut s = S::open(dir)?;
-        let m = s.load_all()?;
-        let el = t.elapsed().as_secs_f64();
-        if m.len() as u64 != total {
-            return Err(other(format!("read back {} records of {total}", m.len())));
-        }
-        let (k, v) = record(total / 2);
-        if m.get(&k).map(Vec::as_slice) != Some(&v[..]) {
-            return Err(other("a record read back differs"));
-        }
-        s.close()?;
-        Ok(el)
-    };
     drop_cache(dir)?;
-    let cold_s = read(dir)?;
-    let warm_s = read(dir)?;
+    let (cold_s, cold_cpu_s) = read_in_child(name, dir, total)?;
+    let (warm_s, warm_cpu_s) = read_in_child(name, dir, total)?;
     Ok(Recov {
         write_s,
         warm_s,
         cold_s,
+        warm_cpu_s,
+        cold_cpu_s,
         apparent,
         allocated,
     })
+}
+
+/// Opens the store and reads everything into a HashMap, checking the count
+/// and one record: (wall seconds, CPU seconds of this process). Run in a
+/// process of its own (`--recover-child`), as a restart is: no thread or
+/// heap of an earlier store in it.
+fn read_back<S: Store>(dir: &Path, total: u64) -> io::Result<(f64, f64)> {
+    let c = cpu_seconds()?;
+    let t = Instant::now();
+    let mut s = S::open(dir)?;
+    let m = s.load_all()?;
+    let el = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - c;
+    if m.len() as u64 != total {
+        return Err(other(format!("read back {} records of {total}", m.len())));
+    }
+    let (k, v) = record(total / 2);
+    if m.get(&k).map(Vec::as_slice) != Some(&v[..]) {
+        return Err(other("a record read back differs"));
+    }
+    drop(m);
+    s.close()?;
+    Ok((el, cpu))
+}
+
+/// [`read_back`] in a child process (this program, `--recover-child`).
+fn read_in_child(name: &str, dir: &Path, total: u64) -> io::Result<(f64, f64)> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--recover-child")
+        .arg(name)
+        .arg(dir)
+        .arg(total.to_string())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(str::parse::<f64>);
+    match (out.status.success(), it.next(), it.next()) {
+        (true, Some(Ok(w)), Some(Ok(c))) => Ok((w, c)),
+        _ => Err(other(format!(
+            "recovery child for {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -617,6 +672,7 @@ struct Args {
     /// Only this N.
     n: Option<usize>,
     no_recovery: bool,
+    no_throughput: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -629,6 +685,7 @@ fn parse_args() -> Result<Args, String> {
         batches: None,
         n: None,
         no_recovery: false,
+        no_throughput: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -642,10 +699,11 @@ fn parse_args() -> Result<Args, String> {
             "--batches" => a.batches = Some(val()?.parse().map_err(|e| format!("--batches: {e}"))?),
             "--n" => a.n = Some(val()?.parse().map_err(|e| format!("--n: {e}"))?),
             "--no-recovery" => a.no_recovery = true,
+            "--no-throughput" => a.no_throughput = true,
             "-h" | "--help" => {
                 return Err("usage: store-choice [--runs 3] [--seconds 3] [--records 1000000] \
                             [--dir target/data] [--only log|log-presized|redb|fjall-syncdata|fjall-syncall] \
-                            [--n 1|16|128] [--batches K (instead of seconds)] [--no-recovery]"
+                            [--n 1|16|128] [--batches K (instead of seconds)] [--no-recovery] [--no-throughput]"
                     .into())
             }
             _ => return Err(format!("unknown argument {x}")),
@@ -655,9 +713,42 @@ fn parse_args() -> Result<Args, String> {
 }
 
 type ThruFn = fn(&Path, usize, Limit) -> io::Result<Thru>;
-type RecovFn = fn(&Path, u64) -> io::Result<Recov>;
+type RecovFn = fn(&str, &Path, u64) -> io::Result<Recov>;
+type ReadFn = fn(&Path, u64) -> io::Result<(f64, f64)>;
+
+/// The recovery read of a store by name, for `--recover-child`.
+fn reader(name: &str) -> Option<ReadFn> {
+    Some(match name {
+        "log" => read_back::<Log<false>>,
+        "log-presized" => read_back::<Log<true>>,
+        "redb" => read_back::<Redb>,
+        "fjall-syncdata" => read_back::<Fjall<false>>,
+        "fjall-syncall" => read_back::<Fjall<true>>,
+        _ => return None,
+    })
+}
+
+/// `--recover-child STORE DIR TOTAL`: prints `wall_s cpu_s`.
+fn recover_child(a: &[String]) -> io::Result<()> {
+    let [name, dir, total] = a else {
+        return Err(other("--recover-child STORE DIR TOTAL"));
+    };
+    let read = reader(name).ok_or_else(|| other(format!("unknown store {name}")))?;
+    let total = total.parse().map_err(other)?;
+    let (w, c) = read(Path::new(dir), total)?;
+    println!("{w} {c}");
+    Ok(())
+}
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--recover-child") {
+        if let Err(e) = recover_child(&argv[2..]) {
+            eprintln!("store-choice: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -702,15 +793,15 @@ fn run(args: &Args) -> io::Result<()> {
          {LIVE} live records; {} s per run; median of {} runs.\n\n",
         args.secs, args.runs
     );
-    out += "| store | N | batches/s | records/s (inserted) | batch p50 ms | batch p99 ms | disk bytes written per batch |\n";
-    out += "|---|---:|---:|---:|---:|---:|---:|\n";
+    out += "| store | N | batches/s | records/s (inserted) | batch p50 ms | batch p99 ms | disk bytes written per batch | CPU µs per batch |\n";
+    out += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
     // Runs interleaved (run 1 of every store, then run 2...), so that a
     // change in the machine's load spreads over all stores.
     let limit = args
         .batches
         .map_or(Limit::Seconds(args.secs), Limit::Batches);
     for n in [1usize, 16, 128] {
-        if args.n.is_some_and(|x| x != n) {
+        if args.no_throughput || args.n.is_some_and(|x| x != n) {
             continue;
         }
         let mut r: Vec<Vec<Thru>> = stores.iter().map(|_| Vec::new()).collect();
@@ -719,8 +810,8 @@ fn run(args: &Args) -> io::Result<()> {
                 let d = fresh_dir(&args.dir, name)?;
                 let t = thru(&d, n, limit)?;
                 eprintln!(
-                    "{name} N={n} run {i}: {:.0} batches/s {:.0} records/s p50 {:.2} ms p99 {:.2} ms",
-                    t.batches_s, t.records_s, t.p50_ms, t.p99_ms
+                    "{name} N={n} run {i}: {:.0} batches/s {:.0} records/s p50 {:.2} ms p99 {:.2} ms, {:.0} B written, {:.0} µs CPU per batch",
+                    t.batches_s, t.records_s, t.p50_ms, t.p99_ms, t.disk_bytes_per_batch, t.cpu_us_per_batch
                 );
                 r[j].push(t);
                 fs::remove_dir_all(&d)?;
@@ -728,12 +819,13 @@ fn run(args: &Args) -> io::Result<()> {
         }
         for ((name, _, _), r) in stores.iter().zip(&r) {
             out += &format!(
-                "| {name} | {n} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} |\n",
+                "| {name} | {n} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} |\n",
                 median(r.iter().map(|t| t.batches_s).collect()),
                 median(r.iter().map(|t| t.records_s).collect()),
                 median(r.iter().map(|t| t.p50_ms).collect()),
                 median(r.iter().map(|t| t.p99_ms).collect()),
                 median(r.iter().map(|t| t.disk_bytes_per_batch).collect()),
+                median(r.iter().map(|t| t.cpu_us_per_batch).collect()),
             );
         }
     }
@@ -746,27 +838,37 @@ fn run(args: &Args) -> io::Result<()> {
          reopened and read into a HashMap; median of {} runs.\n\n",
         args.records, args.runs
     );
-    out += "| store | write s | reopen + read all, cold cache s | same, warm cache s | size on disk MB (apparent) | allocated MB |\n";
-    out += "|---|---:|---:|---:|---:|---:|\n";
+    out += "| store | write s | reopen + read all, cold cache: wall s | CPU s | warm cache: wall s | CPU s | size on disk MB (apparent) | allocated MB |\n";
+    out += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
     let mut r: Vec<Vec<Recov>> = stores.iter().map(|_| Vec::new()).collect();
     for i in 0..args.runs {
         for (j, (name, _, recov)) in stores.iter().enumerate() {
+            // fjall's on-disk format does not depend on the persist mode:
+            // one recovery row for it (fjall-syncdata).
+            if *name == "fjall-syncall" && stores.len() > 1 {
+                continue;
+            }
             let d = fresh_dir(&args.dir, name)?;
-            let x = recov(&d, args.records)?;
+            let x = recov(name, &d, args.records)?;
             eprintln!(
-                "{name} recovery run {i}: write {:.2} s, cold {:.3} s, warm {:.3} s, {} B ({} B allocated)",
-                x.write_s, x.cold_s, x.warm_s, x.apparent, x.allocated
+                "{name} recovery run {i}: write {:.2} s, cold {:.3} s ({:.2} s CPU), warm {:.3} s ({:.2} s CPU), {} B ({} B allocated)",
+                x.write_s, x.cold_s, x.cold_cpu_s, x.warm_s, x.warm_cpu_s, x.apparent, x.allocated
             );
             r[j].push(x);
             fs::remove_dir_all(&d)?;
         }
     }
     for ((name, _, _), r) in stores.iter().zip(&r) {
+        if r.is_empty() {
+            continue;
+        }
         out += &format!(
-            "| {name} | {:.2} | {:.3} | {:.3} | {:.1} | {:.1} |\n",
+            "| {name} | {:.2} | {:.3} | {:.2} | {:.3} | {:.2} | {:.1} | {:.1} |\n",
             median(r.iter().map(|x| x.write_s).collect()),
             median(r.iter().map(|x| x.cold_s).collect()),
+            median(r.iter().map(|x| x.cold_cpu_s).collect()),
             median(r.iter().map(|x| x.warm_s).collect()),
+            median(r.iter().map(|x| x.warm_cpu_s).collect()),
             median(r.iter().map(|x| x.apparent as f64 / 1e6).collect()),
             median(r.iter().map(|x| x.allocated as f64 / 1e6).collect()),
         );
