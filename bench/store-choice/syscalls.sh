@@ -14,7 +14,7 @@ count() { # store n batches
 echo "| store | N | sync calls per batch |"
 echo "|---|---:|---:|"
 for n in 1 16 128; do
-  for s in log log-presized redb fjall-syncdata fjall-syncall; do
+  for s in log log-presized log-zeroed redb fjall-syncdata fjall-syncall; do
     a=$(count "$s" "$n" 0); b=$(count "$s" "$n" "$K")
     echo "| $s | $n | $(awk -v a="$a" -v b="$b" -v k="$K" 'BEGIN {printf "%.2f", (b - a) / k}') |"
   done

@@ -97,16 +97,44 @@ const OP_DEL: u8 = 2;
 const LOG_COMPACT_FACTOR: u64 = 4;
 const LOG_COMPACT_MIN: u64 = 64 << 20;
 
-/// File size steps of the pre-sized log (`Log<true>`): like fjall's journal,
-/// the file is extended with `set_len` ahead of the writes, so that a
-/// `sync_data` after a write need not also record a new file size.
+/// File size steps of the pre-sized logs: like fjall's journal, the file is
+/// extended ahead of the writes, so that a `sync_data` after a write need
+/// not also record a new file size.
 const LOG_PRESIZE: u64 = 64 << 20;
+
+/// [`Log`] modes: the file grows with each write.
+const PLAIN: u8 = 0;
+/// [`Log`] modes: `set_len` ahead of the writes (a sparse file: a write still
+/// allocates blocks, which ext4 records in its journal at `sync_data`).
+const SET_LEN: u8 = 1;
+/// [`Log`] modes: zeros written and synced ahead of the writes, so that a
+/// frame overwrites allocated blocks and `sync_data` flushes data only (the
+/// zeros double the bytes written, off the commit path).
+const ZEROED: u8 = 2;
+
+/// Extends `f` from `from` to `to` bytes as `MODE` says, synced.
+fn extend<const MODE: u8>(f: &File, from: u64, to: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if MODE == ZEROED {
+        let zeros = vec![0u8; 1 << 20];
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(zeros.len() as u64) as usize;
+            f.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+    } else {
+        f.set_len(to)?;
+    }
+    f.sync_all()
+}
 
 /// The append-only log. It keeps the live records in memory (the broker's
 /// engine holds that state anyway) to write them out at compaction.
-/// `PRESIZE`: the file is extended in [`LOG_PRESIZE`] steps ahead of the
-/// writes (the frames end at the first zero length).
-struct Log<const PRESIZE: bool> {
+/// `MODE` ([`PLAIN`], [`SET_LEN`], [`ZEROED`]): how the file is extended, in
+/// [`LOG_PRESIZE`] steps ahead of the writes unless plain (the frames end at
+/// the first zero length).
+struct Log<const MODE: u8> {
     dir: PathBuf,
     file: File,
     /// Logical end: where the next frame goes.
@@ -136,7 +164,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-impl<const PRESIZE: bool> Log<PRESIZE> {
+impl<const MODE: u8> Log<MODE> {
     fn path(dir: &Path) -> PathBuf {
         dir.join("store.log")
     }
@@ -229,9 +257,9 @@ impl<const PRESIZE: bool> Log<PRESIZE> {
         f.write_all(&buf)?;
         self.len = buf.len() as u64;
         self.size = self.len;
-        if PRESIZE {
+        if MODE != PLAIN {
             self.size = self.len.div_ceil(LOG_PRESIZE) * LOG_PRESIZE + LOG_PRESIZE;
-            f.set_len(self.size)?;
+            extend::<MODE>(&f, self.len, self.size)?;
         }
         f.sync_all()?;
         fs::rename(&tmp, Self::path(&self.dir))?;
@@ -242,7 +270,7 @@ impl<const PRESIZE: bool> Log<PRESIZE> {
     }
 }
 
-impl<const PRESIZE: bool> Store for Log<PRESIZE> {
+impl<const MODE: u8> Store for Log<MODE> {
     fn open(dir: &Path) -> io::Result<Self> {
         let path = Self::path(dir);
         let mut live = HashMap::new();
@@ -257,9 +285,8 @@ impl<const PRESIZE: bool> Store for Log<PRESIZE> {
             let mut f = File::create(&path)?;
             f.write_all(LOG_MAGIC)?;
             len = LOG_MAGIC.len() as u64;
-            size = if PRESIZE { LOG_PRESIZE } else { len };
-            f.set_len(size)?;
-            f.sync_all()?;
+            size = if MODE == PLAIN { len } else { LOG_PRESIZE };
+            extend::<MODE>(&f, len, size)?;
             sync_dir(dir)?;
         }
         let file = OpenOptions::new().write(true).open(&path)?;
@@ -292,9 +319,10 @@ impl<const PRESIZE: bool> Store for Log<PRESIZE> {
         }
         use std::os::unix::fs::FileExt;
         let end = self.len + self.buf.len() as u64;
-        if PRESIZE && end > self.size {
-            self.size = end.div_ceil(LOG_PRESIZE) * LOG_PRESIZE + LOG_PRESIZE;
-            self.file.set_len(self.size)?;
+        if MODE != PLAIN && end > self.size {
+            let to = end.div_ceil(LOG_PRESIZE) * LOG_PRESIZE + LOG_PRESIZE;
+            extend::<MODE>(&self.file, self.size, to)?;
+            self.size = to;
         }
         self.file.write_all_at(&self.buf, self.len)?;
         self.file.sync_data()?;
@@ -702,7 +730,7 @@ fn parse_args() -> Result<Args, String> {
             "--no-throughput" => a.no_throughput = true,
             "-h" | "--help" => {
                 return Err("usage: store-choice [--runs 3] [--seconds 3] [--records 1000000] \
-                            [--dir target/data] [--only log|log-presized|redb|fjall-syncdata|fjall-syncall] \
+                            [--dir target/data] [--only log|log-presized|log-zeroed|redb|fjall-syncdata|fjall-syncall] \
                             [--n 1|16|128] [--batches K (instead of seconds)] [--no-recovery] [--no-throughput]"
                     .into())
             }
@@ -719,8 +747,9 @@ type ReadFn = fn(&Path, u64) -> io::Result<(f64, f64)>;
 /// The recovery read of a store by name, for `--recover-child`.
 fn reader(name: &str) -> Option<ReadFn> {
     Some(match name {
-        "log" => read_back::<Log<false>>,
-        "log-presized" => read_back::<Log<true>>,
+        "log" => read_back::<Log<PLAIN>>,
+        "log-presized" => read_back::<Log<SET_LEN>>,
+        "log-zeroed" => read_back::<Log<ZEROED>>,
         "redb" => read_back::<Redb>,
         "fjall-syncdata" => read_back::<Fjall<false>>,
         "fjall-syncall" => read_back::<Fjall<true>>,
@@ -763,12 +792,17 @@ fn main() {
 }
 
 fn run(args: &Args) -> io::Result<()> {
-    let stores: [(&str, ThruFn, RecovFn); 5] = [
-        ("log", throughput::<Log<false>>, recovery::<Log<false>>),
+    let stores: [(&str, ThruFn, RecovFn); 6] = [
+        ("log", throughput::<Log<PLAIN>>, recovery::<Log<PLAIN>>),
         (
             "log-presized",
-            throughput::<Log<true>>,
-            recovery::<Log<true>>,
+            throughput::<Log<SET_LEN>>,
+            recovery::<Log<SET_LEN>>,
+        ),
+        (
+            "log-zeroed",
+            throughput::<Log<ZEROED>>,
+            recovery::<Log<ZEROED>>,
         ),
         ("redb", throughput::<Redb>, recovery::<Redb>),
         (
@@ -890,7 +924,7 @@ mod tests {
         d
     }
 
-    fn write_100<const P: bool>(d: &Path) {
+    fn write_100<const P: u8>(d: &Path) {
         let mut s = Log::<P>::open(d).expect("open");
         for i in 0..100 {
             s.apply(&[record(i)], &[]).expect("apply");
@@ -899,12 +933,10 @@ mod tests {
         s.close().expect("close");
     }
 
-    /// The log reads back what it wrote, including past its pre-sized end.
-    #[test]
-    fn log_reads_back() {
-        let d = dir("reads-back");
-        write_100::<true>(&d);
-        let mut s = Log::<true>::open(&d).expect("reopen");
+    fn reads_back<const P: u8>(name: &str) {
+        let d = dir(name);
+        write_100::<P>(&d);
+        let mut s = Log::<P>::open(&d).expect("reopen");
         let m = s.load_all().expect("load");
         assert_eq!(m.len(), 99);
         assert_eq!(
@@ -914,12 +946,21 @@ mod tests {
         assert!(!m.contains_key(&record(0).0));
     }
 
+    /// The log reads back what it wrote, pre-sized or not (the frames end
+    /// at the first zero length).
+    #[test]
+    fn log_reads_back() {
+        reads_back::<PLAIN>("reads-back-plain");
+        reads_back::<SET_LEN>("reads-back-set-len");
+        reads_back::<ZEROED>("reads-back-zeroed");
+    }
+
     /// A torn last frame and a flipped byte: the valid prefix is kept.
     #[test]
     fn log_keeps_valid_prefix() {
         let d = dir("prefix");
-        write_100::<false>(&d);
-        let p = Log::<false>::path(&d);
+        write_100::<PLAIN>(&d);
+        let p = Log::<PLAIN>::path(&d);
         let len = fs::metadata(&p).expect("meta").len();
         // Cut the delete frame (21 B) in the middle: record 0 stays.
         OpenOptions::new()
@@ -928,7 +969,7 @@ mod tests {
             .expect("open")
             .set_len(len - 5)
             .expect("truncate");
-        let m = Log::<false>::open(&d)
+        let m = Log::<PLAIN>::open(&d)
             .expect("reopen")
             .load_all()
             .expect("load");
@@ -937,7 +978,7 @@ mod tests {
         let mut data = fs::read(&p).expect("read");
         data[8 + 10 * 115 + 50] ^= 1;
         fs::write(&p, &data).expect("write");
-        let m = Log::<false>::open(&d)
+        let m = Log::<PLAIN>::open(&d)
             .expect("reopen")
             .load_all()
             .expect("load");
