@@ -216,12 +216,16 @@ bench-broker-mosq: $(MOSQ_LOAD)
 ## and false, same mosquitto.conf, libmosquitto load; and restart time with
 ## 1,000,000 retained messages and 100,000 persistent sessions (built
 ## through the broker, SIGTERM, restart: time to the first CONNACK), ours
-## vs. mosquitto; section appended to bench/RESULTS.md. QUICK=1 for a
+## vs. mosquitto; then the throughput again with a Receive Maximum (and
+## max_inflight_messages) of 200 instead of 20; sections appended to
+## bench/RESULTS.md. QUICK=1 for a
 ## short version (100,000 retained, 10,000 sessions; printed, not appended).
 .PHONY: bench-durable
 bench-durable: $(MOSQ_LOAD)
 	$(CARGO) build --release -p libmqtt-broker
 	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build --parts throughput --receive-max 200 \
+	  $(if $(QUICK),,--markdown-out bench/RESULTS.md)
 
 ## bench-hostile: hostile load against both brokers with the same
 ## mosquitto.conf (idle and slowloris sockets, garbage, oversized packets, a

@@ -15,6 +15,11 @@ where the keys are mosquitto's):
   - ours, `persistence true` + `persistence_mode periodic`;
   - ours, `persistence true` + `persistence_mode sync` (a QoS 1 PUBLISH is
     acknowledged only once its record is durable).
+--receive-max N: the subscribers' Receive Maximum and the conf's
+`max_inflight_messages` (20 unless given: both programs' default). In
+`sync` mode a delivery waits for the batch's sync like an acknowledgement,
+so a subscriber gets at most N messages per sync: `make bench-durable`
+also runs the throughput part with 200.
 Each repetition starts each broker afresh on an empty store (the order
 rotates between repetitions), makes a small unmeasured warm-up run (clean
 sessions), then the measured run (the persistent sessions made then). Measured: messages/s received by all subscribers, the broker's CPU
@@ -42,7 +47,8 @@ build without the persistence keys) is reported as such, not measured.
 Usage:
     bench/broker-durable.py [--reps 3] [--parts throughput,restart]
         [--retained 1000000] [--sessions 100000] [--restarts 3]
-        [--restart-modes periodic,sync] [--markdown-out bench/RESULTS.md] [--no-build]
+        [--restart-modes periodic,sync] [--receive-max 20] [--ours PATH]
+        [--markdown-out bench/RESULTS.md] [--no-build]
     QUICK=1 bench/broker-durable.py   (one repetition, 100,000 retained, 10,000 sessions)
 """
 
@@ -62,6 +68,8 @@ import brokers as B  # noqa: E402
 
 SRC = B.BENCH / "mosq-load" / "mosq_load.c"
 LOAD = B.BENCH / "target" / "mosq-load" / "mosq_load"
+# max_inflight_messages is set to --receive-max (20 unless given, mosquitto's
+# default and libmosquitto's Receive Maximum).
 COMMON = ["max_connections -1", "max_inflight_messages 20", "max_queued_messages 0"]
 FILL_THREADS = 16
 
@@ -165,8 +173,8 @@ def run_load(load, port, args, timeout):
     return r
 
 
-def throughput_load(pubs, subs, messages, persistent=True):
-    return ["--qos", "1", "--payload", "64", "--publishers", pubs, "--subscribers", subs, "--messages",
+def throughput_load(pubs, subs, messages, persistent=True, receive_max=20):
+    return ["--receive-max", receive_max, "--qos", "1", "--payload", "64", "--publishers", pubs, "--subscribers", subs, "--messages",
             messages, "--inflight", "64", "--version", "5", "--idle-ms", "3000", "--id-prefix", "durable-"] + (
                 ["--persistent"] if persistent else [])
 
@@ -185,9 +193,9 @@ def throughput_one(case, tmp, load, args, rep):
         # Warm-up with clean sessions: a persistent session resumed by the
         # measured run would get the warm-up's unacknowledged messages again
         # (same message numbers), and one left behind would queue everything.
-        run_load(load, port, throughput_load(args.pubs, args.subs, 2000, False), args.timeout)
+        run_load(load, port, throughput_load(args.pubs, args.subs, 2000, False, args.receive_max), args.timeout)
         c0 = B.cpu_seconds(b.pid)
-        r = run_load(load, port, throughput_load(args.pubs, args.subs, args.messages), args.timeout)
+        r = run_load(load, port, throughput_load(args.pubs, args.subs, args.messages, True, args.receive_max), args.timeout)
         c1 = B.cpu_seconds(b.pid)
         out.update(r)
         out["broker_cpu_s"] = c1 - c0
@@ -414,6 +422,8 @@ def main():
     ap.add_argument("--restart-modes", default="periodic,sync",
                     help="our persistence modes given the restart part")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per load run")
+    ap.add_argument("--receive-max", type=int, default=20,
+                    help="the subscribers' Receive Maximum and the conf's max_inflight_messages (throughput)")
     ap.add_argument("--fill-timeout", type=int, default=300, help="seconds per fill, save or restart")
     ap.add_argument("--load", type=Path, default=LOAD)
     ap.add_argument("--ours", type=Path, default=B.OURS_BIN, help="our broker binary")
@@ -422,6 +432,7 @@ def main():
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args()
     parts = args.parts.split(",")
+    COMMON[1] = f"max_inflight_messages {args.receive_max}"
     B.OURS_BIN = args.ours.resolve()
 
     if not Path(B.MOSQUITTO).exists():
@@ -482,12 +493,13 @@ def report(args, quick, date, machine, thr, rst, total):
              f"- Total {total:.0f} s. The machine is shared (other jobs build and write to the same disk): "
              "figures for this machine, ratios in the same run."]
     if thr:
-        lines += ["", "### Throughput with persistent subscribers", "",
+        lines += ["", f"### Throughput with persistent subscribers, Receive Maximum {args.receive_max}", "",
                   f"- Load: `bench/mosq-load/mosq_load` (libmosquitto), MQTT 5.0, QoS 1, 64 B, {args.pubs} "
                   f"publishers → {args.subs} subscribers (every subscriber on `bench/+`), {args.pubs} × "
                   f"{args.messages:,} published, × {args.subs} delivered; subscribers with persistent sessions "
                   "(clean start 0, Session Expiry Interval 3600 s); publishers keep 64 QoS 1 messages "
-                  "unacknowledged. A warm-up run first (2,000 per publisher, clean sessions). "
+                  f"unacknowledged; subscribers announce a Receive Maximum of {args.receive_max} (the conf's "
+                  f"`max_inflight_messages` {args.receive_max} too). A warm-up run first (2,000 per publisher, clean sessions). "
                   f"{args.reps} repetition(s), case order rotating, each broker started afresh on an empty store; "
                   "the row is the median-msg/s repetition.",
                   "- mosquitto.conf: `listener PORT 127.0.0.1`, `allow_anonymous true`, `sys_interval 0`, "
