@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Seconds per fuzz target: 60 for fuzz-smoke, 1800 for fuzz-long unless given.
 FUZZ_SECONDS ?=
-FUZZ_TARGETS ?= decode_stream roundtrip encode_structured client server broker ffi differential
+FUZZ_TARGETS ?= decode_stream roundtrip encode_structured client server broker ffi differential store_frames
 # fuzz-long: how many targets run at once.
 FUZZ_JOBS ?= 1
 

@@ -61,6 +61,34 @@
 #define MQTT_BROKER_QUEUE_DROP_OLDEST 1
 
 /**
+ * `mqtt_restore_report.damage`: the store was read to its end.
+ */
+#define MQTT_STORE_DAMAGE_NONE 0
+
+/**
+ * `mqtt_restore_report.damage`: the store ends inside a frame (a write
+ * cut short by a crash).
+ */
+#define MQTT_STORE_DAMAGE_TRUNCATED 1
+
+/**
+ * `mqtt_restore_report.damage`: a frame's checksum does not match.
+ */
+#define MQTT_STORE_DAMAGE_CHECKSUM 2
+
+/**
+ * `mqtt_restore_report.damage`: a frame's length is larger than any
+ * record can be.
+ */
+#define MQTT_STORE_DAMAGE_TOO_LONG 3
+
+/**
+ * `mqtt_restore_report.damage`: a frame's checksum matched but its body
+ * is not a valid record.
+ */
+#define MQTT_STORE_DAMAGE_RECORD 4
+
+/**
  * `mqtt_client_options.queue_full_policy`: refuse the new message.
  */
 #define MQTT_QUEUE_FULL_REJECT_NEW 0
@@ -258,6 +286,21 @@ enum mqtt_status
    * code to answer with is in the view).
    */
   MQTT_STATUS_MALFORMED = 15,
+  /**
+   * The bytes given to `mqtt_broker_restore` are not a libmqtt store
+   * (no store header).
+   */
+  MQTT_STATUS_NOT_A_STORE = 16,
+  /**
+   * The store was written by a newer format version than this library
+   * reads (`mqtt_broker_last_error` names both versions).
+   */
+  MQTT_STATUS_STORE_TOO_NEW = 17,
+  /**
+   * `mqtt_broker_restore` needs a broker with no connections, sessions
+   * or retained messages: restore into a new broker.
+   */
+  MQTT_STATUS_NOT_EMPTY = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1001,7 +1044,92 @@ typedef struct mqtt_broker_options {
    * mosquitto's `persistent_client_expiration`).
    */
   uint32_t max_session_expiry_interval;
+  /**
+   * Whether the broker describes its durable state (persistent
+   * sessions, their subscriptions, queued and in-flight QoS 1 and 2
+   * messages, delayed wills, retained messages) as records for the
+   * caller to store: `mqtt_broker_poll_store`, `mqtt_broker_snapshot`,
+   * `mqtt_broker_restore` (default false: nothing is recorded and
+   * nothing costs).
+   */
+  bool persistence;
 } mqtt_broker_options;
+
+/**
+ * What `mqtt_broker_restore` rebuilt from a store, and what it could not.
+ */
+typedef struct mqtt_restore_report {
+  /**
+   * Bytes of the store that were applied (header and whole batches).
+   * Truncate the store here, or better write a fresh
+   * `mqtt_broker_snapshot`, before appending batches.
+   */
+  size_t valid_len;
+  /**
+   * Bytes after `valid_len` that were discarded: a batch torn by a
+   * crash, or everything from a damaged frame on.
+   */
+  size_t discarded_bytes;
+  /**
+   * Records in the discarded bytes that still decoded (0 when the
+   * damage is at the end).
+   */
+  size_t discarded_records;
+  /**
+   * Why bytes were discarded: `MQTT_STORE_DAMAGE_NONE` (a torn last
+   * batch without a damaged frame, or nothing discarded) or another
+   * `MQTT_STORE_DAMAGE_*`.
+   */
+  uint8_t damage;
+  /**
+   * With `damage`: the byte offset of the damaged frame.
+   */
+  size_t damage_offset;
+  /**
+   * Batches applied.
+   */
+  uint64_t batches;
+  /**
+   * Records applied.
+   */
+  uint64_t records;
+  /**
+   * Whether `last_commit_ms` is set (false for an empty store).
+   */
+  bool has_last_commit;
+  /**
+   * The time (the `now_ms` clock) of the last batch applied.
+   */
+  uint64_t last_commit_ms;
+  /**
+   * Persistent sessions rebuilt.
+   */
+  size_t sessions;
+  /**
+   * Sessions whose expiry passed during the downtime, not rebuilt.
+   */
+  size_t expired_sessions;
+  /**
+   * Subscriptions rebuilt.
+   */
+  size_t subscriptions;
+  /**
+   * Messages rebuilt for sessions (queued or in flight).
+   */
+  size_t messages;
+  /**
+   * Queued messages whose Message Expiry Interval passed, dropped.
+   */
+  size_t expired_messages;
+  /**
+   * Retained messages rebuilt.
+   */
+  size_t retained;
+  /**
+   * Delayed wills rebuilt.
+   */
+  size_t wills;
+} mqtt_restore_report;
 
 /**
  * Counters of a broker (`mqtt_broker_stats`).
@@ -2192,6 +2320,72 @@ mqtt_status mqtt_broker_poll_close(struct mqtt_broker *b, uint64_t *conn);
  * (`UINT64_MAX`) when there is none.
  */
 mqtt_status mqtt_broker_poll_timeout(struct mqtt_broker *b, uint64_t *deadline);
+
+/**
+ * Copies store bytes into `buf` (up to `cap`) and stores their number in
+ * `*written` (0 when there are none): with `persistence` on, the records
+ * of every change of the durable state since the last call, as one batch
+ * ending with a commit record at `now_ms`, to append to the store (a
+ * file, flash); after `mqtt_broker_snapshot`, the snapshot. Call it
+ * until `*written` is 0, like `mqtt_broker_poll_output`: a batch larger
+ * than `cap` comes over several calls, in order, and nothing is lost.
+ *
+ * The rule that makes the store durable: after each input, close or
+ * timeout, take the store bytes **before** `mqtt_broker_poll_output`,
+ * make them durable (write and fsync, or program the flash) and only
+ * then send the output: an acknowledgement (PUBACK, PUBREC, SUBACK)
+ * follows the records that make it true. A batch cut short by a crash is
+ * discarded whole by `mqtt_broker_restore`. `mqtt_broker_store_len` gives
+ * the size to take it in one call. `buf` may be NULL only when `cap` is 0.
+ */
+mqtt_status mqtt_broker_poll_store(struct mqtt_broker *b,
+                                   uint64_t now_ms,
+                                   uint8_t *buf,
+                                   size_t cap,
+                                   size_t *written);
+
+/**
+ * Stores in `*len` how many store bytes `mqtt_broker_poll_store` gives
+ * next (0: none): a buffer of `*len` bytes takes them in one call. It
+ * takes the engine's pending batch (committed at `now_ms`) if no bytes
+ * are waiting.
+ */
+mqtt_status mqtt_broker_store_len(struct mqtt_broker *b, uint64_t now_ms, size_t *len);
+
+/**
+ * Takes a snapshot: the whole durable state at `now_ms` as a new store
+ * (store header and one batch), which `mqtt_broker_poll_store` then
+ * hands out, and stores its size in `*len`. Write it to a new file (or
+ * flash area) and replace the old store with it: this compacts the
+ * store. Store bytes not copied out yet are dropped (the snapshot
+ * contains what they describe). Works with `persistence` off too (then
+ * without retained messages: the engine keeps no record of them); write
+ * one after `mqtt_broker_restore`, before appending batches.
+ */
+mqtt_status mqtt_broker_snapshot(struct mqtt_broker *b, uint64_t now_ms, size_t *len);
+
+/**
+ * Rebuilds the broker's durable state from `len` bytes of a store (what
+ * `mqtt_broker_poll_store` handed out, appended, or a snapshot) at
+ * `now_ms`, on a new broker (no connections opened yet). Whole batches
+ * of the valid prefix apply; a damaged or torn tail is not an error but
+ * reported in `*report` (NULL: not wanted), which is written on success
+ * only. Empty data (`len` 0; `data` may then be NULL) is an empty store.
+ * Sessions, messages and wills whose time passed during the downtime end
+ * at the first `mqtt_broker_handle_timeout`, so use a clock that goes on
+ * across restarts (Unix time in milliseconds). After it, write a
+ * `mqtt_broker_snapshot` as the new store before appending batches.
+ *
+ * `MQTT_STATUS_NOT_A_STORE`: the bytes are not a store;
+ * `MQTT_STATUS_STORE_TOO_NEW`: a newer format version;
+ * `MQTT_STATUS_NOT_EMPTY`: the broker has connections, sessions or
+ * retained messages already. Nothing changes then.
+ */
+mqtt_status mqtt_broker_restore(struct mqtt_broker *b,
+                                const uint8_t *data,
+                                size_t len,
+                                uint64_t now_ms,
+                                struct mqtt_restore_report *report);
 
 /**
  * Writes the broker's counters to `*out`.

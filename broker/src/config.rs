@@ -41,6 +41,19 @@
 //! extension: any free port; mosquitto reads `listener 0 PATH` as a Unix
 //! socket, which is refused.
 //!
+//! # Persistence
+//!
+//! `persistence true` keeps sessions, subscriptions, queued and in-flight
+//! messages, delayed wills and retained messages in the file
+//! `persistence_file` (default `libmqtt.db`, not mosquitto's format) in
+//! the directory `persistence_location` (as mosquitto: it must exist).
+//! `persistence_mode sync|periodic` (ours; default `sync`) chooses when
+//! writes are synced: `sync` before anything that follows them is sent,
+//! `periodic` every `autosave_interval` seconds (default 1800) and at
+//! shutdown. mosquitto's `autosave_on_changes` and `retained_persistence`
+//! are refused: every change is written as it happens. See
+//! [`Persistence`] and the [`store`](crate::store) module.
+//!
 //! `max_qos` and `max_topic_alias` are per listener in mosquitto; the
 //! engine has one value for the whole broker, so every listener must end
 //! with the same value (else an error), which goes to [`Limits`].
@@ -91,6 +104,67 @@ pub struct Config {
     /// `FILE:LINE: KEY: message` (e.g. `retry_interval`, which mosquitto 2
     /// also ignores with a warning).
     pub warnings: Vec<String>,
+    /// `persistence`, `persistence_location`, `persistence_file`,
+    /// `autosave_interval`, `persistence_mode`.
+    pub persistence: Persistence,
+}
+
+/// The durable store's settings (mosquitto's keys and ours).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persistence {
+    /// `persistence`: keep the broker's state in a file across restarts.
+    /// Default false (as mosquitto).
+    pub enabled: bool,
+    /// `persistence_location`: the directory of the store (mosquitto's
+    /// meaning; it must exist). None: the current directory.
+    pub location: Option<PathBuf>,
+    /// `persistence_file`: the store's file name. Default `libmqtt.db`
+    /// (not mosquitto's `mosquitto.db`: the formats differ).
+    pub file: PathBuf,
+    /// `autosave_interval` in seconds: in `periodic` mode, how often what
+    /// was written is synced to the disk (0: only at shutdown). Default
+    /// 1800 (mosquitto's).
+    pub autosave_interval: u64,
+    /// `persistence_mode` (ours): when writes are made durable. Default
+    /// [`PersistenceMode::Sync`].
+    pub mode: PersistenceMode,
+}
+
+/// `persistence_mode`: when the store's writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PersistenceMode {
+    /// `sync`: every change is written and fdatasync'ed before any
+    /// acknowledgement or message that follows it is sent (one sync per
+    /// turn of the loop, for every change of that turn).
+    #[default]
+    Sync,
+    /// `periodic`: changes are written every turn (a killed process loses
+    /// nothing the kernel has) and synced every `autosave_interval` and at
+    /// shutdown (a power cut loses at most the interval).
+    Periodic,
+}
+
+impl Default for Persistence {
+    /// Off; `libmqtt.db` in the current directory; 1800 s; `sync`.
+    fn default() -> Self {
+        Persistence {
+            enabled: false,
+            location: None,
+            file: PathBuf::from("libmqtt.db"),
+            autosave_interval: 1800,
+            mode: PersistenceMode::Sync,
+        }
+    }
+}
+
+impl Persistence {
+    /// The store's path: `persistence_file` in `persistence_location`.
+    pub fn path(&self) -> PathBuf {
+        match &self.location {
+            Some(dir) => dir.join(&self.file),
+            None => self.file.clone(),
+        }
+    }
 }
 
 /// One `listener` block.
@@ -383,6 +457,7 @@ impl Config {
             pid_file: None,
             set_tcp_nodelay: true,
             warnings: Vec::new(),
+            persistence: Persistence::default(),
         }
     }
 
@@ -479,7 +554,8 @@ fn read_text(path: &Path) -> Result<String, String> {
 
 const BRIDGE: &str = "bridges are not supported";
 const PLUGIN: &str = "plugins are not supported";
-const PERSISTENCE: &str = "not supported yet (issue 18): the broker keeps its state in memory only";
+const PERSISTENCE: &str = "not supported: the store is written as the state changes \
+     (persistence_mode sync or periodic), retained messages included";
 const TLS_OPENSSL: &str = "TLS here is rustls, without this OpenSSL setting";
 const PSK: &str = "TLS-PSK is not supported";
 const LWS: &str = "a libwebsockets setting; WebSocket listeners here serve MQTT only";
@@ -545,12 +621,8 @@ pub const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
     ("plugin", PLUGIN),
     ("plugin_load", PLUGIN),
     ("plugin_use", PLUGIN),
-    // Persistence (`persistence false` is accepted).
-    ("autosave_interval", PERSISTENCE),
+    // Persistence: mosquitto's snapshot settings.
     ("autosave_on_changes", PERSISTENCE),
-    ("persistence", PERSISTENCE),
-    ("persistence_file", PERSISTENCE),
-    ("persistence_location", PERSISTENCE),
     ("retained_persistence", PERSISTENCE),
     // TLS settings of OpenSSL, and TLS-PSK.
     ("ciphers", TLS_OPENSSL),
@@ -1063,7 +1135,24 @@ impl Parser {
             }
             "set_tcp_nodelay" => self.config.set_tcp_nodelay = at.bool(rest)?,
             "include_dir" => self.include_dir(at, rest, level)?,
-            "persistence" if !at.bool(rest).unwrap_or(true) => {}
+            "persistence" => self.config.persistence.enabled = at.bool(rest)?,
+            "persistence_location" => self.config.persistence.location = Some(at.path(rest)?),
+            "persistence_file" => self.config.persistence.file = at.path(rest)?,
+            "autosave_interval" => {
+                self.config.persistence.autosave_interval =
+                    conv(at, at.int(rest, 0, i64::from(u32::MAX))?)?;
+            }
+            "persistence_mode" => {
+                self.config.persistence.mode = match at.word(rest)? {
+                    "sync" => PersistenceMode::Sync,
+                    "periodic" => PersistenceMode::Periodic,
+                    other => {
+                        return Err(at.error(format!(
+                            "invalid value {other:?}: expected sync or periodic"
+                        )))
+                    }
+                }
+            }
             "retry_interval" => self.config.warnings.push(
                 at.error("ignored: mosquitto 2 no longer has this option either")
                     .to_string(),
@@ -1645,6 +1734,7 @@ log_timestamp false
             pid_file: Some(PathBuf::from("/run/mqtt.pid")),
             set_tcp_nodelay: true,
             warnings: Vec::new(),
+            persistence: Persistence::default(),
         };
         assert_eq!(config, expected);
     }
@@ -1928,22 +2018,73 @@ log_timestamp false
             );
             assert_eq!(e.to_string(), format!("test.conf:4: {key}: {}", e.message));
         }
-        assert!(UNSUPPORTED_KEYS.len() > 90);
+        assert!(UNSUPPORTED_KEYS.len() > 85);
     }
 
     #[test]
-    fn persistence_keys_are_not_supported_yet_except_persistence_false() {
-        for line in [
-            "persistence true",
-            "persistence_location /var/lib/mosquitto/",
-            "persistence_file mosquitto.db",
-            "autosave_interval 1800",
+    fn persistence_keys_set_the_store_and_its_mode() {
+        let off = parse_ok("listener 1883\n");
+        assert_eq!(off.persistence, Persistence::default());
+        assert!(!off.persistence.enabled);
+        assert_eq!(off.persistence.path(), PathBuf::from("libmqtt.db"));
+        assert_eq!(off.persistence.autosave_interval, 1800);
+        assert_eq!(off.persistence.mode, PersistenceMode::Sync);
+
+        let on = parse_ok(
+            "listener 1883\npersistence true\npersistence_location /var/lib/mosquitto/\n\
+             persistence_file state.db\nautosave_interval 60\npersistence_mode periodic\n",
+        );
+        assert_eq!(
+            on.persistence,
+            Persistence {
+                enabled: true,
+                location: Some(PathBuf::from("/var/lib/mosquitto/")),
+                file: PathBuf::from("state.db"),
+                autosave_interval: 60,
+                mode: PersistenceMode::Periodic,
+            }
+        );
+        assert_eq!(
+            on.persistence.path(),
+            PathBuf::from("/var/lib/mosquitto/state.db")
+        );
+        // mosquitto's meaning: a directory, with or without the slash.
+        let no_slash = parse_ok("listener 1883\npersistence_location /srv/mqtt\n");
+        assert_eq!(
+            no_slash.persistence.path(),
+            PathBuf::from("/srv/mqtt/libmqtt.db")
+        );
+        let sync = parse_ok("listener 1883\npersistence_mode sync\npersistence 1\n");
+        assert!(sync.persistence.enabled);
+        assert_eq!(sync.persistence.mode, PersistenceMode::Sync);
+        assert!(
+            !parse_ok("listener 1883\npersistence false\n")
+                .persistence
+                .enabled
+        );
+    }
+
+    #[test]
+    fn persistence_values_that_mean_nothing_are_errors_at_their_line() {
+        for (line, needle) in [
+            ("persistence yes", "expected true or false"),
+            ("persistence_mode fast", "expected sync or periodic"),
+            ("persistence_mode", "missing value"),
+            ("autosave_interval -1", "out of range"),
+            ("autosave_interval soon", "invalid number"),
+            ("persistence_location", "missing value"),
+            ("persistence_file", "missing value"),
         ] {
             let e = parse_err(&format!("listener 1883\n{line}\n"));
-            assert!(e.message.contains("issue 18"), "{e}");
-            assert_eq!(e.line, 2);
+            assert_eq!(e.line, 2, "{e}");
+            assert!(e.message.contains(needle), "{line}: {e}");
+            assert!(e.to_string().starts_with("test.conf:2: "), "{e}");
         }
-        parse_ok("listener 1883\npersistence false\n");
+        for key in ["autosave_on_changes true", "retained_persistence false"] {
+            let e = parse_err(&format!("listener 1883\n{key}\n"));
+            assert_eq!(e.line, 2, "{e}");
+            assert!(e.message.contains("not support"), "{e}");
+        }
     }
 
     #[test]
@@ -2200,37 +2341,20 @@ log_timestamp false
         assert!(e.message.contains("directory"), "{e}");
     }
 
-    /// Debian's shipped /etc/mosquitto/mosquitto.conf: every refusal is a
-    /// persistence key (the file is re-read without each refused line).
+    /// Debian's shipped /etc/mosquitto/mosquitto.conf parses, persistence
+    /// included (its `include_dir` holds only a README by default).
     #[test]
-    fn debian_default_file_is_refused_only_for_persistence() {
+    fn debian_default_file_parses_with_its_persistence() {
         let path = Path::new("/etc/mosquitto/mosquitto.conf");
-        let Ok(mut text) = fs::read_to_string(path) else {
+        let Ok(text) = fs::read_to_string(path) else {
             eprintln!("no {}: skipped", path.display());
             return;
         };
-        let mut refused = Vec::new();
-        loop {
-            match Config::parse(&text, path) {
-                Ok(config) => {
-                    eprintln!("accepted after removing {refused:?}: {config:?}");
-                    break;
-                }
-                Err(e) => {
-                    assert_eq!(e.path, path, "{e}");
-                    eprintln!("{e}");
-                    refused.push(e.key.clone());
-                    assert!(e.message.contains("issue 18"), "{e}");
-                    let lines: Vec<&str> = text.lines().collect();
-                    text = lines
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| i + 1 != e.line)
-                        .map(|(_, l)| format!("{l}\n"))
-                        .collect();
-                }
-            }
-        }
-        assert!(!refused.is_empty());
+        let config = Config::parse(&text, path).expect("Debian's file parses");
+        assert!(config.persistence.enabled);
+        assert_eq!(
+            config.persistence.path(),
+            PathBuf::from("/var/lib/mosquitto/libmqtt.db")
+        );
     }
 }

@@ -14,6 +14,8 @@
 //! * [`tls`], [`transport`]: TLS (rustls) and WebSocket (tungstenite)
 //!   layers, sans-IO too.
 //! * [`server`]: the socket loop (mio), signals.
+//! * [`store`]: the durable store (`persistence true`): an append-only
+//!   file of the engine's records, restore and compaction.
 //! * [`sys`]: the `$SYS` topics.
 //! * [`mod@log`]: mosquitto's logging options.
 
@@ -25,6 +27,7 @@ pub mod log;
 pub mod password;
 pub mod server;
 pub mod setup;
+pub mod store;
 pub mod sys;
 pub mod tls;
 pub mod transport;

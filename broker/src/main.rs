@@ -125,6 +125,9 @@ fn run(args: Args) -> Result<(), String> {
         // The files the configuration names are read too.
         libmqtt_broker::setup::security(&config)?;
         libmqtt_broker::setup::broker_options(&config)?;
+        if config.persistence.enabled {
+            libmqtt_broker::store::check(&config.persistence)?;
+        }
         for l in &config.listeners {
             if let Some(tls) = &l.tls {
                 libmqtt_broker::tls::server_config(tls)?;

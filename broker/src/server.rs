@@ -3,7 +3,9 @@
 //!
 //! 1. Wait for readiness, at most until the engine's next deadline
 //!    ([`Broker::poll_timeout`]), the next `$SYS` update, or a closing
-//!    connection's flush deadline. Time is milliseconds since the start.
+//!    connection's flush deadline, or the store's periodic sync. Time is
+//!    Unix time in milliseconds at the start plus the monotonic time since
+//!    (so session and message expiry count a downtime across restarts).
 //! 2. Accept new connections ([`Broker::connection_opened`]; a listener's
 //!    `max_connections` is enforced here by closing the socket at once).
 //!    Read each readable socket in 64 KiB chunks (a bounded number of reads
@@ -13,7 +15,12 @@
 //!    became writable.
 //! 3. Call [`Broker::handle_timeout`] when its deadline has passed; update
 //!    `$SYS`.
-//! 4. Drain [`Broker::poll_output`] through the transports to the sockets.
+//! 4. With `persistence true`, take [`Broker::poll_store`] and append it
+//!    to the [`Store`] (in `sync` mode, fdatasync'ed) **before** draining
+//!    [`Broker::poll_output`]: nothing the engine acknowledged is sent
+//!    before its record is stored. A store that cannot be written stops
+//!    the broker (continuing would acknowledge what is not stored).
+//!    Drain [`Broker::poll_output`] through the transports to the sockets.
 //!    What a socket does not take waits in the connection's pending buffer
 //!    and the socket is watched for writability.
 //! 5. Drain [`Broker::poll_close`]: the transport's goodbye (WebSocket
@@ -22,7 +29,8 @@
 //!
 //! SIGHUP reloads the password and ACL files (connected clients stay) and
 //! reopens log files; SIGTERM and SIGINT stop: 5.0 clients get DISCONNECT
-//! 0x8B Server shutting down ([`Broker::shutdown`]).
+//! 0x8B Server shutting down ([`Broker::shutdown`]); the store's last
+//! batch is written and synced.
 //!
 //! Everything MQTT is the engine's.
 
@@ -43,6 +51,7 @@ use crate::config::{Config, Protocol};
 use crate::log;
 use crate::log::Logger;
 use crate::setup::{self, Security};
+use crate::store::Store;
 use crate::sys::{SysTree, Traffic};
 use crate::transport::{Transport, TransportError};
 
@@ -71,6 +80,36 @@ const STOP_GRACE_MS: u64 = 2_000;
 #[allow(clippy::disallowed_methods)]
 fn real_now() -> RealInstant {
     RealInstant::now()
+}
+
+/// Unix time in milliseconds (0 if the clock is before 1970).
+#[allow(clippy::disallowed_methods)]
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The engine's clock: Unix milliseconds read once at the start, plus the
+/// monotonic time since (a wall clock step while running does not move
+/// it; a restart continues from the wall clock).
+struct Clock {
+    origin: RealInstant,
+    unix_at_origin: u64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            origin: real_now(),
+            unix_at_origin: unix_millis(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.unix_at_origin.saturating_add(elapsed)
+    }
 }
 
 /// One listening socket (a listener bound to several addresses has
@@ -133,7 +172,9 @@ pub struct Server {
     conns: HashMap<usize, Conn>,
     unread: Vec<usize>,
     closing: Vec<usize>,
-    origin: RealInstant,
+    clock: Clock,
+    /// The durable store (`persistence true`).
+    store: Option<Store>,
     buf: Vec<u8>,
     /// Scratch buffers of the TLS and WebSocket layers (what goes up to
     /// the engine, what goes down to the socket), reused.
@@ -172,6 +213,19 @@ impl Server {
         let mut broker = Broker::new(options);
         let auth = ListenerAuthenticator::new(securities, uniform);
         broker.set_authenticator(Box::new(auth.clone()));
+        let clock = Clock::start();
+        // Restored before any listener opens: no client sees the broker
+        // without its state.
+        let store = if config.persistence.enabled {
+            Some(Store::open(
+                &config.persistence,
+                &mut broker,
+                clock.now(),
+                &mut log,
+            )?)
+        } else {
+            None
+        };
         let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
         // Before any listening line is printed: a SIGHUP sent by whoever
         // waits for those lines must not meet the default action (exit).
@@ -239,7 +293,7 @@ impl Server {
             return Err("no listener could be opened".into());
         }
         let _ = std::io::stdout().flush();
-        let sys = SysTree::new(config.sys_interval, 0);
+        let sys = SysTree::new(config.sys_interval, clock.now());
         Ok(Server {
             config,
             broker,
@@ -251,7 +305,8 @@ impl Server {
             conns: HashMap::new(),
             unread: Vec::new(),
             closing: Vec::new(),
-            origin: real_now(),
+            clock,
+            store,
             buf: vec![0; READ_CHUNK],
             scratch_up: Vec::new(),
             scratch_down: Vec::new(),
@@ -263,9 +318,45 @@ impl Server {
         })
     }
 
-    /// Milliseconds since the start: the time the engine is given.
+    /// The time the engine is given (see [`Clock`]).
     fn now(&self) -> u64 {
-        self.origin.elapsed().as_millis() as u64
+        self.clock.now()
+    }
+
+    /// Appends the engine's latest batch of records to the store (synced
+    /// in `sync` mode), and compacts when the file has grown enough.
+    /// Called before every drain of [`Broker::poll_output`].
+    fn persist(&mut self) -> Result<(), String> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        if let Some(batch) = self.broker.poll_store(now) {
+            store.append(&batch)?;
+            if store.wants_compaction() {
+                let before = store.len();
+                let snapshot = self.broker.snapshot(now);
+                store.compact(&snapshot)?;
+                log!(
+                    self.log,
+                    Information,
+                    "store {}: compacted, {before} bytes to {}",
+                    store.path().display(),
+                    store.len()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A store error: logged; the broker stops.
+    fn fatal(&mut self, e: String) -> String {
+        log!(
+            self.log,
+            Error,
+            "Error: {e}; stopping (nothing more is acknowledged)"
+        );
+        e
     }
 
     /// Serves until SIGTERM or SIGINT.
@@ -281,6 +372,14 @@ impl Server {
             let now = self.now();
             if let Some(deadline) = self.stopping {
                 if self.conns.is_empty() || now >= deadline {
+                    if let Err(e) = self.persist() {
+                        return Err(self.fatal(e));
+                    }
+                    if let Some(store) = &mut self.store {
+                        if let Err(e) = store.sync() {
+                            return Err(self.fatal(e));
+                        }
+                    }
                     log!(self.log, Notice, "libmqtt-broker terminating");
                     return Ok(());
                 }
@@ -293,6 +392,7 @@ impl Server {
                     .filter_map(|c| c.closing_by)
                     .chain(self.broker.poll_timeout())
                     .chain(self.sys.deadline())
+                    .chain(self.store.as_ref().and_then(Store::deadline))
                     .chain(self.stopping)
                     .min()
                     .map(|t| Duration::from_millis(t.saturating_sub(now)))
@@ -332,7 +432,14 @@ impl Server {
                 self.broker.handle_timeout(now);
             }
             self.sys.update(&mut self.broker, self.traffic, now);
-            self.transmit();
+            if let Some(store) = &mut self.store {
+                if let Err(e) = store.tick(now) {
+                    return Err(self.fatal(e));
+                }
+            }
+            if let Err(e) = self.transmit() {
+                return Err(self.fatal(e));
+            }
         }
     }
 
@@ -569,10 +676,18 @@ impl Server {
 
     /// Hands the engine's output to the sockets and carries out its
     /// closes, until it has nothing more (a close can publish a will).
-    fn transmit(&mut self) {
+    /// The store's batch goes first each time; its error is returned.
+    fn transmit(&mut self) -> Result<(), String> {
         loop {
             let mut idle = true;
-            while let Some((id, bytes)) = self.broker.poll_output() {
+            // Before every output taken: a send that failed ends its
+            // connection, whose changes (a will queued for a persistent
+            // session) are stored before what follows them goes out.
+            loop {
+                self.persist()?;
+                let Some((id, bytes)) = self.broker.poll_output() else {
+                    break;
+                };
                 idle = false;
                 self.send(id.get() as usize, &bytes);
             }
@@ -609,7 +724,7 @@ impl Server {
                 self.end(key, End::FlushTimeout);
             }
             if idle {
-                return;
+                return Ok(());
             }
         }
     }
@@ -664,7 +779,7 @@ impl Server {
         // The engine keeps the rest of its output until the socket takes
         // these bytes, and applies its policy for slow subscribers.
         if conn.sent == conn.pending.len() {
-            let now = self.origin.elapsed().as_millis() as u64;
+            let now = self.clock.now();
             self.broker.set_writable(conn.id, now, false);
         }
         if conn.pending.len() - conn.sent + bytes.len() - written > MAX_PENDING {
@@ -712,7 +827,7 @@ impl Server {
         }
         // What the engine kept comes in the next `transmit`; what the
         // client sent meanwhile is read now.
-        let now = self.origin.elapsed().as_millis() as u64;
+        let now = self.clock.now();
         self.broker.set_writable(conn.id, now, true);
         self.unread.push(key);
         conn.watching_writable = false;

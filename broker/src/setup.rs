@@ -143,7 +143,10 @@ pub fn broker_options(config: &Config) -> Result<BrokerOptions, String> {
     }
     // Connections are limited per listener by the socket loop.
     limits.max_connections = usize::MAX;
-    Ok(defaults.with_server_options(server).with_limits(limits))
+    Ok(defaults
+        .with_server_options(server)
+        .with_limits(limits)
+        .with_persistence(config.persistence.enabled))
 }
 
 #[cfg(test)]

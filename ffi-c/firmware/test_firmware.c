@@ -27,7 +27,11 @@
  *   7. a session survives a reboot: a QoS 1 publish whose PUBACK is lost,
  *      the session exported to "flash", the handle freed, a new handle
  *      imports it, reconnects, resends the PUBLISH (DUP) and completes it;
- *   8. everything freed: no byte of the heap is left in use.
+ *   8. everything freed: no byte of the heap is left in use;
+ *   9. a durable broker (persistence on): its store written to "flash"
+ *      in 64-byte pages before its output, the broker freed, a new one
+ *      restored from the flash hands a kept session its queued QoS 1
+ *      message; nothing left on the heap.
  *
  * It prints `heap-hwm-client: N`, `heap-hwm: N` and `stack-hwm: N`
  * (bytes) for the size report, and exits non-zero if any check failed:
@@ -768,6 +772,84 @@ int main(void) {
         }
         mqtt_broker_free(broker);
         broker = NULL;
+        CHECK(heap.current == 0);
+    }
+
+    /* --- 9. a durable broker: its store in "flash", restored ----------- */
+    {
+        /* CONNECT 3.1.1, keep the session (clean session 0), client "k";
+         * the same with clean session 1, client "p". */
+        static const uint8_t connect_k[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x00, 0, 60, 0, 1, 'k'};
+        static const uint8_t connect_p[] = {0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, 1, 'p'};
+        /* SUBSCRIBE id 1 to "q" at QoS 1; PUBLISH QoS 1 id 1 "q" "x". */
+        static const uint8_t subscribe[] = {0x82, 6, 0, 1, 0, 1, 'q', 1};
+        static const uint8_t publish[] = {0x32, 6, 0, 1, 'q', 0, 1, 'x'};
+        static uint8_t store[1024]; /* the flash area */
+        static uint8_t out[128];
+        size_t store_len = 0, n = 0, got = 0;
+        uint64_t k = 0, p = 0, who = 0;
+        mqtt_broker_options bo;
+        mqtt_restore_report r;
+        mqtt_broker *b = NULL;
+        int puback_after_store = 0;
+
+        EXPECT_OK(mqtt_broker_options_default(&bo));
+        bo.persistence = true;
+        EXPECT_OK(mqtt_broker_new(&bo, &b));
+        EXPECT_OK(mqtt_broker_snapshot(b, now, &n));
+        for (;;) { /* 64 bytes at a time: a flash page */
+            EXPECT_OK(mqtt_broker_poll_store(b, now, store + store_len, 64, &n));
+            if (n == 0)
+                break;
+            store_len += n;
+        }
+        CHECK(store_len >= 16 && memcmp(store, "LMQTSTOR", 8) == 0);
+        EXPECT_OK(mqtt_broker_connection_opened(b, now, &k));
+        EXPECT_OK(mqtt_broker_handle_input(b, k, connect_k, sizeof connect_k, now));
+        EXPECT_OK(mqtt_broker_handle_input(b, k, subscribe, sizeof subscribe, now));
+        EXPECT_OK(mqtt_broker_connection_closed(b, k, now));
+        EXPECT_OK(mqtt_broker_connection_opened(b, now, &p));
+        EXPECT_OK(mqtt_broker_handle_input(b, p, connect_p, sizeof connect_p, now));
+        EXPECT_OK(mqtt_broker_handle_input(b, p, publish, sizeof publish, now));
+        /* The records first (into flash), then the output (the PUBACK). */
+        for (;;) {
+            EXPECT_OK(mqtt_broker_poll_store(b, now, store + store_len, 64, &n));
+            if (n == 0 || store_len + n > sizeof store - 64)
+                break;
+            store_len += n;
+        }
+        CHECK(n == 0);
+        for (;;) {
+            EXPECT_OK(mqtt_broker_poll_output(b, &who, out, sizeof out, &n));
+            if (n == 0)
+                break;
+            if (who == p && out[n >= 4 ? n - 4 : 0] == 0x40)
+                puback_after_store = 1;
+        }
+        CHECK(puback_after_store);
+        mqtt_broker_free(b); /* the power goes */
+        b = NULL;
+
+        now += 1000;
+        EXPECT_OK(mqtt_broker_new(&bo, &b));
+        EXPECT_OK(mqtt_broker_restore(b, store, store_len, now, &r));
+        CHECK(r.valid_len == store_len && r.damage == MQTT_STORE_DAMAGE_NONE);
+        CHECK(r.sessions == 1 && r.subscriptions == 1 && r.messages == 1);
+        EXPECT_OK(mqtt_broker_connection_opened(b, now, &k));
+        EXPECT_OK(mqtt_broker_handle_input(b, k, connect_k, sizeof connect_k, now));
+        for (;;) {
+            EXPECT_OK(mqtt_broker_poll_output(b, &who, out + got, sizeof out - got, &n));
+            if (n == 0)
+                break;
+            got += n;
+        }
+        /* CONNACK with Session Present, then the message kept across. */
+        CHECK(got >= 4 + 8 && out[0] == 0x20 && out[2] == 0x01 && out[3] == 0x00);
+        CHECK((out[4] & 0xF6) == 0x32 && out[got - 1] == 'x');
+        printf("durable broker: store %lu bytes, restored %lu session(s), %lu message(s)\n",
+               (unsigned long)store_len, (unsigned long)r.sessions, (unsigned long)r.messages);
+        EXPECT_OK(mqtt_broker_connection_closed(b, k, now));
+        mqtt_broker_free(b);
         CHECK(heap.current == 0);
     }
 

@@ -9,6 +9,7 @@
 use alloc::collections::BTreeMap;
 
 use bytes::Bytes;
+use mqtt_core::broker::persist::{FrameError, RestoreError, RestoreReport};
 use mqtt_core::broker::{
     Acl, Broker, BrokerLimits, BrokerOptions, ConnectionId, PasswordTable, QueueFullPolicy,
 };
@@ -16,6 +17,7 @@ use mqtt_core::codec::QoS;
 use mqtt_core::server::ServerOptions;
 
 use crate::mqtt_status;
+use crate::prelude::*;
 use crate::types::*;
 use crate::{
     free_handle, last_error_of, new_handle, report_check, with_handle, Handle, HandleState,
@@ -140,6 +142,13 @@ pub struct mqtt_broker_options {
     /// asked, 3.1.1 sessions included (default `UINT32_MAX`: no bound;
     /// mosquitto's `persistent_client_expiration`).
     pub max_session_expiry_interval: u32,
+    /// Whether the broker describes its durable state (persistent
+    /// sessions, their subscriptions, queued and in-flight QoS 1 and 2
+    /// messages, delayed wills, retained messages) as records for the
+    /// caller to store: `mqtt_broker_poll_store`, `mqtt_broker_snapshot`,
+    /// `mqtt_broker_restore` (default false: nothing is recorded and
+    /// nothing costs).
+    pub persistence: bool,
 }
 
 /// Fills `*out` with the defaults (documented on each field of
@@ -185,6 +194,7 @@ pub unsafe extern "C" fn mqtt_broker_options_default(out: *mut mqtt_broker_optio
             max_output_bytes_per_connection: l.max_output_bytes_per_connection,
             max_payload_bytes: l.max_payload_bytes,
             max_session_expiry_interval: l.max_session_expiry_interval,
+            persistence: d.persistence,
         };
         // SAFETY: checked non-NULL; the caller provides a writable struct.
         unsafe { out.write(opts) };
@@ -258,7 +268,8 @@ unsafe fn broker_options(o: &mqtt_broker_options) -> Result<BrokerOptions, Failu
     let mut opts = BrokerOptions::new()
         .with_server_options(server)
         .with_limits(limits)
-        .with_no_matching_subscribers(o.no_matching_subscribers);
+        .with_no_matching_subscribers(o.no_matching_subscribers)
+        .with_persistence(o.persistence);
     if !o.passwords.is_absent() {
         // SAFETY: a view of `o`, valid by the caller's promise.
         let text = unsafe { view_str(o.passwords, "passwords") }?;
@@ -292,6 +303,11 @@ pub struct mqtt_broker {
     /// Output taken from the engine and not yet copied out: its connection
     /// and the rest of its bytes.
     pending: Option<(u64, Bytes)>,
+    /// Store bytes (a batch of records, or a snapshot) taken from the
+    /// engine and not yet copied out, from `store_at` on.
+    store: Vec<u8>,
+    /// How much of `store` was copied out.
+    store_at: usize,
     state: HandleState,
 }
 
@@ -340,6 +356,8 @@ pub unsafe extern "C" fn mqtt_broker_new(
             broker: Broker::new(opts),
             open: BTreeMap::new(),
             pending: None,
+            store: Vec::new(),
+            store_at: 0,
             state: HandleState::default(),
         })
     };
@@ -659,6 +677,274 @@ pub unsafe extern "C" fn mqtt_broker_poll_timeout(
     }
 }
 
+// ----- durability --------------------------------------------------------------
+
+impl mqtt_broker {
+    /// Makes `store` hold the engine's next batch of records when it holds
+    /// nothing more to copy out.
+    fn fill_store(&mut self, now_ms: u64) {
+        if self.store_at < self.store.len() {
+            return;
+        }
+        self.store.clear();
+        self.store_at = 0;
+        if let Some(batch) = self.broker.poll_store(now_ms) {
+            self.store = batch;
+        }
+    }
+
+    /// Frees the store bytes once all were copied out (a snapshot can be
+    /// large: it is not kept as spare capacity).
+    fn drop_store_if_done(&mut self) {
+        if self.store_at >= self.store.len() {
+            self.store = Vec::new();
+            self.store_at = 0;
+        }
+    }
+}
+
+/// Copies store bytes into `buf` (up to `cap`) and stores their number in
+/// `*written` (0 when there are none): with `persistence` on, the records
+/// of every change of the durable state since the last call, as one batch
+/// ending with a commit record at `now_ms`, to append to the store (a
+/// file, flash); after `mqtt_broker_snapshot`, the snapshot. Call it
+/// until `*written` is 0, like `mqtt_broker_poll_output`: a batch larger
+/// than `cap` comes over several calls, in order, and nothing is lost.
+///
+/// The rule that makes the store durable: after each input, close or
+/// timeout, take the store bytes **before** `mqtt_broker_poll_output`,
+/// make them durable (write and fsync, or program the flash) and only
+/// then send the output: an acknowledgement (PUBACK, PUBREC, SUBACK)
+/// follows the records that make it true. A batch cut short by a crash is
+/// discarded whole by `mqtt_broker_restore`. `mqtt_broker_store_len` gives
+/// the size to take it in one call. `buf` may be NULL only when `cap` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_poll_store(
+    b: *mut mqtt_broker,
+    now_ms: u64,
+    buf: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> mqtt_status {
+    if written.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL and writable (the caller's promise).
+    unsafe { written.write(0) };
+    // SAFETY: `b` checked by with_handle; `buf` holds `cap` writable bytes
+    // by the caller's promise (NULL and the size checked).
+    unsafe {
+        with_handle(b, |h| {
+            let out = out_buf(buf, cap)?;
+            if out.is_empty() {
+                return Ok(());
+            }
+            h.fill_store(now_ms);
+            let rest = &h.store[h.store_at..];
+            let n = rest.len().min(out.len());
+            out[..n].copy_from_slice(&rest[..n]);
+            h.store_at += n;
+            h.drop_store_if_done();
+            written.write(n);
+            Ok(())
+        })
+    }
+}
+
+/// Stores in `*len` how many store bytes `mqtt_broker_poll_store` gives
+/// next (0: none): a buffer of `*len` bytes takes them in one call. It
+/// takes the engine's pending batch (committed at `now_ms`) if no bytes
+/// are waiting.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_store_len(
+    b: *mut mqtt_broker,
+    now_ms: u64,
+    len: *mut usize,
+) -> mqtt_status {
+    if len.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL and writable.
+    unsafe { len.write(0) };
+    // SAFETY: `b` checked by with_handle; `len` as above.
+    unsafe {
+        with_handle(b, |h| {
+            h.fill_store(now_ms);
+            len.write(h.store.len() - h.store_at);
+            h.drop_store_if_done();
+            Ok(())
+        })
+    }
+}
+
+/// Takes a snapshot: the whole durable state at `now_ms` as a new store
+/// (store header and one batch), which `mqtt_broker_poll_store` then
+/// hands out, and stores its size in `*len`. Write it to a new file (or
+/// flash area) and replace the old store with it: this compacts the
+/// store. Store bytes not copied out yet are dropped (the snapshot
+/// contains what they describe). Works with `persistence` off too (then
+/// without retained messages: the engine keeps no record of them); write
+/// one after `mqtt_broker_restore`, before appending batches.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_snapshot(
+    b: *mut mqtt_broker,
+    now_ms: u64,
+    len: *mut usize,
+) -> mqtt_status {
+    if len.is_null() {
+        return mqtt_status::MQTT_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: checked non-NULL and writable.
+    unsafe { len.write(0) };
+    // SAFETY: `b` checked by with_handle; `len` as above.
+    unsafe {
+        with_handle(b, |h| {
+            h.store = h.broker.snapshot(now_ms);
+            h.store_at = 0;
+            len.write(h.store.len());
+            Ok(())
+        })
+    }
+}
+
+/// `mqtt_restore_report.damage`: the store was read to its end.
+pub const MQTT_STORE_DAMAGE_NONE: u8 = 0;
+/// `mqtt_restore_report.damage`: the store ends inside a frame (a write
+/// cut short by a crash).
+pub const MQTT_STORE_DAMAGE_TRUNCATED: u8 = 1;
+/// `mqtt_restore_report.damage`: a frame's checksum does not match.
+pub const MQTT_STORE_DAMAGE_CHECKSUM: u8 = 2;
+/// `mqtt_restore_report.damage`: a frame's length is larger than any
+/// record can be.
+pub const MQTT_STORE_DAMAGE_TOO_LONG: u8 = 3;
+/// `mqtt_restore_report.damage`: a frame's checksum matched but its body
+/// is not a valid record.
+pub const MQTT_STORE_DAMAGE_RECORD: u8 = 4;
+
+/// What `mqtt_broker_restore` rebuilt from a store, and what it could not.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct mqtt_restore_report {
+    /// Bytes of the store that were applied (header and whole batches).
+    /// Truncate the store here, or better write a fresh
+    /// `mqtt_broker_snapshot`, before appending batches.
+    pub valid_len: usize,
+    /// Bytes after `valid_len` that were discarded: a batch torn by a
+    /// crash, or everything from a damaged frame on.
+    pub discarded_bytes: usize,
+    /// Records in the discarded bytes that still decoded (0 when the
+    /// damage is at the end).
+    pub discarded_records: usize,
+    /// Why bytes were discarded: `MQTT_STORE_DAMAGE_NONE` (a torn last
+    /// batch without a damaged frame, or nothing discarded) or another
+    /// `MQTT_STORE_DAMAGE_*`.
+    pub damage: u8,
+    /// With `damage`: the byte offset of the damaged frame.
+    pub damage_offset: usize,
+    /// Batches applied.
+    pub batches: u64,
+    /// Records applied.
+    pub records: u64,
+    /// Whether `last_commit_ms` is set (false for an empty store).
+    pub has_last_commit: bool,
+    /// The time (the `now_ms` clock) of the last batch applied.
+    pub last_commit_ms: u64,
+    /// Persistent sessions rebuilt.
+    pub sessions: usize,
+    /// Sessions whose expiry passed during the downtime, not rebuilt.
+    pub expired_sessions: usize,
+    /// Subscriptions rebuilt.
+    pub subscriptions: usize,
+    /// Messages rebuilt for sessions (queued or in flight).
+    pub messages: usize,
+    /// Queued messages whose Message Expiry Interval passed, dropped.
+    pub expired_messages: usize,
+    /// Retained messages rebuilt.
+    pub retained: usize,
+    /// Delayed wills rebuilt.
+    pub wills: usize,
+}
+
+impl mqtt_restore_report {
+    fn from_core(r: &RestoreReport) -> Self {
+        let (damage, damage_offset) = match &r.damage {
+            None => (MQTT_STORE_DAMAGE_NONE, 0),
+            Some(d) => (
+                match d.error {
+                    FrameError::Truncated => MQTT_STORE_DAMAGE_TRUNCATED,
+                    FrameError::Checksum => MQTT_STORE_DAMAGE_CHECKSUM,
+                    FrameError::TooLong(_) => MQTT_STORE_DAMAGE_TOO_LONG,
+                    _ => MQTT_STORE_DAMAGE_RECORD,
+                },
+                d.offset,
+            ),
+        };
+        mqtt_restore_report {
+            valid_len: r.valid_len,
+            discarded_bytes: r.discarded_bytes,
+            discarded_records: r.discarded_records,
+            damage,
+            damage_offset,
+            batches: r.batches,
+            records: r.records,
+            has_last_commit: r.last_commit.is_some(),
+            last_commit_ms: r.last_commit.unwrap_or(0),
+            sessions: r.sessions,
+            expired_sessions: r.expired_sessions,
+            subscriptions: r.subscriptions,
+            messages: r.messages,
+            expired_messages: r.expired_messages,
+            retained: r.retained,
+            wills: r.wills,
+        }
+    }
+}
+
+/// Rebuilds the broker's durable state from `len` bytes of a store (what
+/// `mqtt_broker_poll_store` handed out, appended, or a snapshot) at
+/// `now_ms`, on a new broker (no connections opened yet). Whole batches
+/// of the valid prefix apply; a damaged or torn tail is not an error but
+/// reported in `*report` (NULL: not wanted), which is written on success
+/// only. Empty data (`len` 0; `data` may then be NULL) is an empty store.
+/// Sessions, messages and wills whose time passed during the downtime end
+/// at the first `mqtt_broker_handle_timeout`, so use a clock that goes on
+/// across restarts (Unix time in milliseconds). After it, write a
+/// `mqtt_broker_snapshot` as the new store before appending batches.
+///
+/// `MQTT_STATUS_NOT_A_STORE`: the bytes are not a store;
+/// `MQTT_STATUS_STORE_TOO_NEW`: a newer format version;
+/// `MQTT_STATUS_NOT_EMPTY`: the broker has connections, sessions or
+/// retained messages already. Nothing changes then.
+#[no_mangle]
+pub unsafe extern "C" fn mqtt_broker_restore(
+    b: *mut mqtt_broker,
+    data: *const u8,
+    len: usize,
+    now_ms: u64,
+    report: *mut mqtt_restore_report,
+) -> mqtt_status {
+    // SAFETY: `b` checked by with_handle; `data` holds `len` bytes by the
+    // caller's promise, checked by slice_arg; `report` is NULL or
+    // writable.
+    unsafe {
+        with_handle(b, |h| {
+            let data = slice_arg(data, len).map_err(bare)?;
+            let r = h.broker.restore(data, now_ms).map_err(|e| {
+                let status = match e {
+                    RestoreError::NotAStore => mqtt_status::MQTT_STATUS_NOT_A_STORE,
+                    RestoreError::NewerVersion { .. } => mqtt_status::MQTT_STATUS_STORE_TOO_NEW,
+                    _ => mqtt_status::MQTT_STATUS_NOT_EMPTY,
+                };
+                (status, error_text(&e, status))
+            })?;
+            if !report.is_null() {
+                report.write(mqtt_restore_report::from_core(&r));
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Counters of a broker (`mqtt_broker_stats`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -719,7 +1005,6 @@ pub unsafe extern "C" fn mqtt_broker_get_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prelude::*;
 
     #[test]
     fn defaults_round_trip_through_the_options() {

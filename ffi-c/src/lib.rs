@@ -315,6 +315,15 @@ pub enum mqtt_status {
     /// The bytes are not a valid MQTT packet (`mqtt_decode`; the reason
     /// code to answer with is in the view).
     MQTT_STATUS_MALFORMED = 15,
+    /// The bytes given to `mqtt_broker_restore` are not a libmqtt store
+    /// (no store header).
+    MQTT_STATUS_NOT_A_STORE = 16,
+    /// The store was written by a newer format version than this library
+    /// reads (`mqtt_broker_last_error` names both versions).
+    MQTT_STATUS_STORE_TOO_NEW = 17,
+    /// `mqtt_broker_restore` needs a broker with no connections, sessions
+    /// or retained messages: restore into a new broker.
+    MQTT_STATUS_NOT_EMPTY = 18,
 }
 
 /// A static, NUL-terminated English description of a status code
@@ -339,6 +348,9 @@ pub extern "C" fn mqtt_status_str(status: u32) -> *const core::ffi::c_char {
         13 => c"unknown connection",
         14 => c"buffer too small",
         15 => c"not a valid MQTT packet",
+        16 => c"not a libmqtt store",
+        17 => c"store written by a newer format version",
+        18 => c"restore needs an empty broker",
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -568,13 +580,13 @@ mod tests {
 
     #[test]
     fn every_status_has_a_description() {
-        for s in 0..=15u32 {
+        for s in 0..=18u32 {
             // SAFETY: mqtt_status_str returns a static C string.
             let text = unsafe { core::ffi::CStr::from_ptr(mqtt_status_str(s)) };
             assert_ne!(text.to_str().unwrap(), "unknown status", "{s}");
         }
         // SAFETY: as above.
-        let text = unsafe { core::ffi::CStr::from_ptr(mqtt_status_str(16)) };
+        let text = unsafe { core::ffi::CStr::from_ptr(mqtt_status_str(19)) };
         assert_eq!(text.to_str().unwrap(), "unknown status");
     }
 }

@@ -21,6 +21,12 @@
  *    CONNECT decided by the application, SUBSCRIBE answered, a QoS 1
  *    message acknowledged by hand (with 0x87 Not authorized), a message
  *    to the client, the will on transport close, and NULL arguments.
+ * 8. Durability (persistence on): the store is taken before the output
+ *    it makes true; a broker restored from it delivers a persistent
+ *    session's queued QoS 1 messages and keeps retained messages; a torn
+ *    or damaged store reports its damage and keeps the whole batches; a
+ *    small buffer loses nothing; foreign, newer and non-empty cases have
+ *    their own status.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +69,10 @@ typedef struct {
     peer_t peers[MAX_PEERS];
     int npeers;
     uint64_t now;
+    /* With persistence: the store (everything mqtt_broker_poll_store
+     * handed out, appended), as a driver's file would hold it. */
+    uint8_t *store;
+    size_t store_len, store_cap;
 } world_t;
 
 static void copy_view(char *dst, size_t cap, mqtt_bytes_view v) {
@@ -118,6 +128,30 @@ static peer_t *peer_of(world_t *w, uint64_t conn) {
     return NULL;
 }
 
+/* Appends what mqtt_broker_poll_store hands out to w->store, in 7-byte
+ * chunks (a batch comes over several calls, nothing is lost), checking it
+ * adds up to what mqtt_broker_store_len announced. A real driver fsyncs
+ * here, before sending any output. */
+static void take_store(world_t *w) {
+    size_t need = 0, got = 0, n = 0;
+    EXPECT(mqtt_broker_store_len(w->broker, w->now, &need), MQTT_STATUS_OK);
+    for (;;) {
+        if (w->store_len + 7 > w->store_cap) {
+            w->store_cap = w->store_cap * 2 + 64;
+            w->store = realloc(w->store, w->store_cap);
+            if (w->store == NULL)
+                abort();
+        }
+        EXPECT(mqtt_broker_poll_store(w->broker, w->now, w->store + w->store_len, 7, &n),
+               MQTT_STATUS_OK);
+        if (n == 0)
+            break;
+        w->store_len += n;
+        got += n;
+    }
+    CHECK(got == need);
+}
+
 /* Moves bytes until nobody has any, then closes what the broker asks. */
 static void pump(world_t *w) {
     static uint8_t buf[4096];
@@ -139,6 +173,9 @@ static void pump(world_t *w) {
                 moved = 1;
             }
         }
+        /* Durable first, then the output that relies on it. */
+        if (w->store != NULL)
+            take_store(w);
         for (;;) {
             uint64_t peek = 0;
             EXPECT(mqtt_broker_output_len(w->broker, &peek, &need), MQTT_STATUS_OK);
@@ -214,6 +251,8 @@ static void world_free(world_t *w) {
         mqtt_client_free(w->peers[i].client);
     }
     mqtt_broker_free(w->broker);
+    free(w->store);
+    w->store = NULL;
 }
 
 static void subscribe(world_t *w, peer_t *p, const char *filter, uint8_t qos) {
@@ -746,6 +785,241 @@ static void test_server(void) {
     mqtt_client_free(c);
 }
 
+/* ----- 8. durability ----------------------------------------------------- */
+
+/* A 5.0 client keeping its session for an hour, transport opened and
+ * CONNECT sent (not pumped yet). */
+static peer_t *add_persistent_peer(world_t *w, const char *id) {
+    mqtt_client_options o;
+    peer_t *p = &w->peers[w->npeers++];
+    EXPECT(mqtt_client_options_default(&o), MQTT_STATUS_OK);
+    o.version = MQTT_VERSION_5;
+    o.client_id = str_view(id);
+    o.clean_start = false;
+    o.session_expiry_interval = 3600;
+    EXPECT(mqtt_client_new(&o, &p->client), MQTT_STATUS_OK);
+    p->seen.refused_code = -1;
+    EXPECT(mqtt_broker_connection_opened(w->broker, w->now, &p->conn), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_connect(p->client, w->now), MQTT_STATUS_OK);
+    return p;
+}
+
+/* A world whose broker starts from `store` (len bytes) with persistence;
+ * its own store starts as a snapshot of what was restored. */
+static void world_restore(world_t *w, const uint8_t *store, size_t len,
+                          mqtt_restore_report *r) {
+    mqtt_broker_options o;
+    size_t snap = 0;
+    EXPECT(mqtt_broker_options_default(&o), MQTT_STATUS_OK);
+    o.persistence = true;
+    world_init(w, &o);
+    w->now = 50000;
+    memset(r, 0xAB, sizeof *r);
+    EXPECT(mqtt_broker_restore(w->broker, store, len, w->now, r), MQTT_STATUS_OK);
+    w->store_cap = 64;
+    w->store = malloc(w->store_cap);
+    if (w->store == NULL)
+        abort();
+    EXPECT(mqtt_broker_snapshot(w->broker, w->now, &snap), MQTT_STATUS_OK);
+    CHECK(snap >= 16);
+    take_store(w);
+    CHECK(w->store_len == snap);
+}
+
+static void test_persistence(void) {
+    world_t w, w2, w3;
+    mqtt_broker_options o;
+    mqtt_restore_report r;
+    mqtt_broker *b = NULL;
+    peer_t *keeper, *pub, *back, *late;
+    uint8_t *saved, *bad, chunk[3], whole[4096];
+    size_t saved_len, n = 0, len = 0, pieces = 0, total = 0;
+    uint64_t conn = 0;
+    int i;
+
+    EXPECT(mqtt_broker_options_default(&o), MQTT_STATUS_OK);
+    CHECK(o.persistence == false);
+    o.persistence = true;
+    world_init(&w, &o);
+    /* A fresh store: the snapshot of the empty broker (store header). */
+    w.store_cap = 64;
+    w.store = malloc(w.store_cap);
+    if (w.store == NULL)
+        abort();
+    EXPECT(mqtt_broker_snapshot(w.broker, w.now, &len), MQTT_STATUS_OK);
+    take_store(&w);
+    CHECK(w.store_len == len && len >= 16 && memcmp(w.store, "LMQTSTOR", 8) == 0);
+
+    keeper = add_persistent_peer(&w, "keeper");
+    pump(&w);
+    CHECK(keeper->seen.connected == 1);
+    subscribe(&w, keeper, "q/#", 1);
+    CHECK(keeper->seen.subscribed == 1);
+    /* The keeper goes offline; its session stays. */
+    EXPECT(mqtt_broker_connection_closed(w.broker, keeper->conn, w.now), MQTT_STATUS_OK);
+    EXPECT(mqtt_client_transport_closed(keeper->client, w.now), MQTT_STATUS_OK);
+    keeper->conn = 0;
+    pub = add_peer(&w, MQTT_VERSION_5, "pub", NULL, NULL, NULL);
+    pump(&w);
+    publish(&w, pub, "q/1", "one", 1, false);
+    publish(&w, pub, "q/2", "two", 1, false);
+    /* The rule: the record of a QoS 1 message comes before its PUBACK. */
+    {
+        mqtt_publish_options po;
+        static uint8_t buf[256];
+        uint64_t c = 0;
+        memset(&po, 0, sizeof po);
+        po.topic = str_view("q/3");
+        po.payload = str_view("three");
+        po.qos = 1;
+        EXPECT(mqtt_client_publish(pub->client, &po, w.now, NULL), MQTT_STATUS_OK);
+        EXPECT(mqtt_client_poll_transmit(pub->client, buf, sizeof buf, &n), MQTT_STATUS_OK);
+        EXPECT(mqtt_broker_handle_input(w.broker, pub->conn, buf, n, w.now), MQTT_STATUS_OK);
+        EXPECT(mqtt_broker_output_len(w.broker, &c, &len), MQTT_STATUS_OK);
+        CHECK(c == pub->conn && len > 0); /* the PUBACK, waiting */
+        EXPECT(mqtt_broker_store_len(w.broker, w.now, &len), MQTT_STATUS_OK);
+        CHECK(len > 0); /* and the record that makes it true */
+        pump(&w);
+        CHECK(pub->seen.completed == 3);
+    }
+    publish(&w, pub, "r/x", "kept", 1, true);
+    CHECK(keeper->seen.messages == 0);
+    take_store(&w);
+
+    /* The crash: the broker is gone, the store is what remains. */
+    saved_len = w.store_len;
+    saved = malloc(saved_len);
+    if (saved == NULL)
+        abort();
+    memcpy(saved, w.store, saved_len);
+    world_free(&w);
+
+    world_restore(&w2, saved, saved_len, &r);
+    CHECK(r.valid_len == saved_len && r.discarded_bytes == 0 && r.discarded_records == 0);
+    CHECK(r.damage == MQTT_STORE_DAMAGE_NONE && r.damage_offset == 0);
+    CHECK(r.sessions == 1 && r.expired_sessions == 0 && r.subscriptions == 1);
+    CHECK(r.messages == 3 && r.expired_messages == 0 && r.retained == 1 && r.wills == 0);
+    CHECK(r.batches > 1 && r.records > 0 && r.has_last_commit && r.last_commit_ms == 1000);
+    back = add_persistent_peer(&w2, "keeper");
+    pump(&w2);
+    CHECK(back->seen.connected == 1);
+    CHECK(back->seen.messages == 3);
+    if (back->seen.messages == 3) {
+        CHECK(strcmp(back->seen.topic[0], "q/1") == 0 && strcmp(back->seen.payload[0], "one") == 0);
+        CHECK(strcmp(back->seen.payload[1], "two") == 0);
+        CHECK(strcmp(back->seen.payload[2], "three") == 0);
+        for (i = 0; i < 3; i++)
+            CHECK(back->seen.qos[i] == 1);
+    }
+    late = add_peer(&w2, MQTT_VERSION_5, "late", NULL, NULL, NULL);
+    pump(&w2);
+    subscribe(&w2, late, "r/#", 1);
+    CHECK(late->seen.messages == 1 && strcmp(late->seen.payload[0], "kept") == 0 &&
+          late->seen.retain[0] == 1);
+    /* The delivered messages were acknowledged: the new store (snapshot
+     * plus batches) restores a session with nothing queued. */
+    take_store(&w2);
+    world_restore(&w3, w2.store, w2.store_len, &r);
+    CHECK(r.sessions == 1 && r.messages == 0 && r.retained == 1 && r.damage == MQTT_STORE_DAMAGE_NONE);
+    world_free(&w3);
+    /* A broker with a connection cannot restore. */
+    EXPECT(mqtt_broker_restore(w2.broker, saved, saved_len, w2.now, &r), MQTT_STATUS_NOT_EMPTY);
+    world_free(&w2);
+
+    /* Torn: the last batch cut short by a crash is discarded whole. */
+    world_restore(&w2, saved, saved_len - 3, &r);
+    CHECK(r.valid_len < saved_len - 3 && r.valid_len >= 16);
+    CHECK(r.discarded_bytes == saved_len - 3 - r.valid_len);
+    CHECK(r.damage == MQTT_STORE_DAMAGE_TRUNCATED && r.damage_offset >= r.valid_len);
+    CHECK(r.sessions == 1 && r.messages == 3 && r.retained == 0); /* the retained batch was last */
+    world_free(&w2);
+    /* Damaged: one flipped byte in the middle ends the valid prefix there. */
+    bad = malloc(saved_len);
+    if (bad == NULL)
+        abort();
+    memcpy(bad, saved, saved_len);
+    bad[saved_len / 2] ^= 0x40;
+    world_restore(&w2, bad, saved_len, &r);
+    CHECK(r.damage == MQTT_STORE_DAMAGE_CHECKSUM || r.damage == MQTT_STORE_DAMAGE_TOO_LONG ||
+          r.damage == MQTT_STORE_DAMAGE_TRUNCATED);
+    CHECK(r.damage_offset <= saved_len / 2 && r.damage_offset >= r.valid_len);
+    CHECK(r.valid_len + r.discarded_bytes == saved_len && r.discarded_bytes > 0);
+    CHECK(r.messages < 3 || r.retained == 0);
+    world_free(&w2);
+
+    /* Refused stores, each with its status; nothing written to the report. */
+    EXPECT(mqtt_broker_new(&o, &b), MQTT_STATUS_OK);
+    memset(&r, 0, sizeof r);
+    EXPECT(mqtt_broker_restore(b, (const uint8_t *)"not a store at all", 18, 1, &r),
+           MQTT_STATUS_NOT_A_STORE);
+    CHECK(r.valid_len == 0);
+    memcpy(bad, saved, 16);
+    bad[8] = 99; /* format version 99 */
+    EXPECT(mqtt_broker_restore(b, bad, 16, 1, &r), MQTT_STATUS_STORE_TOO_NEW);
+    {
+        mqtt_bytes_view err;
+        EXPECT(mqtt_broker_last_error(b, &err), MQTT_STATUS_OK);
+        CHECK(err.len > 0 && memchr(err.ptr, '9', err.len) != NULL);
+    }
+    CHECK(strcmp(mqtt_status_str(MQTT_STATUS_NOT_A_STORE), "not a libmqtt store") == 0);
+    EXPECT(mqtt_broker_restore(b, NULL, 5, 1, &r), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_broker_restore(NULL, saved, saved_len, 1, &r), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_broker_poll_store(b, 1, NULL, 0, NULL), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_broker_poll_store(b, 1, NULL, 5, &n), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_broker_store_len(b, 1, NULL), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_broker_snapshot(b, 1, NULL), MQTT_STATUS_NULL_ARGUMENT);
+    EXPECT(mqtt_broker_snapshot(NULL, 1, &len), MQTT_STATUS_NULL_ARGUMENT);
+    /* Empty data is an empty store; the report says nothing was there. */
+    memset(&r, 0xAB, sizeof r);
+    EXPECT(mqtt_broker_restore(b, NULL, 0, 1, &r), MQTT_STATUS_OK);
+    CHECK(r.valid_len == 0 && r.batches == 0 && !r.has_last_commit && r.sessions == 0);
+    /* Then the saved store, report not wanted. */
+    EXPECT(mqtt_broker_restore(b, saved, saved_len, 2, NULL), MQTT_STATUS_OK);
+
+    /* Buffers too small lose nothing: a snapshot taken 3 bytes at a time,
+     * with a 0-byte call in the middle, equals one taken whole. */
+    EXPECT(mqtt_broker_snapshot(b, 2, &len), MQTT_STATUS_OK);
+    CHECK(len > 16 && len <= sizeof whole);
+    EXPECT(mqtt_broker_poll_store(b, 2, chunk, 0, &n), MQTT_STATUS_OK);
+    CHECK(n == 0);
+    for (;;) {
+        size_t left = 0;
+        EXPECT(mqtt_broker_store_len(b, 2, &left), MQTT_STATUS_OK);
+        CHECK(left == len - total);
+        EXPECT(mqtt_broker_poll_store(b, 2, chunk, sizeof chunk, &n), MQTT_STATUS_OK);
+        if (n == 0)
+            break;
+        CHECK(total + n <= sizeof whole);
+        if (total + n <= sizeof whole)
+            memcpy(whole + total, chunk, n);
+        total += n;
+        pieces++;
+    }
+    CHECK(total == len && pieces == (len + 2) / 3);
+    {
+        uint8_t *again = malloc(len);
+        if (again == NULL)
+            abort();
+        EXPECT(mqtt_broker_snapshot(b, 2, &n), MQTT_STATUS_OK);
+        CHECK(n == len);
+        EXPECT(mqtt_broker_poll_store(b, 2, again, len, &n), MQTT_STATUS_OK);
+        CHECK(n == len && memcmp(again, whole, len) == 0);
+        EXPECT(mqtt_broker_poll_store(b, 2, again, len, &n), MQTT_STATUS_OK);
+        CHECK(n == 0);
+        free(again);
+    }
+    /* Persistence off: nothing to store, ever. */
+    EXPECT(mqtt_broker_connection_opened(b, 3, &conn), MQTT_STATUS_OK);
+    mqtt_broker_free(b);
+    EXPECT(mqtt_broker_new(NULL, &b), MQTT_STATUS_OK);
+    EXPECT(mqtt_broker_connection_opened(b, 3, &conn), MQTT_STATUS_OK);
+    EXPECT(mqtt_broker_store_len(b, 3, &len), MQTT_STATUS_OK);
+    CHECK(len == 0);
+    mqtt_broker_free(b);
+    free(bad);
+    free(saved);
+}
+
 int main(void) {
     test_arguments();
     test_round_trips(MQTT_VERSION_5);
@@ -755,6 +1029,7 @@ int main(void) {
     test_limits();
     test_panic();
     test_server();
+    test_persistence();
     if (failures) {
         fprintf(stderr, "test_broker: %d of %d checks failed\n", failures, checks);
         return 1;

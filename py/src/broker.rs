@@ -5,7 +5,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use mqtt_core::broker::persist::{FrameError, RestoreError, RestoreReport};
 
 use mqtt_core::broker::{
     Acl, Broker as CoreBroker, BrokerLimits, BrokerOptions, ConnectionId, PasswordTable,
@@ -13,6 +15,7 @@ use mqtt_core::broker::{
 
 use crate::client::{to_instant, to_seconds};
 use crate::convert::{bytes_from_py, Int};
+use crate::errors::mqtt_error;
 use crate::hooks::{decision_from_py, HookError, PyAuthenticator, PyAuthorizer};
 
 /// The sans-IO MQTT 3.1.1 and 5.0 broker engine: many connections,
@@ -48,6 +51,11 @@ use crate::hooks::{decision_from_py, HookError, PyAuthenticator, PyAuthorizer};
 /// no bound) refuses larger payloads (QoS 1/2: 0x97 in 5.0);
 /// ``max_session_expiry_interval`` (seconds, None: no bound) bounds how
 /// long an offline session is kept, 3.1.1 ones included.
+///
+/// Durability: with ``persistence=True`` the engine records every change
+/// of its durable state; take ``poll_store(now)`` before ``outputs()`` and
+/// make it durable before writing them; ``snapshot(now)`` compacts,
+/// ``restore(data, now)`` rebuilds (see :mod:`libmqtt.broker`).
 #[pyclass(module = "libmqtt")]
 pub(crate) struct Broker {
     /// In a mutex only to make the class `Sync` (the engine's hook trait
@@ -93,10 +101,11 @@ impl Broker {
         max_retained_bytes = Int(16777216), max_topic_levels = Int(64),
         no_matching_subscribers = true, max_queued_bytes = Int(67108864),
         max_output_bytes_per_connection = Int(1048576), max_payload_bytes = None,
-        max_session_expiry_interval = None, maximum_packet_size = Int(1048576)
+        max_session_expiry_interval = None, maximum_packet_size = Int(1048576),
+        persistence = false
     ))]
     #[pyo3(
-        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=100000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64, no_matching_subscribers=True, max_queued_bytes=67108864, max_output_bytes_per_connection=1048576, max_payload_bytes=None, max_session_expiry_interval=None, maximum_packet_size=1048576)"
+        text_signature = "(*, passwords=None, password_file=None, allow_anonymous=True, acl=None, max_connections=10000, max_sessions=100000, max_subscriptions_per_client=256, max_queued_messages=1000, max_retained_messages=10000, max_retained_bytes=16777216, max_topic_levels=64, no_matching_subscribers=True, max_queued_bytes=67108864, max_output_bytes_per_connection=1048576, max_payload_bytes=None, max_session_expiry_interval=None, maximum_packet_size=1048576, persistence=False)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -118,6 +127,7 @@ impl Broker {
         max_payload_bytes: Option<Int>,
         max_session_expiry_interval: Option<Int>,
         maximum_packet_size: Int,
+        persistence: bool,
     ) -> PyResult<Self> {
         let mut limits = BrokerLimits::default();
         limits.max_connections = max_connections.get(py, "max_connections")?;
@@ -139,7 +149,8 @@ impl Broker {
         }
         let mut options = BrokerOptions::new()
             .with_limits(limits)
-            .with_no_matching_subscribers(no_matching_subscribers);
+            .with_no_matching_subscribers(no_matching_subscribers)
+            .with_persistence(persistence);
         options.server.maximum_packet_size = maximum_packet_size.get(py, "maximum_packet_size")?;
         let mut table: Option<PasswordTable> = None;
         if let Some(text) = password_file {
@@ -337,6 +348,56 @@ impl Broker {
         self.engine_ref().poll_timeout().map(to_seconds)
     }
 
+    /// The records of every change of the durable state since the last
+    /// call, as one batch committed at ``now``, to append to the store, or
+    /// ``None`` when nothing changed (always ``None`` without
+    /// ``persistence``). Take it after each input, close or timeout and
+    /// **before** ``outputs()``, and make it durable (``os.fsync``) before
+    /// writing those: no acknowledgement then precedes its record.
+    fn poll_store<'py>(
+        &mut self,
+        py: Python<'py>,
+        now: f64,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let now = to_instant(now)?;
+        Ok(self
+            .engine()
+            .poll_store(now)
+            .map(|batch| PyBytes::new(py, &batch)))
+    }
+
+    /// The whole durable state at ``now`` as a new store (header and one
+    /// batch): write it to a new file, fsync, and ``os.replace`` the old
+    /// store with it. Records not taken by ``poll_store`` yet are in it
+    /// (and dropped from ``poll_store``). Without ``persistence`` it has
+    /// no retained messages.
+    fn snapshot<'py>(&mut self, py: Python<'py>, now: f64) -> PyResult<Bound<'py, PyBytes>> {
+        let now = to_instant(now)?;
+        Ok(PyBytes::new(py, &self.engine().snapshot(now)))
+    }
+
+    /// Rebuilds the durable state from a store's bytes (``b""``: an empty
+    /// store) on a new broker, and returns a
+    /// :class:`libmqtt.broker.RestoreReport`. Whole batches of the valid
+    /// prefix apply; a damaged or torn tail is reported, not raised.
+    /// Sessions, messages and wills whose time passed during the downtime
+    /// end at the first ``handle_timeout``. Raises ``NotAStore``,
+    /// ``StoreTooNew`` or ``BrokerNotEmpty`` (``StoreError``); nothing is
+    /// restored then.
+    fn restore<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        now: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let now = to_instant(now)?;
+        let result = crate::convert::with_bytes(data, |d| self.engine().restore(d, now))?;
+        match result {
+            Ok(report) => report_to_py(py, &report),
+            Err(e) => Err(restore_error(py, &e)),
+        }
+    }
+
     /// Open connections.
     #[getter]
     fn connection_count(&self) -> usize {
@@ -390,4 +451,56 @@ impl Broker {
             engine.session_count()
         )
     }
+}
+
+/// The exception for a store `restore` refused.
+fn restore_error(py: Python<'_>, e: &RestoreError) -> PyErr {
+    match e {
+        RestoreError::NotAStore => mqtt_error(py, "NotAStore", e.to_string(), None, "NotAStore"),
+        RestoreError::NewerVersion { found, supported } => {
+            let err = mqtt_error(py, "StoreTooNew", e.to_string(), None, "NewerVersion");
+            let value = err.value(py);
+            // The attributes are a convenience: the message has them too.
+            let _ = value.setattr("found", *found);
+            let _ = value.setattr("supported", *supported);
+            err
+        }
+        RestoreError::NotEmpty => mqtt_error(py, "BrokerNotEmpty", e.to_string(), None, "NotEmpty"),
+        _ => mqtt_error(py, "StoreError", e.to_string(), None, "StoreError"),
+    }
+}
+
+/// A `libmqtt.broker.RestoreReport` from the core's report.
+fn report_to_py<'py>(py: Python<'py>, r: &RestoreReport) -> PyResult<Bound<'py, PyAny>> {
+    let module = py.import("libmqtt.broker")?;
+    let damage = match &r.damage {
+        None => py.None().into_bound(py),
+        Some(d) => {
+            let kind = match d.error {
+                FrameError::Truncated => "truncated",
+                FrameError::Checksum => "checksum",
+                FrameError::TooLong(_) => "too_long",
+                _ => "record",
+            };
+            module
+                .getattr("StoreDamage")?
+                .call1((d.offset, kind, d.error.to_string()))?
+        }
+    };
+    let kw = PyDict::new(py);
+    kw.set_item("valid_len", r.valid_len)?;
+    kw.set_item("discarded_bytes", r.discarded_bytes)?;
+    kw.set_item("discarded_records", r.discarded_records)?;
+    kw.set_item("damage", damage)?;
+    kw.set_item("batches", r.batches)?;
+    kw.set_item("records", r.records)?;
+    kw.set_item("last_commit", r.last_commit.map(to_seconds))?;
+    kw.set_item("sessions", r.sessions)?;
+    kw.set_item("expired_sessions", r.expired_sessions)?;
+    kw.set_item("subscriptions", r.subscriptions)?;
+    kw.set_item("messages", r.messages)?;
+    kw.set_item("expired_messages", r.expired_messages)?;
+    kw.set_item("retained", r.retained)?;
+    kw.set_item("wills", r.wills)?;
+    module.getattr("RestoreReport")?.call((), Some(&kw))
 }

@@ -95,12 +95,16 @@
 //!   wills and retained messages;
 //! * **no livelock** — the run finishes within [`MAX_STEPS`] steps and
 //!   [`MAX_VIRTUAL_MS`] virtual milliseconds.
+//!
+//! [`broker_crash_sim`](crate::broker_crash_sim) runs the same scenarios
+//! with a durable broker that crashes (this module's driver takes the
+//! engine's store records when it is given a [`Durable`] store).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use mqtt_core::broker::{Broker, BrokerOptions, ConnectionId};
+use mqtt_core::broker::{Broker, BrokerOptions, ClientKey, ConnectionId};
 use mqtt_core::client::{
     Backoff, Client, ClientOptions, ConnectionState, DisconnectReason, Event, PublishId,
 };
@@ -112,6 +116,7 @@ use mqtt_core::server::ServerOptions;
 use mqtt_core::time::Instant;
 use mqtt_core::topic::topic_matches;
 
+use crate::broker_crash_sim::{CrashKind, Durable};
 use crate::link::Pipe;
 use crate::sim::{Rng, Trace};
 
@@ -166,6 +171,25 @@ pub struct Outcome {
     pub virtual_ms: u64,
     /// Loop steps taken.
     pub steps: u64,
+    /// Broker crashes ([`broker_crash_sim`](crate::broker_crash_sim)).
+    pub crashes: u64,
+    /// Crashes while a batch was written (part of it torn off).
+    pub torn_crashes: u64,
+    /// Crashes after a batch was made durable but before the output that
+    /// followed it was sent.
+    pub unsent_crashes: u64,
+    /// Stores replaced by a snapshot.
+    pub compactions: u64,
+    /// Sessions rebuilt by restores.
+    pub restored_sessions: u64,
+    /// Messages (queued or in flight) rebuilt by restores.
+    pub restored_messages: u64,
+    /// Subscriptions rebuilt by restores.
+    pub restored_subscriptions: u64,
+    /// Bytes of torn batches discarded by restores.
+    pub discarded_bytes: u64,
+    /// The largest store, in bytes.
+    pub store_bytes: u64,
 }
 
 impl Outcome {
@@ -191,16 +215,110 @@ impl Outcome {
         self.retained_final_present += o.retained_final_present;
         self.virtual_ms = self.virtual_ms.max(o.virtual_ms);
         self.steps = self.steps.max(o.steps);
+        self.crashes += o.crashes;
+        self.torn_crashes += o.torn_crashes;
+        self.unsent_crashes += o.unsent_crashes;
+        self.compactions += o.compactions;
+        self.restored_sessions += o.restored_sessions;
+        self.restored_messages += o.restored_messages;
+        self.restored_subscriptions += o.restored_subscriptions;
+        self.discarded_bytes += o.discarded_bytes;
+        self.store_bytes = self.store_bytes.max(o.store_bytes);
     }
 }
 
 /// Runs one seed; `trace` collects a line per event of interest (slow; for
 /// replaying a failing seed).
 pub fn run(seed: u64, trace: bool) -> Result<Outcome, String> {
-    let mut sim = Sim::new(seed, trace);
-    match sim.run() {
+    run_with(seed, trace, false)
+}
+
+/// Runs one seed, with a durable broker that crashes if `crashes`.
+pub(crate) fn run_with(seed: u64, trace: bool, crashes: bool) -> Result<Outcome, String> {
+    let mut sim = Sim::new(seed, trace, crashes);
+    let result = sim.run();
+    if let Some(d) = &sim.durable {
+        sim.outcome.compactions = d.compactions;
+        sim.outcome.store_bytes = d.max_len as u64;
+    }
+    match result {
         Ok(()) => Ok(sim.outcome),
         Err(e) => Err(sim.trace.failure(seed, &e, &sim.p)),
+    }
+}
+
+/// Runs `count` seeds from `start` with `run` (this module's [`run`] or
+/// [`broker_crash_sim::run`](crate::broker_crash_sim::run)), spread over
+/// up to four threads (each seed is independent and deterministic); a
+/// failure is printed to stderr. Returns the totals and the failing seeds
+/// (at most 20 per thread).
+pub fn run_seeds(
+    start: u64,
+    count: u64,
+    trace: bool,
+    run: fn(u64, bool) -> Result<Outcome, String>,
+) -> (Outcome, Vec<u64>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4) as u64;
+    let results: Vec<(Outcome, Vec<u64>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut total = Outcome::default();
+                    let mut failures = Vec::new();
+                    let mut seed = start + t;
+                    while seed < start + count {
+                        match run(seed, trace) {
+                            Ok(o) => total.add(&o),
+                            Err(e) => {
+                                eprintln!("FAILED {e}\n");
+                                failures.push(seed);
+                                if failures.len() >= 20 {
+                                    break;
+                                }
+                            }
+                        }
+                        seed += threads;
+                    }
+                    (total, failures)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("simulation thread"))
+            .collect()
+    });
+    let mut total = Outcome::default();
+    let mut failures = Vec::new();
+    for (o, f) in results {
+        total.add(&o);
+        failures.extend(f);
+    }
+    failures.sort_unstable();
+    (total, failures)
+}
+
+/// The seeds a simulation test runs, from the environment: with
+/// `<PREFIX>_SEED=s`, that one seed; else `<PREFIX>_SEEDS` seeds
+/// (`default_count` if unset) from `<PREFIX>_SEED_START` (0 if unset).
+/// Returns (start, count, trace), trace on when `<PREFIX>_TRACE` is set
+/// and not `0`.
+pub fn seeds_from_env(prefix: &str, default_count: u64) -> (u64, u64, bool) {
+    let var = |name: &str| {
+        std::env::var(format!("{prefix}_{name}"))
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let trace = std::env::var(format!("{prefix}_TRACE")).is_ok_and(|v| v != "0");
+    match var("SEED") {
+        Some(seed) => (seed, 1, trace),
+        None => (
+            var("SEED_START").unwrap_or(0),
+            var("SEEDS").unwrap_or(default_count),
+            trace,
+        ),
     }
 }
 
@@ -511,6 +629,35 @@ struct Sim {
     zombies: Vec<Zombie>,
     outcome: Outcome,
     trace: Trace,
+    /// The durable store, when the broker persists and crashes.
+    durable: Option<Durable>,
+    /// What the model learnt since the store's last whole batch, to
+    /// forget if that step is torn by a crash.
+    undo: Vec<Undo>,
+    /// The model's retained message at the store's last whole batch.
+    durable_retained: Option<usize>,
+    /// How many will ends were known at the store's last whole batch.
+    durable_will_ends: usize,
+    /// A crash is due once the current step's output is sent.
+    crash_after_output: bool,
+    /// Messages the crashed incarnations of the broker dropped.
+    dropped_before: u64,
+}
+
+/// A model change made by a step the store may lose (see [`Sim::undo`]).
+#[derive(Debug)]
+enum Undo {
+    /// The broker's first receipt of a message.
+    FirstReceipt(usize),
+    /// A receipt of peer `i`'s SUBSCRIBE (the retained message noted).
+    Subscribe(usize),
+    /// A receipt of peer `i`'s UNSUBSCRIBE: what its plan had before.
+    Unsubscribe {
+        peer: usize,
+        seq: Option<u64>,
+        last_seq: Option<u64>,
+        receipts: u32,
+    },
 }
 
 fn payload_index(payload: &[u8]) -> Option<usize> {
@@ -524,7 +671,7 @@ fn will_index(payload: &[u8]) -> Option<u32> {
 }
 
 impl Sim {
-    fn new(seed: u64, trace_on: bool) -> Sim {
+    fn new(seed: u64, trace_on: bool, crashes: bool) -> Sim {
         let mut rng = Rng::new(seed);
         let p = Params::draw(&mut rng);
         let n = p.versions.len();
@@ -598,9 +745,15 @@ impl Sim {
             }
             peers.push(peer);
         }
+        let heal_at = p.span + p.cut_window;
+        let durable = crashes.then(|| Durable::draw(seed, p.broker_options(), heal_at, trace_on));
+        let broker = match &durable {
+            Some(d) => Broker::new(d.options()),
+            None => Broker::new(p.broker_options()),
+        };
         Sim {
-            broker: Broker::new(p.broker_options()),
-            heal_at: p.span + p.cut_window,
+            broker,
+            heal_at,
             p,
             rng,
             now: 0,
@@ -615,6 +768,12 @@ impl Sim {
             zombies: Vec::new(),
             outcome: Outcome::default(),
             trace: Trace::new(trace_on),
+            durable,
+            undo: Vec::new(),
+            durable_retained: None,
+            durable_will_ends: 0,
+            crash_after_output: false,
+            dropped_before: 0,
         }
     }
 
@@ -1072,6 +1231,9 @@ impl Sim {
                         let first = self.msgs[m].first_at_broker.is_none();
                         if first {
                             self.msgs[m].first_at_broker = Some(self.seq);
+                            if self.durable.is_some() {
+                                self.undo.push(Undo::FirstReceipt(m));
+                            }
                         } else if p.qos == QoS::ExactlyOnce {
                             self.outcome.qos2_duplicates_to_broker += 1;
                         }
@@ -1085,6 +1247,9 @@ impl Sim {
                     if let Some(plan) = self.peers[i].sub.as_mut() {
                         if plan.pid == Some(s.packet_id) {
                             plan.retained_at_receipt.push(snapshot);
+                            if self.durable.is_some() {
+                                self.undo.push(Undo::Subscribe(i));
+                            }
                         }
                     }
                 }
@@ -1092,6 +1257,14 @@ impl Sim {
                     let seq = self.seq;
                     if let Some(plan) = self.peers[i].sub.as_mut() {
                         if plan.unsub_pid == Some(u.packet_id) {
+                            if self.durable.is_some() {
+                                self.undo.push(Undo::Unsubscribe {
+                                    peer: i,
+                                    seq: plan.unsub_seq,
+                                    last_seq: plan.unsub_last_seq,
+                                    receipts: plan.unsub_receipts,
+                                });
+                            }
                             plan.unsub_seq.get_or_insert(seq);
                             plan.unsub_last_seq = Some(seq);
                             plan.unsub_receipts += 1;
@@ -1126,21 +1299,16 @@ impl Sim {
 
     fn drain_broker(&mut self) -> Result<(), String> {
         loop {
+            if self.store_step()? {
+                return Ok(());
+            }
             if let Some((conn, bytes)) = self.broker.poll_output() {
-                if let Some(z) = self.zombies.iter().position(|z| z.link.conn == conn) {
+                let (i, z) = self.writer_of(conn)?;
+                self.broker_wrote(i, z, &bytes)?;
+                if z.is_some() {
                     // Lost on the broken link; checked all the same.
-                    let i = self.zombies[z].peer;
-                    self.broker_wrote(i, Some(z), &bytes)?;
                     continue;
                 }
-                let Some(i) = self
-                    .peers
-                    .iter()
-                    .position(|p| p.link.as_ref().is_some_and(|l| l.conn == conn))
-                else {
-                    return Err(format!("output for {conn:?}, which is not open"));
-                };
-                self.broker_wrote(i, None, &bytes)?;
                 let now = self.now;
                 if let Some(link) = self.peers[i].link.as_mut() {
                     if !link.client_closed {
@@ -1196,8 +1364,212 @@ impl Sim {
                 self.end_link(i)?;
                 continue;
             }
+            if std::mem::take(&mut self.crash_after_output) {
+                self.crash(CrashKind::AfterOutput)?;
+            }
             return Ok(());
         }
+    }
+
+    /// The peer whose connection `conn` is: its live link, or the
+    /// half-open one the broker still has (zombie `z`).
+    fn writer_of(&self, conn: ConnectionId) -> Result<(usize, Option<usize>), String> {
+        if let Some(z) = self.zombies.iter().position(|z| z.link.conn == conn) {
+            return Ok((self.zombies[z].peer, Some(z)));
+        }
+        self.peers
+            .iter()
+            .position(|p| p.link.as_ref().is_some_and(|l| l.conn == conn))
+            .map(|i| (i, None))
+            .ok_or_else(|| format!("output for {conn:?}, which is not open"))
+    }
+
+    // ----- the durable store and crashes ---------------------------------------
+
+    /// The driver's duty after an engine step, before its output is sent:
+    /// the step's records go to the store. Returns whether the broker
+    /// crashed (then the step's output is lost with it).
+    fn store_step(&mut self) -> Result<bool, String> {
+        let Some(d) = self.durable.as_mut() else {
+            return Ok(false);
+        };
+        let crash_ok = self.now < self.heal_at && !self.crash_after_output;
+        let crash = d.after_step(&mut self.broker, self.now, crash_ok)?;
+        for note in std::mem::take(&mut d.notes) {
+            self.trace.log(self.now, || note);
+        }
+        if crash != Some(CrashKind::Torn) {
+            self.mark_durable();
+        }
+        match crash {
+            None => Ok(false),
+            Some(CrashKind::AfterOutput) => {
+                self.crash_after_output = true;
+                Ok(false)
+            }
+            Some(kind) => {
+                self.crash(kind)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The store holds everything the broker did so far: nothing the model
+    /// learnt can be lost any more.
+    fn mark_durable(&mut self) {
+        self.undo.clear();
+        self.durable_retained = self.retained;
+        self.durable_will_ends = self.will_ends.len();
+    }
+
+    /// A torn step is lost: the model forgets what the broker did in it.
+    fn undo_step(&mut self) {
+        for undo in std::mem::take(&mut self.undo).into_iter().rev() {
+            match undo {
+                Undo::FirstReceipt(m) => self.msgs[m].first_at_broker = None,
+                Undo::Subscribe(i) => {
+                    if let Some(plan) = self.peers[i].sub.as_mut() {
+                        plan.retained_at_receipt.pop();
+                    }
+                }
+                Undo::Unsubscribe {
+                    peer,
+                    seq,
+                    last_seq,
+                    receipts,
+                } => {
+                    if let Some(plan) = self.peers[peer].sub.as_mut() {
+                        plan.unsub_seq = seq;
+                        plan.unsub_last_seq = last_seq;
+                        plan.unsub_receipts = receipts;
+                    }
+                }
+            }
+        }
+        self.retained = self.durable_retained;
+        // A connection whose end only the torn step recorded: its will
+        // (or delayed will) may be lost.
+        for end in &mut self.will_ends[self.durable_will_ends..] {
+            end.ambiguous = true;
+        }
+    }
+
+    /// The broker process dies and restarts from its store: every
+    /// connection is cut, and a new engine is rebuilt from the store.
+    fn crash(&mut self, kind: CrashKind) -> Result<(), String> {
+        let now = self.now;
+        self.outcome.crashes += 1;
+        match kind {
+            CrashKind::Torn => {
+                self.outcome.torn_crashes += 1;
+                self.undo_step();
+            }
+            CrashKind::BeforeOutput => {
+                // What the step wrote never leaves, but it is durable: the
+                // model notes it (a CONNACK ends the Will Delay Interval of
+                // the client's last connection, a SUBACK makes the
+                // subscription owed).
+                self.outcome.unsent_crashes += 1;
+                while let Some((conn, bytes)) = self.broker.poll_output() {
+                    let (i, z) = self.writer_of(conn)?;
+                    self.broker_wrote(i, z, &bytes)?;
+                }
+            }
+            CrashKind::AfterOutput => {}
+        }
+        self.crash_after_output = false;
+        self.log(|| format!("CRASH ({kind:?})"));
+        let live = (
+            self.broker.session_count(),
+            self.broker.subscriptions().len(),
+            self.broker.retained().len(),
+        );
+        self.dropped_before += self.broker.dropped_messages();
+        // The connections die with the process: the clients see their
+        // transports close; the will of a live connection is not durable
+        // (published at most once, if at all).
+        for zombie in std::mem::take(&mut self.zombies) {
+            if !self.closed.contains(&zombie.link.conn) {
+                self.link_ended(zombie.peer, &zombie.link, true);
+            }
+        }
+        for i in 0..self.peers.len() {
+            let Some(link) = self.peers[i].link.take() else {
+                continue;
+            };
+            self.link_ended(i, &link, true);
+            if !link.client_closed {
+                self.peers[i].client.handle_transport_closed(now);
+                self.drain_client(i)?;
+                self.schedule_reconnect(i);
+            }
+        }
+        self.closed.clear();
+        let d = self.durable.as_mut().ok_or("a crash without a store")?;
+        let (broker, report) = d.restart(now)?;
+        self.broker = broker;
+        self.log(|| format!("restored: {report:?}"));
+        self.outcome.restored_sessions += report.sessions as u64;
+        self.outcome.restored_messages += report.messages as u64;
+        self.outcome.restored_subscriptions += report.subscriptions as u64;
+        self.outcome.discarded_bytes += report.discarded_bytes as u64;
+        self.mark_durable();
+        self.check_restored(kind, live)
+    }
+
+    /// What a restored engine must hold: what the live one had (unless the
+    /// last step was torn), the model's retained message, and every
+    /// subscription acknowledged and not unsubscribed.
+    fn check_restored(&self, kind: CrashKind, live: (usize, usize, usize)) -> Result<(), String> {
+        let b = &self.broker;
+        let restored = (
+            b.session_count(),
+            b.subscriptions().len(),
+            b.retained().len(),
+        );
+        if kind != CrashKind::Torn && restored != live {
+            return Err(format!(
+                "(sessions, subscriptions, retained) before the crash {live:?}, restored {restored:?}"
+            ));
+        }
+        let stored = b
+            .retained()
+            .get(RETAINED, self.now)
+            .map(|r| r.publish().payload.clone());
+        let model = self.retained.map(|m| Bytes::from(format!("m{m}")));
+        if stored != model {
+            return Err(format!(
+                "retained on {RETAINED} after the restore: {stored:?}, the model {model:?}"
+            ));
+        }
+        let d = self.durable.as_ref().ok_or("no store")?;
+        for (i, peer) in self.peers.iter().enumerate() {
+            let Some(plan) = &peer.sub else {
+                continue;
+            };
+            if plan.acked_seq.is_none() || plan.unsub_seq.is_some() {
+                continue;
+            }
+            let name = peer_name(i);
+            let key = d
+                .session_of(&name)
+                .ok_or_else(|| format!("{name}: subscribed, but no session in the store"))?;
+            for (filter, qos) in &plan.filters {
+                let sub = b
+                    .subscriptions()
+                    .get(ClientKey::new(key), filter)
+                    .ok_or_else(|| {
+                        format!("{name}: subscription to {filter} lost in the restore")
+                    })?;
+                if sub.options.qos != *qos {
+                    return Err(format!(
+                        "{name}: subscription to {filter} restored at {:?}, granted {qos:?}",
+                        sub.options.qos
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Decodes what the broker wrote to peer `i` (on its live link, or on
@@ -1498,11 +1870,9 @@ impl Sim {
     // ----- the end -------------------------------------------------------------
 
     fn final_checks(&mut self) -> Result<(), String> {
-        if self.broker.dropped_messages() != 0 {
-            return Err(format!(
-                "the broker dropped {} messages",
-                self.broker.dropped_messages()
-            ));
+        let dropped = self.dropped_before + self.broker.dropped_messages();
+        if dropped != 0 {
+            return Err(format!("the broker dropped {dropped} messages"));
         }
         for (m, msg) in self.msgs.iter().enumerate() {
             if msg.qos != QoS::AtMostOnce && msg.state != MState::Completed {
@@ -1702,6 +2072,9 @@ impl Sim {
             let out = client.take_transmit();
             let mut moved = !out.is_empty();
             self.broker.handle_input(conn, now, &out);
+            if let Some(d) = self.durable.as_mut() {
+                d.after_step(&mut self.broker, now, false)?;
+            }
             while let Some((c, bytes)) = self.broker.poll_output() {
                 if c != conn {
                     return Err(format!("output for {c:?} while settled"));

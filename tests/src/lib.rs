@@ -3,13 +3,16 @@
 //! tests ([`scripted`]), a scripted client and a client/server pair for
 //! server tests ([`server`]), a blocking `std::net` driver for tests against a
 //! real broker ([`net`]), a seeded simulation of several clients against the
-//! broker engine ([`broker_sim`]) over a simulated link ([`link`]), a
+//! broker engine ([`broker_sim`]) over a simulated link ([`link`]), the
+//! same with a durable broker that crashes ([`broker_crash_sim`]), a
 //! runner for the example broker and other processes ([`broker_proc`]), the
 //! conformance maps' parser and checks ([`conformance`]) and small helpers.
 
+pub mod broker_crash_sim;
 pub mod broker_proc;
 pub mod broker_sim;
 pub mod conformance;
+pub mod engine_net;
 pub mod golden;
 pub mod link;
 pub mod net;

@@ -14,69 +14,12 @@
 //!
 //! A failure prints the seed (and the scenario drawn from it).
 
-use mqtt_tests::broker_sim::{run, Outcome};
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
-}
-
-/// Runs `count` seeds from `start`, spread over the available cores (each
-/// seed is independent and deterministic); returns the totals and the
-/// failing seeds (at most 20 per thread).
-fn run_seeds(start: u64, count: u64, trace: bool) -> (Outcome, Vec<u64>) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4) as u64;
-    let results: Vec<(Outcome, Vec<u64>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut total = Outcome::default();
-                    let mut failures = Vec::new();
-                    let mut seed = start + t;
-                    while seed < start + count {
-                        match run(seed, trace) {
-                            Ok(o) => total.add(&o),
-                            Err(e) => {
-                                eprintln!("FAILED {e}\n");
-                                failures.push(seed);
-                                if failures.len() >= 20 {
-                                    break;
-                                }
-                            }
-                        }
-                        seed += threads;
-                    }
-                    (total, failures)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("simulation thread"))
-            .collect()
-    });
-    let mut total = Outcome::default();
-    let mut failures = Vec::new();
-    for (o, f) in results {
-        total.add(&o);
-        failures.extend(f);
-    }
-    failures.sort_unstable();
-    (total, failures)
-}
+use mqtt_tests::broker_sim::{run, run_seeds, seeds_from_env};
 
 #[test]
 fn broker_simulation_10k_seeds() {
-    let trace = std::env::var("BROKER_SIM_TRACE").is_ok_and(|v| v != "0");
-    let (start, count) = match env_u64("BROKER_SIM_SEED") {
-        Some(seed) => (seed, 1),
-        None => (
-            env_u64("BROKER_SIM_SEED_START").unwrap_or(0),
-            env_u64("BROKER_SIM_SEEDS").unwrap_or(10_000),
-        ),
-    };
-    let (total, failures) = run_seeds(start, count, trace);
+    let (start, count, trace) = seeds_from_env("BROKER_SIM", 10_000);
+    let (total, failures) = run_seeds(start, count, trace, run);
     eprintln!("seeds {start}..{}: {total:?}", start + count);
     assert!(
         failures.is_empty(),
@@ -107,7 +50,7 @@ fn broker_simulation_10k_seeds() {
 /// scaled down, so a broken driver shows up with a short message.
 #[test]
 fn the_first_hundred_seeds_cut_resume_and_fire_wills() {
-    let (total, failures) = run_seeds(0, 100, false);
+    let (total, failures) = run_seeds(0, 100, false, run);
     assert!(failures.is_empty(), "failed seeds {failures:?}");
     assert!(total.connects > 100 && total.cuts > 10, "{total:?}");
     assert!(total.wills_due > 0 && total.wills_received > 0, "{total:?}");

@@ -91,7 +91,12 @@ impl BrokerProc {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
-                    let errors: Vec<String> = erx.try_iter().collect();
+                    let _ = child.wait();
+                    // The stderr thread ends with the process: every line.
+                    let mut errors = Vec::new();
+                    while let Ok(line) = erx.recv_timeout(Duration::from_secs(1)) {
+                        errors.push(line);
+                    }
                     panic!("the broker did not start: {errors:?}");
                 }
             };
@@ -109,6 +114,19 @@ impl BrokerProc {
             stderr: erx,
             log: Vec::new(),
         }
+    }
+
+    /// Takes the broker's directory (its files stay; an empty one is left
+    /// in its place), to start another broker on the same files once
+    /// this one is gone. The process is killed when `self` drops.
+    pub fn take_dir(&mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Lines the broker wrote to stderr so far (also kept in `log`).
+    pub fn drain_log(&mut self) -> &[String] {
+        self.log.extend(self.stderr.try_iter());
+        &self.log
     }
 
     /// The path of a file in the broker's directory.

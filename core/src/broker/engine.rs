@@ -87,6 +87,8 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
+mod store;
+
 /// A client identifier shared by a session and the by-identifier index:
 /// one allocation where the target has atomics (`Arc`); targets without
 /// atomic pointers (Cortex-M0+) keep two copies (`Box`), as `alloc::sync`
@@ -105,7 +107,8 @@ use crate::codec::{
     Publish, PublishProperties, QoS, ReasonCode, SubAck, Subscribe, TopicName, Unsubscribe, Will,
 };
 use crate::server::{
-    Accept, CloseReason, ServerConnection, ServerEvent, ServerOptions, ServerSession, ServerState,
+    Accept, CloseReason, InflightDelivery, ServerConnection, ServerEvent, ServerOptions,
+    ServerSession, ServerState,
 };
 use crate::time::Instant;
 
@@ -113,6 +116,7 @@ use super::hooks::{
     AuthDecision, AuthInfo, Authenticator, CompleteAuthError, ConnectInfo, DefaultAuthenticator,
     PasswordAuthenticator,
 };
+use super::persist::Record;
 use super::{
     Access, Acl, Authorizer, BrokerLimits, BrokerStats, ClientKey, PasswordTable, QueueFullPolicy,
     RetainedStore, SubscribeError, Subscription, SubscriptionTable,
@@ -287,7 +291,7 @@ struct ConnRare {
     /// Messages for the client not handed to the connection yet: beyond
     /// its window, or held while it is congested; oldest first, with the
     /// time each was queued.
-    held: VecDeque<(Publish, Instant)>,
+    held: VecDeque<Queued>,
     /// Topic and payload bytes of `held`.
     held_bytes: usize,
 }
@@ -323,6 +327,11 @@ impl Conn {
     }
 }
 
+/// A message waiting for a client: the message, when it was queued (for
+/// its Message Expiry Interval) and its number for the store
+/// ([`Record::Message`]).
+type Queued = (Publish, Instant, u64);
+
 /// The bytes a queued message counts for ([`BrokerLimits::max_queued_bytes`]).
 fn queued_size(p: &Publish) -> usize {
     p.topic.as_str().len() + p.payload.len()
@@ -331,24 +340,29 @@ fn queued_size(p: &Publish) -> usize {
 /// Appends `item` to a bounded queue of messages whose bytes are counted
 /// in `bytes`. When the queue is full (by count or bytes) the policy
 /// decides: drop the new message, or drop the oldest ones until it fits.
-/// Returns `false` when a message was dropped (the new one or an old one).
+/// Returns `false` when a message was dropped (the new one or an old one);
+/// `dropped` is told the number of each one dropped.
 fn enqueue(
-    queue: &mut VecDeque<(Publish, Instant)>,
+    queue: &mut VecDeque<Queued>,
     bytes: &mut usize,
-    item: (Publish, Instant),
+    item: Queued,
     limits: &BrokerLimits,
+    mut dropped: impl FnMut(u64),
 ) -> bool {
     let mut kept_all = true;
     if queue_full(queue.len(), *bytes, limits) {
         kept_all = false;
         if limits.queue_full_policy != QueueFullPolicy::DropOldest {
+            dropped(item.2);
             return false;
         }
         while queue_full(queue.len(), *bytes, limits) {
-            let Some((old, _)) = queue.pop_front() else {
+            let Some((old, _, seq)) = queue.pop_front() else {
+                dropped(item.2);
                 return false;
             };
             *bytes -= queued_size(&old);
+            dropped(seq);
         }
     }
     *bytes += queued_size(&item.0);
@@ -490,6 +504,55 @@ struct Session {
     /// While kept offline: its place in [`Broker::offline_order`]
     /// ([`NO_SEQ`] otherwise).
     offline_seq: u64,
+    /// Whether the store knows it: a [`Record::Session`] was written and
+    /// no [`Record::SessionGone`] since (persistence on, and the session
+    /// persistent).
+    durable: bool,
+    /// For a durable session: the number ([`Record::Message`]) of each
+    /// message in flight, by packet identifier (see [`InFlight`]).
+    seqs: InFlight,
+}
+
+/// The numbers of a durable session's messages in flight, by packet
+/// identifier. A connection frees an identifier as it reads the
+/// acknowledgement, and reports it when the engine takes its events:
+/// between the two, while the engine handles the events of one read, the
+/// identifier may be given to a new message. The message the pending
+/// report names is then kept aside (under the identifier plus
+/// [`InFlight::FREED`]; at most one per identifier, as the new message
+/// cannot be acknowledged in the read that freed its identifier) and
+/// found first.
+#[derive(Default)]
+struct InFlight(BTreeMap<u32, u64>);
+
+impl InFlight {
+    const FREED: u32 = 1 << 16;
+
+    /// Message `seq` was sent with `packet_id`.
+    fn sent(&mut self, packet_id: u16, seq: u64) {
+        let id = u32::from(packet_id);
+        if let Some(freed) = self.0.insert(id, seq) {
+            self.0.insert(id | Self::FREED, freed);
+        }
+    }
+
+    /// The message acknowledged (or dropped) under `packet_id`, forgotten.
+    fn done(&mut self, packet_id: u16) -> Option<u64> {
+        let id = u32::from(packet_id);
+        self.0
+            .remove(&(id | Self::FREED))
+            .or_else(|| self.0.remove(&id))
+    }
+
+    /// The message in flight under `packet_id` (PUBREC cannot name a
+    /// message whose identifier was freed: it is not in flight).
+    fn get(&self, packet_id: u16) -> Option<u64> {
+        self.0.get(&u32::from(packet_id)).copied()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// What a session keeps while offline, boxed on first use (see
@@ -501,7 +564,7 @@ struct Offline {
     stored: ServerSession,
     /// Messages not sent yet, with the time each was queued (for their
     /// Message Expiry Interval).
-    queue: VecDeque<(Publish, Instant)>,
+    queue: VecDeque<Queued>,
     /// Topic and payload bytes of `queue`.
     bytes: usize,
 }
@@ -527,6 +590,30 @@ fn expiry_deadline(p: &Publish, at: Instant) -> Option<Instant> {
     p.properties
         .message_expiry_interval
         .map(|s| at.saturating_add(u64::from(s) * 1000))
+}
+
+/// The records of durable state changes not taken by
+/// [`Broker::poll_store`] yet; `None` when persistence is off.
+struct Journal(Option<Vec<Record>>);
+
+impl Journal {
+    /// Whether persistence is on.
+    fn on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Records what `record` makes, when persistence is on.
+    fn push(&mut self, record: impl FnOnce() -> Record) {
+        if let Some(j) = &mut self.0 {
+            j.push(record());
+        }
+    }
+}
+
+/// Whether a retained message on `topic` is kept out of the store: the
+/// broker's own `$SYS` topics, which it publishes again after a restart.
+fn volatile_topic(topic: &str) -> bool {
+    topic.starts_with("$SYS")
 }
 
 /// The sans-IO broker; see the [module docs](self).
@@ -569,6 +656,11 @@ pub struct Broker {
     evicted: u64,
     /// Counters; the gauges are computed by [`Broker::stats`].
     counters: BrokerStats,
+    /// Durable state changes for the driver ([`BrokerOptions::persistence`]).
+    journal: Journal,
+    /// The number of the next message queued or sent to a session
+    /// ([`Record::Message`]).
+    next_seq: u64,
 }
 
 impl core::fmt::Debug for Broker {
@@ -588,6 +680,7 @@ impl Broker {
     /// authorizer.
     pub fn new(mut opts: BrokerOptions) -> Self {
         opts.server.manual_ack = true;
+        opts.server.report_qos2_steps = opts.persistence;
         let authenticator: Box<dyn Authenticator + Send> = match &opts.passwords {
             Some(table) => Box::new(PasswordAuthenticator::new(
                 table.clone(),
@@ -599,6 +692,7 @@ impl Broker {
             .acl
             .clone()
             .map(|acl| Box::new(acl) as Box<dyn Authorizer + Send>);
+        let opts_persistence = opts.persistence;
         Broker {
             subs: SubscriptionTable::from_limits(&opts.limits),
             retained: RetainedStore::from_limits(&opts.limits),
@@ -624,6 +718,8 @@ impl Broker {
             next_offline_seq: 0,
             evicted: 0,
             counters: BrokerStats::default(),
+            journal: Journal(opts_persistence.then(Vec::new)),
+            next_seq: 1,
         }
     }
 
@@ -960,42 +1056,6 @@ impl Broker {
 
     // ----- outputs -----------------------------------------------------
 
-    /// The records describing every change of the durable state since the
-    /// last call, as frames ending with a [`Record::Commit`] at `now`, to
-    /// append to the store; `None` when nothing changed (or
-    /// [`BrokerOptions::persistence`] is off). Take it after handling
-    /// input or time and **before** [`poll_output`](Self::poll_output),
-    /// and make it durable before sending what `poll_output` gives, so
-    /// that no acknowledgement precedes its record (see
-    /// [`persist`](super::persist)).
-    pub fn poll_store(&mut self, now: Instant) -> Option<Vec<u8>> {
-        let _ = now;
-        None
-    }
-
-    /// The whole durable state as a new store: [`STORE_HEADER`](super::persist::STORE_HEADER)
-    /// and one batch. Records not taken by [`poll_store`](Self::poll_store)
-    /// yet are contained in it and discarded. A driver compacts its store
-    /// by writing this to a new file and replacing the old one with it.
-    pub fn snapshot(&mut self, now: Instant) -> Vec<u8> {
-        let _ = now;
-        Vec::from(super::persist::STORE_HEADER)
-    }
-
-    /// Rebuilds the durable state from a store's bytes, on a broker with
-    /// no connections, sessions or retained messages. Whole batches of
-    /// the valid prefix apply; a damaged or torn tail is reported in the
-    /// [`RestoreReport`](super::RestoreReport), not an error. Session and
-    /// message expiry count the time from the last batch to `now`.
-    pub fn restore(
-        &mut self,
-        store: &[u8],
-        now: Instant,
-    ) -> Result<super::RestoreReport, super::RestoreError> {
-        let _ = (store, now);
-        Err(super::RestoreError::NotAStore)
-    }
-
     /// Copies bytes to send on `conn` into `buf`; returns how many.
     pub fn poll_transmit(&mut self, conn: ConnectionId, buf: &mut [u8]) -> usize {
         self.conns
@@ -1115,6 +1175,10 @@ impl Broker {
     fn remove_will(&mut self, key: ClientKey) -> Option<Publish> {
         let (at, will) = self.wills.remove(&key)?;
         self.will_deadlines.update(key, Some(at), None);
+        if self.sessions.get(&key).is_some_and(|s| s.durable) {
+            self.journal
+                .push(|| Record::WillGone { session: key.get() });
+        }
         Some(will)
     }
 
@@ -1135,9 +1199,88 @@ impl Broker {
                 ServerEvent::WillPublish(w) => self.on_will(id, now, w),
                 ServerEvent::Disconnected(reason) => self.on_disconnected(id, now, reason),
                 // Room in the window: queued messages may follow.
-                ServerEvent::PublishCompleted { .. } => self.release_held(id, now),
+                ServerEvent::PublishCompleted { packet_id, .. } => {
+                    self.message_done(id, packet_id);
+                    self.release_held(id, now);
+                }
+                ServerEvent::PublishDropped { packet_id, .. } if packet_id != 0 => {
+                    self.message_done(id, packet_id);
+                }
+                ServerEvent::PublishReleased { packet_id } => {
+                    let found = self
+                        .durable_session(id)
+                        .and_then(|(key, s)| Some((key, s.seqs.get(packet_id)?)));
+                    if let Some((key, seq)) = found {
+                        self.journal.push(|| Record::MessageState {
+                            session: key.get(),
+                            seq,
+                            packet_id,
+                            released: true,
+                        });
+                    }
+                }
+                ServerEvent::ReleaseReceived { packet_id } => {
+                    if let Some(key) = self.durable_session(id).map(|(key, _)| key) {
+                        self.journal.push(|| Record::InboundQos2Gone {
+                            session: key.get(),
+                            packet_id,
+                        });
+                    }
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// The session `id` serves, when the store knows it.
+    fn durable_session(&mut self, id: ConnectionId) -> Option<(ClientKey, &mut Session)> {
+        let key = self.conns.get(&id)?.key()?;
+        let s = self.sessions.get_mut(&key)?;
+        s.durable.then_some((key, &mut **s))
+    }
+
+    /// The message in flight to `id` with `packet_id` is done (completed
+    /// or dropped): the store forgets it.
+    fn message_done(&mut self, id: ConnectionId, packet_id: u16) {
+        if !self.journal.on() {
+            return;
+        }
+        let found = self
+            .durable_session(id)
+            .and_then(|(key, s)| Some((key, s.seqs.done(packet_id)?)));
+        if let Some((key, seq)) = found {
+            self.journal.push(|| Record::MessageGone {
+                session: key.get(),
+                seq,
+            });
+        }
+    }
+
+    /// Writes the session `key` to the store when it is persistent (again,
+    /// with its current expiry and User Name), or its end when it is not
+    /// any more.
+    fn record_session(&mut self, key: ClientKey) {
+        if !self.journal.on() {
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if s.persistent {
+            s.durable = true;
+            let s = &**s;
+            self.journal.push(|| Record::Session {
+                session: key.get(),
+                client_id: Box::from(&*s.client_id),
+                expiry: s.expiry,
+                username: s.username.clone(),
+                expires_at: s.expires_at(),
+            });
+        } else if s.durable {
+            s.durable = false;
+            s.seqs.clear();
+            self.journal
+                .push(|| Record::SessionGone { session: key.get() });
         }
     }
 
@@ -1423,28 +1566,22 @@ impl Broker {
         }
 
         let existing = self.by_client_id.get(client_id.as_str()).copied();
+        let mut resumed: (VecDeque<Queued>, usize) = Default::default();
         let key = match existing {
             Some(key) if !connect.clean_start => {
                 let Some(s) = self.sessions.get_mut(&key) else {
                     return;
                 };
                 let Offline {
-                    mut stored, queue, ..
+                    stored,
+                    queue,
+                    bytes,
                 } = s.offline.take().map(|o| *o).unwrap_or_default();
-                // [MQTT-3.3.2-5] expired messages are not delivered;
-                // [MQTT-3.3.2-6] the others carry what is left.
-                for (mut p, at) in queue {
-                    if let Some(deadline) = expiry_deadline(&p, at) {
-                        if now >= deadline {
-                            self.expired += 1;
-                            continue;
-                        }
-                        let left = (deadline - now).div_ceil(1000);
-                        p.properties.message_expiry_interval =
-                            Some(u32::try_from(left).unwrap_or(u32::MAX));
-                    }
-                    stored.queued.push(p);
-                }
+                // The queue follows through the engine's own (`held`),
+                // which numbers each message as it is sent; expired
+                // messages are dropped there [MQTT-3.3.2-5] and the
+                // others carry what is left [MQTT-3.3.2-6].
+                resumed = (queue, bytes);
                 accept = accept.with_session(stored);
                 key
             }
@@ -1475,6 +1612,8 @@ impl Broker {
                         expires_at: NO_DEADLINE,
                         offline: None,
                         offline_seq: NO_SEQ,
+                        durable: false,
+                        seqs: InFlight::default(),
                     }),
                 );
                 self.by_client_id.insert(client_id, key);
@@ -1505,6 +1644,15 @@ impl Broker {
             s.expiry = expiry;
             s.username = username;
         }
+        self.record_session(key);
+        if !resumed.0.is_empty() {
+            if let Some(c) = self.conns.map.get_mut(&id) {
+                let r = c.rare_mut();
+                r.held = resumed.0;
+                r.held_bytes = resumed.1;
+            }
+            self.release_held(id, now);
+        }
     }
 
     /// Evicts kept sessions of offline clients, the one offline longest
@@ -1528,6 +1676,10 @@ impl Broker {
 
     fn remove_session(&mut self, key: ClientKey, now: Instant) {
         if let Some(s) = self.sessions.remove(&key) {
+            if s.durable {
+                self.journal
+                    .push(|| Record::SessionGone { session: key.get() });
+            }
             self.session_deadlines.update(key, s.expires_at(), None);
             self.by_client_id.remove(&*s.client_id);
             if s.offline_seq != NO_SEQ {
@@ -1581,7 +1733,21 @@ impl Broker {
         };
         if p.qos != QoS::AtMostOnce {
             if let Some(c) = self.conns.get_mut(&id) {
-                let _ = c.server.acknowledge(now, p.packet_id, code);
+                let acked = c.server.acknowledge(now, p.packet_id, code).is_ok();
+                // A QoS 2 message the connection keeps as received (5.0
+                // forgets one refused with an error code): the store keeps
+                // it too, so that its resend after a restart is not routed
+                // again [MQTT-4.3.3-10].
+                let kept = !(code.is_error() && c.server.version().is_v5());
+                if acked && kept && p.qos == QoS::ExactlyOnce {
+                    let packet_id = p.packet_id;
+                    if self.sessions.get(&key).is_some_and(|s| s.durable) {
+                        self.journal.push(|| Record::InboundQos2 {
+                            session: key.get(),
+                            packet_id,
+                        });
+                    }
+                }
             }
         }
     }
@@ -1631,6 +1797,13 @@ impl Broker {
             // [MQTT-3.1.3-9]: published after the delay or when the
             // session ends, unless the client reconnects first.
             let at = now + u64::from(delay) * 1000;
+            if self.sessions.get(&key).is_some_and(|s| s.durable) {
+                self.journal.push(|| Record::Will {
+                    session: key.get(),
+                    at,
+                    publish: p.clone(),
+                });
+            }
             let old = self.wills.insert(key, (at, p)).map(|(t, _)| t);
             self.will_deadlines.update(key, old, Some(at));
         }
@@ -1640,8 +1813,16 @@ impl Broker {
     fn route(&mut self, publisher: Option<ClientKey>, now: Instant, p: &Publish) -> ReasonCode {
         let mut code = ReasonCode::Success;
         if p.retain {
-            if let Err(e) = self.retained.set(p, now) {
-                code = e.reason_code();
+            match self.retained.set(p, now) {
+                Err(e) => code = e.reason_code(),
+                Ok(_) if volatile_topic(p.topic.as_str()) => {}
+                Ok(_) if p.payload.is_empty() => self.journal.push(|| Record::RetainedGone {
+                    topic: Box::from(p.topic.as_str()),
+                }),
+                Ok(_) => self.journal.push(|| Record::Retained {
+                    stored_at: now,
+                    publish: p.clone(),
+                }),
             }
         }
         let sessions = &self.sessions;
@@ -1674,6 +1855,23 @@ impl Broker {
         let Some(s) = self.sessions.get_mut(&key) else {
             return;
         };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        // The store keeps the QoS 1 and 2 messages of durable sessions.
+        let durable = s.durable && p.qos != QoS::AtMostOnce;
+        let session = key.get();
+        let record = |journal: &mut Journal, packet_id: u16, p: &Publish| {
+            if durable {
+                journal.push(|| Record::Message {
+                    session,
+                    seq,
+                    queued_at: now,
+                    packet_id,
+                    released: false,
+                    publish: p.clone(),
+                });
+            }
+        };
         if let Some(conn) = s.conn {
             if let Some(c) = self.conns.get_mut(&conn) {
                 if c.server.state() == ServerState::Connected {
@@ -1687,16 +1885,30 @@ impl Broker {
                         && !congested
                         && (p.qos == QoS::AtMostOnce || c.window_open(max_inflight));
                     if now_or_wait {
-                        if c.server.publish(now, p).is_err() {
-                            self.dropped += 1;
-                        } else {
-                            self.counters.publish_sent += 1;
+                        let kept = durable.then(|| p.clone());
+                        match c.server.publish(now, p) {
+                            Err(_) => self.dropped += 1,
+                            Ok(packet_id) => {
+                                self.counters.publish_sent += 1;
+                                if let Some(p) = kept {
+                                    s.seqs.sent(packet_id, seq);
+                                    record(&mut self.journal, packet_id, &p);
+                                }
+                            }
                         }
                         return;
                     }
                     // Behind the window or held while congested, in order.
+                    record(&mut self.journal, 0, &p);
                     let r = c.rare_mut();
-                    if !enqueue(&mut r.held, &mut r.held_bytes, (p, now), limits) {
+                    let durable_session = s.durable;
+                    let journal = &mut self.journal;
+                    let gone = |gone: u64| {
+                        if durable_session {
+                            journal.push(|| Record::MessageGone { session, seq: gone });
+                        }
+                    };
+                    if !enqueue(&mut r.held, &mut r.held_bytes, (p, now, seq), limits, gone) {
                         self.dropped += 1;
                     }
                     return;
@@ -1706,16 +1918,29 @@ impl Broker {
         if !s.persistent || p.qos == QoS::AtMostOnce {
             return;
         }
+        record(&mut self.journal, 0, &p);
+        let durable_session = s.durable;
+        let journal = &mut self.journal;
+        let mut gone = |gone: u64| {
+            if durable_session {
+                journal.push(|| Record::MessageGone { session, seq: gone });
+            }
+        };
         let o = s.offline.get_or_insert_with(Default::default);
         if queue_full(o.queue.len(), o.bytes, limits) {
             // Expired messages make room first.
             let before = o.queue.len();
-            o.queue
-                .retain(|(q, at)| expiry_deadline(q, *at).is_none_or(|t| now < t));
+            o.queue.retain(|(q, at, seq)| {
+                let keep = expiry_deadline(q, *at).is_none_or(|t| now < t);
+                if !keep {
+                    gone(*seq);
+                }
+                keep
+            });
             self.expired += (before - o.queue.len()) as u64;
-            o.bytes = o.queue.iter().map(|(q, _)| queued_size(q)).sum();
+            o.bytes = o.queue.iter().map(|(q, _, _)| queued_size(q)).sum();
         }
-        if !enqueue(&mut o.queue, &mut o.bytes, (p, now), limits) {
+        if !enqueue(&mut o.queue, &mut o.bytes, (p, now, seq), limits, gone) {
             self.dropped += 1;
         }
     }
@@ -1731,29 +1956,57 @@ impl Broker {
         if c.held_len() == 0 || c.server.state() != ServerState::Connected {
             return;
         }
-        while let Some((front, _)) = c.rare.as_ref().and_then(|r| r.held.front()) {
+        // The session, when the store knows it.
+        let key = c.key();
+        let mut durable = key
+            .and_then(|k| self.sessions.get_mut(&k))
+            .filter(|s| s.durable);
+        let session = key.map_or(0, |k| k.get());
+        while let Some((front, _, _)) = c.rare.as_ref().and_then(|r| r.held.front()) {
             if c.congested(cap) || (front.qos != QoS::AtMostOnce && !c.window_open(max_inflight)) {
                 break;
             }
             let r = c.rare_mut();
-            let Some((mut p, at)) = r.held.pop_front() else {
+            let Some((mut p, at, seq)) = r.held.pop_front() else {
                 break;
             };
             r.held_bytes -= queued_size(&p);
+            let qos = p.qos;
+            let mut gone = || {
+                if durable.is_some() && qos != QoS::AtMostOnce {
+                    self.journal.push(|| Record::MessageGone { session, seq });
+                }
+            };
             // [MQTT-3.3.2-5] / [MQTT-3.3.2-6], as for an offline queue.
             if let Some(deadline) = expiry_deadline(&p, at) {
                 if now >= deadline {
                     self.expired += 1;
+                    gone();
                     continue;
                 }
                 let left = (deadline - now).div_ceil(1000);
                 p.properties.message_expiry_interval =
                     Some(u32::try_from(left).unwrap_or(u32::MAX));
             }
-            if c.server.publish(now, p).is_err() {
-                self.dropped += 1;
-            } else {
-                self.counters.publish_sent += 1;
+            match c.server.publish(now, p) {
+                Err(_) => {
+                    self.dropped += 1;
+                    gone();
+                }
+                Ok(packet_id) => {
+                    self.counters.publish_sent += 1;
+                    if let Some(s) = durable.as_deref_mut() {
+                        if qos != QoS::AtMostOnce {
+                            s.seqs.sent(packet_id, seq);
+                            self.journal.push(|| Record::MessageState {
+                                session,
+                                seq,
+                                packet_id,
+                                released: false,
+                            });
+                        }
+                    }
+                }
             }
         }
         // Mark it for `poll_output`.
@@ -1782,6 +2035,14 @@ impl Broker {
             match self.subs.subscribe(key, filter, sub) {
                 Ok(outcome) => {
                     codes.push(SubAck::granted(options.qos));
+                    if self.sessions.get(&key).is_some_and(|s| s.durable) {
+                        self.journal.push(|| Record::Subscription {
+                            session: key.get(),
+                            filter: Box::from(filter),
+                            options,
+                            identifier,
+                        });
+                    }
                     if outcome.sends_retained(filter, options.retain_handling) {
                         for m in self.retained.matching(filter, now) {
                             let mut p = m.publish().clone();
@@ -1828,11 +2089,20 @@ impl Broker {
         let Some(key) = self.conns.get(&id).and_then(|c| c.key()) else {
             return;
         };
+        let durable = self.sessions.get(&key).is_some_and(|s| s.durable);
         let codes: Vec<ReasonCode> = u
             .filters
             .iter()
             .map(|f| match self.subs.unsubscribe(key, f.as_str()) {
-                Some(_) => ReasonCode::Success,
+                Some(_) => {
+                    if durable {
+                        self.journal.push(|| Record::SubscriptionGone {
+                            session: key.get(),
+                            filter: Box::from(f.as_str()),
+                        });
+                    }
+                    ReasonCode::Success
+                }
                 None => ReasonCode::NoSubscriptionExisted,
             })
             .collect();
@@ -1887,11 +2157,51 @@ impl Broker {
             // ahead of anything queued meanwhile (the connection's with
             // the Message Expiry Interval that was left now), within its
             // bounds.
-            let unsent = core::mem::take(&mut stored.queued);
-            let unsent: Vec<(Publish, Instant)> =
-                unsent.into_iter().map(|p| (p, now)).chain(held).collect();
+            // The connection's own queue holds only resent messages of a
+            // resumed session that waited for room in the client's window
+            // (the engine hands it only what it can send at once): they
+            // were sent before and keep their packet identifier, in
+            // flight [MQTT-4.4.0-1]. Anything else there is numbered as a
+            // new message.
+            let (resent, unsent): (Vec<Publish>, Vec<Publish>) =
+                core::mem::take(&mut stored.queued)
+                    .into_iter()
+                    .partition(|p| p.dup && p.qos != QoS::AtMostOnce && p.packet_id != 0);
+            for publish in resent {
+                stored.inflight.push(InflightDelivery {
+                    publish,
+                    released: false,
+                });
+            }
+            let session = key.get();
+            let durable = s.durable;
+            let mut unsent: Vec<Queued> = unsent
+                .into_iter()
+                .map(|p| {
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    if durable && p.qos != QoS::AtMostOnce {
+                        self.journal.push(|| Record::Message {
+                            session,
+                            seq,
+                            queued_at: now,
+                            packet_id: 0,
+                            released: false,
+                            publish: p.clone(),
+                        });
+                    }
+                    (p, now, seq)
+                })
+                .collect();
+            unsent.extend(held);
             let o = s.offline.get_or_insert_with(Default::default);
-            for (p, at) in unsent.into_iter().rev() {
+            let journal = &mut self.journal;
+            let mut gone = |p: &Publish, seq: u64| {
+                if durable && p.qos != QoS::AtMostOnce {
+                    journal.push(|| Record::MessageGone { session, seq });
+                }
+            };
+            for (p, at, seq) in unsent.into_iter().rev() {
                 if p.qos == QoS::AtMostOnce {
                     continue;
                 }
@@ -1900,17 +2210,21 @@ impl Broker {
                     match limits.queue_full_policy {
                         // The new messages are those queued meanwhile.
                         QueueFullPolicy::DropNewest if !o.queue.is_empty() => {
-                            if let Some((newest, _)) = o.queue.pop_back() {
+                            if let Some((newest, _, newest_seq)) = o.queue.pop_back() {
                                 o.bytes -= queued_size(&newest);
+                                gone(&newest, newest_seq);
                             }
                         }
                         // Drop oldest, or nothing newer to drop (a bound
                         // of 0): this message, older than any queued, goes.
-                        _ => continue,
+                        _ => {
+                            gone(&p, seq);
+                            continue;
+                        }
                     }
                 }
                 o.bytes += queued_size(&p);
-                o.queue.push_front((p, at));
+                o.queue.push_front((p, at, seq));
             }
             o.stored = stored;
             // mosquitto's `persistent_client_expiration` bounds every
@@ -1924,6 +2238,7 @@ impl Broker {
                 self.offline_order.insert(seq, key);
             }
             self.set_expires_at(key, expires_at);
+            self.record_session(key);
         } else {
             self.remove_session(key, now);
         }

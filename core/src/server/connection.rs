@@ -348,6 +348,24 @@ impl ServerConnection {
         self.traffic.inflight.len()
     }
 
+    /// Outbound QoS 1 and 2 messages sent and not completed, in order.
+    pub fn inflight(&self) -> impl Iterator<Item = &InflightDelivery> + '_ {
+        self.traffic.inflight.iter()
+    }
+
+    /// Outbound messages waiting for room in the client's Receive Maximum,
+    /// in order: resent messages of a resumed session keep their packet
+    /// identifier there, the others have none (0) until they are sent.
+    pub fn queued(&self) -> impl Iterator<Item = &Publish> + '_ {
+        self.traffic.queued.iter().map(|(p, _)| p)
+    }
+
+    /// Packet identifiers of inbound QoS 2 messages received and not
+    /// released yet (see [`ServerSession::inbound_qos2`]).
+    pub fn inbound_qos2(&self) -> impl Iterator<Item = u16> + '_ {
+        self.traffic.inbound_qos2.iter().map(|q| q.packet_id)
+    }
+
     /// Outbound messages waiting for room in the client's Receive Maximum.
     pub fn queued_len(&self) -> usize {
         self.traffic.queued.len()
@@ -592,8 +610,10 @@ impl ServerConnection {
         session.queued = queued
             .into_iter()
             .filter_map(|(mut p, at)| {
-                // What is left of the Message Expiry Interval, as of now.
-                if let Some(e) = p.properties.message_expiry_interval {
+                // What is left of the Message Expiry Interval, as of now
+                // (a resend, DUP, was sent before: its delivery has
+                // started and it does not expire [MQTT-3.3.2-5]).
+                if let Some(e) = p.properties.message_expiry_interval.filter(|_| !p.dup) {
                     let left = remaining_expiry(e, at, now)?;
                     p.properties.message_expiry_interval = Some(left);
                 }

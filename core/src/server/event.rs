@@ -242,6 +242,21 @@ pub enum ServerEvent {
         /// The acknowledgement's properties (5.0).
         properties: AckProperties,
     },
+    /// PUBREC (success) arrived for a QoS 2 message to the client and
+    /// PUBREL was sent: from now on only PUBREL is resent. Reported only
+    /// with [`ServerOptions::report_qos2_steps`](super::ServerOptions::report_qos2_steps).
+    PublishReleased {
+        /// Its packet identifier.
+        packet_id: u16,
+    },
+    /// PUBREL arrived for a QoS 2 message from the client (PUBCOMP was
+    /// sent): a PUBLISH with this packet identifier is a new message
+    /// again. Reported only with
+    /// [`ServerOptions::report_qos2_steps`](super::ServerOptions::report_qos2_steps).
+    ReleaseReceived {
+        /// Its packet identifier.
+        packet_id: u16,
+    },
     /// A queued or resumed message to the client was discarded unsent.
     PublishDropped {
         /// Its packet identifier (0 for QoS 0).

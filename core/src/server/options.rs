@@ -63,6 +63,13 @@ pub struct ServerOptions {
     /// with [`ServerConnection::acknowledge`](super::ServerConnection::acknowledge)
     /// (e.g. with 0x87 Not authorized). Off: Success is sent at once.
     pub manual_ack: bool,
+    /// Whether the middle steps of QoS 2 are reported too:
+    /// [`ServerEvent::PublishReleased`](super::ServerEvent::PublishReleased)
+    /// (PUBREC arrived for a message to the client, PUBREL sent) and
+    /// [`ServerEvent::ReleaseReceived`](super::ServerEvent::ReleaseReceived)
+    /// (PUBREL arrived for a message from the client). A broker that
+    /// stores its sessions needs them; default off.
+    pub report_qos2_steps: bool,
     /// Messages to the client waiting for room in its Receive Maximum;
     /// beyond, [`ServerConnection::publish`](super::ServerConnection::publish)
     /// fails with [`ServerError::QueueFull`](super::ServerError::QueueFull).
@@ -114,6 +121,7 @@ impl ServerOptions {
             connect_timeout: 10_000,
             assign_client_ids: true,
             manual_ack: false,
+            report_qos2_steps: false,
             max_queued: 1000,
             max_inflight: u16::MAX,
             outbound_topic_aliases: true,

@@ -24,3 +24,14 @@ uint64_t port_now_ms(void) {
 int port_connected(void) {
     return link_up;
 }
+
+/* The flash a durable broker stores its state in (the "+ durability"
+ * image): 4 KB, appended to. */
+uint8_t port_flash[4096];
+size_t port_flash_len;
+
+void port_flash_append(const uint8_t *data, size_t len) {
+    size_t i;
+    for (i = 0; i < len && port_flash_len < sizeof port_flash; i++)
+        port_flash[port_flash_len++] = data[i];
+}

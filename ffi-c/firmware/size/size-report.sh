@@ -72,6 +72,8 @@ c=$(image client ffi-c/firmware/size/client_min.c)
 ct=$(image client-text ffi-c/firmware/size/client_min.c)
 cc=$(image client-codec ffi-c/firmware/size/client_min.c ffi-c/firmware/size/uses_codec.c -DUSE_CODEC)
 cs=$(image client-server ffi-c/firmware/size/client_min.c ffi-c/firmware/size/uses_server.c -DUSE_SERVER)
+cp "$out/libmqtt-client-server.a" "$out/libmqtt-client-server-persist.a"
+cdur=$(image client-server-persist ffi-c/firmware/size/client_min.c ffi-c/firmware/size/uses_server.c -DUSE_SERVER -DUSE_PERSIST)
 
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1024 }'; }
 echo
@@ -83,6 +85,7 @@ printf '| client, 3.1.1 + 5.0 (features firmware,client) | %s | %s |\n' "$(kb "$
 printf '| + error-text (formatted error messages) | %s (+%s) | |\n' "$(kb "$ct")" "$(kb $((ct - c)))"
 printf '| + codec (mqtt_decode / mqtt_encode) | %s (+%s) | |\n' "$(kb "$cc")" "$(kb $((cc - c)))"
 printf '| + server (broker engine, server role) | %s (+%s) | |\n' "$(kb "$cs")" "$(kb $((cs - c)))"
+printf '| + broker durability (persistence on, poll_store, snapshot, restore) | %s (+%s over + server) | |\n' "$(kb "$cdur")" "$(kb $((cdur - cs)))"
 echo "| coreMQTT 3.1.1 (reference, client only, no heap) | 10.3 KB | |"
 echo "| coreMQTT with MQTT 5.0 (reference) | 26.0 KB | |"
 if [ -f target/firmware/qemu.log ]; then

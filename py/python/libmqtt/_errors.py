@@ -37,6 +37,13 @@ The trace context envelope of MQTT 3.1.1 (:mod:`libmqtt.telemetry`)::
     ├── UnsupportedEnvelopeVersion   an envelope of another format version
     └── TruncatedEnvelope            cut short
 
+The broker's durable store (:meth:`libmqtt.Broker.restore`)::
+
+    StoreError
+    ├── NotAStore                    not a libmqtt store (also a ValueError)
+    ├── StoreTooNew                  a newer store format (also a ValueError)
+    └── BrokerNotEmpty               restore needs a new, empty broker
+
 A command whose packet is invalid raises the codec's exception (a
 PUBLISH to ``"a/#"`` raises :class:`TopicNameInvalid`), and one larger than
 the server's Maximum Packet Size raises :class:`PacketTooLarge`, as
@@ -77,6 +84,10 @@ __all__ = [
     "NotAnEnvelope",
     "UnsupportedEnvelopeVersion",
     "TruncatedEnvelope",
+    "StoreError",
+    "NotAStore",
+    "StoreTooNew",
+    "BrokerNotEmpty",
 ]
 
 
@@ -243,3 +254,36 @@ class UnsupportedEnvelopeVersion(EnvelopeError):
 
 class TruncatedEnvelope(EnvelopeError):
     """The envelope ends before its fields do."""
+
+
+class StoreError(MQTTError):
+    """:meth:`libmqtt.Broker.restore` refused a store; nothing was
+    restored. A damaged or torn tail is not an error (see
+    :class:`libmqtt.broker.RestoreReport`). ``reason_code`` is ``None``."""
+
+
+class NotAStore(StoreError, ValueError):
+    """The bytes do not start with the store header (``LMQTSTOR``): not a
+    libmqtt store. A ``ValueError`` too."""
+
+
+class StoreTooNew(StoreError, ValueError):
+    """The store was written by a newer format version than this library
+    reads. A ``ValueError`` too.
+
+    Attributes:
+        found: the store's format version.
+        supported: the newest version this library reads.
+    """
+
+    def __init__(
+        self, message: str = "", reason_code: Optional[int] = None, kind: str = "", found: int = 0, supported: int = 0
+    ) -> None:
+        super().__init__(message, reason_code, kind)
+        self.found: int = found
+        self.supported: int = supported
+
+
+class BrokerNotEmpty(StoreError):
+    """The broker already has connections, sessions or retained messages:
+    restore into a new :class:`libmqtt.Broker`."""

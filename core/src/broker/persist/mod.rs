@@ -36,8 +36,8 @@
 pub mod record;
 
 pub use record::{
-    crc32c, FrameError, Frames, Record, RecordError, STORE_FORMAT_VERSION, STORE_HEADER,
-    STORE_MAGIC,
+    crc32c, crc32c_append, FrameError, Frames, Record, RecordError, FRAME_HEADER_LEN,
+    MAX_FRAME_LEN, STORE_FORMAT_VERSION, STORE_HEADER, STORE_MAGIC,
 };
 
 use crate::time::Instant;
@@ -107,25 +107,28 @@ pub struct RestoreReport {
     pub damage: Option<Damage>,
     /// Batches applied.
     pub batches: u64,
-    /// Records applied.
+    /// Records applied (commit frames not counted).
     pub records: u64,
     /// The engine time of the last batch applied (its
     /// [`Record::Commit`]); `None` for an empty store.
     pub last_commit: Option<Instant>,
     /// Persistent sessions rebuilt.
     pub sessions: usize,
-    /// Sessions whose Session Expiry Interval passed during the downtime
-    /// (counted from the last batch), not rebuilt.
+    /// Of `sessions`, those whose Session Expiry Interval passed during
+    /// the downtime (counted from the last batch when their client was
+    /// connected then): the restore ended them, publishing their wills.
     pub expired_sessions: usize,
     /// Subscriptions rebuilt.
     pub subscriptions: usize,
     /// Messages rebuilt for sessions (queued or in flight).
     pub messages: usize,
-    /// Queued messages whose Message Expiry Interval passed, dropped.
+    /// Of `messages`, queued ones whose Message Expiry Interval passed
+    /// during the downtime: dropped unsent when their client comes back
+    /// [MQTT-3.3.2-5].
     pub expired_messages: usize,
     /// Retained messages rebuilt.
     pub retained: usize,
-    /// Delayed wills rebuilt (a will whose time came during the downtime
-    /// is published at the first [`handle_timeout`](super::Broker::handle_timeout)).
+    /// Delayed wills rebuilt (one whose time came during the downtime was
+    /// published by the restore).
     pub wills: usize,
 }

@@ -244,6 +244,10 @@ impl ServerConnection {
         ) {
             Some(comp) => {
                 let _ = self.encode(PacketRef::PubComp(comp.as_view()));
+                if self.opts.report_qos2_steps {
+                    self.events
+                        .push_back(ServerEvent::ReleaseReceived { packet_id: pid });
+                }
             }
             None => self.violation(ClientViolation::UnexpectedPubRel(pid)),
         }

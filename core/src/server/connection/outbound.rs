@@ -90,7 +90,9 @@ impl ServerConnection {
             let Some((mut p, at)) = self.traffic.queued.pop_front() else {
                 break;
             };
-            if let Some(e) = p.properties.message_expiry_interval {
+            // A resend (DUP) of a resumed session was sent before: its
+            // delivery has started, so it does not expire.
+            if let Some(e) = p.properties.message_expiry_interval.filter(|_| !p.dup) {
                 // [MQTT-3.3.2-5] not sent once expired; [MQTT-3.3.2-6]
                 // sent with what is left.
                 match remaining_expiry(e, at, now) {
@@ -226,8 +228,13 @@ impl ServerConnection {
                 self.complete(i, rec.reason_code, rec.properties);
             }
             Some(i) => {
+                let first = !self.traffic.inflight[i].released;
                 self.traffic.inflight[i].released = true;
                 let _ = self.encode(PacketRef::PubRel(PubRel::new(pid).as_view()));
+                if first && self.opts.report_qos2_steps {
+                    self.events
+                        .push_back(ServerEvent::PublishReleased { packet_id: pid });
+                }
                 // Before CONNACK's resends: this PUBREL is its resend.
                 if let Some(rare) = self.rare.as_mut() {
                     rare.resend.retain(|&id| id != pid);
