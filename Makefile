@@ -187,7 +187,8 @@ bench-broker:
 bench-store-choice:
 	cd bench/store-choice && $(CARGO) build --release && \
 	  target/release/store-choice --runs 3 --seconds 5 --dir target/data
-	@command -v strace >/dev/null && bench/store-choice/syscalls.sh || echo "strace missing: sync calls per batch not counted"
+	@if command -v strace >/dev/null; then bench/store-choice/syscalls.sh; \
+	else echo "strace missing (apt-get install strace): sync calls per batch not counted"; fi
 
 ## mosq_load: the libmosquitto load program (bench/mosq-load/mosq_load.c),
 ## installing Debian's libmosquitto-dev when its header is missing.
