@@ -23,6 +23,8 @@ help:
 	@echo "make broker      the broker binary target/release/libmqtt-broker (reads mosquitto.conf; or: cargo install --path broker)"
 	@echo "make bench-broker  broker engine in memory, and example broker vs. mosquitto on 127.0.0.1"
 	@echo "make bench-broker-mosq  libmqtt-broker vs. mosquitto, same mosquitto.conf, libmosquitto load, TCP and TLS (QUICK=1: short)"
+	@echo "make bench-store-choice  the durable store chosen by measurement: append-only log vs. redb vs. fjall (issue 18)"
+	@echo "make bench-durable  QoS 1 with persistent sessions (persistence off/periodic/sync) and restart time, ours vs. mosquitto (QUICK=1: short)"
 	@echo "make bench-hostile  libmqtt-broker vs. mosquitto under hostile load: memory peak and recovery (QUICK=1: short)"
 	@echo "make bench-idle  memory per idle connection (10,000; IDLE_N) and recovery after close, ours vs. mosquitto"
 	@echo "make bench-tokio  the tokio client mqtt-tokio vs. rumqttc 0.25 through mosquitto and our broker (msg/s, CPU, allocations)"
@@ -172,6 +174,22 @@ bench:
 bench-broker:
 	bench/run-broker.sh
 
+## bench-store-choice: issue 18's store chosen by measurement (not a test):
+## an append-only log (std::fs, [len][crc32c][body] frames, one sync_data
+## per batch; plain and pre-sized), redb (one write transaction per batch,
+## Durability::Immediate) and fjall (one batch per commit, SyncData and
+## SyncAll) under the broker's workload (N = 1, 16, 128 records of ~100 B
+## inserted and as many deleted per durable batch) and a recovery of
+## 1,000,000 records; medians of 3 runs, markdown printed (the figures are
+## in bench/store-choice/RESULTS.md). bench/store-choice is a standalone
+## cargo project (its own Cargo.lock and target/), like bench/.
+.PHONY: bench-store-choice
+bench-store-choice:
+	cd bench/store-choice && $(CARGO) build --release && \
+	  target/release/store-choice --runs 3 --seconds 5 --dir target/data
+	@if command -v strace >/dev/null; then bench/store-choice/syscalls.sh; \
+	else echo "strace missing (apt-get install strace): sync calls per batch not counted"; fi
+
 ## mosq_load: the libmosquitto load program (bench/mosq-load/mosq_load.c),
 ## installing Debian's libmosquitto-dev when its header is missing.
 MOSQ_LOAD := bench/target/mosq-load/mosq_load
@@ -192,6 +210,28 @@ $(MOSQ_LOAD): bench/mosq-load/mosq_load.c
 bench-broker-mosq: $(MOSQ_LOAD)
 	$(CARGO) build --release -p libmqtt-broker
 	python3 bench/broker-mosq.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+
+## bench-durable: issue 18's durability benchmark (not a test): QoS 1 msg/s
+## with persistent subscribers, libmqtt-broker with persistence false,
+## periodic and sync beside mosquitto with persistence true (autosave 1800)
+## and false, same mosquitto.conf, libmosquitto load; and restart time with
+## 1,000,000 retained messages and 100,000 persistent sessions (built
+## through the broker, SIGTERM, restart: time to the first CONNACK), ours
+## vs. mosquitto; then the throughput again with a Receive Maximum (and
+## max_inflight_messages) of 200 instead of 20, and the restart with
+## 10,000 retained messages (our broker's default bound); sections appended to
+## bench/RESULTS.md. QUICK=1 for a
+## short version (100,000 retained, 10,000 sessions; printed, not appended).
+.PHONY: bench-durable
+bench-durable: $(MOSQ_LOAD)
+	$(CARGO) build --release -p libmqtt-broker
+	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build --parts throughput --receive-max 200 \
+	  $(if $(QUICK),,--markdown-out bench/RESULTS.md)
+	@# libmqtt-broker keeps 10,000 retained messages at most (the engine's
+	@# default, no mosquitto.conf key): the restart again with that many.
+	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build --parts restart --retained 10000 \
+	  $(if $(QUICK),--sessions 10000 --restarts 1,--markdown-out bench/RESULTS.md)
 
 ## bench-hostile: hostile load against both brokers with the same
 ## mosquitto.conf (idle and slowloris sockets, garbage, oversized packets, a

@@ -32,6 +32,24 @@
  * messages in flight to each subscriber and queues the rest (within its
  * max_queued_messages, dropping beyond it).
  *
+ * --persistent: subscribers keep their session (client id ID_PREFIX + "sub" + i,
+ * clean session false; 5.0: Session Expiry Interval --session-expiry, 3600
+ * s unless given), so a broker must keep every QoS 1 message for them as
+ * it would for an offline client (issue 18's durability benchmark). The
+ * warm-up and the measured run may use the same ids: the session resumes.
+ *
+ * --retain: publishers set RETAIN and publish each message to a topic of its
+ * own, TOPIC/p/seq (so --publishers P --messages M leaves P x M retained
+ * messages in the broker; use --subscribers 0).
+ *
+ * --fill-sessions N: instead of the load, N persistent sessions (client id
+ * ID_PREFIX + "s" + i, clean session false, 5.0: --session-expiry), each
+ * with one subscription (TOPIC/s/i, --qos), made by --publishers threads
+ * (connect, subscribe, disconnect); the source addresses are spread over
+ * 127.0.0.1 to 127.0.0.16 (a host other than 127.0.0.1 keeps its own), so
+ * TIME_WAIT sockets do not exhaust the ephemeral ports. Prints one JSON line
+ * (sessions made, seconds).
+ *
  * Output: one JSON line on stdout (keys as mqtt-load's --json, plus
  * "tool"). Exit status: 0 when the run ended normally (QoS 0 losses are
  * reported, not an error); 3 when a QoS 1 message is missing; 2 on the
@@ -66,11 +84,16 @@ struct args {
     const char *topic;
     double idle;
     double timeout;
+    int persistent;
+    long session_expiry;
+    const char *id_prefix;
+    int retain;
+    long fill_sessions;
 };
 
 static struct args A = {
     "127.0.0.1", 0, 0, 64, 1, 1, 20000, 0.0, 64, MQTT_PROTOCOL_V5,
-    NULL, NULL, NULL, 0, 0, "bench", 2.0, 120.0,
+    NULL, NULL, NULL, 0, 0, "bench", 2.0, 120.0, 0, 3600, "mqload-", 0, 0,
 };
 
 /* Shared between threads. */
@@ -223,8 +246,10 @@ static void on_message_sub(struct mosquitto *m, void *u, const struct mosquitto_
 
 /* ---- client setup ---- */
 
-static struct mosquitto *client(void *user, char *err, size_t errlen) {
-    struct mosquitto *m = mosquitto_new(NULL, true, user);
+/* A client: a generated id and a clean session unless `id` is given (then
+ * clean session false: a persistent session). */
+static struct mosquitto *client_id(const char *id, void *user, char *err, size_t errlen) {
+    struct mosquitto *m = mosquitto_new(id, id == NULL, user);
     if (!m) {
         snprintf(err, errlen, "mosquitto_new failed");
         return NULL;
@@ -245,6 +270,22 @@ static struct mosquitto *client(void *user, char *err, size_t errlen) {
         if (A.insecure) mosquitto_tls_insecure_set(m, true);
     }
     return m;
+}
+
+static struct mosquitto *client(void *user, char *err, size_t errlen) {
+    return client_id(NULL, user, err, errlen);
+}
+
+/* CONNECT, with a Session Expiry Interval for a persistent 5.0 session. */
+static int connect_client(struct mosquitto *m, int persistent, const char *bind) {
+    mosquitto_property *props = NULL;
+    if (persistent && A.version == MQTT_PROTOCOL_V5 &&
+        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)A.session_expiry) !=
+            MOSQ_ERR_SUCCESS)
+        return MOSQ_ERR_NOMEM;
+    int rc = mosquitto_connect_bind_v5(m, A.host, A.port, 60, bind, props);
+    mosquitto_property_free_all(&props);
+    return rc;
 }
 
 /* Loops until *flag != 0 or the deadline; returns 0 on success. */
@@ -318,7 +359,8 @@ static void *publisher(void *arg) {
             continue;
         }
         put32(payload + 4, (uint32_t)s->sent);
-        rc = mosquitto_publish(s->m, NULL, topic, A.payload, payload, A.qos, false);
+        if (A.retain) snprintf(topic, sizeof topic, "%s/%d/%ld", A.topic, s->index, s->sent);
+        rc = mosquitto_publish(s->m, NULL, topic, A.payload, payload, A.qos, A.retain != 0);
         if (rc != MOSQ_ERR_SUCCESS) {
             snprintf(s->errmsg, sizeof s->errmsg, "publish: %s", mosquitto_strerror(rc));
             goto fail;
@@ -361,12 +403,14 @@ static void *subscriber(void *arg) {
     double deadline = now_s() + A.timeout;
     char topic[256];
     snprintf(topic, sizeof topic, "%s/+", A.topic);
-    s->m = client(s, s->errmsg, sizeof s->errmsg);
+    char id[128];
+    snprintf(id, sizeof id, "%ssub%d", A.id_prefix, s->index);
+    s->m = client_id(A.persistent ? id : NULL, s, s->errmsg, sizeof s->errmsg);
     if (!s->m) goto fail;
     mosquitto_connect_v5_callback_set(s->m, on_connect_sub);
     mosquitto_subscribe_v5_callback_set(s->m, on_subscribe_sub);
     mosquitto_message_v5_callback_set(s->m, on_message_sub);
-    int rc = mosquitto_connect(s->m, A.host, A.port, 60);
+    int rc = connect_client(s->m, A.persistent, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
         snprintf(s->errmsg, sizeof s->errmsg, "connect: %s", mosquitto_strerror(rc));
         goto fail;
@@ -395,6 +439,88 @@ fail:
     return NULL;
 }
 
+/* ---- --fill-sessions ---- */
+
+static atomic_long fill_next;  /* next session number to make */
+static atomic_long fill_made;  /* sessions made */
+static atomic_int fill_failed; /* a thread gave up */
+
+struct filler {
+    int connected;
+    int subscribed;
+};
+
+static void on_connect_fill(struct mosquitto *m, void *u, int rc, int flags, const mosquitto_property *p) {
+    (void)m; (void)flags; (void)p;
+    ((struct filler *)u)->connected = rc == 0 ? 1 : -1;
+}
+
+static void on_subscribe_fill(struct mosquitto *m, void *u, int mid, int n, const int *granted,
+                              const mosquitto_property *p) {
+    (void)m; (void)mid; (void)p;
+    ((struct filler *)u)->subscribed = (n == 1 && granted[0] >= 0 && granted[0] <= 2) ? 1 : -1;
+}
+
+static void *filler(void *arg) {
+    (void)arg;
+    double deadline = now_s() + A.timeout;
+    char err[256], id[128], topic[256], bind[32];
+    for (;;) {
+        long i = atomic_fetch_add(&fill_next, 1);
+        if (i >= A.fill_sessions || atomic_load(&fill_failed)) break;
+        struct filler f = {0, 0};
+        snprintf(id, sizeof id, "%ss%ld", A.id_prefix, i);
+        snprintf(topic, sizeof topic, "%s/s/%ld", A.topic, i);
+        snprintf(bind, sizeof bind, "127.0.0.%ld", 1 + i % 16);
+        struct mosquitto *m = client_id(id, &f, err, sizeof err);
+        if (!m) goto fail;
+        mosquitto_connect_v5_callback_set(m, on_connect_fill);
+        mosquitto_subscribe_v5_callback_set(m, on_subscribe_fill);
+        int rc = connect_client(m, 1, strcmp(A.host, "127.0.0.1") ? NULL : bind);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            snprintf(err, sizeof err, "connect %s: %s", id, mosquitto_strerror(rc));
+            goto fail_m;
+        }
+        if (wait_flag(m, &f.connected, deadline, err, sizeof err, "CONNACK")) goto fail_m;
+        rc = mosquitto_subscribe(m, NULL, topic, A.qos);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            snprintf(err, sizeof err, "subscribe: %s", mosquitto_strerror(rc));
+            goto fail_m;
+        }
+        if (wait_flag(m, &f.subscribed, deadline, err, sizeof err, "SUBACK")) goto fail_m;
+        mosquitto_disconnect(m);
+        mosquitto_loop(m, 10, 1);
+        mosquitto_destroy(m);
+        atomic_fetch_add(&fill_made, 1);
+        continue;
+    fail_m:
+        mosquitto_destroy(m);
+    fail:
+        fprintf(stderr, "mosq_load: session %ld: %s\n", i, err);
+        atomic_store(&fill_failed, 1);
+        break;
+    }
+    return NULL;
+}
+
+static int fill_sessions(void) {
+    int n = A.publishers;
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    if (!t) return 1;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&t[i], NULL, filler, NULL)) return 1;
+    for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+    double el = now_s() - t0;
+    long made = atomic_load(&fill_made);
+    printf("{\"tool\":\"mosq_load\",\"fill_sessions\":%ld,\"made\":%ld,\"seconds\":%.3f,\"per_s\":%.1f}\n",
+           A.fill_sessions, made, el, (double)made / (el > 0 ? el : 1e-9));
+    fflush(stdout);
+    free(t);
+    mosquitto_lib_cleanup();
+    return made == A.fill_sessions ? 0 : 1;
+}
+
 /* ---- main ---- */
 
 static void usage(void) {
@@ -402,7 +528,9 @@ static void usage(void) {
             "usage: mosq_load --port N [--host H] [--qos 0|1] [--payload 64] [--publishers 1]\n"
             "                 [--subscribers 1] [--messages 20000 | --duration SECONDS] [--inflight 64]\n"
             "                 [--version 5|311|31] [--cafile F [--cert F --key F] [--insecure]]\n"
-            "                 [--receive-max N] [--topic bench] [--idle-ms 2000] [--timeout 120]\n");
+            "                 [--receive-max N] [--topic bench] [--idle-ms 2000] [--timeout 120]\n"
+            "                 [--persistent] [--session-expiry 3600] [--id-prefix mqload-] [--retain]\n"
+            "                 [--fill-sessions N]\n");
 }
 
 static int parse(int argc, char **argv) {
@@ -410,6 +538,14 @@ static int parse(int argc, char **argv) {
         const char *f = argv[i];
         if (!strcmp(f, "--insecure")) {
             A.insecure = 1;
+            continue;
+        }
+        if (!strcmp(f, "--persistent")) {
+            A.persistent = 1;
+            continue;
+        }
+        if (!strcmp(f, "--retain")) {
+            A.retain = 1;
             continue;
         }
         if (i + 1 >= argc) return -1;
@@ -430,6 +566,9 @@ static int parse(int argc, char **argv) {
         else if (!strcmp(f, "--topic")) A.topic = v;
         else if (!strcmp(f, "--idle-ms")) A.idle = atof(v) / 1000.0;
         else if (!strcmp(f, "--timeout")) A.timeout = atof(v);
+        else if (!strcmp(f, "--session-expiry")) A.session_expiry = atol(v);
+        else if (!strcmp(f, "--id-prefix")) A.id_prefix = v;
+        else if (!strcmp(f, "--fill-sessions")) A.fill_sessions = atol(v);
         else if (!strcmp(f, "--version")) {
             if (!strcmp(v, "5")) A.version = MQTT_PROTOCOL_V5;
             else if (!strcmp(v, "311") || !strcmp(v, "3") || !strcmp(v, "3.1.1")) A.version = MQTT_PROTOCOL_V311;
@@ -439,7 +578,8 @@ static int parse(int argc, char **argv) {
     }
     if (A.port <= 0 || A.port > 65535 || A.qos < 0 || A.qos > 2 || A.payload < 8 || A.publishers < 1 ||
         A.subscribers < 0 || A.inflight < 1 || A.receive_max < 0 || A.receive_max > 65535 ||
-        (A.messages < 1 && A.duration <= 0) || A.timeout <= 0 ||
+        (A.messages < 1 && A.duration <= 0) || A.timeout <= 0 || A.session_expiry < 0 ||
+        A.session_expiry > 0xFFFFFFFFL || A.fill_sessions < 0 ||
         (A.cert && !A.key) || (A.key && !A.cert) || ((A.cert || A.insecure) && !A.cafile))
         return -1;
     return 0;
@@ -451,6 +591,7 @@ int main(int argc, char **argv) {
         return 64;
     }
     mosquitto_lib_init();
+    if (A.fill_sessions > 0) return fill_sessions();
     PUBS = calloc((size_t)A.publishers, sizeof *PUBS);
     SUBS = calloc((size_t)(A.subscribers ? A.subscribers : 1), sizeof *SUBS);
     pthread_t *pt = calloc((size_t)A.publishers, sizeof *pt);
