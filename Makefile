@@ -218,8 +218,7 @@ bench-broker-mosq: $(MOSQ_LOAD)
 ## 1,000,000 retained messages and 100,000 persistent sessions (built
 ## through the broker, SIGTERM, restart: time to the first CONNACK), ours
 ## vs. mosquitto; then the throughput again with a Receive Maximum (and
-## max_inflight_messages) of 200 instead of 20, and the restart with
-## 10,000 retained messages (our broker's default bound); sections appended to
+## max_inflight_messages) of 200 instead of 20; sections appended to
 ## bench/RESULTS.md. QUICK=1 for a
 ## short version (100,000 retained, 10,000 sessions; printed, not appended).
 .PHONY: bench-durable
@@ -228,10 +227,6 @@ bench-durable: $(MOSQ_LOAD)
 	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build $(if $(QUICK),,--markdown-out bench/RESULTS.md)
 	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build --parts throughput --receive-max 200 \
 	  $(if $(QUICK),,--markdown-out bench/RESULTS.md)
-	@# libmqtt-broker keeps 10,000 retained messages at most (the engine's
-	@# default, no mosquitto.conf key): the restart again with that many.
-	python3 bench/broker-durable.py --load $(MOSQ_LOAD) --no-build --parts restart --retained 10000 \
-	  $(if $(QUICK),--sessions 10000 --restarts 1,--markdown-out bench/RESULTS.md)
 
 ## bench-hostile: hostile load against both brokers with the same
 ## mosquitto.conf (idle and slowloris sockets, garbage, oversized packets, a
