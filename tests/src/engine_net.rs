@@ -119,6 +119,19 @@ impl Net {
         moved
     }
 
+    /// Steps (at most 20 times) until `done` holds; returns whether it
+    /// did. For stopping between the steps of an exchange, e.g. before a
+    /// crash.
+    pub fn step_until(&mut self, mut done: impl FnMut(&Net) -> bool) -> bool {
+        for _ in 0..20 {
+            self.step();
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// An engine with persistence on and an empty store.
     pub fn with_store(options: BrokerOptions) -> Self {
         let mut net = Net::new(options.with_persistence(true));

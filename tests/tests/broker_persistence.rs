@@ -26,6 +26,11 @@ fn records(store: &[u8]) -> Vec<Record> {
         .collect()
 }
 
+/// The records in the store of `net` so far.
+fn stored(net: &Net) -> impl Iterator<Item = Record> {
+    records(net.store.as_deref().unwrap_or_default()).into_iter()
+}
+
 /// A subscriber with a kept session, offline, and a publisher.
 fn offline_subscriber(net: &mut Net, version: ProtocolVersion, qos: QoS) -> (usize, usize) {
     let s = net.add(persistent(version, "s", 3600));
@@ -91,13 +96,7 @@ fn a_message_in_flight_is_resent_after_a_crash() {
         .with_qos(QoS::AtLeastOnce, 0);
     net.peers[p].client.publish(net.now, m).unwrap();
     // Until `s` has it; its PUBACK is then lost with the crash.
-    for _ in 0..20 {
-        net.step();
-        if net.messages(s).len() == 2 {
-            break;
-        }
-    }
-    assert_eq!(net.messages(s).len(), 2);
+    assert!(net.step_until(|net| net.messages(s).len() == 2));
     let _ = net.peers[s].client.take_transmit();
     let report = net.crash();
     assert_eq!(report.messages, 1, "only the unacknowledged one is stored");
@@ -125,17 +124,9 @@ fn a_released_qos2_message_is_released_again_not_resent() {
     net.peers[p].client.publish(net.now, m).unwrap();
     // Step until the broker has PUBREC from `s` and PUBREL is on its way,
     // then lose everything `s` would send next (its PUBCOMP).
-    let mut released = false;
-    for _ in 0..20 {
-        net.step();
-        if records(net.store.as_ref().unwrap())
-            .iter()
-            .any(|r| matches!(r, Record::MessageState { released: true, .. }))
-        {
-            released = true;
-            break;
-        }
-    }
+    let released = net.step_until(|net| {
+        stored(net).any(|r| matches!(r, Record::MessageState { released: true, .. }))
+    });
     assert!(released, "the release was recorded");
     let _ = net.peers[s].client.take_transmit();
     let report = net.crash();
@@ -159,18 +150,8 @@ fn an_inbound_qos2_message_is_not_routed_twice_after_a_crash() {
         .unwrap()
         .with_qos(QoS::ExactlyOnce, 0);
     net.peers[p].client.publish(net.now, m).unwrap();
-    let mut stored = false;
-    for _ in 0..20 {
-        net.step();
-        if records(net.store.as_ref().unwrap())
-            .iter()
-            .any(|r| matches!(r, Record::InboundQos2 { .. }))
-        {
-            stored = true;
-            break;
-        }
-    }
-    assert!(stored, "the inbound QoS 2 state was recorded");
+    let kept = net.step_until(|net| stored(net).any(|r| matches!(r, Record::InboundQos2 { .. })));
+    assert!(kept, "the inbound QoS 2 state was recorded");
     // The publisher never sees PUBREC: it will resend the PUBLISH.
     let _ = net.peers[p].client.take_transmit();
     let rec = net.crash();
@@ -428,13 +409,7 @@ fn a_resend_waiting_for_the_window_stays_in_flight() {
         net.peers[p].client.publish(net.now, m).unwrap();
     }
     // Both reach `s`; its PUBACKs are lost with the connection.
-    for _ in 0..20 {
-        net.step();
-        if net.messages(s).len() == 2 {
-            break;
-        }
-    }
-    assert_eq!(net.messages(s).len(), 2);
+    assert!(net.step_until(|net| net.messages(s).len() == 2));
     let _ = net.peers[s].client.take_transmit();
     net.cut(s);
     // Back with a Receive Maximum of 1, after the second one's expiry: one
