@@ -522,36 +522,43 @@ struct Session {
 /// [`InFlight::FREED`]; at most one per identifier, as the new message
 /// cannot be acknowledged in the read that freed its identifier) and
 /// found first.
+///
+/// Boxed on first use (8 bytes per session without persistence: issue 17's
+/// memory per idle connection) and given back when empty.
 #[derive(Default)]
-struct InFlight(BTreeMap<u32, u64>);
+struct InFlight(Option<Box<BTreeMap<u32, u64>>>);
 
 impl InFlight {
     const FREED: u32 = 1 << 16;
 
     /// Message `seq` was sent with `packet_id`.
     fn sent(&mut self, packet_id: u16, seq: u64) {
+        let map = self.0.get_or_insert_with(Default::default);
         let id = u32::from(packet_id);
-        if let Some(freed) = self.0.insert(id, seq) {
-            self.0.insert(id | Self::FREED, freed);
+        if let Some(freed) = map.insert(id, seq) {
+            map.insert(id | Self::FREED, freed);
         }
     }
 
     /// The message acknowledged (or dropped) under `packet_id`, forgotten.
     fn done(&mut self, packet_id: u16) -> Option<u64> {
+        let map = self.0.as_mut()?;
         let id = u32::from(packet_id);
-        self.0
-            .remove(&(id | Self::FREED))
-            .or_else(|| self.0.remove(&id))
+        let seq = map.remove(&(id | Self::FREED)).or_else(|| map.remove(&id));
+        if map.is_empty() {
+            self.0 = None;
+        }
+        seq
     }
 
     /// The message in flight under `packet_id` (PUBREC cannot name a
     /// message whose identifier was freed: it is not in flight).
     fn get(&self, packet_id: u16) -> Option<u64> {
-        self.0.get(&u32::from(packet_id)).copied()
+        self.0.as_ref()?.get(&u32::from(packet_id)).copied()
     }
 
     fn clear(&mut self) {
-        self.0.clear();
+        self.0 = None;
     }
 }
 
