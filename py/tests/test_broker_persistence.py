@@ -266,6 +266,29 @@ def test_asyncio_broker_restarted_with_a_store_keeps_sessions_and_retained(tmp_p
     asyncio.run(asyncio.wait_for(main(), 30))
 
 
+def test_asyncio_broker_whose_store_cannot_be_written_stops_before_acknowledging(tmp_path):
+    """A write to the store fails (here: the descriptor made read-only):
+    the QoS 1 message is not acknowledged, the broker sends nothing more
+    and closes its connections, and `store_error` says why."""
+    path = tmp_path / "broker.store"
+
+    async def main() -> None:
+        async with AsyncBroker(port=0, store_path=path) as broker:
+            async with AsyncClient("127.0.0.1", broker.port, client_id="keeper", clean_start=False, session_expiry=3600, reconnect=False) as k:
+                await k.subscribe("q/#", qos=1)
+            fd = broker._store_fd
+            broker._store_fd = os.open(path, os.O_RDONLY)
+            os.close(fd)
+            async with AsyncClient("127.0.0.1", broker.port, client_id="pub", reconnect=False) as p:
+                with pytest.raises(Exception):
+                    await asyncio.wait_for(p.publish("q/1", b"m", qos=1), 5)
+            assert isinstance(broker.store_error, OSError)
+            with pytest.raises(OSError):
+                await asyncio.wait_for(asyncio.open_connection("127.0.0.1", broker.port), 2)
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
 def test_asyncio_broker_refuses_a_file_that_is_not_a_store(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_bytes(b"my precious notes, not a store")

@@ -1933,6 +1933,8 @@ class Broker:
         if self.store_path is not None:
             engine_options["persistence"] = True
         self._store_fd: Optional[int] = None
+        #: The error that stopped the store, after which nothing is sent.
+        self.store_error: Optional[OSError] = None
         # Engine time = loop time + this: 0, or (durable) the offset to Unix
         # time, so that the engine's clock goes on across restarts.
         self._clock_offset = 0.0
@@ -2064,7 +2066,7 @@ class Broker:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._store_fd is not None:
+        if self._store_fd is not None and self.store_error is None:
             self._persist()
             os.close(self._store_fd)
             self._store_fd = None
@@ -2138,6 +2140,22 @@ class Broker:
             view = view[os.write(self._store_fd, view) :]
         os.fsync(self._store_fd)
 
+    def _store_failed(self, exc: OSError) -> None:
+        """The store could not be written: nothing more is sent (an
+        acknowledgement would promise what is not stored), every connection
+        and listener is closed; :attr:`store_error` says why."""
+        self.store_error = exc
+        log.error("broker: store %s cannot be written (%s): stopping", self.store_path, exc)
+        if self._server is not None:
+            self._server.close()
+        for server in self._extra_servers:
+            server.close()
+        for writer in list(self._writers.values()):
+            writer.abort()
+        if self._store_fd is not None:
+            os.close(self._store_fd)
+            self._store_fd = None
+
     @property
     def connection_count(self) -> int:
         """Open connections."""
@@ -2198,7 +2216,13 @@ class Broker:
         engine closed, arms the timer. With a store, the engine's records
         are appended and fsynced first: no output precedes its record."""
         engine = self.engine
-        self._persist()
+        if self.store_error is not None:
+            return
+        try:
+            self._persist()
+        except OSError as exc:
+            self._store_failed(exc)
+            return
         out: Dict[int, List[bytes]] = {}
         for conn, data in engine.outputs():
             out.setdefault(conn, []).append(data)
