@@ -454,3 +454,29 @@ def test_from_url_connects(mosquitto_tls: int, test_ca: dict, our_broker: int) -
         asyncio.run(asyncio.wait_for(round_trip(f"ws://127.0.0.1:{ws.port}/mqtt"), 20))
     finally:
         ws.stop()
+
+
+def test_broker_store_keeps_a_persistent_session_across_a_kill(broker_cli, tmp_path) -> None:
+    """broker --store: a QoS 1 message acknowledged for an offline
+    persistent session survives SIGKILL and is delivered after the
+    restart; a file that is not a store stops the start with a message."""
+    store = str(tmp_path / "cli.store")
+    b = broker_cli("--port", "0", "--store", store)
+    port = str(b.ports["mqtt"])
+    t = topic()
+    keeper = ["-p", port, "-t", f"{t}/#", "-q", "1", "-i", "keeper", "-c", "-x", "3600"]
+    left = cli("sub", *keeper, "-W", "1")
+    assert left.returncode == 27, left.stderr.decode()  # timed out, session kept
+    sent = cli("pub", "-p", port, "-t", f"{t}/a", "-m", "kept", "-q", "1")
+    assert sent.returncode == 0, sent.stderr.decode()
+    b.stop()  # SIGKILL
+    b2 = broker_cli("--port", "0", "--store", store)
+    keeper[1] = str(b2.ports["mqtt"])
+    got = cli("sub", *keeper, "-v", "-C", "1", "-W", "10")
+    assert got.returncode == 0, got.stderr.decode()
+    assert got.stdout.decode().split() == [f"{t}/a", "kept"]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a store")
+    refused = cli("broker", "--port", "0", "--store", str(notes), timeout=20)
+    assert refused.returncode != 0
+    assert "--store" in no_traceback(refused)

@@ -140,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
     broker.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     broker.add_argument("--port", type=int, help="plain MQTT port (default 1883 when no other listener is given; 0: a free one)")
     broker.add_argument("-d", "--debug", action="store_true")
+    broker.add_argument(
+        "--store",
+        metavar="PATH",
+        help="make the broker durable: persistent sessions, their queued and in-flight QoS 1/2 messages, "
+        "delayed wills and retained messages are kept in this file (fsynced before each acknowledgement) "
+        "and restored at the next start",
+    )
     auth = broker.add_argument_group("authentication and authorization")
     auth.add_argument(
         "--password-file",
@@ -418,16 +425,30 @@ async def _broker(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("websockets") is None:
             raise _Setup("--ws-port and --wss-port need the 'websockets' package (pip install 'libmqtt[websockets]')") from None
     port, ctx, kind, name = listeners[0]
+    if args.store is not None:
+        directory = os.path.dirname(os.path.abspath(args.store))
+        if not os.path.isdir(directory):
+            raise _Setup(f"--store {args.store}: directory {directory} does not exist")
+        options["store_path"] = args.store
     try:
         broker = Broker(args.host, port, ssl=ctx, transport=kind, **options)
     except ValueError as exc:  # the engine's password file or ACL parse errors
         raise _Setup(str(exc).replace("password_file:", f"--password-file {args.password_file}:").replace("acl:", f"--acl-file {args.acl_file}:")) from None
-    async with broker:
+    try:
+        await broker.start()
+    except (OSError, ValueError) as exc:
+        if args.store is None or broker.restore_report is not None:
+            raise
+        # The store could not be restored: not ours, a newer format, unreadable.
+        raise _Setup(f"--store {args.store}: {exc}") from None
+    try:
         print(f"libmqtt broker listening on {args.host}:{broker.port} ({name})", flush=True)
         for port, ctx, kind, name in listeners[1:]:
             bound = await broker.listen(args.host, port, ssl=ctx, transport=kind)
             print(f"libmqtt broker listening on {args.host}:{bound} ({name})", flush=True)
         await broker.serve_forever()
+    finally:
+        await broker.close()
     return 0
 
 
