@@ -1869,17 +1869,17 @@ impl Broker {
         // The store keeps the QoS 1 and 2 messages of durable sessions.
         let durable = s.durable && p.qos != QoS::AtMostOnce;
         let session = key.get();
-        let record = |journal: &mut Journal, packet_id: u16, p: &Publish| {
-            if durable {
-                journal.push(|| Record::Message {
-                    session,
-                    seq,
-                    queued_at: now,
-                    packet_id,
-                    released: false,
-                    publish: p.clone(),
-                });
-            }
+        // Takes the message by value: the one path that sends at once has
+        // its copy already, the queueing paths clone only when durable.
+        let record = |journal: &mut Journal, packet_id: u16, publish: Publish| {
+            journal.push(|| Record::Message {
+                session,
+                seq,
+                queued_at: now,
+                packet_id,
+                released: false,
+                publish,
+            });
         };
         if let Some(conn) = s.conn {
             if let Some(c) = self.conns.get_mut(&conn) {
@@ -1901,14 +1901,16 @@ impl Broker {
                                 self.counters.publish_sent += 1;
                                 if let Some(p) = kept {
                                     s.seqs.sent(packet_id, seq);
-                                    record(&mut self.journal, packet_id, &p);
+                                    record(&mut self.journal, packet_id, p);
                                 }
                             }
                         }
                         return;
                     }
                     // Behind the window or held while congested, in order.
-                    record(&mut self.journal, 0, &p);
+                    if durable {
+                        record(&mut self.journal, 0, p.clone());
+                    }
                     let r = c.rare_mut();
                     let durable_session = s.durable;
                     let journal = &mut self.journal;
@@ -1927,7 +1929,9 @@ impl Broker {
         if !s.persistent || p.qos == QoS::AtMostOnce {
             return;
         }
-        record(&mut self.journal, 0, &p);
+        if durable {
+            record(&mut self.journal, 0, p.clone());
+        }
         let durable_session = s.durable;
         let journal = &mut self.journal;
         let mut gone = |gone: u64| {
